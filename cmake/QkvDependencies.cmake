@@ -1,0 +1,16 @@
+# Every dependency is a Debian 12 package; scripts/setup.sh installs them.
+find_package(Threads REQUIRED)
+find_package(Boost 1.74 REQUIRED COMPONENTS filesystem)
+find_package(yaml-cpp REQUIRED)
+find_package(TBB REQUIRED)
+find_package(hwy REQUIRED)
+find_package(nlohmann_json 3 REQUIRED)
+find_package(CLI11 REQUIRED)
+find_package(ZLIB REQUIRED)
+find_package(zstd REQUIRED)
+find_package(GTest REQUIRED)
+find_package(benchmark REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(UTF8PROC REQUIRED IMPORTED_TARGET libutf8proc)
+# The serial OpenBLAS: oneTBB owns the threads, so BLAS must not start a pool of its own.
+pkg_check_modules(OPENBLAS REQUIRED IMPORTED_TARGET openblas)

@@ -1,0 +1,50 @@
+// The contract between job sources (qkvd run, the socket, the spool) and the pipeline runner.
+// A source builds a JobSpec, the runner executes it; neither knows how the other works.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace qkv {
+
+struct JobSpec {
+  std::string id;                         // unique per daemon; "run" for qkvd run
+  std::string pipeline;                   // file stem in the pipelines folder, or a path
+  std::vector<std::string> inputs;        // files or globs (.jsonl, .txt, optionally .gz/.zst)
+  std::vector<std::string> texts;         // inline documents (qkvctl run), instead of inputs
+  std::string output;                     // output path; empty for inline jobs
+  std::vector<std::pair<std::string, std::string>> overrides;  // --set key.path=value
+  bool decode = false;                    // ids -> text direction
+  std::optional<unsigned> threads;        // worker count; default: the arena's
+};
+
+// Live counters a job updates and any thread may read.
+struct JobProgress {
+  std::atomic<uint64_t> documents_done{0};
+  std::atomic<uint64_t> documents_total{0};  // 0 while unknown
+  std::atomic<uint64_t> bytes_done{0};
+  std::atomic<uint64_t> bytes_total{0};
+};
+
+// Set by cancel; the runner polls it between chunks and stops promptly, removing temp files.
+struct CancelFlag {
+  std::atomic<bool> requested{false};
+  bool operator()() const noexcept { return requested.load(std::memory_order_relaxed); }
+};
+
+struct JobResult {
+  uint64_t documents = 0;
+  uint64_t tokens = 0;
+  uint64_t input_bytes = 0;
+  uint64_t truncated = 0;                 // documents cut to the model's position table
+  double seconds = 0;
+  std::vector<std::string> outputs;       // files written (final names)
+  // Inline jobs: one entry per text, the compact JSON of its ids (or vector).
+  std::vector<std::string> inline_results;
+};
+
+}  // namespace qkv
