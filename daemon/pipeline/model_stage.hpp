@@ -1,0 +1,67 @@
+// The contract between the pipeline runner and the model runtime (daemon/model).
+// The runner tokenizes and packs documents; a ModelStage turns a packed batch into float rows.
+// The runner owns ordering, chunking and writing; the stage owns the math.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace qkv::host {
+class PluginRegistry;
+}
+
+namespace qkv {
+
+// Documents packed without padding (DESIGN §1). One entry per input field the pipeline
+// tokenizes: field 0 is the only one for most pipelines; seq2seq has 0 = src, 1 = tgt.
+struct TokenBatch {
+  std::vector<std::vector<int32_t>> ids;         // [field][flat tokens]
+  std::vector<std::vector<int32_t>> cu_seqlens;  // [field][documents + 1]
+  size_t documents() const { return cu_seqlens.empty() ? 0 : cu_seqlens[0].size() - 1; }
+};
+
+// One output tensor of a stage, for the documents of one batch, in document order.
+// Written as OUT<suffix>.npy (+ OUT<suffix>.offsets.npy unless per_document).
+struct StageTensor {
+  std::string suffix;               // "" for the main output, e.g. ".perplexity"
+  uint32_t width = 0;               // floats per row; 1 for per-token scalars
+  bool per_document = false;        // one row per document (pooled), no offsets file
+  std::vector<float> values;        // rows * width
+  std::vector<int64_t> row_counts;  // rows of each document (per_document: all 1)
+};
+
+struct StageOutput {
+  std::vector<StageTensor> tensors;
+  uint64_t truncated_documents = 0;  // cut to the position table
+};
+
+class ModelStage {
+ public:
+  virtual ~ModelStage() = default;
+  // Maximum tokens per document per field it accepts (0: unbounded); the runner truncates
+  // longer documents to it when the pipeline says so (and counts them).
+  virtual size_t max_tokens(size_t field) const = 0;
+  // Thread-safe: the runner calls it from several pipeline workers at once.
+  virtual StageOutput run(const TokenBatch& batch) const = 0;
+};
+
+struct ModelStageContext {
+  YAML::Node config;                      // the pipeline's `model:` mapping (with marks)
+  std::filesystem::path config_dir;       // relative paths resolve against this
+  const host::PluginRegistry* plugins;    // for attention / positional plugins
+};
+
+using ModelStageFactory = std::function<std::unique_ptr<ModelStage>(const ModelStageContext&)>;
+
+// The model runtime registers itself at start-up (qkvd's main), so the pipeline library does
+// not link the model library and either can be built and tested alone.
+void set_model_stage_factory(ModelStageFactory factory);
+const ModelStageFactory& model_stage_factory();  // empty when no runtime is linked
+
+}  // namespace qkv
