@@ -101,7 +101,7 @@ typedef struct qkv_host {
   qkv_error* (*error_new)(void* ctx, qkv_status code, const char* message);
 
   /* Looks up `path` in `cfg`: dot-separated keys, list items by index ("layouts.0").
-   * For scalars, *text/*size receive the YAML text (valid while the instance lives).
+   * For scalars, *text and *size receive the YAML text (valid while the instance lives).
    * For lists, *size receives the length. Returns the value's type. */
   qkv_value_type (*config_get)(void* ctx, const qkv_config* cfg, const char* path, const char** text,
                                size_t* size);
