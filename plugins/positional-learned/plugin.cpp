@@ -1,0 +1,63 @@
+// Plugin positional-learned: adds rows of a learned position table from the model weights.
+// Config: tensor (required, e.g. "wpe.weight"), a [max_positions, dim] f32 tensor the host's
+// tensor lookup provides.
+#include <qkv/plugin.hpp>
+
+#include <stdexcept>
+#include <string>
+
+#include "learned.hpp"
+
+namespace {
+
+using qkv::sdk::Error;
+
+class LearnedPlugin final : public qkv::sdk::Positional {
+ public:
+  LearnedPlugin(qkv::sdk::Host& host, qkv::sdk::Config config) : table_(load(host, config)) {}
+
+  qkv_positional_info info() override {
+    qkv_positional_info out{};
+    out.mode = QKV_POSITIONAL_ADDITIVE;
+    out.max_positions = table_.rows();
+    out.dim = static_cast<uint32_t>(table_.dim());
+    return out;
+  }
+
+  void add(float* x, size_t n, uint32_t dim, size_t row_stride,
+           std::span<const int32_t> positions) override {
+    if (n > 0 && !positions.data()) throw Error(QKV_ERR_INVALID_ARGUMENT, "positions is null");
+    try {
+      table_.add(x, dim, row_stride, positions);
+    } catch (const std::out_of_range& e) {
+      throw Error(QKV_ERR_OUT_OF_RANGE, std::string("positional-learned: ") + e.what());
+    } catch (const std::invalid_argument& e) {
+      throw Error(QKV_ERR_INVALID_ARGUMENT, std::string("positional-learned: ") + e.what());
+    }
+  }
+
+ private:
+  static qkv::positional::LearnedTable load(qkv::sdk::Host& host,
+                                            const qkv::sdk::Config& config) {
+    std::string name = config.required_string("tensor");
+    qkv_tensor_view view = host.tensor(name);
+    if (view.ndim != 2)
+      throw Error(QKV_ERR_CONFIG, config.where("tensor") + ": positional-learned: tensor '" +
+                                      name + "' has " + std::to_string(view.ndim) +
+                                      " dimensions, expected 2 ([max_positions, dim])");
+    if (view.shape[1] > INT32_MAX)
+      throw Error(QKV_ERR_CONFIG, "positional-learned: tensor '" + name + "' is too wide");
+    try {
+      return qkv::positional::LearnedTable(name, view.data, view.shape[0], view.shape[1]);
+    } catch (const std::invalid_argument& e) {
+      throw Error(QKV_ERR_CONFIG, config.where("tensor") + ": positional-learned: " + e.what());
+    }
+  }
+
+  qkv::positional::LearnedTable table_;
+};
+
+}  // namespace
+
+QKV_PLUGIN(qkv::sdk::Positional, LearnedPlugin, "positional-learned", "1.0.0",
+           "Learned absolute positions read from the model weights (e.g. GPT-2 wpe)")

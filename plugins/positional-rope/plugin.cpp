@@ -1,0 +1,74 @@
+// Plugin positional-rope: rotary positions on q and k, in place.
+// Config: layout (neox | gptj, default neox), base (default 10000), rotary_fraction (default
+// 1.0), head_dim (default 0: any), max_positions (default 0: unbounded).
+#include <qkv/plugin.hpp>
+
+#include <stdexcept>
+#include <string>
+
+#include "rope.hpp"
+
+namespace {
+
+using qkv::sdk::Error;
+
+class RopePlugin final : public qkv::sdk::Positional {
+ public:
+  RopePlugin(qkv::sdk::Host&, qkv::sdk::Config config)
+      : rope_(make(config)), head_dim_(config.integer_or<uint32_t>("head_dim", 0)) {
+    if (head_dim_ != 0) {
+      try {
+        rope_.rotary_dim(head_dim_);
+      } catch (const std::invalid_argument& e) {
+        throw Error(QKV_ERR_CONFIG, config.where("") + ": positional-rope: " + e.what());
+      }
+    }
+  }
+
+  qkv_positional_info info() override {
+    qkv_positional_info out{};
+    out.mode = QKV_POSITIONAL_ROTARY;
+    out.max_positions = rope_.max_positions();
+    out.dim = head_dim_;
+    return out;
+  }
+
+  void rotate(float* x, size_t n, uint32_t heads, uint32_t head_dim, size_t row_stride,
+              std::span<const int32_t> positions) override {
+    if (n > 0 && !positions.data()) throw Error(QKV_ERR_INVALID_ARGUMENT, "positions is null");
+    if (head_dim_ != 0 && head_dim != head_dim_)
+      throw Error(QKV_ERR_INVALID_ARGUMENT, "positional-rope was configured for head_dim " +
+                                                std::to_string(head_dim_) +
+                                                ", called with head_dim " +
+                                                std::to_string(head_dim));
+    try {
+      rope_.rotate(x, heads, head_dim, row_stride, positions);
+    } catch (const std::out_of_range& e) {
+      throw Error(QKV_ERR_OUT_OF_RANGE, std::string("positional-rope: ") + e.what());
+    } catch (const std::invalid_argument& e) {
+      throw Error(QKV_ERR_INVALID_ARGUMENT, std::string("positional-rope: ") + e.what());
+    }
+  }
+
+ private:
+  static qkv::positional::Rope make(const qkv::sdk::Config& config) {
+    std::string layout = config.string_or("layout", "neox");
+    double base = config.number_or("base", 10000.0);
+    double fraction = config.number_or("rotary_fraction", 1.0);
+    auto max_positions = config.integer_or<int64_t>("max_positions", 0);
+    try {
+      return qkv::positional::Rope(qkv::positional::parse_rope_layout(layout), base, fraction,
+                                   max_positions);
+    } catch (const std::invalid_argument& e) {
+      throw Error(QKV_ERR_CONFIG, config.where("") + ": positional-rope: " + e.what());
+    }
+  }
+
+  qkv::positional::Rope rope_;
+  uint32_t head_dim_;
+};
+
+}  // namespace
+
+QKV_PLUGIN(qkv::sdk::Positional, RopePlugin, "positional-rope", "1.0.0",
+           "Rotary positions on q and k (GPT-NeoX half-split or GPT-J interleaved)")

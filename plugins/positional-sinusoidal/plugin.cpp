@@ -1,0 +1,61 @@
+// Plugin positional-sinusoidal: adds fixed sinusoidal position vectors to embeddings.
+// Config: base (default 10000), max_positions (default 0: unbounded), dim (default 0: any).
+#include <qkv/plugin.hpp>
+
+#include <stdexcept>
+#include <string>
+
+#include "sinusoidal.hpp"
+
+namespace {
+
+using qkv::sdk::Error;
+
+class SinusoidalPlugin final : public qkv::sdk::Positional {
+ public:
+  SinusoidalPlugin(qkv::sdk::Host&, qkv::sdk::Config config)
+      : table_(make(config)), dim_(config.integer_or<uint32_t>("dim", 0)) {}
+
+  qkv_positional_info info() override {
+    qkv_positional_info out{};
+    out.mode = QKV_POSITIONAL_ADDITIVE;
+    out.max_positions = table_.max_positions();
+    out.dim = dim_;
+    return out;
+  }
+
+  void add(float* x, size_t n, uint32_t dim, size_t row_stride,
+           std::span<const int32_t> positions) override {
+    if (n > 0 && !positions.data()) throw Error(QKV_ERR_INVALID_ARGUMENT, "positions is null");
+    if (dim_ != 0 && dim != dim_)
+      throw Error(QKV_ERR_INVALID_ARGUMENT, "positional-sinusoidal was configured for dim " +
+                                                std::to_string(dim_) + ", called with dim " +
+                                                std::to_string(dim));
+    try {
+      table_.add(x, dim, row_stride, positions);
+    } catch (const std::out_of_range& e) {
+      throw Error(QKV_ERR_OUT_OF_RANGE, std::string("positional-sinusoidal: ") + e.what());
+    } catch (const std::invalid_argument& e) {
+      throw Error(QKV_ERR_INVALID_ARGUMENT, std::string("positional-sinusoidal: ") + e.what());
+    }
+  }
+
+ private:
+  static qkv::positional::Sinusoidal make(const qkv::sdk::Config& config) {
+    double base = config.number_or("base", 10000.0);
+    auto max_positions = config.integer_or<int64_t>("max_positions", 0);
+    try {
+      return qkv::positional::Sinusoidal(base, max_positions);
+    } catch (const std::invalid_argument& e) {
+      throw Error(QKV_ERR_CONFIG, config.where("") + ": positional-sinusoidal: " + e.what());
+    }
+  }
+
+  qkv::positional::Sinusoidal table_;
+  uint32_t dim_;
+};
+
+}  // namespace
+
+QKV_PLUGIN(qkv::sdk::Positional, SinusoidalPlugin, "positional-sinusoidal", "1.0.0",
+           "Fixed sinusoidal positions (Vaswani et al. 2017), added to embeddings")
