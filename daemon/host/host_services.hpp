@@ -1,0 +1,68 @@
+// The qkv_host services table one plugin instance (or a pool of them) sees: logging, errors,
+// its YAML config subtree (with file:line:column), paths relative to the config file, tensors.
+#pragma once
+
+#include <qkv/abi.h>
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+// Opaque to plugins: the config subtree a plugin is given.
+struct qkv_config {
+  YAML::Node node;
+};
+
+namespace qkv::host {
+
+// Weight tensors of the model a plugin serves, by name (nullopt: no such tensor).
+using TensorLookup = std::function<std::optional<qkv_tensor_view>(std::string_view)>;
+
+struct InstanceConfig {
+  YAML::Node config;                    // the plugin's own subtree (null/undefined: empty)
+  std::filesystem::path config_dir;     // relative paths resolve against this
+  std::string source_file;              // the YAML file, for file:line:column
+  TensorLookup lookup;                  // empty: the instance serves no model
+};
+
+class HostServices {
+ public:
+  HostServices(std::string plugin_name, InstanceConfig config);
+  HostServices(const HostServices&) = delete;
+  HostServices& operator=(const HostServices&) = delete;
+
+  const qkv_host* table() const noexcept { return &table_; }
+  const qkv_config* config() const noexcept { return &config_; }
+
+  // The services themselves (public for tests; plugins reach them through table()).
+  qkv_value_type get(const qkv_config* cfg, std::string_view path, const char** text,
+                     size_t* size);
+  std::string where(const qkv_config* cfg, std::string_view path);
+  qkv_error* path(const qkv_config* cfg, std::string_view key, const char** out);
+  qkv_error* tensor(std::string_view name, qkv_tensor_view* out);
+  void log(qkv_log_level level, std::string_view message) const;
+
+ private:
+  // The node at `path` and the deepest node on the way (for marks of missing keys).
+  struct Found {
+    YAML::Node node;
+    YAML::Node last;
+    bool exists = false;
+  };
+  Found lookup(const YAML::Node& root, std::string_view path) const;
+  const std::string& keep(std::string key, std::string value);
+
+  std::string plugin_name_;
+  InstanceConfig settings_;
+  qkv_config config_;
+  qkv_host table_{};
+  std::mutex mutex_;  // yaml-cpp nodes are not safe to read concurrently; guards kept_ too
+  std::unordered_map<std::string, std::string> kept_;  // strings handed to the plugin
+};
+
+}  // namespace qkv::host

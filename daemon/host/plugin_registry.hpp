@@ -1,0 +1,76 @@
+// Finds, loads, negotiates and registers plugins by kind and name. A plugin that cannot be used
+// is refused with one line naming the file and the cause; loading never throws and the
+// process goes on. Load first (one thread), then look up from any number of threads.
+#pragma once
+
+#include "host/library.hpp"
+
+#include <qkv/abi.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace qkv::host {
+
+// A plugin this host accepted. Copyable; the copy keeps the library loaded.
+struct LoadedPlugin {
+  std::filesystem::path file;
+  std::string name;
+  std::string version;
+  std::string description;
+  qkv_kind kind = QKV_KIND_TOKENIZER;
+  uint32_t flags = 0;
+  uint16_t abi_major = 0;
+  uint16_t abi_minor = 0;
+  const qkv_plugin_descriptor* descriptor = nullptr;
+  std::shared_ptr<const Library> library;
+
+  bool thread_safe() const noexcept { return !(flags & QKV_PLUGIN_FLAG_NOT_THREAD_SAFE); }
+};
+
+// What happened to one file (or directory) the registry was asked to load.
+struct PluginReport {
+  std::filesystem::path file;
+  std::string name;     // empty when the descriptor could not be read
+  std::string version;  // the plugin's own version
+  uint32_t kind = 0;    // 0 when unknown
+  uint16_t abi_major = 0, abi_minor = 0;
+  bool loaded = false;
+  std::string error;  // one line: "<file>: <cause>; <fix>" (empty when loaded)
+};
+
+class PluginRegistry {
+ public:
+  PluginRegistry() = default;
+  PluginRegistry(PluginRegistry&&) noexcept = default;
+  PluginRegistry& operator=(PluginRegistry&&) noexcept = default;
+  PluginRegistry(const PluginRegistry&) = delete;
+  PluginRegistry& operator=(const PluginRegistry&) = delete;
+
+  // Loads every regular `*.so` file of `dir` (sorted by name, not recursive). Returns how many
+  // loaded. A missing directory is reported as a refusal.
+  size_t load_directory(const std::filesystem::path& dir, LoadMode mode = LoadMode::in_place);
+  // Loads one file; false when refused (see reports()).
+  bool load_file(const std::filesystem::path& file, LoadMode mode = LoadMode::in_place);
+
+  const std::vector<PluginReport>& reports() const noexcept { return reports_; }
+  // The refusals' one-line messages, in load order.
+  std::vector<std::string> errors() const;
+
+  const LoadedPlugin* find(qkv_kind kind, std::string_view name) const noexcept;
+  // Like find, but throws PluginError(QKV_ERR_CONFIG) listing the available names of that kind.
+  const LoadedPlugin& require(qkv_kind kind, std::string_view name) const;
+  std::vector<const LoadedPlugin*> list(qkv_kind kind) const;
+  std::vector<const LoadedPlugin*> all() const;
+
+ private:
+  bool refuse(PluginReport report, const std::string& cause);
+
+  std::vector<std::unique_ptr<LoadedPlugin>> plugins_;
+  std::vector<PluginReport> reports_;
+};
+
+}  // namespace qkv::host

@@ -1,0 +1,130 @@
+// The services table plugins see: config lookups with dotted paths and list indices,
+// file:line:column, paths relative to the config file, errors and tensors.
+#include "host/host_services.hpp"
+#include "host/plugin_error.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace qkv::host {
+namespace {
+
+using ::testing::HasSubstr;
+
+const char* kYaml =
+    "encoding: cl100k_base\n"
+    "ranks: ../vocab/x.tiktoken\n"
+    "lowercase: true\n"
+    "layouts:\n"
+    "  - {name: a, size: 4}\n"
+    "  - {name: b, size: 8}\n"
+    "nothing: ~\n"
+    "abs: /etc/hosts\n";
+
+struct HostServicesTest : ::testing::Test {
+  HostServices services{"test", InstanceConfig{YAML::Load(kYaml), "/etc/qkv/pipelines",
+                                               "/etc/qkv/pipelines/p.yaml", {}}};
+  const qkv_host* h = services.table();
+  const qkv_config* cfg = services.config();
+
+  std::string text_of(const char* path) {
+    const char* text = nullptr;
+    size_t size = 0;
+    EXPECT_EQ(h->config_get(h->ctx, cfg, path, &text, &size), QKV_VALUE_SCALAR) << path;
+    return text ? std::string(text, size) : "";
+  }
+  qkv_value_type type_of(const char* path, size_t* size = nullptr) {
+    const char* text = nullptr;
+    size_t ignored = 0;
+    return h->config_get(h->ctx, cfg, path, &text, size ? size : &ignored);
+  }
+  std::string where(const char* path) {
+    char buf[256];
+    h->config_where(h->ctx, cfg, path, buf, sizeof buf);
+    return buf;
+  }
+};
+
+TEST_F(HostServicesTest, TableDeclaresItsVersion) {
+  EXPECT_EQ(h->struct_size, sizeof(qkv_host));
+  EXPECT_EQ(h->abi_major, QKV_ABI_MAJOR);
+  EXPECT_EQ(h->abi_minor, QKV_ABI_MINOR);
+}
+
+TEST_F(HostServicesTest, ScalarsListsMapsNullsAndMissing) {
+  EXPECT_EQ(text_of("encoding"), "cl100k_base");
+  EXPECT_EQ(text_of("lowercase"), "true");
+  EXPECT_EQ(text_of("layouts.1.name"), "b");
+  EXPECT_EQ(text_of("layouts.0.size"), "4");
+  size_t n = 0;
+  EXPECT_EQ(type_of("layouts", &n), QKV_VALUE_LIST);
+  EXPECT_EQ(n, 2u);
+  EXPECT_EQ(type_of("layouts.0", &n), QKV_VALUE_MAP);
+  EXPECT_EQ(n, 2u);
+  EXPECT_EQ(type_of(""), QKV_VALUE_MAP);
+  EXPECT_EQ(type_of("nothing"), QKV_VALUE_NULL);
+  EXPECT_EQ(type_of("absent"), QKV_VALUE_MISSING);
+  EXPECT_EQ(type_of("layouts.2"), QKV_VALUE_MISSING);
+  EXPECT_EQ(type_of("layouts.x"), QKV_VALUE_MISSING);
+  EXPECT_EQ(type_of("encoding.deeper"), QKV_VALUE_MISSING);
+  // Lookups of missing keys must not add them.
+  EXPECT_EQ(type_of(""), QKV_VALUE_MAP);
+  size_t keys = 0;
+  type_of("", &keys);
+  EXPECT_EQ(keys, 6u);
+}
+
+TEST_F(HostServicesTest, WhereGivesOneBasedFileLineColumn) {
+  EXPECT_EQ(where("ranks"), "/etc/qkv/pipelines/p.yaml:2:8");
+  EXPECT_EQ(where("layouts.1.size"), "/etc/qkv/pipelines/p.yaml:6:21");
+  // A missing key points at the deepest part that exists.
+  EXPECT_EQ(where("layouts.1.missing"), "/etc/qkv/pipelines/p.yaml:6:5");
+  // Truncation keeps the buffer NUL-terminated and reports the needed length.
+  char small[8];
+  size_t needed = h->config_where(h->ctx, cfg, "ranks", small, sizeof small);
+  EXPECT_EQ(needed, std::string("/etc/qkv/pipelines/p.yaml:2:8").size() + 1);
+  EXPECT_EQ(std::string(small), "/etc/qk");
+}
+
+TEST_F(HostServicesTest, PathsResolveAgainstTheConfigFolder) {
+  const char* out = nullptr;
+  ASSERT_EQ(h->config_path(h->ctx, cfg, "ranks", &out), nullptr);
+  EXPECT_STREQ(out, "/etc/qkv/vocab/x.tiktoken");
+  ASSERT_EQ(h->config_path(h->ctx, cfg, "abs", &out), nullptr);
+  EXPECT_STREQ(out, "/etc/hosts");
+  qkv_error* e = h->config_path(h->ctx, cfg, "vocab", &out);
+  ASSERT_NE(e, nullptr);
+  EXPECT_THAT([&] { throw_if_error(e, "ctx"); },
+              ::testing::ThrowsMessage<PluginError>(HasSubstr("'vocab': expected a file path")));
+}
+
+TEST_F(HostServicesTest, ErrorsAndTensorsWithoutAModel) {
+  qkv_error* e = h->error_new(h->ctx, QKV_ERR_IO, "cannot read x");
+  try {
+    throw_if_error(e, "plugin 'p'");
+    FAIL();
+  } catch (const PluginError& err) {
+    EXPECT_EQ(err.code(), QKV_ERR_IO);
+    EXPECT_STREQ(err.what(), "plugin 'p': cannot read x");
+  }
+  qkv_tensor_view v{};
+  v.struct_size = sizeof v;
+  qkv_error* t = h->tensor_get(h->ctx, "w", &v);
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->code, QKV_ERR_UNSUPPORTED);
+  error_free(t);
+}
+
+TEST(HostServicesNoConfig, MissingConfigIsEmpty) {
+  HostServices services{"test", InstanceConfig{}};
+  const qkv_host* h = services.table();
+  const char* text = nullptr;
+  size_t size = 0;
+  EXPECT_EQ(h->config_get(h->ctx, services.config(), "a", &text, &size), QKV_VALUE_MISSING);
+  char buf[64];
+  h->config_where(h->ctx, services.config(), "a", buf, sizeof buf);
+  EXPECT_STREQ(buf, "<config>");
+}
+
+}  // namespace
+}  // namespace qkv::host
