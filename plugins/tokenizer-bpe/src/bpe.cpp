@@ -1,0 +1,394 @@
+#include "bpe.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <queue>
+#include <stdexcept>
+
+namespace qkv::bpe {
+
+// Collects ids and offsets of one encode call; `full()` once max_length ids are in.
+class Bpe::Output {
+ public:
+  Output(std::vector<int32_t>& ids, std::vector<uint32_t>* offsets, uint32_t max_length)
+      : ids_(ids), offsets_(offsets), start_(ids.size()),
+        limit_(max_length ? ids.size() + max_length : SIZE_MAX) {}
+  void push(uint32_t id, uint32_t begin, uint32_t end) {
+    ids_.push_back(int32_t(id));
+    if (offsets_) {
+      offsets_->push_back(begin);
+      offsets_->push_back(end);
+    }
+  }
+  bool full() const noexcept { return ids_.size() >= limit_; }
+  void finish() {
+    if (ids_.size() > limit_) {
+      if (offsets_) offsets_->resize(offsets_->size() - 2 * (ids_.size() - limit_));
+      ids_.resize(limit_);
+    }
+  }
+  std::vector<uint32_t>* offsets() const noexcept { return offsets_; }
+  size_t start() const noexcept { return start_; }
+
+ private:
+  std::vector<int32_t>& ids_;
+  std::vector<uint32_t>* offsets_;
+  size_t start_;
+  size_t limit_;
+};
+
+namespace {
+
+constexpr uint32_t kNoRank = PairTable::kNoRank;
+// Pieces up to this many bytes merge with the quadratic scan (fast for short pieces); longer
+// ones with a heap, O(n log n).
+constexpr size_t kSmallPiece = 96;
+
+// Per-thread scratch space, reused so encoding allocates nothing per token.
+struct Scratch {
+  std::vector<uint32_t> ids, ranks, starts;
+  std::vector<uint32_t> next, prev;
+  struct Cand {
+    uint64_t key;  // rank << 32 | left position: the heap's order (lowest rank, leftmost)
+    uint32_t left_id, right_id;
+    bool operator>(const Cand& o) const noexcept { return key > o.key; }
+  };
+  std::vector<Cand> heap;
+  std::string prefixed;
+};
+thread_local Scratch t_scratch;
+
+}  // namespace
+
+Bpe::Bpe(BpeSpec spec)
+    : scan_(scanner_for(spec.pattern)),
+      add_prefix_space_(spec.add_prefix_space),
+      match_specials_by_default_(spec.match_specials_by_default) {
+  uint32_t max_id = 0;
+  for (const auto& t : spec.tokens) max_id = std::max(max_id, t.id);
+  for (const auto& t : spec.specials) max_id = std::max(max_id, t.id);
+  if (max_id >= 0x7FFFFFFFu) throw std::invalid_argument("token id too large");
+
+  // Arena first (the map points into it), specials' bytes included for decoding.
+  std::vector<std::string_view> by_id(size_t(max_id) + 1);
+  known_.assign(size_t(max_id) + 1, 0);
+  for (const auto& t : spec.tokens) {
+    if (t.bytes.empty()) throw std::invalid_argument("empty token for id " + std::to_string(t.id));
+    if (known_[t.id])
+      throw std::invalid_argument("id " + std::to_string(t.id) + " given twice");
+    known_[t.id] = 1;
+    by_id[t.id] = t.bytes;
+  }
+  for (const auto& t : spec.specials) {
+    if (t.bytes.empty()) throw std::invalid_argument("empty special token");
+    if (known_[t.id] && by_id[t.id] != t.bytes)
+      throw std::invalid_argument("special token '" + t.bytes + "' reuses id " +
+                                  std::to_string(t.id) + " of another token");
+    known_[t.id] = 1;
+    by_id[t.id] = t.bytes;
+  }
+  offset_.assign(size_t(max_id) + 2, 0);
+  size_t total = 0;
+  for (auto b : by_id) total += b.size();
+  arena_.reserve(total);
+  for (size_t id = 0; id <= max_id; ++id) {
+    offset_[id] = uint32_t(arena_.size());
+    arena_.append(by_id[id]);
+  }
+  offset_[max_id + 1] = uint32_t(arena_.size());
+  auto bytes_of = [&](uint32_t id) {
+    return std::string_view(arena_).substr(offset_[id], offset_[id + 1] - offset_[id]);
+  };
+
+  std::fill(std::begin(byte_id_), std::end(byte_id_), TokenMap::kNone);
+  map_.reserve(spec.tokens.size());
+  for (const auto& t : spec.tokens) {
+    try {
+      map_.insert(bytes_of(t.id), t.id, true);
+    } catch (const std::invalid_argument&) {
+      throw std::invalid_argument("two ids (one is " + std::to_string(t.id) +
+                                  ") have the same bytes");
+    }
+    if (t.bytes.size() == 1) byte_id_[static_cast<unsigned char>(t.bytes[0])] = t.id;
+  }
+  for (int b = 0; b < 256; ++b)
+    if (byte_id_[b] == TokenMap::kNone)
+      throw std::invalid_argument("byte-level vocabulary has no token for byte " +
+                                  std::to_string(b));
+
+  build_pairs(spec);
+
+  if (!spec.whole_piece_lookup) {
+    // Keep the shortcut only where it agrees with merging.
+    for (const auto& t : spec.tokens) {
+      if (t.bytes.size() < 2) continue;
+      auto ids = merge_only(bytes_of(t.id));
+      if (ids.size() != 1 || ids[0] != t.id) map_.set_whole_piece(bytes_of(t.id), false);
+    }
+  }
+
+  for (const auto& t : spec.specials) specials_.push_back({t.bytes, t.id});
+  std::stable_sort(specials_.begin(), specials_.end(),
+                   [](const Special& a, const Special& b) { return a.bytes.size() > b.bytes.size(); });
+  for (const auto& s : specials_) special_first_[static_cast<unsigned char>(s.bytes[0])] = true;
+}
+
+void Bpe::build_pairs(const BpeSpec& spec) {
+  auto bytes_of = [&](uint32_t id) {
+    return std::string_view(arena_).substr(offset_[id], offset_[id + 1] - offset_[id]);
+  };
+  if (spec.has_merges) {
+    pairs_.reserve(spec.merges.size());
+    std::string joined;
+    for (uint32_t rank = 0; rank < spec.merges.size(); ++rank) {
+      auto [a, b] = spec.merges[rank];
+      joined.clear();
+      joined.append(bytes_of(a));
+      joined.append(bytes_of(b));
+      const uint32_t id =
+          map_.find(reinterpret_cast<const unsigned char*>(joined.data()), joined.size(), false);
+      if (id == TokenMap::kNone)
+        throw std::invalid_argument("merge " + std::to_string(rank + 1) +
+                                    ": the merged token is not in the vocabulary");
+      pairs_.insert(a, b, {rank, id});
+    }
+    return;
+  }
+  // tiktoken: every split of a token into two tokens is a pair ranked by the token's id.
+  pairs_.reserve(spec.tokens.size() * 2);
+  for (const auto& t : spec.tokens) {
+    auto bytes = bytes_of(t.id);
+    const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+    for (size_t k = 1; k < bytes.size(); ++k) {
+      const uint32_t a = map_.find(p, k, false);
+      if (a == TokenMap::kNone) continue;
+      const uint32_t b = map_.find(p + k, bytes.size() - k, false);
+      if (b == TokenMap::kNone) continue;
+      pairs_.insert(a, b, {t.id, t.id});
+    }
+  }
+}
+
+std::vector<uint32_t> Bpe::merge_only(std::string_view bytes) const {
+  std::vector<uint32_t> ids;
+  for (unsigned char c : bytes) ids.push_back(byte_id_[c]);
+  for (;;) {
+    uint32_t best = kNoRank;
+    size_t at = 0;
+    for (size_t i = 0; i + 1 < ids.size(); ++i) {
+      auto m = pairs_.find(ids[i], ids[i + 1]);
+      if (m.rank < best) best = m.rank, at = i;
+    }
+    if (best == kNoRank) return ids;
+    ids[at] = pairs_.find(ids[at], ids[at + 1]).id;
+    ids.erase(ids.begin() + ptrdiff_t(at) + 1);
+  }
+}
+
+// ------------------------------------------------------------------ merging
+
+void Bpe::merge_small(const unsigned char* p, size_t n, uint32_t base, Output& out) const {
+  // Parts i: id[i] over bytes [start[i], start[i+1]); rank[i] = rank of merging i and i+1.
+  uint32_t id[kSmallPiece], start[kSmallPiece + 1], rank[kSmallPiece];
+  for (size_t i = 0; i < n; ++i) id[i] = byte_id_[p[i]], start[i] = uint32_t(i);
+  start[n] = uint32_t(n);
+  for (size_t i = 0; i + 1 < n; ++i) rank[i] = pairs_.find(id[i], id[i + 1]).rank;
+  size_t m = n;
+  while (m > 1) {
+    uint32_t best = kNoRank;
+    size_t at = 0;
+    for (size_t i = 0; i + 1 < m; ++i)
+      if (rank[i] < best) best = rank[i], at = i;
+    if (best == kNoRank) break;
+    id[at] = pairs_.find(id[at], id[at + 1]).id;
+    // Remove part at+1.
+    for (size_t i = at + 1; i + 1 < m; ++i) id[i] = id[i + 1], rank[i] = rank[i + 1];
+    for (size_t i = at + 1; i < m; ++i) start[i] = start[i + 1];
+    --m;
+    if (at + 1 < m) rank[at] = pairs_.find(id[at], id[at + 1]).rank;
+    if (at > 0) rank[at - 1] = pairs_.find(id[at - 1], id[at]).rank;
+  }
+  for (size_t i = 0; i < m; ++i) out.push(id[i], base + start[i], base + start[i + 1]);
+}
+
+void Bpe::merge_large(const unsigned char* p, size_t n, uint32_t base, Output& out) const {
+  // Doubly linked parts (indexed by their first byte) and a lazy min-heap of candidate pairs;
+  // a popped candidate is stale when either side changed since it was pushed.
+  Scratch& s = t_scratch;
+  s.ids.resize(n);
+  s.next.resize(n);
+  s.prev.resize(n);
+  s.heap.clear();
+  constexpr uint32_t kEnd = 0xFFFFFFFFu;
+  for (size_t i = 0; i < n; ++i) {
+    s.ids[i] = byte_id_[p[i]];
+    s.next[i] = i + 1 < n ? uint32_t(i + 1) : kEnd;
+    s.prev[i] = i ? uint32_t(i - 1) : kEnd;
+  }
+  auto push = [&](uint32_t left) {
+    const uint32_t right = s.next[left];
+    if (right == kEnd) return;
+    auto m = pairs_.find(s.ids[left], s.ids[right]);
+    if (m.rank == kNoRank) return;
+    s.heap.push_back({(uint64_t(m.rank) << 32) | left, s.ids[left], s.ids[right]});
+    std::push_heap(s.heap.begin(), s.heap.end(), std::greater<>{});
+  };
+  for (uint32_t i = 0; i + 1 < n; ++i) push(i);
+  while (!s.heap.empty()) {
+    std::pop_heap(s.heap.begin(), s.heap.end(), std::greater<>{});
+    const Scratch::Cand c = s.heap.back();
+    s.heap.pop_back();
+    const uint32_t left = uint32_t(c.key);
+    const uint32_t right = s.next[left];
+    if (s.ids[left] == kEnd || right == kEnd || s.ids[left] != c.left_id ||
+        s.ids[right] != c.right_id)
+      continue;
+    s.ids[left] = pairs_.find(c.left_id, c.right_id).id;
+    s.ids[right] = kEnd;  // removed
+    s.next[left] = s.next[right];
+    if (s.next[left] != kEnd) s.prev[s.next[left]] = left;
+    if (s.prev[left] != kEnd) push(s.prev[left]);
+    push(left);
+  }
+  for (uint32_t i = 0; i != kEnd; i = s.next[i]) {
+    const uint32_t end = s.next[i] == kEnd ? uint32_t(n) : s.next[i];
+    out.push(s.ids[i], base + i, base + end);
+  }
+}
+
+inline void Bpe::encode_piece(const unsigned char* p, size_t n, uint32_t base,
+                              Output& out) const {
+  if (n == 1) {
+    out.push(byte_id_[p[0]], base, base + 1);
+    return;
+  }
+  const uint32_t id = map_.find(p, n, true);
+  if (id != TokenMap::kNone) {
+    out.push(id, base, base + uint32_t(n));
+    return;
+  }
+  if (n <= kSmallPiece)
+    merge_small(p, n, base, out);
+  else
+    merge_large(p, n, base, out);
+}
+
+void Bpe::encode_ordinary(const unsigned char* s, size_t n, uint32_t base, Output& out) const {
+  if (add_prefix_space_ && n > 0 && s[0] != ' ') {
+    // HF ByteLevel(add_prefix_space): encode " " + text; the space maps to offset `base`.
+    std::string& buf = t_scratch.prefixed;
+    buf.resize(n + 1);
+    buf[0] = ' ';
+    std::memcpy(buf.data() + 1, s, n);
+    const size_t first = out.offsets() ? out.offsets()->size() : 0;
+    const auto* b = reinterpret_cast<const unsigned char*>(buf.data());
+    for (size_t pos = 0; pos < buf.size() && !out.full();) {
+      const size_t end = scan_(b, buf.size(), pos);
+      encode_piece(b + pos, end - pos, base, out);
+      pos = end;
+    }
+    if (auto* off = out.offsets())
+      for (size_t i = first; i < off->size(); ++i) (*off)[i] = std::max((*off)[i], base + 1) - 1;
+    return;
+  }
+  for (size_t pos = 0; pos < n && !out.full();) {
+    const size_t end = scan_(s, n, pos);
+    encode_piece(s + pos, end - pos, base + uint32_t(pos), out);
+    pos = end;
+  }
+}
+
+void Bpe::encode(std::string_view text, const SpecialSelection& sel, uint32_t max_length,
+                 std::vector<int32_t>& ids, std::vector<uint32_t>* offsets) const {
+  if (text.size() > 0xFFFFFFFFu) throw std::invalid_argument("text over 4 GiB");
+  Output out(ids, offsets, max_length);
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+
+  // Which specials are matched.
+  bool any = false;
+  std::vector<uint8_t> allowed;  // per specials_ entry; only built for a list
+  auto kind = sel.kind;
+  if (kind == SpecialSelection::kDefault)
+    kind = match_specials_by_default_ ? SpecialSelection::kAll : SpecialSelection::kNone;
+  if (kind == SpecialSelection::kAll) {
+    any = !specials_.empty();
+  } else if (kind == SpecialSelection::kList) {
+    allowed.assign(specials_.size(), 0);
+    for (auto name : sel.names) {
+      bool found = false;
+      for (size_t i = 0; i < specials_.size(); ++i)
+        if (specials_[i].bytes == name) allowed[i] = 1, found = true;
+      if (!found)
+        throw std::invalid_argument("unknown special token '" + std::string(name) + "'");
+    }
+    any = !sel.names.empty();
+  }
+  if (!any) {
+    encode_ordinary(s, n, 0, out);
+    out.finish();
+    return;
+  }
+
+  size_t seg = 0;
+  for (size_t i = 0; i < n && !out.full();) {
+    if (!special_first_[s[i]]) {
+      ++i;
+      continue;
+    }
+    const Special* hit = nullptr;
+    for (size_t k = 0; k < specials_.size(); ++k) {
+      const auto& sp = specials_[k];
+      if ((allowed.empty() || allowed[k]) && sp.bytes.size() <= n - i &&
+          std::memcmp(sp.bytes.data(), s + i, sp.bytes.size()) == 0) {
+        hit = &sp;  // longest first
+        break;
+      }
+    }
+    if (!hit) {
+      ++i;
+      continue;
+    }
+    encode_ordinary(s + seg, i - seg, uint32_t(seg), out);
+    if (out.full()) break;
+    out.push(hit->id, uint32_t(i), uint32_t(i + hit->bytes.size()));
+    i += hit->bytes.size();
+    seg = i;
+  }
+  if (!out.full()) encode_ordinary(s + seg, n - seg, uint32_t(seg), out);
+  out.finish();
+}
+
+// ------------------------------------------------------------------ decoding, lookups
+
+bool Bpe::token_bytes(int32_t id, std::string_view* out) const noexcept {
+  if (id < 0 || size_t(id) >= known_.size() || !known_[size_t(id)]) return false;
+  *out = std::string_view(arena_).substr(offset_[size_t(id)],
+                                         offset_[size_t(id) + 1] - offset_[size_t(id)]);
+  return true;
+}
+
+void Bpe::decode(std::span<const int32_t> ids, std::string& out) const {
+  for (size_t i = 0; i < ids.size(); ++i) {
+    std::string_view b;
+    if (!token_bytes(ids[i], &b))
+      throw std::out_of_range("id " + std::to_string(ids[i]) + " at position " +
+                              std::to_string(i) + " is not in the vocabulary");
+    out.append(b);
+  }
+}
+
+int32_t Bpe::special_id(std::string_view name) const noexcept {
+  for (const auto& s : specials_)
+    if (s.bytes == name) return int32_t(s.id);
+  return -1;
+}
+
+int32_t Bpe::token_to_id(std::string_view bytes) const noexcept {
+  if (int32_t id = special_id(bytes); id >= 0) return id;
+  if (bytes.empty()) return -1;
+  uint32_t id = map_.find(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), false);
+  return id == TokenMap::kNone ? -1 : int32_t(id);
+}
+
+}  // namespace qkv::bpe
