@@ -53,8 +53,12 @@ function(qkv_add_test)
     QKV_PLUGIN_DIR="${QKV_PLUGIN_OUTPUT_DIR}")
   qkv_target_defaults(${T_NAME})
   set(env "QKV_SOURCE_DIR=${PROJECT_SOURCE_DIR};QKV_PLUGIN_DIR=${QKV_PLUGIN_OUTPUT_DIR}")
-  gtest_discover_tests(${T_NAME} DISCOVERY_MODE PRE_TEST
-    PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT} ENVIRONMENT "${env}")
+  gtest_discover_tests(${T_NAME} DISCOVERY_MODE PRE_TEST PROPERTIES TIMEOUT ${T_TIMEOUT})
+  # List values (two labels, two variables) do not survive gtest_discover_tests' flat
+  # PROPERTIES list: set them on the discovered tests (${T_NAME}_TESTS) at ctest time.
+  set(props_file ${CMAKE_CURRENT_BINARY_DIR}/${T_NAME}_properties.cmake)
+  file(WRITE ${props_file} "if(${T_NAME}_TESTS)\n  set_tests_properties(\${${T_NAME}_TESTS} PROPERTIES LABELS \"${T_LABELS}\" ENVIRONMENT \"${env}\")\nendif()\n")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${props_file})
   foreach(label IN LISTS T_LABELS)
     set_property(GLOBAL APPEND PROPERTY QKV_TESTS_${label} ${T_NAME})
   endforeach()
