@@ -1,0 +1,156 @@
+#include "model/config.hpp"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "model/error.hpp"
+
+namespace qkv::model {
+
+namespace {
+
+using nlohmann::json;
+
+struct Reader {
+  const json& j;
+  const std::string& where;
+
+  [[noreturn]] void fail(const std::string& key, const std::string& what) const {
+    throw ModelError(where + ": field '" + key + "': " + what);
+  }
+  uint32_t uint(const std::string& key, std::optional<uint32_t> fallback = std::nullopt) const {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) {
+      if (fallback) return *fallback;
+      fail(key, "required");
+    }
+    if (!it->is_number_unsigned() || it->get<uint64_t>() > (1u << 30))
+      fail(key, "expected a non-negative integer");
+    return it->get<uint32_t>();
+  }
+  double number(const std::string& key, double fallback) const {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return fallback;
+    if (!it->is_number()) fail(key, "expected a number");
+    return it->get<double>();
+  }
+  bool boolean(const std::string& key, bool fallback) const {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return fallback;
+    if (!it->is_boolean()) fail(key, "expected true or false");
+    return it->get<bool>();
+  }
+  std::string string(const std::string& key, const std::string& fallback) const {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return fallback;
+    if (!it->is_string()) fail(key, "expected a string");
+    return it->get<std::string>();
+  }
+  Activation activation(const std::string& key, const std::string& fallback) const {
+    const auto s = string(key, fallback);
+    if (s == "relu") return Activation::Relu;
+    if (s == "gelu") return Activation::GeluErf;
+    if (s == "gelu_new" || s == "gelu_tanh" || s == "gelu_pytorch_tanh") return Activation::GeluTanh;
+    fail(key, "unsupported activation '" + s + "' (relu, gelu, gelu_new, gelu_tanh)");
+  }
+};
+
+void check(const ModelConfig& c, const Reader& r) {
+  if (c.d_model == 0 || c.heads == 0 || c.d_model % c.heads != 0)
+    r.fail("heads", "d_model (" + std::to_string(c.d_model) + ") must be a positive multiple of the head count (" +
+                        std::to_string(c.heads) + ")");
+  if (c.vocab_size == 0) r.fail("vocab_size", "must be positive");
+  if (c.positions == Positions::Rotary && c.head_dim() % 2 != 0)
+    r.fail("positions", "rotary positions need an even head dimension");
+  if (c.positions == Positions::Learned && c.max_positions == 0)
+    r.fail("max_positions", "learned positions need the table size");
+}
+
+}  // namespace
+
+ModelConfig parse_config(const std::string& text, const std::string& where) {
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) throw ModelError(where + ": not a JSON object");
+  Reader r{j, where};
+  ModelConfig c;
+  c.model_type = r.string("model_type", "");
+  if (c.model_type == "bert") {
+    if (r.string("position_embedding_type", "absolute") != "absolute")
+      r.fail("position_embedding_type", "only 'absolute' is supported");
+    c.arch = Arch::Encoder;
+    c.vocab_size = r.uint("vocab_size");
+    c.d_model = r.uint("hidden_size");
+    c.heads = r.uint("num_attention_heads");
+    c.encoder_layers = r.uint("num_hidden_layers");
+    c.ffn_dim = r.uint("intermediate_size");
+    c.max_positions = r.uint("max_position_embeddings");
+    c.type_vocab_size = r.uint("type_vocab_size", 2);
+    c.norm_eps = static_cast<float>(r.number("layer_norm_eps", 1e-12));
+    c.activation = r.activation("hidden_act", "gelu");
+    c.positions = Positions::Learned;
+    c.embed_norm = true;
+    c.pre_norm = false;
+  } else if (c.model_type == "gpt2") {
+    c.arch = Arch::Decoder;
+    c.vocab_size = r.uint("vocab_size");
+    c.d_model = r.uint("n_embd");
+    c.heads = r.uint("n_head");
+    c.decoder_layers = r.uint("n_layer");
+    c.ffn_dim = r.uint("n_inner", 4 * c.d_model);
+    c.max_positions = r.uint("n_positions");
+    c.norm_eps = static_cast<float>(r.number("layer_norm_epsilon", 1e-5));
+    c.activation = r.activation("activation_function", "gelu_new");
+    c.positions = Positions::Learned;
+    c.pre_norm = true;
+    c.final_norm = true;
+  } else if (c.model_type == "qkv") {
+    const auto arch = r.string("architecture", "");
+    if (arch == "encoder") c.arch = Arch::Encoder;
+    else if (arch == "decoder") c.arch = Arch::Decoder;
+    else if (arch == "encoder-decoder") c.arch = Arch::EncoderDecoder;
+    else r.fail("architecture", "expected encoder, decoder or encoder-decoder");
+    c.vocab_size = r.uint("vocab_size");
+    c.d_model = r.uint("d_model");
+    c.heads = r.uint("num_heads");
+    c.ffn_dim = r.uint("ffn_dim");
+    c.encoder_layers = c.has_encoder() ? r.uint("encoder_layers") : 0;
+    c.decoder_layers = c.has_decoder() ? r.uint("decoder_layers") : 0;
+    c.max_positions = r.uint("max_positions", 0);
+    c.type_vocab_size = 0;
+    const auto norm = r.string("norm", "layernorm");
+    if (norm == "layernorm") c.norm = NormKind::LayerNorm;
+    else if (norm == "rmsnorm") c.norm = NormKind::RmsNorm;
+    else r.fail("norm", "expected layernorm or rmsnorm");
+    c.norm_eps = static_cast<float>(r.number("norm_eps", 1e-5));
+    c.pre_norm = r.boolean("norm_first", false);
+    c.embed_norm = r.boolean("embed_norm", false);
+    c.final_norm = r.boolean("final_norm", false);
+    c.activation = r.activation("activation", "relu");
+    const auto pos = r.string("positions", "sinusoidal");
+    if (pos == "none") c.positions = Positions::None;
+    else if (pos == "learned") c.positions = Positions::Learned;
+    else if (pos == "sinusoidal") c.positions = Positions::Sinusoidal;
+    else if (pos == "rotary") c.positions = Positions::Rotary;
+    else r.fail("positions", "expected none, learned, sinusoidal or rotary");
+    c.rope_base = r.number("rope_base", 10000.0);
+    c.sinusoidal_base = r.number("sinusoidal_base", 10000.0);
+    c.embed_scale = static_cast<float>(r.number("embed_scale", 1.0));
+    c.tie_lm_head = r.boolean("tie_lm_head", true);
+  } else {
+    r.fail("model_type", "unsupported model_type '" + c.model_type + "' (bert, gpt2, qkv)");
+  }
+  check(c, r);
+  return c;
+}
+
+ModelConfig load_config(const std::filesystem::path& dir) {
+  const auto file = dir / "config.json";
+  std::ifstream in(file);
+  if (!in) throw ModelError(file.string() + ": cannot open");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_config(ss.str(), file.string());
+}
+
+}  // namespace qkv::model

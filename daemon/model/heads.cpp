@@ -1,0 +1,109 @@
+#include "model/heads.hpp"
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "model/transformer.hpp"
+
+namespace qkv::model {
+
+namespace {
+constexpr size_t kLogitRows = 64;  // logits are made in blocks of rows: bounded memory
+
+// Calls fn(row0, rows, logits) for blocks of rows; logits is [rows, vocab].
+template <class Fn>
+void for_logit_blocks(GemmBackend gemm, const Linear& head, std::span<const float> hidden, Fn fn) {
+  const size_t d = head.in, T = hidden.size() / d;
+  const size_t blocks = (T + kLogitRows - 1) / kLogitRows;
+  std::vector<float> logits;
+  for (size_t bl = 0; bl < blocks; ++bl) {
+    const size_t r0 = bl * kLogitRows, rows = std::min(kLogitRows, T - r0);
+    logits.resize(rows * head.out);
+    apply_linear(gemm, head, hidden.data() + r0 * d, rows, d, logits.data(), head.out);
+    fn(r0, rows, logits.data());
+  }
+}
+}  // namespace
+
+std::vector<float> pool_cls(std::span<const float> hidden, uint32_t d, std::span<const int32_t> cu) {
+  const size_t B = cu.size() - 1;
+  std::vector<float> out(B * d, 0.0f);
+  for (size_t b = 0; b < B; ++b)
+    if (cu[b + 1] > cu[b]) std::copy_n(hidden.data() + size_t(cu[b]) * d, d, out.data() + b * d);
+  return out;
+}
+
+std::vector<float> pool_mean(std::span<const float> hidden, uint32_t d, std::span<const int32_t> cu) {
+  const size_t B = cu.size() - 1;
+  std::vector<float> out(B * d, 0.0f);
+  std::vector<double> acc(d);
+  for (size_t b = 0; b < B; ++b) {
+    const int32_t n = cu[b + 1] - cu[b];
+    if (n == 0) continue;
+    std::fill(acc.begin(), acc.end(), 0.0);
+    for (int32_t t = cu[b]; t < cu[b + 1]; ++t)
+      for (size_t i = 0; i < d; ++i) acc[i] += hidden[size_t(t) * d + i];
+    for (size_t i = 0; i < d; ++i) out[b * d + i] = static_cast<float>(acc[i] / n);
+  }
+  return out;
+}
+
+NextTokenScores next_token_scores(GemmBackend gemm, const Linear& head, std::span<const float> hidden,
+                                  std::span<const int32_t> ids, std::span<const int32_t> cu) {
+  const size_t T = ids.size(), V = head.out;
+  // next[t]: the id predicted from row t, or -1 at the last row of a document.
+  std::vector<int32_t> next(T, -1);
+  for (size_t b = 0; b + 1 < cu.size(); ++b)
+    for (int32_t t = cu[b]; t + 1 < cu[b + 1]; ++t) next[t] = ids[t + 1];
+  NextTokenScores s;
+  s.logprobs.assign(T, 0.0f);
+  for_logit_blocks(gemm, head, hidden, [&](size_t r0, size_t rows, const float* logits) {
+    tbb::parallel_for(size_t(0), rows, [&](size_t r) {
+      const int32_t target = next[r0 + r];
+      if (target < 0) return;
+      const float* l = logits + r * V;
+      const float mx = *std::max_element(l, l + V);
+      double sum = 0.0;
+      for (size_t j = 0; j < V; ++j) sum += std::exp(double(l[j]) - mx);
+      s.logprobs[r0 + r + 1] = static_cast<float>(double(l[target]) - mx - std::log(sum));
+    });
+  });
+  for (size_t b = 0; b + 1 < cu.size(); ++b) {
+    const int32_t n = cu[b + 1] - cu[b];
+    double total = 0.0;
+    for (int32_t t = cu[b] + 1; t < cu[b + 1]; ++t) total += s.logprobs[t];
+    s.perplexity.push_back(n < 2 ? std::numeric_limits<float>::quiet_NaN()
+                                 : static_cast<float>(std::exp(-total / (n - 1))));
+  }
+  return s;
+}
+
+TopK top_k_logits(GemmBackend gemm, const Linear& head, std::span<const float> hidden, uint32_t k) {
+  const size_t T = hidden.size() / head.in, V = head.out;
+  k = static_cast<uint32_t>(std::min<size_t>(k, V));
+  TopK out;
+  out.logits.resize(T * k);
+  out.ids.resize(T * k);
+  for_logit_blocks(gemm, head, hidden, [&](size_t r0, size_t rows, const float* logits) {
+    tbb::parallel_for(size_t(0), rows, [&](size_t r) {
+      const float* l = logits + r * V;
+      std::vector<int32_t> idx(V);
+      std::iota(idx.begin(), idx.end(), 0);
+      std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int32_t a, int32_t b) {
+        return l[a] != l[b] ? l[a] > l[b] : a < b;
+      });
+      for (uint32_t j = 0; j < k; ++j) {
+        out.ids[(r0 + r) * k + j] = idx[j];
+        out.logits[(r0 + r) * k + j] = l[idx[j]];
+      }
+    });
+  });
+  return out;
+}
+
+}  // namespace qkv::model

@@ -1,0 +1,73 @@
+// Encoder, decoder and encoder-decoder stacks over packed variable-length batches
+// (flat [tokens, d] rows plus cu_seqlens prefix sums; no padding anywhere).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "model/backends.hpp"
+#include "model/config.hpp"
+#include "model/gemm.hpp"
+#include "model/weights.hpp"
+
+namespace qkv::model {
+
+// Deliberately broken variants, for tests only: each invariance test shows that the property
+// it checks fails when the matching fault is switched on.
+struct Faults {
+  bool drop_causal_mask = false;       // decoder self-attention sees the future
+  bool force_causal_mask = false;      // encoder self-attention is causal
+  bool drop_positions = false;         // no positional information at all
+  bool swap_cross_sources = false;     // cross-attention queries from the encoder, K/V from the decoder
+  bool cross_kv_from_decoder = false;  // cross-attention K/V from the decoder instead of the source
+};
+
+struct Packed {
+  std::span<const int32_t> ids;
+  std::span<const int32_t> cu_seqlens;  // documents + 1, cu[0] == 0, cu.back() == ids.size()
+};
+
+struct Backends {
+  const AttentionBackend* attention = nullptr;
+  const PositionalBackend* encoder_positions = nullptr;  // nullptr: none
+  const PositionalBackend* decoder_positions = nullptr;
+  Faults faults;
+};
+
+// y[rows, out] = x[rows, in] * W + b.
+void apply_linear(GemmBackend backend, const Linear& l, const float* x, size_t rows, size_t x_stride,
+                  float* y, size_t y_stride);
+
+class Transformer {
+ public:
+  Transformer(ModelConfig config, ModelWeights weights, GemmBackend gemm = default_gemm_backend());
+
+  const ModelConfig& config() const { return config_; }
+  const ModelWeights& weights() const { return weights_; }
+  GemmBackend gemm_backend() const { return gemm_; }
+
+  // Encoder hidden states [tokens, d] (after the final norm when the config has one).
+  std::vector<float> encode(Packed src, const Backends& b) const;
+  // Decoder hidden states [tokens, d]. For encoder-decoder models `memory` holds the encoder's
+  // output rows with `memory_cu` (same number of documents as `tgt`).
+  std::vector<float> decode(Packed tgt, const Backends& b, std::span<const float> memory = {},
+                            std::span<const int32_t> memory_cu = {}) const;
+
+  // Self-attention sub-block of a layer (projections, positions, attention, output projection)
+  // on rows that are already normalized as the layer requires: out[tokens, d].
+  void self_attention(const LayerWeights& L, const float* x, Packed in, std::span<const int32_t> positions,
+                      const PositionalBackend* pos, bool causal, const AttentionBackend& att,
+                      float* out) const;
+
+ private:
+  std::vector<float> run_stack(const StackWeights& st, Packed in, const PositionalBackend* pos,
+                               bool causal, const Backends& b, std::span<const float> memory,
+                               std::span<const int32_t> memory_cu) const;
+
+  ModelConfig config_;
+  ModelWeights weights_;
+  GemmBackend gemm_;
+};
+
+}  // namespace qkv::model
