@@ -1,0 +1,61 @@
+// Both backends against the PyTorch fixtures (tests/attention/make_fixtures.py), per tensor
+// |a - b| <= 1e-5 + 1e-4 * max|ref|.
+#include "attention_case.hpp"
+#include "flash_attention.hpp"
+#include "reference_attention.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace qkv::attention::test {
+namespace {
+
+struct Named {
+  const char* name;
+  Backend backend;
+};
+
+const Named kBackends[] = {{"reference", reference_forward}, {"flash", flash_forward}};
+
+TEST(AttentionFixtures, ManifestListsEveryCase) {
+  const auto names = fixture_names();
+  for (const char* want : {"self", "causal_equal", "causal_short_q", "causal_long_q", "cross",
+                           "ragged_none", "ragged_causal", "gqa", "mqa", "probs", "empty_keys"})
+    EXPECT_NE(std::find(names.begin(), names.end(), want), names.end()) << want;
+}
+
+TEST(AttentionFixtures, BothBackendsMatchTorch) {
+  for (const auto& name : fixture_names()) {
+    const Case c = load_fixture(name);
+    for (const auto& [backend_name, backend] : kBackends) {
+      SCOPED_TRACE(std::string(backend_name) + " " + c.describe());
+      const Result r = run(backend, c, !c.expected_probs.empty());
+      EXPECT_EQ(compare(r.out, c.expected_out, "out"), "");
+      if (!c.expected_probs.empty()) {
+      EXPECT_EQ(compare(r.probs, c.expected_probs, "probs"), "");
+    }
+    }
+  }
+}
+
+TEST(AttentionFixtures, FullyMaskedRowsAreZeroNotNaN) {
+  // causal_long_q: Lq=10 > Lk=4, bottom-right aligned, so queries 0..5 see no key.
+  const Case c = load_fixture("causal_long_q");
+  for (const auto& [backend_name, backend] : kBackends) {
+    SCOPED_TRACE(backend_name);
+    const Result r = run(backend, c, true);
+    const size_t row = size_t(c.heads_q) * c.head_dim;
+    for (size_t t = 0; t < 6; ++t)
+      for (size_t i = 0; i < row; ++i) ASSERT_EQ(r.out[t * row + i], 0.0f) << "row " << t;
+    for (size_t t = 6; t < 10; ++t) {
+      double energy = 0;
+      for (size_t i = 0; i < row; ++i) energy += std::abs(r.out[t * row + i]);
+      EXPECT_GT(energy, 0.0) << "row " << t << " sees keys but came out zero";
+    }
+    for (float p : r.probs) ASSERT_FALSE(std::isnan(p));
+  }
+}
+
+}  // namespace
+}  // namespace qkv::attention::test
