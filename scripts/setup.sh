@@ -11,6 +11,7 @@ packages=(
   libyaml-cpp-dev libtbb-dev libhwy-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libutf8proc-dev nlohmann-json3-dev libcli11-dev
+  unicode-data                              # DerivedAge.txt: WordPiece's Unicode 8.0 gate
   zlib1g-dev libzstd-dev zstd gzip
   libopenblas-serial-dev                    # serial BLAS: oneTBB owns the threads
   python3 valgrind

@@ -1,0 +1,65 @@
+// A double-array trie over bytes: one array read per input byte, no allocation at lookup.
+// Used for WordPiece's greedy longest-match-first.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace qkv::wordpiece {
+
+class DoubleArrayTrie {
+ public:
+  // keys: (bytes, value >= 0). Duplicate keys: the last value wins.
+  explicit DoubleArrayTrie(const std::vector<std::pair<std::string, int32_t>>& keys);
+  DoubleArrayTrie() = default;
+
+  static constexpr int32_t kRoot = 0;
+
+  // Follows one byte from `state`; returns the next state or -1.
+  int32_t step(int32_t state, uint8_t byte) const {
+    const int32_t t = cells_[state].base + byte;
+    return cells_[t].check == state ? t : -1;
+  }
+  int32_t value(int32_t state) const { return cells_[state].value; }
+
+  // State reached from `from` over `s`, or -1.
+  int32_t walk(int32_t from, std::string_view s) const {
+    int32_t st = from;
+    for (unsigned char c : s) {
+      st = step(st, c);
+      if (st < 0) return -1;
+    }
+    return st;
+  }
+
+  // Longest key starting at `s` (walking from `from`): returns its value and sets *len to its
+  // byte length; -1 when no prefix of s is a key.
+  int32_t longest(int32_t from, const char* s, size_t n, size_t* len) const {
+    int32_t st = from, best = -1;
+    for (size_t i = 0; i < n; ++i) {
+      const int32_t t = cells_[st].base + static_cast<uint8_t>(s[i]);
+      if (cells_[t].check != st) break;
+      st = t;
+      if (cells_[st].value >= 0) {
+        best = cells_[st].value;
+        *len = i + 1;
+      }
+    }
+    return best;
+  }
+
+  size_t cells() const { return cells_.size(); }
+
+ private:
+  struct Cell {
+    int32_t base = 0;
+    int32_t check = -1;
+    int32_t value = -1;
+  };
+  std::vector<Cell> cells_;
+};
+
+}  // namespace qkv::wordpiece

@@ -1,0 +1,127 @@
+// The tokenizer-wordpiece plugin: the C ABI face of WordPieceTokenizer.
+//
+// Config keys (SCHEMA.md): exactly one of `vocab` (BERT vocab.txt) or `tokenizer_json`;
+// optional `lowercase`, `strip_accents`, `clean_text`, `handle_chinese_chars`, `unk_token`,
+// `max_input_chars_per_word`, `continuing_subword_prefix` override the file's values.
+#include <qkv/plugin.hpp>
+
+#include <memory>
+#include <stdexcept>
+
+#include "wordpiece_tokenizer.hpp"
+
+namespace qkv::wordpiece {
+namespace {
+
+using sdk::Error;
+
+std::optional<bool> opt_bool(const sdk::Config& cfg, const char* key) {
+  if (!cfg.string(key)) return std::nullopt;
+  return cfg.boolean_or(key, false);
+}
+
+ModelSpec load(const sdk::Config& cfg) {
+  const bool has_vocab = cfg.has("vocab"), has_json = cfg.has("tokenizer_json");
+  if (has_vocab == has_json)
+    throw Error(QKV_ERR_CONFIG, cfg.where("") +
+                                    ": tokenizer-wordpiece needs exactly one of 'vocab' "
+                                    "(vocab.txt) or 'tokenizer_json'");
+  const char* key = has_vocab ? "vocab" : "tokenizer_json";
+  const std::string path = cfg.path(key);
+  ModelSpec spec;
+  try {
+    spec = has_vocab ? load_vocab_txt(path) : load_tokenizer_json(path);
+  } catch (const std::exception& e) {
+    throw Error(QKV_ERR_IO, cfg.where(key) + ": " + e.what());
+  }
+  SpecOverrides o;
+  o.lowercase = opt_bool(cfg, "lowercase");
+  o.strip_accents = opt_bool(cfg, "strip_accents");
+  o.clean_text = opt_bool(cfg, "clean_text");
+  o.handle_chinese_chars = opt_bool(cfg, "handle_chinese_chars");
+  o.unk_token = cfg.string("unk_token");
+  o.prefix = cfg.string("continuing_subword_prefix");
+  if (cfg.string("max_input_chars_per_word"))
+    o.max_input_chars_per_word = cfg.integer_or<size_t>("max_input_chars_per_word", 100);
+  apply_overrides(spec, o);
+  return spec;
+}
+
+std::unique_ptr<WordPieceTokenizer> build(const sdk::Config& cfg) {
+  ModelSpec spec = load(cfg);
+  try {
+    return std::make_unique<WordPieceTokenizer>(std::move(spec));
+  } catch (const std::exception& e) {
+    throw Error(QKV_ERR_CONFIG, cfg.where("") + ": " + e.what());
+  }
+}
+
+class WordPiecePlugin final : public sdk::Tokenizer {
+ public:
+  WordPiecePlugin(sdk::Host& /*host*/, sdk::Config cfg) : tok_(build(cfg)) {}
+
+  void encode(std::string_view text, const sdk::EncodeOptions& o, sdk::TokenSink& sink) override {
+    if (text.size() > 0xFFFFFFFFu)
+      throw Error(QKV_ERR_INVALID_ARGUMENT, "text over 4 GiB: offsets would not fit");
+    EncodeParams p;
+    p.add_special = o.add_special;
+    p.offsets = o.offsets;
+    p.max_length = o.max_length;
+    switch (o.special_policy) {
+      case QKV_SPECIAL_DEFAULT: p.specials = SpecialPolicy::kDefault; break;
+      case QKV_SPECIAL_NONE: p.specials = SpecialPolicy::kNone; break;
+      case QKV_SPECIAL_ALL: p.specials = SpecialPolicy::kAll; break;
+      case QKV_SPECIAL_LIST: p.specials = SpecialPolicy::kList; break;
+      default:
+        throw Error(QKV_ERR_INVALID_ARGUMENT,
+                    "unknown special_policy " + std::to_string(o.special_policy));
+    }
+    p.special_names = o.special_names;
+    thread_local Encoding enc;
+    try {
+      tok_->encode(text, p, enc);
+    } catch (const std::invalid_argument& e) {
+      throw Error(QKV_ERR_INVALID_ARGUMENT, e.what());
+    }
+    for (size_t i = 0; i < enc.ids.size(); ++i) {
+      if (o.offsets)
+        sink.push(enc.ids[i], enc.offsets[2 * i], enc.offsets[2 * i + 1]);
+      else
+        sink.push(enc.ids[i]);
+    }
+  }
+
+  void decode(std::span<const int32_t> ids, sdk::ByteSink& sink) override {
+    std::string text;
+    try {
+      tok_->decode(ids, text);
+    } catch (const std::out_of_range& e) {
+      throw Error(QKV_ERR_INVALID_INPUT, e.what());
+    }
+    sink.append(text);
+  }
+
+  qkv_tokenizer_info info() override {
+    qkv_tokenizer_info i{};
+    i.struct_size = sizeof i;
+    i.vocab_size = static_cast<uint32_t>(tok_->vocab_size());
+    i.bos_id = i.eos_id = -1;
+    i.unk_id = tok_->unk_id();
+    i.cls_id = tok_->spec().cls_id;
+    i.sep_id = tok_->spec().sep_id;
+    i.pad_id = tok_->token_to_id("[PAD]");
+    i.mask_id = tok_->token_to_id("[MASK]");
+    return i;
+  }
+
+  int32_t token_to_id(std::string_view token) override { return tok_->token_to_id(token); }
+
+ private:
+  std::unique_ptr<WordPieceTokenizer> tok_;
+};
+
+}  // namespace
+}  // namespace qkv::wordpiece
+
+QKV_PLUGIN(qkv::sdk::Tokenizer, qkv::wordpiece::WordPiecePlugin, "tokenizer-wordpiece", "1.0.0",
+           "BERT WordPiece (vocab.txt or tokenizer.json) with HF BertNormalizer parity")
