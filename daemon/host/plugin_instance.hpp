@@ -4,6 +4,7 @@
 #pragma once
 
 #include "host/host_services.hpp"
+#include "host/plugin_error.hpp"
 #include "host/plugin_registry.hpp"
 
 #include <memory>
