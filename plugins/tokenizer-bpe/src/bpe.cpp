@@ -46,14 +46,15 @@ constexpr size_t kSmallPiece = 96;
 
 // Per-thread scratch space, reused so encoding allocates nothing per token.
 struct Scratch {
-  std::vector<uint32_t> ids, ranks, starts;
-  std::vector<uint32_t> next, prev;
-  struct Cand {
-    uint64_t key;  // rank << 32 | left position: the heap's order (lowest rank, leftmost)
-    uint32_t left_id, right_id;
-    bool operator>(const Cand& o) const noexcept { return key > o.key; }
+  std::vector<uint32_t> ids, ranks, next, prev;
+  struct Bucket {
+    std::vector<uint32_t> pos;  // candidate left positions of one rank
+    size_t cursor = 0;          // pos[0, cursor) are done
+    bool sorted = true;         // pos[cursor, end) ascending
   };
-  std::vector<Cand> heap;
+  std::vector<Bucket> buckets;
+  std::vector<int32_t> bucket_of_rank;  // rank -> index in buckets, -1 if none
+  std::vector<uint32_t> rank_heap;      // min-heap of ranks that have a bucket
   std::string prefixed;
 };
 thread_local Scratch t_scratch;
@@ -117,6 +118,7 @@ Bpe::Bpe(BpeSpec spec)
                                   std::to_string(b));
 
   build_pairs(spec);
+  max_rank_ = pairs_.max_rank();
 
   if (!spec.whole_piece_lookup) {
     // Keep the shortcut only where it agrees with merging.
@@ -212,43 +214,74 @@ void Bpe::merge_small(const unsigned char* p, size_t n, uint32_t base, Output& o
 }
 
 void Bpe::merge_large(const unsigned char* p, size_t n, uint32_t base, Output& out) const {
-  // Doubly linked parts (indexed by their first byte) and a lazy min-heap of candidate pairs;
-  // a popped candidate is stale when either side changed since it was pushed.
+  // Same order as merge_small — lowest rank first, leftmost among equal ranks — without the
+  // quadratic scan: parts form a linked list, candidate pairs wait in one bucket per rank
+  // (positions, sorted lazily), and a small heap holds the ranks that have candidates. A
+  // candidate is stale when the pair now starting at its position has another rank.
   Scratch& s = t_scratch;
+  constexpr uint32_t kEnd = 0xFFFFFFFFu;
   s.ids.resize(n);
   s.next.resize(n);
   s.prev.resize(n);
-  s.heap.clear();
-  constexpr uint32_t kEnd = 0xFFFFFFFFu;
+  s.ranks.resize(n);
+  if (s.bucket_of_rank.size() < size_t(max_rank_) + 1) s.bucket_of_rank.assign(size_t(max_rank_) + 1, -1);
+  s.rank_heap.clear();
+  size_t used = 0;  // buckets of s.buckets in use for this piece
+  auto push = [&](uint32_t rank, uint32_t pos) {
+    int32_t& slot = s.bucket_of_rank[rank];
+    if (slot < 0) {
+      if (used == s.buckets.size()) s.buckets.emplace_back();
+      slot = int32_t(used++);
+      auto& b = s.buckets[size_t(slot)];
+      b.pos.clear();
+      b.cursor = 0;
+      b.sorted = true;
+      s.rank_heap.push_back(rank);
+      std::push_heap(s.rank_heap.begin(), s.rank_heap.end(), std::greater<>{});
+    }
+    auto& b = s.buckets[size_t(slot)];
+    if (b.pos.size() > b.cursor && pos < b.pos.back()) b.sorted = false;
+    b.pos.push_back(pos);
+  };
+  auto pair_rank = [&](uint32_t left) -> uint32_t {
+    const uint32_t right = s.next[left];
+    return right == kEnd ? kNoRank : pairs_.find(s.ids[left], s.ids[right]).rank;
+  };
   for (size_t i = 0; i < n; ++i) {
     s.ids[i] = byte_id_[p[i]];
     s.next[i] = i + 1 < n ? uint32_t(i + 1) : kEnd;
     s.prev[i] = i ? uint32_t(i - 1) : kEnd;
   }
-  auto push = [&](uint32_t left) {
-    const uint32_t right = s.next[left];
-    if (right == kEnd) return;
-    auto m = pairs_.find(s.ids[left], s.ids[right]);
-    if (m.rank == kNoRank) return;
-    s.heap.push_back({(uint64_t(m.rank) << 32) | left, s.ids[left], s.ids[right]});
-    std::push_heap(s.heap.begin(), s.heap.end(), std::greater<>{});
-  };
-  for (uint32_t i = 0; i + 1 < n; ++i) push(i);
-  while (!s.heap.empty()) {
-    std::pop_heap(s.heap.begin(), s.heap.end(), std::greater<>{});
-    const Scratch::Cand c = s.heap.back();
-    s.heap.pop_back();
-    const uint32_t left = uint32_t(c.key);
-    const uint32_t right = s.next[left];
-    if (s.ids[left] == kEnd || right == kEnd || s.ids[left] != c.left_id ||
-        s.ids[right] != c.right_id)
+  for (uint32_t i = 0; i < n; ++i) {
+    s.ranks[i] = pair_rank(i);
+    if (s.ranks[i] != kNoRank) push(s.ranks[i], i);
+  }
+  while (!s.rank_heap.empty()) {
+    const uint32_t rank = s.rank_heap.front();
+    auto& b = s.buckets[size_t(s.bucket_of_rank[rank])];
+    if (b.cursor == b.pos.size()) {  // this rank is done (for now)
+      std::pop_heap(s.rank_heap.begin(), s.rank_heap.end(), std::greater<>{});
+      s.rank_heap.pop_back();
+      s.bucket_of_rank[rank] = -1;
       continue;
-    s.ids[left] = pairs_.find(c.left_id, c.right_id).id;
-    s.ids[right] = kEnd;  // removed
+    }
+    if (!b.sorted) {
+      std::sort(b.pos.begin() + ptrdiff_t(b.cursor), b.pos.end());
+      b.sorted = true;
+    }
+    const uint32_t left = b.pos[b.cursor++];
+    if (s.ranks[left] != rank) continue;  // stale
+    const uint32_t right = s.next[left];
+    s.ids[left] = pairs_.find(s.ids[left], s.ids[right]).id;
+    s.ranks[right] = kNoRank;
     s.next[left] = s.next[right];
     if (s.next[left] != kEnd) s.prev[s.next[left]] = left;
-    if (s.prev[left] != kEnd) push(s.prev[left]);
-    push(left);
+    s.ranks[left] = pair_rank(left);
+    if (s.ranks[left] != kNoRank) push(s.ranks[left], left);
+    if (const uint32_t pl = s.prev[left]; pl != kEnd) {
+      s.ranks[pl] = pair_rank(pl);
+      if (s.ranks[pl] != kNoRank) push(s.ranks[pl], pl);
+    }
   }
   for (uint32_t i = 0; i != kEnd; i = s.next[i]) {
     const uint32_t end = s.next[i] == kEnd ? uint32_t(n) : s.next[i];

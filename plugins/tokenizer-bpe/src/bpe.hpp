@@ -79,6 +79,7 @@ class Bpe {
   uint32_t byte_id_[256];
   TokenMap map_;
   PairTable pairs_;
+  uint32_t max_rank_ = 0;
   std::vector<Special> specials_;  // longest first, so the first match at a position is longest
   bool special_first_[256] = {};
   PieceScanner scan_;

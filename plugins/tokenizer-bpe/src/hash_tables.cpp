@@ -1,5 +1,6 @@
 #include "hash_tables.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <stdexcept>
 
@@ -59,6 +60,7 @@ void PairTable::grow() {
 }
 
 void PairTable::insert(uint32_t left, uint32_t right, Merge merge) {
+  max_rank_ = std::max(max_rank_, merge.rank);
   if (slots_.empty() || (count_ + 1) * 2 > slots_.size()) grow();
   const uint64_t key = (uint64_t(left) << 32) | right;
   for (size_t i = slot(key);; i = (i + 1) & mask_) {

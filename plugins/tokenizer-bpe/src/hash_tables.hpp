@@ -98,6 +98,7 @@ class PairTable {
     }
   }
   size_t size() const noexcept { return count_; }
+  uint32_t max_rank() const noexcept { return max_rank_; }
 
  private:
   static constexpr uint64_t kEmpty = ~uint64_t{0};
@@ -111,6 +112,7 @@ class PairTable {
   size_t mask_ = 0;
   unsigned shift_ = 64;
   size_t count_ = 0;
+  uint32_t max_rank_ = 0;
 };
 
 }  // namespace qkv::bpe
