@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <iterator>
 
 namespace qkv::host {
 namespace {
@@ -22,6 +23,15 @@ qkv_value_type c_config_get(void* ctx, const qkv_config* cfg, const char* path, 
                             size_t* size) {
   try {
     return self(ctx).get(cfg, path ? path : "", text, size);
+  } catch (...) {
+    return QKV_VALUE_MISSING;
+  }
+}
+qkv_value_type c_config_map_entry(void* ctx, const qkv_config* cfg, const char* path, size_t index,
+                                  const char** key, size_t* key_size, const char** text,
+                                  size_t* size) {
+  try {
+    return self(ctx).map_entry(cfg, path ? path : "", index, key, key_size, text, size);
   } catch (...) {
     return QKV_VALUE_MISSING;
   }
@@ -82,6 +92,7 @@ HostServices::HostServices(std::string plugin_name, InstanceConfig config)
   table_.config_where = c_config_where;
   table_.config_path = c_config_path;
   table_.tensor_get = c_tensor_get;
+  table_.config_map_entry = c_config_map_entry;
 }
 
 void HostServices::log(qkv_log_level level, std::string_view message) const {
@@ -125,6 +136,21 @@ const std::string& HostServices::keep(std::string key, std::string value) {
   return it->second;
 }
 
+// The value type of `node`; `scalar` is set for scalars, `size` to the item count otherwise.
+qkv_value_type HostServices::describe(const YAML::Node& node, const std::string*& scalar,
+                                      size_t& size) {
+  scalar = nullptr;
+  size = 0;
+  switch (node.Type()) {
+    case YAML::NodeType::Null: return QKV_VALUE_NULL;
+    case YAML::NodeType::Scalar: scalar = &node.Scalar(); return QKV_VALUE_SCALAR;
+    case YAML::NodeType::Sequence: size = node.size(); return QKV_VALUE_LIST;
+    case YAML::NodeType::Map: size = node.size(); return QKV_VALUE_MAP;
+    case YAML::NodeType::Undefined: break;
+  }
+  return QKV_VALUE_MISSING;
+}
+
 qkv_value_type HostServices::get(const qkv_config* cfg, std::string_view path, const char** text,
                                  size_t* size) {
   std::lock_guard lock(mutex_);
@@ -132,23 +158,46 @@ qkv_value_type HostServices::get(const qkv_config* cfg, std::string_view path, c
   if (text) *text = nullptr;
   if (size) *size = 0;
   if (!f.exists || !f.node.IsDefined()) return QKV_VALUE_MISSING;
-  switch (f.node.Type()) {
-    case YAML::NodeType::Null: return QKV_VALUE_NULL;
-    case YAML::NodeType::Scalar: {
-      const std::string& kept = keep(std::string("get:").append(path), f.node.Scalar());
-      if (text) *text = kept.c_str();
-      if (size) *size = kept.size();
-      return QKV_VALUE_SCALAR;
-    }
-    case YAML::NodeType::Sequence:
-      if (size) *size = f.node.size();
-      return QKV_VALUE_LIST;
-    case YAML::NodeType::Map:
-      if (size) *size = f.node.size();
-      return QKV_VALUE_MAP;
-    case YAML::NodeType::Undefined: break;
+  const std::string* scalar = nullptr;
+  size_t count = 0;
+  const qkv_value_type type = describe(f.node, scalar, count);
+  if (scalar) {
+    const std::string& kept = keep(std::string("get:").append(path), *scalar);
+    if (text) *text = kept.c_str();
+    count = kept.size();
   }
-  return QKV_VALUE_MISSING;
+  if (size) *size = count;
+  return type;
+}
+
+qkv_value_type HostServices::map_entry(const qkv_config* cfg, std::string_view path, size_t index,
+                                       const char** key, size_t* key_size, const char** text,
+                                       size_t* size) {
+  std::lock_guard lock(mutex_);
+  if (key) *key = nullptr;
+  if (key_size) *key_size = 0;
+  if (text) *text = nullptr;
+  if (size) *size = 0;
+  Found f = lookup(cfg ? cfg->node : config_.node, path);
+  if (!f.exists || !f.node.IsMap() || index >= f.node.size()) return QKV_VALUE_MISSING;
+  const YAML::Node& map = f.node;
+  auto it = map.begin();
+  std::advance(it, static_cast<std::ptrdiff_t>(index));
+  const std::string id = std::string(path).append("#").append(std::to_string(index));
+  if (!it->first.IsScalar()) return QKV_VALUE_MISSING;  // complex keys are not addressable
+  const std::string& kept_key = keep("key:" + id, it->first.Scalar());
+  if (key) *key = kept_key.c_str();
+  if (key_size) *key_size = kept_key.size();
+  const std::string* scalar = nullptr;
+  size_t count = 0;
+  const qkv_value_type type = describe(it->second, scalar, count);
+  if (scalar) {
+    const std::string& kept = keep("val:" + id, *scalar);
+    if (text) *text = kept.c_str();
+    count = kept.size();
+  }
+  if (size) *size = count;
+  return type;
 }
 
 std::string HostServices::where(const qkv_config* cfg, std::string_view path) {

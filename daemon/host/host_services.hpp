@@ -42,6 +42,8 @@ class HostServices {
   // The services themselves (public for tests; plugins reach them through table()).
   qkv_value_type get(const qkv_config* cfg, std::string_view path, const char** text,
                      size_t* size);
+  qkv_value_type map_entry(const qkv_config* cfg, std::string_view path, size_t index,
+                           const char** key, size_t* key_size, const char** text, size_t* size);
   std::string where(const qkv_config* cfg, std::string_view path);
   qkv_error* path(const qkv_config* cfg, std::string_view key, const char** out);
   qkv_error* tensor(std::string_view name, qkv_tensor_view* out);
@@ -56,6 +58,7 @@ class HostServices {
   };
   Found lookup(const YAML::Node& root, std::string_view path) const;
   const std::string& keep(std::string key, std::string value);
+  static qkv_value_type describe(const YAML::Node& node, const std::string*& scalar, size_t& size);
 
   std::string plugin_name_;
   InstanceConfig settings_;

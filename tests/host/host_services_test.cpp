@@ -3,6 +3,8 @@
 #include "host/host_services.hpp"
 #include "host/plugin_error.hpp"
 
+#include <qkv/plugin.hpp>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -19,7 +21,9 @@ const char* kYaml =
     "  - {name: a, size: 4}\n"
     "  - {name: b, size: 8}\n"
     "nothing: ~\n"
-    "abs: /etc/hosts\n";
+    "abs: /etc/hosts\n"
+    "specials: {\"<|endoftext|>\": 50256, a.b: 7}\n"
+    "names: [x, \"y z\"]\n";
 
 struct HostServicesTest : ::testing::Test {
   HostServices services{"test", InstanceConfig{YAML::Load(kYaml), "/etc/qkv/pipelines",
@@ -71,7 +75,7 @@ TEST_F(HostServicesTest, ScalarsListsMapsNullsAndMissing) {
   EXPECT_EQ(type_of(""), QKV_VALUE_MAP);
   size_t keys = 0;
   type_of("", &keys);
-  EXPECT_EQ(keys, 6u);
+  EXPECT_EQ(keys, 8u);
 }
 
 TEST_F(HostServicesTest, WhereGivesOneBasedFileLineColumn) {
@@ -113,6 +117,50 @@ TEST_F(HostServicesTest, ErrorsAndTensorsWithoutAModel) {
   ASSERT_NE(t, nullptr);
   EXPECT_EQ(t->code, QKV_ERR_UNSUPPORTED);
   error_free(t);
+}
+
+TEST_F(HostServicesTest, MapEntriesInFileOrderWithKeysThatHoldDots) {
+  ASSERT_TRUE(QKV_HOST_HAS(h, config_map_entry));
+  const char *key = nullptr, *text = nullptr;
+  size_t key_size = 0, size = 0;
+  EXPECT_EQ(h->config_map_entry(h->ctx, cfg, "specials", 1, &key, &key_size, &text, &size),
+            QKV_VALUE_SCALAR);
+  EXPECT_EQ(std::string(key, key_size), "a.b");
+  EXPECT_EQ(std::string(text, size), "7");
+  EXPECT_EQ(h->config_map_entry(h->ctx, cfg, "", 3, &key, &key_size, &text, &size),
+            QKV_VALUE_LIST);
+  EXPECT_EQ(std::string(key, key_size), "layouts");
+  EXPECT_EQ(size, 2u);
+  EXPECT_EQ(h->config_map_entry(h->ctx, cfg, "specials", 2, &key, &key_size, &text, &size),
+            QKV_VALUE_MISSING);
+  EXPECT_EQ(h->config_map_entry(h->ctx, cfg, "names", 0, &key, &key_size, &text, &size),
+            QKV_VALUE_MISSING);
+}
+
+// The SDK's C++ Config layer over this host (what plugins call).
+TEST_F(HostServicesTest, SdkConfigHelpers) {
+  qkv::sdk::Config c(h, cfg);
+  using Entry = std::pair<std::string, std::string>;
+  EXPECT_EQ(c.string_map("specials"),
+            (std::vector<Entry>{{"<|endoftext|>", "50256"}, {"a.b", "7"}}));
+  EXPECT_TRUE(c.string_map("absent").empty());
+  EXPECT_EQ(c.string_list("names"), (std::vector<std::string>{"x", "y z"}));
+  EXPECT_EQ(c.integer_or<int>("layouts.1.size", 0), 8);
+  EXPECT_TRUE(c.boolean_or("lowercase", false));
+  EXPECT_EQ(c.path("ranks"), "/etc/qkv/vocab/x.tiktoken");
+  try {
+    c.string_map("names");
+    FAIL() << "a list is not a mapping";
+  } catch (const qkv::sdk::Error& e) {
+    EXPECT_EQ(e.code(), QKV_ERR_CONFIG);
+    EXPECT_THAT(e.what(), HasSubstr("p.yaml:10:8: 'names': expected a mapping"));
+  }
+  try {
+    c.integer_or<int>("encoding", 0);
+    FAIL() << "not an integer";
+  } catch (const qkv::sdk::Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("p.yaml:1:11: 'encoding': expected an integer"));
+  }
 }
 
 TEST(HostServicesNoConfig, MissingConfigIsEmpty) {

@@ -102,7 +102,7 @@ typedef struct qkv_host {
 
   /* Looks up `path` in `cfg`: dot-separated keys, list items by index ("layouts.0").
    * For scalars, *text and *size receive the YAML text (valid while the instance lives).
-   * For lists, *size receives the length. Returns the value's type. */
+   * For lists and maps, *size receives the number of items. Returns the value's type. */
   qkv_value_type (*config_get)(void* ctx, const qkv_config* cfg, const char* path, const char** text,
                                size_t* size);
 
@@ -118,7 +118,22 @@ typedef struct qkv_host {
   /* Looks up a weight tensor of the model this instance serves, by name. Returns an error when
    * there is no model or no such tensor. */
   qkv_error* (*tensor_get)(void* ctx, const char* name, qkv_tensor_view* out);
+
+  /* ---- Functions appended to the table later: check QKV_HOST_HAS(host, name) first. ---- */
+
+  /* Entry `index` (in file order) of the map at `path`: *key and *key_size receive its key;
+   * *text and *size receive its value as config_get would (any may be NULL). Returns the value's
+   * type, or QKV_VALUE_MISSING when `path` is not a map or `index` is past its end. Strings live
+   * as long as the instance. For maps whose keys are not known in advance (keys may contain
+   * dots, so they cannot always be reached through a config_get path). */
+  qkv_value_type (*config_map_entry)(void* ctx, const qkv_config* cfg, const char* path,
+                                     size_t index, const char** key, size_t* key_size,
+                                     const char** text, size_t* size);
 } qkv_host;
+
+/* True when the host table `h` is large enough to contain function `field`. */
+#define QKV_HOST_HAS(h, field) \
+  ((h)->struct_size >= offsetof(qkv_host, field) + sizeof((h)->field) && (h)->field != NULL)
 
 /* ---------------------------------------------------------------- output sinks */
 

@@ -23,6 +23,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace qkv::sdk {
@@ -138,6 +139,39 @@ class Config {
     if (t == QKV_VALUE_MISSING) return 0;
     if (t != QKV_VALUE_LIST) fail(path, "a list");
     return size;
+  }
+  // The scalars of the list at path, in order (empty when missing).
+  std::vector<std::string> string_list(const std::string& path) const {
+    std::vector<std::string> out;
+    for (size_t i = 0, n = list_size(path); i < n; ++i) {
+      const std::string item = path + "." + std::to_string(i);
+      auto v = string(item);
+      if (!v) fail(item, "a scalar");
+      out.push_back(std::move(*v));
+    }
+    return out;
+  }
+  // The (key, scalar value) entries of the map at path, in file order (empty when missing).
+  std::vector<std::pair<std::string, std::string>> string_map(const std::string& path) const {
+    std::vector<std::pair<std::string, std::string>> out;
+    const char* text = nullptr;
+    size_t size = 0;
+    auto t = host_->config_get(host_->ctx, cfg_, path.c_str(), &text, &size);
+    if (t == QKV_VALUE_MISSING || t == QKV_VALUE_NULL) return out;
+    if (t != QKV_VALUE_MAP) fail(path, "a mapping");
+    if (!QKV_HOST_HAS(host_, config_map_entry))
+      throw Error(QKV_ERR_UNSUPPORTED,
+                  where(path) + ": this qkv host cannot list mapping entries; upgrade qkv");
+    for (size_t i = 0; i < size; ++i) {
+      const char* key = nullptr;
+      const char* value = nullptr;
+      size_t key_size = 0, value_size = 0;
+      auto vt = host_->config_map_entry(host_->ctx, cfg_, path.c_str(), i, &key, &key_size,
+                                        &value, &value_size);
+      if (vt != QKV_VALUE_SCALAR || !key) fail(path, "a mapping of scalars");
+      out.emplace_back(std::string(key, key_size), std::string(value, value_size));
+    }
+    return out;
   }
   // A file path relative to the config file's folder; throws when missing.
   std::string path(const std::string& key) const {
