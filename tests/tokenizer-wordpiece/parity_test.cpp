@@ -46,13 +46,14 @@ void expect_corpus(const WordPieceTokenizer& tok, const std::string& name) {
   EXPECT_EQ(bad, 0) << name << ": " << bad << " of " << docs.size() << " documents differ";
 }
 
-class Parity : public ::testing::TestWithParam<std::string> {};
+class WordPieceParity : public ::testing::TestWithParam<std::string> {};
 
-TEST_P(Parity, VocabTxt) { expect_corpus(from_vocab(), GetParam()); }
-TEST_P(Parity, TokenizerJson) { expect_corpus(from_json(), GetParam()); }
+TEST_P(WordPieceParity, VocabTxt) { expect_corpus(from_vocab(), GetParam()); }
+TEST_P(WordPieceParity, TokenizerJson) { expect_corpus(from_json(), GetParam()); }
 
-INSTANTIATE_TEST_SUITE_P(Corpus, Parity,
-                         ::testing::Values("en", "code", "ru", "zh", "ja", "mixed_edge"));
+INSTANTIATE_TEST_SUITE_P(Corpus, WordPieceParity,
+                         ::testing::Values("en", "code", "ru", "zh", "ja", "mixed_edge"),
+                         [](const auto& info) { return std::string(info.param); });
 
 }  // namespace
 }  // namespace qkv::wordpiece
