@@ -1,10 +1,13 @@
 // Per-target SIMD code of the flash kernel: one query block against all its visible key blocks.
 // Compiled once per Highway target (foreach_target) and picked at run time.
 //
-// Per key block: S = Q K^T with a 6-row x 2-vector register tile (K^T is packed, so a key
-// vector is one aligned load and a query element one broadcast), an online-softmax update of
-// the row max / row sum in base 2 (Q is pre-scaled by scale*log2 e), then O = alpha*O + P V
-// with the same register tile shape over V's packed rows.
+// Everything runs "query-major in the lanes": the task transposes its Q block once to
+// Q^T [head_dim][kBlockQ], so that
+//   S^T[j][i] = sum_d K[j][d] Q^T[d][i]      (K read in place, one broadcast per element)
+//   O^T[d][i] = alpha[i] O^T[d][i] + sum_j V[j][d] P^T[j][i]   (V read in place likewise)
+// both with a 6 x 2-vector register tile (12 accumulators fit AVX2's 16 registers), and the
+// online softmax's row max and row sum become plain vertical vector ops over j: no packing of
+// K/V, no horizontal reductions. Scores are in base 2 (Q pre-scaled by scale * log2 e).
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "flash_kernels.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
@@ -15,8 +18,6 @@
 #include "flash_block.hpp"
 
 #include <algorithm>
-#include <cmath>
-#include <cstring>
 #include <limits>
 
 HWY_BEFORE_NAMESPACE();
@@ -26,12 +27,12 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 using DF = hn::ScalableTag<float>;
 using VF = hn::Vec<DF>;
-constexpr int kTileRows = 6;  // 6 rows x 2 vectors = 12 accumulators: fits 16 AVX2 registers
+constexpr int kTile = 6;  // broadcast rows per register tile
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-// 2^x for x <= 0: split x = n + f with |f| <= 1/2, 2^f by its degree-6 Taylor polynomial
-// (relative error < 1.2e-7), 2^n built in the exponent bits. Below -126 (including -inf
-// from masked scores) the result is exactly 0.
+// 2^x for x <= 0: x = n + f with |f| <= 1/2, 2^f by its degree-6 Taylor polynomial (relative
+// error < 1.2e-7), 2^n built in the exponent bits. Below -126 (and for -inf, i.e. masked
+// scores) the result is exactly 0.
 HWY_INLINE VF Exp2(DF d, VF x) {
   const hn::RebindToSigned<DF> di;
   const VF xc = hn::Max(x, hn::Set(d, -127.0f));
@@ -49,61 +50,44 @@ HWY_INLINE VF Exp2(DF d, VF x) {
   return hn::IfThenZeroElse(x < hn::Set(d, -126.0f), r);
 }
 
-// s[r][kk .. kk+2N) = sum_d q[r][d] * kt[d][kk .. kk+2N) for R rows.
-template <int R>
-HWY_INLINE void ScoreTile(const float* HWY_RESTRICT q, int dim, const float* HWY_RESTRICT kt,
-                          int kk, float* HWY_RESTRICT s) {
+// acc[r][0..1] over columns c, c+N of a row-major [.][kBlockQ] matrix.
+//   out[r][c..] = init[r][c..] (scaled by alpha, or zero) + sum_t a[r][t] * b[t][c..]
+// where a[r][t] = A[r * a_row + t * a_col] is broadcast and b[t] = B + t * kBlockQ.
+template <int R, bool kAccumulate>
+HWY_INLINE void Tile(const float* HWY_RESTRICT A, size_t a_row, size_t a_col,
+                     const float* HWY_RESTRICT B, int count, const float* HWY_RESTRICT alpha,
+                     float* HWY_RESTRICT C) {
   const DF d;
   const size_t N = hn::Lanes(d);
   VF acc0[R], acc1[R];
-  for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = hn::Zero(d);
-  const float* k = kt + kk;
-  for (int c = 0; c < dim; ++c, k += kBlockK) {
-    const VF k0 = hn::Load(d, k), k1 = hn::Load(d, k + N);
+  if constexpr (kAccumulate) {
+    const VF a0 = hn::Load(d, alpha), a1 = hn::Load(d, alpha + N);
     for (int r = 0; r < R; ++r) {
-      const VF qb = hn::Set(d, q[r * dim + c]);
-      acc0[r] = hn::MulAdd(qb, k0, acc0[r]);
-      acc1[r] = hn::MulAdd(qb, k1, acc1[r]);
+      acc0[r] = hn::Mul(a0, hn::Load(d, C + r * kBlockQ));
+      acc1[r] = hn::Mul(a1, hn::Load(d, C + r * kBlockQ + N));
+    }
+  } else {
+    for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = hn::Zero(d);
+  }
+  for (int t = 0; t < count; ++t, B += kBlockQ) {
+    const VF b0 = hn::Load(d, B), b1 = hn::Load(d, B + N);
+    for (int r = 0; r < R; ++r) {
+      const VF a = hn::Set(d, A[r * a_row + t * a_col]);
+      acc0[r] = hn::MulAdd(a, b0, acc0[r]);
+      acc1[r] = hn::MulAdd(a, b1, acc1[r]);
     }
   }
   for (int r = 0; r < R; ++r) {
-    hn::Store(acc0[r], d, s + r * kBlockK + kk);
-    hn::Store(acc1[r], d, s + r * kBlockK + kk + N);
+    hn::Store(acc0[r], d, C + r * kBlockQ);
+    hn::Store(acc1[r], d, C + r * kBlockQ + N);
   }
 }
 
-// o[r][c .. c+2N) = alpha[r] * o[r][c ..] + sum_{j < nk} p[r][j] * v[j][c ..] for R rows.
-template <int R>
-HWY_INLINE void AccumTile(const float* HWY_RESTRICT p, int nk, const float* HWY_RESTRICT v,
-                          int pdim, int c, const float* HWY_RESTRICT alpha, float* HWY_RESTRICT o) {
-  const DF d;
-  const size_t N = hn::Lanes(d);
-  VF acc0[R], acc1[R];
-  for (int r = 0; r < R; ++r) {
-    const VF a = hn::Set(d, alpha[r]);
-    acc0[r] = hn::Mul(a, hn::Load(d, o + r * pdim + c));
-    acc1[r] = hn::Mul(a, hn::Load(d, o + r * pdim + c + N));
-  }
-  const float* vr = v + c;
-  for (int j = 0; j < nk; ++j, vr += pdim) {
-    const VF v0 = hn::Load(d, vr), v1 = hn::Load(d, vr + N);
-    for (int r = 0; r < R; ++r) {
-      const VF pb = hn::Set(d, p[r * kBlockK + j]);
-      acc0[r] = hn::MulAdd(pb, v0, acc0[r]);
-      acc1[r] = hn::MulAdd(pb, v1, acc1[r]);
-    }
-  }
-  for (int r = 0; r < R; ++r) {
-    hn::Store(acc0[r], d, o + r * pdim + c);
-    hn::Store(acc1[r], d, o + r * pdim + c + N);
-  }
-}
-
-// Calls f.template operator()<R>(r0) over row tiles of kTileRows, the remainder last.
+// Calls f.template operator()<R>(r0) over tiles of kTile rows out of `rows`, remainder last.
 template <class F>
-HWY_INLINE void ForRowTiles(int rows, F&& f) {
+HWY_INLINE void ForTiles(int rows, F&& f) {
   int r0 = 0;
-  for (; r0 + kTileRows <= rows; r0 += kTileRows) f.template operator()<kTileRows>(r0);
+  for (; r0 + kTile <= rows; r0 += kTile) f.template operator()<kTile>(r0);
   switch (rows - r0) {
     case 5: f.template operator()<5>(r0); break;
     case 4: f.template operator()<4>(r0); break;
@@ -114,107 +98,110 @@ HWY_INLINE void ForRowTiles(int rows, F&& f) {
   }
 }
 
-// S tile of one key block (all kBlockK columns), then masked entries set to -inf.
-void BlockScores(const BlockTask& t, const float* qs, int kb, float* s) {
+// S^T rows j < nk of key block kb (columns < cols), masked entries set to -inf.
+void Scores(const BlockTask& t, const float* qt, int cols, int64_t j0, int nk, float* st) {
   const DF d;
   const int step = static_cast<int>(2 * hn::Lanes(d));
-  const float* kt = t.kv.kt + kb * t.kv.kt_block;
-  ForRowTiles(t.rows, [&]<int R>(int r0) {
-    for (int kk = 0; kk < kBlockK; kk += step)
-      ScoreTile<R>(qs + r0 * t.head_dim, t.head_dim, kt, kk, s + r0 * kBlockK);
+  const float* k = t.k + j0 * t.k_stride;
+  ForTiles(nk, [&]<int R>(int r0) {
+    for (int c = 0; c < cols; c += step)
+      Tile<R, false>(k + r0 * t.k_stride, t.k_stride, 1, qt + c, t.head_dim, nullptr,
+                     st + r0 * kBlockQ + c);
   });
-  const int64_t j0 = int64_t{kb} * kBlockK;
-  // Some row sees fewer than all kBlockK keys: the Lk tail, or the causal diagonal (the
-  // block's first row sees the fewest keys).
-  const bool partial = j0 + kBlockK > t.lk || (t.causal && j0 + kBlockK > t.row0 + t.lk - t.lq + 1);
-  if (!partial) return;
-  for (int r = 0; r < t.rows; ++r) {
-    const int64_t visible = t.causal ? std::min(t.row0 + r + t.lk - t.lq + 1, t.lk) : t.lk;
-    const int64_t end = std::clamp<int64_t>(visible - j0, 0, kBlockK);
-    std::fill(s + r * kBlockK + end, s + (r + 1) * kBlockK, kNegInf);
+  // Key j0+j is visible to query row0+i iff j0+j < row0+i+lk-lq+1 (bottom-right causal).
+  if (!t.causal) return;
+  const int64_t first_end = t.row0 + t.lk - t.lq + 1;  // keys visible to the block's row 0
+  for (int j = 0; j < nk; ++j) {
+    // Rows i < j0 + j - first_end + 1 do not see key j.
+    const int64_t hidden = std::clamp<int64_t>(j0 + j - first_end + 1, 0, cols);
+    std::fill(st + j * kBlockQ, st + j * kBlockQ + hidden, kNegInf);
   }
 }
 
 void AttendBlock(const BlockTask& t) {
   const DF d;
   const size_t N = hn::Lanes(d);
-  const int dim = t.head_dim, pdim = t.padded_dim, rows = t.rows;
-  // Scratch: scaled Q rows, one score tile, the output accumulator, per-row state.
-  const size_t qs_n = hwy::RoundUpTo(size_t(rows) * dim, 64);
-  const size_t s_n = size_t(kBlockQ) * kBlockK, o_n = size_t(kBlockQ) * pdim;
-  auto scratch = hwy::AllocateAligned<float>(qs_n + s_n + o_n + 3 * kBlockQ);
-  float* qs = scratch.get();
-  float* s = qs + qs_n;
-  float* o = s + s_n;
-  float* m = o + o_n;
+  const int dim = t.head_dim, rows = t.rows;
+  const int cols = static_cast<int>(hwy::RoundUpTo(size_t(rows), 2 * N));
+  // Scratch, all [.][kBlockQ]: Q^T, S^T (then P^T), O^T, and the per-query state.
+  auto scratch = hwy::AllocateAligned<float>(size_t(kBlockQ) * (2 * dim + kBlockK + 4));
+  float* qt = scratch.get();
+  float* st = qt + size_t(dim) * kBlockQ;
+  float* ot = st + size_t(kBlockK) * kBlockQ;
+  float* m = ot + size_t(dim) * kBlockQ;
   float* l = m + kBlockQ;
   float* alpha = l + kBlockQ;
-  for (int r = 0; r < rows; ++r)
-    for (int c = 0; c < dim; ++c) qs[r * dim + c] = t.q[r * t.q_stride + c] * t.qscale;
-  std::fill(o, o + o_n, 0.0f);
+  float* msafe = alpha + kBlockQ;
+  std::fill(qt, qt + size_t(dim) * kBlockQ, 0.0f);
+  for (int i = 0; i < rows; ++i)
+    for (int c = 0; c < dim; ++c) qt[c * kBlockQ + i] = t.q[i * t.q_stride + c] * t.qscale;
+  std::fill(ot, ot + size_t(dim) * kBlockQ, 0.0f);
   std::fill(m, m + kBlockQ, kNegInf);
   std::fill(l, l + kBlockQ, 0.0f);
+  std::fill(msafe, msafe + kBlockQ, 0.0f);
 
   // Keys past the last row's visible end are never touched: causal tiles above the diagonal
   // are skipped, not masked.
-  const int64_t kend = t.causal ? std::clamp<int64_t>(t.row0 + rows + t.lk - t.lq, 0, t.lk) : t.lk;
-  const int nkb = static_cast<int>((kend + kBlockK - 1) / kBlockK);
-  for (int kb = 0; kb < nkb; ++kb) {
-    BlockScores(t, qs, kb, s);
-    for (int r = 0; r < rows; ++r) {
-      float* sr = s + r * kBlockK;
-      VF mx = hn::Load(d, sr);
-      for (size_t j = N; j < size_t(kBlockK); j += N) mx = hn::Max(mx, hn::Load(d, sr + j));
-      const float mnew = std::max(m[r], hn::GetLane(hn::MaxOfLanes(d, mx)));
-      if (mnew == kNegInf) {  // nothing visible yet in this row
-        alpha[r] = 1.0f;
-        std::fill(sr, sr + kBlockK, 0.0f);
-        continue;
-      }
-      alpha[r] = std::exp2(m[r] - mnew);
-      const VF vm = hn::Set(d, mnew);
+  const int64_t kend =
+      t.causal ? std::clamp<int64_t>(t.row0 + rows + t.lk - t.lq, 0, t.lk) : t.lk;
+  const VF neg_inf = hn::Set(d, kNegInf);
+  for (int64_t j0 = 0; j0 < kend; j0 += kBlockK) {
+    const int nk = static_cast<int>(std::min<int64_t>(kBlockK, kend - j0));
+    Scores(t, qt, cols, j0, nk, st);
+    for (int c = 0; c < cols; c += static_cast<int>(N)) {
+      VF mx = neg_inf;
+      for (int j = 0; j < nk; ++j) mx = hn::Max(mx, hn::Load(d, st + j * kBlockQ + c));
+      const VF mold = hn::Load(d, m + c);
+      const VF mnew = hn::Max(mold, mx);
+      // A query that sees nothing yet keeps max -inf; shift by 0 so its p stay exactly 0.
+      const VF ms = hn::IfThenZeroElse(hn::Eq(mnew, neg_inf), mnew);
+      const VF a = Exp2(d, hn::Sub(mold, ms));  // 0 when mold is -inf
       VF sum = hn::Zero(d);
-      for (size_t j = 0; j < size_t(kBlockK); j += N) {
-        const VF p = Exp2(d, hn::Sub(hn::Load(d, sr + j), vm));
-        hn::Store(p, d, sr + j);
+      for (int j = 0; j < nk; ++j) {
+        float* s = st + j * kBlockQ + c;
+        const VF p = Exp2(d, hn::Sub(hn::Load(d, s), ms));
+        hn::Store(p, d, s);
         sum = hn::Add(sum, p);
       }
-      l[r] = l[r] * alpha[r] + hn::GetLane(hn::SumOfLanes(d, sum));
-      m[r] = mnew;
+      hn::Store(hn::MulAdd(hn::Load(d, l + c), a, sum), d, l + c);
+      hn::Store(mnew, d, m + c);
+      hn::Store(ms, d, msafe + c);
+      hn::Store(a, d, alpha + c);
     }
-    const int nk = static_cast<int>(std::min<int64_t>(kBlockK, kend - int64_t{kb} * kBlockK));
-    const float* vb = t.kv.v + kb * t.kv.v_block;
-    ForRowTiles(rows, [&]<int R>(int r0) {
-      for (int c = 0; c < pdim; c += static_cast<int>(2 * N))
-        AccumTile<R>(s + r0 * kBlockK, nk, vb, pdim, c, alpha + r0, o + r0 * pdim);
+    const float* v = t.v + j0 * t.v_stride;
+    ForTiles(dim, [&]<int R>(int d0) {
+      for (int c = 0; c < cols; c += static_cast<int>(2 * N))
+        Tile<R, true>(v + d0, 1, t.v_stride, st + c, nk, alpha + c, ot + d0 * kBlockQ + c);
     });
   }
 
-  for (int r = 0; r < rows; ++r) {
-    const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;  // no visible key: zeros, not NaN
-    float* out = t.out + r * t.out_stride;
-    for (int c = 0; c < dim; ++c) out[c] = o[r * pdim + c] * inv;
+  for (int c = 0; c < cols; c += static_cast<int>(N)) {  // 1/l, or 0 for a query seeing nothing
+    const VF lv = hn::Load(d, l + c);
+    const VF inv = hn::IfThenZeroElse(hn::Eq(lv, hn::Zero(d)), hn::Div(hn::Set(d, 1.0f), lv));
+    hn::Store(inv, d, l + c);
+  }
+  for (int i = 0; i < rows; ++i) {
+    float* out = t.out + i * t.out_stride;
+    for (int c = 0; c < dim; ++c) out[c] = ot[c * kBlockQ + i] * l[i];
   }
   if (!t.probs) return;
 
-  // Probabilities were asked for: recompute each score tile with the final row max and sum.
-  const int all_kb = static_cast<int>((t.lk + kBlockK - 1) / kBlockK);
-  for (int kb = 0; kb < all_kb; ++kb) {
-    const int64_t j0 = int64_t{kb} * kBlockK;
-    const int64_t width = std::min<int64_t>(kBlockK, t.lk - j0);
-    if (kb < nkb) BlockScores(t, qs, kb, s);
-    for (int r = 0; r < rows; ++r) {
-      float* dst = t.probs + r * t.lk + j0;
-      if (kb >= nkb || l[r] == 0.0f) {
-        std::fill(dst, dst + width, 0.0f);
-        continue;
-      }
-      float* sr = s + r * kBlockK;
-      const VF vm = hn::Set(d, m[r]), vinv = hn::Set(d, 1.0f / l[r]);
-      for (size_t j = 0; j < size_t(kBlockK); j += N)
-        hn::Store(hn::Mul(Exp2(d, hn::Sub(hn::Load(d, sr + j), vm)), vinv), d, sr + j);
-      std::memcpy(dst, sr, sizeof(float) * width);
+  // Probabilities were asked for: recompute each score tile with the final max and 1/sum.
+  for (int64_t j0 = 0; j0 < t.lk; j0 += kBlockK) {
+    const int width = static_cast<int>(std::min<int64_t>(kBlockK, t.lk - j0));
+    if (j0 >= kend) {
+      for (int i = 0; i < rows; ++i) std::fill_n(t.probs + i * t.lk + j0, width, 0.0f);
+      continue;
     }
+    Scores(t, qt, cols, j0, width, st);
+    for (int j = 0; j < width; ++j)
+      for (int c = 0; c < cols; c += static_cast<int>(N)) {
+        float* s = st + j * kBlockQ + c;
+        const VF p = Exp2(d, hn::Sub(hn::Load(d, s), hn::Load(d, msafe + c)));
+        hn::Store(hn::Mul(p, hn::Load(d, l + c)), d, s);
+      }
+    for (int i = 0; i < rows; ++i)
+      for (int j = 0; j < width; ++j) t.probs[i * t.lk + j0 + j] = st[j * kBlockQ + i];
   }
 }
 
