@@ -1,6 +1,5 @@
 #include "host/plugin_registry.hpp"
 
-#include "host/logger.hpp"
 #include "host/negotiate.hpp"
 #include "host/plugin_error.hpp"
 
@@ -14,7 +13,6 @@ namespace fs = std::filesystem;
 bool PluginRegistry::refuse(PluginReport report, const std::string& cause) {
   report.loaded = false;
   report.error = report.file.string() + ": " + cause;
-  log_message(QKV_LOG_WARN, "plugins", "refused " + report.error);
   reports_.push_back(std::move(report));
   return false;
 }
@@ -65,7 +63,13 @@ bool PluginRegistry::load_file(const fs::path& file, LoadMode mode) {
                                      "' (not a qkv plugin?); export one with the QKV_PLUGIN "
                                      "macro of <qkv/plugin.hpp>");
   auto entry = reinterpret_cast<qkv_plugin_entry_fn>(entry_address);
-  const qkv_plugin_descriptor* d = entry();
+  const qkv_plugin_descriptor* d = nullptr;
+  try {
+    d = entry();
+  } catch (...) {  // a C++ plugin that lets an exception out of its C entry point
+    return refuse(std::move(report), "'" QKV_ENTRY_SYMBOL "' threw an exception; it must be "
+                                     "noexcept (use the QKV_PLUGIN macro)");
+  }
   if (d && d->struct_size >= offsetof(qkv_plugin_descriptor, kind)) {
     report.abi_major = d->abi_major;
     report.abi_minor = d->abi_minor;

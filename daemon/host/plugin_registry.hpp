@@ -1,6 +1,7 @@
 // Finds, loads, negotiates and registers plugins by kind and name. A plugin that cannot be used
 // is refused with one line naming the file and the cause; loading never throws and the
-// process goes on. Load first (one thread), then look up from any number of threads.
+// process goes on (the registry logs nothing: see log_plugin_refusals). Load first (one
+// thread), then look up from any number of threads.
 #pragma once
 
 #include "host/library.hpp"

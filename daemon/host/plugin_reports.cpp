@@ -1,5 +1,6 @@
 #include "host/plugin_reports.hpp"
 
+#include "host/logger.hpp"
 #include "host/negotiate.hpp"
 
 #include <algorithm>
@@ -32,6 +33,16 @@ void print_plugin_reports(std::ostream& out, const PluginRegistry& registry) {
   out << "refused (" << refused << "):\n";
   for (const auto& r : reports)
     if (!r.loaded) out << "  " << r.error << '\n';
+}
+
+void log_plugin_refusals(const PluginRegistry& registry) {
+  for (const auto& r : registry.reports()) {
+    if (r.loaded)
+      log_message(QKV_LOG_DEBUG, "plugins",
+                  "loaded " + kind_name(r.kind) + " '" + r.name + "' from " + r.file.string());
+    else
+      log_message(QKV_LOG_WARN, "plugins", "refused " + r.error);
+  }
 }
 
 }  // namespace qkv::host

@@ -11,4 +11,7 @@ namespace qkv::host {
 // refusal (its full message).
 void print_plugin_reports(std::ostream& out, const PluginRegistry& registry);
 
+// Logs each refusal as a warning and each loaded plugin at debug level (for daemon start/reload).
+void log_plugin_refusals(const PluginRegistry& registry);
+
 }  // namespace qkv::host

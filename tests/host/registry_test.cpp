@@ -95,6 +95,18 @@ TEST(HostRegistry, NullField) {
                     HasSubstr("'version' is NULL")));
 }
 
+TEST(HostRegistry, EntryReturningNull) {
+  EXPECT_THAT(refusal_alone("bad_null_descriptor"),
+              AllOf(HasSubstr(plugin_file("bad_null_descriptor").string()),
+                    HasSubstr("returned no descriptor")));
+}
+
+TEST(HostRegistry, EntryThrowing) {
+  EXPECT_THAT(refusal_alone("bad_entry_throws"),
+              AllOf(HasSubstr(plugin_file("bad_entry_throws").string()),
+                    HasSubstr("threw an exception")));
+}
+
 TEST(HostRegistry, UnresolvedSymbolIsCaughtAtLoad) {
   EXPECT_THAT(refusal_alone("bad_unresolved"),
               AllOf(HasSubstr(plugin_file("bad_unresolved").string()),
@@ -127,7 +139,7 @@ TEST(HostRegistry, WholeDirectoryRefusesTheBadAndLoadsTheGood) {
   registry.load_directory(plugin_dir());
   for (const char* bad : {"bad_no_entry", "bad_wrong_major", "bad_newer_minor", "bad_struct_size",
                           "bad_api_size", "bad_unknown_kind", "bad_null_field", "bad_unresolved",
-                          "dup_b"}) {
+                          "bad_null_descriptor", "bad_entry_throws", "dup_b"}) {
     const std::string message = refusal(registry, bad);
     EXPECT_THAT(message, HasSubstr(plugin_file(bad).string() + ": ")) << bad;
     EXPECT_THAT(message, Not(HasSubstr("\n"))) << bad;
@@ -140,11 +152,11 @@ TEST(HostRegistry, WholeDirectoryRefusesTheBadAndLoadsTheGood) {
   EXPECT_NE(registry.find(QKV_KIND_TOKENIZER, "test-create-error"), nullptr);
   EXPECT_NE(registry.find(QKV_KIND_ATTENTION, "test-create-throws"), nullptr);
   EXPECT_EQ(registry.list(QKV_KIND_POSITIONAL).size(), 1u);
-  EXPECT_EQ(registry.errors().size(), 9u);
+  EXPECT_EQ(registry.errors().size(), 11u);
 
   std::ostringstream printed;
   print_plugin_reports(printed, registry);
-  EXPECT_THAT(printed.str(), HasSubstr("refused (9):"));
+  EXPECT_THAT(printed.str(), HasSubstr("refused (11):"));
   EXPECT_THAT(printed.str(), HasSubstr("test-ramp"));
   EXPECT_THAT(printed.str(), HasSubstr("undefined symbol"));
 }

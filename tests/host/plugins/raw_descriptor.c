@@ -1,7 +1,8 @@
 /* Test plugin in plain C with a hand-made descriptor, so each field can be broken on purpose.
  * Compile definitions pick what is wrong (defaults give a valid tokenizer "test-raw"):
  *   RAW_NAME, RAW_MAJOR, RAW_MINOR, RAW_SIZE, RAW_KIND, RAW_API_SIZE, RAW_NULL_VERSION,
- *   RAW_CREATE_ERROR (create returns an error made by the host). */
+ *   RAW_CREATE_ERROR (create returns an error made by the host),
+ *   RAW_NULL_DESCRIPTOR (the entry returns NULL). */
 #include <qkv/abi.h>
 
 #ifndef RAW_NAME
@@ -81,4 +82,10 @@ static const qkv_plugin_descriptor descriptor = {
     RAW_SIZE, RAW_MAJOR, RAW_MINOR, RAW_KIND, 0, RAW_NAME, RAW_VERSION,
     "hand-made descriptor for host tests", raw_create, raw_destroy, &api};
 
-QKV_EXPORT const qkv_plugin_descriptor* qkv_plugin_entry(void) { return &descriptor; }
+QKV_EXPORT const qkv_plugin_descriptor* qkv_plugin_entry(void) {
+#ifdef RAW_NULL_DESCRIPTOR
+  return descriptor.name ? 0 : &descriptor; /* always NULL; uses descriptor to keep it */
+#else
+  return &descriptor;
+#endif
+}
