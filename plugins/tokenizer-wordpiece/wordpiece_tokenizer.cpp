@@ -86,7 +86,7 @@ struct WordPieceTokenizer::Run {
     we = e;
     wchars += nchars;
     if (wlen + len > cap) return;  // already longer than any word WordPiece will split
-    std::memcpy(s.word.data() + wlen, bytes, len);
+    for (size_t k = 0; k < len; ++k) s.word[wlen + k] = bytes[k];
     if (offsets)
       for (size_t k = 0; k < len; ++k) {
         s.ob[wlen + k] = b;
@@ -109,6 +109,13 @@ WordPieceTokenizer::WordPieceTokenizer(ModelSpec spec)
     throw std::runtime_error("unk_token '" + spec_.unk_token + "' is not in the vocabulary");
   if (spec_.max_input_chars_per_word == 0 || spec_.max_input_chars_per_word > (1u << 20))
     throw std::runtime_error("max_input_chars_per_word must be in 1..1048576");
+  for (int c = 0; c < 0x80; ++c) {
+    const auto& e = table_.bmp(static_cast<char32_t>(c));
+    ascii_kind_[c] = e.kind;
+    ascii_byte_[c] = e.len == 1 ? table_.bytes()[e.offset] : 0;
+    // The fast path copies one byte; anything else (not seen for ASCII) takes the general path.
+    if (e.kind == CharKind::kWord && e.len != 1) ascii_kind_[c] = CharKind::kMixed;
+  }
   is_special_.assign(spec_.vocab.size(), 0);
   for (const auto& a : spec_.added) {
     default_.add(a.content, a.id);
@@ -195,19 +202,32 @@ void WordPieceTokenizer::encode_segment(Run& r, size_t begin, size_t end) const 
     const size_t n = r.wlen;
     const char* w = s.word.data();
     bool bad = r.wchars > spec_.max_input_chars_per_word;
-    s.piece_id.clear();
-    s.piece_end.clear();
-    for (size_t at = 0; !bad && at < n;) {
-      const int32_t from = at == 0 ? DoubleArrayTrie::kRoot : cont_root_;
+    if (!bad) {
+      // Most words are one token: no piece list then.
       size_t len = 0;
-      const int32_t id = from < 0 ? -1 : trie_.longest(from, w + at, n - at, &len);
-      if (id < 0) {
-        bad = true;
-        break;
+      const int32_t id = trie_.longest(DoubleArrayTrie::kRoot, w, n, &len);
+      if (id >= 0 && len == n) {
+        r.emit(id, r.wb, r.we);
+        r.wlen = r.wchars = 0;
+        return;
       }
-      at += len;
-      s.piece_id.push_back(id);
-      s.piece_end.push_back(static_cast<uint32_t>(at));
+      s.piece_id.clear();
+      s.piece_end.clear();
+      if (id < 0) bad = true;
+      if (!bad) {
+        s.piece_id.push_back(id);
+        s.piece_end.push_back(static_cast<uint32_t>(len));
+      }
+      for (size_t at = len; !bad && at < n;) {
+        const int32_t got = cont_root_ < 0 ? -1 : trie_.longest(cont_root_, w + at, n - at, &len);
+        if (got < 0) {
+          bad = true;
+          break;
+        }
+        at += len;
+        s.piece_id.push_back(got);
+        s.piece_end.push_back(static_cast<uint32_t>(at));
+      }
     }
     if (bad) {
       r.emit(unk_id_, r.wb, r.we);
@@ -232,6 +252,39 @@ void WordPieceTokenizer::encode_segment(Run& r, size_t begin, size_t end) const 
   CharResult slow;
   char tmp[64];
   for (size_t i = begin; i < end;) {
+    // ASCII fast path: runs of word bytes go straight into the word buffer.
+    if (t[i] < 0x80) {
+      const uint8_t c = t[i];
+      const CharKind k = ascii_kind_[c];
+      if (k == CharKind::kWord) {
+        size_t j = i;
+        if (r.wchars == 0) r.wb = static_cast<uint32_t>(i);
+        char* out = s.word.data();
+        size_t wlen = r.wlen;
+        const size_t room = r.cap - std::min(r.cap, wlen);
+        while (j < end && t[j] < 0x80 && ascii_kind_[t[j]] == CharKind::kWord) {
+          if (j - i < room) out[wlen + (j - i)] = ascii_byte_[t[j]];
+          ++j;
+        }
+        const size_t run = j - i;
+        if (r.offsets)
+          for (size_t k2 = 0; k2 < std::min(run, room); ++k2) {
+            s.ob[wlen + k2] = static_cast<uint32_t>(i + k2);
+            s.oe[wlen + k2] = static_cast<uint32_t>(i + k2 + 1);
+          }
+        r.wlen = wlen + std::min(run, room);
+        r.wchars += run;
+        r.we = static_cast<uint32_t>(j);
+        i = j;
+        continue;
+      }
+      if (k == CharKind::kSpace) {
+        flush();
+        if (r.full) return;
+        ++i;
+        continue;
+      }
+    }
     size_t n = 1;
     const char32_t cp = t[i] < 0x80 ? t[i] : decode_utf8(t, i, end, &n);
     const uint32_t b = static_cast<uint32_t>(i), e = static_cast<uint32_t>(i + n);
