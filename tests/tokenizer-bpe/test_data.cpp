@@ -25,15 +25,15 @@ static std::string slurp(const std::string& path) {
   return std::move(ss).str();
 }
 
-std::vector<std::string> corpus(const std::string& stem) {
+std::vector<std::string> corpus(const std::string& stem, size_t max_docs) {
   std::istringstream in(slurp(source_dir() + "/tests/data/corpus/" + stem + ".jsonl"));
   std::vector<std::string> out;
-  for (std::string line; std::getline(in, line);)
+  for (std::string line; out.size() < max_docs && std::getline(in, line);)
     if (!line.empty()) out.push_back(nlohmann::json::parse(line).at("text").get<std::string>());
   return out;
 }
 
-std::vector<std::vector<int32_t>> golden(const std::string& name) {
+std::vector<std::vector<int32_t>> golden(const std::string& name, size_t max_lines) {
   const std::string path = source_dir() + "/tests/data/golden/" + name + ".jsonl.gz";
   gzFile f = gzopen(path.c_str(), "rb");
   if (!f) throw std::runtime_error("cannot open " + path);
@@ -43,7 +43,7 @@ std::vector<std::vector<int32_t>> golden(const std::string& name) {
   gzclose(f);
   std::vector<std::vector<int32_t>> out;
   std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
+  for (std::string line; out.size() < max_lines && std::getline(in, line);)
     if (!line.empty()) out.push_back(nlohmann::json::parse(line).get<std::vector<int32_t>>());
   return out;
 }
