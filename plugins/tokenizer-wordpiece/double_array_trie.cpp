@@ -37,6 +37,7 @@ DoubleArrayTrie::DoubleArrayTrie(const std::vector<std::pair<std::string, int32_
   // which lets step() skip a bounds check. Free cells are found through skip pointers
   // (union-find with path compression), so placement stays near-linear.
   cells_.assign(nodes.size() * 2 + 512, Cell{});
+  values_.assign(cells_.size(), -1);
   std::vector<uint8_t> used_base(cells_.size(), 0);  // two nodes never share a base
   std::vector<int32_t> skip(cells_.size());
   for (size_t i = 0; i < skip.size(); ++i) skip[i] = static_cast<int32_t>(i);
@@ -44,6 +45,7 @@ DoubleArrayTrie::DoubleArrayTrie(const std::vector<std::pair<std::string, int32_
     if (cells_.size() >= n + 257) return;
     size_t old = cells_.size(), size = std::max(n + 257, old * 2);
     cells_.resize(size, Cell{});
+    values_.resize(size, -1);
     used_base.resize(size, 0);
     skip.resize(size);
     for (size_t i = old; i < size; ++i) skip[i] = static_cast<int32_t>(i);
@@ -66,7 +68,7 @@ DoubleArrayTrie::DoubleArrayTrie(const std::vector<std::pair<std::string, int32_
   };
   std::vector<int32_t> where(nodes.size(), -1);
   where[0] = 0;
-  cells_[0].check = 0x7fffffff;  // the root cell is taken (it has no parent)
+  cells_[0].check = kFree - 1;  // the root cell is taken (it has no parent)
   occupy(0);
   std::deque<int32_t> queue{0};
   while (!queue.empty()) {
@@ -74,7 +76,8 @@ DoubleArrayTrie::DoubleArrayTrie(const std::vector<std::pair<std::string, int32_
     queue.pop_front();
     const BuildNode& node = nodes[id];
     const int32_t cell = where[id];
-    cells_[cell].value = node.value;
+    values_[cell] = node.value;
+    if (node.value >= 0) cells_[cell].check |= kHasValue;
     // A leaf keeps base 0: no cell's check ever names a leaf, so every step from it fails.
     if (node.kids.empty()) continue;
     const size_t lo = node.kids.front().first;
@@ -85,7 +88,7 @@ DoubleArrayTrie::DoubleArrayTrie(const std::vector<std::pair<std::string, int32_
       if (used_base[base]) continue;
       bool ok = true;
       for (const auto& kid : node.kids)
-        if (cells_[base + kid.first].check != -1) {
+        if (cells_[base + kid.first].check != kFree) {
           ok = false;
           break;
         }
@@ -103,8 +106,9 @@ DoubleArrayTrie::DoubleArrayTrie(const std::vector<std::pair<std::string, int32_
   // Trim, keeping 256 cells of slack past the largest used index.
   size_t last = 0;
   for (size_t i = 0; i < cells_.size(); ++i)
-    if (cells_[i].check != -1) last = i;
+    if (cells_[i].check != kFree) last = i;
   cells_.resize(last + 257);
+  values_.resize(cells_.size(), -1);
 }
 
 }  // namespace qkv::wordpiece

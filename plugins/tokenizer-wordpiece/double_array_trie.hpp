@@ -21,9 +21,9 @@ class DoubleArrayTrie {
   // Follows one byte from `state`; returns the next state or -1.
   int32_t step(int32_t state, uint8_t byte) const {
     const int32_t t = cells_[state].base + byte;
-    return cells_[t].check == state ? t : -1;
+    return (cells_[t].check & kCheckMask) == static_cast<uint32_t>(state) ? t : -1;
   }
-  int32_t value(int32_t state) const { return cells_[state].value; }
+  int32_t value(int32_t state) const { return values_[state]; }
 
   // State reached from `from` over `s`, or -1.
   int32_t walk(int32_t from, std::string_view s) const {
@@ -36,15 +36,16 @@ class DoubleArrayTrie {
   }
 
   // Longest key starting at `s` (walking from `from`): returns its value and sets *len to its
-  // byte length; -1 when no prefix of s is a key.
+  // byte length; -1 when no prefix of s is a key. The value array is read only at key ends.
   int32_t longest(int32_t from, const char* s, size_t n, size_t* len) const {
     int32_t st = from, best = -1;
     for (size_t i = 0; i < n; ++i) {
       const int32_t t = cells_[st].base + static_cast<uint8_t>(s[i]);
-      if (cells_[t].check != st) break;
+      const uint32_t check = cells_[t].check;
+      if ((check & kCheckMask) != static_cast<uint32_t>(st)) break;
       st = t;
-      if (cells_[st].value >= 0) {
-        best = cells_[st].value;
+      if (check & kHasValue) {
+        best = values_[st];
         *len = i + 1;
       }
     }
@@ -54,12 +55,16 @@ class DoubleArrayTrie {
   size_t cells() const { return cells_.size(); }
 
  private:
+  // 8 bytes, so 8 cells share a cache line: the walk is bound by these loads.
+  static constexpr uint32_t kHasValue = 0x80000000u;  // in check: the state ends a key
+  static constexpr uint32_t kCheckMask = 0x7fffffffu;
+  static constexpr uint32_t kFree = kCheckMask;       // no state has this index
   struct Cell {
     int32_t base = 0;
-    int32_t check = -1;
-    int32_t value = -1;
+    uint32_t check = kFree;  // parent state | kHasValue
   };
   std::vector<Cell> cells_;
+  std::vector<int32_t> values_;
 };
 
 }  // namespace qkv::wordpiece

@@ -169,6 +169,7 @@ void WordPieceTokenizer::encode(std::string_view text, const EncodeParams& p,
   }
 
   Scratch& s = tls_scratch;
+  // Room for the longest word WordPiece splits (longer ones are only counted).
   const size_t cap = (spec_.max_input_chars_per_word + 1) * 4 + 64;
   if (s.word.size() < cap) s.word.resize(cap);
   if (p.offsets && s.ob.size() < cap) {
