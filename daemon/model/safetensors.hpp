@@ -48,8 +48,8 @@ void convert_to_f32(DType dtype, std::span<const std::byte> bytes, std::span<flo
 class SafetensorsFile {
  public:
   static SafetensorsFile open(const std::filesystem::path& path);
-  SafetensorsFile(SafetensorsFile&&) noexcept = default;
-  SafetensorsFile& operator=(SafetensorsFile&&) noexcept = default;
+  SafetensorsFile(SafetensorsFile&&) noexcept;
+  SafetensorsFile& operator=(SafetensorsFile&&) noexcept;
   ~SafetensorsFile();
 
   const std::filesystem::path& path() const { return path_; }

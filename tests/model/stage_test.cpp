@@ -1,0 +1,97 @@
+// The ModelStage as the pipeline runner sees it, with the real attention and positional
+// plugins loaded through the host, against the PyTorch fixtures.
+#include <yaml-cpp/yaml.h>
+
+#include "host/plugin_registry.hpp"
+#include "model/stage.hpp"
+#include "test_support.hpp"
+
+using namespace qkv;
+using namespace qkv::model::testing;
+
+namespace {
+
+const host::PluginRegistry& plugins() {
+  static const host::PluginRegistry r = [] {
+    host::PluginRegistry reg;
+    reg.load_directory(QKV_PLUGIN_DIR);
+    return reg;
+  }();
+  return r;
+}
+
+std::unique_ptr<ModelStage> stage(const std::string& yaml) {
+  return model::make_model_stage({YAML::Load(yaml), fixture(""), &plugins()});
+}
+
+TokenBatch batch_of(const Expected& e, std::vector<std::pair<std::string, std::string>> fields) {
+  TokenBatch b;
+  for (auto& [ids, cu] : fields) {
+    b.ids.push_back(e.ints(ids));
+    b.cu_seqlens.push_back(e.ints(cu));
+  }
+  return b;
+}
+
+TEST(Stage, BertHiddenAndPooled) {
+  const Expected e("bert-tiny");
+  for (const char* att : {"attention-flash", "attention-reference"}) {
+    SCOPED_TRACE(att);
+    auto s = stage(std::string("{path: bert-tiny, attention: {plugin: ") + att + "}}");
+    EXPECT_EQ(s->max_tokens(0), 64u);
+    const auto out = s->run(batch_of(e, {{"ids", "cu"}}));
+    ASSERT_EQ(out.tensors.size(), 1u);
+    EXPECT_EQ(out.tensors[0].width, 16u);
+    EXPECT_EQ(out.tensors[0].row_counts, (std::vector<int64_t>{7, 3, 12, 1}));
+    expect_close(out.tensors[0].values, e.floats("hidden"), "hidden");
+  }
+  const auto pooled = stage("{path: bert-tiny, output: pooled_mean}")->run(batch_of(e, {{"ids", "cu"}}));
+  EXPECT_TRUE(pooled.tensors[0].per_document);
+  expect_close(pooled.tensors[0].values, e.floats("pooled_mean"), "pooled_mean");
+}
+
+TEST(Stage, Gpt2LogprobsPerplexityTopk) {
+  const Expected e("gpt2-tiny");
+  const auto lp = stage("{path: gpt2-tiny, output: logprobs}")->run(batch_of(e, {{"ids", "cu"}}));
+  ASSERT_EQ(lp.tensors.size(), 2u);
+  expect_close(lp.tensors[0].values, e.floats("logprobs"), "logprobs");
+  EXPECT_EQ(lp.tensors[1].suffix, ".perplexity");
+  expect_close(lp.tensors[1].values, e.floats("perplexity"), "perplexity");
+  const auto top = stage("{path: gpt2-tiny, output: topk, topk: 5}")->run(batch_of(e, {{"ids", "cu"}}));
+  ASSERT_EQ(top.tensors.size(), 2u);
+  expect_close(top.tensors[0].values, e.floats("topk_logits"), "topk");
+  const auto ids = e.ints("topk_ids");
+  EXPECT_EQ(top.tensors[1].values, std::vector<float>(ids.begin(), ids.end()));
+}
+
+TEST(Stage, PositionsFromPlugins) {
+  // The learned table through positional-learned (host tensor lookup) gives GPT-2's outputs.
+  const Expected g("gpt2-tiny");
+  const auto out = stage("{path: gpt2-tiny, positional: {plugin: positional-learned, config: {tensor: wpe.weight}}}")
+                       ->run(batch_of(g, {{"ids", "cu"}}));
+  expect_close(out.tensors[0].values, g.floats("hidden"), "gpt2 via positional-learned");
+  // nn.Transformer's sinusoidal positions through positional-sinusoidal.
+  const Expected e("seq2seq-tiny");
+  auto s = stage("{path: seq2seq-tiny, positional: {plugin: positional-sinusoidal}}");
+  const auto o2 = s->run(batch_of(e, {{"src_ids", "src_cu"}, {"tgt_ids", "tgt_cu"}}));
+  expect_close(o2.tensors[0].values, e.floats("hidden"), "seq2seq via positional-sinusoidal");
+  EXPECT_EQ(o2.tensors[0].row_counts, (std::vector<int64_t>{5, 2, 9}));
+}
+
+TEST(Stage, ClearErrors) {
+  auto message = [](const std::string& yaml) {
+    try {
+      stage(yaml);
+    } catch (const std::exception& ex) {
+      return std::string(ex.what());
+    }
+    return std::string();
+  };
+  EXPECT_NE(message("{output: hidden}").find("model.path"), std::string::npos);
+  EXPECT_NE(message("{path: nowhere}").find("model directory not found"), std::string::npos);
+  EXPECT_NE(message("{path: bert-tiny, output: logprobs}").find("needs a decoder"), std::string::npos);
+  EXPECT_NE(message("{path: bert-tiny, attention: {plugin: attention-nope}}").find("attention-nope"),
+            std::string::npos);
+}
+
+}  // namespace
