@@ -2,6 +2,8 @@
 // its YAML config subtree (with file:line:column), paths relative to the config file, tensors.
 #pragma once
 
+#include "host/config_tree.hpp"
+
 #include <qkv/abi.h>
 #include <yaml-cpp/yaml.h>
 
@@ -13,9 +15,9 @@
 #include <string_view>
 #include <unordered_map>
 
-// Opaque to plugins: the config subtree a plugin is given.
+// Opaque to plugins: the config subtree a plugin is given (an immutable copy).
 struct qkv_config {
-  YAML::Node node;
+  qkv::host::ConfigValue root;
 };
 
 namespace qkv::host {
@@ -24,7 +26,7 @@ namespace qkv::host {
 using TensorLookup = std::function<std::optional<qkv_tensor_view>(std::string_view)>;
 
 struct InstanceConfig {
-  YAML::Node config;                    // the plugin's own subtree (null/undefined: empty)
+  YAML::Node config;                    // the plugin's own subtree (undefined: none); copied
   std::filesystem::path config_dir;     // relative paths resolve against this
   std::string source_file;              // the YAML file, for file:line:column
   TensorLookup lookup;                  // empty: the instance serves no model
@@ -50,22 +52,16 @@ class HostServices {
   void log(qkv_log_level level, std::string_view message) const;
 
  private:
-  // The node at `path` and the deepest node on the way (for marks of missing keys).
-  struct Found {
-    YAML::Node node;
-    YAML::Node last;
-    bool exists = false;
-  };
-  Found lookup(const YAML::Node& root, std::string_view path) const;
-  const std::string& keep(std::string key, std::string value);
-  static qkv_value_type describe(const YAML::Node& node, const std::string*& scalar, size_t& size);
+  const ConfigValue& root(const qkv_config* cfg) const noexcept {
+    return cfg ? cfg->root : config_.root;
+  }
 
   std::string plugin_name_;
   InstanceConfig settings_;
   qkv_config config_;
   qkv_host table_{};
-  std::mutex mutex_;  // yaml-cpp nodes are not safe to read concurrently; guards kept_ too
-  std::unordered_map<std::string, std::string> kept_;  // strings handed to the plugin
+  std::mutex mutex_;  // guards resolved_
+  std::unordered_map<std::string, std::string> resolved_;  // config_path results handed out
 };
 
 }  // namespace qkv::host

@@ -163,6 +163,20 @@ TEST_F(HostServicesTest, SdkConfigHelpers) {
   }
 }
 
+TEST(HostServicesSnapshot, ConfigIsCopiedAtCreation) {
+  YAML::Node doc = YAML::Load("a: {b: 1}\n");
+  HostServices services{"test", InstanceConfig{doc["a"], "/", "x.yaml", {}}};
+  doc["a"]["b"] = 2;  // the caller edits its document afterwards
+  doc["a"]["c"] = 3;
+  const char* text = nullptr;
+  size_t size = 0;
+  const qkv_host* h = services.table();
+  ASSERT_EQ(h->config_get(h->ctx, services.config(), "b", &text, &size), QKV_VALUE_SCALAR);
+  EXPECT_EQ(std::string(text, size), "1");
+  EXPECT_EQ(h->config_get(h->ctx, services.config(), "c", &text, &size), QKV_VALUE_MISSING);
+  EXPECT_EQ(services.where(services.config(), "b"), "x.yaml:1:8");
+}
+
 TEST(HostServicesNoConfig, MissingConfigIsEmpty) {
   HostServices services{"test", InstanceConfig{}};
   const qkv_host* h = services.table();
