@@ -4,6 +4,7 @@
 #include <boost/system/system_error.hpp>
 
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <unistd.h>
@@ -28,29 +29,44 @@ std::string loader_message(const std::exception& e) {
   return text;
 }
 
-// Copies `file` into a fresh private directory; the caller loads it, then removes both
-// (the mapping outlives the directory entry).
-fs::path private_copy_of(const fs::path& file) {
-  fs::path dir_template = fs::temp_directory_path() / "qkv-plugin-XXXXXX";
-  std::string buf = dir_template.string();
-  if (!::mkdtemp(buf.data()))
-    throw LibraryError("cannot make a private directory under " +
-                       fs::temp_directory_path().string() + " for a private copy");
-  fs::path copy = fs::path(buf) / file.filename();
-  std::error_code ec;
-  fs::copy_file(file, copy, ec);
-  if (ec) {
-    fs::remove_all(buf, ec);
-    throw LibraryError("cannot make a private copy: " + ec.message());
+// A copy of a library in a fresh private directory, removed again when this goes out of scope
+// (once loaded, the mapping outlives the directory entry).
+class PrivateCopy {
+ public:
+  explicit PrivateCopy(const fs::path& file) {
+    std::string dir = (fs::temp_directory_path() / "qkv-plugin-XXXXXX").string();
+    if (!::mkdtemp(dir.data()))
+      throw LibraryError("cannot make a private directory under " +
+                         fs::temp_directory_path().string() + " for a private copy");
+    dir_ = dir;
+    path_ = dir_ / file.filename();
+    std::error_code ec;
+    fs::copy_file(file, path_, ec);
+    if (ec) {
+      remove();
+      throw LibraryError("cannot make a private copy: " + ec.message());
+    }
   }
-  return copy;
-}
+  ~PrivateCopy() { remove(); }
+  PrivateCopy(const PrivateCopy&) = delete;
+  PrivateCopy& operator=(const PrivateCopy&) = delete;
+  const fs::path& path() const noexcept { return path_; }
+
+ private:
+  void remove() noexcept {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  fs::path dir_, path_;
+};
 
 }  // namespace
 
 std::shared_ptr<Library> Library::open(const fs::path& file, LoadMode mode) {
   constexpr auto flags = boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local;
-  fs::path target = mode == LoadMode::private_copy ? private_copy_of(file) : file;
+  std::optional<PrivateCopy> copy;
+  if (mode == LoadMode::private_copy) copy.emplace(file);
+  const fs::path& target = copy ? copy->path() : file;
   auto impl = std::make_unique<Impl>();
   std::string failure;
   try {
@@ -58,13 +74,11 @@ std::shared_ptr<Library> Library::open(const fs::path& file, LoadMode mode) {
   } catch (const std::exception& e) {
     failure = loader_message(e);
   }
-  if (mode == LoadMode::private_copy) {
-    std::error_code ec;
-    fs::remove_all(target.parent_path(), ec);
+  if (copy) {
     // The loader names the copy; name the file the user knows instead.
-    for (auto at = failure.find(target.string()); at != std::string::npos;
-         at = failure.find(target.string(), at + file.string().size()))
-      failure.replace(at, target.string().size(), file.string());
+    const std::string from = target.string(), to = file.string();
+    for (auto at = failure.find(from); at != std::string::npos; at = failure.find(from, at + to.size()))
+      failure.replace(at, from.size(), to);
   }
   if (!failure.empty() || !impl->lib.is_loaded())
     throw LibraryError(failure.empty() ? "the dynamic loader refused it" : failure);
