@@ -9,7 +9,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <thread>
 
 namespace qkv::host {
 namespace {
@@ -169,34 +168,6 @@ TEST(HostAttention, ForwardSeesModelTensorsThroughTheLookup) {
               ::testing::ThrowsMessage<PluginError>(HasSubstr("no tensor named 'nope'")));
   EXPECT_THAT([&] { create_instance(p, YAML::Load("tensor: nope"), "/cfg"); },
               ::testing::ThrowsMessage<PluginError>(HasSubstr("serves no model")));
-}
-
-TEST(HostThreading, NotThreadSafePluginGetsOneInstancePerConcurrentCaller) {
-  PluginRegistry registry;
-  const auto& p = load(registry, "test_bytes_serial", QKV_KIND_TOKENIZER, "test-bytes-serial");
-  EXPECT_FALSE(p.thread_safe());
-  TokenizerHandle tok(create_instance(p, YAML::Node(), "/cfg"));
-  const std::string text(4096, 'x');
-  std::vector<std::thread> threads;
-  std::atomic<int> failures{0};
-  for (int t = 0; t < 4; ++t)
-    threads.emplace_back([&] {
-      std::vector<int32_t> ids;
-      for (int i = 0; i < 50; ++i) {
-        ids.clear();
-        try {
-          tok.encode(text, encode_options(), ids);
-          if (ids.size() != text.size()) ++failures;
-        } catch (const PluginError&) {
-          ++failures;
-        }
-      }
-    });
-  for (auto& t : threads) t.join();
-  EXPECT_EQ(failures.load(), 0);
-  const int32_t made = tok.token_to_id("#instances");
-  EXPECT_GE(made, 1);
-  EXPECT_LE(made, 5);  // at most one per concurrent caller (4 threads + the info() call reuse)
 }
 
 }  // namespace
