@@ -1,6 +1,8 @@
 #include "bpe.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <memory>
 #include <cstring>
 #include <queue>
 #include <stdexcept>
@@ -21,6 +23,8 @@ class Bpe::Output {
     }
   }
   bool full() const noexcept { return ids_.size() >= limit_; }
+  size_t size() const noexcept { return ids_.size(); }
+  const int32_t* tail(size_t k) const noexcept { return ids_.data() + ids_.size() - k; }
   void finish() {
     if (ids_.size() > limit_) {
       if (offsets_) offsets_->resize(offsets_->size() - 2 * (ids_.size() - limit_));
@@ -59,10 +63,26 @@ struct Scratch {
 };
 thread_local Scratch t_scratch;
 
+// Per-thread cache of recently merged pieces (pieces that are one token never get here):
+// repeated words skip the merge loop. Entries carry the instance serial, so a cache is never
+// read for another vocabulary.
+struct CachedPiece {
+  static constexpr size_t kBytes = 30, kIds = 8;
+  uint64_t hash;
+  uint64_t serial;
+  uint8_t len, n;
+  unsigned char bytes[kBytes];
+  uint32_t ids[kIds];
+};
+constexpr size_t kCacheSlots = 4096;
+thread_local std::unique_ptr<CachedPiece[]> t_cache;
+std::atomic<uint64_t> g_serial{0};
+
 }  // namespace
 
 Bpe::Bpe(BpeSpec spec)
-    : scan_(scanner_for(spec.pattern)),
+    : serial_(++g_serial),
+      scan_(scanner_for(spec.pattern)),
       add_prefix_space_(spec.add_prefix_space),
       match_specials_by_default_(spec.match_specials_by_default) {
   uint32_t max_id = 0;
@@ -102,10 +122,10 @@ Bpe::Bpe(BpeSpec spec)
   };
 
   std::fill(std::begin(byte_id_), std::end(byte_id_), TokenMap::kNone);
-  map_.reserve(spec.tokens.size());
+  map_.reset(spec.tokens.size(), arena_.data(), offset_.data());
   for (const auto& t : spec.tokens) {
     try {
-      map_.insert(bytes_of(t.id), t.id, true);
+      map_.insert(t.id, true);
     } catch (const std::invalid_argument&) {
       throw std::invalid_argument("two ids (one is " + std::to_string(t.id) +
                                   ") have the same bytes");
@@ -119,13 +139,15 @@ Bpe::Bpe(BpeSpec spec)
 
   build_pairs(spec);
   max_rank_ = pairs_.max_rank();
+  for (int a = 0; a < 256; ++a)
+    for (int b = 0; b < 256; ++b) byte_pair_[a * 256 + b] = pairs_.find(byte_id_[a], byte_id_[b]);
 
   if (!spec.whole_piece_lookup) {
     // Keep the shortcut only where it agrees with merging.
     for (const auto& t : spec.tokens) {
       if (t.bytes.size() < 2) continue;
       auto ids = merge_only(bytes_of(t.id));
-      if (ids.size() != 1 || ids[0] != t.id) map_.set_whole_piece(bytes_of(t.id), false);
+      if (ids.size() != 1 || ids[0] != t.id) map_.set_whole_piece(t.id, false);
     }
   }
 
@@ -190,11 +212,16 @@ std::vector<uint32_t> Bpe::merge_only(std::string_view bytes) const {
 // ------------------------------------------------------------------ merging
 
 void Bpe::merge_small(const unsigned char* p, size_t n, uint32_t base, Output& out) const {
-  // Parts i: id[i] over bytes [start[i], start[i+1]); rank[i] = rank of merging i and i+1.
-  uint32_t id[kSmallPiece], start[kSmallPiece + 1], rank[kSmallPiece];
+  // Parts i: id[i] over bytes [start[i], start[i+1]); merging parts i and i+1 has rank[i] and
+  // gives res[i]. Lowest rank first, leftmost among equals (tiktoken's order).
+  uint32_t id[kSmallPiece], start[kSmallPiece + 1], rank[kSmallPiece], res[kSmallPiece];
   for (size_t i = 0; i < n; ++i) id[i] = byte_id_[p[i]], start[i] = uint32_t(i);
   start[n] = uint32_t(n);
-  for (size_t i = 0; i + 1 < n; ++i) rank[i] = pairs_.find(id[i], id[i + 1]).rank;
+  for (size_t i = 0; i + 1 < n; ++i) {
+    const auto m = byte_pair_[p[i] * 256 + p[i + 1]];
+    rank[i] = m.rank, res[i] = m.id;
+  }
+  rank[n - 1] = kNoRank;
   size_t m = n;
   while (m > 1) {
     uint32_t best = kNoRank;
@@ -202,13 +229,23 @@ void Bpe::merge_small(const unsigned char* p, size_t n, uint32_t base, Output& o
     for (size_t i = 0; i + 1 < m; ++i)
       if (rank[i] < best) best = rank[i], at = i;
     if (best == kNoRank) break;
-    id[at] = pairs_.find(id[at], id[at + 1]).id;
+    id[at] = res[at];
     // Remove part at+1.
-    for (size_t i = at + 1; i + 1 < m; ++i) id[i] = id[i + 1], rank[i] = rank[i + 1];
-    for (size_t i = at + 1; i < m; ++i) start[i] = start[i + 1];
+    const size_t tail = m - at - 2;
+    std::memmove(id + at + 1, id + at + 2, tail * sizeof(uint32_t));
+    std::memmove(rank + at + 1, rank + at + 2, tail * sizeof(uint32_t));
+    std::memmove(res + at + 1, res + at + 2, tail * sizeof(uint32_t));
+    std::memmove(start + at + 1, start + at + 2, (tail + 1) * sizeof(uint32_t));
     --m;
-    if (at + 1 < m) rank[at] = pairs_.find(id[at], id[at + 1]).rank;
-    if (at > 0) rank[at - 1] = pairs_.find(id[at - 1], id[at]).rank;
+    rank[m - 1] = kNoRank;
+    if (at + 1 < m) {
+      const auto r = pairs_.find(id[at], id[at + 1]);
+      rank[at] = r.rank, res[at] = r.id;
+    }
+    if (at > 0) {
+      const auto r = pairs_.find(id[at - 1], id[at]);
+      rank[at - 1] = r.rank, res[at - 1] = r.id;
+    }
   }
   for (size_t i = 0; i < m; ++i) out.push(id[i], base + start[i], base + start[i + 1]);
 }
@@ -295,15 +332,42 @@ inline void Bpe::encode_piece(const unsigned char* p, size_t n, uint32_t base,
     out.push(byte_id_[p[0]], base, base + 1);
     return;
   }
-  const uint32_t id = map_.find(p, n, true);
+  const uint64_t h = hash_bytes(p, n);
+  const uint32_t id = map_.find_hashed(p, n, h, true);
   if (id != TokenMap::kNone) {
     out.push(id, base, base + uint32_t(n));
     return;
   }
-  if (n <= kSmallPiece)
-    merge_small(p, n, base, out);
-  else
-    merge_large(p, n, base, out);
+  if (n > CachedPiece::kBytes) {
+    if (n <= kSmallPiece)
+      merge_small(p, n, base, out);
+    else
+      merge_large(p, n, base, out);
+    return;
+  }
+  if (!t_cache) t_cache = std::make_unique<CachedPiece[]>(kCacheSlots);
+  CachedPiece& c = t_cache[h & (kCacheSlots - 1)];
+  if (c.hash == h && c.serial == serial_ && c.len == n && std::memcmp(c.bytes, p, n) == 0) {
+    uint32_t pos = base;
+    for (size_t i = 0; i < c.n; ++i) {
+      const uint32_t end = pos + (offset_[c.ids[i] + 1] - offset_[c.ids[i]]);
+      out.push(c.ids[i], pos, end);
+      pos = end;
+    }
+    return;
+  }
+  const size_t before = out.size();
+  merge_small(p, n, base, out);
+  const size_t k = out.size() - before;
+  if (k <= CachedPiece::kIds) {
+    c.hash = h;
+    c.serial = serial_;
+    c.len = uint8_t(n);
+    c.n = uint8_t(k);
+    std::memcpy(c.bytes, p, n);
+    const int32_t* ids = out.tail(k);
+    for (size_t i = 0; i < k; ++i) c.ids[i] = uint32_t(ids[i]);
+  }
 }
 
 void Bpe::encode_ordinary(const unsigned char* s, size_t n, uint32_t base, Output& out) const {

@@ -77,6 +77,8 @@ class Bpe {
   std::vector<uint32_t> offset_;   // id -> start in arena_; offset_[id+1] - offset_[id] = length
   std::vector<uint8_t> known_;     // id -> 1 if the id exists
   uint32_t byte_id_[256];
+  PairTable::Merge byte_pair_[256 * 256];  // merges of two single bytes: the first lookups
+  uint64_t serial_;                        // distinguishes instances in per-thread caches
   TokenMap map_;
   PairTable pairs_;
   uint32_t max_rank_ = 0;

@@ -6,42 +6,41 @@
 
 namespace qkv::bpe {
 
-void TokenMap::reserve(size_t n) {
+void TokenMap::reset(size_t n, const char* arena, const uint32_t* offsets) {
   const size_t cap = std::bit_ceil(n * 2 + 16);
   slots_.assign(cap, Entry{});
   mask_ = cap - 1;
   count_ = 0;
+  arena_ = arena;
+  offsets_ = offsets;
 }
 
-void TokenMap::insert(std::string_view bytes, uint32_t id, bool whole_piece) {
-  if ((count_ + 1) * 2 > slots_.size()) throw std::logic_error("TokenMap: reserve too small");
-  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
-  const uint64_t h = hash_bytes(p, bytes.size());
-  for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+void TokenMap::insert(uint32_t id, bool whole_piece) {
+  if ((count_ + 1) * 2 > slots_.size()) throw std::logic_error("TokenMap: reset too small");
+  const auto* p = reinterpret_cast<const unsigned char*>(arena_ + offsets_[id]);
+  const size_t n = offsets_[id + 1] - offsets_[id];
+  if (find(p, n, false) != kNone) throw std::invalid_argument("duplicate token bytes");
+  for (size_t i = hash_bytes(p, n) & mask_;; i = (i + 1) & mask_) {
     Entry& e = slots_[i];
     if (e.id == kNone) {
-      e = Entry{h, bytes.data(), id, uint32_t(bytes.size()) | (whole_piece ? kPieceFlag : 0)};
+      e = Entry{load_word(p, n), id, uint32_t(n) | (whole_piece ? kPieceFlag : 0)};
       ++count_;
       return;
     }
-    if (e.hash == h && (e.len & ~kPieceFlag) == bytes.size() &&
-        std::memcmp(e.bytes, p, bytes.size()) == 0)
-      throw std::invalid_argument("duplicate token bytes");
   }
 }
 
-void TokenMap::set_whole_piece(std::string_view bytes, bool whole_piece) {
-  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
-  const uint64_t h = hash_bytes(p, bytes.size());
-  for (size_t i = h & mask_;; i = (i + 1) & mask_) {
-    Entry& e = slots_[i];
-    if (e.id == kNone) return;
-    if (e.hash == h && (e.len & ~kPieceFlag) == bytes.size() &&
-        std::memcmp(e.bytes, p, bytes.size()) == 0) {
-      e.len = whole_piece ? (e.len | kPieceFlag) : (e.len & ~kPieceFlag);
-      return;
-    }
-  }
+size_t TokenMap::slot_of(uint32_t id) const noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(arena_ + offsets_[id]);
+  const size_t n = offsets_[id + 1] - offsets_[id];
+  for (size_t i = hash_bytes(p, n) & mask_;; i = (i + 1) & mask_)
+    if (slots_[i].id == id || slots_[i].id == kNone) return i;
+}
+
+void TokenMap::set_whole_piece(uint32_t id, bool whole_piece) {
+  Entry& e = slots_[slot_of(id)];
+  if (e.id != id) return;
+  e.len = whole_piece ? (e.len | kPieceFlag) : (e.len & ~kPieceFlag);
 }
 
 void PairTable::reserve(size_t n) {

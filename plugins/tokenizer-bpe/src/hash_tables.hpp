@@ -16,64 +16,81 @@ inline uint64_t mix(uint64_t h) noexcept {
   return h;
 }
 
-inline uint64_t hash_bytes(const unsigned char* p, size_t n) noexcept {
-  uint64_t h = 0x9E3779B97F4A7C15ull * (n + 1);
-  while (n >= 8) {
+// The first min(n, 8) bytes as a little-endian word, zero-padded, without reading past p + n.
+inline uint64_t load_word(const unsigned char* p, size_t n) noexcept {
+  if (n >= 8) {
     uint64_t v;
     std::memcpy(&v, p, 8);
-    h = (h ^ v) * 0xbf58476d1ce4e5b9ull;
-    h ^= h >> 29;
-    p += 8;
-    n -= 8;
+    return v;
   }
-  if (n) {
-    uint64_t v = 0;
-    // Tail of 1..7 bytes without a variable-length memcpy call.
-    if (n >= 4) {
-      uint32_t lo, hi;
-      std::memcpy(&lo, p, 4);
-      std::memcpy(&hi, p + n - 4, 4);
-      v = lo | (uint64_t(hi) << 32);
+  if (n >= 4) {  // two overlapping 4-byte loads; the overlap ORs equal bytes
+    uint32_t lo, hi;
+    std::memcpy(&lo, p, 4);
+    std::memcpy(&hi, p + n - 4, 4);
+    return lo | (uint64_t(hi) << (8 * (n - 4)));
+  }
+  uint64_t v = p[0];
+  if (n > 1) v |= uint64_t(p[1]) << 8;
+  if (n > 2) v |= uint64_t(p[2]) << 16;
+  return v;
+}
+
+inline uint64_t hash_bytes(const unsigned char* p, size_t n) noexcept {
+  uint64_t h = (load_word(p, n) ^ (n * 0x9E3779B97F4A7C15ull)) * 0xbf58476d1ce4e5b9ull;
+  for (size_t i = 8; i < n; i += 8) {
+    uint64_t v;
+    if (i + 8 <= n) {
+      std::memcpy(&v, p + i, 8);
     } else {
-      v = p[0] | (uint64_t(p[n / 2]) << 8) | (uint64_t(p[n - 1]) << 16);
+      v = load_word(p + i, n - i);
     }
-    h = (h ^ v) * 0x94d049bb133111ebull;
+    h = (h ^ (h >> 29) ^ v) * 0x94d049bb133111ebull;
   }
   return mix(h);
 }
 
-// Token bytes -> id. The bytes live in the owner's arena, found through `bytes_of(id)`.
+// Token bytes -> id. Entries keep the first 8 bytes inline, so most lookups touch one cache
+// line; longer keys compare their rest against the owner's arena.
 class TokenMap {
  public:
   static constexpr uint32_t kNone = 0xFFFFFFFFu;
   static constexpr uint32_t kPieceFlag = 0x80000000u;  // entry may stand for a whole piece
 
-  void reserve(size_t n);
-  // `bytes` must stay valid (it points into the owner's arena).
-  void insert(std::string_view bytes, uint32_t id, bool whole_piece);
-  void set_whole_piece(std::string_view bytes, bool whole_piece);
+  // `arena` + `offsets` give each id's bytes (offsets[id] .. offsets[id + 1]); they must
+  // outlive the map.
+  void reset(size_t n, const char* arena, const uint32_t* offsets);
+  void insert(uint32_t id, bool whole_piece);
+  void set_whole_piece(uint32_t id, bool whole_piece);
 
   // Id of exactly these bytes, or kNone; `piece_only` skips entries without the piece flag.
   uint32_t find(const unsigned char* p, size_t n, bool piece_only) const noexcept {
-    const uint64_t h = hash_bytes(p, n);
+    return find_hashed(p, n, hash_bytes(p, n), piece_only);
+  }
+  // Same, with h = hash_bytes(p, n) computed by the caller.
+  uint32_t find_hashed(const unsigned char* p, size_t n, uint64_t h,
+                       bool piece_only) const noexcept {
+    const uint64_t w = load_word(p, n);
     for (size_t i = h & mask_;; i = (i + 1) & mask_) {
       const Entry& e = slots_[i];
       if (e.id == kNone) return kNone;
-      if (e.hash == h && (e.len & ~kPieceFlag) == n && std::memcmp(e.bytes, p, n) == 0)
+      if (e.word == w && (e.len & ~kPieceFlag) == n &&
+          (n <= 8 || std::memcmp(arena_ + offsets_[e.id] + 8, p + 8, n - 8) == 0))
         return (piece_only && !(e.len & kPieceFlag)) ? kNone : e.id;
     }
   }
 
  private:
   struct Entry {
-    uint64_t hash;
-    const char* bytes;
+    uint64_t word;
     uint32_t id = kNone;
     uint32_t len;
   };
+  size_t slot_of(uint32_t id) const noexcept;  // the entry of an inserted id
   std::vector<Entry> slots_;
   size_t mask_ = 0;
   size_t count_ = 0;
+  const char* arena_ = nullptr;
+  const uint32_t* offsets_ = nullptr;
 };
 
 // (left id, right id) -> merge rank and merged id.
