@@ -7,8 +7,12 @@
 
 namespace qkv::attention::flash {
 
-inline constexpr int kBlockQ = 64;  // query rows per task
-inline constexpr int kBlockK = 64;  // keys per score tile
+#ifndef QKV_FLASH_BQ
+#define QKV_FLASH_BQ 64
+#define QKV_FLASH_BK 64
+#endif
+inline constexpr int kBlockQ = QKV_FLASH_BQ;  // query rows per task
+inline constexpr int kBlockK = QKV_FLASH_BK;  // keys per score tile
 
 // One query block of one (sequence, query head) against the keys/values of its kv head.
 struct BlockTask {
