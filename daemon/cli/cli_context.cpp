@@ -1,0 +1,69 @@
+#include "cli/cli_context.hpp"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <system_error>
+
+namespace qkv::cli {
+namespace fs = std::filesystem;
+
+fs::path executable_dir() {
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? fs::current_path() : exe.parent_path();
+}
+
+fs::path CliContext::config_path() const {
+  if (!config_file.empty()) return config_file;
+  if (const char* env = std::getenv("QKVD_CONFIG"); env && *env) return env;
+  std::error_code ec;
+  if (fs::exists("/etc/qkv/qkvd.yaml", ec)) return "/etc/qkv/qkvd.yaml";
+#ifdef QKV_SOURCE_CONFIG
+  if (fs::exists(QKV_SOURCE_CONFIG, ec)) return QKV_SOURCE_CONFIG;
+#endif
+  return {};
+}
+
+const config::DaemonConfig& CliContext::daemon_config() {
+  if (!daemon_) {
+    config::Overrides sets;
+    for (const auto& s : config_sets) {
+      auto eq = s.find('=');
+      sets.emplace_back(s.substr(0, eq), eq == std::string::npos ? "" : s.substr(eq + 1));
+    }
+    const fs::path file = config_path();
+    if (file.empty()) {
+      fs::path dir = executable_dir() / "../share/qkv/pipelines";
+      daemon_ = config::default_daemon_config(dir.lexically_normal());
+    } else {
+      daemon_ = config::load_daemon_config(file, sets);
+    }
+  }
+  return *daemon_;
+}
+
+std::vector<fs::path> CliContext::plugin_dirs() {
+  std::vector<fs::path> dirs;
+  std::error_code ec;
+  const fs::path exe = executable_dir();
+  for (const char* rel : {"../plugins", "../lib/qkv/plugins"}) {
+    fs::path d = (exe / rel).lexically_normal();
+    if (fs::is_directory(d, ec)) {
+      dirs.push_back(d);
+      break;
+    }
+  }
+  for (const auto& d : daemon_config().plugin_dirs) dirs.push_back(d);
+  return dirs;
+}
+
+const host::PluginRegistry& CliContext::plugins() {
+  if (!registry_) {
+    registry_ = std::make_unique<host::PluginRegistry>();
+    for (const auto& d : plugin_dirs()) registry_->load_directory(d);
+  }
+  return *registry_;
+}
+
+}  // namespace qkv::cli

@@ -1,0 +1,111 @@
+// `qkvd run`: one job in-process, through the same runner the daemon uses.
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include "cli/cli_context.hpp"
+#include "config/diagnostics.hpp"
+#include "pipeline/runner.hpp"
+
+namespace qkv::cli {
+namespace {
+
+CancelFlag* g_cancel = nullptr;  // set while a job runs; SIGINT/SIGTERM cancel it cleanly
+
+extern "C" void on_signal(int) {
+  if (g_cancel) g_cancel->requested.store(true);
+}
+
+struct RunOptions {
+  std::string pipeline;
+  std::vector<std::string> inputs;
+  std::string output;
+  std::vector<std::string> sets;
+  unsigned threads = 0;
+  bool decode = false;
+};
+
+std::string human_bytes(double b) {
+  char buf[32];
+  if (b >= 1e9) std::snprintf(buf, sizeof buf, "%.2f GB", b / 1e9);
+  else if (b >= 1e6) std::snprintf(buf, sizeof buf, "%.2f MB", b / 1e6);
+  else if (b >= 1e3) std::snprintf(buf, sizeof buf, "%.1f KB", b / 1e3);
+  else std::snprintf(buf, sizeof buf, "%.0f B", b);
+  return buf;
+}
+
+int run(CliContext& ctx, const RunOptions& o) {
+  JobSpec spec;
+  spec.id = "run";
+  spec.inputs = o.inputs;
+  spec.output = o.output;
+  spec.decode = o.decode;
+  if (o.threads) spec.threads = o.threads;
+  for (const auto& s : o.sets) {
+    auto eq = s.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::cerr << "qkvd run: --set " << s << ": expected key.path=value\n";
+      return 2;
+    }
+    spec.overrides.emplace_back(s.substr(0, eq), s.substr(eq + 1));
+  }
+  try {
+    const auto& daemon = ctx.daemon_config();
+    spec.pipeline = o.pipeline.empty() ? daemon.default_pipeline : o.pipeline;
+    RunEnvironment env;
+    env.daemon = &daemon;
+    env.pipelines_dir = daemon.pipelines_dir;
+    env.plugins = &ctx.plugins();
+    env.threads = daemon.threads;
+    JobProgress progress;
+    CancelFlag cancel;
+    g_cancel = &cancel;
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    JobResult r = run_job(spec, env, progress, cancel);
+    g_cancel = nullptr;
+    const double secs = r.seconds > 0 ? r.seconds : 1e-9;
+    std::fprintf(stderr, "qkvd run: %s%s: %llu documents, %llu tokens, %s in %.2f s (%.2f MB/s)\n",
+                 spec.pipeline.c_str(), o.decode ? " (decode)" : "",
+                 static_cast<unsigned long long>(r.documents), static_cast<unsigned long long>(r.tokens),
+                 human_bytes(static_cast<double>(r.input_bytes)).c_str(), r.seconds,
+                 static_cast<double>(r.input_bytes) / 1e6 / secs);
+    if (r.truncated) std::fprintf(stderr, "qkvd run: %llu documents truncated to the model's length\n",
+                                  static_cast<unsigned long long>(r.truncated));
+    for (const auto& out : r.outputs) std::fprintf(stderr, "  wrote %s\n", out.c_str());
+    return 0;
+  } catch (const JobCancelled& e) {
+    g_cancel = nullptr;
+    std::cerr << "qkvd run: cancelled; no output written\n";
+    return 130;
+  } catch (const config::ConfigError& e) {
+    g_cancel = nullptr;
+    std::cerr << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    g_cancel = nullptr;
+    std::cerr << "qkvd run: error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace
+
+void register_run(CLI::App& app, CliContext& ctx) {
+  auto o = std::make_shared<RunOptions>();
+  CLI::App* sub = app.add_subcommand("run", "Run one job in-process (no daemon) and print a summary");
+  sub->add_option("--pipeline,-p", o->pipeline,
+                  "Pipeline file, or name (file stem) in the configured pipelines folder; default: "
+                  "the config's default_pipeline");
+  sub->add_option("--input,-i", o->inputs, "Input files or globs (.jsonl/.txt, optionally .gz/.zst; "
+                                           "with --decode: ids .jsonl or .bin)")
+      ->required()
+      ->expected(1, -1);
+  sub->add_option("--output,-o", o->output, "Output path (format per the pipeline's output.format)")->required();
+  sub->add_option("--set", o->sets, "Override a pipeline value: key.path=value (YAML); repeatable");
+  sub->add_option("--threads,-t", o->threads, "Worker threads (default: the config's threads; 0 = all cores)");
+  sub->add_flag("--decode", o->decode, "Decode direction: token ids -> {\"text\"} jsonl");
+  sub->callback([&ctx, o] { ctx.exit_code = run(ctx, *o); });
+}
+
+}  // namespace qkv::cli

@@ -1,0 +1,93 @@
+#include "daemon_config.hpp"
+
+#include <system_error>
+
+#include "section.hpp"
+
+namespace qkv::config {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int64_t kMaxU32 = 0xffffffffLL;
+
+void read_limits(Section& s, DaemonConfig::Limits& l) {
+  if (auto v = s.integer("max_request_bytes", 1024, int64_t{1} << 32)) l.max_request_bytes = *v;
+  if (auto v = s.integer("max_queue", 1, 1000000)) l.max_queue = *v;
+  if (auto v = s.integer("max_job_input_bytes", 0, int64_t{1} << 62)) l.max_job_input_bytes = *v;
+  if (auto v = s.integer("max_run_seconds", 0, kMaxU32)) l.max_run_seconds = *v;
+  if (auto v = s.integer("idle_timeout_seconds", 0, kMaxU32)) l.idle_timeout_seconds = *v;
+  if (auto v = s.integer("max_inline_texts", 1, 1000000)) l.max_inline_texts = *v;
+}
+
+void read_socket_mode(Section& s, DaemonConfig& c) {
+  auto text = s.string("socket_mode");
+  if (!text) return;
+  uint32_t mode = 0;
+  bool ok = !text->empty() && text->size() <= 4;
+  for (char ch : *text) {
+    if (ch < '0' || ch > '7') ok = false;
+    mode = mode * 8 + static_cast<uint32_t>(ch - '0');
+  }
+  if (!ok || mode > 0777) {
+    s.error("socket_mode", "expected an octal file mode such as \"0660\", got '" + *text + "'");
+    return;
+  }
+  c.socket_mode = mode;
+}
+
+}  // namespace
+
+DaemonConfig default_daemon_config(const fs::path& pipelines_dir) {
+  DaemonConfig c;
+  c.pipelines_dir = pipelines_dir;
+  return c;
+}
+
+DaemonConfig load_daemon_config(const fs::path& file, const Overrides& overrides) {
+  Document doc = Document::load(file, overrides);
+  DaemonConfig c;
+  std::error_code ec;
+  c.file = fs::absolute(file, ec);
+  c.pipelines_dir = doc.dir / "pipelines";
+  if (!doc.parsed) doc.throw_if_errors();
+  {
+    Section s(doc, doc.root, "");
+    if (auto v = s.path("socket", PathKind::any)) c.socket = *v;
+    read_socket_mode(s, c);
+    if (auto v = s.path("spool", PathKind::any)) c.spool = *v;
+    if (auto v = s.path("pipelines_dir", PathKind::directory)) c.pipelines_dir = *v;
+    if (auto v = s.path_list("plugin_dirs", PathKind::directory)) c.plugin_dirs = *v;
+    if (auto v = s.string("default_pipeline")) c.default_pipeline = *v;
+    if (auto v = s.integer("threads", 0, 4096)) c.threads = static_cast<unsigned>(*v);
+    if (auto v = s.integer("drain_seconds", 0, 86400)) c.drain_seconds = static_cast<uint32_t>(*v);
+    if (auto m = s.mapping("roots")) {
+      Section r(doc, *m, "roots");
+      if (auto v = r.path_list("input", PathKind::directory)) c.roots.input = *v;
+      if (auto v = r.path_list("output", PathKind::directory)) c.roots.output = *v;
+    }
+    YAML::Node tcp = s.raw("tcp");
+    if (tcp.IsDefined() && !tcp.IsNull()) {
+      Section t(doc, tcp, "tcp");
+      if (t.valid()) {
+        DaemonConfig::Tcp out;
+        if (auto v = t.string("address")) out.address = *v;
+        if (auto v = t.integer("port", 1, 65535, true)) out.port = static_cast<uint16_t>(*v);
+        c.tcp = out;
+      }
+    }
+    if (auto m = s.mapping("limits")) {
+      Section l(doc, *m, "limits");
+      read_limits(l, c.limits);
+    }
+    if (auto m = s.mapping("retention")) {
+      Section r(doc, *m, "retention");
+      if (auto v = r.integer("done_days", 0, 36500)) c.retention.done_days = *v;
+      if (auto v = r.integer("failed_days", 0, 36500)) c.retention.failed_days = *v;
+    }
+  }
+  doc.throw_if_errors();
+  return c;
+}
+
+}  // namespace qkv::config

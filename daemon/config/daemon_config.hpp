@@ -1,0 +1,53 @@
+// The daemon's configuration (configs/qkvd.yaml), validated into typed values.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "document.hpp"
+
+namespace qkv::config {
+
+struct DaemonConfig {
+  std::filesystem::path file;  // the config file (absolute)
+  std::filesystem::path socket = "/run/qkv/qkvd.sock";
+  uint32_t socket_mode = 0660;
+  std::filesystem::path spool = "/var/lib/qkv/spool";
+  std::filesystem::path pipelines_dir;               // default: <config dir>/pipelines
+  std::vector<std::filesystem::path> plugin_dirs;    // after the built-in folder
+  std::string default_pipeline = "tokenize-gpt2";
+  unsigned threads = 0;                              // 0 = all cores
+  struct Roots {
+    std::vector<std::filesystem::path> input{"/"}, output{"/"};
+  } roots;
+  struct Tcp {
+    std::string address = "127.0.0.1";
+    uint16_t port = 0;
+  };
+  std::optional<Tcp> tcp;                            // no TCP listener unless configured
+  struct Limits {
+    uint64_t max_request_bytes = 1048576;
+    uint32_t max_queue = 64;
+    uint64_t max_job_input_bytes = 0;                // 0 = unlimited
+    uint32_t max_run_seconds = 0;                    // 0 = unlimited
+    uint32_t idle_timeout_seconds = 60;
+    uint32_t max_inline_texts = 1024;
+  } limits;
+  struct Retention {
+    uint32_t done_days = 7;
+    uint32_t failed_days = 30;
+  } retention;
+  uint32_t drain_seconds = 30;
+};
+
+// Loads and validates; throws ConfigError listing every problem. Relative paths resolve
+// against the file's folder (values given with --set: against the working directory).
+DaemonConfig load_daemon_config(const std::filesystem::path& file, const Overrides& overrides = {});
+
+// The configuration used when no file is given: defaults, pipelines from `pipelines_dir`.
+DaemonConfig default_daemon_config(const std::filesystem::path& pipelines_dir);
+
+}  // namespace qkv::config

@@ -1,0 +1,172 @@
+#include "pipeline_config.hpp"
+
+#include <algorithm>
+#include <system_error>
+
+#include "section.hpp"
+
+namespace qkv::config {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Keys of the bundled tokenizer plugins that name files (SCHEMA.md): checked here so that
+// --check-config reports a missing vocabulary even without loading the plugin.
+constexpr const char* kTokenizerPathKeys[] = {"ranks", "encoder_json", "vocab_bpe", "tokenizer_json", "vocab"};
+
+void read_input(Section& s, PipelineConfig::Input& in) {
+  if (auto v = s.choice("format", {"auto", "jsonl", "txt"}))
+    in.format = *v == "jsonl" ? InputFormat::jsonl : *v == "txt" ? InputFormat::txt : InputFormat::automatic;
+  if (auto v = s.choice("invalid_utf8", {"error", "replace"})) in.replace_invalid = *v == "replace";
+  auto field = s.string("field");
+  if (field) in.fields = {{"text", *field}};
+  if (auto m = s.mapping("fields")) {
+    if (field) s.error("fields", "expected either input.field or input.fields, not both");
+    std::vector<std::pair<std::string, std::string>> fields;
+    for (auto it = m->begin(); it != m->end(); ++it) {
+      const std::string role = it->first.Scalar();
+      if (!it->second.IsScalar() || it->second.Scalar().empty()) {
+        s.document().error(it->second, "input.fields." + role, "expected a jsonl field name");
+        continue;
+      }
+      fields.emplace_back(role, it->second.Scalar());
+    }
+    if (fields.empty()) s.error("fields", "expected at least one role: jsonl field");
+    else {
+      in.fields = std::move(fields);
+      in.multi_field = true;
+    }
+  }
+}
+
+void read_tokenizer(Section& s, PipelineConfig::Tokenizer& t) {
+  if (auto v = s.string("plugin", true)) t.plugin = *v;
+  t.config = YAML::Node(YAML::NodeType::Map);
+  if (auto m = s.mapping("config")) {
+    t.config = *m;
+    for (const char* key : kTokenizerPathKeys) {
+      YAML::Node v = std::as_const(*m)[key];
+      if (!v.IsDefined() || !v.IsScalar()) continue;
+      const std::string k = std::string("tokenizer.config.") + key;
+      fs::path p = s.document().resolve(k, v.Scalar());
+      std::error_code ec;
+      if (!fs::is_regular_file(p, ec))
+        s.document().error(v, k, "expected an existing file, but " + p.string() + " is not one");
+    }
+  }
+  YAML::Node special = s.raw("special_tokens");
+  if (special.IsDefined() && !special.IsNull()) {
+    if (special.IsSequence()) {
+      t.special = SpecialTokens::list;
+      if (auto names = s.string_list("special_tokens")) t.special_names = *names;
+    } else if (auto v = s.choice("special_tokens", {"default", "none", "all"})) {
+      t.special = *v == "none" ? SpecialTokens::none : *v == "all" ? SpecialTokens::all : SpecialTokens::default_;
+    }
+  }
+  if (auto v = s.boolean("add_special")) t.add_special = *v;
+  if (auto v = s.integer("max_length", 0, 0x7fffffff)) t.max_length = static_cast<uint32_t>(*v);
+}
+
+void read_plugin_ref(Document& doc, const YAML::Node& node, const std::string& path) {
+  Section p(doc, node, path);
+  p.string("plugin", true);
+  p.mapping("config");
+}
+
+void read_model(Section& s, PipelineConfig::Model& m) {
+  m.node = s.node();
+  if (auto v = s.path("path", PathKind::directory, true)) m.path = *v;
+  if (auto v = s.choice("output", {"hidden", "pooled_cls", "pooled_mean", "logprobs", "topk"})) m.output = *v;
+  if (auto v = s.integer("topk", 1, 100000)) m.topk = static_cast<uint32_t>(*v);
+  if (auto v = s.boolean("truncate")) m.truncate = *v;
+  for (const char* ref : {"attention", "positional"}) {
+    if (auto n = s.mapping(ref)) read_plugin_ref(s.document(), *n, std::string("model.") + ref);
+  }
+}
+
+}  // namespace
+
+const char* to_string(OutputFormat f) {
+  switch (f) {
+    case OutputFormat::jsonl: return "jsonl";
+    case OutputFormat::bin: return "bin";
+    case OutputFormat::npy: return "npy";
+  }
+  return "?";
+}
+
+PipelineConfig load_pipeline_config(const fs::path& file, const Overrides& overrides) {
+  Document doc = Document::load(file, overrides);
+  PipelineConfig c;
+  std::error_code ec;
+  c.file = fs::absolute(file, ec).lexically_normal();
+  c.dir = doc.dir;
+  c.name = file.stem().string();
+  if (!doc.parsed) doc.throw_if_errors();
+  {
+    Section s(doc, doc.root, "");
+    if (auto v = s.string("description")) c.description = *v;
+    {
+      Section in(doc, s.raw("input"), "input");
+      read_input(in, c.input);
+    }
+    if (!s.has("tokenizer")) s.error("tokenizer", "expected a tokenizer mapping with at least `plugin:` (required key is missing)");
+    {
+      Section t(doc, s.raw("tokenizer"), "tokenizer");
+      read_tokenizer(t, c.tokenizer);
+    }
+    YAML::Node model = s.raw("model");
+    if (model.IsDefined() && !model.IsNull()) {
+      Section m(doc, model, "model");
+      if (m.valid()) {
+        c.model.emplace();
+        read_model(m, *c.model);
+      }
+    }
+    Section out(doc, s.raw("output"), "output");
+    if (auto v = out.choice("format", {"jsonl", "bin", "npy"}))
+      c.output.format = *v == "bin" ? OutputFormat::bin : *v == "npy" ? OutputFormat::npy : OutputFormat::jsonl;
+    if (auto v = out.boolean("offsets")) c.output.offsets = *v;
+    if (model.IsDefined() && !model.IsNull()) {
+      if (out.has("format") && c.output.format != OutputFormat::npy)
+        out.error("format", "expected npy: a pipeline with a model writes dense vectors");
+      c.output.format = OutputFormat::npy;
+    } else if (c.output.format == OutputFormat::npy) {
+      out.error("format", "expected jsonl or bin: npy needs a `model:` section");
+    }
+    if (c.output.offsets && c.output.format != OutputFormat::jsonl)
+      out.error("offsets", "expected false: offsets are written only with output.format jsonl");
+    if (c.output.format == OutputFormat::bin && c.input.multi_field)
+      out.error("format", "expected jsonl: a .bin holds one id stream, but input.fields names several");
+    Section b(doc, s.raw("batch"), "batch");
+    if (auto v = b.integer("documents", 1, 1000000)) c.batch.documents = static_cast<uint32_t>(*v);
+    if (auto v = b.integer("max_tokens", 1, 1 << 30)) c.batch.max_tokens = static_cast<uint32_t>(*v);
+  }
+  doc.throw_if_errors();
+  return c;
+}
+
+fs::path resolve_pipeline(const std::string& name_or_path, const fs::path& dir) {
+  fs::path p(name_or_path);
+  const auto ext = p.extension();
+  if (name_or_path.find('/') != std::string::npos || ext == ".yaml" || ext == ".yml") return p;
+  for (const char* e : {".yaml", ".yml"}) {
+    fs::path candidate = dir / (name_or_path + e);
+    std::error_code ec;
+    if (fs::exists(candidate, ec)) return candidate;
+  }
+  return dir / (name_or_path + ".yaml");
+}
+
+std::vector<fs::path> list_pipelines(const fs::path& dir) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const auto ext = e.path().extension();
+    if (e.is_regular_file() && (ext == ".yaml" || ext == ".yml")) out.push_back(e.path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace qkv::config

@@ -1,0 +1,139 @@
+#include "byte_source.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "io_error.hpp"
+
+namespace qkv::io {
+namespace fs = std::filesystem;
+
+void throw_errno(const std::string& path, const std::string& what, int err) {
+  throw IoError(path + ": " + what + ": " + std::strerror(err));
+}
+
+namespace {
+
+class Fd {
+ public:
+  explicit Fd(const fs::path& file) : path_(file.string()) {
+    fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) throw_errno(path_, "cannot open", errno);
+  }
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  size_t read(char* buf, size_t n) {
+    while (true) {
+      ssize_t got = ::read(fd_, buf, n);
+      if (got >= 0) return static_cast<size_t>(got);
+      if (errno != EINTR) throw_errno(path_, "read failed", errno);
+    }
+  }
+  const std::string& path() const { return path_; }
+  int fd() const { return fd_; }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+class PlainSource final : public ByteSource {
+ public:
+  explicit PlainSource(const fs::path& file) : fd_(file) {}
+  size_t read(char* buf, size_t n) override { return fd_.read(buf, n); }
+
+ private:
+  Fd fd_;
+};
+
+class GzipSource final : public ByteSource {
+ public:
+  explicit GzipSource(const fs::path& file) : path_(file.string()) {
+    gz_ = gzopen(path_.c_str(), "rb");
+    if (!gz_) throw_errno(path_, "cannot open", errno ? errno : ENOMEM);
+    gzbuffer(gz_, 1 << 17);
+  }
+  ~GzipSource() override { gzclose(gz_); }
+  size_t read(char* buf, size_t n) override {
+    int got = gzread(gz_, buf, static_cast<unsigned>(std::min<size_t>(n, 1u << 30)));
+    int errnum = Z_OK;
+    const char* msg = gzerror(gz_, &errnum);
+    // gzread reports a truncated or corrupt stream as an early end; gzerror tells them apart.
+    if (got < 0 || (got == 0 && errnum != Z_OK && errnum != Z_STREAM_END))
+      throw IoError(path_ + ": gzip data is corrupt or truncated: " + (msg && *msg ? msg : "read error"));
+    return static_cast<size_t>(got);
+  }
+
+ private:
+  std::string path_;
+  gzFile gz_ = nullptr;
+};
+
+class ZstdSource final : public ByteSource {
+ public:
+  explicit ZstdSource(const fs::path& file) : fd_(file), in_(ZSTD_DStreamInSize()) {
+    ctx_ = ZSTD_createDCtx();
+    if (!ctx_) throw IoError(fd_.path() + ": cannot create a zstd context");
+  }
+  ~ZstdSource() override { ZSTD_freeDCtx(ctx_); }
+  size_t read(char* buf, size_t n) override {
+    ZSTD_outBuffer out{buf, n, 0};
+    while (out.pos == 0) {
+      if (input_.pos == input_.size) {
+        size_t got = fd_.read(in_.data(), in_.size());
+        if (got == 0) {
+          if (frame_open_) throw IoError(fd_.path() + ": zstd data is truncated");
+          return 0;
+        }
+        input_ = {in_.data(), got, 0};
+      }
+      size_t rc = ZSTD_decompressStream(ctx_, &out, &input_);
+      if (ZSTD_isError(rc)) throw IoError(fd_.path() + ": zstd data is corrupt: " + ZSTD_getErrorName(rc));
+      frame_open_ = rc != 0;
+    }
+    return out.pos;
+  }
+
+ private:
+  Fd fd_;
+  std::vector<char> in_;
+  ZSTD_inBuffer input_{nullptr, 0, 0};
+  ZSTD_DCtx* ctx_ = nullptr;
+  bool frame_open_ = false;
+};
+
+}  // namespace
+
+Compression compression_of(const fs::path& file) {
+  const auto ext = file.extension();
+  if (ext == ".gz") return Compression::gzip;
+  if (ext == ".zst") return Compression::zstd;
+  return Compression::none;
+}
+
+fs::path without_compression(const fs::path& file) {
+  return compression_of(file) == Compression::none ? file : fs::path(file).replace_extension();
+}
+
+std::unique_ptr<ByteSource> open_source(const fs::path& file) {
+  switch (compression_of(file)) {
+    case Compression::gzip: {
+      Fd probe(file);  // gzopen would happily report a missing file as an empty one
+      return std::make_unique<GzipSource>(file);
+    }
+    case Compression::zstd: return std::make_unique<ZstdSource>(file);
+    case Compression::none: break;
+  }
+  return std::make_unique<PlainSource>(file);
+}
+
+}  // namespace qkv::io

@@ -1,0 +1,26 @@
+// Streaming byte sources: a plain file, or one decompressed on the fly (.gz with zlib, .zst
+// with libzstd), chosen by the last extension.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+
+namespace qkv::io {
+
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+  // Reads up to n bytes; returns 0 only at the end. Throws IoError.
+  virtual size_t read(char* buf, size_t n) = 0;
+};
+
+enum class Compression { none, gzip, zstd };
+Compression compression_of(const std::filesystem::path& file);
+// The path without a compression extension ("a.jsonl.gz" -> "a.jsonl").
+std::filesystem::path without_compression(const std::filesystem::path& file);
+
+std::unique_ptr<ByteSource> open_source(const std::filesystem::path& file);
+
+}  // namespace qkv::io

@@ -1,0 +1,51 @@
+// A job's inputs: arguments and globs expanded to files, their formats, and a stream of their
+// lines in job order (sorted glob expansion, then argument order).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "line_reader.hpp"
+
+namespace qkv::io {
+
+enum class TextFormat { jsonl, txt };
+
+struct InputFile {
+  std::filesystem::path path;
+  uint64_t size = 0;  // bytes on disk
+  TextFormat format = TextFormat::jsonl;
+};
+
+// Expands globs (sorted) and checks every file exists. `forced`: nullptr = by extension
+// (.jsonl/.json -> jsonl, .txt -> txt, after removing .gz/.zst). Throws IoError.
+std::vector<InputFile> expand_inputs(const std::vector<std::string>& args, const TextFormat* forced);
+
+struct RawLine {
+  std::string bytes;
+  uint32_t file = 0;        // index into the inputs
+  uint64_t line = 0;        // 0-based line number in its file
+  uint64_t offset = 0;      // byte offset of the line in its (decompressed) file
+};
+
+// Reads the lines of every input in order, one file open at a time.
+class LineStream {
+ public:
+  explicit LineStream(std::vector<InputFile> inputs);
+  bool next(RawLine& out);
+  const std::vector<InputFile>& inputs() const { return inputs_; }
+  // On-disk bytes of the files finished so far (progress).
+  uint64_t bytes_done() const { return bytes_done_; }
+
+ private:
+  std::vector<InputFile> inputs_;
+  std::unique_ptr<LineReader> reader_;
+  size_t current_ = 0;
+  uint64_t line_ = 0;
+  uint64_t bytes_done_ = 0;
+};
+
+}  // namespace qkv::io

@@ -1,0 +1,31 @@
+// Splits a byte stream into LF-terminated lines (a CR before the LF stays in the line).
+// A final line without LF counts; a file ending in LF has no empty last line.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "byte_source.hpp"
+
+namespace qkv::io {
+
+class LineReader {
+ public:
+  explicit LineReader(std::unique_ptr<ByteSource> source, size_t buffer_bytes = 1 << 20);
+  // Replaces `line` with the next line (without its LF); false at the end of the stream.
+  // `offset` receives the byte offset of the line's first byte in the (decompressed) stream.
+  bool next(std::string& line, uint64_t& offset);
+  uint64_t bytes_consumed() const { return consumed_; }
+
+ private:
+  bool fill();
+  std::unique_ptr<ByteSource> source_;
+  std::vector<char> buf_;
+  size_t begin_ = 0, end_ = 0;
+  uint64_t consumed_ = 0;  // stream offset of buf_[begin_]
+  bool eof_ = false;
+};
+
+}  // namespace qkv::io

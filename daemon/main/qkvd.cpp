@@ -1,0 +1,39 @@
+// qkvd: the daemon and its in-process tools. Each subcommand registers itself from its own
+// file (daemon/cli/, or its component's folder); adding one is one line below.
+#include <iostream>
+
+#include "cli/cli_context.hpp"
+#include "pipeline/model_stage.hpp"
+
+#ifndef QKV_VERSION
+#define QKV_VERSION "0.0.0"
+#endif
+
+int main(int argc, char** argv) {
+  CLI::App app{"qkv: batch-processing daemon for Transformer workloads", "qkvd"};
+  app.set_version_flag("--version", std::string("qkvd ") + QKV_VERSION + " (plugin ABI " +
+                                        std::to_string(QKV_ABI_MAJOR) + "." + std::to_string(QKV_ABI_MINOR) + ")");
+  app.fallthrough();
+  qkv::cli::CliContext ctx;
+  app.add_option("--config,-c", ctx.config_file,
+                 "Daemon config (default: $QKVD_CONFIG, /etc/qkv/qkvd.yaml, else built-in defaults)");
+
+  qkv::cli::register_check_config(app, ctx);
+  qkv::cli::register_run(app, ctx);
+  qkv::cli::register_pipelines(app, ctx);
+  qkv::cli::register_plugins(app, ctx);
+  // The model runtime registers its ModelStage factory here (qkv::set_model_stage_factory).
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (!ctx.check_config_file.empty()) return qkv::cli::check_config(ctx, ctx.check_config_file, std::cout);
+  if (app.get_subcommands().empty()) {
+    if (ctx.default_action) return ctx.default_action();
+    std::cout << app.help();
+    return 0;
+  }
+  return ctx.exit_code;
+}

@@ -1,0 +1,35 @@
+// One chunk of documents moving through the parallel pipeline, and what the runner keeps for
+// the whole job. Internal to the runner.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "io/inputs.hpp"
+#include "pipeline/model_stage.hpp"
+
+namespace qkv::detail {
+
+struct Chunk {
+  uint64_t first_doc = 0;                  // job-wide number of the first document
+  std::vector<io::RawLine> lines;          // input records (jsonl/txt lines, or inline texts)
+  std::vector<std::vector<int32_t>> ids_in;  // decode from .bin: ids per document
+  uint64_t bytes_done = 0;                 // reader progress after this chunk (on-disk bytes)
+  uint64_t input_bytes = 0;
+
+  // Filled by the parallel stage.
+  std::string out;                         // formatted bytes of the main output
+  std::vector<std::string> records;        // inline jobs: one result per document
+  std::vector<int64_t> doc_tokens;         // ids per document (bin idx)
+  uint64_t tokens = 0;
+  uint64_t truncated = 0;
+  StageOutput stage;                       // model outputs, documents in order
+  std::optional<std::string> error;        // the first failure, in document order
+  bool cancelled = false;
+
+  size_t documents() const { return lines.empty() ? ids_in.size() : lines.size(); }
+};
+
+}  // namespace qkv::detail

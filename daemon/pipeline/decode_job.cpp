@@ -1,0 +1,250 @@
+// The decode direction: ids (.jsonl of arrays, or .bin + .idx.npy) -> {"text"} jsonl.
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "io/byte_source.hpp"
+#include "io/formats.hpp"
+#include "io/npy.hpp"
+#include "io/output_set.hpp"
+#include "pipeline/job_context.hpp"
+#include "pipeline/manifest.hpp"
+#include "pipeline/runner.hpp"
+
+namespace qkv::detail {
+namespace {
+
+constexpr size_t kChunkIds = 1u << 20;
+
+bool is_bin(const std::filesystem::path& p) { return p.extension() == ".bin"; }
+
+// Parses "[1,2]" or {"ids":[1,2],...}; false with `error` on anything else.
+bool parse_ids(std::string_view line, std::vector<int32_t>& ids, std::string& error) {
+  auto j = nlohmann::json::parse(line, nullptr, false);
+  if (j.is_object() && j.contains("ids")) j = j["ids"];
+  if (!j.is_array()) {
+    error = "expected a JSON array of token ids (or an object with \"ids\")";
+    return false;
+  }
+  ids.clear();
+  ids.reserve(j.size());
+  for (const auto& v : j) {
+    if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > INT32_MAX) {
+      error = "expected token ids (integers from 0 to 2147483647), got " + v.dump();
+      return false;
+    }
+    ids.push_back(static_cast<int32_t>(v.get<int64_t>()));
+  }
+  return true;
+}
+
+// Reads ids documents from .bin files (with X.idx.npy) and lines from .jsonl files, in order.
+class IdsReader {
+ public:
+  IdsReader(const std::vector<io::InputFile>& inputs, bool wide) : inputs_(inputs), wide_(wide) {}
+
+  // Fills up to max_docs records; false at the end.
+  bool fill(Chunk& c, size_t max_docs, uint64_t& next_doc) {
+    c.first_doc = next_doc;
+    size_t ids_in_chunk = 0;
+    while (c.documents() < max_docs && ids_in_chunk < kChunkIds) {
+      if (current_ >= inputs_.size()) return false;
+      const auto& in = inputs_[current_];
+      if (is_bin(in.path)) {
+        if (!bin_) open_bin(in.path);
+        if (!c.lines.empty()) return true;  // keep one kind of record per chunk
+        if (doc_ + 1 >= idx_.size()) {
+          next_file();
+          continue;
+        }
+        const int64_t n = idx_[doc_ + 1] - idx_[doc_];
+        std::vector<int32_t> ids(static_cast<size_t>(n));
+        std::string raw(static_cast<size_t>(n) * (wide_ ? 4 : 2), '\0');
+        bin_->read(raw.data(), static_cast<std::streamsize>(raw.size()));
+        if (static_cast<size_t>(bin_->gcount()) != raw.size())
+          throw JobFailed(in.path.string() + ": shorter than its .idx.npy says (document " + std::to_string(doc_) + ")");
+        const auto* p = reinterpret_cast<const unsigned char*>(raw.data());
+        for (int64_t i = 0; i < n; ++i) {
+          uint32_t v = wide_ ? uint32_t(p[4 * i]) | uint32_t(p[4 * i + 1]) << 8 | uint32_t(p[4 * i + 2]) << 16 |
+                                   uint32_t(p[4 * i + 3]) << 24
+                             : uint32_t(p[2 * i]) | uint32_t(p[2 * i + 1]) << 8;
+          ids[static_cast<size_t>(i)] = static_cast<int32_t>(v);
+        }
+        ids_in_chunk += ids.size();
+        c.ids_in.push_back(std::move(ids));
+        ++doc_;
+        ++next_doc;
+      } else {
+        if (!c.ids_in.empty()) return true;
+        if (!lines_) lines_.emplace(std::vector<io::InputFile>{in});
+        io::RawLine l;
+        if (!lines_->next(l)) {
+          next_file();
+          continue;
+        }
+        l.file = static_cast<uint32_t>(current_);
+        ids_in_chunk += l.bytes.size() / 4;
+        c.lines.push_back(std::move(l));
+        ++next_doc;
+      }
+    }
+    return true;
+  }
+
+ private:
+  void open_bin(const std::filesystem::path& path) {
+    const auto idx_path = std::filesystem::path(path).replace_extension(".idx.npy");
+    try {
+      idx_ = io::read_npy(idx_path).as<int64_t>();
+    } catch (const std::exception& e) {
+      throw JobFailed(path.string() + ": cannot read its index " + idx_path.string() + ": " + e.what());
+    }
+    if (idx_.empty() || idx_[0] != 0) throw JobFailed(idx_path.string() + ": expected offsets starting at 0");
+    for (size_t i = 1; i < idx_.size(); ++i)
+      if (idx_[i] < idx_[i - 1]) throw JobFailed(idx_path.string() + ": offsets decrease at entry " + std::to_string(i));
+    std::error_code ec;
+    const uint64_t expect = static_cast<uint64_t>(idx_.back()) * (wide_ ? 4 : 2);
+    if (std::filesystem::file_size(path, ec) != expect)
+      throw JobFailed(path.string() + ": expected " + std::to_string(expect) + " bytes (" + std::to_string(idx_.back()) +
+                      (wide_ ? " uint32" : " uint16") + " ids per " + idx_path.string() + "; the tokenizer's vocabulary decides the width)");
+    bin_.emplace(path, std::ios::binary);
+    if (!*bin_) throw JobFailed(path.string() + ": cannot open");
+    doc_ = 0;
+  }
+  void next_file() {
+    bin_.reset();
+    lines_.reset();
+    idx_.clear();
+    ++current_;
+  }
+
+  const std::vector<io::InputFile>& inputs_;
+  bool wide_;
+  size_t current_ = 0;
+  std::optional<std::ifstream> bin_;
+  std::vector<int64_t> idx_;
+  size_t doc_ = 0;
+  std::optional<io::LineStream> lines_;
+};
+
+}  // namespace
+
+JobResult run_decode(JobContext& ctx) {
+  const auto& spec = ctx.spec;
+  const bool wide = ctx.tokenizer->vocab_size() > 65536;
+  const bool inline_job = spec.inputs.empty();
+  std::vector<io::InputFile> inputs;
+  JobResult result;
+  if (!inline_job) {
+    std::vector<std::string> args;
+    for (const auto& a : spec.inputs) args.push_back(a);
+    // .bin is read with its index; every other input is ids jsonl.
+    try {
+      io::TextFormat jsonl = io::TextFormat::jsonl;
+      inputs = io::expand_inputs(args, &jsonl);
+    } catch (const std::exception& e) {
+      throw JobFailed(e.what());
+    }
+    for (const auto& in : inputs) result.input_bytes += in.size;
+  } else {
+    for (const auto& t : spec.texts) result.input_bytes += t.size();
+    ctx.progress.documents_total = spec.texts.size();
+  }
+  ctx.progress.bytes_total = result.input_bytes;
+  if (!inline_job && spec.output.empty()) throw JobFailed("no output path given");
+
+  std::optional<io::OutputSet> outputs;
+  io::AtomicFile* main = nullptr;
+  try {
+    if (!inline_job) {
+      outputs.emplace(spec.output);
+      main = &outputs->add(spec.output);
+    }
+  } catch (const std::exception& e) {
+    throw JobFailed(e.what());
+  }
+  IdsReader reader(inputs, wide);
+  uint64_t next_doc = 0;
+  const size_t max_docs = ctx.pipeline.batch.documents;
+
+  auto read = [&](Chunk& c) -> bool {
+    if (inline_job) {
+      c.first_doc = next_doc;
+      while (c.lines.size() < max_docs && next_doc < spec.texts.size()) {
+        io::RawLine l;
+        l.bytes = spec.texts[next_doc];
+        l.line = next_doc++;
+        c.lines.push_back(std::move(l));
+      }
+      return next_doc < spec.texts.size();
+    }
+    try {
+      return reader.fill(c, max_docs, next_doc);
+    } catch (const std::exception& e) {
+      c.error = e.what();
+      return false;
+    }
+  };
+  auto work = [&](Chunk& c) {
+    std::vector<int32_t> ids;
+    std::string text, error;
+    for (size_t i = 0; i < c.documents(); ++i) {
+      if (ctx.cancel()) {
+        c.cancelled = true;
+        return;
+      }
+      const std::vector<int32_t>* doc = nullptr;
+      if (!c.lines.empty()) {
+        if (!parse_ids(c.lines[i].bytes, ids, error)) {
+          c.error = ctx.where(c, i, inputs) + ": document " + std::to_string(c.first_doc + i) + ": " + error;
+          return;
+        }
+        doc = &ids;
+      } else {
+        doc = &c.ids_in[i];
+      }
+      text.clear();
+      try {
+        ctx.tokenizer->decode(*doc, text);
+      } catch (const std::exception& e) {
+        c.error = ctx.where(c, i, inputs) + ": document " + std::to_string(c.first_doc + i) + ": " + e.what();
+        return;
+      }
+      c.tokens += doc->size();
+      if (inline_job) {
+        std::string r;
+        io::append_text_record(r, text);
+        c.records.push_back(std::move(r));
+      } else {
+        io::append_text_record(c.out, text);
+        c.out += '\n';
+      }
+    }
+  };
+  auto write = [&](Chunk& c) {
+    result.documents += c.documents();
+    result.tokens += c.tokens;
+    if (inline_job) {
+      for (auto& r : c.records) result.inline_results.push_back(std::move(r));
+    } else {
+      main->write(c.out);
+    }
+    ctx.progress.documents_done += c.documents();
+  };
+  try {
+    run_chunks(ctx, read, work, write);
+    ctx.progress.bytes_done = result.input_bytes;
+    if (inline_job) return result;
+    for (auto& p : outputs->commit(make_manifest(ctx.pipeline, inputs, result, "utf-8", true)))
+      result.outputs.push_back(p.string());
+  } catch (const JobFailed&) {
+    throw;
+  } catch (const JobCancelled&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw JobFailed(e.what());
+  }
+  return result;
+}
+
+}  // namespace qkv::detail

@@ -1,0 +1,433 @@
+// The encode direction: text documents -> ids (.jsonl, .bin + .idx.npy) or model outputs (.npy).
+#include <charconv>
+#include <cstring>
+#include <optional>
+
+#include "io/formats.hpp"
+#include "io/json_fields.hpp"
+#include "io/npy_header.hpp"
+#include "io/output_set.hpp"
+#include "io/utf8.hpp"
+#include "pipeline/job_context.hpp"
+#include "pipeline/manifest.hpp"
+#include "pipeline/runner.hpp"
+
+namespace qkv::detail {
+namespace {
+
+constexpr size_t kChunkBytes = 8u << 20;  // a chunk also ends after this many input bytes
+
+using config::OutputFormat;
+
+struct DenseOut {
+  io::AtomicFile* file = nullptr;
+  io::AtomicFile* offsets_file = nullptr;
+  std::string suffix;
+  uint32_t width = 0;
+  bool per_document = false;
+  int64_t rows = 0;
+  std::vector<int64_t> offsets{0};
+};
+
+// [rows, width], or [rows] for per-token scalars; the header size does not depend on rows.
+std::vector<int64_t> dense_shape(const DenseOut& d) {
+  std::vector<int64_t> shape{d.rows};
+  if (d.width != 1) shape.push_back(d.width);
+  return shape;
+}
+
+void append_float(std::string& out, float v) {
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, end);
+}
+
+// Rows [row, row + n) of a tensor as JSON: a vector, or a list of vectors.
+void append_rows(std::string& out, const StageTensor& t, int64_t row, int64_t n) {
+  auto row_json = [&](int64_t r) {
+    if (t.width == 1) {
+      append_float(out, t.values[r]);
+      return;
+    }
+    out += '[';
+    for (uint32_t i = 0; i < t.width; ++i) {
+      if (i) out += ',';
+      append_float(out, t.values[r * t.width + i]);
+    }
+    out += ']';
+  };
+  if (t.per_document && n == 1) {
+    row_json(row);
+    return;
+  }
+  out += '[';
+  for (int64_t r = 0; r < n; ++r) {
+    if (r) out += ',';
+    row_json(row + r);
+  }
+  out += ']';
+}
+
+void append_stage(StageOutput& into, StageOutput&& part) {
+  into.truncated_documents += part.truncated_documents;
+  if (into.tensors.empty()) {
+    into.tensors = std::move(part.tensors);
+    return;
+  }
+  for (size_t i = 0; i < into.tensors.size() && i < part.tensors.size(); ++i) {
+    auto& a = into.tensors[i];
+    auto& b = part.tensors[i];
+    a.values.insert(a.values.end(), b.values.begin(), b.values.end());
+    a.row_counts.insert(a.row_counts.end(), b.row_counts.begin(), b.row_counts.end());
+  }
+}
+
+class Encoder {
+ public:
+  explicit Encoder(JobContext& ctx) : ctx_(ctx), p_(ctx.pipeline) {
+    for (const auto& [role, field] : p_.input.fields) field_names_.push_back(field);
+    if (!ctx.spec.inputs.empty()) {
+      io::TextFormat forced{};
+      const io::TextFormat* f = nullptr;
+      if (p_.input.format == config::InputFormat::jsonl) f = &(forced = io::TextFormat::jsonl);
+      if (p_.input.format == config::InputFormat::txt) f = &(forced = io::TextFormat::txt);
+      try {
+        inputs_ = io::expand_inputs(ctx.spec.inputs, f);
+      } catch (const std::exception& e) {
+        throw JobFailed(e.what());
+      }
+      for (const auto& in : inputs_) input_bytes_ += in.size;
+      ctx.progress.bytes_total = input_bytes_;
+      stream_.emplace(inputs_);
+      if (p_.input.multi_field)
+        for (const auto& in : inputs_)
+          if (in.format == io::TextFormat::txt)
+            throw JobFailed(in.path.string() + ": a .txt input has one text per line, but pipeline " + p_.name +
+                            " reads several fields (input.fields); use .jsonl");
+    } else {
+      if (p_.input.multi_field)
+        throw JobFailed("pipeline " + p_.name + " reads several fields (input.fields); inline texts give only one");
+      for (const auto& t : ctx.spec.texts) input_bytes_ += t.size();
+      ctx.progress.documents_total = ctx.spec.texts.size();
+      ctx.progress.bytes_total = input_bytes_;
+    }
+    wide_ = ctx.tokenizer->vocab_size() > 65536;
+  }
+
+  JobResult run() {
+    const bool inline_job = ctx_.spec.inputs.empty();
+    std::optional<io::OutputSet> outputs;
+    io::AtomicFile* main = nullptr;
+    if (!inline_job) {
+      if (ctx_.spec.output.empty()) throw JobFailed("no output path given");
+      try {
+        outputs.emplace(ctx_.spec.output);
+        if (p_.output.format != OutputFormat::npy) main = &outputs->add(ctx_.spec.output);
+      } catch (const std::exception& e) {
+        throw JobFailed(e.what());
+      }
+    }
+    std::vector<int64_t> idx{0};
+    std::vector<DenseOut> dense;
+    JobResult result;
+    result.input_bytes = input_bytes_;
+
+    auto read = [&](Chunk& c) { return read_chunk(c); };
+    auto work = [&](Chunk& c) { encode_chunk(c); };
+    auto write = [&](Chunk& c) {
+      result.documents += c.documents();
+      result.tokens += c.tokens;
+      result.truncated += c.truncated + c.stage.truncated_documents;
+      if (inline_job) {
+        for (auto& r : c.records) result.inline_results.push_back(std::move(r));
+      } else if (p_.output.format == OutputFormat::npy) {
+        write_dense(c, *outputs, dense);
+      } else {
+        main->write(c.out);
+        if (p_.output.format == OutputFormat::bin)
+          for (int64_t n : c.doc_tokens) idx.push_back(idx.back() + n);
+      }
+      ctx_.progress.documents_done += c.documents();
+      if (c.bytes_done) ctx_.progress.bytes_done = c.bytes_done;
+    };
+    try {
+      run_chunks(ctx_, read, work, write);
+      ctx_.progress.bytes_done = input_bytes_;
+      if (inline_job) return result;
+      if (p_.output.format == OutputFormat::bin) {
+        auto& f = outputs->add(outputs->companion(".idx.npy"));
+        const int64_t shape[1] = {static_cast<int64_t>(idx.size())};
+        f.write(io::npy_header("<i8", shape));
+        f.write(std::string_view(reinterpret_cast<const char*>(idx.data()), idx.size() * sizeof(int64_t)));
+      }
+      if (p_.output.format == OutputFormat::npy) finish_dense(*outputs, dense);
+      result.outputs = commit_outputs(*outputs, result);
+    } catch (const std::exception& e) {
+      if (dynamic_cast<const JobFailed*>(&e) || dynamic_cast<const JobCancelled*>(&e)) throw;
+      throw JobFailed(e.what());  // I/O errors (e.g. a full disk), with the file named
+    }
+    return result;
+  }
+
+ private:
+  bool read_chunk(Chunk& c) {
+    c.first_doc = next_doc_;
+    size_t bytes = 0;
+    const size_t max_docs = p_.batch.documents;
+    if (!stream_) {
+      const auto& texts = ctx_.spec.texts;
+      while (c.lines.size() < max_docs && next_doc_ < texts.size()) {
+        io::RawLine l;
+        l.bytes = texts[next_doc_];
+        l.line = next_doc_++;
+        c.lines.push_back(std::move(l));
+      }
+      return next_doc_ < texts.size();
+    }
+    while (c.lines.size() < max_docs && bytes < kChunkBytes) {
+      io::RawLine l;
+      bool more;
+      try {
+        more = stream_->next(l);
+      } catch (const std::exception& e) {
+        c.error = e.what();
+        return false;
+      }
+      if (!more) {
+        c.bytes_done = input_bytes_;
+        return false;
+      }
+      bytes += l.bytes.size() + 1;
+      ++next_doc_;
+      const auto& in = inputs_[l.file];
+      if (io::compression_of(in.path) == io::Compression::none)
+        c.bytes_done = stream_->bytes_done() + l.offset + l.bytes.size() + 1;
+      c.lines.push_back(std::move(l));
+    }
+    if (c.bytes_done == 0) c.bytes_done = stream_->bytes_done();
+    return true;
+  }
+
+  // The texts of one record under the UTF-8 policy; false (and c.error) on failure.
+  bool texts_of(Chunk& c, size_t i, std::vector<std::string>& texts) {
+    io::RawLine& l = c.lines[i];
+    const bool jsonl = stream_ && inputs_[l.file].format == io::TextFormat::jsonl;
+    const uint64_t doc = c.first_doc + i;
+    texts.clear();
+    if (jsonl) {
+      io::FieldsResult r = io::extract_fields(l.bytes, field_names_, p_.input.replace_invalid);
+      if (!r.error.empty()) {
+        c.error = ctx_.where(c, i, inputs_) + ": document " + std::to_string(doc) + ": " + r.error;
+        return false;
+      }
+      if (r.invalid) {
+        c.error = ctx_.where(c, i, inputs_) + ": document " + std::to_string(doc) + ": invalid UTF-8 in field \"" +
+                  field_names_[r.invalid->field] + "\" at byte " + std::to_string(r.invalid->doc_offset) +
+                  " of the document's text (byte " + std::to_string(l.offset + r.invalid->line_offset) +
+                  " of the file); set input.invalid_utf8: replace to turn invalid bytes into U+FFFD";
+        return false;
+      }
+      texts = std::move(r.texts);
+      return true;
+    }
+    const size_t bad = io::utf8_first_invalid(l.bytes);
+    if (bad != l.bytes.size()) {
+      if (!p_.input.replace_invalid) {
+        c.error = ctx_.where(c, i, inputs_) + ": document " + std::to_string(doc) + ": invalid UTF-8 at byte " +
+                  std::to_string(bad) + " of the document's text" +
+                  (stream_ ? " (byte " + std::to_string(l.offset + bad) + " of the file)" : std::string()) +
+                  "; set input.invalid_utf8: replace to turn invalid bytes into U+FFFD";
+        return false;
+      }
+      texts.push_back(io::utf8_repair(l.bytes));
+    } else {
+      texts.push_back(std::move(l.bytes));
+    }
+    return true;
+  }
+
+  std::string doc_error(const Chunk& c, size_t i, const std::string& what) const {
+    return ctx_.where(c, i, inputs_) + ": document " + std::to_string(c.first_doc + i) + ": " + what;
+  }
+
+  void encode_chunk(Chunk& c) {
+    const size_t n = c.documents();
+    const size_t nf = field_names_.size();
+    const bool inline_job = !stream_;
+    const bool model = ctx_.model != nullptr;
+    const bool json_ids = !model && (inline_job || p_.output.format == OutputFormat::jsonl);
+    const bool offsets = json_ids && p_.output.offsets;
+    std::vector<std::string> texts;
+    std::vector<std::vector<int32_t>> ids(nf);
+    std::vector<std::vector<uint32_t>> offs(nf);
+    TokenBatch batch;
+    if (model) {
+      batch.ids.resize(nf);
+      batch.cu_seqlens.assign(nf, std::vector<int32_t>{0});
+    }
+    c.doc_tokens.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      if (ctx_.cancel()) {
+        c.cancelled = true;
+        return;
+      }
+      if (!texts_of(c, i, texts)) return;
+      int64_t doc_tokens = 0;
+      bool doc_truncated = false;
+      for (size_t f = 0; f < nf; ++f) {
+        ids[f].clear();
+        offs[f].clear();
+        try {
+          ctx_.tokenizer->encode(texts[f], ids[f], offsets ? &offs[f] : nullptr);
+        } catch (const std::exception& e) {
+          c.error = doc_error(c, i, e.what());
+          return;
+        }
+        if (model) {
+          const size_t limit = ctx_.model->max_tokens(f);
+          if (limit && ids[f].size() > limit) {
+            if (!p_.model->truncate) {
+              c.error = doc_error(c, i, "has " + std::to_string(ids[f].size()) + " tokens, the model takes at most " +
+                                            std::to_string(limit) + "; set model.truncate: true to cut such documents");
+              return;
+            }
+            ids[f].resize(limit);
+            doc_truncated = true;
+          }
+        }
+        doc_tokens += static_cast<int64_t>(ids[f].size());
+      }
+      if (doc_truncated) ++c.truncated;
+      c.tokens += static_cast<uint64_t>(doc_tokens);
+      c.doc_tokens.push_back(doc_tokens);
+      if (model) {
+        // Start a new model batch when this document would overflow the current one.
+        const size_t in_batch = batch.ids[0].size();
+        if (in_batch > 0 && in_batch + ids[0].size() > p_.batch.max_tokens && !run_model(c, batch)) return;
+        for (size_t f = 0; f < nf; ++f) {
+          batch.ids[f].insert(batch.ids[f].end(), ids[f].begin(), ids[f].end());
+          batch.cu_seqlens[f].push_back(static_cast<int32_t>(batch.ids[f].size()));
+        }
+        continue;
+      }
+      if (!json_ids) {  // training .bin
+        try {
+          io::append_bin_ids(c.out, ids[0], wide_);
+        } catch (const std::exception& e) {
+          c.error = doc_error(c, i, e.what());
+          return;
+        }
+        continue;
+      }
+      std::string record;
+      std::string& out = inline_job ? record : c.out;
+      if (p_.input.multi_field) out += '{';
+      for (size_t f = 0; f < nf; ++f) {
+        if (p_.input.multi_field) {
+          if (f) out += ',';
+          io::append_json_string(out, p_.input.fields[f].first);
+          out += ':';
+        }
+        if (offsets) io::append_ids_offsets(out, ids[f], offs[f]);
+        else io::append_ids(out, ids[f]);
+      }
+      if (p_.input.multi_field) out += '}';
+      if (inline_job) c.records.push_back(std::move(record));
+      else out += '\n';
+    }
+    if (model && !run_model(c, batch)) return;
+    if (model && inline_job) inline_model_records(c);
+  }
+
+  bool run_model(Chunk& c, TokenBatch& batch) {
+    if (batch.documents() == 0) return true;
+    try {
+      append_stage(c.stage, ctx_.model->run(batch));
+    } catch (const std::exception& e) {
+      c.error = "model stage failed on documents " + std::to_string(c.first_doc) + "..: " + e.what();
+      return false;
+    }
+    for (size_t f = 0; f < batch.ids.size(); ++f) {
+      batch.ids[f].clear();
+      batch.cu_seqlens[f].assign(1, 0);
+    }
+    return true;
+  }
+
+  void inline_model_records(Chunk& c) {
+    if (c.stage.tensors.empty()) return;
+    const StageTensor& t = c.stage.tensors[0];
+    int64_t row = 0;
+    for (int64_t n : t.row_counts) {
+      std::string r;
+      append_rows(r, t, row, n);
+      row += n;
+      c.records.push_back(std::move(r));
+    }
+  }
+
+  void write_dense(Chunk& c, io::OutputSet& outputs, std::vector<DenseOut>& dense) {
+    if (dense.empty()) {
+      for (const auto& t : c.stage.tensors) {
+        DenseOut d;
+        d.suffix = t.suffix;
+        d.width = t.width;
+        d.per_document = t.per_document;
+        d.file = &outputs.add(outputs.companion(t.suffix + ".npy"));
+        d.file->write(io::npy_header("<f4", dense_shape(d)));  // rewritten with the row count
+        if (!t.per_document) d.offsets_file = &outputs.add(outputs.companion(t.suffix + ".offsets.npy"));
+        dense.push_back(std::move(d));
+      }
+    }
+    for (size_t i = 0; i < dense.size() && i < c.stage.tensors.size(); ++i) {
+      const StageTensor& t = c.stage.tensors[i];
+      auto& d = dense[i];
+      d.file->write(std::string_view(reinterpret_cast<const char*>(t.values.data()), t.values.size() * sizeof(float)));
+      d.rows += static_cast<int64_t>(t.values.size() / std::max<uint32_t>(1, t.width));
+      for (int64_t n : t.row_counts) d.offsets.push_back(d.offsets.back() + n);
+    }
+  }
+
+  void finish_dense(io::OutputSet& outputs, std::vector<DenseOut>& dense) {
+    if (dense.empty()) {  // no documents: an empty main array
+      auto& f = outputs.add(outputs.companion(".npy"));
+      const int64_t shape[1] = {0};
+      f.write(io::npy_header("<f4", shape));
+      return;
+    }
+    for (auto& d : dense) {
+      d.file->write_at(0, io::npy_header("<f4", dense_shape(d)));
+      if (d.offsets_file) {
+        const int64_t oshape[1] = {static_cast<int64_t>(d.offsets.size())};
+        d.offsets_file->write(io::npy_header("<i8", oshape));
+        d.offsets_file->write(std::string_view(reinterpret_cast<const char*>(d.offsets.data()),
+                                               d.offsets.size() * sizeof(int64_t)));
+      }
+    }
+  }
+
+  std::vector<std::string> commit_outputs(io::OutputSet& outputs, const JobResult& r) {
+    std::string dtype = p_.output.format == OutputFormat::bin ? (wide_ ? "uint32" : "uint16")
+                        : p_.output.format == OutputFormat::npy ? "float32"
+                                                                : "int32";
+    auto paths = outputs.commit(make_manifest(p_, inputs_, r, dtype));
+    std::vector<std::string> out;
+    for (auto& p : paths) out.push_back(p.string());
+    return out;
+  }
+
+  JobContext& ctx_;
+  const config::PipelineConfig& p_;
+  std::vector<std::string> field_names_;
+  std::vector<io::InputFile> inputs_;
+  std::optional<io::LineStream> stream_;
+  uint64_t input_bytes_ = 0;
+  uint64_t next_doc_ = 0;
+  bool wide_ = false;
+};
+
+}  // namespace
+
+JobResult run_encode(JobContext& ctx) { return Encoder(ctx).run(); }
+
+}  // namespace qkv::detail

@@ -1,0 +1,48 @@
+// Everything one running job needs, shared by the encode and decode drivers. Internal.
+#pragma once
+
+#include <oneapi/tbb/task_arena.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/pipeline_config.hpp"
+#include "io/inputs.hpp"
+#include "pipeline/chunk.hpp"
+#include "pipeline/job.hpp"
+#include "pipeline/model_stage.hpp"
+#include "pipeline/tokenizer.hpp"
+
+namespace qkv::detail {
+
+struct JobContext {
+  const JobSpec& spec;
+  config::PipelineConfig pipeline;
+  std::shared_ptr<const Tokenizer> tokenizer;
+  std::unique_ptr<ModelStage> model;
+  JobProgress& progress;
+  const CancelFlag& cancel;
+  oneapi::tbb::task_arena* arena = nullptr;  // where the pipeline runs
+  unsigned threads = 1;
+
+  // "file:line" of a record, or "inline text N".
+  std::string where(const Chunk& chunk, size_t i, const std::vector<io::InputFile>& inputs) const;
+};
+
+// Runs read -> work -> write as a oneTBB parallel_pipeline inside ctx.arena with a bounded
+// number of chunks in flight. `read` fills a chunk and returns false at the end; `work` runs
+// in parallel and must not throw; `write` runs in input order.
+void run_chunks(JobContext& ctx, const std::function<bool(Chunk&)>& read, const std::function<void(Chunk&)>& work,
+                const std::function<void(Chunk&)>& write);
+
+JobResult run_encode(JobContext& ctx);
+JobResult run_decode(JobContext& ctx);
+
+// Manifest fields shared by both directions.
+struct ManifestInputs {
+  std::vector<io::InputFile> files;
+};
+
+}  // namespace qkv::detail

@@ -1,0 +1,20 @@
+// A Tokenizer backed by a tokenizer plugin, created from a pipeline's `tokenizer:` section.
+#pragma once
+
+#include <memory>
+
+#include "config/pipeline_config.hpp"
+#include "pipeline/tokenizer.hpp"
+
+namespace qkv::host {
+class PluginRegistry;
+}
+
+namespace qkv {
+
+// Throws (PluginError, std::runtime_error) naming the pipeline file when the plugin is not
+// loaded or refuses its config.
+std::shared_ptr<const Tokenizer> make_plugin_tokenizer(const config::PipelineConfig& pipeline,
+                                                       const host::PluginRegistry& plugins);
+
+}  // namespace qkv

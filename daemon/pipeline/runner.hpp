@@ -1,0 +1,56 @@
+// The pipeline runner: executes one JobSpec (files or inline texts, encode or decode) with a
+// oneTBB parallel_pipeline: serial in-order read -> parallel tokenize [-> model] -> serial
+// in-order write. Memory stays bounded (a few chunks in flight per worker); output bytes do
+// not depend on the thread count. Safe to call from many threads at once (one job each).
+#pragma once
+
+#include <oneapi/tbb/task_arena.h>
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "config/pipeline_config.hpp"
+#include "pipeline/job.hpp"
+#include "pipeline/tokenizer.hpp"
+
+namespace qkv::host {
+class PluginRegistry;
+}
+namespace qkv::config {
+struct DaemonConfig;
+}
+
+namespace qkv {
+
+struct RunEnvironment {
+  const config::DaemonConfig* daemon = nullptr;     // optional
+  std::filesystem::path pipelines_dir;              // where pipeline names are looked up
+  const host::PluginRegistry* plugins = nullptr;    // tokenizer (and model) plugins
+  oneapi::tbb::task_arena* arena = nullptr;     // shared arena; null: one per job
+  unsigned threads = 0;                             // per-job arena size; 0 = all cores
+  // Replaces the plugin registry for the tokenizer (tests, embedders).
+  std::function<std::shared_ptr<const Tokenizer>(const config::PipelineConfig&)> tokenizer_factory;
+};
+
+// The job failed; the message says what and where. No output file was written or changed.
+class JobFailed : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+// The job stopped because its CancelFlag was set; temporary files were removed.
+class JobCancelled : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Throws JobFailed, JobCancelled, config::ConfigError (pipeline file errors) or
+// PluginError (plugin refused its config).
+JobResult run_job(const JobSpec& spec, const RunEnvironment& env, JobProgress& progress, const CancelFlag& cancel);
+
+// The pipeline a job names, loaded and validated with the job's overrides.
+config::PipelineConfig load_job_pipeline(const JobSpec& spec, const RunEnvironment& env);
+
+}  // namespace qkv

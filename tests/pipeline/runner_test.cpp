@@ -1,0 +1,369 @@
+// The pipeline runner with a byte-level fake tokenizer (id = byte value), so every expected
+// output is computed directly from the input bytes: formats, ordering, thread-count
+// independence, the UTF-8 policy, decode, inline jobs, cancel, a model stage.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <zlib.h>
+
+#include <atomic>
+#include <random>
+
+#include "config/diagnostics.hpp"
+#include "pipeline/model_stage.hpp"
+#include "pipeline/runner.hpp"
+#include "test_support.hpp"
+
+namespace {
+
+using namespace qkv;
+using namespace qkv::test;
+
+class ByteTokenizer : public Tokenizer {
+ public:
+  explicit ByteTokenizer(uint32_t vocab = 256, int32_t shift = 0) : vocab_(vocab), shift_(shift) {}
+  void encode(std::string_view text, std::vector<int32_t>& ids, std::vector<uint32_t>* offsets) const override {
+    for (size_t i = 0; i < text.size(); ++i) {
+      ids.push_back(static_cast<unsigned char>(text[i]) + shift_);
+      if (offsets) {
+        offsets->push_back(static_cast<uint32_t>(i));
+        offsets->push_back(static_cast<uint32_t>(i + 1));
+      }
+      if (on_encode) on_encode();
+    }
+  }
+  void decode(std::span<const int32_t> ids, std::string& out) const override {
+    for (int32_t id : ids) {
+      if (id - shift_ < 0 || id - shift_ > 255) throw std::runtime_error("unknown id " + std::to_string(id));
+      out += static_cast<char>(id - shift_);
+    }
+  }
+  uint32_t vocab_size() const override { return vocab_; }
+  std::function<void()> on_encode;
+
+ private:
+  uint32_t vocab_;
+  int32_t shift_;
+};
+
+std::string ids_of(std::string_view text, int32_t shift = 0) {
+  std::string s = "[";
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(static_cast<unsigned char>(text[i]) + shift);
+  }
+  return s + "]";
+}
+
+class Runner : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    spit(dir_ / "byte.yaml",
+         "tokenizer:\n  plugin: fake\n"
+         "batch: {documents: 3}\n");
+    env_.pipelines_dir = dir_.path();
+    env_.tokenizer_factory = [this](const config::PipelineConfig&) { return tokenizer_; };
+  }
+  JobResult run(JobSpec spec, unsigned threads = 2) {
+    if (spec.pipeline.empty()) spec.pipeline = "byte";
+    spec.threads = threads;
+    return run_job(spec, env_, progress_, cancel_);
+  }
+  std::string fail(JobSpec spec) {
+    try {
+      run(std::move(spec));
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+    return "no error";
+  }
+  TempDir dir_;
+  RunEnvironment env_;
+  JobProgress progress_;
+  CancelFlag cancel_;
+  std::shared_ptr<ByteTokenizer> tokenizer_ = std::make_shared<ByteTokenizer>();
+};
+
+TEST_F(Runner, JsonlIdsInInputOrder) {
+  spit(dir_ / "in.jsonl", "{\"text\":\"ab\"}\n{\"id\":2,\"text\":\"\"}\n{\"text\":\"x\\ny\"}\n{\"text\":\"z\"}\n");
+  spit(dir_ / "in2.txt", "line one\n\nlast");
+  JobSpec s;
+  s.inputs = {(dir_ / "in.jsonl").string(), (dir_ / "in2.txt").string()};
+  s.output = (dir_ / "out.jsonl").string();
+  JobResult r = run(s);
+  EXPECT_EQ(slurp(dir_ / "out.jsonl"), "[97,98]\n[]\n[120,10,121]\n[122]\n" + ids_of("line one") + "\n[]\n" +
+                                           ids_of("last") + "\n");
+  EXPECT_EQ(r.documents, 7u);
+  EXPECT_EQ(r.tokens, 2u + 3 + 1 + 8 + 4);
+  EXPECT_EQ(r.outputs, (std::vector<std::string>{(dir_ / "out.jsonl").string(), (dir_ / "out.manifest.json").string()}));
+  EXPECT_EQ(progress_.documents_done, 7u);
+  EXPECT_EQ(progress_.bytes_done.load(), progress_.bytes_total.load());
+  auto m = nlohmann::json::parse(slurp(dir_ / "out.manifest.json"));
+  EXPECT_EQ(m["documents"], 7);
+  EXPECT_EQ(m["tokens"], 18);
+  EXPECT_EQ(m["pipeline"], "byte");
+  EXPECT_EQ(m["inputs"][0]["bytes"], fs::file_size(dir_ / "in.jsonl"));
+  EXPECT_EQ(dir_.names(), (std::vector<std::string>{"byte.yaml", "in.jsonl", "in2.txt", "out.jsonl", "out.manifest.json"}));
+}
+
+TEST_F(Runner, OffsetsForm) {
+  spit(dir_ / "in.txt", "hi\n");
+  JobSpec s;
+  s.inputs = {(dir_ / "in.txt").string()};
+  s.output = (dir_ / "o.jsonl").string();
+  s.overrides = {{"output.offsets", "true"}};
+  run(s);
+  EXPECT_EQ(slurp(dir_ / "o.jsonl"), "{\"ids\":[104,105],\"offsets\":[[0,1],[1,2]]}\n");
+}
+
+TEST_F(Runner, MultiFieldJsonl) {
+  spit(dir_ / "in.jsonl", "{\"a\":\"x\",\"b\":\"yz\"}\n");
+  JobSpec s;
+  s.inputs = {(dir_ / "in.jsonl").string()};
+  s.output = (dir_ / "o.jsonl").string();
+  s.overrides = {{"input.fields", "{src: a, tgt: b}"}};
+  run(s);
+  EXPECT_EQ(slurp(dir_ / "o.jsonl"), "{\"src\":[120],\"tgt\":[121,122]}\n");
+}
+
+// Many documents, chunks of 7, compressed and plain inputs: same bytes for 1, 2 and 4 threads.
+TEST_F(Runner, OutputBytesDoNotDependOnThreads) {
+  std::mt19937 rng(7);
+  std::string jsonl, txt;
+  for (int i = 0; i < 3000; ++i) {
+    std::string t(rng() % 200, 'a');
+    for (auto& c : t) c = static_cast<char>('a' + rng() % 26);
+    jsonl += nlohmann::json{{"text", t}}.dump() + "\n";
+    txt += t + "\n";
+  }
+  spit(dir_ / "a.jsonl", jsonl);
+  gzFile g = gzopen((dir_ / "b.txt.gz").c_str(), "wb");
+  gzwrite(g, txt.data(), static_cast<unsigned>(txt.size()));
+  gzclose(g);
+  for (const char* format : {"jsonl", "bin"}) {
+    std::vector<std::string> outs;
+    for (unsigned threads : {1u, 2u, 4u}) {
+      JobSpec s;
+      s.inputs = {(dir_ / "a.jsonl").string(), (dir_ / "b.txt.gz").string()};
+      s.output = (dir_ / (std::string("o") + std::to_string(threads) + "." + format)).string();
+      s.overrides = {{"batch.documents", "7"}, {"output.format", format}};
+      JobResult r = run(s, threads);
+      EXPECT_EQ(r.documents, 6000u);
+      std::string bytes = slurp(s.output);
+      if (std::string(format) == "bin") bytes += slurp(dir_ / ("o" + std::to_string(threads) + ".idx.npy"));
+      outs.push_back(bytes);
+    }
+    EXPECT_EQ(outs[0], outs[1]) << format;
+    EXPECT_EQ(outs[0], outs[2]) << format;
+  }
+}
+
+TEST_F(Runner, BinAndIdxReadBackIndependently) {
+  spit(dir_ / "in.txt", "ab\n\nxyz\n");
+  JobSpec s;
+  s.inputs = {(dir_ / "in.txt").string()};
+  s.output = (dir_ / "t.bin").string();
+  s.overrides = {{"output.format", "bin"}};
+  run(s);
+  EXPECT_EQ(slurp(dir_ / "t.bin"), std::string("a\0b\0x\0y\0z\0", 10));
+  Npy idx = read_npy_independently(dir_ / "t.idx.npy");
+  EXPECT_EQ(idx.descr, "<i8");
+  EXPECT_EQ(idx.shape, (std::vector<int64_t>{4}));
+  EXPECT_EQ(idx.values<int64_t>(), (std::vector<int64_t>{0, 2, 2, 5}));
+  auto m = nlohmann::json::parse(slurp(dir_ / "t.manifest.json"));
+  EXPECT_EQ(m["dtype"], "uint16");
+  ASSERT_EQ(m["outputs"].size(), 2u);
+
+  // Over 65536 ids: uint32.
+  tokenizer_ = std::make_shared<ByteTokenizer>(70000, 65000);
+  s.output = (dir_ / "w.bin").string();
+  run(s);
+  const std::string w = slurp(dir_ / "w.bin");
+  ASSERT_EQ(w.size(), 20u);
+  const uint32_t first = static_cast<unsigned char>(w[0]) | static_cast<unsigned char>(w[1]) << 8 |
+                         static_cast<unsigned char>(w[2]) << 16 | static_cast<unsigned char>(w[3]) << 24;
+  EXPECT_EQ(first, 65000u + 'a');
+  EXPECT_EQ(nlohmann::json::parse(slurp(dir_ / "w.manifest.json"))["dtype"], "uint32");
+}
+
+TEST_F(Runner, InvalidUtf8ErrorNamesFileDocumentAndOffsets) {
+  // Line 2 (document 1): "ok " then 0xC3 0x28 -> invalid at byte 3 of the text.
+  const std::string first = "{\"text\":\"fine\"}\n";
+  const std::string second = "{\"text\":\"ok \xC3(\"}\n";
+  spit(dir_ / "in.jsonl", first + second);
+  spit(dir_ / "out.jsonl", "existing");
+  JobSpec s;
+  s.inputs = {(dir_ / "in.jsonl").string()};
+  s.output = (dir_ / "out.jsonl").string();
+  const std::string msg = fail(s);
+  EXPECT_EQ(msg, (dir_ / "in.jsonl").string() + ":2: document 1: invalid UTF-8 in field \"text\" at byte 3 of "
+                 "the document's text (byte " + std::to_string(first.size() + second.find('\xC3')) +
+                 " of the file); set input.invalid_utf8: replace to turn invalid bytes into U+FFFD");
+  EXPECT_EQ(slurp(dir_ / "out.jsonl"), "existing");
+  EXPECT_EQ(dir_.names(), (std::vector<std::string>{"byte.yaml", "in.jsonl", "out.jsonl"}));
+
+  s.overrides = {{"input.invalid_utf8", "replace"}};
+  run(s);
+  EXPECT_EQ(slurp(dir_ / "out.jsonl"), ids_of("fine") + "\n" + ids_of("ok \xEF\xBF\xBD(") + "\n");
+}
+
+// Every case of invalid_utf8.bin, placed as line 2 of a .txt after a valid line: the error
+// names line 2, document 1 and Python's first-invalid offset (tests/io/data).
+TEST_F(Runner, InvalidUtf8CasesReportPythonsOffsets) {
+  const auto cases = split_lines(slurp(fs::path(QKV_SOURCE_DIR) / "tests/data/corpus/invalid_utf8.bin"));
+  auto rows = split_lines(slurp(fs::path(QKV_SOURCE_DIR) / "tests/io/data/invalid_utf8.expected.tsv"));
+  ASSERT_EQ(rows.size(), 50u);
+  for (size_t i = 1; i < rows.size(); ++i) {
+    std::istringstream r(rows[i]);
+    size_t line, first;
+    r >> line >> first;
+    spit(dir_ / "case.txt", "valid\n" + cases[line] + "\n");
+    JobSpec s;
+    s.inputs = {(dir_ / "case.txt").string()};
+    s.output = (dir_ / "o.jsonl").string();
+    EXPECT_EQ(fail(s), (dir_ / "case.txt").string() + ":2: document 1: invalid UTF-8 at byte " + std::to_string(first) +
+                           " of the document's text (byte " + std::to_string(6 + first) +
+                           " of the file); set input.invalid_utf8: replace to turn invalid bytes into U+FFFD")
+        << "case " << line;
+  }
+}
+
+TEST_F(Runner, JsonErrorsNameTheLine) {
+  spit(dir_ / "in.jsonl", "{\"text\":\"a\"}\n{\"txt\":\"b\"}\n");
+  JobSpec s;
+  s.inputs = {(dir_ / "in.jsonl").string()};
+  s.output = (dir_ / "o.jsonl").string();
+  EXPECT_EQ(fail(s), (dir_ / "in.jsonl").string() + ":2: document 1: has no field \"text\"");
+  EXPECT_FALSE(fs::exists(dir_ / "o.jsonl"));
+}
+
+TEST_F(Runner, DecodeJsonlAndBin) {
+  const std::string text = "h\xC3\xA9llo \"w\"\n";
+  spit(dir_ / "in.txt", text + "\n" + "\xC3\xA9\n");
+  JobSpec enc;
+  enc.inputs = {(dir_ / "in.txt").string()};
+  enc.output = (dir_ / "ids.jsonl").string();
+  run(enc);
+  enc.output = (dir_ / "ids.bin").string();
+  enc.overrides = {{"output.format", "bin"}};
+  run(enc);
+  spit(dir_ / "more.jsonl", "{\"ids\":[195],\"offsets\":[[0,1]]}\n");
+  for (const char* in : {"ids.jsonl", "ids.bin"}) {
+    JobSpec dec;
+    dec.decode = true;
+    dec.inputs = {(dir_ / in).string(), (dir_ / "more.jsonl").string()};
+    dec.output = (dir_ / "text.jsonl").string();
+    JobResult r = run(dec);
+    EXPECT_EQ(r.documents, 4u);
+    EXPECT_EQ(slurp(dir_ / "text.jsonl"), "{\"text\":\"h\xC3\xA9llo \\\"w\\\"\"}\n{\"text\":\"\"}\n{\"text\":\"\xC3\xA9\"}\n"
+                                          "{\"bytes_b64\":\"ww==\"}\n")
+        << in;
+  }
+  spit(dir_ / "bad.jsonl", "[1,2]\n[1,\"x\"]\n");
+  JobSpec dec;
+  dec.decode = true;
+  dec.inputs = {(dir_ / "bad.jsonl").string()};
+  dec.output = (dir_ / "t2.jsonl").string();
+  EXPECT_EQ(fail(dec), (dir_ / "bad.jsonl").string() +
+                           ":2: document 1: expected token ids (integers from 0 to 2147483647), got \"x\"");
+  spit(dir_ / "bad.jsonl", "[1,999]\n");
+  EXPECT_EQ(fail(dec), (dir_ / "bad.jsonl").string() + ":1: document 0: unknown id 999");
+}
+
+TEST_F(Runner, InlineJobs) {
+  JobSpec s;
+  s.texts = {"ab", "", "\xC3"};
+  EXPECT_NE(fail(s).find("inline text 2: document 2: invalid UTF-8 at byte 0"), std::string::npos);
+  s.overrides = {{"input.invalid_utf8", "replace"}};
+  JobResult r = run(s);
+  EXPECT_EQ(r.inline_results, (std::vector<std::string>{"[97,98]", "[]", "[239,191,189]"}));
+  EXPECT_TRUE(r.outputs.empty());
+  JobSpec d;
+  d.decode = true;
+  d.texts = {"[104,105]", "[195]"};
+  EXPECT_EQ(run(d).inline_results, (std::vector<std::string>{"{\"text\":\"hi\"}", "{\"bytes_b64\":\"ww==\"}"}));
+}
+
+TEST_F(Runner, CancelRemovesTemporaryFiles) {
+  std::string many;
+  for (int i = 0; i < 2000; ++i) many += "document number " + std::to_string(i) + "\n";
+  spit(dir_ / "in.txt", many);
+  std::atomic<int> seen{0};
+  tokenizer_->on_encode = [&] {
+    if (++seen == 5000) cancel_.requested = true;
+  };
+  JobSpec s;
+  s.inputs = {(dir_ / "in.txt").string()};
+  s.output = (dir_ / "o.jsonl").string();
+  EXPECT_THROW(run(s), JobCancelled);
+  EXPECT_EQ(dir_.names(), (std::vector<std::string>{"byte.yaml", "in.txt"}));
+}
+
+TEST_F(Runner, PipelineLookupAndConfigErrors) {
+  spit(dir_ / "in.txt", "a\n");
+  JobSpec s;
+  s.inputs = {(dir_ / "in.txt").string()};
+  s.output = (dir_ / "o.jsonl").string();
+  s.pipeline = (dir_ / "byte.yaml").string();  // by path
+  run(s);
+  EXPECT_EQ(slurp(dir_ / "o.jsonl"), "[97]\n");
+  s.pipeline = "nope";
+  EXPECT_NE(fail(s).find("pipeline 'nope' not found"), std::string::npos);
+  s.pipeline = "byte";
+  s.overrides = {{"batch.documents", "0"}};
+  EXPECT_EQ(fail(s), "--set batch.documents: expected an integer in [1, 1000000], got '0'");
+  s.overrides = {};
+  s.inputs = {(dir_ / "missing.txt").string()};
+  EXPECT_NE(fail(s).find("missing.txt: input file not found"), std::string::npos);
+}
+
+// A model stage that returns, per token, [id, position] and, per document, its length.
+class FakeStage : public ModelStage {
+ public:
+  size_t max_tokens(size_t) const override { return 4; }
+  StageOutput run(const TokenBatch& b) const override {
+    StageOutput out;
+    StageTensor tok{"", 2, false, {}, {}}, len{".len", 1, true, {}, {}};
+    for (size_t d = 0; d < b.documents(); ++d) {
+      const int32_t begin = b.cu_seqlens[0][d], end = b.cu_seqlens[0][d + 1];
+      for (int32_t t = begin; t < end; ++t) {
+        tok.values.push_back(static_cast<float>(b.ids[0][t]));
+        tok.values.push_back(static_cast<float>(t - begin));
+      }
+      tok.row_counts.push_back(end - begin);
+      len.values.push_back(static_cast<float>(end - begin));
+      len.row_counts.push_back(1);
+    }
+    out.tensors = {tok, len};
+    return out;
+  }
+};
+
+TEST_F(Runner, ModelStageWritesNpyWithOffsets) {
+  fs::create_directories(dir_ / "m");
+  spit(dir_ / "model.yaml", "tokenizer: {plugin: fake}\nmodel: {path: m}\nbatch: {documents: 2, max_tokens: 5}\n");
+  set_model_stage_factory([](const ModelStageContext&) { return std::make_unique<FakeStage>(); });
+  spit(dir_ / "in.txt", "ab\nc\nlonger\n");
+  JobSpec s;
+  s.pipeline = "model";
+  s.inputs = {(dir_ / "in.txt").string()};
+  s.output = (dir_ / "v.npy").string();
+  JobResult r = run(s);
+  EXPECT_EQ(r.truncated, 1u);  // "longer" cut to 4 tokens
+  Npy main = read_npy_independently(dir_ / "v.npy");
+  EXPECT_EQ(main.descr, "<f4");
+  EXPECT_EQ(main.shape, (std::vector<int64_t>{7, 2}));
+  EXPECT_EQ(main.values<float>(), (std::vector<float>{'a', 0, 'b', 1, 'c', 0, 'l', 0, 'o', 1, 'n', 2, 'g', 3}));
+  Npy off = read_npy_independently(dir_ / "v.offsets.npy");
+  EXPECT_EQ(off.values<int64_t>(), (std::vector<int64_t>{0, 2, 3, 7}));
+  Npy len = read_npy_independently(dir_ / "v.len.npy");
+  EXPECT_EQ(len.shape, (std::vector<int64_t>{3}));
+  EXPECT_EQ(len.values<float>(), (std::vector<float>{2, 1, 4}));
+  EXPECT_FALSE(fs::exists(dir_ / "v.len.offsets.npy"));
+  JobSpec inl;
+  inl.pipeline = "model";
+  inl.texts = {"hi"};
+  EXPECT_EQ(run(inl).inline_results, (std::vector<std::string>{"[[104,0],[105,1]]"}));
+  set_model_stage_factory({});
+}
+
+}  // namespace
