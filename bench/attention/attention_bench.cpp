@@ -11,10 +11,12 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <random>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -95,21 +97,28 @@ Inputs make_inputs(const Shape& s) {
   return in;
 }
 
-// Median seconds of one flash call on an arena of `threads` threads.
-double time_flash(Inputs& in, int threads, int repeats) {
-  tbb::task_arena arena(threads);
-  std::vector<double> times;
-  arena.execute([&] {
-    qkv::attention::flash_forward(in.args);  // warm-up
-    for (int r = 0; r < repeats; ++r) {
+// Median seconds of one flash call on arenas of 1 and `threads` threads, the two measured in
+// alternation so that load changes on a shared machine hit both alike.
+std::pair<double, double> time_flash(Inputs& in, int threads, int repeats) {
+  tbb::task_arena one(1), many(threads);
+  std::vector<double> t1, tn;
+  auto once = [&](tbb::task_arena& arena, std::vector<double>& times) {
+    arena.execute([&] {
       const auto t0 = Clock::now();
       qkv::attention::flash_forward(in.args);
       times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
-    }
-  });
+    });
+  };
+  std::vector<double> warm;
+  once(one, warm);
+  once(many, warm);
+  for (int r = 0; r < repeats; ++r) {
+    once(one, t1);
+    once(many, tn);
+  }
   for (float x : in.out)
-    if (!std::isfinite(x)) throw std::runtime_error("non-finite output in " + std::to_string(x));
-  return median(times);
+    if (!std::isfinite(x)) throw std::runtime_error("non-finite output " + std::to_string(x));
+  return {median(t1), median(tn)};
 }
 
 std::vector<double> time_torch(const std::vector<Shape>& shapes, int threads, int repeats) {
@@ -163,30 +172,54 @@ int main(int argc, char** argv) {
               {"self B=32 H=8 L=512 D=64", 32, 8, 512, 512, 64, false}};
   }
   const uint64_t iters = smoke ? 1'000'000 : 100'000'000;
-  const double peak1 = fma_peak(1, smoke ? 1 : 5, iters);
-  const double peak2 = fma_peak(2, smoke ? 1 : 5, iters);
+  // The peak is measured before and after the shapes; the larger (the conservative "% of
+  // peak") is used, since a busy machine can only lower a measurement.
+  const int peak_repeats = smoke ? 1 : 5;
+  double peak1 = fma_peak(1, peak_repeats, iters);
+  double peak2 = fma_peak(2, peak_repeats, iters);
   std::printf("attention bench: fp32, SIMD target %s, %d threads, medians of %d runs\n",
               qkv::attention::flash_target_name(), threads, repeats);
-  std::printf("FMA peak: %.1f GFLOP/s on 1 thread, %.1f GFLOP/s on 2 threads\n", peak1, peak2);
-  std::printf("FLOPs = 4*D per visible (query, key) pair per head (causal: unmasked part only)\n\n");
+  double load[3] = {0, 0, 0};
+  if (getloadavg(load, 3) < 0) load[0] = -1;
+  std::printf("machine load average at start: %.2f (2 cores shared with other work)\n", load[0]);
+  std::printf("FMA peak before: %.1f GFLOP/s on 1 thread, %.1f GFLOP/s on 2 threads\n", peak1,
+              peak2);
+  std::printf("FLOPs = 4*D per visible (query, key) pair per head (causal: unmasked part only)\n");
 
-  std::vector<double> torch_s(shapes.size(), 0.0);
-  if (torch) torch_s = time_torch(shapes, threads, repeats);
 
+  std::vector<std::string> rows;
+  std::vector<double> g2s;
+  for (const Shape& s : shapes) {
+    Inputs in = make_inputs(s);
+    // torch right before qkv on the same shape, so both see the same machine load.
+    const double torch_s = torch ? time_torch({s}, threads, repeats).at(0) : 0.0;
+    const auto [t1, t2] = time_flash(in, threads, repeats);
+    const double g1 = s.flops() / t1 / 1e9, g2 = s.flops() / t2 / 1e9;
+    const double gt = torch_s > 0 ? s.flops() / torch_s / 1e9 : 0.0;
+    char buf[512];
+    std::snprintf(buf, sizeof buf, "| %s | %.1f | %.1f | %%.1f%%%% | %.2fx | ", s.name.c_str(), g1,
+                  g2, t1 / t2);
+    std::string row = buf;
+    if (gt > 0) {
+      std::snprintf(buf, sizeof buf, "%.1f | %.1fx |", gt, g2 / gt);
+      row += buf;
+    } else {
+      row += "- | - |";
+    }
+    rows.push_back(row);
+    g2s.push_back(g2);
+  }
+  const double after1 = fma_peak(1, peak_repeats, iters), after2 = fma_peak(2, peak_repeats, iters);
+  std::printf("FMA peak after:  %.1f GFLOP/s on 1 thread, %.1f GFLOP/s on 2 threads\n", after1,
+              after2);
+  peak1 = std::max(peak1, after1);
+  peak2 = std::max(peak2, after2);
+  std::printf("%% of peak below uses the larger 2-thread peak, %.1f GFLOP/s\n\n", peak2);
   std::printf("| shape | qkv 1T GFLOP/s | qkv 2T GFLOP/s | %% of 2T peak | 2T/1T | torch 2T GFLOP/s | qkv/torch |\n");
   std::printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
-  for (size_t i = 0; i < shapes.size(); ++i) {
-    const Shape& s = shapes[i];
-    Inputs in = make_inputs(s);
-    const double t1 = time_flash(in, 1, repeats), t2 = time_flash(in, threads, repeats);
-    const double g1 = s.flops() / t1 / 1e9, g2 = s.flops() / t2 / 1e9;
-    const double gt = torch_s[i] > 0 ? s.flops() / torch_s[i] / 1e9 : 0.0;
-    std::printf("| %s | %.1f | %.1f | %.1f%% | %.2fx |", s.name.c_str(), g1, g2,
-                100.0 * g2 / peak2, t1 / t2);
-    if (gt > 0)
-      std::printf(" %.1f | %.1fx |\n", gt, g2 / gt);
-    else
-      std::printf(" - | - |\n");
+  for (size_t i = 0; i < rows.size(); ++i) {
+    std::printf(rows[i].c_str(), 100.0 * g2s[i] / peak2);
+    std::printf("\n");
   }
   return 0;
 }
