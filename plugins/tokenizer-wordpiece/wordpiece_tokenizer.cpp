@@ -116,6 +116,15 @@ WordPieceTokenizer::WordPieceTokenizer(ModelSpec spec)
     // The fast path copies one byte; anything else (not seen for ASCII) takes the general path.
     if (e.kind == CharKind::kWord && e.len != 1) ascii_kind_[c] = CharKind::kMixed;
   }
+  // Punctuation and CJK chars are words of their own: WordPiece of such a word is its token,
+  // or [UNK] (a one-char word has no split).
+  single_id_.assign(0x10000, unk_id_);
+  for (char32_t cp = 0; cp < 0x10000; ++cp) {
+    const auto& e = table_.bmp(cp);
+    if (e.kind != CharKind::kPunct && e.kind != CharKind::kCjk) continue;
+    const int32_t id = token_to_id(std::string_view(table_.bytes() + e.offset, e.len));
+    if (id >= 0) single_id_[cp] = id;
+  }
   is_special_.assign(spec_.vocab.size(), 0);
   for (const auto& a : spec_.added) {
     default_.add(a.content, a.id);
@@ -321,8 +330,12 @@ void WordPieceTokenizer::encode_segment(Run& r, size_t begin, size_t end) const 
       case CharKind::kCjk:
         flush();
         if (r.full) return;
-        r.append(bytes, len, nchars, b, e);
-        flush();
+        if (cp < 0x10000) {  // a one-char word: its id is precomputed
+          r.emit(single_id_[cp], b, e);
+        } else {
+          r.append(bytes, len, nchars, b, e);
+          flush();
+        }
         break;
       case CharKind::kMixed:
         for (int k = 0; k < slow.nchars && !r.full; ++k) {

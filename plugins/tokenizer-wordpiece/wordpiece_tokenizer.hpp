@@ -66,6 +66,7 @@ class WordPieceTokenizer {
   int32_t unk_id_ = -1;
   SpecialMatcher default_, all_;
   std::vector<uint8_t> is_special_;  // by id: skipped when decoding
+  std::vector<int32_t> single_id_;   // by BMP code point: id of a punctuation / CJK word
   CharKind ascii_kind_[0x80];        // table_ for ASCII, flattened for the fast path
   char ascii_byte_[0x80];
 };
