@@ -1,0 +1,117 @@
+// The serve mode: maps the daemon config onto the service, and builds the pipeline runner
+// (plugins + pipelines) at start and on every reload.
+#include "cli/serve_command.hpp"
+
+#include <iostream>
+#include <set>
+
+#include "config/diagnostics.hpp"
+#include "service/daemon_service.hpp"
+#include "service/pipeline_job_runner.hpp"
+
+namespace qkv::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+service::ServiceOptions options_from(const config::DaemonConfig& c) {
+  service::ServiceOptions o;
+  o.socket = c.socket;
+  o.socket_mode = c.socket_mode;
+  if (c.tcp && c.tcp->port) o.tcp = std::make_pair(c.tcp->address, c.tcp->port);
+  o.spool = c.spool;
+  o.default_pipeline = c.default_pipeline;
+  o.threads = c.threads;
+  o.roots.input = c.roots.input;
+  o.roots.output = c.roots.output;
+  o.max_request_bytes = c.limits.max_request_bytes;
+  o.max_queue = c.limits.max_queue;
+  o.max_job_input_bytes = c.limits.max_job_input_bytes;
+  o.max_run = std::chrono::seconds(c.limits.max_run_seconds);
+  o.idle_timeout = std::chrono::seconds(c.limits.idle_timeout_seconds);
+  o.max_inline_texts = c.limits.max_inline_texts;
+  o.done_days = c.retention.done_days;
+  o.failed_days = c.retention.failed_days;
+  o.drain = std::chrono::seconds(c.drain_seconds);
+  return o;
+}
+
+// What the last successful load had: a reload that loses one of these plugins is refused,
+// so pipelines that worked keep working on the old libraries.
+struct LoadState {
+  bool first = true;
+  std::set<std::string> plugins;  // "kind/name"
+};
+
+service::RunnerBundle build_runner(CliContext& ctx, LoadState& state, jobs::Executor& executor) {
+  // The first load uses the config serve started with; reloads read the file again.
+  config::DaemonConfig cfg = ctx.daemon_config();
+  if (!state.first) {
+    config::Overrides sets;
+    for (const auto& s : ctx.config_sets) {
+      auto eq = s.find('=');
+      sets.emplace_back(s.substr(0, eq), eq == std::string::npos ? "" : s.substr(eq + 1));
+    }
+    fs::path file = ctx.config_path();
+    if (!file.empty()) cfg = config::load_daemon_config(file, sets);
+  }
+  std::vector<fs::path> dirs;
+  std::error_code ec;
+  for (const char* rel : {"../plugins", "../lib/qkv/plugins"}) {
+    fs::path d = (executable_dir() / rel).lexically_normal();
+    if (fs::is_directory(d, ec)) {
+      dirs.push_back(d);
+      break;
+    }
+  }
+  dirs.insert(dirs.end(), cfg.plugin_dirs.begin(), cfg.plugin_dirs.end());
+  auto registry = std::make_shared<host::PluginRegistry>();
+  // Reloads load private copies: a plugin file replaced on disk is a new image.
+  auto mode = state.first ? host::LoadMode::in_place : host::LoadMode::private_copy;
+  for (auto& d : dirs) registry->load_directory(d, mode);
+
+  service::RunnerBundle b;
+  std::set<std::string> now;
+  for (auto* p : registry->all()) now.insert(std::to_string(p->kind) + "/" + p->name);
+  for (auto& key : state.plugins)
+    if (!now.count(key)) {
+      std::string why;
+      for (auto& e : registry->errors()) why += "; " + e;
+      throw std::runtime_error("plugin " + key.substr(key.find('/') + 1) +
+                               " loaded before but not now" + why);
+    }
+  b.warnings = registry->errors();
+  b.plugins = now.size();
+  b.pipelines = config::list_pipelines(cfg.pipelines_dir).size();
+  b.runner = std::make_shared<service::PipelineJobRunner>(cfg, registry, executor);
+  state.first = false;
+  state.plugins = std::move(now);
+  return b;
+}
+
+int serve(CliContext& ctx) {
+  try {
+    const auto& cfg = ctx.daemon_config();
+    service::ServiceOptions o = options_from(cfg);
+    auto state = std::make_shared<LoadState>();
+    o.make_runner = [&ctx, state](jobs::Executor& ex) { return build_runner(ctx, *state, ex); };
+    service::DaemonService daemon(std::move(o));
+    return daemon.run();
+  } catch (const config::ConfigError& e) {
+    std::cerr << "qkvd: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "qkvd: cannot serve: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace
+
+void register_serve(CLI::App& app, CliContext& ctx) {
+  app.add_option("--set", ctx.config_sets,
+                 "Override a daemon config value when serving (key.path=value, repeatable)");
+  ctx.default_action = [&ctx] { return serve(ctx); };
+}
+
+}  // namespace qkv::cli

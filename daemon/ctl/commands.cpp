@@ -1,0 +1,294 @@
+#include "ctl/commands.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include "config/daemon_config.hpp"
+#include "ctl/client.hpp"
+#include "ctl/exit_codes.hpp"
+#include "ctl/progress_view.hpp"
+
+namespace qkv::ctl {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+fs::path default_config() {
+  if (const char* env = std::getenv("QKVD_CONFIG"); env && *env) return env;
+  std::error_code ec;
+  if (fs::exists("/etc/qkv/qkvd.yaml", ec)) return "/etc/qkv/qkvd.yaml";
+#ifdef QKV_SOURCE_CONFIG
+  if (fs::exists(QKV_SOURCE_CONFIG, ec)) return QKV_SOURCE_CONFIG;
+#endif
+  return {};
+}
+
+std::string absolute(const std::string& p) { return fs::absolute(p).lexically_normal().string(); }
+
+bool path_like(const std::string& p) {
+  auto ends = [&](const char* s) {
+    std::string_view e(s);
+    return p.size() >= e.size() && p.compare(p.size() - e.size(), e.size(), e) == 0;
+  };
+  return p.find('/') != std::string::npos || ends(".yaml") || ends(".yml");
+}
+
+struct UsageError {
+  std::string message;
+};
+
+json sets_object(const std::vector<std::string>& sets) {
+  json out = json::object();
+  for (auto& s : sets) {
+    auto eq = s.find('=');
+    if (eq == std::string::npos || eq == 0) throw UsageError{"--set " + s + ": expected key.path=value"};
+    out[s.substr(0, eq)] = s.substr(eq + 1);
+  }
+  return out;
+}
+
+int refused(const json& reply, const Options& o) {
+  if (o.json) {
+    std::cout << reply.dump() << "\n";
+  } else {
+    auto err = reply.value("error", json::object());
+    std::cerr << "qkvctl: [" << err.value("code", "?") << "] " << err.value("message", "") << "\n";
+  }
+  return exit_for_error(reply.value("error", json::object()).value("code", ""));
+}
+
+int exit_for_state(const std::string& state) {
+  if (state == "done") return kOk;
+  if (state == "cancelled") return kCancelled;
+  if (state == "queued") return kTempFail;  // given back at shutdown: runs after restart
+  return kJobFailed;
+}
+
+void print_outcome(const json& job) {
+  std::string id = job.value("id", ""), state = job.value("state", "");
+  if (state == "done") {
+    auto r = job.value("result", json::object());
+    std::printf("job %s done: %llu documents, %llu tokens, %s in %.2f s\n", id.c_str(),
+                static_cast<unsigned long long>(r.value("documents", uint64_t(0))),
+                static_cast<unsigned long long>(r.value("tokens", uint64_t(0))),
+                human_bytes(double(r.value("input_bytes", uint64_t(0)))).c_str(), r.value("seconds", 0.0));
+    for (auto& out : r.value("outputs", json::array())) std::printf("  wrote %s\n", out.get<std::string>().c_str());
+  } else {
+    auto err = job.value("error", json::object());
+    std::printf("job %s %s: [%s] %s\n", id.c_str(), state.c_str(), err.value("code", "").c_str(),
+                err.value("message", "").c_str());
+  }
+  std::fflush(stdout);
+}
+
+// Streams a wait: progress to stderr (bar or lines), the end to stdout.
+int wait_job(Client& c, const std::string& id, const Options& o, bool quiet = false) {
+  c.send({{"op", "wait"}, {"id", id}});
+  ProgressView view(stderr, o.tty);
+  for (;;) {
+    json j = c.read_json();
+    if (o.json) std::cout << j.dump() << std::endl;
+    if (j.value("event", "") == "progress") {
+      if (!o.json && !quiet) view.update(j);
+      continue;
+    }
+    view.finish();
+    if (!j.value("ok", false)) return o.json ? exit_for_error(j["error"].value("code", "")) : refused(j, o);
+    json job = j.value("job", json::object());
+    if (!o.json && !quiet) print_outcome(job);
+    return exit_for_state(job.value("state", ""));
+  }
+}
+
+int submit(Client& c, const Options& o) {
+  json req = {{"op", "submit"}, {"output", absolute(o.output)}};
+  json inputs = json::array();
+  for (auto& i : o.inputs) inputs.push_back(absolute(i));
+  req["inputs"] = inputs;
+  if (!o.pipeline.empty()) req["pipeline"] = path_like(o.pipeline) ? absolute(o.pipeline) : o.pipeline;
+  if (!o.sets.empty()) req["set"] = sets_object(o.sets);
+  if (o.decode) req["decode"] = true;
+  if (o.threads) req["threads"] = o.threads;
+  json reply = c.call(req);
+  if (!reply.value("ok", false)) return refused(reply, o);
+  std::string id = reply.value("id", "");
+  if (o.json) std::cout << reply.dump() << std::endl;
+  else std::cout << id << std::endl;
+  return o.wait ? wait_job(c, id, o) : kOk;
+}
+
+void print_status(const json& job) {
+  auto line = [](const char* k, const std::string& v) {
+    if (!v.empty()) std::printf("%-10s %s\n", k, v.c_str());
+  };
+  line("id:", job.value("id", ""));
+  std::string state = job.value("state", "");
+  auto p = job.value("progress", json::object());
+  if (!p.empty()) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, " (%llu documents, %s of %s)",
+                  static_cast<unsigned long long>(p.value("documents_done", uint64_t(0))),
+                  human_bytes(double(p.value("bytes_done", uint64_t(0)))).c_str(),
+                  human_bytes(double(p.value("bytes_total", uint64_t(0)))).c_str());
+    state += buf;
+  }
+  line("state:", state);
+  line("pipeline:", job.value("pipeline", ""));
+  std::string inputs;
+  for (auto& i : job.value("inputs", json::array())) {
+    if (!inputs.empty()) inputs += ' ';
+    inputs += i.get<std::string>();
+  }
+  line("inputs:", inputs);
+  line("output:", job.value("output", ""));
+  auto by = job.value("submitted_by", json::object());
+  std::string sub = job.value("submitted_at", "");
+  if (!by.empty()) sub += " by uid " + std::to_string(by.value("uid", 0)) + " (" + by.value("via", "") + ")";
+  line("submitted:", sub);
+  line("started:", job.value("started_at", ""));
+  line("ended:", job.value("ended_at", ""));
+  if (job.contains("result")) {
+    auto r = job["result"];
+    line("result:", std::to_string(r.value("documents", uint64_t(0))) + " documents, " +
+                        std::to_string(r.value("tokens", uint64_t(0))) + " tokens");
+    for (auto& out : r.value("outputs", json::array())) line("wrote:", out.get<std::string>());
+  }
+  if (job.contains("error"))
+  {
+    std::string e = "[";
+    e += job["error"].value("code", "");
+    e += "] ";
+    e += job["error"].value("message", "");
+    line("error:", e);
+  }
+}
+
+int simple(Client& c, const Options& o, const json& req, void (*show)(const json&)) {
+  json reply = c.call(req);
+  if (!reply.value("ok", false)) return refused(reply, o);
+  if (o.json) std::cout << reply.dump() << std::endl;
+  else show(reply);
+  return kOk;
+}
+
+void flat(const json& j, const std::string& prefix) {
+  for (auto& [k, v] : j.items()) {
+    if (k == "v" || k == "ok") continue;
+    if (v.is_object()) flat(v, prefix + k + ".");
+    else std::printf("%s%s: %s\n", prefix.c_str(), k.c_str(), v.dump().c_str());
+  }
+}
+
+int cancel(Client& c, const Options& o) {
+  json reply = c.call({{"op", "cancel"}, {"id", o.id}});
+  if (!reply.value("ok", false)) return refused(reply, o);
+  if (o.json) std::cout << reply.dump() << std::endl;
+  std::string state = reply.value("state", "");
+  if (!reply.value("cancelled", false)) {
+    if (!o.json) std::cerr << "qkvctl: job " << o.id << " already ended (" << state << "); nothing to cancel\n";
+    return state == "cancelled" ? kOk : kRefused;
+  }
+  if (state == "cancelling" && !o.no_wait) {
+    int rc = wait_job(c, o.id, o, true);
+    if (!o.json) std::printf("job %s %s\n", o.id.c_str(), rc == kCancelled ? "cancelled" : "ended before the cancel took effect");
+    return rc == kCancelled ? kOk : rc;
+  }
+  if (!o.json) std::printf("job %s %s\n", o.id.c_str(), state.c_str());
+  return kOk;
+}
+
+int run(Client& c, const Options& o) {
+  std::vector<std::string> texts = o.texts;
+  if (texts.empty())
+    for (std::string line; std::getline(std::cin, line);) texts.push_back(line);
+  json req = {{"op", "run"}, {"texts", texts}};
+  if (!o.pipeline.empty()) req["pipeline"] = path_like(o.pipeline) ? absolute(o.pipeline) : o.pipeline;
+  if (!o.sets.empty()) req["set"] = sets_object(o.sets);
+  if (o.decode) req["decode"] = true;
+  json reply = c.call(req);
+  if (!reply.value("ok", false)) return refused(reply, o);
+  if (o.json) {
+    std::cout << reply.dump() << std::endl;
+  } else {
+    for (auto& r : reply.value("results", json::array())) std::cout << r.dump() << "\n";
+    std::cout.flush();
+  }
+  return kOk;
+}
+
+}  // namespace
+
+std::string resolve_socket(const Options& o) {
+  if (!o.socket.empty()) return o.socket;
+  if (const char* env = std::getenv("QKV_SOCKET"); env && *env) return env;
+  fs::path cfg = o.config.empty() ? default_config() : fs::path(o.config);
+  if (!cfg.empty()) {
+    try {
+      return config::load_daemon_config(cfg).socket.string();
+    } catch (const std::exception& e) {
+      if (!o.config.empty()) throw UsageError{std::string("cannot read ") + cfg.string() + ": " + e.what()};
+    }
+  }
+  return config::DaemonConfig{}.socket.string();
+}
+
+int run_command(const std::string& name, const Options& o) {
+  try {
+    Client c = Client::connect(resolve_socket(o));
+    if (name == "submit") return submit(c, o);
+    if (name == "status")
+      return simple(c, o, {{"op", "status"}, {"id", o.id}}, [](const json& r) { print_status(r["job"]); });
+    if (name == "wait") return wait_job(c, o.id, o);
+    if (name == "cancel") return cancel(c, o);
+    if (name == "list") {
+      json req = {{"op", "list"}};
+      if (!o.state.empty()) req["state"] = o.state;
+      if (o.limit) req["limit"] = o.limit;
+      return simple(c, o, req, [](const json& r) {
+        std::printf("%-34s %-10s %6s  %-20s %s\n", "ID", "STATE", "DONE", "PIPELINE", "SUBMITTED");
+        for (auto& j : r["jobs"]) {
+          double f = j.value("progress", json::object()).value("fraction", -1.0);
+          std::string done = f < 0 ? "-" : std::to_string(int(f * 100 + 0.5)) + "%";
+          std::printf("%-34s %-10s %6s  %-20s %s\n", j.value("id", "").c_str(), j.value("state", "").c_str(),
+                      done.c_str(), j.value("pipeline", "").c_str(), j.value("submitted_at", "").c_str());
+        }
+      });
+    }
+    if (name == "stats") return simple(c, o, {{"op", "stats"}}, [](const json& r) { flat(r, ""); });
+    if (name == "reload") {
+      return simple(c, o, {{"op", "reload"}}, [](const json& r) {
+        std::printf("reloaded: %zu pipeline(s), %zu plugin(s) (generation %llu)\n", r.value("pipelines", std::size_t(0)),
+                    r.value("plugins", std::size_t(0)), static_cast<unsigned long long>(r.value("generation", uint64_t(0))));
+        for (auto& w : r.value("warnings", json::array())) std::fprintf(stderr, "warning: %s\n", w.get<std::string>().c_str());
+      });
+    }
+    if (name == "health") {
+      json reply = c.call({{"op", "health"}});
+      if (!reply.value("ok", false)) return refused(reply, o);
+      if (o.json) std::cout << reply.dump() << std::endl;
+      else
+        std::printf("qkvd %s %s: protocol %d, pid %lld, up %.0f s, %zu queued, %zu running\n",
+                    reply.value("version", "").c_str(), reply.value("status", "").c_str(), reply.value("protocol", 0),
+                    static_cast<long long>(reply.value("pid", 0LL)), reply.value("uptime_seconds", 0.0),
+                    reply.value("queued", std::size_t(0)), reply.value("running", std::size_t(0)));
+      return reply.value("status", "") == "ok" ? kOk : kTempFail;
+    }
+    if (name == "run") return run(c, o);
+    std::cerr << "qkvctl: unknown command " << name << "\n";
+    return kUsage;
+  } catch (const UsageError& e) {
+    std::cerr << "qkvctl: " << e.message << "\n";
+    return kUsage;
+  } catch (const ConnectionError& e) {
+    std::cerr << "\nqkvctl: " << e.what() << "\n";
+    return kUnreachable;
+  } catch (const std::exception& e) {
+    std::cerr << "qkvctl: " << e.what() << "\n";
+    return kUnreachable;
+  }
+}
+
+}  // namespace qkv::ctl

@@ -1,0 +1,24 @@
+// qkvctl's exit codes (docs/service.md): scripts branch on these.
+#pragma once
+
+#include <string_view>
+
+namespace qkv::ctl {
+
+enum Exit : int {
+  kOk = 0,           // request done; the job (if waited for) ended done
+  kJobFailed = 1,    // the job ended failed
+  kUsage = 2,        // bad command line
+  kUnreachable = 3,  // cannot connect to qkvd, or the connection broke
+  kRefused = 4,      // qkvd answered with an error (bad request, path denied, not found...)
+  kCancelled = 5,    // the job ended cancelled
+  kTempFail = 75,    // try again later: queue full, shutting down, too many connections
+};
+
+// Exit code of an error reply's code.
+inline int exit_for_error(std::string_view code) {
+  if (code == "queue_full" || code == "shutting_down" || code == "too_many_connections") return kTempFail;
+  return kRefused;
+}
+
+}  // namespace qkv::ctl

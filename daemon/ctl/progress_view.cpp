@@ -1,0 +1,58 @@
+#include "ctl/progress_view.hpp"
+
+#include <algorithm>
+
+namespace qkv::ctl {
+
+std::string human_bytes(double b) {
+  char buf[32];
+  if (b >= 1e9) std::snprintf(buf, sizeof buf, "%.2f GB", b / 1e9);
+  else if (b >= 1e6) std::snprintf(buf, sizeof buf, "%.1f MB", b / 1e6);
+  else if (b >= 1e3) std::snprintf(buf, sizeof buf, "%.1f KB", b / 1e3);
+  else std::snprintf(buf, sizeof buf, "%.0f B", b);
+  return buf;
+}
+
+ProgressView::ProgressView(std::FILE* out, bool tty, std::chrono::seconds every)
+    : out_(out), tty_(tty), every_(every) {}
+
+void ProgressView::update(const nlohmann::json& ev) {
+  const auto& p = ev.value("progress", nlohmann::json::object());
+  std::string state = ev.value("state", "");
+  double frac = p.value("fraction", -1.0);
+  auto docs = p.value("documents_done", uint64_t(0));
+  double bd = double(p.value("bytes_done", uint64_t(0))), bt = double(p.value("bytes_total", uint64_t(0)));
+  std::string id = ev.value("id", "");
+  if (tty_) {
+    constexpr int width = 30;
+    int fill = frac < 0 ? 0 : std::clamp(int(frac * width + 0.5), 0, width);
+    std::string bar(std::size_t(fill), '#');
+    bar.resize(width, '.');
+    std::string size = bt > 0 ? human_bytes(bd) + "/" + human_bytes(bt) : human_bytes(bd);
+    std::fprintf(out_, "\r\033[K%-8s [%s] %3.0f%%  %llu docs  %s  %s", state.c_str(), bar.c_str(),
+                 frac < 0 ? 0.0 : frac * 100, static_cast<unsigned long long>(docs), size.c_str(),
+                 id.c_str());
+    std::fflush(out_);
+    drawn_ = true;
+    return;
+  }
+  auto now = std::chrono::steady_clock::now();
+  if (last_ != std::chrono::steady_clock::time_point{} && now - last_ < every_) return;
+  last_ = now;
+  std::fprintf(out_, "job %s: %s", id.c_str(), state.c_str());
+  if (frac >= 0) std::fprintf(out_, " %.0f%%", frac * 100);
+  std::fprintf(out_, " (%llu documents, %s", static_cast<unsigned long long>(docs), human_bytes(bd).c_str());
+  if (bt > 0) std::fprintf(out_, " of %s", human_bytes(bt).c_str());
+  std::fprintf(out_, ")\n");
+  std::fflush(out_);
+}
+
+void ProgressView::finish() {
+  if (tty_ && drawn_) {
+    std::fprintf(out_, "\r\033[K");
+    std::fflush(out_);
+  }
+  drawn_ = false;
+}
+
+}  // namespace qkv::ctl

@@ -1,0 +1,134 @@
+#include "jobs/job_json.hpp"
+
+#include <cstdio>
+#include <ctime>
+
+#include "jobs/job_error.hpp"
+
+namespace qkv::jobs {
+namespace {
+
+[[noreturn]] void bad(const std::string& field, const std::string& expected) {
+  throw JobError("bad_request", "field '" + field + "': expected " + expected);
+}
+
+std::vector<std::string> string_list(const json& request, const char* field, bool required) {
+  auto it = request.find(field);
+  if (it == request.end() || it->is_null()) {
+    if (required) bad(field, "a non-empty array of strings (the field is required)");
+    return {};
+  }
+  if (!it->is_array()) bad(field, "an array of strings");
+  std::vector<std::string> out;
+  out.reserve(it->size());
+  for (auto& v : *it) {
+    if (!v.is_string()) bad(field, "an array of strings");
+    out.push_back(v.get<std::string>());
+  }
+  if (required && out.empty()) bad(field, "a non-empty array of strings");
+  return out;
+}
+
+std::optional<std::string> string_field(const json& request, const char* field) {
+  auto it = request.find(field);
+  if (it == request.end() || it->is_null()) return std::nullopt;
+  if (!it->is_string()) bad(field, "a string");
+  return it->get<std::string>();
+}
+
+}  // namespace
+
+JobSpec parse_job_fields(const json& request, JobKind kind, const std::string& default_pipeline) {
+  if (!request.is_object()) throw JobError("bad_request", "a job must be a JSON object");
+  JobSpec spec;
+  spec.pipeline = string_field(request, "pipeline").value_or(default_pipeline);
+  if (spec.pipeline.empty()) bad("pipeline", "a pipeline name (no default_pipeline configured)");
+  if (kind == JobKind::file) {
+    spec.inputs = string_list(request, "inputs", true);
+    auto out = string_field(request, "output");
+    if (!out || out->empty()) bad("output", "an output path (the field is required)");
+    spec.output = *out;
+  } else {
+    spec.texts = string_list(request, "texts", true);
+  }
+  if (auto it = request.find("set"); it != request.end() && !it->is_null()) {
+    if (!it->is_object()) bad("set", "an object of \"key.path\": value");
+    for (auto& [k, v] : it->items()) {
+      if (k.empty()) bad("set", "non-empty keys");
+      spec.overrides.emplace_back(k, v.is_string() ? v.get<std::string>() : v.dump());
+    }
+  }
+  if (auto it = request.find("decode"); it != request.end() && !it->is_null()) {
+    if (!it->is_boolean()) bad("decode", "true or false");
+    spec.decode = it->get<bool>();
+  }
+  if (auto it = request.find("threads"); it != request.end() && !it->is_null()) {
+    if (!it->is_number_unsigned() || it->get<uint64_t>() < 1 || it->get<uint64_t>() > 4096)
+      bad("threads", "an integer from 1 to 4096");
+    spec.threads = it->get<unsigned>();
+  }
+  return spec;
+}
+
+std::string iso_time(Clock::time_point t) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, int(ms % 1000));
+  return buf;
+}
+
+json progress_json(const JobProgress& p) {
+  uint64_t dd = p.documents_done.load(), dt = p.documents_total.load();
+  uint64_t bd = p.bytes_done.load(), bt = p.bytes_total.load();
+  json j = {{"documents_done", dd}, {"documents_total", dt}, {"bytes_done", bd},
+            {"bytes_total", bt}};
+  // Bytes are known up front for files; documents only for inline texts.
+  if (bt) j["fraction"] = std::min(1.0, double(bd) / double(bt));
+  else if (dt) j["fraction"] = std::min(1.0, double(dd) / double(dt));
+  return j;
+}
+
+json result_json(const JobResult& r) {
+  return {{"documents", r.documents}, {"tokens", r.tokens},    {"input_bytes", r.input_bytes},
+          {"truncated", r.truncated}, {"seconds", r.seconds}, {"outputs", r.outputs}};
+}
+
+json job_view(const JobRecord& job, const JobOutcome* final) {
+  const JobSpec& s = job.spec();
+  auto times = job.times();
+  auto outcome = final ? std::optional<JobOutcome>(*final) : job.outcome();
+  if (final && !times.ended) times.ended = Clock::now();
+  json j;
+  j["id"] = job.id();
+  j["state"] = to_string(outcome ? outcome->state : job.state());
+  j["pipeline"] = s.pipeline;
+  if (!s.texts.empty()) j["texts"] = s.texts.size();
+  else j["inputs"] = s.inputs;
+  if (!s.output.empty()) j["output"] = s.output;
+  if (s.decode) j["decode"] = true;
+  j["submitted_by"] = {{"uid", job.submitter().uid}, {"via", job.submitter().via}};
+  if (job.submitter().pid >= 0) j["submitted_by"]["pid"] = job.submitter().pid;
+  j["progress"] = progress_json(job.progress());
+  j["submitted_at"] = iso_time(times.submitted);
+  if (times.started) {
+    j["started_at"] = iso_time(*times.started);
+    j["queue_seconds"] = std::chrono::duration<double>(*times.started - times.submitted).count();
+  }
+  if (times.ended) {
+    j["ended_at"] = iso_time(*times.ended);
+    if (times.started)
+      j["run_seconds"] = std::chrono::duration<double>(*times.ended - *times.started).count();
+  }
+  if (outcome) {
+    if (outcome->state == JobState::done) j["result"] = result_json(outcome->result);
+    if (!outcome->error_code.empty())
+      j["error"] = {{"code", outcome->error_code}, {"message", outcome->error_message}};
+  }
+  return j;
+}
+
+}  // namespace qkv::jobs

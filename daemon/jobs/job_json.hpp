@@ -1,0 +1,29 @@
+// JSON forms of jobs: the job request (socket `submit`, spool job files, `run`) parsed into a
+// JobSpec, and the job view used by `status`, `wait`, `list` and the spool reports.
+// Field names and error codes are documented in docs/protocol.md.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "jobs/job_record.hpp"
+
+namespace qkv::jobs {
+
+using json = nlohmann::json;
+
+enum class JobKind { file, inline_texts };
+
+// Reads the job fields of a request object. Throws JobError("bad_request", ...) naming the
+// field on a wrong type or a missing required field. Unknown fields are ignored. Paths are
+// taken as given (PathPolicy checks them); `default_pipeline` fills an absent `pipeline`.
+JobSpec parse_job_fields(const json& request, JobKind kind, const std::string& default_pipeline);
+
+// The job view: id, state, pipeline, paths, submitter, progress, times, result or error.
+// `final` gives the outcome before the record itself has ended (the spool report is written
+// before waiters are told).
+json job_view(const JobRecord& job, const JobOutcome* final = nullptr);
+json progress_json(const JobProgress& p);
+json result_json(const JobResult& r);
+std::string iso_time(Clock::time_point t);
+
+}  // namespace qkv::jobs

@@ -1,0 +1,46 @@
+// Job paths must resolve, after every symlink, inside the configured roots. Relative paths,
+// `..` that climbs out, and symlinks pointing out are refused (JobError "path_denied").
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "pipeline/job.hpp"
+
+namespace qkv::jobs {
+
+namespace fs = std::filesystem;
+
+struct PathRoots {
+  std::vector<fs::path> input;
+  std::vector<fs::path> output;
+};
+
+class PathPolicy {
+ public:
+  // Roots are resolved now; a root that does not exist is dropped (nothing can be inside it).
+  PathPolicy(const PathRoots& roots, uint64_t max_input_bytes);
+
+  // Expands globs (sorted, per pattern), resolves every file and checks it is a regular file
+  // inside an input root, and that the total size is within the limit. Returns resolved paths.
+  std::vector<std::string> resolve_inputs(const std::vector<std::string>& inputs) const;
+  // The output's folder must exist and resolve inside an output root; the name itself must
+  // not be a symlink leading out. Returns <resolved folder>/<name>.
+  std::string resolve_output(const std::string& output) const;
+  // Both, in place, for a file job.
+  void apply(JobSpec& spec) const;
+
+  const std::vector<fs::path>& input_roots() const noexcept { return input_; }
+  const std::vector<fs::path>& output_roots() const noexcept { return output_; }
+
+ private:
+  std::vector<fs::path> input_, output_;
+  uint64_t max_input_bytes_;
+};
+
+// True when `p` (resolved) is `root` or below it.
+bool is_within(const fs::path& p, const fs::path& root);
+
+}  // namespace qkv::jobs

@@ -1,0 +1,213 @@
+#include "jobs/spool.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+
+#include "jobs/durable_file.hpp"
+#include "jobs/job_json.hpp"
+
+namespace qkv::jobs {
+namespace {
+
+const char* const kFolders[] = {"tmp", "incoming", "active", "done", "failed", "crashes"};
+
+std::chrono::system_clock::time_point mtime_of(const fs::path& p) {
+  struct stat st{};
+  if (::lstat(p.c_str(), &st) != 0) return {};
+  return std::chrono::system_clock::time_point(std::chrono::seconds(st.st_mtim.tv_sec) +
+                                                std::chrono::nanoseconds(st.st_mtim.tv_nsec));
+}
+
+bool present(const fs::path& p) {
+  std::error_code ec;
+  return fs::exists(fs::symlink_status(p, ec));
+}
+
+void remove_quietly(const fs::path& p) {
+  std::error_code ec;
+  fs::remove(p, ec);
+}
+
+}  // namespace
+
+bool valid_job_id(std::string_view id) noexcept {
+  if (id.empty() || id.size() > 128) return false;
+  auto ok = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '_' || c == '-';
+  };
+  if (!ok(id[0]) || id[0] == '.' || id[0] == '_' || id[0] == '-') return false;
+  if (!std::all_of(id.begin(), id.end(), ok)) return false;
+  return !(id.size() >= 7 && id.substr(id.size() - 7) == ".report");
+}
+
+std::string new_job_id() {
+  static std::atomic<unsigned> counter{0};
+  auto now = std::chrono::system_clock::now();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "%04d%02d%02d-%02d%02d%02d-%03d-%x-%u", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, int(ms % 1000),
+                unsigned(::getpid()), counter.fetch_add(1));
+  return buf;
+}
+
+Spool::Spool(SpoolOptions options) : options_(std::move(options)) {
+  for (auto* f : kFolders) fs::create_directories(dir(f));
+}
+
+fs::path Spool::active(const std::string& id) const { return dir("active") / (id + ".json"); }
+
+bool Spool::put_incoming(const std::string& id, const std::string& bytes) {
+  return write_durable_new(dir("tmp"), incoming(id + ".json"), bytes);
+}
+
+std::vector<Spool::Waiting> Spool::list_incoming() const {
+  std::vector<Waiting> out;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(dir("incoming"), ec)) {
+    std::string name = e.path().filename().string();
+    if (name.empty() || name[0] == '.') continue;
+    std::error_code ec2;
+    if (!e.is_regular_file(ec2)) continue;
+    out.push_back({name, mtime_of(e.path())});
+  }
+  std::sort(out.begin(), out.end(), [](auto& a, auto& b) {
+    return a.mtime != b.mtime ? a.mtime < b.mtime : a.name < b.name;
+  });
+  return out;
+}
+
+std::string Spool::read_incoming(const std::string& name) const {
+  return read_file(incoming(name), options_.max_job_file_bytes);
+}
+
+uid_t Spool::incoming_owner(const std::string& name) const {
+  struct stat st{};
+  return ::lstat(incoming(name).c_str(), &st) == 0 ? st.st_uid : uid_t(-1);
+}
+
+bool Spool::claim(const std::string& name, const std::string& id) {
+  return move_durable(incoming(name), active(id));
+}
+
+void Spool::complete(const std::string& id, bool ok, const nlohmann::json& report) {
+  fs::path to = dir(ok ? "done" : "failed");
+  write_durable(dir("tmp"), to / (id + ".report.json"), report.dump(2) + "\n");
+  move_durable(active(id), to / (id + ".json"), true);
+  remove_quietly(dir("crashes") / id);
+}
+
+void Spool::release(const std::string& id) {
+  move_durable(active(id), incoming(id + ".json"), true);
+}
+
+bool Spool::id_taken(const std::string& id) const {
+  std::string f = id + ".json";
+  return present(dir("incoming") / f) || present(dir("active") / f) || present(dir("done") / f) ||
+         present(dir("failed") / f) || present(dir("done") / (id + ".report.json")) ||
+         present(dir("failed") / (id + ".report.json"));
+}
+
+std::optional<nlohmann::json> Spool::find_report(const std::string& id) const {
+  if (!valid_job_id(id)) return std::nullopt;
+  for (auto* d : {"done", "failed"}) {
+    fs::path p = dir(d) / (id + ".report.json");
+    if (!present(p)) continue;
+    try {
+      return nlohmann::json::parse(read_file(p, 16 << 20));
+    } catch (const std::exception&) {
+      return nlohmann::json{{"id", id}, {"state", d == std::string("done") ? "done" : "failed"}};
+    }
+  }
+  return std::nullopt;
+}
+
+RecoveryReport Spool::recover() {
+  RecoveryReport rep;
+  std::error_code ec;
+  std::vector<fs::path> left;
+  for (auto& e : fs::directory_iterator(dir("active"), ec)) left.push_back(e.path());
+  std::sort(left.begin(), left.end());
+  for (auto& path : left) {
+    std::string file = path.filename().string();
+    if (file.size() < 6 || file.substr(file.size() - 5) != ".json") continue;
+    std::string id = file.substr(0, file.size() - 5);
+    // Ended, but the crash came between writing the report and moving the job file.
+    bool finished = false;
+    for (auto* d : {"done", "failed"}) {
+      if (!finished && present(dir(d) / (id + ".report.json"))) {
+        move_durable(path, dir(d) / file, true);
+        remove_quietly(dir("crashes") / id);
+        rep.completed.push_back(id);
+        finished = true;
+      }
+    }
+    if (finished) continue;
+    fs::path marker = dir("crashes") / id;
+    if (present(marker)) {
+      nlohmann::json report = {
+          {"id", id},
+          {"state", "failed"},
+          {"ended_at", iso_time(Clock::now())},
+          {"error",
+           {{"code", "suspect"},
+            {"message", "the job was running during two qkvd crashes in a row; it is not run "
+                        "again (move it back into incoming/ to retry)"}}}};
+      try {
+        report["job"] = nlohmann::json::parse(read_file(path, options_.max_job_file_bytes));
+      } catch (const std::exception&) {
+      }
+      complete(id, false, report);
+      rep.suspects.push_back(id);
+    } else {
+      // Marker first: a crash between the two steps errs towards the suspect rule.
+      write_durable(dir("tmp"), marker, "running during a crash, recovered " + iso_time(Clock::now()) + "\n");
+      move_durable(path, incoming(file), true);
+      rep.requeued.push_back(id);
+    }
+  }
+  // Our own half-written files; others' (hand-dropped, Maildir-style) only when stale.
+  auto stale = std::chrono::system_clock::now() - std::chrono::hours(36);
+  for (auto& e : fs::directory_iterator(dir("tmp"), ec)) {
+    std::string name = e.path().filename().string();
+    if (name.rfind("qkvd.", 0) == 0 || mtime_of(e.path()) < stale) remove_quietly(e.path());
+  }
+  return rep;
+}
+
+std::size_t Spool::prune() {
+  std::size_t removed = 0;
+  auto now = std::chrono::system_clock::now();
+  for (auto [name, days] : {std::pair{"done", options_.done_days}, {"failed", options_.failed_days}}) {
+    if (days <= 0) continue;
+    auto cutoff = now - std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                            std::chrono::duration<double>(days * 86400.0));
+    // An entry's age is its report's (the job file keeps its submission time).
+    std::error_code ec;
+    for (auto& e : fs::directory_iterator(dir(name), ec)) {
+      std::string f = e.path().filename().string();
+      bool report = f.size() > 12 && f.substr(f.size() - 12) == ".report.json";
+      std::string id = report ? f.substr(0, f.size() - 12) : f.substr(0, f.size() - 5);
+      if (!report && present(dir(name) / (id + ".report.json"))) continue;
+      if (mtime_of(e.path()) >= cutoff) continue;
+      remove_quietly(e.path());
+      if (report) {
+        remove_quietly(dir(name) / (id + ".json"));
+        ++removed;
+      }
+    }
+  }
+  return removed;
+}
+
+}  // namespace qkv::jobs

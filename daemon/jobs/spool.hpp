@@ -1,0 +1,82 @@
+// The spool folder, Maildir-style (docs/protocol.md "Spool"):
+//   tmp/       files being written (then renamed: a reader never sees a partial file)
+//   incoming/  accepted jobs waiting to run; a file renamed in here by hand is a job too
+//   active/    jobs running now (claimed by an atomic rename out of incoming/)
+//   done/ failed/   ended jobs: <id>.json (the job file) + <id>.report.json
+//   crashes/   <id> marks a job that was running when qkvd died (the suspect rule)
+// Every step is a rename plus folder fsync, so a crash at any moment leaves each job in
+// exactly one place, and recover() finishes whatever step was cut short.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace qkv::jobs {
+
+namespace fs = std::filesystem;
+
+struct SpoolOptions {
+  fs::path root;
+  double done_days = 7;    // retention of done/ entries; 0 keeps them forever
+  double failed_days = 30;
+  std::size_t max_job_file_bytes = 1 << 20;
+};
+
+struct RecoveryReport {
+  std::vector<std::string> requeued;   // were running during a crash: run again
+  std::vector<std::string> suspects;   // were running during two crashes in a row: failed
+  std::vector<std::string> completed;  // had ended; only the final rename was missing
+};
+
+class Spool {
+ public:
+  explicit Spool(SpoolOptions options);  // creates the folders
+
+  const fs::path& root() const noexcept { return options_.root; }
+  fs::path incoming(const std::string& name) const { return options_.root / "incoming" / name; }
+  fs::path active(const std::string& id) const;
+
+  // Stores a job file in incoming/<id>.json, fsynced, never replacing: false if id is taken.
+  bool put_incoming(const std::string& id, const std::string& bytes);
+
+  struct Waiting {
+    std::string name;
+    std::chrono::system_clock::time_point mtime;
+  };
+  // incoming/ entries, oldest first; names starting with '.' are ignored (being written).
+  std::vector<Waiting> list_incoming() const;
+  std::string read_incoming(const std::string& name) const;
+  uid_t incoming_owner(const std::string& name) const;
+
+  // incoming/<name> -> active/<id>.json. False when it vanished (another consumer took it).
+  bool claim(const std::string& name, const std::string& id);
+  // Writes the report, then moves active/<id>.json into done/ or failed/.
+  void complete(const std::string& id, bool ok, const nlohmann::json& report);
+  // active/<id>.json -> incoming/<id>.json (shutdown before the job ended).
+  void release(const std::string& id);
+
+  // True when `id` is used anywhere in the spool (new ids must not be).
+  bool id_taken(const std::string& id) const;
+  // The report of an ended job, if it is still kept.
+  std::optional<nlohmann::json> find_report(const std::string& id) const;
+
+  RecoveryReport recover();
+  // Removes done/ and failed/ entries older than the retention. Returns how many.
+  std::size_t prune();
+
+ private:
+  fs::path dir(const char* name) const { return options_.root / name; }
+  SpoolOptions options_;
+};
+
+// Job ids: [A-Za-z0-9][A-Za-z0-9._-]*, at most 128 characters, not ending in ".report".
+bool valid_job_id(std::string_view id) noexcept;
+// A new id: UTC time, pid and a counter, so ids sort by submission.
+std::string new_job_id();
+
+}  // namespace qkv::jobs

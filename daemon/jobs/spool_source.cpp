@@ -1,0 +1,185 @@
+#include "jobs/spool_source.hpp"
+
+#include <unistd.h>
+
+#include <iostream>
+
+#include "jobs/job_error.hpp"
+#include "jobs/job_json.hpp"
+
+namespace qkv::jobs {
+namespace {
+
+// A file in incoming/ that does not parse may still be being written by a careless writer
+// (not using tmp/ + rename): it is only failed once it has not changed for this long.
+constexpr auto kSettle = std::chrono::seconds(5);
+
+class SpoolLease final : public JobLease {
+ public:
+  SpoolLease(Spool& spool, std::string name, std::string id,
+             std::function<void(const std::string&)> on_claimed)
+      : spool_(spool), name_(std::move(name)), id_(std::move(id)),
+        on_claimed_(std::move(on_claimed)) {}
+  bool claim() override {
+    bool ok = spool_.claim(name_, id_);
+    on_claimed_(name_);
+    return ok;
+  }
+  void complete(const JobRecord& job, const JobOutcome& outcome) override {
+    spool_.complete(id_, outcome.state == JobState::done, job_view(job, &outcome));
+  }
+  void release() override { spool_.release(id_); }
+
+ private:
+  Spool& spool_;
+  std::string name_, id_;
+  std::function<void(const std::string&)> on_claimed_;
+};
+
+std::string id_for(const std::string& name) {
+  if (name.size() > 5 && name.substr(name.size() - 5) == ".json")
+    return name.substr(0, name.size() - 5);
+  return name;
+}
+
+}  // namespace
+
+SpoolSource::SpoolSource(Spool& spool, std::function<const PathPolicy&()> policy,
+                         std::function<std::string()> default_pipeline,
+                         std::function<void(const JobSpec&)> validate)
+    : spool_(spool), policy_(std::move(policy)), default_pipeline_(std::move(default_pipeline)),
+      validate_(std::move(validate)) {}
+
+void SpoolSource::recover() {
+  auto rep = spool_.recover();
+  for (auto& id : rep.requeued)
+    std::cerr << "qkvd: job " << id << " was running when qkvd stopped unexpectedly; running it again\n";
+  for (auto& id : rep.suspects)
+    std::cerr << "qkvd: job " << id << " was running during two crashes in a row; moved to failed/ as suspect\n";
+  for (auto& id : rep.completed)
+    std::cerr << "qkvd: job " << id << " had ended before the crash; its end is now recorded\n";
+}
+
+void SpoolSource::maintain() {
+  if (std::size_t n = spool_.prune()) std::cerr << "qkvd: retention removed " << n << " old job(s)\n";
+}
+
+JobSpec SpoolSource::checked_spec(const nlohmann::json& request) const {
+  JobSpec spec = parse_job_fields(request, JobKind::file, default_pipeline_());
+  policy_().apply(spec);
+  if (validate_) validate_(spec);
+  return spec;
+}
+
+std::shared_ptr<JobRecord> SpoolSource::submit(const nlohmann::json& request, const Submitter& who,
+                                               JobSink& sink) {
+  JobSpec spec = checked_spec(request);
+  std::lock_guard lock(mutex_);
+  auto slot = sink.reserve();
+  if (!slot) throw JobError("queue_full", "the job queue is full (limits.max_queue); retry later");
+  nlohmann::json file = request;
+  file.erase("v");
+  file["op"] = "submit";
+  file["submitted_by"] = {{"uid", who.uid}, {"pid", who.pid}};
+  std::string id;
+  for (int attempt = 0;; ++attempt) {
+    id = new_job_id();
+    if (spool_.put_incoming(id, file.dump() + "\n")) break;
+    if (attempt > 100) throw JobError("internal", "cannot find a free job id in the spool");
+  }
+  std::string name = id + ".json";
+  offered_.insert(name);
+  auto record = std::make_shared<JobRecord>(
+      id, std::move(spec), who,
+      std::make_shared<SpoolLease>(spool_, name, id, [this](const std::string& n) {
+        std::lock_guard l(mutex_);
+        offered_.erase(n);
+      }));
+  sink.enqueue(std::move(*slot), record);
+  return record;
+}
+
+std::size_t SpoolSource::poll(JobSink& sink) {
+  std::lock_guard lock(mutex_);
+  std::size_t n = 0;
+  for (auto& w : spool_.list_incoming()) {
+    if (offered_.count(w.name) || sink.knows(id_for(w.name))) continue;
+    auto slot = sink.reserve();
+    if (!slot) break;
+    if (auto record = load(w)) {
+      offered_.insert(w.name);
+      sink.enqueue(std::move(*slot), std::move(record));
+      ++n;
+    }
+  }
+  return n;
+}
+
+std::shared_ptr<JobRecord> SpoolSource::load(const Spool::Waiting& w) {
+  // A file keeps its name as id unless the name is no valid id or the id is in use (a
+  // dropped file may reuse the name of an old job still kept in done/ or failed/).
+  std::string id = id_for(w.name);
+  bool taken = false;
+  for (const char* d : {"active", "done", "failed"})
+    taken = taken || std::filesystem::exists(spool_.root() / d / (id + ".json")) ||
+            std::filesystem::exists(spool_.root() / d / (id + ".report.json"));
+  if (!valid_job_id(id) || w.name != id + ".json" || taken) id = new_job_id();
+  uid_t owner = spool_.incoming_owner(w.name);
+  nlohmann::json request;
+  try {
+    std::string bytes = spool_.read_incoming(w.name);
+    request = nlohmann::json::parse(bytes);
+  } catch (const nlohmann::json::exception& e) {
+    if (std::chrono::system_clock::now() - w.mtime < kSettle) return nullptr;
+    fail_unclaimed(w.name, id, "bad_json", std::string("job file is not valid JSON: ") + e.what(), owner);
+    return nullptr;
+  } catch (const std::exception& e) {
+    fail_unclaimed(w.name, id, "bad_request", e.what(), owner);
+    return nullptr;
+  }
+  Submitter who{owner, -1, "spool"};
+  // Files the daemon wrote itself carry the socket client's credentials.
+  if (owner == ::geteuid() && request.is_object()) {
+    if (auto it = request.find("submitted_by"); it != request.end() && it->is_object()) {
+      who.uid = it->value("uid", uint32_t(owner));
+      who.pid = it->value("pid", int64_t(-1));
+      who.via = "socket";
+    }
+  }
+  JobSpec spec;
+  try {
+    spec = checked_spec(request);
+  } catch (const JobError& e) {
+    fail_unclaimed(w.name, id, e.code(), e.what(), owner);
+    return nullptr;
+  } catch (const std::exception& e) {
+    fail_unclaimed(w.name, id, "bad_request", e.what(), owner);
+    return nullptr;
+  }
+  std::string name = w.name;
+  return std::make_shared<JobRecord>(
+      id, std::move(spec), who,
+      std::make_shared<SpoolLease>(spool_, name, id, [this](const std::string& n) {
+        std::lock_guard l(mutex_);
+        offered_.erase(n);
+      }));
+}
+
+void SpoolSource::fail_unclaimed(const std::string& name, const std::string& id,
+                                 const std::string& code, const std::string& message, uid_t owner) {
+  std::cerr << "qkvd: spool file incoming/" << name << ": " << message << "\n";
+  try {
+    if (!spool_.claim(name, id)) return;
+    nlohmann::json report = {{"id", id},
+                             {"state", "failed"},
+                             {"file", name},
+                             {"submitted_by", {{"uid", owner}, {"via", "spool"}}},
+                             {"ended_at", iso_time(Clock::now())},
+                             {"error", {{"code", code}, {"message", message}}}};
+    spool_.complete(id, false, report);
+  } catch (const std::exception& e) {
+    std::cerr << "qkvd: cannot move incoming/" << name << " to failed/: " << e.what() << "\n";
+  }
+}
+
+}  // namespace qkv::jobs

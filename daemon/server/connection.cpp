@@ -1,0 +1,241 @@
+#include "server/connection.hpp"
+
+#include <atomic>
+
+namespace qkv::server {
+namespace {
+
+// The Reply of one request: forwards to its connection on the io thread, if it still exists.
+class ConnectionReply final : public Reply {
+ public:
+  ConnectionReply(std::weak_ptr<Connection> conn, uint64_t seq, asio::any_io_executor ex)
+      : conn_(std::move(conn)), seq_(seq), ex_(std::move(ex)) {}
+
+  void event(std::string line) override {
+    if (done_.load(std::memory_order_relaxed)) return;
+    asio::post(ex_, [c = conn_, seq = seq_, l = std::move(line)]() mutable {
+      if (auto conn = c.lock()) conn->deliver_event(seq, std::move(l));
+    });
+  }
+  void done(std::string line) override {
+    if (done_.exchange(true)) return;
+    asio::post(ex_, [c = conn_, seq = seq_, l = std::move(line)]() mutable {
+      if (auto conn = c.lock()) conn->deliver_done(seq, std::move(l));
+    });
+  }
+  bool closed() const override {
+    if (closed_.load(std::memory_order_relaxed)) return true;
+    auto conn = conn_.lock();
+    return !conn;
+  }
+  void on_close(std::function<void()> fn) override {
+    asio::post(ex_, [c = conn_, seq = seq_, f = std::move(fn)]() mutable {
+      if (auto conn = c.lock()) conn->add_close_hook(seq, std::move(f));
+      else f();
+    });
+  }
+  void mark_closed() { closed_.store(true, std::memory_order_relaxed); }
+
+ private:
+  std::weak_ptr<Connection> conn_;
+  uint64_t seq_;
+  asio::any_io_executor ex_;
+  std::atomic<bool> done_{false}, closed_{false};
+};
+
+bool blank(std::string_view s) {
+  return s.find_first_not_of(" \t\r") == std::string_view::npos;
+}
+
+}  // namespace
+
+Connection::Connection(Socket socket, PeerCred peer, ConnectionLimits limits, Backend& backend,
+                       std::function<void()> on_gone)
+    : socket_(std::move(socket)), peer_(peer), limits_(limits), backend_(backend),
+      on_gone_(std::move(on_gone)), idle_(socket_.get_executor()), chunk_(64 * 1024) {}
+
+Connection::~Connection() {
+  if (!gone_ && on_gone_) on_gone_();
+}
+
+void Connection::start() {
+  arm_idle();
+  read_more();
+}
+
+void Connection::refuse(std::string_view code, std::string_view message) {
+  queue_write(error_line(code, message));
+  closing_ = true;
+  idle_.cancel();
+  write_next();
+}
+
+void Connection::close() {
+  if (gone_) return;
+  closing_ = true;
+  write_next();
+}
+
+void Connection::arm_idle() {
+  if (limits_.idle_timeout.count() <= 0) return;
+  idle_.expires_after(limits_.idle_timeout);
+  idle_.async_wait([w = weak_from_this()](const boost::system::error_code& ec) {
+    auto self = w.lock();
+    if (ec || !self || self->busy_ || self->closing_ || self->gone_) return;
+    self->refuse("idle_timeout", "no complete request line within limits.idle_timeout_seconds (" +
+                                     std::to_string(self->limits_.idle_timeout.count() / 1000) +
+                                     " s); closing the connection");
+  });
+}
+
+void Connection::read_more() {
+  if (reading_ || eof_ || gone_ || closing_) return;
+  // While a request runs, buffer at most one more request's worth, then stop reading.
+  if (busy_ && in_.size() > limits_.max_request_bytes) return;
+  reading_ = true;
+  socket_.async_read_some(asio::buffer(chunk_), [self = shared_from_this()](
+                                                    const boost::system::error_code& ec, std::size_t n) {
+    self->reading_ = false;
+    if (ec == asio::error::eof) {
+      // The client closed its side: answer what it sent, end any wait, then close.
+      self->eof_ = true;
+      auto hooks = std::move(self->close_hooks_);
+      self->close_hooks_.clear();
+      for (auto& h : hooks) h();
+    } else if (ec) {
+      self->mark_gone();
+      return;
+    } else {
+      self->in_.append(self->chunk_.data(), n);
+    }
+    self->process();
+    self->read_more();
+  });
+}
+
+void Connection::process() {
+  while (!busy_ && !closing_ && !gone_) {
+    std::size_t nl = in_.find('\n');
+    if (nl == std::string::npos) {
+      if (in_.size() > limits_.max_request_bytes) {
+        refuse("request_too_large", "request line longer than limits.max_request_bytes (" +
+                                        std::to_string(limits_.max_request_bytes) + " bytes)");
+        return;
+      }
+      if (!eof_) break;
+      if (blank(in_)) {  // end of stream, nothing left: close once replies are out
+        closing_ = true;
+        write_next();
+        return;
+      }
+      nl = in_.size();  // the last line may lack its newline
+      in_.push_back('\n');
+    }
+    if (nl > limits_.max_request_bytes) {
+      refuse("request_too_large", "request line longer than limits.max_request_bytes (" +
+                                      std::to_string(limits_.max_request_bytes) + " bytes)");
+      return;
+    }
+    std::string line = in_.substr(0, nl);
+    in_.erase(0, nl + 1);
+    if (blank(line)) continue;
+    if (line.back() == '\r') line.pop_back();
+    busy_ = true;
+    ++request_seq_;
+    idle_.cancel();
+    auto parsed = parse_request(line, backend_.protocol_limits());
+    if (auto* err = std::get_if<ProtocolError>(&parsed)) {
+      queue_write(error_line(err->code, err->message, err->tag));
+      busy_ = false;
+      continue;
+    }
+    auto reply = std::make_shared<ConnectionReply>(weak_from_this(), request_seq_,
+                                                   socket_.get_executor());
+    close_hooks_.push_back([reply] { reply->mark_closed(); });
+    if (eof_) reply->mark_closed();
+    backend_.handle(std::move(std::get<Request>(parsed)), peer_, reply);
+  }
+  if (!busy_ && !closing_ && !gone_) arm_idle();
+}
+
+void Connection::add_close_hook(uint64_t request, std::function<void()> fn) {
+  if (gone_ || eof_ || request != request_seq_ || !busy_) {
+    fn();
+    return;
+  }
+  close_hooks_.push_back(std::move(fn));
+}
+
+void Connection::deliver_event(uint64_t request, std::string line) {
+  if (gone_ || request != request_seq_ || !busy_) return;
+  pending_event_ = std::move(line);  // a newer event replaces an unsent one
+  write_next();
+}
+
+void Connection::deliver_done(uint64_t request, std::string line) {
+  if (gone_ || request != request_seq_ || !busy_) return;
+  if (pending_event_) {
+    out_.push_back(std::move(*pending_event_));
+    pending_event_.reset();
+  }
+  out_.push_back(std::move(line));
+  finish_request();
+}
+
+void Connection::finish_request() {
+  busy_ = false;
+  close_hooks_.clear();
+  process();
+  read_more();
+  write_next();
+}
+
+void Connection::queue_write(std::string line) {
+  out_.push_back(std::move(line));
+  write_next();
+}
+
+void Connection::write_next() {
+  if (writing_ || gone_) return;
+  writing_buf_.clear();
+  while (!out_.empty()) {  // one write for everything queued
+    writing_buf_ += out_.front();
+    out_.pop_front();
+  }
+  if (writing_buf_.empty() && pending_event_) {
+    writing_buf_ = std::move(*pending_event_);
+    pending_event_.reset();
+  }
+  if (writing_buf_.empty()) {
+    if (closing_ || (eof_ && !busy_ && in_.empty())) {
+      boost::system::error_code ignored;
+      socket_.shutdown(Socket::shutdown_both, ignored);
+      mark_gone();
+    }
+    return;
+  }
+  writing_ = true;
+  asio::async_write(socket_, asio::buffer(writing_buf_),
+                    [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+                      self->writing_ = false;
+                      if (ec) {
+                        self->mark_gone();
+                        return;
+                      }
+                      self->write_next();
+                    });
+}
+
+void Connection::mark_gone() {
+  if (gone_) return;
+  gone_ = true;
+  auto hooks = std::move(close_hooks_);
+  close_hooks_.clear();
+  for (auto& h : hooks) h();
+  boost::system::error_code ignored;
+  idle_.cancel();
+  socket_.close(ignored);
+  if (on_gone_) on_gone_();
+}
+
+}  // namespace qkv::server

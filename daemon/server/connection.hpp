@@ -1,0 +1,72 @@
+// One client connection: reads newline-delimited requests (bounded size, idle deadline),
+// hands them one at a time to the backend, writes replies in order. Lives on the server's
+// io_context thread; Reply objects hand results back to it from any thread.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/asio.hpp"
+#include "server/backend.hpp"
+
+namespace qkv::server {
+
+namespace asio = boost::asio;
+using Socket = asio::generic::stream_protocol::socket;
+
+struct ConnectionLimits {
+  std::size_t max_request_bytes = 1 << 20;
+  std::chrono::milliseconds idle_timeout{60000};  // a whole request line must arrive within it
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(Socket socket, PeerCred peer, ConnectionLimits limits, Backend& backend,
+             std::function<void()> on_gone);
+  ~Connection();
+  void start();
+  // Replies with an error line, then closes (used when refusing a connection).
+  void refuse(std::string_view code, std::string_view message);
+  void close();
+
+  // Called through Reply (posted onto the io thread).
+  void deliver_event(uint64_t request, std::string line);
+  void deliver_done(uint64_t request, std::string line);
+  bool gone() const noexcept { return gone_; }
+  void add_close_hook(uint64_t request, std::function<void()> fn);
+
+ private:
+  void read_more();
+  void process();
+  void arm_idle();
+  void queue_write(std::string line);
+  void write_next();
+  void finish_request();
+  void mark_gone();
+
+  Socket socket_;
+  PeerCred peer_;
+  ConnectionLimits limits_;
+  Backend& backend_;
+  std::function<void()> on_gone_;
+  asio::steady_timer idle_;
+
+  std::string in_;            // received bytes not yet consumed
+  std::vector<char> chunk_;   // read buffer
+  bool reading_ = false, eof_ = false, gone_ = false, closing_ = false;
+  bool busy_ = false;         // a request is in progress
+  uint64_t request_seq_ = 0;  // id of the request in progress
+  std::vector<std::function<void()>> close_hooks_;
+
+  std::deque<std::string> out_;
+  std::optional<std::string> pending_event_;
+  bool writing_ = false;
+  std::string writing_buf_;
+};
+
+}  // namespace qkv::server

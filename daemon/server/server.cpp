@@ -1,0 +1,155 @@
+#include "server/server.hpp"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <iostream>
+#include <stdexcept>
+
+namespace qkv::server {
+namespace {
+
+namespace fs = std::filesystem;
+using local = asio::local::stream_protocol;
+
+PeerCred peer_of(Socket& s) {
+  PeerCred p;
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(s.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+    p.pid = cred.pid;
+    p.uid = cred.uid;
+    p.gid = cred.gid;
+  }
+  return p;
+}
+
+// A socket file left by a dead qkvd is replaced; a live one means another daemon serves it.
+void clear_stale_socket(const fs::path& path) {
+  struct stat st{};
+  if (::lstat(path.c_str(), &st) != 0) return;
+  if (!S_ISSOCK(st.st_mode))
+    throw std::runtime_error("socket path " + path.string() + " exists and is not a socket; remove it or change `socket`");
+  asio::io_context probe_io;
+  local::socket probe(probe_io);
+  boost::system::error_code ec;
+  probe.connect(local::endpoint(path.string()), ec);
+  if (!ec)
+    throw std::runtime_error("another qkvd is already listening on " + path.string());
+  fs::remove(path);
+}
+
+}  // namespace
+
+Server::Server(asio::io_context& io, ServerOptions options, Backend& backend)
+    : io_(io), options_(std::move(options)), backend_(backend), backoff_(io) {}
+
+Server::~Server() {
+  *alive_ = false;
+  stop_accepting();
+  close_all();
+}
+
+void Server::listen() {
+  open_unix();
+  if (options_.tcp) open_tcp();
+}
+
+void Server::open_unix() {
+  const fs::path& path = options_.socket;
+  if (path.string().size() >= sizeof(sockaddr_un::sun_path))
+    throw std::runtime_error("socket path " + path.string() + " is too long (at most " +
+                             std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes)");
+  std::error_code fec;
+  fs::create_directories(path.parent_path(), fec);
+  clear_stale_socket(path);
+  auto acc = std::make_unique<Acceptor>(io_);
+  asio::generic::stream_protocol::endpoint ep(local::endpoint(path.string()));
+  acc->open(ep.protocol());
+  // Created owner-only, then opened up to the configured mode: never briefly too open.
+  mode_t old = ::umask(0177);
+  boost::system::error_code ec;
+  acc->bind(ep, ec);
+  ::umask(old);
+  if (ec) throw std::runtime_error("cannot bind " + path.string() + ": " + ec.message());
+  socket_created_ = true;
+  if (::chmod(path.c_str(), options_.socket_mode) != 0)
+    throw std::runtime_error("cannot set mode of " + path.string());
+  acc->listen(asio::socket_base::max_listen_connections);
+  accept_next(*acc, true);
+  acceptors_.push_back(std::move(acc));
+}
+
+void Server::open_tcp() {
+  auto& [address, port] = *options_.tcp;
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(address, ec);
+  if (ec) throw std::runtime_error("tcp.address '" + address + "' is not an IP address");
+  asio::generic::stream_protocol::endpoint ep(asio::ip::tcp::endpoint(addr, port));
+  auto acc = std::make_unique<Acceptor>(io_);
+  acc->open(ep.protocol());
+  acc->set_option(asio::socket_base::reuse_address(true));
+  acc->bind(ep, ec);
+  if (ec) throw std::runtime_error("cannot listen on tcp " + address + ":" + std::to_string(port) + ": " + ec.message());
+  acc->listen();
+  std::cerr << "qkvd: WARNING: listening on tcp " << address << ":" << port
+            << " (no authentication; keep it on a trusted network)\n";
+  accept_next(*acc, false);
+  acceptors_.push_back(std::move(acc));
+}
+
+void Server::accept_next(Acceptor& acceptor, bool unix_socket) {
+  acceptor.async_accept([this, &acceptor, unix_socket, alive = alive_](
+                            const boost::system::error_code& ec, Socket socket) {
+    if (!*alive || ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+    if (ec) {
+      // Out of descriptors and the like: wait a little instead of spinning.
+      std::cerr << "qkvd: accept failed: " << ec.message() << "\n";
+      backoff_.expires_after(std::chrono::milliseconds(100));
+      backoff_.async_wait([this, &acceptor, unix_socket, alive](const boost::system::error_code& e) {
+        if (!e && *alive && acceptor.is_open()) accept_next(acceptor, unix_socket);
+      });
+      return;
+    }
+    ++accepted_;
+    PeerCred peer = unix_socket ? peer_of(socket) : PeerCred{};
+    ++live_;
+    auto conn = std::make_shared<Connection>(std::move(socket), peer, options_.limits, backend_,
+                                             [this, alive] {
+                                               if (*alive) --live_;
+                                             });
+    if (live_ > options_.max_connections) {
+      conn->refuse("too_many_connections", "qkvd serves at most " +
+                                               std::to_string(options_.max_connections) +
+                                               " connections at once; retry later");
+    } else {
+      if (conns_.size() > 2 * live_ + 64)  // forget closed ones now and then
+        std::erase_if(conns_, [](auto& w) { return w.expired(); });
+      conns_.push_back(conn);
+      conn->start();
+    }
+    accept_next(acceptor, unix_socket);
+  });
+}
+
+void Server::stop_accepting() {
+  for (auto& a : acceptors_) {
+    boost::system::error_code ec;
+    a->close(ec);
+  }
+  acceptors_.clear();
+  if (socket_created_) {
+    std::error_code ec;
+    fs::remove(options_.socket, ec);
+    socket_created_ = false;
+  }
+}
+
+void Server::close_all() {
+  for (auto& w : conns_)
+    if (auto c = w.lock()) c->close();
+  conns_.clear();
+}
+
+}  // namespace qkv::server

@@ -1,0 +1,240 @@
+#include "service/daemon_backend.hpp"
+
+#include <unistd.h>
+
+#include "jobs/job_error.hpp"
+#include "jobs/job_json.hpp"
+
+namespace qkv::service {
+
+using server::error_line;
+using server::ok_line;
+using json = nlohmann::json;
+
+namespace {
+// Inline runs up to this size run on the socket thread: no thread hop on the fast path.
+constexpr std::size_t kInlineFastBytes = 16 * 1024;
+}  // namespace
+
+DaemonBackend::DaemonBackend(BackendContext ctx) : ctx_(std::move(ctx)) {
+  limits_.max_inline_texts = ctx_.max_inline_texts;
+  limits_.default_pipeline = ctx_.default_pipeline;
+}
+
+void DaemonBackend::handle(server::Request r, const server::PeerCred& peer,
+                           std::shared_ptr<server::Reply> reply) {
+  ++requests_[std::size_t(r.op)];
+  try {
+    switch (r.op) {
+      case server::Op::submit: return submit(r, peer, std::move(reply));
+      case server::Op::status: return status(r, std::move(reply));
+      case server::Op::wait: return wait(r, std::move(reply));
+      case server::Op::cancel: return cancel(r, std::move(reply));
+      case server::Op::list: return list(r, std::move(reply));
+      case server::Op::stats: return stats(r, std::move(reply));
+      case server::Op::health: return health(r, std::move(reply));
+      case server::Op::run: return run(r, std::move(reply));
+      case server::Op::reload: return reload(r, std::move(reply));
+    }
+  } catch (const jobs::JobError& e) {
+    reply->done(error_line(e.code(), e.what(), r.tag));
+  } catch (const std::exception& e) {
+    reply->done(error_line("internal", e.what(), r.tag));
+  }
+}
+
+void DaemonBackend::submit(server::Request& r, const server::PeerCred& peer,
+                           std::shared_ptr<server::Reply> reply) {
+  if (draining_) {
+    ctx_.scheduler.count_rejected();
+    return reply->done(error_line("shutting_down", "qkvd is shutting down and accepts no new jobs", r.tag));
+  }
+  jobs::Submitter who{uint32_t(peer.uid < 0 ? 0 : peer.uid), peer.pid, "socket"};
+  // Path checks and the fsync happen off the socket thread.
+  asio::post(ctx_.blocking, [this, body = std::move(r.body), tag = r.tag, who, reply] {
+    try {
+      auto job = ctx_.spool.submit(body, who, ctx_.scheduler);
+      reply->done(ok_line({{"id", job->id()}, {"state", "queued"}}, tag));
+    } catch (const jobs::JobError& e) {
+      if (e.code() == "queue_full") ctx_.scheduler.count_rejected();
+      reply->done(error_line(e.code(), e.what(), tag));
+    } catch (const std::exception& e) {
+      reply->done(error_line("internal", std::string("storing the job failed: ") + e.what(), tag));
+    }
+  });
+}
+
+void DaemonBackend::status(server::Request& r, std::shared_ptr<server::Reply> reply) {
+  if (auto job = ctx_.scheduler.find(r.id))
+    return reply->done(ok_line({{"job", jobs::job_view(*job)}}, r.tag));
+  if (auto report = ctx_.spool.spool().find_report(r.id))
+    return reply->done(ok_line({{"job", *report}}, r.tag));
+  if (jobs::valid_job_id(r.id) && std::filesystem::exists(ctx_.spool.spool().incoming(r.id + ".json")))
+    return reply->done(ok_line({{"job", {{"id", r.id}, {"state", "queued"}}}}, r.tag));
+  reply->done(error_line("not_found", "no job '" + r.id + "' (ended jobs are kept for the configured retention)", r.tag));
+}
+
+void DaemonBackend::wait(server::Request& r, std::shared_ptr<server::Reply> reply) {
+  auto job = ctx_.scheduler.find(r.id);
+  if (!job) {
+    if (auto report = ctx_.spool.spool().find_report(r.id))
+      return reply->done(ok_line({{"event", "end"}, {"job", *report}}, r.tag));
+    return reply->done(error_line("not_found", "no job '" + r.id + "' queued, running or kept", r.tag));
+  }
+  // Progress events from a timer on the socket thread, at most one per interval and only on
+  // change; the end event from the job's end listener.
+  struct Watch {
+    explicit Watch(asio::io_context& io) : timer(io) {}
+    asio::steady_timer timer;
+    std::string last;
+    std::atomic<bool> over{false};
+  };
+  auto w = std::make_shared<Watch>(ctx_.io);
+  auto tag = r.tag;
+  auto interval = std::chrono::milliseconds(r.interval_ms);
+  reply->on_close([w] {
+    w->over = true;
+    w->timer.cancel();
+  });
+  auto tick = std::make_shared<std::function<void()>>();
+  *tick = [w, job, reply, tag, interval, tick_weak = std::weak_ptr(tick)] {
+    if (w->over || reply->closed()) return;
+    json ev = {{"event", "progress"},
+               {"id", job->id()},
+               {"state", jobs::to_string(job->state())},
+               {"progress", jobs::progress_json(job->progress())}};
+    std::string line = server::event_line(ev, tag);
+    if (line != w->last) {
+      reply->event(line);
+      w->last = std::move(line);
+    }
+    w->timer.expires_after(interval);
+    w->timer.async_wait([tick_weak](const boost::system::error_code& ec) {
+      if (auto t = tick_weak.lock(); t && !ec) (*t)();
+    });
+  };
+  job->on_end([w, reply, tag, tick](const jobs::JobRecord& j) {
+    w->over = true;  // the timer stops at its next expiry
+    reply->done(ok_line({{"event", "end"}, {"job", jobs::job_view(j)}}, tag));
+  });
+  if (!w->over) (*tick)();
+}
+
+void DaemonBackend::cancel(server::Request& r, std::shared_ptr<server::Reply> reply) {
+  asio::post(ctx_.blocking, [this, id = r.id, tag = r.tag, reply] {
+    auto result = ctx_.scheduler.cancel(id);
+    switch (result) {
+      case jobs::CancelResult::cancelled_queued:
+        return reply->done(ok_line({{"id", id}, {"state", "cancelled"}, {"cancelled", true}}, tag));
+      case jobs::CancelResult::cancelling_running:
+        return reply->done(ok_line({{"id", id}, {"state", "cancelling"}, {"cancelled", true}}, tag));
+      case jobs::CancelResult::already_ended:
+      case jobs::CancelResult::not_found:
+        break;
+    }
+    json view;
+    if (auto job = ctx_.scheduler.find(id)) view = jobs::job_view(*job);
+    else if (auto report = ctx_.spool.spool().find_report(id)) view = *report;
+    if (view.is_null())
+      return reply->done(error_line("not_found", "no job '" + id + "' queued, running or kept", tag));
+    reply->done(ok_line({{"id", id}, {"state", view.value("state", "unknown")}, {"cancelled", false}}, tag));
+  });
+}
+
+void DaemonBackend::list(server::Request& r, std::shared_ptr<server::Reply> reply) {
+  json jobs_out = json::array();
+  for (auto& job : ctx_.scheduler.list()) {
+    if (jobs_out.size() >= r.limit) break;
+    auto view = jobs::job_view(*job);
+    if (r.state_filter && view["state"] != jobs::to_string(*r.state_filter)) continue;
+    jobs_out.push_back(std::move(view));
+  }
+  reply->done(ok_line({{"jobs", std::move(jobs_out)}}, r.tag));
+}
+
+void DaemonBackend::stats(server::Request& r, std::shared_ptr<server::Reply> reply) {
+  auto s = ctx_.scheduler.stats();
+  json req;
+  for (std::size_t i = 0; i < requests_.size(); ++i)
+    req[std::string(server::to_string(server::Op(i)))] = requests_[i].load();
+  double up = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  reply->done(ok_line(
+      {{"uptime_seconds", up},
+       {"connections", ctx_.connections()},
+       {"threads", ctx_.executor.concurrency()},
+       {"runner_generation", ctx_.runner.generation()},
+       {"requests", req},
+       {"jobs",
+        {{"queued", s.queued}, {"running", s.running}, {"accepted", s.accepted}, {"done", s.done},
+         {"failed", s.failed}, {"cancelled", s.cancelled}, {"rejected", s.rejected}}},
+       {"processed", {{"documents", s.documents}, {"tokens", s.tokens}, {"input_bytes", s.input_bytes}}},
+       {"inline", {{"runs", inline_runs_.load()}, {"texts", inline_texts_.load()}, {"errors", inline_errors_.load()}}}},
+      r.tag));
+}
+
+void DaemonBackend::health(server::Request& r, std::shared_ptr<server::Reply> reply) {
+  auto s = ctx_.scheduler.stats();
+  double up = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  reply->done(ok_line({{"status", draining_ ? "draining" : "ok"},
+                       {"version", QKV_VERSION},
+                       {"protocol", server::kProtocolVersion},
+                       {"pid", ::getpid()},
+                       {"uptime_seconds", up},
+                       {"queued", s.queued},
+                       {"running", s.running}},
+                      r.tag));
+}
+
+void DaemonBackend::reload(server::Request& r, std::shared_ptr<server::Reply> reply) {
+  if (!reload_fn_) return reply->done(error_line("internal", "reload is not available", r.tag));
+  reload_fn_([reply, tag = r.tag](bool ok, std::string body) {
+    if (!ok) return reply->done(error_line("reload_failed", body, tag));
+    reply->done(ok_line(json::parse(body), tag));
+  });
+}
+
+void DaemonBackend::run(server::Request& r, std::shared_ptr<server::Reply> reply) {
+  if (draining_)
+    return reply->done(error_line("shutting_down", "qkvd is shutting down", r.tag));
+  std::size_t bytes = 0;
+  for (auto& t : r.run.texts) bytes += t.size();
+  inline_runs_++;
+  inline_texts_ += r.run.texts.size();
+  auto work = [this, spec = std::move(r.run), tag = r.tag, reply](bool on_socket_thread) mutable {
+    JobProgress progress;
+    auto cancel = std::make_shared<CancelFlag>();
+    if (on_socket_thread) spec.threads = 1;
+    spec.id = "inline";
+    try {
+      auto runner = ctx_.runner.current();
+      JobResult res;
+      if (on_socket_thread) {
+        res = runner->run(spec, progress, *cancel);
+      } else {
+        reply->on_close([cancel] { cancel->requested = true; });
+        ctx_.executor.execute([&] { res = runner->run(spec, progress, *cancel); });
+      }
+      // Results are already compact JSON: splice them in rather than re-parse.
+      std::string line = "{\"v\":1,\"ok\":true";
+      if (!tag.is_null()) line += ",\"tag\":" + tag.dump();
+      line += ",\"documents\":" + std::to_string(res.documents) +
+              ",\"tokens\":" + std::to_string(res.tokens) + ",\"results\":[";
+      for (std::size_t i = 0; i < res.inline_results.size(); ++i) {
+        if (i) line += ',';
+        line += res.inline_results[i];
+      }
+      line += "]}\n";
+      reply->done(std::move(line));
+    } catch (const jobs::JobError& e) {
+      ++inline_errors_;
+      reply->done(error_line(e.code(), e.what(), tag));
+    } catch (const std::exception& e) {
+      ++inline_errors_;
+      reply->done(error_line("job_failed", e.what(), tag));
+    }
+  };
+  if (bytes <= kInlineFastBytes) return work(true);
+  asio::post(ctx_.compute, [work = std::move(work)]() mutable { work(false); });
+}
+
+}  // namespace qkv::service

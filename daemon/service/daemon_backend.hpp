@@ -1,0 +1,68 @@
+// The daemon's answers to protocol requests (docs/protocol.md), on top of the scheduler,
+// the spool source and the current runner. Slow work (fsync, reload, large inline runs)
+// goes to thread pools so the socket thread stays responsive.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <functional>
+
+#include "jobs/scheduler.hpp"
+#include "jobs/spool_source.hpp"
+#include "server/asio.hpp"
+#include "server/backend.hpp"
+#include "service/runner_holder.hpp"
+
+namespace qkv::service {
+
+namespace asio = boost::asio;
+
+struct BackendContext {
+  asio::io_context& io;
+  asio::thread_pool& blocking;  // submit, cancel, reload, spool polling
+  asio::thread_pool& compute;   // inline runs too large for the socket thread
+  jobs::Scheduler& scheduler;
+  jobs::SpoolSource& spool;
+  RunnerHolder& runner;
+  jobs::Executor& executor;
+  std::function<std::size_t()> connections;
+  std::size_t max_inline_texts;
+  std::string default_pipeline;
+};
+
+class DaemonBackend final : public server::Backend {
+ public:
+  explicit DaemonBackend(BackendContext ctx);
+
+  server::ProtocolLimits protocol_limits() const override { return limits_; }
+  void handle(server::Request request, const server::PeerCred& peer,
+              std::shared_ptr<server::Reply> reply) override;
+
+  void set_draining() noexcept { draining_ = true; }
+  bool draining() const noexcept { return draining_; }
+  // Performs a reload (the same as SIGHUP) and calls back with the reply fields or an error.
+  using ReloadFn = std::function<void(std::function<void(bool ok, std::string json_or_error)>)>;
+  void set_reload(ReloadFn fn) { reload_fn_ = std::move(fn); }
+
+ private:
+  void submit(server::Request& r, const server::PeerCred& peer, std::shared_ptr<server::Reply> reply);
+  void status(server::Request& r, std::shared_ptr<server::Reply> reply);
+  void wait(server::Request& r, std::shared_ptr<server::Reply> reply);
+  void cancel(server::Request& r, std::shared_ptr<server::Reply> reply);
+  void list(server::Request& r, std::shared_ptr<server::Reply> reply);
+  void stats(server::Request& r, std::shared_ptr<server::Reply> reply);
+  void health(server::Request& r, std::shared_ptr<server::Reply> reply);
+  void run(server::Request& r, std::shared_ptr<server::Reply> reply);
+  void reload(server::Request& r, std::shared_ptr<server::Reply> reply);
+
+  BackendContext ctx_;
+  server::ProtocolLimits limits_;
+  ReloadFn reload_fn_;
+  std::atomic<bool> draining_{false};
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::array<std::atomic<uint64_t>, 9> requests_{};
+  std::atomic<uint64_t> inline_runs_{0}, inline_texts_{0}, inline_errors_{0};
+};
+
+}  // namespace qkv::service

@@ -1,0 +1,244 @@
+#include "service/daemon_service.hpp"
+
+#include <signal.h>
+
+#include <atomic>
+#include <iostream>
+#include <thread>
+
+#include "jobs/job_json.hpp"
+#include "jobs/scheduler.hpp"
+#include "jobs/spool_source.hpp"
+#include "server/server.hpp"
+#include "service/daemon_backend.hpp"
+#include "service/runner_holder.hpp"
+#include "service/sd_notify.hpp"
+
+namespace qkv::service {
+
+namespace asio = boost::asio;
+using json = nlohmann::json;
+
+struct DaemonService::Impl {
+  explicit Impl(ServiceOptions o)
+      : opt(std::move(o)),
+        executor(jobs::make_default_executor(opt.threads)),
+        runner([this] { return opt.make_runner(*executor); }),
+        spool(jobs::SpoolOptions{opt.spool, opt.done_days, opt.failed_days, opt.max_request_bytes}),
+        policy(opt.roots, opt.max_job_input_bytes),
+        source(
+            spool, [this]() -> const jobs::PathPolicy& { return policy; },
+            [this] { return opt.default_pipeline; },
+            [this](const JobSpec& spec) { runner.current()->validate(spec); }),
+        compute(executor->concurrency()),
+        signals(io, SIGHUP, SIGTERM, SIGINT),
+        poll_timer(io),
+        maintain_timer(io) {
+    jobs::SchedulerOptions so;
+    so.max_queue = opt.max_queue;
+    so.max_running = executor->concurrency();
+    so.max_run = std::chrono::duration_cast<std::chrono::milliseconds>(opt.max_run);
+    scheduler = std::make_unique<jobs::Scheduler>(so, *executor, [this] { return runner.current(); });
+    scheduler->set_on_room([this] { schedule_poll(); });
+    scheduler->set_on_end([](const jobs::JobRecord& j) { log_end(j); });
+    backend = std::make_unique<DaemonBackend>(BackendContext{
+        io, blocking, compute, *scheduler, source, runner, *executor,
+        [this] { return server ? server->connections() : std::size_t(0); }, opt.max_inline_texts,
+        opt.default_pipeline});
+    backend->set_reload([this](auto done) { reload(std::move(done)); });
+    server::ServerOptions so2;
+    so2.socket = opt.socket;
+    so2.socket_mode = opt.socket_mode;
+    so2.tcp = opt.tcp;
+    so2.limits.max_request_bytes = opt.max_request_bytes;
+    so2.limits.idle_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(opt.idle_timeout);
+    server = std::make_unique<server::Server>(io, so2, *backend);
+  }
+
+  static void log_end(const jobs::JobRecord& j) {
+    auto o = j.outcome();
+    if (!o) return;
+    std::cerr << "qkvd: job " << j.id() << " " << jobs::to_string(o->state);
+    if (o->state == jobs::JobState::done)
+      std::cerr << " (" << o->result.documents << " documents, " << o->result.tokens << " tokens)";
+    else if (!o->error_message.empty())
+      std::cerr << ": [" << o->error_code << "] " << o->error_message;
+    std::cerr << "\n";
+  }
+
+  void schedule_poll() {
+    if (poll_pending.exchange(true)) return;
+    asio::post(blocking, [this] {
+      poll_pending = false;
+      try {
+        source.poll(*scheduler);
+      } catch (const std::exception& e) {
+        std::cerr << "qkvd: reading the spool failed: " << e.what() << "\n";
+      }
+    });
+  }
+
+  void arm_poll() {
+    poll_timer.expires_after(opt.spool_poll);
+    poll_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || draining) return;
+      schedule_poll();
+      arm_poll();
+    });
+  }
+
+  void arm_maintain() {
+    asio::post(blocking, [this] {
+      try {
+        source.maintain();
+      } catch (const std::exception& e) {
+        std::cerr << "qkvd: spool retention failed: " << e.what() << "\n";
+      }
+    });
+    maintain_timer.expires_after(std::chrono::hours(1));
+    maintain_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec && !draining) arm_maintain();
+    });
+  }
+
+  void warm_up() {
+    // Loads the default pipeline now, so the first inline run does not pay for it.
+    asio::post(compute, [this] {
+      try {
+        JobSpec spec;
+        spec.id = "warm-up";
+        spec.pipeline = opt.default_pipeline;
+        spec.texts = {"warm up"};
+        spec.threads = 1;
+        JobProgress p;
+        CancelFlag c;
+        runner.current()->run(spec, p, c);
+      } catch (const std::exception& e) {
+        std::cerr << "qkvd: warning: default pipeline '" << opt.default_pipeline
+                  << "' does not run: " << e.what() << "\n";
+      }
+    });
+  }
+
+  static json bundle_json(const RunnerBundle& b, uint64_t generation) {
+    return {{"reloaded", true},
+            {"generation", generation},
+            {"pipelines", b.pipelines},
+            {"plugins", b.plugins},
+            {"warnings", b.warnings}};
+  }
+
+  void reload(std::function<void(bool, std::string)> done) {
+    notify_reloading();
+    asio::post(blocking, [this, done = std::move(done)] {
+      try {
+        RunnerBundle b = runner.reload();
+        for (auto& w : b.warnings) std::cerr << "qkvd: reload: " << w << "\n";
+        std::cerr << "qkvd: reloaded: " << b.pipelines << " pipeline(s), " << b.plugins
+                  << " plugin(s); running jobs finish on what they started with\n";
+        notify_ready("serving");
+        warm_up();
+        if (done) done(true, bundle_json(b, runner.generation()).dump());
+      } catch (const std::exception& e) {
+        std::cerr << "qkvd: reload failed, keeping the previous pipelines and plugins: " << e.what() << "\n";
+        notify_ready("serving (last reload failed)");
+        if (done) done(false, e.what());
+      }
+    });
+  }
+
+  void wait_signal() {
+    signals.async_wait([this](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      if (sig == SIGHUP) {
+        std::cerr << "qkvd: SIGHUP: reloading pipelines and plugins\n";
+        reload(nullptr);
+      } else {
+        begin_drain(sig);
+      }
+      wait_signal();
+    });
+  }
+
+  void begin_drain(int sig) {
+    if (draining.exchange(true)) {
+      std::cerr << "qkvd: already draining\n";
+      return;
+    }
+    std::cerr << "qkvd: " << (sig == SIGINT ? "SIGINT" : "SIGTERM")
+              << ": no new jobs; draining running jobs for up to " << opt.drain.count() << " s\n";
+    notify_stopping();
+    backend->set_draining();
+    server->stop_accepting();
+    poll_timer.cancel();
+    maintain_timer.cancel();
+    drain_thread = std::thread([this] {
+      scheduler->drain(std::chrono::steady_clock::now() + opt.drain);
+      asio::post(io, [this] {
+        server->close_all();
+        // Let the last replies (end events) flush, then stop.
+        stop_timer = std::make_unique<asio::steady_timer>(io, std::chrono::milliseconds(200));
+        stop_timer->async_wait([this](const boost::system::error_code&) {
+          signals.cancel();
+          io.stop();
+        });
+      });
+    });
+  }
+
+  int run() {
+    source.recover();
+    RunnerBundle b = runner.reload();  // throws: nothing to serve with
+    for (auto& w : b.warnings) std::cerr << "qkvd: " << w << "\n";
+    server->listen();
+    wait_signal();
+    schedule_poll();
+    arm_poll();
+    arm_maintain();
+    warm_up();
+    std::cerr << "qkvd: serving on " << opt.socket.string() << " (" << executor->concurrency()
+              << " threads, " << b.pipelines << " pipeline(s), " << b.plugins
+              << " plugin(s), spool " << opt.spool.string() << ")\n";
+    notify_ready("serving");
+    io.run();
+    if (drain_thread.joinable()) drain_thread.join();
+    blocking.join();
+    compute.join();
+    std::cerr << "qkvd: stopped\n";
+    return 0;
+  }
+
+  ~Impl() {
+    if (drain_thread.joinable()) drain_thread.join();
+    blocking.join();
+    compute.join();
+  }
+
+  ServiceOptions opt;
+  asio::io_context io;
+  std::unique_ptr<jobs::Executor> executor;
+  RunnerHolder runner;
+  jobs::Spool spool;
+  jobs::PathPolicy policy;
+  jobs::SpoolSource source;
+  std::unique_ptr<jobs::Scheduler> scheduler;
+  asio::thread_pool blocking{2};
+  asio::thread_pool compute;
+  std::unique_ptr<DaemonBackend> backend;
+  std::unique_ptr<server::Server> server;
+  asio::signal_set signals;
+  asio::steady_timer poll_timer, maintain_timer;
+  std::unique_ptr<asio::steady_timer> stop_timer;
+  std::atomic<bool> poll_pending{false}, draining{false};
+  std::thread drain_thread;
+};
+
+DaemonService::DaemonService(ServiceOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+DaemonService::~DaemonService() = default;
+
+int DaemonService::run() {
+  ::signal(SIGPIPE, SIG_IGN);
+  return impl_->run();
+}
+
+}  // namespace qkv::service

@@ -1,0 +1,50 @@
+// What qkvd's serve mode needs, independent of how it was configured (serve_command maps
+// the daemon config onto it) and of how jobs are computed (make_runner).
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "jobs/executor.hpp"
+#include "jobs/job_runner.hpp"
+#include "jobs/path_policy.hpp"
+
+namespace qkv::service {
+
+// A runner plus what loading it said (plugins refused, pipelines skipped...).
+struct RunnerBundle {
+  std::shared_ptr<jobs::JobRunner> runner;
+  std::vector<std::string> warnings;
+  std::size_t pipelines = 0;
+  std::size_t plugins = 0;
+};
+
+struct ServiceOptions {
+  std::filesystem::path socket;
+  unsigned socket_mode = 0660;
+  std::optional<std::pair<std::string, uint16_t>> tcp;
+  std::filesystem::path spool;
+  std::string default_pipeline;
+  unsigned threads = 0;
+  jobs::PathRoots roots;
+  uint64_t max_request_bytes = 1 << 20;
+  std::size_t max_queue = 64;
+  uint64_t max_job_input_bytes = 0;
+  std::chrono::seconds max_run{0};
+  std::chrono::seconds idle_timeout{60};
+  std::size_t max_inline_texts = 1024;
+  double done_days = 7, failed_days = 30;
+  std::chrono::seconds drain{30};
+  std::chrono::milliseconds spool_poll{1000};
+  // Builds a runner from the current pipelines and plugins; called at start and on reload,
+  // with the executor whose arena jobs run in. Throws (with a message) when the result would
+  // be unusable; on reload the old runner then stays.
+  std::function<RunnerBundle(jobs::Executor&)> make_runner;
+};
+
+}  // namespace qkv::service
