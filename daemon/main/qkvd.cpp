@@ -2,6 +2,7 @@
 // file (daemon/cli/, or its component's folder); adding one is one line below.
 #include <iostream>
 
+#include "cli/attention_command.hpp"
 #include "cli/cli_context.hpp"
 #include "pipeline/model_stage.hpp"
 
@@ -22,6 +23,7 @@ int main(int argc, char** argv) {
   qkv::cli::register_run(app, ctx);
   qkv::cli::register_pipelines(app, ctx);
   qkv::cli::register_plugins(app, ctx);
+  qkv::cli::register_attention_command(app, ctx);
   // The model runtime registers its ModelStage factory here (qkv::set_model_stage_factory).
 
   try {
