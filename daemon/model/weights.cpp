@@ -187,7 +187,11 @@ void load_qkv_stack(const ModelConfig& c, const Source& s, const std::string& na
                     uint32_t layers, bool cross, StackWeights& st) {
   const uint32_t d = c.d_model;
   const bool bias = c.norm == NormKind::LayerNorm;
-  st.tokens = s.get(name + ".embed_tokens.weight", {c.vocab_size, d});
+  // A decoder without its own table shares the encoder's (one vocabulary for both sides).
+  if (name == "decoder" && c.has_encoder() && !s.has("decoder.embed_tokens.weight"))
+    st.tokens = s.get("encoder.embed_tokens.weight", {c.vocab_size, d});
+  else
+    st.tokens = s.get(name + ".embed_tokens.weight", {c.vocab_size, d});
   if (c.positions == Positions::Learned)
     st.positions = s.get(name + ".embed_positions.weight", {c.max_positions, d});
   if (c.embed_norm) st.embed_norm = norm(s, name + ".embed_norm", d, bias);

@@ -11,7 +11,8 @@ documents of different lengths (expected.safetensors, real tokens only, packed i
   gpt2-tiny/      pre-norm causal GELU(tanh) decoder in HF GPT2Model names (Conv1D [in, out]),
                   full GPT-2 vocabulary, F16 weights, tied LM head (the lm-gpt2 pipeline's model)
   gpt2-prefixed/  `transformer.` prefix and a separate lm_head.weight, BF16 weights
-  seq2seq-tiny/   nn.Transformer encoder-decoder + embeddings + sinusoidal positions, qkv names
+  seq2seq-tiny/   nn.Transformer encoder-decoder + shared embeddings + sinusoidal positions, qkv
+                  names, bert-base-uncased vocabulary, F16 (the seq2seq pipeline's model)
   qkv-decoder/    qkv decoder-only: pre-norm RMSNorm, rotary positions, GELU(tanh), own lm_head
   mha/            one nn.MultiheadAttention (packed in_proj) with key_padding_mask
 
@@ -266,12 +267,13 @@ def sinusoidal(L, d, base=10000.0):
 
 
 def make_seq2seq(name, src_lengths, tgt_lengths, seed):
-    V, d, H, ffn = 96, 32, 4, 64
+    # bert-base-uncased vocabulary (the seq2seq pipeline tokenizes with WordPiece), one embedding
+    # table shared by both stacks (the file has no decoder.embed_tokens), F16 weights.
+    V, d, H, ffn = BERT_VOCAB, 16, 2, 32
     t = nn.Transformer(d_model=d, nhead=H, num_encoder_layers=2, num_decoder_layers=2,
                        dim_feedforward=ffn, dropout=0.0, batch_first=True)
     t.encoder.add_module("embed_tokens", nn.Embedding(V, d))
-    t.decoder.add_module("embed_tokens", nn.Embedding(V, d))
-    randomize(t, torch.float32)
+    randomize(t, torch.float16)
     t.eval()
     scale = math.sqrt(d)
     sp, smask, sids, scu = batch(src_lengths, V, seed)
@@ -281,20 +283,20 @@ def make_seq2seq(name, src_lengths, tgt_lengths, seed):
         return emb(ids) * scale + sinusoidal(ids.shape[1], d)[None]
 
     with torch.no_grad():
-        src, tgt = embed(t.encoder.embed_tokens, sp), embed(t.decoder.embed_tokens, tp)
+        src, tgt = embed(t.encoder.embed_tokens, sp), embed(t.encoder.embed_tokens, tp)
         memory = t.encoder(src, src_key_padding_mask=~smask)
         causal = torch.full((tp.shape[1], tp.shape[1]), float("-inf")).triu(1)
         h = t.decoder(tgt, memory, tgt_mask=causal, tgt_key_padding_mask=~tmask,
                       memory_key_padding_mask=~smask)
         expected = {"src_ids": sids, "src_cu": scu, "tgt_ids": tids, "tgt_cu": tcu,
                     "memory": pack(memory, smask), "hidden": pack(h, tmask)}
-        expected.update(lm_outputs(h, t.decoder.embed_tokens.weight, tp, tmask))
+        expected.update(lm_outputs(h, t.encoder.embed_tokens.weight, tp, tmask))
     config = {"model_type": "qkv", "architecture": "encoder-decoder", "vocab_size": V, "d_model": d,
               "num_heads": H, "ffn_dim": ffn, "encoder_layers": 2, "decoder_layers": 2,
               "norm": "layernorm", "norm_eps": 1e-5, "norm_first": False, "final_norm": True,
               "activation": "relu", "positions": "sinusoidal", "embed_scale": scale,
               "tie_lm_head": True}
-    save_model(name, config, t.state_dict(), torch.float32, expected)
+    save_model(name, config, t.state_dict(), torch.float16, expected)
 
 
 # ---------------------------------------------------------------- qkv decoder: RMSNorm + RoPE

@@ -1,0 +1,194 @@
+// Model runtime benchmark: FMA peak, GEMM GFLOP/s for projection and FFN shapes (OpenBLAS vs
+// Highway), and a BERT-base-sized encoder's tokens/s against torch (numbers passed in from
+// torch_bert.py, run on the same weights and threads). One table on stdout.
+//   model_bench --threads 2 --model DIR [--torch torch.json]     full run (bench/model/run.sh)
+//   model_bench --smoke                                           tiny shapes, fixture model
+#include <tbb/global_control.h>
+#include <tbb/task_arena.h>
+#include <yaml-cpp/yaml.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "fma_peak.hpp"
+#include "host/plugin_registry.hpp"
+#include "model/config.hpp"
+#include "model/gemm.hpp"
+#include "model/stage.hpp"
+
+using namespace qkv;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+template <class Fn>
+double median_seconds(Fn fn, int reps, double min_total = 0.2) {
+  fn();  // warm-up
+  std::vector<double> t;
+  double total = 0;
+  for (int r = 0; r < reps || total < min_total; ++r) {
+    const auto t0 = Clock::now();
+    fn();
+    t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+    total += t.back();
+    if (t.size() > 50) break;
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+// CPU seconds of the whole process (all threads): unlike wall time it does not count the
+// time other tenants of a shared machine hold our cores.
+double cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+struct Timing {
+  double wall = 1e300;  // fastest call, seconds
+  double cpu = 1e300;   // fewest CPU seconds of one call (all threads)
+};
+
+template <class Fn>
+Timing best_timing(Fn fn, int reps) {
+  fn();
+  Timing t;
+  for (int r = 0; r < reps; ++r) {
+    const auto t0 = Clock::now();
+    const double c0 = cpu_seconds();
+    fn();
+    t.cpu = std::min(t.cpu, cpu_seconds() - c0);
+    t.wall = std::min(t.wall, std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+  return t;
+}
+
+struct Shape {
+  const char* name;
+  size_t m, n, k;
+};
+
+// GFLOP/s by wall clock, and per CPU-second times the thread count (the rate when the cores
+// are ours; spinning workers count as busy, so it is never flattering).
+std::pair<double, double> gemm_gflops(model::GemmBackend be, Shape s, tbb::task_arena& arena, int threads) {
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> u(-1, 1);
+  std::vector<float> a(s.m * s.k), b(s.k * s.n), c(s.m * s.n);
+  for (auto& x : a) x = u(rng);
+  for (auto& x : b) x = u(rng);
+  const Timing t = best_timing(
+      [&] { arena.execute([&] { model::gemm(be, {s.m, s.n, s.k, a.data(), s.k, b.data(), s.n, c.data(), s.n}); }); }, 15);
+  const double flops = 2.0 * s.m * s.n * s.k;
+  return {flops / t.wall / 1e9, flops / (t.cpu / threads) / 1e9};
+}
+
+// Token ids both sides generate the same way (torch_bert.py: same formula).
+std::vector<int32_t> bench_ids(size_t n, uint32_t vocab) {
+  std::vector<int32_t> ids(n);
+  for (size_t i = 0; i < n; ++i) ids[i] = static_cast<int32_t>((i * 2654435761ull + 12345) % vocab);
+  return ids;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"qkv model runtime benchmark"};
+  bool smoke = false;
+  int threads = 2;
+  std::string model_dir, torch_json, plugin_dir = QKV_PLUGIN_DIR;
+  int sequences = 8, seq_len = 128;
+  app.add_flag("--smoke", smoke, "tiny shapes and the fixture model, no peer");
+  app.add_option("--threads", threads, "oneTBB threads (torch ran with the same)");
+  app.add_option("--model", model_dir, "BERT-base-sized model directory");
+  app.add_option("--torch", torch_json, "torch_bert.py's result for the same model");
+  app.add_option("--sequences", sequences, "sequences per batch");
+  app.add_option("--seq-len", seq_len, "tokens per sequence");
+  app.add_option("--plugins", plugin_dir, "plugin directory (attention-flash)");
+  CLI11_PARSE(app, argc, argv);
+  if (smoke) {
+    model_dir = std::string(QKV_SOURCE_DIR) + "/tests/model/fixtures/bert-tiny";
+    sequences = 2;
+    seq_len = 16;
+  }
+  if (model_dir.empty()) {
+    std::fprintf(stderr, "model_bench: --model DIR or --smoke\n");
+    return 2;
+  }
+  tbb::global_control gc(tbb::global_control::max_allowed_parallelism, threads);
+  tbb::task_arena arena(threads);
+
+  const double peak = qkv::bench::measure_fma_peak(threads);
+  std::printf("| measurement | shape | qkv | reference | ratio |\n|---|---|---|---|---|\n");
+  std::printf("| FMA peak, %d threads (measured) | fp32 | %.1f GFLOP/s | | |\n", threads, peak);
+
+  const size_t M = smoke ? 64 : static_cast<size_t>(sequences) * seq_len;
+  const std::vector<Shape> shapes =
+      smoke ? std::vector<Shape>{{"qkv projection", M, 96, 32}, {"ffn up", M, 128, 32}}
+            : std::vector<Shape>{{"qkv projection", M, 2304, 768},
+                                 {"attention output", M, 768, 768},
+                                 {"ffn up", M, 3072, 768},
+                                 {"ffn down", M, 768, 3072}};
+  for (const auto& s : shapes)
+    for (auto be : {model::GemmBackend::OpenBlas, model::GemmBackend::Highway}) {
+      const auto [wall, cpu] = gemm_gflops(be, s, arena, threads);
+      std::printf("| GEMM %s, %s + oneTBB tiles | %zux%zux%zu | %.1f GFLOP/s per CPU-s x %d (wall: %.1f) | | %.0f%% of peak |\n",
+                  s.name, be == model::GemmBackend::OpenBlas ? "OpenBLAS serial" : "Highway kernel", s.m, s.n, s.k, cpu,
+                  threads, wall, 100 * cpu / peak);
+    }
+
+  // The encoder through the pipeline's ModelStage (attention-flash plugin).
+  host::PluginRegistry plugins;
+  plugins.load_directory(plugin_dir);
+  const auto cfg = model::load_config(model_dir);
+  auto stage = model::make_model_stage(
+      {YAML::Load("{path: '" + model_dir + "', attention: {plugin: attention-flash}}"), ".", &plugins});
+  TokenBatch batch;
+  batch.ids.push_back(bench_ids(static_cast<size_t>(sequences) * seq_len, cfg.vocab_size));
+  batch.cu_seqlens.emplace_back();
+  for (int b = 0; b <= sequences; ++b) batch.cu_seqlens[0].push_back(b * seq_len);
+  double cpu_total = 0;
+  int runs = 0;
+  const double sec = median_seconds(
+      [&] {
+        const double c0 = cpu_seconds();
+        arena.execute([&] { stage->run(batch); });
+        cpu_total += cpu_seconds() - c0;
+        ++runs;
+      },
+      smoke ? 1 : 5, smoke ? 0 : 3.0);
+  const double tokens = static_cast<double>(sequences) * seq_len;
+  const double tps = tokens / sec;
+  const double tps_cpu = tokens / (cpu_total / runs / threads);
+  // Dense flops per token: 4 d^2 (QKV+O) + 2 d f (FFN) multiply-adds per layer, plus attention.
+  const double d = cfg.d_model, f = cfg.ffn_dim, L = cfg.encoder_layers;
+  const double flops_per_token = L * (2 * (4 * d * d + 2 * d * f) + 4.0 * seq_len * d);
+  std::string ref = "", ratio = "";
+  if (!torch_json.empty()) {
+    std::ifstream in(torch_json);
+    const auto j = nlohmann::json::parse(in);
+    const double ttps = j.at("tokens_per_s").get<double>();
+    const double ttps_cpu = j.at("tokens_per_cpu_s").get<double>() * threads;
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "torch %s: %.0f tokens/s wall, %.0f per CPU-s x %d (%.1f GFLOP/s)",
+                  j.at("torch").get<std::string>().c_str(), ttps, ttps_cpu, threads, ttps_cpu * flops_per_token / 1e9);
+    ref = buf;
+    std::snprintf(buf, sizeof buf, "%.2fx wall, %.2fx CPU-s", tps / ttps, tps_cpu / ttps_cpu);
+    ratio = buf;
+  }
+  std::printf("| encoder %u layers, d=%u, %u heads, %d x %d tokens | %s | %.0f tokens/s wall, %.0f per CPU-s x %d (%.1f GFLOP/s) | %s | %s |\n",
+              cfg.encoder_layers, cfg.d_model, cfg.heads, sequences, seq_len, smoke ? "smoke" : "BERT-base", tps, tps_cpu,
+              threads, tps_cpu * flops_per_token / 1e9, ref.c_str(), ratio.c_str());
+  std::printf("\nGEMM backend used by the model: %s; OpenBLAS parallel mode %d (0 = serial)\n",
+              std::string(model::gemm_backend_name(model::default_gemm_backend())).c_str(),
+              model::openblas_parallel_mode());
+  return 0;
+}
