@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <string>
+#include <thread>
 
 #include "corpus_data.hpp"
 #include "host/plugin_error.hpp"
@@ -44,6 +45,29 @@ TEST_F(WordPiecePlugin, BothFilesMatchGoldens) {
       if (tok.encode(docs[i].text, opts) != golden[i]) ++bad;
     EXPECT_EQ(bad, 0) << yaml;
   }
+}
+
+TEST_F(WordPiecePlugin, OneInstanceManyThreads) {
+  auto docs = read_corpus("mixed_edge");
+  auto golden = read_golden("mixed_edge.bert-base-uncased.jsonl.gz");
+  auto tok = make("{tokenizer_json: bert-base-uncased/tokenizer.json}");
+  std::vector<int> bad(4, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      auto opts = qkv::host::encode_options(QKV_ENCODE_ADD_SPECIAL | QKV_ENCODE_OFFSETS);
+      std::vector<int32_t> ids;
+      std::vector<uint32_t> offsets;
+      for (size_t k = 0; k < docs.size(); ++k) {
+        size_t i = (k * 3 + static_cast<size_t>(t) * 61) % docs.size();  // all, in other orders
+        ids.clear();
+        offsets.clear();
+        tok.encode(docs[i].text, opts, ids, &offsets);
+        if (ids != golden[i] || offsets.size() != 2 * ids.size()) ++bad[t];
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(bad, std::vector<int>(4, 0));
 }
 
 TEST_F(WordPiecePlugin, InfoAndTokenIds) {

@@ -3,6 +3,7 @@
 // the `.replaced` goldens), and one instance shared by many threads (against the goldens).
 #include <gtest/gtest.h>
 
+#include <random>
 #include <stdexcept>
 #include <thread>
 
@@ -186,6 +187,36 @@ TEST(WordPieceOffsets, SliceTheOriginalText) {
   for (size_t i = 0; i < enc.ids.size(); ++i)
     spans.push_back(text.substr(enc.offsets[2 * i], enc.offsets[2 * i + 1] - enc.offsets[2 * i]));
   EXPECT_EQ(spans, (V{"", "Héllo", ",", "[MASK]", "una", "ffa", "ble", "中", ""}));
+}
+
+TEST(WordPieceOffsets, RandomTextKeepsOffsetsInBoundsAndIdsUnchanged) {
+  // Random mixes of ASCII, Latin with accents, Cyrillic, CJK, marks, controls, specials and
+  // invalid bytes: offsets stay inside the text and in order, and asking for offsets never
+  // changes the ids.
+  const char* pieces[] = {"a", "Z", " ", "\n", ".", "##", "[MASK]", "\xC3\xA9", "\xD0\x96",
+                          "\xE4\xB8\xAD", "\xCC\x81", "\x01", "\xF0\x9F\x98\x80", "\xFF",
+                          "\xE2\x80\x8B", "ing", "\xC4\xB0", "\xE1\xBF\xAF"};
+  std::mt19937 rng(7);
+  EncodeParams plain, with;
+  plain.add_special = with.add_special = with.offsets = true;
+  Encoding a, b;
+  for (int round = 0; round < 2000; ++round) {
+    std::string text;
+    const int n = static_cast<int>(rng() % 40);
+    for (int k = 0; k < n; ++k) text += pieces[rng() % std::size(pieces)];
+    bert().encode(text, plain, a);
+    bert().encode(text, with, b);
+    ASSERT_EQ(a.ids, b.ids) << text;
+    ASSERT_EQ(b.offsets.size(), 2 * b.ids.size());
+    uint32_t last_begin = 0;
+    for (size_t i = 1; i + 1 < b.ids.size(); ++i) {
+      const uint32_t begin = b.offsets[2 * i], end = b.offsets[2 * i + 1];
+      ASSERT_LE(begin, end) << text;
+      ASSERT_LE(end, text.size()) << text;
+      ASSERT_LE(last_begin, begin) << text;
+      last_begin = begin;
+    }
+  }
 }
 
 TEST(WordPieceDecode, JoinsPiecesAsHfDecoder) {
