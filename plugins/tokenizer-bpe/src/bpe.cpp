@@ -326,13 +326,12 @@ void Bpe::merge_large(const unsigned char* p, size_t n, uint32_t base, Output& o
   }
 }
 
-inline void Bpe::encode_piece(const unsigned char* p, size_t n, uint32_t base,
+inline void Bpe::encode_piece(const unsigned char* p, size_t n, uint64_t h, uint32_t base,
                               Output& out) const {
   if (n == 1) {
     out.push(byte_id_[p[0]], base, base + 1);
     return;
   }
-  const uint64_t h = hash_bytes(p, n);
   const uint32_t id = map_.find_hashed(p, n, h, true);
   if (id != TokenMap::kNone) {
     out.push(id, base, base + uint32_t(n));
@@ -378,20 +377,39 @@ void Bpe::encode_ordinary(const unsigned char* s, size_t n, uint32_t base, Outpu
     buf[0] = ' ';
     std::memcpy(buf.data() + 1, s, n);
     const size_t first = out.offsets() ? out.offsets()->size() : 0;
-    const auto* b = reinterpret_cast<const unsigned char*>(buf.data());
-    for (size_t pos = 0; pos < buf.size() && !out.full();) {
-      const size_t end = scan_(b, buf.size(), pos);
-      encode_piece(b + pos, end - pos, base, out);
-      pos = end;
-    }
+    encode_pieces(reinterpret_cast<const unsigned char*>(buf.data()), buf.size(), base, out);
     if (auto* off = out.offsets())
       for (size_t i = first; i < off->size(); ++i) (*off)[i] = std::max((*off)[i], base + 1) - 1;
     return;
   }
+  encode_pieces(s, n, base, out);
+}
+
+void Bpe::encode_pieces(const unsigned char* s, size_t n, uint32_t base, Output& out) const {
+  // Pieces go in batches: scanning and hashing a batch first lets the table lines of all its
+  // pieces load at once (prefetch) instead of one cache miss after another.
+  constexpr size_t kBatch = 16;
+  struct Piece {
+    uint32_t begin, end;
+    uint64_t hash;
+  } batch[kBatch];
+  if (!t_cache) t_cache = std::make_unique<CachedPiece[]>(kCacheSlots);
+  const CachedPiece* cache = t_cache.get();
   for (size_t pos = 0; pos < n && !out.full();) {
-    const size_t end = scan_(s, n, pos);
-    encode_piece(s + pos, end - pos, base + uint32_t(pos), out);
-    pos = end;
+    size_t k = 0;
+    for (; k < kBatch && pos < n; ++k) {
+      const size_t end = scan_(s, n, pos);
+      const uint64_t h = end - pos > 1 ? hash_bytes(s + pos, end - pos) : 0;
+      if (end - pos > 1) {
+        map_.prefetch(h);
+        if (end - pos <= CachedPiece::kBytes) __builtin_prefetch(&cache[h & (kCacheSlots - 1)]);
+      }
+      batch[k] = {uint32_t(pos), uint32_t(end), h};
+      pos = end;
+    }
+    for (size_t i = 0; i < k; ++i)
+      encode_piece(s + batch[i].begin, batch[i].end - batch[i].begin, batch[i].hash,
+                   base + batch[i].begin, out);
   }
 }
 

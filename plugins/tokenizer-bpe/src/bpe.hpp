@@ -66,7 +66,9 @@ class Bpe {
   };
   class Output;
   void encode_ordinary(const unsigned char* s, size_t n, uint32_t base, Output& out) const;
-  void encode_piece(const unsigned char* p, size_t n, uint32_t base, Output& out) const;
+  void encode_pieces(const unsigned char* s, size_t n, uint32_t base, Output& out) const;
+  void encode_piece(const unsigned char* p, size_t n, uint64_t hash, uint32_t base,
+                    Output& out) const;
   void merge_small(const unsigned char* p, size_t n, uint32_t base, Output& out) const;
   void merge_large(const unsigned char* p, size_t n, uint32_t base, Output& out) const;
   // The ids BPE gives these bytes without the whole-piece shortcut (used at load).

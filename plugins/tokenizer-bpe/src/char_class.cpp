@@ -42,11 +42,14 @@ const Bmp& bmp() noexcept {
   static const Bmp table;
   return table;
 }
-const Bmp& g_bmp = bmp();  // built at load time: no guard check on the hot path
+const Bmp& g_bmp = bmp();
 
 inline bool cont(unsigned char c) noexcept { return (c & 0xC0) == 0x80; }
 
 }  // namespace
+
+// Built at load time: no initialisation guard on the hot path.
+const uint8_t* detail::g_bmp_class = g_bmp.cls.data();
 
 uint8_t char_class(uint32_t cp) noexcept {
   return cp < 0x10000 ? g_bmp.cls[cp] : classify(cp);
@@ -81,8 +84,7 @@ uint32_t code_point(const unsigned char* p, const unsigned char* end, uint8_t* l
   return 0xFFFFFFFFu;  // invalid byte: its own "other" character
 }
 
-Char next_char(const unsigned char* p, const unsigned char* end) noexcept {
-  if (p[0] < 0x80) return {g_bmp.cls[p[0]], 1};
+Char detail::decode_char(const unsigned char* p, const unsigned char* end) noexcept {
   uint8_t len = 1;
   uint32_t cp = code_point(p, end, &len);
   if (cp == 0xFFFFFFFFu) return {0, 1};

@@ -28,8 +28,17 @@ struct Char {
   uint8_t len;
 };
 
-// ASCII fast path, else full decode. `p < end` required.
-Char next_char(const unsigned char* p, const unsigned char* end) noexcept;
+namespace detail {
+// Classes of plane 0, filled from utf8proc when the library loads.
+extern const uint8_t* g_bmp_class;
+Char decode_char(const unsigned char* p, const unsigned char* end) noexcept;
+}  // namespace detail
+
+// ASCII fast path (inlined into the scanners), else full decode. `p < end` required.
+inline Char next_char(const unsigned char* p, const unsigned char* end) noexcept {
+  if (p[0] < 0x80) return {detail::g_bmp_class[p[0]], 1};
+  return detail::decode_char(p, end);
+}
 
 // Code point of the character at p (for case-insensitive contraction matching).
 uint32_t code_point(const unsigned char* p, const unsigned char* end, uint8_t* len) noexcept;

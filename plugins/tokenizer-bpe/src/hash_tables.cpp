@@ -7,7 +7,9 @@
 namespace qkv::bpe {
 
 void TokenMap::reset(size_t n, const char* arena, const uint32_t* offsets) {
-  const size_t cap = std::bit_ceil(n * 2 + 16);
+  // Load up to 0.8: a smaller table misses the cache less, and probes stay short.
+  const size_t cap = std::bit_ceil(n + n / 4 + 16);
+  tags_.assign(cap, 0);
   slots_.assign(cap, Entry{});
   mask_ = cap - 1;
   count_ = 0;
@@ -16,14 +18,16 @@ void TokenMap::reset(size_t n, const char* arena, const uint32_t* offsets) {
 }
 
 void TokenMap::insert(uint32_t id, bool whole_piece) {
-  if ((count_ + 1) * 2 > slots_.size()) throw std::logic_error("TokenMap: reset too small");
+  if (count_ + 1 >= slots_.size()) throw std::logic_error("TokenMap: reset too small");
   const auto* p = reinterpret_cast<const unsigned char*>(arena_ + offsets_[id]);
   const size_t n = offsets_[id + 1] - offsets_[id];
   if (find(p, n, false) != kNone) throw std::invalid_argument("duplicate token bytes");
-  for (size_t i = hash_bytes(p, n) & mask_;; i = (i + 1) & mask_) {
+  const uint64_t h = hash_bytes(p, n);
+  for (size_t i = h & mask_;; i = (i + 1) & mask_) {
     Entry& e = slots_[i];
     if (e.id == kNone) {
       e = Entry{load_word(p, n), id, uint32_t(n) | (whole_piece ? kPieceFlag : 0)};
+      tags_[i] = tag_of(h);
       ++count_;
       return;
     }
@@ -52,10 +56,10 @@ void PairTable::reserve(size_t n) {
 }
 
 void PairTable::grow() {
-  std::vector<Entry> old = std::move(slots_);
+  HugeArray<Entry> old = std::move(slots_);
   reserve(old.size());
-  for (const Entry& e : old)
-    if (e.key != kEmpty) insert(uint32_t(e.key >> 32), uint32_t(e.key), e.merge);
+  for (size_t i = 0; i < old.size(); ++i)
+    if (old[i].key != kEmpty) insert(uint32_t(old[i].key >> 32), uint32_t(old[i].key), old[i].merge);
 }
 
 void PairTable::insert(uint32_t left, uint32_t right, Merge merge) {

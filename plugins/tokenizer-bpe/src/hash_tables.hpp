@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "huge_array.hpp"
+
 namespace qkv::bpe {
 
 inline uint64_t mix(uint64_t h) noexcept {
@@ -49,8 +51,10 @@ inline uint64_t hash_bytes(const unsigned char* p, size_t n) noexcept {
   return mix(h);
 }
 
-// Token bytes -> id. Entries keep the first 8 bytes inline, so most lookups touch one cache
-// line; longer keys compare their rest against the owner's arena.
+// Token bytes -> id. A one-byte tag per slot (0 = empty, else 7 hash bits | 0x80) is probed
+// first: the tag array is small enough to stay in cache, so a lookup that misses (most pieces
+// that are not one token) rarely touches the entries. Entries keep the first 8 bytes inline;
+// longer keys compare their rest against the owner's arena.
 class TokenMap {
  public:
   static constexpr uint32_t kNone = 0xFFFFFFFFu;
@@ -66,13 +70,21 @@ class TokenMap {
   uint32_t find(const unsigned char* p, size_t n, bool piece_only) const noexcept {
     return find_hashed(p, n, hash_bytes(p, n), piece_only);
   }
+  // Starts loading the cache lines a find with hash h reads first.
+  void prefetch(uint64_t h) const noexcept {
+    __builtin_prefetch(&tags_[h & mask_]);
+    __builtin_prefetch(&slots_[h & mask_]);
+  }
   // Same, with h = hash_bytes(p, n) computed by the caller.
   uint32_t find_hashed(const unsigned char* p, size_t n, uint64_t h,
                        bool piece_only) const noexcept {
     const uint64_t w = load_word(p, n);
+    const uint8_t tag = tag_of(h);
     for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+      const uint8_t t = tags_[i];
+      if (t == 0) return kNone;
+      if (t != tag) continue;
       const Entry& e = slots_[i];
-      if (e.id == kNone) return kNone;
       if (e.word == w && (e.len & ~kPieceFlag) == n &&
           (n <= 8 || std::memcmp(arena_ + offsets_[e.id] + 8, p + 8, n - 8) == 0))
         return (piece_only && !(e.len & kPieceFlag)) ? kNone : e.id;
@@ -85,8 +97,10 @@ class TokenMap {
     uint32_t id = kNone;
     uint32_t len;
   };
+  static uint8_t tag_of(uint64_t h) noexcept { return uint8_t(h >> 57) | 0x80; }
   size_t slot_of(uint32_t id) const noexcept;  // the entry of an inserted id
-  std::vector<Entry> slots_;
+  HugeArray<uint8_t> tags_;
+  HugeArray<Entry> slots_;
   size_t mask_ = 0;
   size_t count_ = 0;
   const char* arena_ = nullptr;
@@ -125,7 +139,7 @@ class PairTable {
   };
   size_t slot(uint64_t key) const noexcept { return (key * 0x9E3779B97F4A7C15ull) >> shift_; }
   void grow();
-  std::vector<Entry> slots_;
+  HugeArray<Entry> slots_;
   size_t mask_ = 0;
   unsigned shift_ = 64;
   size_t count_ = 0;
