@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <random>
 #include <string>
 #include <string_view>
@@ -38,6 +39,25 @@ struct Shape {
     return 4.0 * dim * pairs * heads * batch;
   }
 };
+
+// CPU seconds of the calling thread: unlike wall time, barely affected by other processes
+// sharing the cores, so the "per CPU-second" columns stay comparable on a busy machine.
+double thread_cpu() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
+// One core's peak per CPU-second: the FMA loop on this thread, best of repeats.
+double fma_peak_cpu(int repeats, uint64_t iters) {
+  double best = 1e30;
+  for (int r = 0; r < repeats; ++r) {
+    const double t0 = thread_cpu();
+    if (qkv::bench::fma_loop(iters) == 12345.0) std::puts("");
+    best = std::min(best, thread_cpu() - t0);
+  }
+  return double(iters) * qkv::bench::fma_flops_per_iter() / best / 1e9;
+}
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -99,29 +119,36 @@ Inputs make_inputs(const Shape& s) {
 
 // Median seconds of one flash call on arenas of 1 and `threads` threads, the two measured in
 // alternation so that load changes on a shared machine hit both alike.
-std::pair<double, double> time_flash(Inputs& in, int threads, int repeats) {
+struct FlashTimes {
+  double wall1, wall_n;  // medians, seconds
+  double cpu1;           // best thread CPU seconds of the 1-thread runs
+};
+
+FlashTimes time_flash(Inputs& in, int threads, int repeats) {
   tbb::task_arena one(1), many(threads);
-  std::vector<double> t1, tn;
-  auto once = [&](tbb::task_arena& arena, std::vector<double>& times) {
-    arena.execute([&] {
+  std::vector<double> t1, tn, c1;
+  auto once = [&](tbb::task_arena& arena, std::vector<double>& times, std::vector<double>* cpu) {
+    arena.execute([&] {  // a 1-slot arena runs everything on this thread
+      const double c0 = thread_cpu();
       const auto t0 = Clock::now();
       qkv::attention::flash_forward(in.args);
       times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+      if (cpu) cpu->push_back(thread_cpu() - c0);
     });
   };
   std::vector<double> warm;
-  once(one, warm);
-  once(many, warm);
+  once(one, warm, nullptr);
+  once(many, warm, nullptr);
   for (int r = 0; r < repeats; ++r) {
-    once(one, t1);
-    once(many, tn);
+    once(one, t1, &c1);
+    once(many, tn, nullptr);
   }
   for (float x : in.out)
     if (!std::isfinite(x)) throw std::runtime_error("non-finite output " + std::to_string(x));
-  return {median(t1), median(tn)};
+  return {median(t1), median(tn), *std::min_element(c1.begin(), c1.end())};
 }
 
-std::vector<double> time_torch(const std::vector<Shape>& shapes, int threads, int repeats) {
+std::vector<std::vector<double>> time_torch(const std::vector<Shape>& shapes, int threads, int repeats) {
   nlohmann::json js = nlohmann::json::array();
   for (const auto& s : shapes)
     js.push_back({{"batch", s.batch}, {"heads", s.heads}, {"lq", s.lq}, {"lk", s.lk},
@@ -138,9 +165,9 @@ std::vector<double> time_torch(const std::vector<Shape>& shapes, int threads, in
   }
   if (text.empty()) {
     std::fprintf(stderr, "torch peer failed (%s); torch columns left empty\n", cmd.c_str());
-    return std::vector<double>(shapes.size(), 0.0);
+    return std::vector<std::vector<double>>(shapes.size(), {0.0, 0.0});
   }
-  return nlohmann::json::parse(text).get<std::vector<double>>();
+  return nlohmann::json::parse(text).get<std::vector<std::vector<double>>>();
 }
 
 }  // namespace
@@ -188,14 +215,18 @@ int main(int argc, char** argv) {
 
 
   std::vector<std::string> rows;
-  std::vector<double> g2s;
+  std::vector<double> g2s, gcs;
+  const double core_peak = fma_peak_cpu(smoke ? 1 : 5, iters);
   for (const Shape& s : shapes) {
     Inputs in = make_inputs(s);
     // torch right before qkv on the same shape, so both see the same machine load.
-    const double torch_s = torch ? time_torch({s}, threads, repeats).at(0) : 0.0;
-    const auto [t1, t2] = time_flash(in, threads, repeats);
+    const std::vector<double> torch_s =
+        torch ? time_torch({s}, threads, repeats).at(0) : std::vector<double>{0.0, 0.0};
+    const FlashTimes ft = time_flash(in, threads, repeats);
+    const double t1 = ft.wall1, t2 = ft.wall_n, gc = s.flops() / ft.cpu1 / 1e9;
     const double g1 = s.flops() / t1 / 1e9, g2 = s.flops() / t2 / 1e9;
-    const double gt = torch_s > 0 ? s.flops() / torch_s / 1e9 : 0.0;
+    const double gt = torch_s.at(0) > 0 ? s.flops() / torch_s[0] / 1e9 : 0.0;
+    const double gtc = torch_s.at(1) > 0 ? s.flops() / torch_s[1] / 1e9 : 0.0;
     char buf[512];
     std::snprintf(buf, sizeof buf, "| %s | %.1f | %.1f | %%.1f%%%% | %.2fx | ", s.name.c_str(), g1,
                   g2, t1 / t2);
@@ -206,6 +237,15 @@ int main(int argc, char** argv) {
     } else {
       row += "- | - |";
     }
+    std::snprintf(buf, sizeof buf, " %.1f | %%.1f%%%% |", gc);
+    row += buf;
+    if (gtc > 0) {
+      std::snprintf(buf, sizeof buf, " %.1f | %.1fx |", gtc, gc / gtc);
+      row += buf;
+    } else {
+      row += " - | - |";
+    }
+    gcs.push_back(gc);
     rows.push_back(row);
     g2s.push_back(g2);
   }
@@ -214,11 +254,13 @@ int main(int argc, char** argv) {
               after2);
   peak1 = std::max(peak1, after1);
   peak2 = std::max(peak2, after2);
-  std::printf("%% of peak below uses the larger 2-thread peak, %.1f GFLOP/s\n\n", peak2);
-  std::printf("| shape | qkv 1T GFLOP/s | qkv 2T GFLOP/s | %% of 2T peak | 2T/1T | torch 2T GFLOP/s | qkv/torch |\n");
-  std::printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+  std::printf("%% of peak below uses the larger 2-thread peak, %.1f GFLOP/s\n", peak2);
+  std::printf("per CPU-second (load-independent): core peak %.1f GFLOP/s; qkv 1T by thread CPU time\n\n",
+              core_peak);
+  std::printf("| shape | qkv 1T GFLOP/s | qkv 2T GFLOP/s | %% of 2T peak | 2T/1T | torch 2T GFLOP/s | qkv/torch | qkv 1T GFLOP/CPU-s | %% of core peak | torch 1T GFLOP/CPU-s | qkv/torch per CPU-s |\n");
+  std::printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
   for (size_t i = 0; i < rows.size(); ++i) {
-    std::printf(rows[i].c_str(), 100.0 * g2s[i] / peak2);
+    std::printf(rows[i].c_str(), 100.0 * g2s[i] / peak2, 100.0 * gcs[i] / core_peak);
     std::printf("\n");
   }
   return 0;

@@ -3,7 +3,8 @@
 
 Usage: torch_attention.py THREADS REPEATS SHAPES_JSON
 SHAPES_JSON: [{"batch":..,"heads":..,"lq":..,"lk":..,"dim":..,"causal":bool}, ...]
-Prints a JSON list of median seconds, one per shape.
+Prints a JSON list, one [median wall seconds on THREADS threads, best thread-CPU seconds on
+1 thread] per shape (the second is barely affected by other load on the machine).
 """
 import json
 import statistics
@@ -13,7 +14,7 @@ import time
 import torch
 
 
-def run(shape, repeats):
+def run(shape, repeats, threads):
     b, h, lq, lk, d = (shape[k] for k in ("batch", "heads", "lq", "lk", "dim"))
     g = torch.Generator().manual_seed(0)
     q = torch.randn(b, h, lq, d, generator=g)
@@ -33,19 +34,26 @@ def run(shape, repeats):
         return torch.matmul(torch.softmax(s, dim=-1), v)
 
     with torch.no_grad():
+        torch.set_num_threads(threads)
         once()
         times = []
         for _ in range(repeats):
             t0 = time.perf_counter()
             once()
             times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        torch.set_num_threads(1)  # intra-op work then runs on this thread: thread_time sees it all
+        once()
+        cpu = []
+        for _ in range(repeats):
+            t0 = time.thread_time()
+            once()
+            cpu.append(time.thread_time() - t0)
+    return [statistics.median(times), min(cpu)]
 
 
 def main():
     threads, repeats, shapes = int(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3])
-    torch.set_num_threads(threads)
-    print(json.dumps([run(s, repeats) for s in shapes]))
+    print(json.dumps([run(s, repeats, threads) for s in shapes]))
 
 
 if __name__ == "__main__":
