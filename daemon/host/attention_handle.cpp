@@ -1,5 +1,6 @@
 #include "host/attention_handle.hpp"
 
+#include "host/call_checks.hpp"
 #include "host/negotiate.hpp"
 #include "host/plugin_error.hpp"
 
@@ -16,6 +17,8 @@ AttentionHandle::AttentionHandle(std::shared_ptr<PluginInstance> instance)
 }
 
 void AttentionHandle::forward(const qkv_attention_args& args) const {
+  if (std::string wrong = check_attention_args(args); !wrong.empty())
+    throw PluginError(QKV_ERR_INVALID_ARGUMENT, instance_->context() + ": forward: " + wrong);
   qkv_attention_args a = args;
   a.struct_size = sizeof a;
   auto lease = instance_->acquire();

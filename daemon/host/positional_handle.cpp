@@ -1,5 +1,6 @@
 #include "host/positional_handle.hpp"
 
+#include "host/call_checks.hpp"
 #include "host/negotiate.hpp"
 #include "host/plugin_error.hpp"
 
@@ -21,6 +22,8 @@ PositionalHandle::PositionalHandle(std::shared_ptr<PluginInstance> instance)
 
 void PositionalHandle::add(float* x, uint32_t dim, size_t row_stride,
                            std::span<const int32_t> positions) const {
+  if (std::string wrong = check_positional_args(x, row_stride, dim, positions); !wrong.empty())
+    throw PluginError(QKV_ERR_INVALID_ARGUMENT, instance_->context() + ": add: " + wrong);
   auto lease = instance_->acquire();
   if (qkv_error* e = api_->add(lease.get(), x, positions.size(), dim, row_stride, positions.data()))
     throw_if_error(e, instance_->context() + ": add");
@@ -28,6 +31,9 @@ void PositionalHandle::add(float* x, uint32_t dim, size_t row_stride,
 
 void PositionalHandle::rotate(float* x, uint32_t heads, uint32_t head_dim, size_t row_stride,
                               std::span<const int32_t> positions) const {
+  const size_t width = size_t(heads) * head_dim;
+  if (std::string wrong = check_positional_args(x, row_stride, width, positions); !wrong.empty())
+    throw PluginError(QKV_ERR_INVALID_ARGUMENT, instance_->context() + ": rotate: " + wrong);
   auto lease = instance_->acquire();
   if (qkv_error* e = api_->rotate(lease.get(), x, positions.size(), heads, head_dim, row_stride,
                                   positions.data()))

@@ -128,6 +128,11 @@ TEST(HostPositional, AddsAndReportsUnsupportedRotate) {
   } catch (const PluginError& e) {
     EXPECT_EQ(e.code(), QKV_ERR_OUT_OF_RANGE);
   }
+  const std::vector<int32_t> negative{0, -1};
+  EXPECT_THAT([&] { pos.add(x.data(), 2, 3, negative); },
+              ::testing::ThrowsMessage<PluginError>(HasSubstr("position -1 of token 1 is negative")));
+  EXPECT_THAT([&] { pos.add(x.data(), 4, 3, positions); },
+              ::testing::ThrowsMessage<PluginError>(HasSubstr("row_stride 3 is smaller")));
   try {
     pos.rotate(x.data(), 1, 2, 2, positions);
     FAIL();
@@ -162,6 +167,27 @@ TEST(HostAttention, ForwardSeesModelTensorsThroughTheLookup) {
   a.out = out.data();
   att.forward(a);
   EXPECT_THAT(out, ElementsAre(2.5f, 5.0f, 7.5f, 10.0f));
+
+  // Malformed calls are refused by the host before they reach the plugin.
+  auto refused = [&](qkv_attention_args bad, const char* why) {
+    EXPECT_THAT([&] { att.forward(bad); },
+                ::testing::ThrowsMessage<PluginError>(HasSubstr(why)));
+  };
+  qkv_attention_args gqa = a;
+  gqa.heads_q = 3;
+  gqa.heads_kv = 2;
+  refused(gqa, "heads_q (3) is not a multiple of heads_kv (2)");
+  const std::vector<int32_t> backwards{0, 3, 2};
+  qkv_attention_args cu_bad = a;
+  cu_bad.batch = 2;
+  cu_bad.cu_seqlens_k = backwards.data();
+  refused(cu_bad, "cu_seqlens must start at 0 and never decrease");
+  qkv_attention_args stride_bad = a;
+  stride_bad.out_stride = 1;
+  refused(stride_bad, "stride is smaller");
+  qkv_attention_args no_out = a;
+  no_out.out = nullptr;
+  refused(no_out, "must not be NULL");
 
   // Missing tensor, and no model at all: create fails with the host's message.
   EXPECT_THAT([&] { create_instance(p, YAML::Load("tensor: nope"), "/cfg", "", lookup); },
