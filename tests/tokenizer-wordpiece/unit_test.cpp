@@ -3,6 +3,9 @@
 // the `.replaced` goldens), and one instance shared by many threads (against the goldens).
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <stdexcept>
 #include <thread>
@@ -253,6 +256,37 @@ TEST(WordPieceLoad, TokenizerJsonAgreesWithVocabTxt) {
   EXPECT_EQ(json.spec().sep_id, 102);
   EXPECT_EQ(json.token_to_id("[MASK]"), 103);
   EXPECT_EQ(json.spec().added.size(), 5u);
+}
+
+TEST(WordPieceLoad, HubStyleTokenizerJson) {
+  // The hub's bert-base-uncased file differs from ours in two ways: strip_accents is null
+  // (follow lowercase) and the post-processor is a TemplateProcessing. Same ids expected.
+  std::ifstream in(source_path(kJson));
+  auto doc = nlohmann::json::parse(in);
+  doc["normalizer"]["strip_accents"] = nullptr;
+  doc["post_processor"] = nlohmann::json::parse(R"({"type": "TemplateProcessing",
+    "single": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}},
+               {"Sequence": {"id": "A", "type_id": 0}},
+               {"SpecialToken": {"id": "[SEP]", "type_id": 0}}],
+    "pair": [],
+    "special_tokens": {"[CLS]": {"id": "[CLS]", "ids": [101], "tokens": ["[CLS]"]},
+                       "[SEP]": {"id": "[SEP]", "ids": [102], "tokens": ["[SEP]"]}}})");
+  const std::string path = ::testing::TempDir() + "wordpiece_hub_tokenizer.json";
+  std::ofstream(path) << doc.dump();
+  WordPieceTokenizer tok(load_tokenizer_json(path));
+  std::remove(path.c_str());
+  EXPECT_FALSE(tok.spec().normalizer.strip_accents.has_value());
+  auto docs = read_corpus("mixed_edge");
+  auto golden = read_golden("mixed_edge.bert-base-uncased.jsonl.gz");
+  EncodeParams p;
+  p.add_special = true;
+  Encoding enc;
+  int bad = 0;
+  for (size_t i = 0; i < docs.size(); ++i) {
+    tok.encode(docs[i].text, p, enc);
+    bad += enc.ids != golden[i];
+  }
+  EXPECT_EQ(bad, 0);
 }
 
 TEST(WordPieceLoad, ErrorsNameTheFile) {
