@@ -31,6 +31,7 @@ std::vector<std::pair<size_t, size_t>> locate_values(std::string_view s, std::sp
     return std::pair<size_t, size_t>{begin, i++};
   };
   auto skip_value = [&] {
+    if (i >= s.size()) return;
     int depth = 0;
     do {
       if (s[i] == '"') { skip_string(); continue; }

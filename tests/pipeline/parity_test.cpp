@@ -8,6 +8,7 @@
 
 #include <memory>
 
+#include "cli/cli_context.hpp"
 #include "config/diagnostics.hpp"
 #include "host/plugin_registry.hpp"
 #include "pipeline/runner.hpp"
@@ -210,6 +211,16 @@ TEST_F(Parity, ThreadCountDoesNotChangeBytes) {
     outs.push_back(slurp(dir_ / ("t" + std::to_string(t) + ".jsonl")));
   }
   EXPECT_EQ(outs[0], outs[1]);
+}
+
+// `qkvd --check-config` on the shipped config: it and every shipped pipeline (tokenizers
+// created from the real plugins) are valid.
+TEST(ShippedConfig, CheckConfigIsClean) {
+  qkv::cli::CliContext ctx;
+  std::ostringstream os;
+  const fs::path file = kRoot / "configs/qkvd.yaml";
+  EXPECT_EQ(qkv::cli::check_config(ctx, file, os), 0) << os.str();
+  EXPECT_EQ(os.str(), file.string() + ": ok\n");
 }
 
 }  // namespace
