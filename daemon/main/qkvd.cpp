@@ -4,6 +4,7 @@
 
 #include "cli/attention_command.hpp"
 #include "cli/cli_context.hpp"
+#include "model/stage.hpp"
 #include "pipeline/model_stage.hpp"
 
 #ifndef QKV_VERSION
@@ -24,7 +25,7 @@ int main(int argc, char** argv) {
   qkv::cli::register_pipelines(app, ctx);
   qkv::cli::register_plugins(app, ctx);
   qkv::cli::register_attention_command(app, ctx);
-  // The model runtime registers its ModelStage factory here (qkv::set_model_stage_factory).
+  qkv::model::register_model_stage();  // the model runtime's ModelStage factory
 
   try {
     app.parse(argc, argv);
