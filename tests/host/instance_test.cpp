@@ -177,9 +177,10 @@ TEST(HostAttention, ForwardSeesModelTensorsThroughTheLookup) {
   gqa.heads_q = 3;
   gqa.heads_kv = 2;
   refused(gqa, "heads_q (3) is not a multiple of heads_kv (2)");
-  const std::vector<int32_t> backwards{0, 3, 2};
+  const std::vector<int32_t> forwards{0, 1, 2}, backwards{0, 3, 2};
   qkv_attention_args cu_bad = a;
   cu_bad.batch = 2;
+  cu_bad.cu_seqlens_q = forwards.data();
   cu_bad.cu_seqlens_k = backwards.data();
   refused(cu_bad, "cu_seqlens must start at 0 and never decrease");
   qkv_attention_args stride_bad = a;
