@@ -187,8 +187,9 @@ int main(int argc, char** argv) {
   std::mt19937_64 rng(42);
   const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   for (auto& c : b64) c = alphabet[rng() % 64];
-  std::printf("\n| 1 MiB without whitespace | gpt2 | cl100k | o200k |\n|---|---:|---:|---:|\n");
-  for (auto [label, text] : {std::pair{"'a' x 1 MiB", &repeated}, std::pair{"random base64", &b64}}) {
+  std::printf("\n| %zu KiB without whitespace | gpt2 | cl100k | o200k |\n|---|---:|---:|---:|\n",
+              big >> 10);
+  for (auto [label, text] : {std::pair{"'a' repeated", &repeated}, std::pair{"random base64", &b64}}) {
     std::string row = "| ";
     row.append(label);
     row.append(" per-byte time / English |");
@@ -197,6 +198,23 @@ int main(int argc, char** argv) {
       for (int r = 0; r < std::max(1, a.runs); ++r) v.push_back(encode_seconds(*toks[size_t(k)].bpe, {*text}, nullptr));
       row.append(" ");
       row.append(fmt(median(v) / double(big) / en_sec_per_byte[k], 2));
+      row.append("x |");
+    }
+    std::printf("%s\n", row.c_str());
+  }
+  {
+    // Linearity: the same random text cut into 16 documents costs the same per byte as one.
+    std::vector<std::string> parts;
+    for (size_t i = 0; i < 16; ++i) parts.push_back(b64.substr(i * big / 16, big / 16));
+    std::string row = "| random base64, one " + std::to_string(big >> 10) + " KiB document / as 16 documents |";
+    for (int k = 0; k < 3; ++k) {
+      std::vector<double> whole, cut;
+      for (int r = 0; r < std::max(1, a.runs); ++r) {
+        whole.push_back(encode_seconds(*toks[size_t(k)].bpe, {b64}, nullptr));
+        cut.push_back(encode_seconds(*toks[size_t(k)].bpe, parts, nullptr));
+      }
+      row.append(" ");
+      row.append(fmt(median(whole) / median(cut), 2));
       row.append("x |");
     }
     std::printf("%s\n", row.c_str());

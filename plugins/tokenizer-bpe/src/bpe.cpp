@@ -214,12 +214,11 @@ std::vector<uint32_t> Bpe::merge_only(std::string_view bytes) const {
 void Bpe::merge_small(const unsigned char* p, size_t n, uint32_t base, Output& out) const {
   // Parts i: id[i] over bytes [start[i], start[i+1]); merging parts i and i+1 has rank[i] and
   // gives res[i]. Lowest rank first, leftmost among equals (tiktoken's order).
-  uint32_t id[kSmallPiece], start[kSmallPiece + 1], rank[kSmallPiece], res[kSmallPiece];
+  uint32_t id[kSmallPiece], start[kSmallPiece + 1], rank[kSmallPiece];
   for (size_t i = 0; i < n; ++i) id[i] = byte_id_[p[i]], start[i] = uint32_t(i);
   start[n] = uint32_t(n);
   for (size_t i = 0; i + 1 < n; ++i) {
-    const auto m = byte_pair_[p[i] * 256 + p[i + 1]];
-    rank[i] = m.rank, res[i] = m.id;
+    rank[i] = byte_pair_[p[i] * 256 + p[i + 1]].rank;
   }
   rank[n - 1] = kNoRank;
   size_t m = n;
@@ -229,23 +228,19 @@ void Bpe::merge_small(const unsigned char* p, size_t n, uint32_t base, Output& o
     for (size_t i = 0; i + 1 < m; ++i)
       if (rank[i] < best) best = rank[i], at = i;
     if (best == kNoRank) break;
-    id[at] = res[at];
+    id[at] = pairs_.result(best);
+    // The two pairs to look up next: start loading them, then shift while they arrive.
+    if (at > 0) pairs_.prefetch(id[at - 1], id[at]);
+    if (at + 2 < m) pairs_.prefetch(id[at], id[at + 2]);
     // Remove part at+1.
     const size_t tail = m - at - 2;
     std::memmove(id + at + 1, id + at + 2, tail * sizeof(uint32_t));
     std::memmove(rank + at + 1, rank + at + 2, tail * sizeof(uint32_t));
-    std::memmove(res + at + 1, res + at + 2, tail * sizeof(uint32_t));
     std::memmove(start + at + 1, start + at + 2, (tail + 1) * sizeof(uint32_t));
     --m;
     rank[m - 1] = kNoRank;
-    if (at + 1 < m) {
-      const auto r = pairs_.find(id[at], id[at + 1]);
-      rank[at] = r.rank, res[at] = r.id;
-    }
-    if (at > 0) {
-      const auto r = pairs_.find(id[at - 1], id[at]);
-      rank[at - 1] = r.rank, res[at - 1] = r.id;
-    }
+    if (at + 1 < m) rank[at] = pairs_.rank(id[at], id[at + 1]);
+    if (at > 0) rank[at - 1] = pairs_.rank(id[at - 1], id[at]);
   }
   for (size_t i = 0; i < m; ++i) out.push(id[i], base + start[i], base + start[i + 1]);
 }
@@ -282,7 +277,7 @@ void Bpe::merge_large(const unsigned char* p, size_t n, uint32_t base, Output& o
   };
   auto pair_rank = [&](uint32_t left) -> uint32_t {
     const uint32_t right = s.next[left];
-    return right == kEnd ? kNoRank : pairs_.find(s.ids[left], s.ids[right]).rank;
+    return right == kEnd ? kNoRank : pairs_.rank(s.ids[left], s.ids[right]);
   };
   for (size_t i = 0; i < n; ++i) {
     s.ids[i] = byte_id_[p[i]];
@@ -309,7 +304,7 @@ void Bpe::merge_large(const unsigned char* p, size_t n, uint32_t base, Output& o
     const uint32_t left = b.pos[b.cursor++];
     if (s.ranks[left] != rank) continue;  // stale
     const uint32_t right = s.next[left];
-    s.ids[left] = pairs_.find(s.ids[left], s.ids[right]).id;
+    s.ids[left] = pairs_.result(rank);
     s.ranks[right] = kNoRank;
     s.next[left] = s.next[right];
     if (s.next[left] != kEnd) s.prev[s.next[left]] = left;

@@ -49,36 +49,50 @@ void TokenMap::set_whole_piece(uint32_t id, bool whole_piece) {
 
 void PairTable::reserve(size_t n) {
   const size_t cap = std::bit_ceil(n * 2 + 16);
-  slots_.assign(cap, Entry{});
+  slots_.assign(cap, kEmpty);
   mask_ = cap - 1;
   shift_ = 64 - std::countr_zero(cap);
   count_ = 0;
 }
 
 void PairTable::grow() {
-  HugeArray<Entry> old = std::move(slots_);
+  HugeArray<uint64_t> old = std::move(slots_);
   reserve(old.size());
   for (size_t i = 0; i < old.size(); ++i)
-    if (old[i].key != kEmpty) insert(uint32_t(old[i].key >> 32), uint32_t(old[i].key), old[i].merge);
+    if (old[i] != kEmpty) place(old[i] >> 22, uint32_t(old[i] & kRankMask));
 }
 
-void PairTable::insert(uint32_t left, uint32_t right, Merge merge) {
-  max_rank_ = std::max(max_rank_, merge.rank);
-  if (slots_.empty() || (count_ + 1) * 2 > slots_.size()) grow();
-  const uint64_t key = (uint64_t(left) << 32) | right;
+void PairTable::place(uint64_t key, uint32_t rank) {
   for (size_t i = slot(key);; i = (i + 1) & mask_) {
-    Entry& e = slots_[i];
-    if (e.key == key) {
-      e.merge = merge;
-      return;
-    }
-    if (e.key == kEmpty) {
-      e.key = key;
-      e.merge = merge;
-      ++count_;
+    uint64_t& e = slots_[i];
+    if (e == kEmpty) ++count_;
+    if (e == kEmpty || (e >> 22) == key) {
+      e = (key << 22) | rank;
       return;
     }
   }
+}
+
+void PairTable::insert(uint32_t left, uint32_t right, Merge merge) {
+  if (left > kMaxId || right > kMaxId || merge.id > kMaxId || merge.rank > kMaxRank)
+    throw std::invalid_argument("vocabulary too large: token ids must be below 2097150 and "
+                                "merges fewer than 4194302");
+  if (slots_.empty() || (count_ + 1) * 2 > slots_.size()) grow();
+  if (merge.id != merge.rank && results_.empty()) {
+    // First merge whose id differs from its rank: keep the rank -> id array from now on.
+    results_.resize(size_t(max_rank_) + 1);
+    for (uint32_t r = 0; r <= max_rank_; ++r) results_[r] = r;
+  }
+  if (!results_.empty()) {
+    if (results_.size() <= merge.rank) {
+      const size_t old = results_.size();
+      results_.resize(size_t(merge.rank) + 1);
+      for (size_t r = old; r < results_.size(); ++r) results_[r] = uint32_t(r);
+    }
+    results_[merge.rank] = merge.id;
+  }
+  max_rank_ = std::max(max_rank_, merge.rank);
+  place(key_of(left, right), merge.rank);
 }
 
 }  // namespace qkv::bpe

@@ -107,7 +107,10 @@ class TokenMap {
   const uint32_t* offsets_ = nullptr;
 };
 
-// (left id, right id) -> merge rank and merged id.
+// (left id, right id) -> merge rank, and rank -> merged id. Entries are one packed word
+// (left 21 bits | right 21 bits | rank 22 bits), half the cache footprint of a key/value pair:
+// merging is bound by misses in this table. tiktoken vocabularies merge to the token whose id
+// is the rank, so the rank -> id array is only kept when they differ (merge lists).
 class PairTable {
  public:
   struct Merge {
@@ -115,31 +118,43 @@ class PairTable {
     uint32_t id;
   };
   static constexpr uint32_t kNoRank = 0xFFFFFFFFu;
+  static constexpr uint32_t kMaxId = (1u << 21) - 2, kMaxRank = (1u << 22) - 2;
 
   void reserve(size_t n);
-  // Later inserts of the same pair win (as a map built from the merge list in order).
+  // Later inserts of the same pair win (as a map built from the merge list in order). Throws
+  // std::invalid_argument past kMaxId / kMaxRank.
   void insert(uint32_t left, uint32_t right, Merge merge);
 
-  Merge find(uint32_t left, uint32_t right) const noexcept {
-    const uint64_t key = (uint64_t(left) << 32) | right;
+  void prefetch(uint32_t left, uint32_t right) const noexcept {
+    __builtin_prefetch(&slots_[slot(key_of(left, right))]);
+  }
+  uint32_t rank(uint32_t left, uint32_t right) const noexcept {
+    const uint64_t key = key_of(left, right);
     for (size_t i = slot(key);; i = (i + 1) & mask_) {
-      const Entry& e = slots_[i];
-      if (e.key == key) return e.merge;
-      if (e.key == kEmpty) return {kNoRank, 0};
+      const uint64_t e = slots_[i];
+      if ((e >> 22) == key) return uint32_t(e & kRankMask);
+      if (e == kEmpty) return kNoRank;
     }
+  }
+  uint32_t result(uint32_t rank) const noexcept { return results_.empty() ? rank : results_[rank]; }
+  Merge find(uint32_t left, uint32_t right) const noexcept {
+    const uint32_t r = rank(left, right);
+    return {r, r == kNoRank ? 0 : result(r)};
   }
   size_t size() const noexcept { return count_; }
   uint32_t max_rank() const noexcept { return max_rank_; }
 
  private:
   static constexpr uint64_t kEmpty = ~uint64_t{0};
-  struct Entry {
-    uint64_t key = kEmpty;
-    Merge merge;
-  };
+  static constexpr uint64_t kRankMask = (uint64_t{1} << 22) - 1;
+  static uint64_t key_of(uint32_t left, uint32_t right) noexcept {
+    return (uint64_t(left) << 21) | right;
+  }
   size_t slot(uint64_t key) const noexcept { return (key * 0x9E3779B97F4A7C15ull) >> shift_; }
   void grow();
-  HugeArray<Entry> slots_;
+  void place(uint64_t key, uint32_t rank);
+  HugeArray<uint64_t> slots_;
+  std::vector<uint32_t> results_;  // rank -> merged id; empty while every merge gives id == rank
   size_t mask_ = 0;
   unsigned shift_ = 64;
   size_t count_ = 0;
