@@ -18,14 +18,17 @@ struct Library::Impl {
 
 namespace {
 
-// Boost.DLL reports "load() failed (dlerror system message: <text>)": keep only the text.
-std::string loader_message(const std::exception& e) {
+// Boost.DLL reports "load() failed (dlerror system message: <text>): <errno text>"; dlerror's
+// <text> is "<path>: <cause>". Keep only the cause: callers name the file themselves.
+std::string loader_message(const std::exception& e, const std::string& path) {
   std::string what = e.what();
   const std::string marker = "dlerror system message: ";
   auto at = what.find(marker);
   if (at == std::string::npos) return what;
   std::string text = what.substr(at + marker.size());
-  if (!text.empty() && text.back() == ')') text.pop_back();
+  if (auto close = text.rfind("): "); close != std::string::npos) text.resize(close);
+  else if (!text.empty() && text.back() == ')') text.pop_back();
+  if (text.rfind(path + ": ", 0) == 0) text.erase(0, path.size() + 2);
   return text;
 }
 
@@ -72,7 +75,7 @@ std::shared_ptr<Library> Library::open(const fs::path& file, LoadMode mode) {
   try {
     impl->lib.load(boost::dll::fs::path(target.string()), flags);
   } catch (const std::exception& e) {
-    failure = loader_message(e);
+    failure = loader_message(e, target.string());
   }
   if (copy) {
     // The loader names the copy; name the file the user knows instead.

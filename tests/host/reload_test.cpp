@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <unistd.h>
 
 namespace qkv::host {
@@ -96,6 +97,20 @@ TEST_F(HostReload, BrokenPrivateCopyNamesTheOriginalFile) {
   EXPECT_EQ(registry.errors()[0].find(plugin_file("bad_unresolved").string() + ": "), 0u);
   EXPECT_EQ(registry.errors()[0].find((dir_ / "tmp").string()), std::string::npos);
   EXPECT_TRUE(fs::is_empty(dir_ / "tmp"));
+}
+
+TEST_F(HostReload, NonLibraryFileIsRefusedWithTheLoaderCause) {
+  const fs::path junk = dir_ / "qkv_junk.so";
+  {
+    std::ofstream out(junk);
+    out << "this is not an ELF file, but long enough to have a header...............\n";
+  }
+  PluginRegistry registry;
+  EXPECT_FALSE(registry.load_file(junk));
+  ASSERT_EQ(registry.errors().size(), 1u);
+  EXPECT_EQ(registry.errors()[0].rfind(junk.string() + ": cannot be loaded: invalid ELF header", 0),
+            0u)
+      << registry.errors()[0];
 }
 
 }  // namespace
