@@ -2,11 +2,14 @@
 // |a - b| <= 1e-5 + 1e-4 * max|ref|.
 #include "attention_case.hpp"
 #include "flash_attention.hpp"
+#include "io/sha256.hpp"
 #include "reference_attention.hpp"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <fstream>
 
 namespace qkv::attention::test {
 namespace {
@@ -23,6 +26,24 @@ TEST(AttentionFixtures, ManifestListsEveryCase) {
   for (const char* want : {"self", "causal_equal", "causal_short_q", "causal_long_q", "cross",
                            "ragged_none", "ragged_causal", "gqa", "mqa", "probs", "empty_keys"})
     EXPECT_NE(std::find(names.begin(), names.end(), want), names.end()) << want;
+}
+
+TEST(AttentionFixtures, FilesMatchTheManifest) {
+  // A fixture edited by hand (not by make_fixtures.py) fails here.
+  const auto dir = std::filesystem::path(QKV_SOURCE_DIR) / "tests/attention/fixtures";
+  std::ifstream in(dir / "manifest.json");
+  ASSERT_TRUE(in);
+  const auto manifest = nlohmann::json::parse(in);
+  EXPECT_TRUE(manifest.at("torch").get<std::string>().starts_with("1.13"));
+  size_t n = 0;
+  for (const auto& [file, sha] : manifest.at("files").items()) {
+    EXPECT_EQ(io::sha256_file(dir / file), sha.get<std::string>()) << file;
+    ++n;
+  }
+  size_t on_disk = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    on_disk += e.path().filename() != "manifest.json";
+  EXPECT_EQ(n, on_disk) << "files in fixtures/ that the manifest does not list";
 }
 
 TEST(AttentionFixtures, BothBackendsMatchTorch) {
