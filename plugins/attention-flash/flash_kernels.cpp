@@ -39,7 +39,7 @@ static_assert(kBlockQ % (kVecs * HWY_LANES(float)) == 0, "a query block is whole
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 // 2^x for x <= 0: x = n + f with |f| <= 1/2, 2^f by its degree-6 Taylor polynomial (relative
-// error < 1.2e-7), 2^n built in the exponent bits. Below -126 (and for -inf, i.e. masked
+// error < 1.2e-7), 2^n built in the exponent bits. Below -126.5 (and for -inf, i.e. masked
 // scores) the result is exactly 0.
 HWY_INLINE VF Exp2(DF d, VF x) {
   const hn::RebindToSigned<DF> di;
@@ -54,8 +54,8 @@ HWY_INLINE VF Exp2(DF d, VF x) {
   p = hn::MulAdd(p, f, hn::Set(d, 6.9314718e-1f));
   p = hn::MulAdd(p, f, hn::Set(d, 1.0f));
   const auto bits = hn::ShiftLeft<23>(hn::Add(hn::ConvertTo(di, n), hn::Set(di, 127)));
-  const VF r = hn::Mul(p, hn::BitCast(d, bits));
-  return hn::IfThenZeroElse(x < hn::Set(d, -126.0f), r);
+  // n = -127 (x <= -126.5, including -inf) gives exponent bits 0, i.e. the factor 0.0f.
+  return hn::Mul(p, hn::BitCast(d, bits));
 }
 
 // A register tile of R rows x kVecs vectors over columns c.. of a row-major [.][kBlockQ] matrix:
