@@ -66,9 +66,9 @@ service::RunnerBundle build_runner(CliContext& ctx, LoadState& state, jobs::Exec
   }
   dirs.insert(dirs.end(), cfg.plugin_dirs.begin(), cfg.plugin_dirs.end());
   auto registry = std::make_shared<host::PluginRegistry>();
-  // Reloads load private copies: a plugin file replaced on disk is a new image.
-  auto mode = state.first ? host::LoadMode::in_place : host::LoadMode::private_copy;
-  for (auto& d : dirs) registry->load_directory(d, mode);
+  // Private copies, always: a plugin file replaced on disk loads as a new image at reload,
+  // and one overwritten in place (cp) cannot corrupt the image running jobs use.
+  for (auto& d : dirs) registry->load_directory(d, host::LoadMode::private_copy);
 
   service::RunnerBundle b;
   std::set<std::string> now;

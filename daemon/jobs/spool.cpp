@@ -11,6 +11,7 @@
 
 #include "jobs/durable_file.hpp"
 #include "jobs/job_json.hpp"
+#include "jobs/stale_temps.hpp"
 
 namespace qkv::jobs {
 namespace {
@@ -153,6 +154,13 @@ RecoveryReport Spool::recover() {
       }
     }
     if (finished) continue;
+    // Interrupted: its half-written outputs go (the re-run writes them again).
+    try {
+      auto job = nlohmann::json::parse(read_file(path, options_.max_job_file_bytes));
+      if (job.is_object() && job.contains("output") && job["output"].is_string())
+        remove_stale_temps(job["output"].get<std::string>());
+    } catch (const std::exception&) {
+    }
     fs::path marker = dir("crashes") / id;
     if (present(marker)) {
       nlohmann::json report = {

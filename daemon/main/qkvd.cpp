@@ -4,6 +4,7 @@
 
 #include "cli/attention_command.hpp"
 #include "cli/cli_context.hpp"
+#include "cli/serve_command.hpp"
 #include "model/stage.hpp"
 #include "pipeline/model_stage.hpp"
 
@@ -24,6 +25,7 @@ int main(int argc, char** argv) {
   qkv::cli::register_run(app, ctx);
   qkv::cli::register_pipelines(app, ctx);
   qkv::cli::register_plugins(app, ctx);
+  qkv::cli::register_serve(app, ctx);
   qkv::cli::register_attention_command(app, ctx);
   qkv::model::register_model_stage();  // the model runtime's ModelStage factory
 

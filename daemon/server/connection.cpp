@@ -67,6 +67,7 @@ void Connection::refuse(std::string_view code, std::string_view message) {
   queue_write(error_line(code, message));
   closing_ = true;
   idle_.cancel();
+  idle_armed_ = false;
   write_next();
 }
 
@@ -76,12 +77,17 @@ void Connection::close() {
   write_next();
 }
 
+// The deadline runs from the end of the previous request (or the connect) to the end of the
+// next request line: bytes trickling in do not extend it.
 void Connection::arm_idle() {
-  if (limits_.idle_timeout.count() <= 0) return;
+  if (limits_.idle_timeout.count() <= 0 || idle_armed_) return;
+  idle_armed_ = true;
   idle_.expires_after(limits_.idle_timeout);
   idle_.async_wait([w = weak_from_this()](const boost::system::error_code& ec) {
     auto self = w.lock();
-    if (ec || !self || self->busy_ || self->closing_ || self->gone_) return;
+    if (ec || !self) return;
+    self->idle_armed_ = false;
+    if (self->busy_ || self->closing_ || self->gone_) return;
     self->refuse("idle_timeout", "no complete request line within limits.idle_timeout_seconds (" +
                                      std::to_string(self->limits_.idle_timeout.count() / 1000) +
                                      " s); closing the connection");
@@ -143,6 +149,7 @@ void Connection::process() {
     busy_ = true;
     ++request_seq_;
     idle_.cancel();
+    idle_armed_ = false;
     auto parsed = parse_request(line, backend_.protocol_limits());
     if (auto* err = std::get_if<ProtocolError>(&parsed)) {
       queue_write(error_line(err->code, err->message, err->tag));

@@ -1,0 +1,138 @@
+// The spool's moves and crash recovery, and the path policy, on real folders.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "jobs/job_error.hpp"
+#include "jobs/path_policy.hpp"
+#include "jobs/spool.hpp"
+
+namespace qkv::jobs {
+namespace {
+
+struct Tmp {
+  Tmp() {
+    char t[] = "/tmp/qkvspool-XXXXXX";
+    path = ::mkdtemp(t);
+  }
+  ~Tmp() { fs::remove_all(path); }
+  fs::path path;
+};
+
+void touch(const fs::path& p, const std::string& s = "x") { std::ofstream(p) << s; }
+
+TEST(Spool, SubmitClaimCompleteMovesTheFileAndWritesTheReport) {
+  Tmp t;
+  Spool sp({t.path});
+  ASSERT_TRUE(sp.put_incoming("j1", R"({"op":"submit"})"));
+  EXPECT_FALSE(sp.put_incoming("j1", "{}")) << "never replaces";
+  ASSERT_EQ(sp.list_incoming().size(), 1u);
+  EXPECT_TRUE(sp.claim("j1.json", "j1"));
+  EXPECT_FALSE(sp.claim("j1.json", "j1")) << "a second consumer loses";
+  sp.complete("j1", true, {{"id", "j1"}, {"state", "done"}});
+  EXPECT_TRUE(fs::exists(t.path / "done" / "j1.json"));
+  EXPECT_EQ((*sp.find_report("j1"))["state"], "done");
+  EXPECT_TRUE(fs::is_empty(t.path / "active"));
+  EXPECT_TRUE(sp.id_taken("j1"));
+}
+
+TEST(Spool, RecoveryRequeuesOnceThenFailsTheSuspect) {
+  Tmp t;
+  Spool sp({t.path});
+  sp.put_incoming("j", R"({"op":"submit","output":"/nonexistent/x.jsonl"})");
+  sp.claim("j.json", "j");
+  auto r1 = sp.recover();  // crash #1 while running
+  EXPECT_EQ(r1.requeued, std::vector<std::string>{"j"});
+  EXPECT_TRUE(fs::exists(t.path / "incoming" / "j.json"));
+  EXPECT_TRUE(fs::exists(t.path / "crashes" / "j"));
+  sp.claim("j.json", "j");
+  auto r2 = sp.recover();  // crash #2 while running again
+  EXPECT_EQ(r2.suspects, std::vector<std::string>{"j"});
+  auto rep = *sp.find_report("j");
+  EXPECT_EQ(rep["error"]["code"], "suspect");
+  EXPECT_EQ(rep["job"]["output"], "/nonexistent/x.jsonl");
+  EXPECT_FALSE(fs::exists(t.path / "crashes" / "j"));
+  // A job that ended normally after a recovery loses its mark.
+  sp.put_incoming("k", "{}");
+  sp.claim("k.json", "k");
+  sp.recover();
+  sp.claim("k.json", "k");
+  sp.complete("k", true, {{"id", "k"}});
+  EXPECT_FALSE(fs::exists(t.path / "crashes" / "k"));
+}
+
+TEST(Spool, RecoveryFinishesAnEndThatWasCutShortAndClearsTmp) {
+  Tmp t;
+  Spool sp({t.path});
+  sp.put_incoming("e", "{}");
+  sp.claim("e.json", "e");
+  touch(t.path / "done" / "e.report.json", R"({"state":"done"})");  // crash after the report
+  touch(t.path / "tmp" / "qkvd.123.4.tmp");
+  auto r = sp.recover();
+  EXPECT_EQ(r.completed, std::vector<std::string>{"e"});
+  EXPECT_TRUE(fs::exists(t.path / "done" / "e.json"));
+  EXPECT_TRUE(fs::is_empty(t.path / "tmp"));
+  EXPECT_TRUE(fs::is_empty(t.path / "crashes"));
+}
+
+TEST(Spool, RetentionPrunesOldEndedJobs) {
+  Tmp t;
+  Spool sp({t.path, 1, 1});
+  for (auto id : {"old", "new"}) {
+    sp.put_incoming(id, "{}");
+    sp.claim(std::string(id) + ".json", id);
+    sp.complete(id, true, {{"id", id}});
+  }
+  auto old = fs::file_time_type::clock::now() - std::chrono::hours(49);
+  fs::last_write_time(t.path / "done" / "old.report.json", old);
+  EXPECT_EQ(sp.prune(), 1u);
+  EXPECT_FALSE(fs::exists(t.path / "done" / "old.json"));
+  EXPECT_TRUE(fs::exists(t.path / "done" / "new.json"));
+}
+
+TEST(Spool, JobIds) {
+  EXPECT_TRUE(valid_job_id("20261126-1-a"));
+  EXPECT_TRUE(valid_job_id(new_job_id()));
+  EXPECT_NE(new_job_id(), new_job_id());
+  for (auto bad : {"", ".hidden", "-x", "a/b", "x.report", "a b", "../x"}) EXPECT_FALSE(valid_job_id(bad)) << bad;
+}
+
+TEST(PathPolicy, ResolvesInsideRootsOnly) {
+  Tmp t;
+  fs::create_directories(t.path / "in" / "sub");
+  fs::create_directories(t.path / "out");
+  fs::create_directories(t.path / "outside");
+  touch(t.path / "in" / "b.jsonl");
+  touch(t.path / "in" / "a.jsonl");
+  touch(t.path / "in" / "x[1].jsonl");
+  touch(t.path / "outside" / "s.jsonl", std::string(50, 'z'));
+  fs::create_symlink(t.path / "outside" / "s.jsonl", t.path / "in" / "sub" / "link.jsonl");
+  PathPolicy p({{t.path / "in"}, {t.path / "out"}}, 0);
+  auto in = (t.path / "in").string();
+  EXPECT_EQ(p.resolve_inputs({in + "/*.jsonl"}),
+            (std::vector<std::string>{in + "/a.jsonl", in + "/b.jsonl", in + "/x\\[1].jsonl"}));
+  EXPECT_EQ(p.resolve_inputs({in + "/sub/../a.jsonl"}), std::vector<std::string>{in + "/a.jsonl"});
+  auto code = [&](auto f) {
+    try {
+      f();
+    } catch (const JobError& e) {
+      return e.code();
+    }
+    return std::string("ok");
+  };
+  EXPECT_EQ(code([&] { p.resolve_inputs({in + "/../outside/s.jsonl"}); }), "path_denied");
+  EXPECT_EQ(code([&] { p.resolve_inputs({in + "/sub/link.jsonl"}); }), "path_denied");
+  EXPECT_EQ(code([&] { p.resolve_inputs({"in/a.jsonl"}); }), "bad_request");
+  EXPECT_EQ(code([&] { p.resolve_inputs({in + "/none.jsonl"}); }), "not_found");
+  EXPECT_EQ(code([&] { p.resolve_inputs({in + "/*.txt"}); }), "not_found");
+  EXPECT_EQ(code([&] { p.resolve_output((t.path / "outside" / "o").string()); }), "path_denied");
+  EXPECT_EQ(code([&] { p.resolve_output((t.path / "out" / ".." / "o").string()); }), "path_denied");
+  EXPECT_EQ(code([&] { p.resolve_output((t.path / "out").string() + "/"); }), "bad_request");
+  EXPECT_EQ(p.resolve_output((t.path / "out" / "o.jsonl").string()), (t.path / "out" / "o.jsonl").string());
+  PathPolicy small({{t.path}, {t.path}}, 10);
+  EXPECT_EQ(code([&] { small.resolve_inputs({(t.path / "outside" / "s.jsonl").string()}); }), "input_too_large");
+}
+
+}  // namespace
+}  // namespace qkv::jobs
