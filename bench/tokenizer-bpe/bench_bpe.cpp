@@ -78,11 +78,18 @@ double encode_seconds(const Bpe& bpe, const std::vector<std::string>& docs, size
   return s;
 }
 
-double mbps(const Bpe& bpe, const std::vector<std::string>& docs, int runs) {
-  encode_seconds(bpe, docs, nullptr);  // warm-up
-  std::vector<double> v;
-  for (int r = 0; r < runs; ++r) v.push_back(total_bytes(docs) / 1e6 / encode_seconds(bpe, docs, nullptr));
-  return median(v);
+// MB/s of each tokenizer on docs (median of runs). The runs of the tokenizers interleave, so
+// a slow phase of the shared machine does not land on one of them only.
+template <class Toks>
+std::vector<double> mbps(const Toks& toks, const std::vector<std::string>& docs, int runs) {
+  std::vector<std::vector<double>> v(toks.size());
+  for (const auto& t : toks) encode_seconds(*t.bpe, docs, nullptr);  // warm-up
+  for (int r = 0; r < runs; ++r)
+    for (size_t k = 0; k < toks.size(); ++k)
+      v[k].push_back(total_bytes(docs) / 1e6 / encode_seconds(*toks[k].bpe, docs, nullptr));
+  std::vector<double> out;
+  for (auto& x : v) out.push_back(median(x));
+  return out;
 }
 
 // A multi-document job on `threads` threads sharing one instance: wall seconds, and the
@@ -178,11 +185,9 @@ int main(int argc, char** argv) {
   for (const char* lang : langs) {
     auto docs = read_corpus(a.root + "/tests/data/corpus/" + lang + ".jsonl", max_bytes);
     if (std::string(lang) == "en") en_docs = docs;
-    double q[3];
-    for (int k = 0; k < 3; ++k) {
-      q[k] = mbps(*toks[size_t(k)].bpe, docs, a.runs);
-      if (std::string(lang) == "en") en_sec_per_byte[k] = 1 / (q[k] * 1e6);
-    }
+    const std::vector<double> q = mbps(toks, docs, a.runs);
+    if (std::string(lang) == "en")
+      for (int k = 0; k < 3; ++k) en_sec_per_byte[k] = 1 / (q[size_t(k)] * 1e6);
     const double hf = peer("hf_gpt2", lang), t50 = peer("tiktoken_r50k", lang),
                  t100 = peer("tiktoken_cl100k", lang), t200 = peer("tiktoken_o200k", lang);
     auto ratio = [](double x, double y) {
