@@ -98,6 +98,15 @@ std::vector<int32_t> bench_ids(size_t n, uint32_t vocab) {
   return ids;
 }
 
+std::unique_ptr<ModelStage> make_stage_with(model::GemmBackend be, const std::string& dir,
+                                            const host::PluginRegistry& plugins) {
+  setenv("QKV_GEMM", std::string(model::gemm_backend_name(be)).c_str(), 1);
+  auto stage = model::make_model_stage(
+      {YAML::Load("{path: '" + dir + "', attention: {plugin: attention-flash}}"), ".", &plugins});
+  unsetenv("QKV_GEMM");
+  return stage;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -145,48 +154,56 @@ int main(int argc, char** argv) {
                   threads, wall, 100 * cpu / peak);
     }
 
-  // The encoder through the pipeline's ModelStage (attention-flash plugin).
+  // The encoder through the pipeline's ModelStage (attention-flash plugin), once per GEMM
+  // backend (QKV_GEMM is read when a model loads).
   host::PluginRegistry plugins;
   plugins.load_directory(plugin_dir);
   const auto cfg = model::load_config(model_dir);
-  auto stage = model::make_model_stage(
-      {YAML::Load("{path: '" + model_dir + "', attention: {plugin: attention-flash}}"), ".", &plugins});
   TokenBatch batch;
   batch.ids.push_back(bench_ids(static_cast<size_t>(sequences) * seq_len, cfg.vocab_size));
   batch.cu_seqlens.emplace_back();
   for (int b = 0; b <= sequences; ++b) batch.cu_seqlens[0].push_back(b * seq_len);
-  double cpu_total = 0;
-  int runs = 0;
-  const double sec = median_seconds(
-      [&] {
-        const double c0 = cpu_seconds();
-        arena.execute([&] { stage->run(batch); });
-        cpu_total += cpu_seconds() - c0;
-        ++runs;
-      },
-      smoke ? 1 : 5, smoke ? 0 : 3.0);
   const double tokens = static_cast<double>(sequences) * seq_len;
-  const double tps = tokens / sec;
-  const double tps_cpu = tokens / (cpu_total / runs / threads);
   // Dense flops per token: 4 d^2 (QKV+O) + 2 d f (FFN) multiply-adds per layer, plus attention.
   const double d = cfg.d_model, f = cfg.ffn_dim, L = cfg.encoder_layers;
   const double flops_per_token = L * (2 * (4 * d * d + 2 * d * f) + 4.0 * seq_len * d);
-  std::string ref = "", ratio = "";
+  double ttps = 0, ttps_cpu = 0;
+  std::string torch_version;
   if (!torch_json.empty()) {
     std::ifstream in(torch_json);
     const auto j = nlohmann::json::parse(in);
-    const double ttps = j.at("tokens_per_s").get<double>();
-    const double ttps_cpu = j.at("tokens_per_cpu_s").get<double>() * threads;
-    char buf[256];
-    std::snprintf(buf, sizeof buf, "torch %s: %.0f tokens/s wall, %.0f per CPU-s x %d (%.1f GFLOP/s)",
-                  j.at("torch").get<std::string>().c_str(), ttps, ttps_cpu, threads, ttps_cpu * flops_per_token / 1e9);
-    ref = buf;
-    std::snprintf(buf, sizeof buf, "%.2fx wall, %.2fx CPU-s", tps / ttps, tps_cpu / ttps_cpu);
-    ratio = buf;
+    ttps = j.at("tokens_per_s").get<double>();
+    ttps_cpu = j.at("tokens_per_cpu_s").get<double>() * threads;
+    torch_version = j.at("torch").get<std::string>();
   }
-  std::printf("| encoder %u layers, d=%u, %u heads, %d x %d tokens | %s | %.0f tokens/s wall, %.0f per CPU-s x %d (%.1f GFLOP/s) | %s | %s |\n",
-              cfg.encoder_layers, cfg.d_model, cfg.heads, sequences, seq_len, smoke ? "smoke" : "BERT-base", tps, tps_cpu,
-              threads, tps_cpu * flops_per_token / 1e9, ref.c_str(), ratio.c_str());
+  for (auto be : {model::GemmBackend::OpenBlas, model::GemmBackend::Highway}) {
+    const auto stage = make_stage_with(be, model_dir, plugins);
+    double cpu_total = 0;
+    int runs = 0;
+    const double sec = median_seconds(
+        [&] {
+          const double c0 = cpu_seconds();
+          arena.execute([&] { stage->run(batch); });
+          cpu_total += cpu_seconds() - c0;
+          ++runs;
+        },
+        smoke ? 1 : 5, smoke ? 0 : 3.0);
+    const double tps = tokens / sec;
+    const double tps_cpu = tokens / (cpu_total / runs / threads);
+    std::string ref, ratio;
+    if (ttps > 0) {
+      char buf[256];
+      std::snprintf(buf, sizeof buf, "torch %s: %.0f tokens/s wall, %.0f per CPU-s x %d (%.1f GFLOP/s)",
+                    torch_version.c_str(), ttps, ttps_cpu, threads, ttps_cpu * flops_per_token / 1e9);
+      ref = buf;
+      std::snprintf(buf, sizeof buf, "%.2fx wall, %.2fx CPU-s", tps / ttps, tps_cpu / ttps_cpu);
+      ratio = buf;
+    }
+    std::printf("| encoder %u layers, d=%u, %u heads, %d x %d tokens, %s GEMM | %s | %.0f tokens/s wall, %.0f per CPU-s x %d (%.1f GFLOP/s) | %s | %s |\n",
+                cfg.encoder_layers, cfg.d_model, cfg.heads, sequences, seq_len,
+                std::string(model::gemm_backend_name(be)).c_str(), smoke ? "smoke" : "BERT-base", tps, tps_cpu,
+                threads, tps_cpu * flops_per_token / 1e9, ref.c_str(), ratio.c_str());
+  }
   std::printf("\nGEMM backend used by the model: %s; OpenBLAS parallel mode %d (0 = serial)\n",
               std::string(model::gemm_backend_name(model::default_gemm_backend())).c_str(),
               model::openblas_parallel_mode());

@@ -5,6 +5,7 @@
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 extern "C" int openblas_get_parallel(void);
 
@@ -21,7 +22,12 @@ std::string_view gemm_backend_name(GemmBackend b) {
   return b == GemmBackend::OpenBlas ? "openblas" : "highway";
 }
 
-GemmBackend default_gemm_backend() { return GemmBackend::OpenBlas; }
+// Highway measured faster than OpenBLAS on the projection/FFN shapes (bench/README.md, "Model
+// runtime"); QKV_GEMM=openblas overrides it when a model loads, for re-measuring.
+GemmBackend default_gemm_backend() {
+  const char* env = std::getenv("QKV_GEMM");
+  return env && std::string_view(env) == "openblas" ? GemmBackend::OpenBlas : GemmBackend::Highway;
+}
 
 int openblas_parallel_mode() { return openblas_get_parallel(); }
 

@@ -13,7 +13,8 @@ enum class GemmBackend { OpenBlas, Highway };
 
 std::string_view gemm_backend_name(GemmBackend b);
 
-// The backend the model uses (the faster one measured by bench/model; see docs/model.md).
+// The backend the model uses: the faster one measured by bench/model (Highway), unless the
+// environment says QKV_GEMM=openblas.
 GemmBackend default_gemm_backend();
 
 struct GemmArgs {
