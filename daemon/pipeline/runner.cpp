@@ -29,7 +29,8 @@ JobResult run_job(const JobSpec& spec, const RunEnvironment& env, JobProgress& p
   if (spec.inputs.empty() && spec.texts.empty()) throw JobFailed("the job has no inputs and no inline texts");
   if (!spec.inputs.empty() && !spec.texts.empty()) throw JobFailed("a job takes input files or inline texts, not both");
 
-  detail::JobContext ctx{spec, load_job_pipeline(spec, env), nullptr, nullptr, progress, cancel};
+  detail::JobContext ctx{spec, env.pipeline_loader ? env.pipeline_loader(spec) : load_job_pipeline(spec, env),
+                         nullptr, nullptr, progress, cancel};
   if (env.tokenizer_factory) {
     ctx.tokenizer = env.tokenizer_factory(ctx.pipeline);
   } else {

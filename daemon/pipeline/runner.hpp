@@ -33,6 +33,8 @@ struct RunEnvironment {
   unsigned threads = 0;                             // per-job arena size; 0 = all cores
   // Replaces the plugin registry for the tokenizer (tests, embedders).
   std::function<std::shared_ptr<const Tokenizer>(const config::PipelineConfig&)> tokenizer_factory;
+  // Replaces load_job_pipeline (the daemon caches parsed pipelines for inline runs).
+  std::function<config::PipelineConfig(const JobSpec&)> pipeline_loader;
 };
 
 // The job failed; the message says what and where. No output file was written or changed.

@@ -20,6 +20,10 @@ std::string tokenizer_key(const config::PipelineConfig& p) {
   return key;
 }
 
+// The tokenizer key of the pipeline this thread's current run loaded from the cache: run_job
+// calls pipeline_loader, then tokenizer_factory, on the calling thread.
+thread_local std::shared_ptr<const std::string> t_cached_key;
+
 template <class F>
 auto mapped(F&& f) {
   try {
@@ -47,10 +51,39 @@ PipelineJobRunner::PipelineJobRunner(config::DaemonConfig config,
   env_.arena = executor.arena();
   env_.threads = executor.single_threaded_jobs() ? 1 : config_.threads;
   env_.tokenizer_factory = [this](const config::PipelineConfig& p) { return tokenizer_for(p); };
+  env_.pipeline_loader = [this](const JobSpec& spec) { return pipeline_for(spec); };
+}
+
+config::PipelineConfig PipelineJobRunner::pipeline_for(const JobSpec& spec) {
+  if (spec.texts.empty()) return load_job_pipeline(spec, env_);
+  std::string key = spec.pipeline;
+  for (auto& [k, v] : spec.overrides) key += '\0' + k + '=' + v;
+  std::error_code ec;
+  auto file = config::resolve_pipeline(spec.pipeline, env_.pipelines_dir);
+  auto mtime = std::filesystem::last_write_time(file, ec);
+  auto size = ec ? 0 : std::filesystem::file_size(file, ec);
+  if (ec) return load_job_pipeline(spec, env_);  // it explains what is missing
+  {
+    std::lock_guard lock(pipelines_mutex_);
+    if (auto it = pipelines_.find(key); it != pipelines_.end() && it->second.mtime == mtime && it->second.size == size) {
+      t_cached_key = it->second.tokenizer_key;
+      return it->second.config;
+    }
+  }
+  config::PipelineConfig cfg = load_job_pipeline(spec, env_);
+  // Model pipelines hand YAML nodes to the model stage, and yaml-cpp nodes must not be read
+  // from several threads at once: those are never shared.
+  if (cfg.model) return cfg;
+  auto tk = std::make_shared<const std::string>(tokenizer_key(cfg));
+  std::lock_guard lock(pipelines_mutex_);
+  pipelines_[key] = CachedPipeline{mtime, size, cfg, tk};
+  t_cached_key = tk;
+  return cfg;
 }
 
 std::shared_ptr<const Tokenizer> PipelineJobRunner::tokenizer_for(const config::PipelineConfig& p) {
-  std::string key = tokenizer_key(p);
+  std::string key = t_cached_key ? *t_cached_key : tokenizer_key(p);
+  t_cached_key.reset();
   std::lock_guard lock(cache_mutex_);
   auto& slot = tokenizers_[key];
   if (!slot) slot = make_plugin_tokenizer(p, *plugins_);
@@ -58,6 +91,7 @@ std::shared_ptr<const Tokenizer> PipelineJobRunner::tokenizer_for(const config::
 }
 
 JobResult PipelineJobRunner::run(const JobSpec& spec, JobProgress& progress, CancelFlag& cancel) {
+  t_cached_key.reset();
   return mapped([&] { return run_job(spec, env_, progress, cancel); });
 }
 

@@ -3,6 +3,7 @@
 // re-create plugin instances. One instance per reload generation.
 #pragma once
 
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -28,6 +29,18 @@ class PipelineJobRunner final : public jobs::JobRunner {
 
  private:
   std::shared_ptr<const Tokenizer> tokenizer_for(const config::PipelineConfig& p);
+  // Inline runs of tokenize-only pipelines reuse the parsed pipeline while its file is
+  // unchanged (parsing YAML would dominate a short run); everything else parses per job.
+  config::PipelineConfig pipeline_for(const JobSpec& spec);
+
+  struct CachedPipeline {
+    std::filesystem::file_time_type mtime;
+    std::uintmax_t size = 0;
+    config::PipelineConfig config;
+    std::shared_ptr<const std::string> tokenizer_key;
+  };
+  std::mutex pipelines_mutex_;
+  std::map<std::string, CachedPipeline> pipelines_;  // by pipeline name + overrides
 
   config::DaemonConfig config_;
   std::shared_ptr<const host::PluginRegistry> plugins_;
