@@ -76,6 +76,11 @@ TEST(Stage, PositionsFromPlugins) {
   const auto o2 = s->run(batch_of(e, {{"src_ids", "src_cu"}, {"tgt_ids", "tgt_cu"}}));
   expect_close(o2.tensors[0].values, e.floats("hidden"), "seq2seq via positional-sinusoidal");
   EXPECT_EQ(o2.tensors[0].row_counts, (std::vector<int64_t>{5, 2, 9}));
+  // Rotary (NeoX) positions through positional-rope.
+  const Expected q("qkv-decoder");
+  const auto o3 = stage("{path: qkv-decoder, positional: {plugin: positional-rope, config: {layout: neox}}}")
+                      ->run(batch_of(q, {{"ids", "cu"}}));
+  expect_close(o3.tensors[0].values, q.floats("hidden"), "qkv-decoder via positional-rope");
 }
 
 TEST(Stage, ClearErrors) {
