@@ -212,8 +212,8 @@ std::vector<uint32_t> Bpe::merge_only(std::string_view bytes) const {
 // ------------------------------------------------------------------ merging
 
 void Bpe::merge_small(const unsigned char* p, size_t n, uint32_t base, Output& out) const {
-  // Parts i: id[i] over bytes [start[i], start[i+1]); merging parts i and i+1 has rank[i] and
-  // gives res[i]. Lowest rank first, leftmost among equals (tiktoken's order).
+  // Parts i: id[i] over bytes [start[i], start[i+1]); merging parts i and i+1 has rank[i].
+  // Lowest rank first, leftmost among equals (tiktoken's order).
   uint32_t id[kSmallPiece], start[kSmallPiece + 1], rank[kSmallPiece];
   for (size_t i = 0; i < n; ++i) id[i] = byte_id_[p[i]], start[i] = uint32_t(i);
   start[n] = uint32_t(n);
