@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include <yaml-cpp/yaml.h>
+
 #include "host/plugin_error.hpp"
 #include "host/plugin_instance.hpp"
 #include "host/plugin_registry.hpp"
@@ -41,8 +43,16 @@ class PluginTokenizer final : public Tokenizer {
 
 }  // namespace
 
+std::shared_ptr<host::PluginInstance> TokenizerCache::get(
+    const std::string& key, const std::function<std::shared_ptr<host::PluginInstance>()>& make) {
+  std::lock_guard lock(mutex_);  // held while creating: one load per key, never two
+  auto& slot = instances_[key];
+  if (!slot) slot = make();
+  return slot;
+}
+
 std::shared_ptr<const Tokenizer> make_plugin_tokenizer(const config::PipelineConfig& pipeline,
-                                                       const host::PluginRegistry& plugins) {
+                                                       const host::PluginRegistry& plugins, TokenizerCache* cache) {
   const auto* plugin = plugins.find(QKV_KIND_TOKENIZER, pipeline.tokenizer.plugin);
   if (!plugin) {
     std::string names;
@@ -51,7 +61,13 @@ std::shared_ptr<const Tokenizer> make_plugin_tokenizer(const config::PipelineCon
                              pipeline.tokenizer.plugin + "' is loaded (loaded: " +
                              (names.empty() ? std::string("none; see `qkvd plugins`") : names) + ")");
   }
-  auto instance = host::create_instance(*plugin, pipeline.tokenizer.config, pipeline.dir, pipeline.file.string());
+  auto make = [&] {
+    return host::create_instance(*plugin, pipeline.tokenizer.config, pipeline.dir, pipeline.file.string());
+  };
+  auto instance = cache ? cache->get(pipeline.tokenizer.plugin + "\n" + pipeline.dir.string() + "\n" +
+                                         YAML::Dump(pipeline.tokenizer.config),
+                                     make)
+                        : make();
   return std::make_shared<PluginTokenizer>(host::TokenizerHandle(std::move(instance)), pipeline.tokenizer);
 }
 

@@ -35,7 +35,7 @@ JobResult run_job(const JobSpec& spec, const RunEnvironment& env, JobProgress& p
     ctx.tokenizer = env.tokenizer_factory(ctx.pipeline);
   } else {
     if (!env.plugins) throw JobFailed("no plugin registry to create the tokenizer from");
-    ctx.tokenizer = make_plugin_tokenizer(ctx.pipeline, *env.plugins);
+    ctx.tokenizer = make_plugin_tokenizer(ctx.pipeline, *env.plugins, env.tokenizers.get());
   }
   if (ctx.pipeline.model && !spec.decode) {
     const auto& factory = model_stage_factory();

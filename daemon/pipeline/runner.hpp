@@ -14,6 +14,7 @@
 
 #include "config/pipeline_config.hpp"
 #include "pipeline/job.hpp"
+#include "pipeline/plugin_tokenizer.hpp"
 #include "pipeline/tokenizer.hpp"
 
 namespace qkv::host {
@@ -31,6 +32,8 @@ struct RunEnvironment {
   const host::PluginRegistry* plugins = nullptr;    // tokenizer (and model) plugins
   oneapi::tbb::task_arena* arena = nullptr;     // shared arena; null: one per job
   unsigned threads = 0;                             // per-job arena size; 0 = all cores
+  // Optional: share tokenizer instances across jobs (see TokenizerCache).
+  std::shared_ptr<TokenizerCache> tokenizers;
   // Replaces the plugin registry for the tokenizer (tests, embedders).
   std::function<std::shared_ptr<const Tokenizer>(const config::PipelineConfig&)> tokenizer_factory;
   // Replaces load_job_pipeline (the daemon caches parsed pipelines for inline runs).
