@@ -40,7 +40,11 @@ void read_input(Section& s, PipelineConfig::Input& in) {
 }
 
 void read_tokenizer(Section& s, PipelineConfig::Tokenizer& t) {
-  if (auto v = s.string("plugin", true)) t.plugin = *v;
+  if (auto v = s.string("plugin", true)) {
+    t.plugin = *v;
+    const YAML::Node section = s.node();
+    t.plugin_where = s.document().where(section["plugin"], "tokenizer.plugin");
+  }
   t.config = YAML::Node(YAML::NodeType::Map);
   if (auto m = s.mapping("config")) {
     t.config = *m;

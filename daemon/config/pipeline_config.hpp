@@ -35,6 +35,7 @@ struct PipelineConfig {
 
   struct Tokenizer {
     std::string plugin;
+    std::string plugin_where;       // "file:line:column" of the plugin value, for messages
     YAML::Node config;              // the plugin's subtree (may be an empty mapping)
     SpecialTokens special = SpecialTokens::default_;
     std::vector<std::string> special_names;

@@ -57,7 +57,8 @@ std::shared_ptr<const Tokenizer> make_plugin_tokenizer(const config::PipelineCon
   if (!plugin) {
     std::string names;
     for (const auto* p : plugins.list(QKV_KIND_TOKENIZER)) names += (names.empty() ? "" : ", ") + p->name;
-    throw std::runtime_error(pipeline.file.string() + ": tokenizer.plugin: no tokenizer plugin named '" +
+    const std::string& where = pipeline.tokenizer.plugin_where.empty() ? pipeline.file.string() : pipeline.tokenizer.plugin_where;
+    throw std::runtime_error(where + ": tokenizer.plugin: no tokenizer plugin named '" +
                              pipeline.tokenizer.plugin + "' is loaded (loaded: " +
                              (names.empty() ? std::string("none; see `qkvd plugins`") : names) + ")");
   }

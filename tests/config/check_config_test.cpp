@@ -55,7 +55,7 @@ TEST_F(CheckConfig, OnePipelineFileAndAnUnknownPlugin) {
   write("pipes/b.yaml", "tokenizer: {plugin: no-such-tokenizer}\n");
   std::string out;
   EXPECT_EQ(check("pipes/b.yaml", out), 1);
-  EXPECT_NE(out.find("tokenizer.plugin: no tokenizer plugin named 'no-such-tokenizer' is loaded"), std::string::npos) << out;
+  EXPECT_EQ(out.rfind((dir_ / "pipes/b.yaml").string() + ":1:21: tokenizer.plugin: no tokenizer plugin named 'no-such-tokenizer' is loaded", 0), 0u) << out;
 }
 
 }  // namespace
