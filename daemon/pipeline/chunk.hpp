@@ -16,6 +16,7 @@ struct Chunk {
   uint64_t first_doc = 0;                  // job-wide number of the first document
   std::vector<io::RawLine> lines;          // input records (jsonl/txt lines, or inline texts)
   std::vector<std::vector<int32_t>> ids_in;  // decode from .bin: ids per document
+  uint32_t ids_file = 0;                   // the input those came from (one file per chunk)
   uint64_t bytes_done = 0;                 // reader progress after this chunk (on-disk bytes)
   uint64_t input_bytes = 0;
 

@@ -55,8 +55,10 @@ class IdsReader {
         if (!c.lines.empty()) return true;  // keep one kind of record per chunk
         if (doc_ + 1 >= idx_.size()) {
           next_file();
+          if (!c.ids_in.empty()) return true;  // a chunk holds documents of one .bin only
           continue;
         }
+        c.ids_file = static_cast<uint32_t>(current_);
         const int64_t n = idx_[doc_ + 1] - idx_[doc_];
         std::vector<int32_t> ids(static_cast<size_t>(n));
         std::string raw(static_cast<size_t>(n) * (wide_ ? 4 : 2), '\0');

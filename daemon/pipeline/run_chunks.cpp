@@ -7,8 +7,8 @@ namespace qkv::detail {
 
 std::string JobContext::where(const Chunk& chunk, size_t i, const std::vector<io::InputFile>& inputs) const {
   if (spec.inputs.empty() || inputs.empty()) return "inline text " + std::to_string(chunk.first_doc + i);
-  const auto& line = chunk.lines.empty() ? io::RawLine{} : chunk.lines[i];
-  if (chunk.lines.empty()) return inputs.back().path.string() + ": document " + std::to_string(chunk.first_doc + i);
+  if (chunk.lines.empty()) return inputs[chunk.ids_file].path.string();  // ids read from a .bin
+  const io::RawLine& line = chunk.lines[i];
   return inputs[line.file].path.string() + ":" + std::to_string(line.line + 1);
 }
 

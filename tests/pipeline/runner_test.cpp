@@ -258,6 +258,18 @@ TEST_F(Runner, DecodeJsonlAndBin) {
                                           "{\"bytes_b64\":\"ww==\"}\n")
         << in;
   }
+  // A .bin whose only document has an unknown id, after ids.bin: named by file and job document.
+  std::string idx("\x93NUMPY\x01\x00\x76\x00{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }", 67);
+  idx.resize(127, ' ');
+  idx += '\n';
+  idx += std::string("\0\0\0\0\0\0\0\0\x01\0\0\0\0\0\0\0", 16);
+  spit(dir_ / "bad.idx.npy", idx);
+  spit(dir_ / "bad.bin", std::string("\xe7\x03", 2));  // 999
+  JobSpec bin;
+  bin.decode = true;
+  bin.inputs = {(dir_ / "ids.bin").string(), (dir_ / "bad.bin").string()};
+  bin.output = (dir_ / "t3.jsonl").string();
+  EXPECT_EQ(fail(bin), (dir_ / "bad.bin").string() + ": document 3: unknown id 999");
   spit(dir_ / "bad.jsonl", "[1,2]\n[1,\"x\"]\n");
   JobSpec dec;
   dec.decode = true;
