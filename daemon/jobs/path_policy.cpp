@@ -75,9 +75,9 @@ bool is_within(const fs::path& p, const fs::path& root) {
   return true;
 }
 
-PathPolicy::PathPolicy(const PathRoots& roots, uint64_t max_input_bytes)
+PathPolicy::PathPolicy(const PathRoots& roots, uint64_t max_input_bytes, std::vector<fs::path> no_output)
     : input_(resolve_roots(roots.input)), output_(resolve_roots(roots.output)),
-      max_input_bytes_(max_input_bytes) {}
+      no_output_(resolve_roots(no_output)), max_input_bytes_(max_input_bytes) {}
 
 std::vector<std::string> PathPolicy::resolve_inputs(const std::vector<std::string>& inputs) const {
   std::vector<std::string> out;
@@ -117,6 +117,8 @@ std::string PathPolicy::resolve_output(const std::string& output) const {
   if (!inside_any(dir, output_))
     throw JobError("path_denied", "output '" + output + "' resolves into '" + dir.string() +
                                       "', outside the output roots (" + roots_text(output_) + ")");
+  if (inside_any(dir, no_output_))
+    throw JobError("path_denied", "output '" + output + "' is inside the spool; choose another folder");
   fs::path target = dir / name;
   auto st = fs::symlink_status(target, ec);
   if (!ec && fs::is_symlink(st)) {

@@ -21,7 +21,8 @@ struct PathRoots {
 class PathPolicy {
  public:
   // Roots are resolved now; a root that does not exist is dropped (nothing can be inside it).
-  PathPolicy(const PathRoots& roots, uint64_t max_input_bytes);
+  // Outputs never go inside `no_output` (the spool), whatever the roots say.
+  PathPolicy(const PathRoots& roots, uint64_t max_input_bytes, std::vector<fs::path> no_output = {});
 
   // Expands globs (sorted, per pattern), resolves every file and checks it is a regular file
   // inside an input root, and that the total size is within the limit. Returns resolved paths.
@@ -36,7 +37,7 @@ class PathPolicy {
   const std::vector<fs::path>& output_roots() const noexcept { return output_; }
 
  private:
-  std::vector<fs::path> input_, output_;
+  std::vector<fs::path> input_, output_, no_output_;
   uint64_t max_input_bytes_;
 };
 

@@ -79,6 +79,16 @@ void DaemonBackend::wait(server::Request& r, std::shared_ptr<server::Reply> repl
   if (!job) {
     if (auto report = ctx_.spool.spool().find_report(r.id))
       return reply->done(ok_line({{"event", "end"}, {"job", *report}}, r.tag));
+    if (jobs::valid_job_id(r.id) && std::filesystem::exists(ctx_.spool.spool().incoming(r.id + ".json"))) {
+      // Waiting in the spool beyond the queue: look again until the scheduler has it.
+      reply->event(server::event_line({{"event", "progress"}, {"id", r.id}, {"state", "queued"}}, r.tag));
+      auto timer = std::make_shared<asio::steady_timer>(ctx_.io, std::chrono::milliseconds(r.interval_ms));
+      timer->async_wait([this, r = std::move(r), reply, timer](const boost::system::error_code& ec) mutable {
+        if (ec || reply->closed()) return;
+        wait(r, reply);
+      });
+      return;
+    }
     return reply->done(error_line("not_found", "no job '" + r.id + "' queued, running or kept", r.tag));
   }
   // Progress events from a timer on the socket thread, at most one per interval and only on

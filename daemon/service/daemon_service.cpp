@@ -25,7 +25,7 @@ struct DaemonService::Impl {
         executor(jobs::make_default_executor(opt.threads)),
         runner([this] { return opt.make_runner(*executor); }),
         spool(jobs::SpoolOptions{opt.spool, opt.done_days, opt.failed_days, opt.max_request_bytes}),
-        policy(opt.roots, opt.max_job_input_bytes),
+        policy(opt.roots, opt.max_job_input_bytes, {opt.spool}),
         source(
             spool, [this]() -> const jobs::PathPolicy& { return policy; },
             [this] { return opt.default_pipeline; },
@@ -190,6 +190,7 @@ struct DaemonService::Impl {
     source.recover();
     RunnerBundle b = runner.reload();  // throws: nothing to serve with
     for (auto& w : b.warnings) std::cerr << "qkvd: " << w << "\n";
+    source.poll(*scheduler);  // jobs waiting in the spool are known before clients ask
     server->listen();
     wait_signal();
     schedule_poll();

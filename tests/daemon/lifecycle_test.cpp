@@ -67,8 +67,10 @@ class NotifyListener {
 json wait_end(ctl::Client& c, const std::string& id) {
   c.send({{"op", "wait"}, {"id", id}, {"interval_ms", 1000}});
   json end;
-  do end = c.read_json(60s);
-  while (end.value("event", "") != "end");
+  do {
+    end = c.read_json(60s);
+    if (!end.value("ok", true)) throw std::runtime_error("wait: " + end.dump());
+  } while (end.value("event", "") != "end");
   return end;
 }
 

@@ -130,6 +130,8 @@ TEST(PathPolicy, ResolvesInsideRootsOnly) {
   EXPECT_EQ(code([&] { p.resolve_output((t.path / "out" / ".." / "o").string()); }), "path_denied");
   EXPECT_EQ(code([&] { p.resolve_output((t.path / "out").string() + "/"); }), "bad_request");
   EXPECT_EQ(p.resolve_output((t.path / "out" / "o.jsonl").string()), (t.path / "out" / "o.jsonl").string());
+  PathPolicy no_spool({{t.path}, {t.path}}, 0, {t.path / "out"});
+  EXPECT_EQ(code([&] { no_spool.resolve_output((t.path / "out" / "o.jsonl").string()); }), "path_denied");
   PathPolicy small({{t.path}, {t.path}}, 10);
   EXPECT_EQ(code([&] { small.resolve_inputs({(t.path / "outside" / "s.jsonl").string()}); }), "input_too_large");
 }
