@@ -37,6 +37,7 @@ void ProgressView::update(const nlohmann::json& ev) {
     return;
   }
   auto now = std::chrono::steady_clock::now();
+  if (state != "running") return;  // plain lines report work being done, nothing else
   if (last_ != std::chrono::steady_clock::time_point{} && now - last_ < every_) return;
   last_ = now;
   std::fprintf(out_, "job %s: %s", id.c_str(), state.c_str());
