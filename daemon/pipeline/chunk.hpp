@@ -2,6 +2,7 @@
 // the whole job. Internal to the runner.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -26,9 +27,13 @@ struct Chunk {
   std::vector<int64_t> doc_tokens;         // ids per document (bin idx)
   uint64_t tokens = 0;
   uint64_t truncated = 0;
-  StageOutput stage;                       // model outputs, documents in order
+  StageOutput model_out;                   // model outputs, documents in order
   std::optional<std::string> error;        // the first failure, in document order
   bool cancelled = false;
+
+  // Stage hand-off marker (release/acquire): makes the pipeline's ordering visible to TSan,
+  // which cannot see the synchronization inside the (uninstrumented) libtbb.
+  std::atomic<int> stage{0};
 
   size_t documents() const { return lines.empty() ? ids_in.size() : lines.size(); }
 };

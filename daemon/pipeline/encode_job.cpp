@@ -137,7 +137,7 @@ class Encoder {
     auto write = [&](Chunk& c) {
       result.documents += c.documents();
       result.tokens += c.tokens;
-      result.truncated += c.truncated + c.stage.truncated_documents;
+      result.truncated += c.truncated + c.model_out.truncated_documents;
       if (inline_job) {
         for (auto& r : c.records) result.inline_results.push_back(std::move(r));
       } else if (p_.output.format == OutputFormat::npy) {
@@ -342,7 +342,7 @@ class Encoder {
   bool run_model(Chunk& c, TokenBatch& batch) {
     if (batch.documents() == 0) return true;
     try {
-      append_stage(c.stage, ctx_.model->run(batch));
+      append_stage(c.model_out, ctx_.model->run(batch));
     } catch (const std::exception& e) {
       c.error = "model stage failed on documents " + std::to_string(c.first_doc) + "..: " + e.what();
       return false;
@@ -355,8 +355,8 @@ class Encoder {
   }
 
   void inline_model_records(Chunk& c) {
-    if (c.stage.tensors.empty()) return;
-    const StageTensor& t = c.stage.tensors[0];
+    if (c.model_out.tensors.empty()) return;
+    const StageTensor& t = c.model_out.tensors[0];
     int64_t row = 0;
     for (int64_t n : t.row_counts) {
       std::string r;
@@ -368,7 +368,7 @@ class Encoder {
 
   void write_dense(Chunk& c, io::OutputSet& outputs, std::vector<DenseOut>& dense) {
     if (dense.empty()) {
-      for (const auto& t : c.stage.tensors) {
+      for (const auto& t : c.model_out.tensors) {
         DenseOut d;
         d.suffix = t.suffix;
         d.width = t.width;
@@ -379,8 +379,8 @@ class Encoder {
         dense.push_back(std::move(d));
       }
     }
-    for (size_t i = 0; i < dense.size() && i < c.stage.tensors.size(); ++i) {
-      const StageTensor& t = c.stage.tensors[i];
+    for (size_t i = 0; i < dense.size() && i < c.model_out.tensors.size(); ++i) {
+      const StageTensor& t = c.model_out.tensors[i];
       auto& d = dense[i];
       d.file->write(std::string_view(reinterpret_cast<const char*>(t.values.data()), t.values.size() * sizeof(float)));
       d.rows += static_cast<int64_t>(t.values.size() / std::max<uint32_t>(1, t.width));

@@ -227,6 +227,21 @@ TEST_F(Runner, InvalidUtf8CasesReportPythonsOffsets) {
   }
 }
 
+// A read error (truncated .gz) fails the job even when it falls between chunks.
+TEST_F(Runner, TruncatedCompressedInputFailsTheJob) {
+  std::string txt;
+  for (int i = 0; i < 20000; ++i) txt += "line " + std::to_string(i * 7919 % 10007) + "\n";
+  gzFile g = gzopen((dir_ / "t.txt.gz").c_str(), "wb");
+  gzwrite(g, txt.data(), static_cast<unsigned>(txt.size()));
+  gzclose(g);
+  fs::resize_file(dir_ / "t.txt.gz", fs::file_size(dir_ / "t.txt.gz") / 2);
+  JobSpec s;
+  s.inputs = {(dir_ / "t.txt.gz").string()};
+  s.output = (dir_ / "o.jsonl").string();
+  EXPECT_NE(fail(s).find("t.txt.gz: gzip data is corrupt or truncated"), std::string::npos);
+  EXPECT_FALSE(fs::exists(dir_ / "o.jsonl"));
+}
+
 TEST_F(Runner, JsonErrorsNameTheLine) {
   spit(dir_ / "in.jsonl", "{\"text\":\"a\"}\n{\"txt\":\"b\"}\n");
   JobSpec s;
