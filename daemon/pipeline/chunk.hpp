@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <exception>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,6 +31,7 @@ struct Chunk {
   StageOutput model_out;                   // model outputs, documents in order
   std::optional<std::string> error;        // the first failure, in document order
   bool cancelled = false;
+  std::exception_ptr thrown;               // an exception a stage caught, rethrown in order
 
   // Stage hand-off marker (release/acquire): makes the pipeline's ordering visible to TSan,
   // which cannot see the synchronization inside the (uninstrumented) libtbb.
