@@ -43,20 +43,23 @@ const config::DaemonConfig& CliContext::daemon_config() {
   return *daemon_;
 }
 
-std::vector<fs::path> CliContext::plugin_dirs() {
+std::vector<fs::path> plugin_dirs_for(const config::DaemonConfig& cfg) {
   std::vector<fs::path> dirs;
   std::error_code ec;
-  const fs::path exe = executable_dir();
+  // The build tree puts plugins in <build>/plugins beside <build>/bin; an install in
+  // <prefix>/lib/qkv/plugins beside <prefix>/bin. The first that exists is the built-in one.
   for (const char* rel : {"../plugins", "../lib/qkv/plugins"}) {
-    fs::path d = (exe / rel).lexically_normal();
+    fs::path d = (executable_dir() / rel).lexically_normal();
     if (fs::is_directory(d, ec)) {
       dirs.push_back(d);
       break;
     }
   }
-  for (const auto& d : daemon_config().plugin_dirs) dirs.push_back(d);
+  dirs.insert(dirs.end(), cfg.plugin_dirs.begin(), cfg.plugin_dirs.end());
   return dirs;
 }
+
+std::vector<fs::path> CliContext::plugin_dirs() { return plugin_dirs_for(daemon_config()); }
 
 const host::PluginRegistry& CliContext::plugins() {
   if (!registry_) {

@@ -43,6 +43,8 @@ struct CliContext {
 
 // Folder of the running executable.
 std::filesystem::path executable_dir();
+// The built-in plugin folder next to the executable, then the config's plugin_dirs.
+std::vector<std::filesystem::path> plugin_dirs_for(const config::DaemonConfig& cfg);
 
 void register_run(CLI::App& app, CliContext& ctx);
 void register_pipelines(CLI::App& app, CliContext& ctx);

@@ -55,16 +55,7 @@ service::RunnerBundle build_runner(CliContext& ctx, LoadState& state, jobs::Exec
     fs::path file = ctx.config_path();
     if (!file.empty()) cfg = config::load_daemon_config(file, sets);
   }
-  std::vector<fs::path> dirs;
-  std::error_code ec;
-  for (const char* rel : {"../plugins", "../lib/qkv/plugins"}) {
-    fs::path d = (executable_dir() / rel).lexically_normal();
-    if (fs::is_directory(d, ec)) {
-      dirs.push_back(d);
-      break;
-    }
-  }
-  dirs.insert(dirs.end(), cfg.plugin_dirs.begin(), cfg.plugin_dirs.end());
+  const std::vector<fs::path> dirs = plugin_dirs_for(cfg);
   auto registry = std::make_shared<host::PluginRegistry>();
   // Private copies, always: a plugin file replaced on disk loads as a new image at reload,
   // and one overwritten in place (cp) cannot corrupt the image running jobs use.

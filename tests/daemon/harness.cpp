@@ -112,6 +112,11 @@ Daemon::~Daemon() {
 }
 
 void Daemon::start(const std::map<std::string, std::string>& env) {
+  spawn(env);
+  wait_ready();
+}
+
+void Daemon::spawn(const std::map<std::string, std::string>& env) {
   log_ = setup_.dir.path / ("qkvd." + std::to_string(starts_++) + ".log");
   std::vector<std::string> envs;
   for (char** e = environ; *e; ++e) {
@@ -132,6 +137,9 @@ void Daemon::start(const std::map<std::string, std::string>& env) {
   int rc = posix_spawn(&pid_, exe.c_str(), &fa, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
   if (rc != 0) throw std::runtime_error("cannot start qkvd");
+}
+
+void Daemon::wait_ready() {
   auto deadline = std::chrono::steady_clock::now() + 30s;
   while (std::chrono::steady_clock::now() < deadline) {
     int st = 0;

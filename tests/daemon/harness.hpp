@@ -60,6 +60,10 @@ class Daemon {
 
   // Starts qkvd and waits until `health` answers. Extra environment variables optional.
   void start(const std::map<std::string, std::string>& env = {});
+  // Starts qkvd without waiting: for a start that is expected to die (a recovered job that
+  // crashes it may do so before `health` could ever answer).
+  void spawn(const std::map<std::string, std::string>& env = {});
+  void wait_ready();
   void kill9();
   void signal(int sig);
   // Waits for exit; returns the exit status (or -signal), or throws after the timeout.
