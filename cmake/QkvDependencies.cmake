@@ -5,8 +5,10 @@ find_package(yaml-cpp REQUIRED)
 find_package(TBB REQUIRED)
 find_package(hwy REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
+find_package(simdjson REQUIRED)  # the .jsonl reader's fast path
 find_package(CLI11 REQUIRED)
 find_package(ZLIB REQUIRED)
+find_package(OpenSSL 3 REQUIRED)  # libcrypto's accelerated SHA-256 for manifests
 find_package(zstd REQUIRED)
 find_package(GTest REQUIRED)
 find_package(benchmark REQUIRED)

@@ -10,9 +10,9 @@ packages=(
   libboost-dev libboost-filesystem-dev      # Asio, DLL (+ filesystem)
   libyaml-cpp-dev libtbb-dev libhwy-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libutf8proc-dev nlohmann-json3-dev libcli11-dev
+  libutf8proc-dev nlohmann-json3-dev libsimdjson-dev libcli11-dev
   unicode-data                              # DerivedAge.txt: WordPiece's Unicode 8.0 gate
-  zlib1g-dev libzstd-dev zstd gzip
+  zlib1g-dev libzstd-dev zstd gzip libssl-dev
   libopenblas-serial-dev                    # serial BLAS: oneTBB owns the threads
   python3 valgrind
 )

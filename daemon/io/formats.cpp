@@ -16,12 +16,18 @@ inline void append_int(std::string& out, int64_t v) {
 }  // namespace
 
 void append_ids(std::string& out, std::span<const int32_t> ids) {
-  out += '[';
+  // Hot (every token of every tokenize job): format into room made once, not char by char.
+  constexpr size_t kMaxId = 11;  // "-2147483648"
+  const size_t start = out.size();
+  out.resize(start + 2 + ids.size() * (kMaxId + 1));
+  char* p = out.data() + start;
+  *p++ = '[';
   for (size_t i = 0; i < ids.size(); ++i) {
-    if (i) out += ',';
-    append_int(out, ids[i]);
+    if (i) *p++ = ',';
+    p = std::to_chars(p, p + kMaxId, ids[i]).ptr;
   }
-  out += ']';
+  *p++ = ']';
+  out.resize(static_cast<size_t>(p - out.data()));
 }
 
 void append_ids_offsets(std::string& out, std::span<const int32_t> ids, std::span<const uint32_t> offsets) {
