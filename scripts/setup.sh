@@ -14,7 +14,7 @@ packages=(
   unicode-data                              # DerivedAge.txt: WordPiece's Unicode 8.0 gate
   zlib1g-dev libzstd-dev zstd gzip libssl-dev
   libopenblas-serial-dev                    # serial BLAS: oneTBB owns the threads
-  python3 valgrind
+  python3 valgrind clang-format
 )
 if [[ "${1:-}" == "--peers" ]]; then
   packages+=(python3-torch python3-numpy redis-server redis-tools)

@@ -148,11 +148,16 @@ FlashTimes time_flash(Inputs& in, int threads, int repeats) {
   return {median(t1), median(tn), *std::min_element(c1.begin(), c1.end())};
 }
 
-std::vector<std::vector<double>> time_torch(const std::vector<Shape>& shapes, int threads, int repeats) {
+std::vector<std::vector<double>> time_torch(const std::vector<Shape>& shapes, int threads,
+                                            int repeats) {
   nlohmann::json js = nlohmann::json::array();
   for (const auto& s : shapes)
-    js.push_back({{"batch", s.batch}, {"heads", s.heads}, {"lq", s.lq}, {"lk", s.lk},
-                  {"dim", s.dim}, {"causal", s.causal}});
+    js.push_back({{"batch", s.batch},
+                  {"heads", s.heads},
+                  {"lq", s.lq},
+                  {"lk", s.lk},
+                  {"dim", s.dim},
+                  {"causal", s.causal}});
   const std::string cmd = std::string("/usr/bin/python3 ") + QKV_BENCH_DIR +
                           "/torch_attention.py " + std::to_string(threads) + " " +
                           std::to_string(repeats) + " '" + js.dump() + "'";
@@ -176,8 +181,10 @@ int main(int argc, char** argv) {
   bool smoke = false, torch = true;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
-    if (arg == "--smoke") smoke = true, torch = false;
-    else if (arg == "--no-torch") torch = false;
+    if (arg == "--smoke")
+      smoke = true, torch = false;
+    else if (arg == "--no-torch")
+      torch = false;
     else {
       std::fprintf(stderr, "usage: %s [--smoke] [--no-torch]\n", argv[0]);
       return 2;
@@ -212,7 +219,6 @@ int main(int argc, char** argv) {
   std::printf("FMA peak before: %.1f GFLOP/s on 1 thread, %.1f GFLOP/s on 2 threads\n", peak1,
               peak2);
   std::printf("FLOPs = 4*D per visible (query, key) pair per head (causal: unmasked part only)\n");
-
 
   std::vector<std::string> rows;
   std::vector<double> g2s, gcs;
@@ -255,9 +261,13 @@ int main(int argc, char** argv) {
   peak1 = std::max(peak1, after1);
   peak2 = std::max(peak2, after2);
   std::printf("%% of peak below uses the larger 2-thread peak, %.1f GFLOP/s\n", peak2);
-  std::printf("per CPU-second (load-independent): core peak %.1f GFLOP/s; qkv 1T by thread CPU time\n\n",
-              core_peak);
-  std::printf("| shape | qkv 1T GFLOP/s | qkv 2T GFLOP/s | %% of 2T peak | 2T/1T | torch 2T GFLOP/s | qkv/torch | qkv 1T GFLOP/CPU-s | %% of core peak | torch 1T GFLOP/CPU-s | qkv/torch per CPU-s |\n");
+  std::printf(
+      "per CPU-second (load-independent): core peak %.1f GFLOP/s; qkv 1T by thread CPU time\n\n",
+      core_peak);
+  std::printf(
+      "| shape | qkv 1T GFLOP/s | qkv 2T GFLOP/s | %% of 2T peak | 2T/1T | torch 2T GFLOP/s | "
+      "qkv/torch | qkv 1T GFLOP/CPU-s | %% of core peak | torch 1T GFLOP/CPU-s | qkv/torch per "
+      "CPU-s |\n");
   std::printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
   for (size_t i = 0; i < rows.size(); ++i) {
     std::printf(rows[i].c_str(), 100.0 * g2s[i] / peak2, 100.0 * gcs[i] / core_peak);

@@ -90,12 +90,14 @@ std::vector<double> round_trips(const std::function<int()>& connect, const std::
         if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) != ssize_t(request.size()))
           throw std::runtime_error("send failed");
         got.clear();
-        while (got.size() < reply_end.size() || got.compare(got.size() - reply_end.size(), reply_end.size(), reply_end) != 0) {
+        while (got.size() < reply_end.size() ||
+               got.compare(got.size() - reply_end.size(), reply_end.size(), reply_end) != 0) {
           ssize_t n = ::recv(fd, buf, sizeof buf, 0);
           if (n <= 0) throw std::runtime_error("connection lost");
           got.append(buf, std::size_t(n));
         }
-        if (i >= 200) per[c].push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+        if (i >= 200)
+          per[c].push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
       }
       ::close(fd);
     });
@@ -125,7 +127,9 @@ bool wait_for_socket(const std::string& path, std::chrono::seconds limit) {
   return false;
 }
 
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 json wait_end(qkv::ctl::Client& c, const std::string& id) {
   c.send({{"op", "wait"}, {"id", id}, {"interval_ms", 1000}});
@@ -147,8 +151,10 @@ int main(int argc, char** argv) {
   bool smoke = false;
   fs::path build = fs::path(QKV_BINARY_DIR);
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--smoke")) smoke = true;
-    else if (!std::strcmp(argv[i], "--build") && i + 1 < argc) build = argv[++i];
+    if (!std::strcmp(argv[i], "--smoke"))
+      smoke = true;
+    else if (!std::strcmp(argv[i], "--build") && i + 1 < argc)
+      build = argv[++i];
   }
   const fs::path src = QKV_SOURCE_DIR;
   char tmpl[] = "/tmp/qkvbench-XXXXXX";
@@ -178,17 +184,19 @@ int main(int argc, char** argv) {
     for (std::size_t n = 0; n < big_bytes; n += all.size()) out << all;
   }
   std::string socket = (dir / "qkvd.sock").string();
-  std::ofstream(dir / "qkvd.yaml") << "socket: " << socket << "\nspool: " << (dir / "spool").string()
-                                   << "\npipelines_dir: " << (src / "configs/pipelines").string()
-                                   << "\ndefault_pipeline: tokenize-gpt2\nthreads: " << threads
-                                   << "\nroots: {input: [" << dir.string() << "], output: [" << dir.string() << "]}\n";
+  std::ofstream(dir / "qkvd.yaml")
+      << "socket: " << socket << "\nspool: " << (dir / "spool").string()
+      << "\npipelines_dir: " << (src / "configs/pipelines").string()
+      << "\ndefault_pipeline: tokenize-gpt2\nthreads: " << threads << "\nroots: {input: ["
+      << dir.string() << "], output: [" << dir.string() << "]}\n";
   fs::path log = dir / "qkvd.log";
   Process qkvd({(build / "bin/qkvd").string(), "--config", (dir / "qkvd.yaml").string()}, log);
   if (!wait_for_socket(socket, 30s)) {
     std::fprintf(stderr, "qkvd did not start; log: %s\n", log.c_str());
     return 1;
   }
-  const std::string run_req = R"({"op":"run","pipeline":"tokenize-gpt2","texts":["Hello world"]})" "\n";
+  const std::string run_req = R"({"op":"run","pipeline":"tokenize-gpt2","texts":["Hello world"]})"
+                              "\n";
   {  // correctness first, and warm-up of the pipeline
     auto c = qkv::ctl::Client::connect(socket);
     auto r = c.call(json::parse(run_req));
@@ -205,12 +213,13 @@ int main(int argc, char** argv) {
   bool redis = false;
   if (!smoke && ::access("/usr/bin/redis-server", X_OK) == 0) {
     std::string rsock = (dir / "redis.sock").string();
-    Process rs({"/usr/bin/redis-server", "--port", "0", "--unixsocket", rsock, "--save", "", "--appendonly", "no",
-                "--dir", dir.string()},
+    Process rs({"/usr/bin/redis-server", "--port", "0", "--unixsocket", rsock, "--save", "",
+                "--appendonly", "no", "--dir", dir.string()},
                dir / "redis.log");
     if (wait_for_socket(rsock, 10s)) {
       r1 = round_trips([&] { return connect_unix(rsock); }, "PING\r\n", "+PONG\r\n", 1, rtt_n);
-      r32 = round_trips([&] { return connect_unix(rsock); }, "PING\r\n", "+PONG\r\n", clients32, rtt_n);
+      r32 = round_trips([&] { return connect_unix(rsock); }, "PING\r\n", "+PONG\r\n", clients32,
+                        rtt_n);
       redis = true;
     }
   }
@@ -219,8 +228,9 @@ int main(int argc, char** argv) {
   std::vector<double> inproc, daemon_job;
   for (int rep = 0; rep < job_reps; ++rep) {
     auto t0 = Clock::now();
-    Process run({(build / "bin/qkvd").string(), "--config", (dir / "qkvd.yaml").string(), "run", "--pipeline",
-                 "tokenize-gpt2", "--input", big.string(), "--output", (dir / "inproc.jsonl").string()},
+    Process run({(build / "bin/qkvd").string(), "--config", (dir / "qkvd.yaml").string(), "run",
+                 "--pipeline", "tokenize-gpt2", "--input", big.string(), "--output",
+                 (dir / "inproc.jsonl").string()},
                 dir / "run.log");
     if (run.wait() != 0) {
       std::fprintf(stderr, "qkvd run failed, see %s\n", (dir / "run.log").c_str());
@@ -229,7 +239,9 @@ int main(int argc, char** argv) {
     inproc.push_back(seconds_since(t0));
     auto c = qkv::ctl::Client::connect(socket);
     t0 = Clock::now();
-    auto sub = c.call({{"op", "submit"}, {"pipeline", "tokenize-gpt2"}, {"inputs", {big.string()}},
+    auto sub = c.call({{"op", "submit"},
+                       {"pipeline", "tokenize-gpt2"},
+                       {"inputs", {big.string()}},
                        {"output", (dir / "daemon.jsonl").string()}});
     auto end = wait_end(c, sub.value("id", ""));
     daemon_job.push_back(seconds_since(t0));
@@ -239,7 +251,8 @@ int main(int argc, char** argv) {
     }
   }
   bool same = std::ifstream(dir / "inproc.jsonl").rdbuf() && [&] {
-    std::ifstream a(dir / "inproc.jsonl", std::ios::binary), b(dir / "daemon.jsonl", std::ios::binary);
+    std::ifstream a(dir / "inproc.jsonl", std::ios::binary),
+        b(dir / "daemon.jsonl", std::ios::binary);
     return std::equal(std::istreambuf_iterator<char>(a), {}, std::istreambuf_iterator<char>(b), {});
   }();
 
@@ -247,7 +260,9 @@ int main(int argc, char** argv) {
   std::vector<double> cancel_ms;
   for (int i = 0; i < cancels; ++i) {
     auto c = qkv::ctl::Client::connect(socket);
-    auto sub = c.call({{"op", "submit"}, {"pipeline", "tokenize-gpt2"}, {"inputs", {big.string()}},
+    auto sub = c.call({{"op", "submit"},
+                       {"pipeline", "tokenize-gpt2"},
+                       {"inputs", {big.string()}},
                        {"output", (dir / "cancelled.jsonl").string()}});
     std::string id = sub.value("id", "");
     auto w = qkv::ctl::Client::connect(socket);
@@ -268,10 +283,13 @@ int main(int argc, char** argv) {
 
   // The table.
   auto us = [](double v) { return fmt("%.1f µs", v); };
-  std::printf("qkvd daemon bench%s: %d threads, inline text \"Hello world\" (tokenize-gpt2), %d round trips per row\n\n",
-              smoke ? " (smoke)" : "", threads, rtt_n);
+  std::printf(
+      "qkvd daemon bench%s: %d threads, inline text \"Hello world\" (tokenize-gpt2), %d round "
+      "trips per row\n\n",
+      smoke ? " (smoke)" : "", threads, rtt_n);
   std::printf("| measure | qkvd | Redis PING | ratio | target |\n|---|---|---|---|---|\n");
-  auto row = [&](const char* name, const std::vector<double>& q, const std::vector<double>& r, double p) {
+  auto row = [&](const char* name, const std::vector<double>& q, const std::vector<double>& r,
+                 double p) {
     double a = percentile(q, p), b = percentile(r, p);
     std::printf("| %s | %s | %s | %s | %s |\n", name, us(a).c_str(), redis ? us(b).c_str() : "-",
                 redis ? fmt("%.2fx", a / b).c_str() : "-", p == 0.5 ? "p50 ≤ 2x Redis" : "-");
@@ -284,12 +302,14 @@ int main(int argc, char** argv) {
   double ip = percentile(inproc, 0.5), dj = percentile(daemon_job, 0.5);
   std::printf("\n| large tokenize job (%.0f MB, median of %d) | seconds | MB/s |\n|---|---|---|\n",
               double(big_bytes) / 1e6, job_reps);
-  std::printf("| `qkvd run` in-process (process start to exit) | %.2f | %.1f |\n", ip, double(big_bytes) / 1e6 / ip);
-  std::printf("| through the daemon (submit to end event) | %.2f | %.1f |\n", dj, double(big_bytes) / 1e6 / dj);
-  std::printf("| daemon overhead (target ≤ 10%%) | %+.1f%% | outputs identical: %s |\n", (dj / ip - 1) * 100,
-              same ? "yes" : "NO");
+  std::printf("| `qkvd run` in-process (process start to exit) | %.2f | %.1f |\n", ip,
+              double(big_bytes) / 1e6 / ip);
+  std::printf("| through the daemon (submit to end event) | %.2f | %.1f |\n", dj,
+              double(big_bytes) / 1e6 / dj);
+  std::printf("| daemon overhead (target ≤ 10%%) | %+.1f%% | outputs identical: %s |\n",
+              (dj / ip - 1) * 100, same ? "yes" : "NO");
   std::printf("\n| cancel latency (%d runs) | median | max |\n|---|---|---|\n", cancels);
-  std::printf("| cancel request -> job ended (target < 100 ms) | %.1f ms | %.1f ms |\n", percentile(cancel_ms, 0.5),
-              *std::max_element(cancel_ms.begin(), cancel_ms.end()));
+  std::printf("| cancel request -> job ended (target < 100 ms) | %.1f ms | %.1f ms |\n",
+              percentile(cancel_ms, 0.5), *std::max_element(cancel_ms.begin(), cancel_ms.end()));
   return same ? 0 : 1;
 }

@@ -79,14 +79,20 @@ struct Shape {
 
 // GFLOP/s by wall clock, and per CPU-second times the thread count (the rate when the cores
 // are ours; spinning workers count as busy, so it is never flattering).
-std::pair<double, double> gemm_gflops(model::GemmBackend be, Shape s, tbb::task_arena& arena, int threads) {
+std::pair<double, double> gemm_gflops(model::GemmBackend be, Shape s, tbb::task_arena& arena,
+                                      int threads) {
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> u(-1, 1);
   std::vector<float> a(s.m * s.k), b(s.k * s.n), c(s.m * s.n);
   for (auto& x : a) x = u(rng);
   for (auto& x : b) x = u(rng);
   const Timing t = best_timing(
-      [&] { arena.execute([&] { model::gemm(be, {s.m, s.n, s.k, a.data(), s.k, b.data(), s.n, c.data(), s.n}); }); }, 15);
+      [&] {
+        arena.execute([&] {
+          model::gemm(be, {s.m, s.n, s.k, a.data(), s.k, b.data(), s.n, c.data(), s.n});
+        });
+      },
+      15);
   const double flops = 2.0 * s.m * s.n * s.k;
   return {flops / t.wall / 1e9, flops / (t.cpu / threads) / 1e9};
 }
@@ -149,9 +155,11 @@ int main(int argc, char** argv) {
   for (const auto& s : shapes)
     for (auto be : {model::GemmBackend::OpenBlas, model::GemmBackend::Highway}) {
       const auto [wall, cpu] = gemm_gflops(be, s, arena, threads);
-      std::printf("| GEMM %s, %s + oneTBB tiles | %zux%zux%zu | %.1f GFLOP/s per CPU-s x %d (wall: %.1f) | | %.0f%% of peak |\n",
-                  s.name, be == model::GemmBackend::OpenBlas ? "OpenBLAS serial" : "Highway kernel", s.m, s.n, s.k, cpu,
-                  threads, wall, 100 * cpu / peak);
+      std::printf(
+          "| GEMM %s, %s + oneTBB tiles | %zux%zux%zu | %.1f GFLOP/s per CPU-s x %d (wall: %.1f) | "
+          "| %.0f%% of peak |\n",
+          s.name, be == model::GemmBackend::OpenBlas ? "OpenBLAS serial" : "Highway kernel", s.m,
+          s.n, s.k, cpu, threads, wall, 100 * cpu / peak);
     }
 
   // The encoder through the pipeline's ModelStage (attention-flash plugin), once per GEMM
@@ -193,16 +201,19 @@ int main(int argc, char** argv) {
     std::string ref, ratio;
     if (ttps > 0) {
       char buf[256];
-      std::snprintf(buf, sizeof buf, "torch %s: %.0f tokens/s wall, %.0f per CPU-s x %d (%.1f GFLOP/s)",
-                    torch_version.c_str(), ttps, ttps_cpu, threads, ttps_cpu * flops_per_token / 1e9);
+      std::snprintf(
+          buf, sizeof buf, "torch %s: %.0f tokens/s wall, %.0f per CPU-s x %d (%.1f GFLOP/s)",
+          torch_version.c_str(), ttps, ttps_cpu, threads, ttps_cpu * flops_per_token / 1e9);
       ref = buf;
       std::snprintf(buf, sizeof buf, "%.2fx wall, %.2fx CPU-s", tps / ttps, tps_cpu / ttps_cpu);
       ratio = buf;
     }
-    std::printf("| encoder %u layers, d=%u, %u heads, %d x %d tokens, %s GEMM | %s | %.0f tokens/s wall, %.0f per CPU-s x %d (%.1f GFLOP/s) | %s | %s |\n",
-                cfg.encoder_layers, cfg.d_model, cfg.heads, sequences, seq_len,
-                std::string(model::gemm_backend_name(be)).c_str(), smoke ? "smoke" : "BERT-base", tps, tps_cpu,
-                threads, tps_cpu * flops_per_token / 1e9, ref.c_str(), ratio.c_str());
+    std::printf(
+        "| encoder %u layers, d=%u, %u heads, %d x %d tokens, %s GEMM | %s | %.0f tokens/s wall, "
+        "%.0f per CPU-s x %d (%.1f GFLOP/s) | %s | %s |\n",
+        cfg.encoder_layers, cfg.d_model, cfg.heads, sequences, seq_len,
+        std::string(model::gemm_backend_name(be)).c_str(), smoke ? "smoke" : "BERT-base", tps,
+        tps_cpu, threads, tps_cpu * flops_per_token / 1e9, ref.c_str(), ratio.c_str());
   }
   std::printf("\nGEMM backend used by the model: %s; OpenBLAS parallel mode %d (0 = serial)\n",
               std::string(model::gemm_backend_name(model::default_gemm_backend())).c_str(),

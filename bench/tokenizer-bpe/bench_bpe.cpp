@@ -142,10 +142,14 @@ int main(int argc, char** argv) {
       if (i + 1 >= argc) throw std::runtime_error(k + " needs a value");
       return argv[++i];
     };
-    if (k == "--smoke") a.smoke = true;
-    else if (k == "--runs") a.runs = std::stoi(val());
-    else if (k == "--peers") a.peers = val();
-    else if (k == "--root") a.root = val();
+    if (k == "--smoke")
+      a.smoke = true;
+    else if (k == "--runs")
+      a.runs = std::stoi(val());
+    else if (k == "--peers")
+      a.peers = val();
+    else if (k == "--root")
+      a.root = val();
     else {
       std::fprintf(stderr, "usage: %s [--smoke] [--runs N] [--peers FILE] [--root DIR]\n", argv[0]);
       return 2;
@@ -161,7 +165,8 @@ int main(int argc, char** argv) {
     std::unique_ptr<Bpe> bpe;
   };
   std::vector<Tok> toks;
-  toks.push_back({"gpt2", {"gpt2", "", vocab + "gpt2/encoder.json", vocab + "gpt2/vocab.bpe", ""}, nullptr});
+  toks.push_back(
+      {"gpt2", {"gpt2", "", vocab + "gpt2/encoder.json", vocab + "gpt2/vocab.bpe", ""}, nullptr});
   toks.push_back({"cl100k", {"cl100k_base", vocab + "cl100k_base.tiktoken", "", "", ""}, nullptr});
   toks.push_back({"o200k", {"o200k_base", vocab + "o200k_base.tiktoken", "", "", ""}, nullptr});
   for (auto& t : toks) t.bpe = qkv::bpe::make_bpe(t.cfg);
@@ -178,7 +183,10 @@ int main(int argc, char** argv) {
   };
 
   const char* langs[] = {"en", "code", "ru", "zh"};
-  std::printf("| corpus | MB | qkv gpt2 | qkv cl100k | qkv o200k | HF gpt2 | tiktoken gpt2 | tiktoken cl100k | tiktoken o200k | gpt2 / HF | gpt2 / tiktoken | cl100k / tiktoken | o200k / tiktoken |\n");
+  std::printf(
+      "| corpus | MB | qkv gpt2 | qkv cl100k | qkv o200k | HF gpt2 | tiktoken gpt2 | tiktoken "
+      "cl100k | tiktoken o200k | gpt2 / HF | gpt2 / tiktoken | cl100k / tiktoken | o200k / "
+      "tiktoken |\n");
   std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   double en_sec_per_byte[3] = {0, 0, 0};
   std::vector<std::string> en_docs;
@@ -211,13 +219,15 @@ int main(int argc, char** argv) {
   for (auto& c : b64) c = alphabet[rng() % 64];
   std::printf("\n| %zu KiB without whitespace | gpt2 | cl100k | o200k |\n|---|---:|---:|---:|\n",
               big >> 10);
-  for (auto [label, text] : {std::pair{"'a' repeated", &repeated}, std::pair{"random base64", &b64}}) {
+  for (auto [label, text] :
+       {std::pair{"'a' repeated", &repeated}, std::pair{"random base64", &b64}}) {
     std::string row = "| ";
     row.append(label);
     row.append(" per-byte time / English |");
     for (int k = 0; k < 3; ++k) {
       std::vector<double> v;
-      for (int r = 0; r < std::max(1, a.runs); ++r) v.push_back(encode_seconds(*toks[size_t(k)].bpe, {*text}, nullptr));
+      for (int r = 0; r < std::max(1, a.runs); ++r)
+        v.push_back(encode_seconds(*toks[size_t(k)].bpe, {*text}, nullptr));
       row.append(" ");
       row.append(fmt(median(v) / double(big) / en_sec_per_byte[k], 2));
       row.append("x |");
@@ -228,7 +238,8 @@ int main(int argc, char** argv) {
     // Linearity: the same random text cut into 16 documents costs the same per byte as one.
     std::vector<std::string> parts;
     for (size_t i = 0; i < 16; ++i) parts.push_back(b64.substr(i * big / 16, big / 16));
-    std::string row = "| random base64, one " + std::to_string(big >> 10) + " KiB document / as 16 documents |";
+    std::string row =
+        "| random base64, one " + std::to_string(big >> 10) + " KiB document / as 16 documents |";
     for (int k = 0; k < 3; ++k) {
       std::vector<double> whole, cut;
       for (int r = 0; r < std::max(1, a.runs); ++r) {
@@ -245,8 +256,9 @@ int main(int argc, char** argv) {
   // A multi-document job on 2 threads vs 1 (one shared instance). Wall time is the target but
   // only means something on idle cores; the CPU-time ratio shows whether the threads slow
   // each other down (1.00: they do not, so 2 idle cores would give 2x).
-  std::printf("\n| en job, gpt2, one instance | 1 thread | 2 threads | ratio |\n"
-              "|---|---:|---:|---:|\n");
+  std::printf(
+      "\n| en job, gpt2, one instance | 1 thread | 2 threads | ratio |\n"
+      "|---|---:|---:|---:|\n");
   {
     std::vector<double> w1, w2, c1, c2;
     for (int r = 0; r < std::max(1, a.runs); ++r) {

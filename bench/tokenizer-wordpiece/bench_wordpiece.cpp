@@ -42,7 +42,8 @@ std::string slurp(const std::string& path) {
 
 std::vector<std::string> read_docs(const std::string& lang, size_t limit) {
   std::vector<std::string> docs;
-  std::istringstream in(slurp(std::string(QKV_SOURCE_DIR) + "/tests/data/corpus/" + lang + ".jsonl"));
+  std::istringstream in(
+      slurp(std::string(QKV_SOURCE_DIR) + "/tests/data/corpus/" + lang + ".jsonl"));
   for (std::string line; std::getline(in, line) && docs.size() < limit;)
     if (!line.empty()) docs.push_back(nlohmann::json::parse(line).at("text").get<std::string>());
   return docs;
@@ -157,9 +158,10 @@ int main(int argc, char** argv) {
         std::string(QKV_SOURCE_DIR) + "/data/vocab/bert-base-uncased/tokenizer.json"));
     const size_t limit = smoke ? 8 : static_cast<size_t>(-1);
 
-    std::printf("WordPiece bert-base-uncased, [CLS]/[SEP], single thread, thread CPU time, "
-                "median of %d\n\n",
-                runs);
+    std::printf(
+        "WordPiece bert-base-uncased, [CLS]/[SEP], single thread, thread CPU time, "
+        "median of %d\n\n",
+        runs);
     std::printf("| input | MB | qkv MB/s | HF tokenizers MB/s | qkv / HF | ids equal |\n");
     std::printf("|---|---:|---:|---:|---:|---|\n");
     bool ok = true;
@@ -188,7 +190,8 @@ int main(int argc, char** argv) {
     }
 
     const size_t long_size = smoke ? (64u << 10) : (1u << 20);
-    std::printf("\n| long document, no whitespace | MB | qkv MB/s | ns/byte | / English ns/byte |\n");
+    std::printf(
+        "\n| long document, no whitespace | MB | qkv MB/s | ns/byte | / English ns/byte |\n");
     std::printf("|---|---:|---:|---:|---:|\n");
     const std::pair<const char*, std::string> longs[] = {
         {"one letter ('a' x 1 MiB)", std::string(long_size, 'a')},
@@ -219,9 +222,10 @@ int main(int argc, char** argv) {
     const double m1 = *std::min_element(one.begin(), one.end());
     const double m2 = *std::min_element(two.begin(), two.end());
     const double en_mb = static_cast<double>(total_bytes(en_docs) * reps) / 1e6;
-    std::printf("\n| multi-document job (en x %zu, %zu docs) | wall MB/s (best of %zu) | speed-up | "
-                "CPU s per job (median) |\n",
-                reps, en_docs.size() * reps, one.size());
+    std::printf(
+        "\n| multi-document job (en x %zu, %zu docs) | wall MB/s (best of %zu) | speed-up | "
+        "CPU s per job (median) |\n",
+        reps, en_docs.size() * reps, one.size());
     std::printf("|---|---:|---:|---:|\n");
     std::printf("| 1 thread | %.1f | 1.00x | %.3f |\n", en_mb / m1, median(cpu_one));
     std::printf("| 2 threads | %.1f | %.2fx | %.3f |\n", en_mb / m2, m1 / m2, median(cpu_two));

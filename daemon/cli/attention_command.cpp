@@ -77,8 +77,8 @@ int run_attention(CliContext& ctx, const AttentionOptions& o) {
     throw InputError(o.k.string() + ": head_dim " + std::to_string(k.shape[2]) +
                      " differs from q's " + std::to_string(d));
   if (o.heads_kv != 0 && o.heads_kv != hkv)
-    throw InputError("--heads-kv " + std::to_string(o.heads_kv) + " but " + o.k.string() +
-                     " has " + std::to_string(hkv) + " heads");
+    throw InputError("--heads-kv " + std::to_string(o.heads_kv) + " but " + o.k.string() + " has " +
+                     std::to_string(hkv) + " heads");
   if (hkv == 0 || hq % hkv != 0)
     throw InputError("q has " + std::to_string(hq) + " heads, not a multiple of k/v's " +
                      std::to_string(hkv));
@@ -127,9 +127,9 @@ int run_attention(CliContext& ctx, const AttentionOptions& o) {
     const int64_t n = static_cast<int64_t>(probs.size());
     io::write_npy<float>(o.probs, std::span(&n, 1), probs);
   }
-  std::cerr << "qkvd attention: " << plugin.name << ": " << a.batch << " sequence(s), "
-            << tq << " queries x " << tk << " keys, heads " << hq << "/" << hkv << ", head_dim "
-            << d << (o.causal ? ", causal" : "") << " -> " << o.out.string() << "\n";
+  std::cerr << "qkvd attention: " << plugin.name << ": " << a.batch << " sequence(s), " << tq
+            << " queries x " << tk << " keys, heads " << hq << "/" << hkv << ", head_dim " << d
+            << (o.causal ? ", causal" : "") << " -> " << o.out.string() << "\n";
   return 0;
 }
 
@@ -138,7 +138,8 @@ int run_attention(CliContext& ctx, const AttentionOptions& o) {
 void register_attention_command(CLI::App& app, CliContext& ctx) {
   auto o = std::make_shared<AttentionOptions>();
   CLI::App* sub = app.add_subcommand(
-      "attention", "Run one attention call on .npy files (float32 q/k/v [tokens, heads, head_dim])");
+      "attention",
+      "Run one attention call on .npy files (float32 q/k/v [tokens, heads, head_dim])");
   sub->add_option("--plugin", o->plugin, "attention plugin name (or path to its library)")
       ->required();
   sub->add_option("--q", o->q, "queries, float32 [tokens_q, heads_q, head_dim]")->required();
@@ -146,7 +147,8 @@ void register_attention_command(CLI::App& app, CliContext& ctx) {
   sub->add_option("--v", o->v, "values, float32, shaped like k")->required();
   sub->add_option("--out", o->out, "output .npy, float32 shaped like q")->required();
   sub->add_flag("--causal", o->causal, "causal mask (bottom-right aligned when lengths differ)");
-  sub->add_option("--cu-seqlens-q", o->cu_q, "int32 [batch+1] query offsets (default: one sequence)");
+  sub->add_option("--cu-seqlens-q", o->cu_q,
+                  "int32 [batch+1] query offsets (default: one sequence)");
   sub->add_option("--cu-seqlens-k", o->cu_k, "int32 [batch+1] key/value offsets");
   sub->add_option("--heads-kv", o->heads_kv, "key/value heads (checked against k's shape)");
   sub->add_option("--scale", o->scale, "softmax scale (default 1/sqrt(head_dim))");

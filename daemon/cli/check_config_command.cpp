@@ -54,8 +54,9 @@ int check_config(CliContext& ctx, const fs::path& file, std::ostream& out) {
       const auto def = config::resolve_pipeline(daemon.default_pipeline, daemon.pipelines_dir);
       std::error_code ec;
       if (!fs::is_regular_file(def, ec)) {
-        out << file.string() << ": default_pipeline: expected a pipeline in " << daemon.pipelines_dir.string()
-            << " or a pipeline file, but " << def.string() << " does not exist\n";
+        out << file.string() << ": default_pipeline: expected a pipeline in "
+            << daemon.pipelines_dir.string() << " or a pipeline file, but " << def.string()
+            << " does not exist\n";
         ++problems;
       }
       const auto& plugins = ctx.plugins();
@@ -66,7 +67,8 @@ int check_config(CliContext& ctx, const fs::path& file, std::ostream& out) {
     }
   }
   if (problems) {
-    out << file.string() << ": " << problems << (problems == 1 ? " problem" : " problems") << " found\n";
+    out << file.string() << ": " << problems << (problems == 1 ? " problem" : " problems")
+        << " found\n";
     return 1;
   }
   out << file.string() << ": ok\n";
@@ -74,9 +76,10 @@ int check_config(CliContext& ctx, const fs::path& file, std::ostream& out) {
 }
 
 void register_check_config(CLI::App& app, CliContext& ctx) {
-  app.add_option("--check-config", ctx.check_config_file,
-                 "Validate a daemon config (and every pipeline of its pipelines folder) or one pipeline "
-                 "file; print every problem; exit 1 on any");
+  app.add_option(
+      "--check-config", ctx.check_config_file,
+      "Validate a daemon config (and every pipeline of its pipelines folder) or one pipeline "
+      "file; print every problem; exit 1 on any");
 }
 
 }  // namespace qkv::cli

@@ -18,9 +18,9 @@
 namespace qkv::cli {
 
 struct CliContext {
-  std::string config_file;                 // --config (empty: the default, see config_path())
-  std::vector<std::string> config_sets;    // --set for the daemon config (serve only)
-  std::string check_config_file;           // --check-config FILE
+  std::string config_file;               // --config (empty: the default, see config_path())
+  std::vector<std::string> config_sets;  // --set for the daemon config (serve only)
+  std::string check_config_file;         // --check-config FILE
   // Run when no subcommand is given (the daemon's serve registers it); unset: print help.
   std::function<int()> default_action;
   // What the chosen subcommand returns as exit status.

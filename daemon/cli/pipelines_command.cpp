@@ -8,7 +8,8 @@
 namespace qkv::cli {
 
 void register_pipelines(CLI::App& app, CliContext& ctx) {
-  CLI::App* sub = app.add_subcommand("pipelines", "List the pipelines of the configured pipelines folder");
+  CLI::App* sub =
+      app.add_subcommand("pipelines", "List the pipelines of the configured pipelines folder");
   sub->callback([&ctx] {
     try {
       const auto& daemon = ctx.daemon_config();

@@ -7,7 +7,8 @@
 namespace qkv::cli {
 
 void register_plugins(CLI::App& app, CliContext& ctx) {
-  CLI::App* sub = app.add_subcommand("plugins", "List the plugins that loaded and the ones refused, with the cause");
+  CLI::App* sub = app.add_subcommand(
+      "plugins", "List the plugins that loaded and the ones refused, with the cause");
   sub->callback([&ctx] {
     try {
       auto dirs = ctx.plugin_dirs();

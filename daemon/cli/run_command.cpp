@@ -27,10 +27,14 @@ struct RunOptions {
 
 std::string human_bytes(double b) {
   char buf[32];
-  if (b >= 1e9) std::snprintf(buf, sizeof buf, "%.2f GB", b / 1e9);
-  else if (b >= 1e6) std::snprintf(buf, sizeof buf, "%.2f MB", b / 1e6);
-  else if (b >= 1e3) std::snprintf(buf, sizeof buf, "%.1f KB", b / 1e3);
-  else std::snprintf(buf, sizeof buf, "%.0f B", b);
+  if (b >= 1e9)
+    std::snprintf(buf, sizeof buf, "%.2f GB", b / 1e9);
+  else if (b >= 1e6)
+    std::snprintf(buf, sizeof buf, "%.2f MB", b / 1e6);
+  else if (b >= 1e3)
+    std::snprintf(buf, sizeof buf, "%.1f KB", b / 1e3);
+  else
+    std::snprintf(buf, sizeof buf, "%.0f B", b);
   return buf;
 }
 
@@ -67,11 +71,13 @@ int run(CliContext& ctx, const RunOptions& o) {
     const double secs = r.seconds > 0 ? r.seconds : 1e-9;
     std::fprintf(stderr, "qkvd run: %s%s: %llu documents, %llu tokens, %s in %.2f s (%.2f MB/s)\n",
                  spec.pipeline.c_str(), o.decode ? " (decode)" : "",
-                 static_cast<unsigned long long>(r.documents), static_cast<unsigned long long>(r.tokens),
+                 static_cast<unsigned long long>(r.documents),
+                 static_cast<unsigned long long>(r.tokens),
                  human_bytes(static_cast<double>(r.input_bytes)).c_str(), r.seconds,
                  static_cast<double>(r.input_bytes) / 1e6 / secs);
-    if (r.truncated) std::fprintf(stderr, "qkvd run: %llu documents truncated to the model's length\n",
-                                  static_cast<unsigned long long>(r.truncated));
+    if (r.truncated)
+      std::fprintf(stderr, "qkvd run: %llu documents truncated to the model's length\n",
+                   static_cast<unsigned long long>(r.truncated));
     for (const auto& out : r.outputs) std::fprintf(stderr, "  wrote %s\n", out.c_str());
     return 0;
   } catch (const JobCancelled& e) {
@@ -93,17 +99,21 @@ int run(CliContext& ctx, const RunOptions& o) {
 
 void register_run(CLI::App& app, CliContext& ctx) {
   auto o = std::make_shared<RunOptions>();
-  CLI::App* sub = app.add_subcommand("run", "Run one job in-process (no daemon) and print a summary");
+  CLI::App* sub =
+      app.add_subcommand("run", "Run one job in-process (no daemon) and print a summary");
   sub->add_option("--pipeline,-p", o->pipeline,
                   "Pipeline file, or name (file stem) in the configured pipelines folder; default: "
                   "the config's default_pipeline");
-  sub->add_option("--input,-i", o->inputs, "Input files or globs (.jsonl/.txt, optionally .gz/.zst; "
-                                           "with --decode: ids .jsonl or .bin)")
+  sub->add_option("--input,-i", o->inputs,
+                  "Input files or globs (.jsonl/.txt, optionally .gz/.zst; "
+                  "with --decode: ids .jsonl or .bin)")
       ->required()
       ->expected(1, -1);
-  sub->add_option("--output,-o", o->output, "Output path (format per the pipeline's output.format)")->required();
+  sub->add_option("--output,-o", o->output, "Output path (format per the pipeline's output.format)")
+      ->required();
   sub->add_option("--set", o->sets, "Override a pipeline value: key.path=value (YAML); repeatable");
-  sub->add_option("--threads,-t", o->threads, "Worker threads (default: the config's threads; 0 = all cores)");
+  sub->add_option("--threads,-t", o->threads,
+                  "Worker threads (default: the config's threads; 0 = all cores)");
   sub->add_flag("--decode", o->decode, "Decode direction: token ids -> {\"text\"} jsonl");
   sub->callback([&ctx, o] { ctx.exit_code = run(ctx, *o); });
 }

@@ -16,10 +16,10 @@ struct DaemonConfig {
   std::filesystem::path socket = "/run/qkv/qkvd.sock";
   uint32_t socket_mode = 0660;
   std::filesystem::path spool = "/var/lib/qkv/spool";
-  std::filesystem::path pipelines_dir;               // default: <config dir>/pipelines
-  std::vector<std::filesystem::path> plugin_dirs;    // after the built-in folder
+  std::filesystem::path pipelines_dir;             // default: <config dir>/pipelines
+  std::vector<std::filesystem::path> plugin_dirs;  // after the built-in folder
   std::string default_pipeline = "tokenize-gpt2";
-  unsigned threads = 0;                              // 0 = all cores
+  unsigned threads = 0;  // 0 = all cores
   struct Roots {
     std::vector<std::filesystem::path> input{"/"}, output{"/"};
   } roots;
@@ -27,12 +27,12 @@ struct DaemonConfig {
     std::string address = "127.0.0.1";
     uint16_t port = 0;
   };
-  std::optional<Tcp> tcp;                            // no TCP listener unless configured
+  std::optional<Tcp> tcp;  // no TCP listener unless configured
   struct Limits {
     uint64_t max_request_bytes = 1048576;
     uint32_t max_queue = 64;
-    uint64_t max_job_input_bytes = 0;                // 0 = unlimited
-    uint32_t max_run_seconds = 0;                    // 0 = unlimited
+    uint64_t max_job_input_bytes = 0;  // 0 = unlimited
+    uint32_t max_run_seconds = 0;      // 0 = unlimited
     uint32_t idle_timeout_seconds = 60;
     uint32_t max_inline_texts = 1024;
   } limits;

@@ -85,7 +85,8 @@ void Document::apply(const std::string& key, const std::string& value) {
 
 bool Document::overridden(const std::string& key) const {
   for (const auto& o : overridden_) {
-    if (key == o || (key.size() > o.size() && key.compare(0, o.size(), o) == 0 && key[o.size()] == '.'))
+    if (key == o ||
+        (key.size() > o.size() && key.compare(0, o.size(), o) == 0 && key[o.size()] == '.'))
       return true;
   }
   return false;
@@ -93,7 +94,8 @@ bool Document::overridden(const std::string& key) const {
 
 std::string Document::where(const YAML::Node& node, const std::string& key) const {
   for (const auto& o : overridden_) {
-    if (key == o || (key.size() > o.size() && key.compare(0, o.size(), o) == 0 && key[o.size()] == '.'))
+    if (key == o ||
+        (key.size() > o.size() && key.compare(0, o.size(), o) == 0 && key[o.size()] == '.'))
       return "--set " + o;
   }
   if (node.IsDefined()) {

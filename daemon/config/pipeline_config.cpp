@@ -12,11 +12,14 @@ namespace {
 
 // Keys of the bundled tokenizer plugins that name files (SCHEMA.md): checked here so that
 // --check-config reports a missing vocabulary even without loading the plugin.
-constexpr const char* kTokenizerPathKeys[] = {"ranks", "encoder_json", "vocab_bpe", "tokenizer_json", "vocab"};
+constexpr const char* kTokenizerPathKeys[] = {"ranks", "encoder_json", "vocab_bpe",
+                                              "tokenizer_json", "vocab"};
 
 void read_input(Section& s, PipelineConfig::Input& in) {
   if (auto v = s.choice("format", {"auto", "jsonl", "txt"}))
-    in.format = *v == "jsonl" ? InputFormat::jsonl : *v == "txt" ? InputFormat::txt : InputFormat::automatic;
+    in.format = *v == "jsonl" ? InputFormat::jsonl
+                : *v == "txt" ? InputFormat::txt
+                              : InputFormat::automatic;
   if (auto v = s.choice("invalid_utf8", {"error", "replace"})) in.replace_invalid = *v == "replace";
   auto field = s.string("field");
   if (field) in.fields = {{"text", *field}};
@@ -31,7 +34,8 @@ void read_input(Section& s, PipelineConfig::Input& in) {
       }
       fields.emplace_back(role, it->second.Scalar());
     }
-    if (fields.empty()) s.error("fields", "expected at least one role: jsonl field");
+    if (fields.empty())
+      s.error("fields", "expected at least one role: jsonl field");
     else {
       in.fields = std::move(fields);
       in.multi_field = true;
@@ -64,7 +68,9 @@ void read_tokenizer(Section& s, PipelineConfig::Tokenizer& t) {
       t.special = SpecialTokens::list;
       if (auto names = s.string_list("special_tokens")) t.special_names = *names;
     } else if (auto v = s.choice("special_tokens", {"default", "none", "all"})) {
-      t.special = *v == "none" ? SpecialTokens::none : *v == "all" ? SpecialTokens::all : SpecialTokens::default_;
+      t.special = *v == "none"  ? SpecialTokens::none
+                  : *v == "all" ? SpecialTokens::all
+                                : SpecialTokens::default_;
     }
   }
   if (auto v = s.boolean("add_special")) t.add_special = *v;
@@ -80,7 +86,8 @@ void read_plugin_ref(Document& doc, const YAML::Node& node, const std::string& p
 void read_model(Section& s, PipelineConfig::Model& m) {
   m.node = s.node();
   if (auto v = s.path("path", PathKind::directory, true)) m.path = *v;
-  if (auto v = s.choice("output", {"hidden", "pooled_cls", "pooled_mean", "logprobs", "topk"})) m.output = *v;
+  if (auto v = s.choice("output", {"hidden", "pooled_cls", "pooled_mean", "logprobs", "topk"}))
+    m.output = *v;
   if (auto v = s.integer("topk", 1, 100000)) m.topk = static_cast<uint32_t>(*v);
   if (auto v = s.boolean("truncate")) m.truncate = *v;
   for (const char* ref : {"attention", "positional"}) {
@@ -92,9 +99,12 @@ void read_model(Section& s, PipelineConfig::Model& m) {
 
 const char* to_string(OutputFormat f) {
   switch (f) {
-    case OutputFormat::jsonl: return "jsonl";
-    case OutputFormat::bin: return "bin";
-    case OutputFormat::npy: return "npy";
+    case OutputFormat::jsonl:
+      return "jsonl";
+    case OutputFormat::bin:
+      return "bin";
+    case OutputFormat::npy:
+      return "npy";
   }
   return "?";
 }
@@ -114,7 +124,9 @@ PipelineConfig load_pipeline_config(const fs::path& file, const Overrides& overr
       Section in(doc, s.raw("input"), "input");
       read_input(in, c.input);
     }
-    if (!s.has("tokenizer")) s.error("tokenizer", "expected a tokenizer mapping with at least `plugin:` (required key is missing)");
+    if (!s.has("tokenizer"))
+      s.error("tokenizer",
+              "expected a tokenizer mapping with at least `plugin:` (required key is missing)");
     {
       Section t(doc, s.raw("tokenizer"), "tokenizer");
       read_tokenizer(t, c.tokenizer);
@@ -129,7 +141,9 @@ PipelineConfig load_pipeline_config(const fs::path& file, const Overrides& overr
     }
     Section out(doc, s.raw("output"), "output");
     if (auto v = out.choice("format", {"jsonl", "bin", "npy"}))
-      c.output.format = *v == "bin" ? OutputFormat::bin : *v == "npy" ? OutputFormat::npy : OutputFormat::jsonl;
+      c.output.format = *v == "bin"   ? OutputFormat::bin
+                        : *v == "npy" ? OutputFormat::npy
+                                      : OutputFormat::jsonl;
     if (auto v = out.boolean("offsets")) c.output.offsets = *v;
     if (model.IsDefined() && !model.IsNull()) {
       if (out.has("format") && c.output.format != OutputFormat::npy)
@@ -141,10 +155,12 @@ PipelineConfig load_pipeline_config(const fs::path& file, const Overrides& overr
     if (c.output.offsets && c.output.format != OutputFormat::jsonl)
       out.error("offsets", "expected false: offsets are written only with output.format jsonl");
     if (c.output.format == OutputFormat::bin && c.input.multi_field)
-      out.error("format", "expected jsonl: a .bin holds one id stream, but input.fields names several");
+      out.error("format",
+                "expected jsonl: a .bin holds one id stream, but input.fields names several");
     Section b(doc, s.raw("batch"), "batch");
     if (auto v = b.integer("documents", 1, 1000000)) c.batch.documents = static_cast<uint32_t>(*v);
-    if (auto v = b.integer("max_tokens", 1, 1 << 30)) c.batch.max_tokens = static_cast<uint32_t>(*v);
+    if (auto v = b.integer("max_tokens", 1, 1 << 30))
+      c.batch.max_tokens = static_cast<uint32_t>(*v);
   }
   doc.throw_if_errors();
   return c;

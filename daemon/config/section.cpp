@@ -10,22 +10,27 @@ namespace fs = std::filesystem;
 std::string describe(const YAML::Node& node) {
   if (!node.IsDefined()) return "nothing";
   switch (node.Type()) {
-    case YAML::NodeType::Null: return "null";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Map: return "a mapping";
+    case YAML::NodeType::Null:
+      return "null";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
     case YAML::NodeType::Scalar: {
       std::string s = node.Scalar();
       if (s.size() > 40) s = s.substr(0, 37) + "...";
       return "'" + s + "'";
     }
-    default: return "nothing";
+    default:
+      return "nothing";
   }
 }
 
 namespace {
 // yaml-cpp's zombie nodes (absent keys) throw on assignment, so pick the node before storing it.
 YAML::Node usable(const YAML::Node& node) {
-  if (!node.IsDefined() || node.IsNull()) return YAML::Node(YAML::NodeType::Map);  // absent: defaults
+  if (!node.IsDefined() || node.IsNull())
+    return YAML::Node(YAML::NodeType::Map);  // absent: defaults
   return node;
 }
 }  // namespace
@@ -50,8 +55,9 @@ void Section::finish() {
     if (known_.count(key)) continue;
     std::string allowed;
     for (const auto& k : known_) allowed += (allowed.empty() ? "" : ", ") + k;
-    doc_.error(it->first, key_path(key),
-               "unknown key; expected one of: " + (allowed.empty() ? std::string("(none)") : allowed));
+    doc_.error(
+        it->first, key_path(key),
+        "unknown key; expected one of: " + (allowed.empty() ? std::string("(none)") : allowed));
   }
 }
 
@@ -72,12 +78,15 @@ void Section::error(std::string_view key, std::string message) {
   doc_.error(v.IsDefined() && !v.Mark().is_null() ? v : node_, key_path(key), std::move(message));
 }
 
-std::optional<YAML::Node> Section::value(std::string_view key, bool required, const char* expected) {
+std::optional<YAML::Node> Section::value(std::string_view key, bool required,
+                                         const char* expected) {
   known_.emplace(key);
   if (!valid_) return std::nullopt;
   YAML::Node v = std::as_const(node_)[std::string(key)];
   if (!v.IsDefined() || v.IsNull()) {
-    if (required) doc_.error(node_, key_path(key), std::string("expected ") + expected + " (required key is missing)");
+    if (required)
+      doc_.error(node_, key_path(key),
+                 std::string("expected ") + expected + " (required key is missing)");
     return std::nullopt;
   }
   return v;
@@ -94,7 +103,8 @@ std::optional<std::string> Section::string(std::string_view key, bool required) 
   return v.Scalar();
 }
 
-std::optional<int64_t> Section::integer(std::string_view key, int64_t min, int64_t max, bool required) {
+std::optional<int64_t> Section::integer(std::string_view key, int64_t min, int64_t max,
+                                        bool required) {
   std::string expected = "an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
   auto found = value(key, required, expected.c_str());
   if (!found) return std::nullopt;
@@ -126,7 +136,8 @@ std::optional<bool> Section::boolean(std::string_view key, bool required) {
   return std::nullopt;
 }
 
-std::optional<std::string> Section::choice(std::string_view key, std::initializer_list<std::string_view> allowed,
+std::optional<std::string> Section::choice(std::string_view key,
+                                           std::initializer_list<std::string_view> allowed,
                                            bool required) {
   std::string expected = "one of ";
   bool first = true;
@@ -145,7 +156,8 @@ std::optional<std::string> Section::choice(std::string_view key, std::initialize
   return std::nullopt;
 }
 
-bool Section::check_path(const std::string& key, const YAML::Node& at, const fs::path& p, PathKind kind) {
+bool Section::check_path(const std::string& key, const YAML::Node& at, const fs::path& p,
+                         PathKind kind) {
   std::error_code ec;
   if (kind == PathKind::file && !fs::is_regular_file(p, ec)) {
     doc_.error(at, key, "expected an existing file, but " + p.string() + " is not one");
@@ -184,7 +196,8 @@ std::optional<std::vector<std::string>> Section::string_list(std::string_view ke
   bool ok = true;
   for (size_t i = 0; i < v.size(); ++i) {
     if (!v[i].IsScalar()) {
-      doc_.error(v[i], key_path(key) + "." + std::to_string(i), "expected a string, got " + describe(v[i]));
+      doc_.error(v[i], key_path(key) + "." + std::to_string(i),
+                 "expected a string, got " + describe(v[i]));
       ok = false;
     } else {
       out.push_back(v[i].Scalar());
@@ -194,7 +207,8 @@ std::optional<std::vector<std::string>> Section::string_list(std::string_view ke
   return out;
 }
 
-std::optional<std::vector<fs::path>> Section::path_list(std::string_view key, PathKind kind, bool required) {
+std::optional<std::vector<fs::path>> Section::path_list(std::string_view key, PathKind kind,
+                                                        bool required) {
   auto found = value(key, required, "a list of paths");
   if (!found) return std::nullopt;
   const YAML::Node v = *found;
@@ -213,7 +227,10 @@ std::optional<std::vector<fs::path>> Section::path_list(std::string_view key, Pa
       continue;
     }
     fs::path p = doc_.resolve(k, v[i].Scalar());
-    if (check_path(item, v[i], p, kind)) out.push_back(p); else ok = false;
+    if (check_path(item, v[i], p, kind))
+      out.push_back(p);
+    else
+      ok = false;
   }
   if (!ok) return std::nullopt;
   return out;

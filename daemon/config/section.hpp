@@ -35,12 +35,15 @@ class Section {
 
   // Each returns nullopt when the key is absent (and reports it when required) or invalid.
   std::optional<std::string> string(std::string_view key, bool required = false);
-  std::optional<int64_t> integer(std::string_view key, int64_t min, int64_t max, bool required = false);
+  std::optional<int64_t> integer(std::string_view key, int64_t min, int64_t max,
+                                 bool required = false);
   std::optional<bool> boolean(std::string_view key, bool required = false);
-  std::optional<std::string> choice(std::string_view key, std::initializer_list<std::string_view> allowed,
+  std::optional<std::string> choice(std::string_view key,
+                                    std::initializer_list<std::string_view> allowed,
                                     bool required = false);
   // A path resolved against the file's folder; must exist as `kind` unless PathKind::any.
-  std::optional<std::filesystem::path> path(std::string_view key, PathKind kind, bool required = false);
+  std::optional<std::filesystem::path> path(std::string_view key, PathKind kind,
+                                            bool required = false);
   std::optional<std::vector<std::string>> string_list(std::string_view key, bool required = false);
   std::optional<std::vector<std::filesystem::path>> path_list(std::string_view key, PathKind kind,
                                                               bool required = false);

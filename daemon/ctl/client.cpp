@@ -23,7 +23,8 @@ Client Client::connect(const std::string& path) {
     int err = errno;
     ::close(fd);
     std::string hint = err == ENOENT || err == ECONNREFUSED ? " (is qkvd running? see --socket)"
-                       : err == EACCES ? " (are you in the daemon's group?)" : "";
+                       : err == EACCES                      ? " (are you in the daemon's group?)"
+                                                            : "";
     throw ConnectionError("cannot connect to qkvd at " + path + ": " + std::strerror(err) + hint);
   }
   return Client(fd);
@@ -49,7 +50,8 @@ void Client::send_raw(std::string_view bytes) {
   while (!bytes.empty()) {
     ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw ConnectionError(std::string("lost the connection to qkvd: ") + std::strerror(errno));
+    if (n < 0)
+      throw ConnectionError(std::string("lost the connection to qkvd: ") + std::strerror(errno));
     bytes.remove_prefix(std::size_t(n));
   }
 }
@@ -65,7 +67,8 @@ std::string Client::read_line(std::chrono::milliseconds timeout) {
       return line;
     }
     if (timeout.count() > 0) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) throw ConnectionError("no reply from qkvd in time");
       pollfd p{fd_, POLLIN, 0};
       int rc = ::poll(&p, 1, int(left.count()));
@@ -76,7 +79,8 @@ std::string Client::read_line(std::chrono::milliseconds timeout) {
     char chunk[65536];
     ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw ConnectionError(std::string("lost the connection to qkvd: ") + std::strerror(errno));
+    if (n < 0)
+      throw ConnectionError(std::string("lost the connection to qkvd: ") + std::strerror(errno));
     if (n == 0) throw ConnectionError("qkvd closed the connection");
     buf_.append(chunk, std::size_t(n));
   }

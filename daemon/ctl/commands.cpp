@@ -44,7 +44,8 @@ json sets_object(const std::vector<std::string>& sets) {
   json out = json::object();
   for (auto& s : sets) {
     auto eq = s.find('=');
-    if (eq == std::string::npos || eq == 0) throw UsageError{"--set " + s + ": expected key.path=value"};
+    if (eq == std::string::npos || eq == 0)
+      throw UsageError{"--set " + s + ": expected key.path=value"};
     out[s.substr(0, eq)] = s.substr(eq + 1);
   }
   return out;
@@ -74,8 +75,10 @@ void print_outcome(const json& job) {
     std::printf("job %s done: %llu documents, %llu tokens, %s in %.2f s\n", id.c_str(),
                 static_cast<unsigned long long>(r.value("documents", uint64_t(0))),
                 static_cast<unsigned long long>(r.value("tokens", uint64_t(0))),
-                human_bytes(double(r.value("input_bytes", uint64_t(0)))).c_str(), r.value("seconds", 0.0));
-    for (auto& out : r.value("outputs", json::array())) std::printf("  wrote %s\n", out.get<std::string>().c_str());
+                human_bytes(double(r.value("input_bytes", uint64_t(0)))).c_str(),
+                r.value("seconds", 0.0));
+    for (auto& out : r.value("outputs", json::array()))
+      std::printf("  wrote %s\n", out.get<std::string>().c_str());
   } else {
     auto err = job.value("error", json::object());
     std::printf("job %s %s: [%s] %s\n", id.c_str(), state.c_str(), err.value("code", "").c_str(),
@@ -96,7 +99,8 @@ int wait_job(Client& c, const std::string& id, const Options& o, bool quiet = fa
       continue;
     }
     view.finish();
-    if (!j.value("ok", false)) return o.json ? exit_for_error(j["error"].value("code", "")) : refused(j, o);
+    if (!j.value("ok", false))
+      return o.json ? exit_for_error(j["error"].value("code", "")) : refused(j, o);
     json job = j.value("job", json::object());
     if (!o.json && !quiet) print_outcome(job);
     return exit_for_state(job.value("state", ""));
@@ -108,15 +112,18 @@ int submit(Client& c, const Options& o) {
   json inputs = json::array();
   for (auto& i : o.inputs) inputs.push_back(absolute(i));
   req["inputs"] = inputs;
-  if (!o.pipeline.empty()) req["pipeline"] = path_like(o.pipeline) ? absolute(o.pipeline) : o.pipeline;
+  if (!o.pipeline.empty())
+    req["pipeline"] = path_like(o.pipeline) ? absolute(o.pipeline) : o.pipeline;
   if (!o.sets.empty()) req["set"] = sets_object(o.sets);
   if (o.decode) req["decode"] = true;
   if (o.threads) req["threads"] = o.threads;
   json reply = c.call(req);
   if (!reply.value("ok", false)) return refused(reply, o);
   std::string id = reply.value("id", "");
-  if (o.json) std::cout << reply.dump() << std::endl;
-  else std::cout << id << std::endl;
+  if (o.json)
+    std::cout << reply.dump() << std::endl;
+  else
+    std::cout << id << std::endl;
   return o.wait ? wait_job(c, id, o) : kOk;
 }
 
@@ -146,7 +153,8 @@ void print_status(const json& job) {
   line("output:", job.value("output", ""));
   auto by = job.value("submitted_by", json::object());
   std::string sub = job.value("submitted_at", "");
-  if (!by.empty()) sub += " by uid " + std::to_string(by.value("uid", 0)) + " (" + by.value("via", "") + ")";
+  if (!by.empty())
+    sub += " by uid " + std::to_string(by.value("uid", 0)) + " (" + by.value("via", "") + ")";
   line("submitted:", sub);
   line("started:", job.value("started_at", ""));
   line("ended:", job.value("ended_at", ""));
@@ -156,8 +164,7 @@ void print_status(const json& job) {
                         std::to_string(r.value("tokens", uint64_t(0))) + " tokens");
     for (auto& out : r.value("outputs", json::array())) line("wrote:", out.get<std::string>());
   }
-  if (job.contains("error"))
-  {
+  if (job.contains("error")) {
     std::string e = "[";
     e += job["error"].value("code", "");
     e += "] ";
@@ -169,16 +176,20 @@ void print_status(const json& job) {
 int simple(Client& c, const Options& o, const json& req, void (*show)(const json&)) {
   json reply = c.call(req);
   if (!reply.value("ok", false)) return refused(reply, o);
-  if (o.json) std::cout << reply.dump() << std::endl;
-  else show(reply);
+  if (o.json)
+    std::cout << reply.dump() << std::endl;
+  else
+    show(reply);
   return kOk;
 }
 
 void flat(const json& j, const std::string& prefix) {
   for (auto& [k, v] : j.items()) {
     if (k == "v" || k == "ok") continue;
-    if (v.is_object()) flat(v, prefix + k + ".");
-    else std::printf("%s%s: %s\n", prefix.c_str(), k.c_str(), v.dump().c_str());
+    if (v.is_object())
+      flat(v, prefix + k + ".");
+    else
+      std::printf("%s%s: %s\n", prefix.c_str(), k.c_str(), v.dump().c_str());
   }
 }
 
@@ -188,12 +199,16 @@ int cancel(Client& c, const Options& o) {
   if (o.json) std::cout << reply.dump() << std::endl;
   std::string state = reply.value("state", "");
   if (!reply.value("cancelled", false)) {
-    if (!o.json) std::cerr << "qkvctl: job " << o.id << " already ended (" << state << "); nothing to cancel\n";
+    if (!o.json)
+      std::cerr << "qkvctl: job " << o.id << " already ended (" << state
+                << "); nothing to cancel\n";
     return state == "cancelled" ? kOk : kRefused;
   }
   if (state == "cancelling" && !o.no_wait) {
     int rc = wait_job(c, o.id, o, true);
-    if (!o.json) std::printf("job %s %s\n", o.id.c_str(), rc == kCancelled ? "cancelled" : "ended before the cancel took effect");
+    if (!o.json)
+      std::printf("job %s %s\n", o.id.c_str(),
+                  rc == kCancelled ? "cancelled" : "ended before the cancel took effect");
     return rc == kCancelled ? kOk : rc;
   }
   if (!o.json) std::printf("job %s %s\n", o.id.c_str(), state.c_str());
@@ -205,7 +220,8 @@ int run(Client& c, const Options& o) {
   if (texts.empty())
     for (std::string line; std::getline(std::cin, line);) texts.push_back(line);
   json req = {{"op", "run"}, {"texts", texts}};
-  if (!o.pipeline.empty()) req["pipeline"] = path_like(o.pipeline) ? absolute(o.pipeline) : o.pipeline;
+  if (!o.pipeline.empty())
+    req["pipeline"] = path_like(o.pipeline) ? absolute(o.pipeline) : o.pipeline;
   if (!o.sets.empty()) req["set"] = sets_object(o.sets);
   if (o.decode) req["decode"] = true;
   json reply = c.call(req);
@@ -229,7 +245,8 @@ std::string resolve_socket(const Options& o) {
     try {
       return config::load_daemon_config(cfg).socket.string();
     } catch (const std::exception& e) {
-      if (!o.config.empty()) throw UsageError{std::string("cannot read ") + cfg.string() + ": " + e.what()};
+      if (!o.config.empty())
+        throw UsageError{std::string("cannot read ") + cfg.string() + ": " + e.what()};
     }
   }
   return config::DaemonConfig{}.socket.string();
@@ -240,7 +257,8 @@ int run_command(const std::string& name, const Options& o) {
     Client c = Client::connect(resolve_socket(o));
     if (name == "submit") return submit(c, o);
     if (name == "status")
-      return simple(c, o, {{"op", "status"}, {"id", o.id}}, [](const json& r) { print_status(r["job"]); });
+      return simple(c, o, {{"op", "status"}, {"id", o.id}},
+                    [](const json& r) { print_status(r["job"]); });
     if (name == "wait") return wait_job(c, o.id, o);
     if (name == "cancel") return cancel(c, o);
     if (name == "list") {
@@ -252,28 +270,33 @@ int run_command(const std::string& name, const Options& o) {
         for (auto& j : r["jobs"]) {
           double f = j.value("progress", json::object()).value("fraction", -1.0);
           std::string done = f < 0 ? "-" : std::to_string(int(f * 100 + 0.5)) + "%";
-          std::printf("%-34s %-10s %6s  %-20s %s\n", j.value("id", "").c_str(), j.value("state", "").c_str(),
-                      done.c_str(), j.value("pipeline", "").c_str(), j.value("submitted_at", "").c_str());
+          std::printf("%-34s %-10s %6s  %-20s %s\n", j.value("id", "").c_str(),
+                      j.value("state", "").c_str(), done.c_str(), j.value("pipeline", "").c_str(),
+                      j.value("submitted_at", "").c_str());
         }
       });
     }
     if (name == "stats") return simple(c, o, {{"op", "stats"}}, [](const json& r) { flat(r, ""); });
     if (name == "reload") {
       return simple(c, o, {{"op", "reload"}}, [](const json& r) {
-        std::printf("reloaded: %zu pipeline(s), %zu plugin(s) (generation %llu)\n", r.value("pipelines", std::size_t(0)),
-                    r.value("plugins", std::size_t(0)), static_cast<unsigned long long>(r.value("generation", uint64_t(0))));
-        for (auto& w : r.value("warnings", json::array())) std::fprintf(stderr, "warning: %s\n", w.get<std::string>().c_str());
+        std::printf("reloaded: %zu pipeline(s), %zu plugin(s) (generation %llu)\n",
+                    r.value("pipelines", std::size_t(0)), r.value("plugins", std::size_t(0)),
+                    static_cast<unsigned long long>(r.value("generation", uint64_t(0))));
+        for (auto& w : r.value("warnings", json::array()))
+          std::fprintf(stderr, "warning: %s\n", w.get<std::string>().c_str());
       });
     }
     if (name == "health") {
       json reply = c.call({{"op", "health"}});
       if (!reply.value("ok", false)) return refused(reply, o);
-      if (o.json) std::cout << reply.dump() << std::endl;
+      if (o.json)
+        std::cout << reply.dump() << std::endl;
       else
         std::printf("qkvd %s %s: protocol %d, pid %lld, up %.0f s, %zu queued, %zu running\n",
-                    reply.value("version", "").c_str(), reply.value("status", "").c_str(), reply.value("protocol", 0),
-                    static_cast<long long>(reply.value("pid", 0LL)), reply.value("uptime_seconds", 0.0),
-                    reply.value("queued", std::size_t(0)), reply.value("running", std::size_t(0)));
+                    reply.value("version", "").c_str(), reply.value("status", "").c_str(),
+                    reply.value("protocol", 0), static_cast<long long>(reply.value("pid", 0LL)),
+                    reply.value("uptime_seconds", 0.0), reply.value("queued", std::size_t(0)),
+                    reply.value("running", std::size_t(0)));
       return reply.value("status", "") == "ok" ? kOk : kTempFail;
     }
     if (name == "run") return run(c, o);

@@ -17,7 +17,8 @@ enum Exit : int {
 
 // Exit code of an error reply's code.
 inline int exit_for_error(std::string_view code) {
-  if (code == "queue_full" || code == "shutting_down" || code == "too_many_connections") return kTempFail;
+  if (code == "queue_full" || code == "shutting_down" || code == "too_many_connections")
+    return kTempFail;
   return kRefused;
 }
 

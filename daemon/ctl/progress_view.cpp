@@ -6,10 +6,14 @@ namespace qkv::ctl {
 
 std::string human_bytes(double b) {
   char buf[32];
-  if (b >= 1e9) std::snprintf(buf, sizeof buf, "%.2f GB", b / 1e9);
-  else if (b >= 1e6) std::snprintf(buf, sizeof buf, "%.1f MB", b / 1e6);
-  else if (b >= 1e3) std::snprintf(buf, sizeof buf, "%.1f KB", b / 1e3);
-  else std::snprintf(buf, sizeof buf, "%.0f B", b);
+  if (b >= 1e9)
+    std::snprintf(buf, sizeof buf, "%.2f GB", b / 1e9);
+  else if (b >= 1e6)
+    std::snprintf(buf, sizeof buf, "%.1f MB", b / 1e6);
+  else if (b >= 1e3)
+    std::snprintf(buf, sizeof buf, "%.1f KB", b / 1e3);
+  else
+    std::snprintf(buf, sizeof buf, "%.0f B", b);
   return buf;
 }
 
@@ -21,7 +25,8 @@ void ProgressView::update(const nlohmann::json& ev) {
   std::string state = ev.value("state", "");
   double frac = p.value("fraction", -1.0);
   auto docs = p.value("documents_done", uint64_t(0));
-  double bd = double(p.value("bytes_done", uint64_t(0))), bt = double(p.value("bytes_total", uint64_t(0)));
+  double bd = double(p.value("bytes_done", uint64_t(0))),
+         bt = double(p.value("bytes_total", uint64_t(0)));
   std::string id = ev.value("id", "");
   if (tty_) {
     constexpr int width = 30;
@@ -42,7 +47,8 @@ void ProgressView::update(const nlohmann::json& ev) {
   last_ = now;
   std::fprintf(out_, "job %s: %s", id.c_str(), state.c_str());
   if (frac >= 0) std::fprintf(out_, " %.0f%%", frac * 100);
-  std::fprintf(out_, " (%llu documents, %s", static_cast<unsigned long long>(docs), human_bytes(bd).c_str());
+  std::fprintf(out_, " (%llu documents, %s", static_cast<unsigned long long>(docs),
+               human_bytes(bd).c_str());
   if (bt > 0) std::fprintf(out_, " of %s", human_bytes(bt).c_str());
   std::fprintf(out_, ")\n");
   std::fflush(out_);

@@ -16,14 +16,18 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();
   Options o;
-  app.add_option("--socket,-s", o.socket, "qkvd's socket (default: $QKV_SOCKET, else `socket` of the default config)");
-  app.add_option("--config,-c", o.config, "Daemon config whose socket to use (default: $QKVD_CONFIG, /etc/qkv/qkvd.yaml)");
+  app.add_option("--socket,-s", o.socket,
+                 "qkvd's socket (default: $QKV_SOCKET, else `socket` of the default config)");
+  app.add_option("--config,-c", o.config,
+                 "Daemon config whose socket to use (default: $QKVD_CONFIG, /etc/qkv/qkvd.yaml)");
   app.add_flag("--json", o.json, "Print qkvd's replies as JSON lines (for scripts)");
 
   auto* submit = app.add_subcommand("submit", "Submit a file job (paths are made absolute)");
-  submit->add_option("inputs", o.inputs, "Input files or globs (.jsonl, .txt, optionally .gz/.zst)")->required();
+  submit->add_option("inputs", o.inputs, "Input files or globs (.jsonl, .txt, optionally .gz/.zst)")
+      ->required();
   submit->add_option("--output,-o", o.output, "Output file")->required();
-  submit->add_option("--pipeline,-p", o.pipeline, "Pipeline name or YAML path (default: the daemon's)");
+  submit->add_option("--pipeline,-p", o.pipeline,
+                     "Pipeline name or YAML path (default: the daemon's)");
   submit->add_option("--set", o.sets, "Pipeline override key.path=value (repeatable)");
   submit->add_flag("--decode", o.decode, "Ids to text");
   submit->add_option("--threads", o.threads, "Threads for this job (default: the shared arena)");
@@ -42,8 +46,10 @@ int main(int argc, char** argv) {
   app.add_subcommand("stats", "Daemon counters");
   app.add_subcommand("reload", "Reload pipelines and plugins (like SIGHUP)");
   app.add_subcommand("health", "Is qkvd up? (exit 0 when it serves)");
-  auto* run = app.add_subcommand("run", "Run inline texts and print their ids (one JSON line each)");
-  run->add_option("--pipeline,-p", o.pipeline, "Pipeline name or YAML path (default: the daemon's)");
+  auto* run =
+      app.add_subcommand("run", "Run inline texts and print their ids (one JSON line each)");
+  run->add_option("--pipeline,-p", o.pipeline,
+                  "Pipeline name or YAML path (default: the daemon's)");
   run->add_option("--text,-t", o.texts, "A text (repeatable); none: one text per stdin line");
   run->add_option("--set", o.sets, "Pipeline override key.path=value (repeatable)");
   run->add_flag("--decode", o.decode, "Texts are JSON id arrays; print the decoded text");

@@ -10,9 +10,9 @@ AttentionHandle::AttentionHandle(std::shared_ptr<PluginInstance> instance)
     : instance_(std::move(instance)) {
   if (!instance_) throw PluginError(QKV_ERR_INVALID_ARGUMENT, "no attention instance");
   if (instance_->plugin().kind != QKV_KIND_ATTENTION)
-    throw PluginError(QKV_ERR_INVALID_ARGUMENT,
-                      instance_->context() + " is a " + kind_name(instance_->plugin().kind) +
-                          " plugin, not an attention backend");
+    throw PluginError(QKV_ERR_INVALID_ARGUMENT, instance_->context() + " is a " +
+                                                    kind_name(instance_->plugin().kind) +
+                                                    " plugin, not an attention backend");
   api_ = static_cast<const qkv_attention_api*>(instance_->api());
 }
 

@@ -18,7 +18,9 @@ ConfigValue copy(const YAML::Node& node, int depth) {
   }
   if (depth > kMaxDepth) return v;
   switch (node.Type()) {
-    case YAML::NodeType::Null: v.type = QKV_VALUE_NULL; break;
+    case YAML::NodeType::Null:
+      v.type = QKV_VALUE_NULL;
+      break;
     case YAML::NodeType::Scalar:
       v.type = QKV_VALUE_SCALAR;
       v.scalar = node.Scalar();
@@ -38,7 +40,8 @@ ConfigValue copy(const YAML::Node& node, int depth) {
         v.items.push_back(copy(entry.second, depth + 1));
       }
       break;
-    case YAML::NodeType::Undefined: break;
+    case YAML::NodeType::Undefined:
+      break;
   }
   return v;
 }

@@ -155,7 +155,8 @@ qkv_error* HostServices::path(const qkv_config* cfg, std::string_view key, const
 
 qkv_error* HostServices::tensor(std::string_view name, qkv_tensor_view* out) {
   if (!out || out->struct_size < sizeof(qkv_tensor_view))
-    return error_new(QKV_ERR_INVALID_ARGUMENT, "tensor_get: output view too small (set struct_size)");
+    return error_new(QKV_ERR_INVALID_ARGUMENT,
+                     "tensor_get: output view too small (set struct_size)");
   if (!settings_.lookup)
     return error_new(QKV_ERR_UNSUPPORTED, "tensor '" + std::string(name) +
                                               "' requested, but this plugin serves no model");

@@ -26,10 +26,10 @@ namespace qkv::host {
 using TensorLookup = std::function<std::optional<qkv_tensor_view>(std::string_view)>;
 
 struct InstanceConfig {
-  YAML::Node config;                    // the plugin's own subtree (undefined: none); copied
-  std::filesystem::path config_dir;     // relative paths resolve against this
-  std::string source_file;              // the YAML file, for file:line:column
-  TensorLookup lookup;                  // empty: the instance serves no model
+  YAML::Node config;                 // the plugin's own subtree (undefined: none); copied
+  std::filesystem::path config_dir;  // relative paths resolve against this
+  std::string source_file;           // the YAML file, for file:line:column
+  TensorLookup lookup;               // empty: the instance serves no model
 };
 
 class HostServices {
@@ -42,8 +42,7 @@ class HostServices {
   const qkv_config* config() const noexcept { return &config_; }
 
   // The services themselves (public for tests; plugins reach them through table()).
-  qkv_value_type get(const qkv_config* cfg, std::string_view path, const char** text,
-                     size_t* size);
+  qkv_value_type get(const qkv_config* cfg, std::string_view path, const char** text, size_t* size);
   qkv_value_type map_entry(const qkv_config* cfg, std::string_view path, size_t index,
                            const char** key, size_t* key_size, const char** text, size_t* size);
   std::string where(const qkv_config* cfg, std::string_view path);
@@ -60,7 +59,7 @@ class HostServices {
   InstanceConfig settings_;
   qkv_config config_;
   qkv_host table_{};
-  std::mutex mutex_;  // guards resolved_
+  std::mutex mutex_;                                       // guards resolved_
   std::unordered_map<std::string, std::string> resolved_;  // config_path results handed out
 };
 

@@ -26,8 +26,10 @@ std::string loader_message(const std::exception& e, const std::string& path) {
   auto at = what.find(marker);
   if (at == std::string::npos) return what;
   std::string text = what.substr(at + marker.size());
-  if (auto close = text.rfind("): "); close != std::string::npos) text.resize(close);
-  else if (!text.empty() && text.back() == ')') text.pop_back();
+  if (auto close = text.rfind("): "); close != std::string::npos)
+    text.resize(close);
+  else if (!text.empty() && text.back() == ')')
+    text.pop_back();
   if (text.rfind(path + ": ", 0) == 0) text.erase(0, path.size() + 2);
   return text;
 }
@@ -80,7 +82,8 @@ std::shared_ptr<Library> Library::open(const fs::path& file, LoadMode mode) {
   if (copy) {
     // The loader names the copy; name the file the user knows instead.
     const std::string from = target.string(), to = file.string();
-    for (auto at = failure.find(from); at != std::string::npos; at = failure.find(from, at + to.size()))
+    for (auto at = failure.find(from); at != std::string::npos;
+         at = failure.find(from, at + to.size()))
       failure.replace(at, from.size(), to);
   }
   if (!failure.empty() || !impl->lib.is_loaded())

@@ -12,10 +12,14 @@ std::mutex output_mutex;
 
 const char* level_name(qkv_log_level level) {
   switch (level) {
-    case QKV_LOG_DEBUG: return "debug";
-    case QKV_LOG_INFO: return "info";
-    case QKV_LOG_WARN: return "warning";
-    case QKV_LOG_ERROR: return "error";
+    case QKV_LOG_DEBUG:
+      return "debug";
+    case QKV_LOG_INFO:
+      return "info";
+    case QKV_LOG_WARN:
+      return "warning";
+    case QKV_LOG_ERROR:
+      return "error";
   }
   return "log";
 }

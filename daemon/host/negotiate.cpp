@@ -10,7 +10,9 @@ constexpr size_t kHeaderSize = offsetof(qkv_plugin_descriptor, kind);
 
 // Sizes of the v1.0 structs, fixed by their last v1.0 field so appended fields don't move them.
 template <class T>
-constexpr size_t end_of(size_t offset) { return offset + sizeof(T); }
+constexpr size_t end_of(size_t offset) {
+  return offset + sizeof(T);
+}
 constexpr size_t kDescriptorV1 = end_of<const void*>(offsetof(qkv_plugin_descriptor, api));
 constexpr size_t kTokenizerV1 = end_of<void*>(offsetof(qkv_tokenizer_api, token_to_id));
 constexpr size_t kPositionalV1 = end_of<void*>(offsetof(qkv_positional_api, rotate));
@@ -55,18 +57,24 @@ std::optional<std::string> null_function(uint32_t kind, const void* api) {
 
 std::string kind_name(uint32_t kind) {
   switch (kind) {
-    case QKV_KIND_TOKENIZER: return "tokenizer";
-    case QKV_KIND_POSITIONAL: return "positional";
-    case QKV_KIND_ATTENTION: return "attention";
+    case QKV_KIND_TOKENIZER:
+      return "tokenizer";
+    case QKV_KIND_POSITIONAL:
+      return "positional";
+    case QKV_KIND_ATTENTION:
+      return "attention";
   }
   return "unknown kind " + std::to_string(kind);
 }
 
 size_t kind_table_min_size(uint32_t kind) noexcept {
   switch (kind) {
-    case QKV_KIND_TOKENIZER: return kTokenizerV1;
-    case QKV_KIND_POSITIONAL: return kPositionalV1;
-    case QKV_KIND_ATTENTION: return kAttentionV1;
+    case QKV_KIND_TOKENIZER:
+      return kTokenizerV1;
+    case QKV_KIND_POSITIONAL:
+      return kPositionalV1;
+    case QKV_KIND_ATTENTION:
+      return kAttentionV1;
   }
   return 0;
 }
@@ -81,8 +89,8 @@ std::optional<std::string> check_descriptor(const qkv_plugin_descriptor* d) {
     return "built for ABI " + plugin_version(d) + ", this host speaks ABI " + host_version() +
            " (major versions must match); " + rebuild;
   if (d->abi_minor > QKV_ABI_MINOR)
-    return "built for ABI " + plugin_version(d) + ", newer than this host's ABI " +
-           host_version() + "; upgrade qkv, or " + rebuild;
+    return "built for ABI " + plugin_version(d) + ", newer than this host's ABI " + host_version() +
+           "; upgrade qkv, or " + rebuild;
   if (d->struct_size < kDescriptorV1)
     return "bad descriptor struct_size " + std::to_string(d->struct_size) + " (ABI " +
            plugin_version(d) + " needs at least " + std::to_string(kDescriptorV1) +
@@ -93,7 +101,8 @@ std::optional<std::string> check_descriptor(const qkv_plugin_descriptor* d) {
            " (this host knows 1 = tokenizer, 2 = positional, 3 = attention); " + rebuild;
   const std::string kind = kind_name(d->kind);
   auto null_field = [&](const char* field) {
-    return std::string("descriptor field '") + field + "' is NULL; set it (the QKV_PLUGIN macro does)";
+    return std::string("descriptor field '") + field +
+           "' is NULL; set it (the QKV_PLUGIN macro does)";
   };
   if (!d->name) return null_field("name");
   if (!*d->name) return std::string("descriptor field 'name' is empty; give the plugin a name");

@@ -10,15 +10,24 @@ qkv_error out_of_memory_error{QKV_ERR_INTERNAL, "out of memory (while reporting 
 
 std::string_view status_name(qkv_status code) noexcept {
   switch (code) {
-    case QKV_OK: return "ok";
-    case QKV_ERR_INVALID_ARGUMENT: return "invalid argument";
-    case QKV_ERR_INVALID_INPUT: return "invalid input";
-    case QKV_ERR_OUT_OF_RANGE: return "out of range";
-    case QKV_ERR_CONFIG: return "configuration error";
-    case QKV_ERR_IO: return "i/o error";
-    case QKV_ERR_UNSUPPORTED: return "unsupported";
-    case QKV_ERR_CANCELLED: return "cancelled";
-    case QKV_ERR_INTERNAL: return "internal error";
+    case QKV_OK:
+      return "ok";
+    case QKV_ERR_INVALID_ARGUMENT:
+      return "invalid argument";
+    case QKV_ERR_INVALID_INPUT:
+      return "invalid input";
+    case QKV_ERR_OUT_OF_RANGE:
+      return "out of range";
+    case QKV_ERR_CONFIG:
+      return "configuration error";
+    case QKV_ERR_IO:
+      return "i/o error";
+    case QKV_ERR_UNSUPPORTED:
+      return "unsupported";
+    case QKV_ERR_CANCELLED:
+      return "cancelled";
+    case QKV_ERR_INTERNAL:
+      return "internal error";
   }
   return "unknown status";
 }

@@ -63,8 +63,7 @@ std::shared_ptr<PluginInstance> create_instance(const LoadedPlugin& plugin,
                                                 const YAML::Node& config,
                                                 std::filesystem::path config_dir,
                                                 std::string source_file, TensorLookup lookup) {
-  InstanceConfig settings{config, std::move(config_dir), std::move(source_file),
-                          std::move(lookup)};
+  InstanceConfig settings{config, std::move(config_dir), std::move(source_file), std::move(lookup)};
   return std::make_shared<PluginInstance>(plugin, std::move(settings));
 }
 

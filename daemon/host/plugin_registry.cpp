@@ -22,14 +22,16 @@ size_t PluginRegistry::load_directory(const fs::path& dir, LoadMode mode) {
   if (!fs::is_directory(dir, ec)) {
     PluginReport report;
     report.file = dir;
-    refuse(std::move(report), "plugin directory does not exist or is not a directory; create "
-                              "it or fix the configured plugin_dirs");
+    refuse(std::move(report),
+           "plugin directory does not exist or is not a directory; create "
+           "it or fix the configured plugin_dirs");
     return 0;
   }
   std::vector<fs::path> files;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     std::error_code type_ec;
-    if (it->path().extension() == ".so" && it->is_regular_file(type_ec)) files.push_back(it->path());
+    if (it->path().extension() == ".so" && it->is_regular_file(type_ec))
+      files.push_back(it->path());
   }
   if (ec) {
     PluginReport report;
@@ -67,7 +69,8 @@ bool PluginRegistry::load_file(const fs::path& file, LoadMode mode) {
   try {
     d = entry();
   } catch (...) {  // a C++ plugin that lets an exception out of its C entry point
-    return refuse(std::move(report), "'" QKV_ENTRY_SYMBOL "' threw an exception; it must be "
+    return refuse(std::move(report), "'" QKV_ENTRY_SYMBOL
+                                     "' threw an exception; it must be "
                                      "noexcept (use the QKV_PLUGIN macro)");
   }
   if (d && d->struct_size >= offsetof(qkv_plugin_descriptor, kind)) {
@@ -119,10 +122,10 @@ const LoadedPlugin& PluginRegistry::require(qkv_kind kind, std::string_view name
   if (const LoadedPlugin* p = find(kind, name)) return *p;
   std::string known;
   for (const LoadedPlugin* p : list(kind)) known += (known.empty() ? "" : ", ") + p->name;
-  throw PluginError(QKV_ERR_CONFIG, "no " + kind_name(kind) + " plugin named '" +
-                                        std::string(name) + "' is loaded (available: " +
-                                        (known.empty() ? "none" : known) +
-                                        "); see `qkvd plugins` for refused plugins");
+  throw PluginError(QKV_ERR_CONFIG,
+                    "no " + kind_name(kind) + " plugin named '" + std::string(name) +
+                        "' is loaded (available: " + (known.empty() ? "none" : known) +
+                        "); see `qkvd plugins` for refused plugins");
 }
 
 std::vector<const LoadedPlugin*> PluginRegistry::list(qkv_kind kind) const {

@@ -10,9 +10,9 @@ PositionalHandle::PositionalHandle(std::shared_ptr<PluginInstance> instance)
     : instance_(std::move(instance)) {
   if (!instance_) throw PluginError(QKV_ERR_INVALID_ARGUMENT, "no positional instance");
   if (instance_->plugin().kind != QKV_KIND_POSITIONAL)
-    throw PluginError(QKV_ERR_INVALID_ARGUMENT,
-                      instance_->context() + " is a " + kind_name(instance_->plugin().kind) +
-                          " plugin, not a positional encoding");
+    throw PluginError(QKV_ERR_INVALID_ARGUMENT, instance_->context() + " is a " +
+                                                    kind_name(instance_->plugin().kind) +
+                                                    " plugin, not a positional encoding");
   api_ = static_cast<const qkv_positional_api*>(instance_->api());
   info_.struct_size = sizeof info_;
   auto lease = instance_->acquire();

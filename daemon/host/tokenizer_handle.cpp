@@ -51,9 +51,9 @@ TokenizerHandle::TokenizerHandle(std::shared_ptr<PluginInstance> instance)
     : instance_(std::move(instance)) {
   if (!instance_) throw PluginError(QKV_ERR_INVALID_ARGUMENT, "no tokenizer instance");
   if (instance_->plugin().kind != QKV_KIND_TOKENIZER)
-    throw PluginError(QKV_ERR_INVALID_ARGUMENT,
-                      instance_->context() + " is a " + kind_name(instance_->plugin().kind) +
-                          " plugin, not a tokenizer");
+    throw PluginError(QKV_ERR_INVALID_ARGUMENT, instance_->context() + " is a " +
+                                                    kind_name(instance_->plugin().kind) +
+                                                    " plugin, not a tokenizer");
   api_ = static_cast<const qkv_tokenizer_api*>(instance_->api());
   info_.struct_size = sizeof info_;
   auto lease = instance_->acquire();

@@ -107,7 +107,8 @@ void AtomicFile::write_at(uint64_t offset, std::string_view bytes) {
   flush();
   size_t done = 0;
   while (done < bytes.size()) {
-    ssize_t n = ::pwrite(fd_, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
+    ssize_t n =
+        ::pwrite(fd_, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       throw_errno(final_.string(), "write failed", errno);
@@ -130,7 +131,8 @@ void AtomicFile::sync() {
 
 void AtomicFile::commit() {
   sync();
-  if (::rename(temp_.c_str(), final_.c_str()) != 0) throw_errno(final_.string(), "cannot rename into place", errno);
+  if (::rename(temp_.c_str(), final_.c_str()) != 0)
+    throw_errno(final_.string(), "cannot rename into place", errno);
   committed_ = true;
   sync_directory(final_.parent_path());
 }

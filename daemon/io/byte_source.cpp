@@ -69,7 +69,8 @@ class GzipSource final : public ByteSource {
     const char* msg = gzerror(gz_, &errnum);
     // gzread reports a truncated or corrupt stream as an early end; gzerror tells them apart.
     if (got < 0 || (got == 0 && errnum != Z_OK && errnum != Z_STREAM_END))
-      throw IoError(path_ + ": gzip data is corrupt or truncated: " + (msg && *msg ? msg : "read error"));
+      throw IoError(path_ +
+                    ": gzip data is corrupt or truncated: " + (msg && *msg ? msg : "read error"));
     return static_cast<size_t>(got);
   }
 
@@ -97,7 +98,8 @@ class ZstdSource final : public ByteSource {
         input_ = {in_.data(), got, 0};
       }
       size_t rc = ZSTD_decompressStream(ctx_, &out, &input_);
-      if (ZSTD_isError(rc)) throw IoError(fd_.path() + ": zstd data is corrupt: " + ZSTD_getErrorName(rc));
+      if (ZSTD_isError(rc))
+        throw IoError(fd_.path() + ": zstd data is corrupt: " + ZSTD_getErrorName(rc));
       frame_open_ = rc != 0;
     }
     return out.pos;
@@ -130,8 +132,10 @@ std::unique_ptr<ByteSource> open_source(const fs::path& file) {
       Fd probe(file);  // gzopen would happily report a missing file as an empty one
       return std::make_unique<GzipSource>(file);
     }
-    case Compression::zstd: return std::make_unique<ZstdSource>(file);
-    case Compression::none: break;
+    case Compression::zstd:
+      return std::make_unique<ZstdSource>(file);
+    case Compression::none:
+      break;
   }
   return std::make_unique<PlainSource>(file);
 }

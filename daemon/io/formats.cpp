@@ -30,7 +30,8 @@ void append_ids(std::string& out, std::span<const int32_t> ids) {
   out.resize(static_cast<size_t>(p - out.data()));
 }
 
-void append_ids_offsets(std::string& out, std::span<const int32_t> ids, std::span<const uint32_t> offsets) {
+void append_ids_offsets(std::string& out, std::span<const int32_t> ids,
+                        std::span<const uint32_t> offsets) {
   out += "{\"ids\":";
   append_ids(out, ids);
   out += ",\"offsets\":[";
@@ -55,13 +56,27 @@ void append_json_string(std::string& out, std::string_view s) {
     out.append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         out += "\\u00";
         out += hex[c >> 4];
@@ -114,7 +129,8 @@ void append_bin_ids(std::string& out, std::span<const int32_t> ids, bool wide) {
   out.resize(start + ids.size() * (wide ? 4 : 2));
   auto* p = reinterpret_cast<unsigned char*>(out.data() + start);
   for (int32_t id : ids) {
-    if (id < 0 || (!wide && id > 0xffff)) throw std::out_of_range("token id " + std::to_string(id) + " does not fit the .bin dtype");
+    if (id < 0 || (!wide && id > 0xffff))
+      throw std::out_of_range("token id " + std::to_string(id) + " does not fit the .bin dtype");
     const auto v = static_cast<uint32_t>(id);
     *p++ = static_cast<unsigned char>(v);
     *p++ = static_cast<unsigned char>(v >> 8);

@@ -12,7 +12,8 @@ namespace qkv::io {
 // "[15496,995]" (no newline).
 void append_ids(std::string& out, std::span<const int32_t> ids);
 // {"ids":[15496,995],"offsets":[[0,5],[5,11]]}; offsets holds 2 values per id.
-void append_ids_offsets(std::string& out, std::span<const int32_t> ids, std::span<const uint32_t> offsets);
+void append_ids_offsets(std::string& out, std::span<const int32_t> ids,
+                        std::span<const uint32_t> offsets);
 // A JSON string literal with quotes; the input must be valid UTF-8 (non-ASCII stays raw,
 // control characters become \n \t ... or \u00XX, as nlohmann_json's dump does).
 void append_json_string(std::string& out, std::string_view utf8);

@@ -24,7 +24,8 @@ TextFormat format_of(const fs::path& p) {
 
 }  // namespace
 
-std::vector<InputFile> expand_inputs(const std::vector<std::string>& args, const TextFormat* forced) {
+std::vector<InputFile> expand_inputs(const std::vector<std::string>& args,
+                                     const TextFormat* forced) {
   std::vector<fs::path> paths;
   for (const auto& arg : args) {
     if (!is_glob(arg)) {
@@ -45,7 +46,8 @@ std::vector<InputFile> expand_inputs(const std::vector<std::string>& args, const
   std::vector<InputFile> out;
   for (auto& p : paths) {
     std::error_code ec;
-    if (!fs::is_regular_file(p, ec)) throw IoError(p.string() + ": input file not found (or not a regular file)");
+    if (!fs::is_regular_file(p, ec))
+      throw IoError(p.string() + ": input file not found (or not a regular file)");
     InputFile f;
     f.size = fs::file_size(p, ec);
     f.format = forced ? *forced : format_of(p);

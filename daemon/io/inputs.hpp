@@ -22,13 +22,14 @@ struct InputFile {
 
 // Expands globs (sorted) and checks every file exists. `forced`: nullptr = by extension
 // (.jsonl/.json -> jsonl, .txt -> txt, after removing .gz/.zst). Throws IoError.
-std::vector<InputFile> expand_inputs(const std::vector<std::string>& args, const TextFormat* forced);
+std::vector<InputFile> expand_inputs(const std::vector<std::string>& args,
+                                     const TextFormat* forced);
 
 struct RawLine {
   std::string bytes;
-  uint32_t file = 0;        // index into the inputs
-  uint64_t line = 0;        // 0-based line number in its file
-  uint64_t offset = 0;      // byte offset of the line in its (decompressed) file
+  uint32_t file = 0;    // index into the inputs
+  uint64_t line = 0;    // 0-based line number in its file
+  uint64_t offset = 0;  // byte offset of the line in its (decompressed) file
 };
 
 // Reads the lines of every input in order, one file open at a time.

@@ -13,7 +13,10 @@ int hex4(std::string_view s, size_t at) {
   int v = 0;
   for (size_t i = at; i < at + 4; ++i) {
     char c = s[i];
-    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    int d = c >= '0' && c <= '9'   ? c - '0'
+            : c >= 'a' && c <= 'f' ? c - 'a' + 10
+            : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                   : -1;
     if (d < 0) return -1;
     v = v * 16 + d;
   }
@@ -22,10 +25,13 @@ int hex4(std::string_view s, size_t at) {
 
 // Raw [begin, end) of the content of each top-level string value whose key is in `fields`
 // (npos when absent). Only called on lines nlohmann parsed after repair, so it is valid JSON.
-std::vector<std::pair<size_t, size_t>> locate_values(std::string_view s, std::span<const std::string> fields) {
+std::vector<std::pair<size_t, size_t>> locate_values(std::string_view s,
+                                                     std::span<const std::string> fields) {
   std::vector<std::pair<size_t, size_t>> out(fields.size(), {std::string::npos, std::string::npos});
   size_t i = 0;
-  auto skip_ws = [&] { while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')) ++i; };
+  auto skip_ws = [&] {
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')) ++i;
+  };
   auto skip_string = [&] {  // i at the opening quote; returns the content range
     size_t begin = ++i;
     while (i < s.size() && s[i] != '"') i += s[i] == '\\' ? 2 : 1;
@@ -35,14 +41,22 @@ std::vector<std::pair<size_t, size_t>> locate_values(std::string_view s, std::sp
     if (i >= s.size()) return;
     int depth = 0;
     do {
-      if (s[i] == '"') { skip_string(); continue; }
-      if (s[i] == '{' || s[i] == '[') ++depth;
-      else if (s[i] == '}' || s[i] == ']') --depth;
-      else if (depth == 0 && (s[i] == ',')) break;
+      if (s[i] == '"') {
+        skip_string();
+        continue;
+      }
+      if (s[i] == '{' || s[i] == '[')
+        ++depth;
+      else if (s[i] == '}' || s[i] == ']')
+        --depth;
+      else if (depth == 0 && (s[i] == ','))
+        break;
       ++i;
     } while (i < s.size() && depth > 0);
     // scalars (numbers, literals): run to the next delimiter
-    while (depth == 0 && i < s.size() && s[i] != ',' && s[i] != '}' && s[i] != ' ' && s[i] != '\n' && s[i] != '\t' && s[i] != '\r') ++i;
+    while (depth == 0 && i < s.size() && s[i] != ',' && s[i] != '}' && s[i] != ' ' &&
+           s[i] != '\n' && s[i] != '\t' && s[i] != '\r')
+      ++i;
   };
   skip_ws();
   if (i >= s.size() || s[i] != '{') return out;
@@ -75,8 +89,16 @@ uint64_t decoded_length(std::string_view s, size_t begin, size_t upto) {
   uint64_t n = 0;
   size_t i = begin;
   while (i < upto) {
-    if (s[i] != '\\') { ++n; ++i; continue; }
-    if (s[i + 1] != 'u') { ++n; i += 2; continue; }
+    if (s[i] != '\\') {
+      ++n;
+      ++i;
+      continue;
+    }
+    if (s[i + 1] != 'u') {
+      ++n;
+      i += 2;
+      continue;
+    }
     int cu = hex4(s, i + 2);
     if (cu >= 0xD800 && cu <= 0xDBFF && i + 12 <= s.size() && s[i + 6] == '\\' && s[i + 7] == 'u') {
       n += 4;
@@ -92,10 +114,12 @@ uint64_t decoded_length(std::string_view s, size_t begin, size_t upto) {
 // The common case, at SIMD speed: a well-formed object whose requested fields are strings of
 // valid UTF-8, each present once. Anything else (and every error message) takes the careful
 // path below, so both give the same texts.
-bool extract_fast(std::string_view line, std::span<const std::string> fields, std::vector<std::string>& texts) {
+bool extract_fast(std::string_view line, std::span<const std::string> fields,
+                  std::vector<std::string>& texts) {
   thread_local simdjson::dom::parser parser;
   simdjson::dom::object object;
-  if (parser.parse(line.data(), line.size()).get_object().get(object) != simdjson::SUCCESS) return false;
+  if (parser.parse(line.data(), line.size()).get_object().get(object) != simdjson::SUCCESS)
+    return false;
   texts.assign(fields.size(), std::string());
   std::vector<bool> seen(fields.size(), false);
   for (auto [key, value] : object) {
@@ -142,7 +166,8 @@ std::string repair_json_line(std::string_view s, std::vector<size_t>& repairs) {
       if (s[i + 1] == 'u') {
         int cu = hex4(s, i + 2);
         if (cu >= 0xD800 && cu <= 0xDBFF) {
-          int low = (i + 12 <= s.size() && s[i + 6] == '\\' && s[i + 7] == 'u') ? hex4(s, i + 8) : -1;
+          int low =
+              (i + 12 <= s.size() && s[i + 6] == '\\' && s[i + 7] == 'u') ? hex4(s, i + 8) : -1;
           if (low >= 0xDC00 && low <= 0xDFFF) {
             out.append(s.data() + i, 12);
             i += 12;
@@ -170,7 +195,8 @@ std::string repair_json_line(std::string_view s, std::vector<size_t>& repairs) {
   return out;
 }
 
-FieldsResult extract_fields(std::string_view line, std::span<const std::string> fields, bool replace) {
+FieldsResult extract_fields(std::string_view line, std::span<const std::string> fields,
+                            bool replace) {
   FieldsResult r;
   if (extract_fast(line, fields, r.texts)) return r;
   r.texts.clear();

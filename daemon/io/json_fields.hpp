@@ -25,7 +25,8 @@ struct FieldsResult {
 };
 
 // replace=false: a field with invalid UTF-8 gives `invalid` (and no texts).
-FieldsResult extract_fields(std::string_view line, std::span<const std::string> fields, bool replace);
+FieldsResult extract_fields(std::string_view line, std::span<const std::string> fields,
+                            bool replace);
 
 // Replaces invalid raw bytes by U+FFFD bytes and lone-surrogate escapes by \uFFFD; `repairs`
 // receives the line offset of each. Exposed for tests.

@@ -13,10 +13,14 @@ static_assert(std::endian::native == std::endian::little, "npy I/O assumes a lit
 
 template <class T>
 constexpr const char* descr() {
-  if constexpr (std::is_same_v<T, float>) return "<f4";
-  else if constexpr (std::is_same_v<T, int32_t>) return "<i4";
-  else if constexpr (std::is_same_v<T, int64_t>) return "<i8";
-  else static_assert(sizeof(T) == 0, "unsupported npy element type");
+  if constexpr (std::is_same_v<T, float>)
+    return "<f4";
+  else if constexpr (std::is_same_v<T, int32_t>)
+    return "<i4";
+  else if constexpr (std::is_same_v<T, int64_t>)
+    return "<i8";
+  else
+    static_assert(sizeof(T) == 0, "unsupported npy element type");
 }
 
 [[noreturn]] void fail(const std::filesystem::path& file, const std::string& what) {
@@ -33,10 +37,14 @@ std::string field(const std::string& header, const std::string& key,
   size_t begin = header.find_first_not_of(' ', colon + 1);
   if (begin == std::string::npos) fail(file, "npy header is malformed near '" + key + "'");
   size_t end;
-  if (header[begin] == '(') end = header.find(')', begin) + 1;
-  else if (header[begin] == '\'') end = header.find('\'', begin + 1) + 1;
-  else end = header.find_first_of(",}", begin);
-  if (end == std::string::npos || end == 0) fail(file, "npy header is malformed near '" + key + "'");
+  if (header[begin] == '(')
+    end = header.find(')', begin) + 1;
+  else if (header[begin] == '\'')
+    end = header.find('\'', begin + 1) + 1;
+  else
+    end = header.find_first_of(",}", begin);
+  if (end == std::string::npos || end == 0)
+    fail(file, "npy header is malformed near '" + key + "'");
   return header.substr(begin, end - begin);
 }
 
@@ -144,8 +152,8 @@ void write_npy(const std::filesystem::path& file, const std::string& dtype,
   const size_t item = static_cast<size_t>(std::stoul(dtype.substr(2)));
   if (static_cast<size_t>(n) * item != data.size())
     throw NpyError(file.string() + ": data size does not match the shape");
-  std::string header = "{'descr': '" + dtype + "', 'fortran_order': False, 'shape': (" + dims +
-                       "), }";
+  std::string header =
+      "{'descr': '" + dtype + "', 'fortran_order': False, 'shape': (" + dims + "), }";
   // Pad with spaces so magic + length + header + '\n' is a multiple of 64 bytes.
   const size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');

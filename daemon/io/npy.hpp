@@ -18,9 +18,9 @@ class NpyError : public std::runtime_error {
 };
 
 struct NpyArray {
-  std::string dtype;           // numpy descr, e.g. "<f4", "<i4", "<i8"
-  std::vector<int64_t> shape;  // empty: a scalar
-  std::vector<std::byte> data; // C order, little-endian
+  std::string dtype;            // numpy descr, e.g. "<f4", "<i4", "<i8"
+  std::vector<int64_t> shape;   // empty: a scalar
+  std::vector<std::byte> data;  // C order, little-endian
 
   int64_t elements() const noexcept;
   size_t item_size() const;  // from dtype

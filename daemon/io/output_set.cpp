@@ -7,7 +7,8 @@ namespace fs = std::filesystem;
 
 OutputSet::OutputSet(fs::path main) : main_(std::move(main)) {
   const auto ext = main_.extension();
-  stem_ = (ext == ".jsonl" || ext == ".bin" || ext == ".npy") ? fs::path(main_).replace_extension() : main_;
+  stem_ = (ext == ".jsonl" || ext == ".bin" || ext == ".npy") ? fs::path(main_).replace_extension()
+                                                              : main_;
 }
 
 fs::path OutputSet::companion(std::string_view suffix) const {

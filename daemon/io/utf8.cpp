@@ -17,12 +17,16 @@ inline size_t sequence_at(const unsigned char* p, size_t left, size_t* bad) noex
     need = 2;
   } else if (b0 >= 0xE0 && b0 <= 0xEF) {
     need = 3;
-    if (b0 == 0xE0) lo = 0xA0;       // no overlongs
-    else if (b0 == 0xED) hi = 0x9F;  // no surrogates
+    if (b0 == 0xE0)
+      lo = 0xA0;  // no overlongs
+    else if (b0 == 0xED)
+      hi = 0x9F;  // no surrogates
   } else if (b0 >= 0xF0 && b0 <= 0xF4) {
     need = 4;
-    if (b0 == 0xF0) lo = 0x90;       // no overlongs
-    else if (b0 == 0xF4) hi = 0x8F;  // nothing above U+10FFFF
+    if (b0 == 0xF0)
+      lo = 0x90;  // no overlongs
+    else if (b0 == 0xF4)
+      hi = 0x8F;  // nothing above U+10FFFF
   } else {
     *bad = 1;  // a continuation byte or a byte that never starts a sequence
     return 0;

@@ -12,7 +12,9 @@ namespace qkv::io {
 // Offset of the first byte of the first invalid subpart, or text.size() when all is valid.
 size_t utf8_first_invalid(std::string_view text) noexcept;
 
-inline bool utf8_valid(std::string_view text) noexcept { return utf8_first_invalid(text) == text.size(); }
+inline bool utf8_valid(std::string_view text) noexcept {
+  return utf8_first_invalid(text) == text.size();
+}
 
 // Appends `text` to `out` with every maximal invalid subpart replaced by U+FFFD (EF BF BD).
 void utf8_repair_append(std::string_view text, std::string& out);

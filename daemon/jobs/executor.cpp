@@ -28,7 +28,8 @@ class ArenaExecutor final : public Executor {
 
 class PlainExecutor final : public Executor {
  public:
-  explicit PlainExecutor(unsigned threads) : threads_(threads ? threads : std::max(1u, std::thread::hardware_concurrency())) {}
+  explicit PlainExecutor(unsigned threads)
+      : threads_(threads ? threads : std::max(1u, std::thread::hardware_concurrency())) {}
   void execute(const std::function<void()>& fn) override { fn(); }
   unsigned concurrency() const noexcept override { return threads_; }
   bool single_threaded_jobs() const noexcept override { return true; }

@@ -84,16 +84,18 @@ std::string iso_time(Clock::time_point t) {
 json progress_json(const JobProgress& p) {
   uint64_t dd = p.documents_done.load(), dt = p.documents_total.load();
   uint64_t bd = p.bytes_done.load(), bt = p.bytes_total.load();
-  json j = {{"documents_done", dd}, {"documents_total", dt}, {"bytes_done", bd},
-            {"bytes_total", bt}};
+  json j = {
+      {"documents_done", dd}, {"documents_total", dt}, {"bytes_done", bd}, {"bytes_total", bt}};
   // Bytes are known up front for files; documents only for inline texts.
-  if (bt) j["fraction"] = std::min(1.0, double(bd) / double(bt));
-  else if (dt) j["fraction"] = std::min(1.0, double(dd) / double(dt));
+  if (bt)
+    j["fraction"] = std::min(1.0, double(bd) / double(bt));
+  else if (dt)
+    j["fraction"] = std::min(1.0, double(dd) / double(dt));
   return j;
 }
 
 json result_json(const JobResult& r) {
-  return {{"documents", r.documents}, {"tokens", r.tokens},    {"input_bytes", r.input_bytes},
+  return {{"documents", r.documents}, {"tokens", r.tokens},   {"input_bytes", r.input_bytes},
           {"truncated", r.truncated}, {"seconds", r.seconds}, {"outputs", r.outputs}};
 }
 
@@ -106,8 +108,10 @@ json job_view(const JobRecord& job, const JobOutcome* final) {
   j["id"] = job.id();
   j["state"] = to_string(outcome ? outcome->state : job.state());
   j["pipeline"] = s.pipeline;
-  if (!s.texts.empty()) j["texts"] = s.texts.size();
-  else j["inputs"] = s.inputs;
+  if (!s.texts.empty())
+    j["texts"] = s.texts.size();
+  else
+    j["inputs"] = s.inputs;
   if (!s.output.empty()) j["output"] = s.output;
   if (s.decode) j["decode"] = true;
   j["submitted_by"] = {{"uid", job.submitter().uid}, {"via", job.submitter().via}};

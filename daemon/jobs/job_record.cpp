@@ -5,7 +5,9 @@
 namespace qkv::jobs {
 
 JobRecord::JobRecord(std::string id, JobSpec spec, Submitter who, std::shared_ptr<JobLease> lease)
-    : id_(std::move(id)), spec_(std::move(spec)), submitter_(std::move(who)),
+    : id_(std::move(id)),
+      spec_(std::move(spec)),
+      submitter_(std::move(who)),
       lease_(std::move(lease)) {
   times_.submitted = Clock::now();
 }

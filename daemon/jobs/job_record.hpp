@@ -29,7 +29,7 @@ struct Submitter {
 // How a job ended; filled once, when it reaches a terminal state.
 struct JobOutcome {
   JobState state = JobState::done;
-  std::string error_code;     // empty when done
+  std::string error_code;  // empty when done
   std::string error_message;
   JobResult result;
 };

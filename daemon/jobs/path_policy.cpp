@@ -57,7 +57,8 @@ std::vector<std::string> expand(const std::string& pattern) {
   glob_t g{};
   int rc = ::glob(pattern.c_str(), GLOB_ERR, nullptr, &g);
   std::unique_ptr<glob_t, void (*)(glob_t*)> guard(&g, globfree);
-  if (rc == GLOB_NOMATCH) throw JobError("not_found", "input pattern '" + pattern + "' matches no file");
+  if (rc == GLOB_NOMATCH)
+    throw JobError("not_found", "input pattern '" + pattern + "' matches no file");
   if (rc != 0) throw JobError("not_found", "input pattern '" + pattern + "' cannot be read");
   std::vector<std::string> out(g.gl_pathv, g.gl_pathv + g.gl_pathc);
   std::sort(out.begin(), out.end());
@@ -75,9 +76,12 @@ bool is_within(const fs::path& p, const fs::path& root) {
   return true;
 }
 
-PathPolicy::PathPolicy(const PathRoots& roots, uint64_t max_input_bytes, std::vector<fs::path> no_output)
-    : input_(resolve_roots(roots.input)), output_(resolve_roots(roots.output)),
-      no_output_(resolve_roots(no_output)), max_input_bytes_(max_input_bytes) {}
+PathPolicy::PathPolicy(const PathRoots& roots, uint64_t max_input_bytes,
+                       std::vector<fs::path> no_output)
+    : input_(resolve_roots(roots.input)),
+      output_(resolve_roots(roots.output)),
+      no_output_(resolve_roots(no_output)),
+      max_input_bytes_(max_input_bytes) {}
 
 std::vector<std::string> PathPolicy::resolve_inputs(const std::vector<std::string>& inputs) const {
   std::vector<std::string> out;
@@ -90,7 +94,8 @@ std::vector<std::string> PathPolicy::resolve_inputs(const std::vector<std::strin
       if (ec) throw JobError("not_found", "input '" + file + "': " + ec.message());
       if (!inside_any(real, input_))
         throw JobError("path_denied", "input '" + file + "' resolves to '" + real.string() +
-                                          "', outside the input roots (" + roots_text(input_) + ")");
+                                          "', outside the input roots (" + roots_text(input_) +
+                                          ")");
       if (!fs::is_regular_file(real, ec))
         throw JobError("bad_request", "input '" + file + "' is not a regular file");
       total += fs::file_size(real, ec);
@@ -113,18 +118,21 @@ std::string PathPolicy::resolve_output(const std::string& output) const {
   std::error_code ec;
   fs::path dir = fs::canonical(p.parent_path(), ec);
   if (ec)
-    throw JobError("not_found", "output folder '" + p.parent_path().string() + "': " + ec.message());
+    throw JobError("not_found",
+                   "output folder '" + p.parent_path().string() + "': " + ec.message());
   if (!inside_any(dir, output_))
     throw JobError("path_denied", "output '" + output + "' resolves into '" + dir.string() +
                                       "', outside the output roots (" + roots_text(output_) + ")");
   if (inside_any(dir, no_output_))
-    throw JobError("path_denied", "output '" + output + "' is inside the spool; choose another folder");
+    throw JobError("path_denied",
+                   "output '" + output + "' is inside the spool; choose another folder");
   fs::path target = dir / name;
   auto st = fs::symlink_status(target, ec);
   if (!ec && fs::is_symlink(st)) {
     fs::path real = fs::weakly_canonical(target, ec);
     if (ec || !inside_any(real, output_))
-      throw JobError("path_denied", "output '" + output + "' is a symlink leading outside the output roots");
+      throw JobError("path_denied",
+                     "output '" + output + "' is a symlink leading outside the output roots");
   }
   if (!ec && fs::is_directory(st))
     throw JobError("bad_request", "output '" + output + "' is a folder; name a file");

@@ -22,7 +22,8 @@ class PathPolicy {
  public:
   // Roots are resolved now; a root that does not exist is dropped (nothing can be inside it).
   // Outputs never go inside `no_output` (the spool), whatever the roots say.
-  PathPolicy(const PathRoots& roots, uint64_t max_input_bytes, std::vector<fs::path> no_output = {});
+  PathPolicy(const PathRoots& roots, uint64_t max_input_bytes,
+             std::vector<fs::path> no_output = {});
 
   // Expands globs (sorted, per pattern), resolves every file and checks it is a regular file
   // inside an input root, and that the total size is within the limit. Returns resolved paths.

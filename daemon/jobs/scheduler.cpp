@@ -226,8 +226,7 @@ void Scheduler::run_one(const std::shared_ptr<JobRecord>& job) {
       job->lease().complete(*job, out);
     } catch (const std::exception& e) {
       // Stays claimed: recovered (run again) on the next start.
-      std::cerr << "qkvd: job " << job->id() << ": recording its end failed: " << e.what()
-                << "\n";
+      std::cerr << "qkvd: job " << job->id() << ": recording its end failed: " << e.what() << "\n";
       out.state = JobState::failed;
       out.error_code = "internal";
       out.error_message = std::string("recording the job's end failed: ") + e.what();
@@ -243,7 +242,8 @@ JobOutcome Scheduler::execute(const std::shared_ptr<JobRecord>& job) {
   try {
     auto runner = runner_();
     if (!job->cancel_flag()())
-      executor_.execute([&] { out.result = runner->run(spec, job->progress(), job->cancel_flag()); });
+      executor_.execute(
+          [&] { out.result = runner->run(spec, job->progress(), job->cancel_flag()); });
     out.state = JobState::done;
   } catch (const JobError& e) {
     out.state = JobState::failed;
@@ -281,10 +281,17 @@ void Scheduler::retire(const std::shared_ptr<JobRecord>& job, const JobOutcome& 
       while (history_.size() > options_.history) history_.pop_front();
     }
     switch (outcome.state) {
-      case JobState::done: ++counters_.done; break;
-      case JobState::failed: ++counters_.failed; break;
-      case JobState::cancelled: ++counters_.cancelled; break;
-      default: break;
+      case JobState::done:
+        ++counters_.done;
+        break;
+      case JobState::failed:
+        ++counters_.failed;
+        break;
+      case JobState::cancelled:
+        ++counters_.cancelled;
+        break;
+      default:
+        break;
     }
     counters_.documents += outcome.result.documents;
     counters_.tokens += outcome.result.tokens;

@@ -23,10 +23,10 @@
 namespace qkv::jobs {
 
 struct SchedulerOptions {
-  std::size_t max_queue = 64;              // waiting jobs (running ones do not count)
-  unsigned max_running = 1;                // jobs running at once
-  std::chrono::milliseconds max_run{0};    // 0: no limit
-  std::size_t history = 1000;              // ended jobs kept in memory for status/list
+  std::size_t max_queue = 64;            // waiting jobs (running ones do not count)
+  unsigned max_running = 1;              // jobs running at once
+  std::chrono::milliseconds max_run{0};  // 0: no limit
+  std::size_t history = 1000;            // ended jobs kept in memory for status/list
 };
 
 struct SchedulerStats {

@@ -19,10 +19,10 @@ namespace {
 const char* const kFolders[] = {"tmp", "incoming", "active", "done", "failed", "crashes"};
 
 std::chrono::system_clock::time_point mtime_of(const fs::path& p) {
-  struct stat st{};
+  struct stat st {};
   if (::lstat(p.c_str(), &st) != 0) return {};
   return std::chrono::system_clock::time_point(std::chrono::seconds(st.st_mtim.tv_sec) +
-                                                std::chrono::nanoseconds(st.st_mtim.tv_nsec));
+                                               std::chrono::nanoseconds(st.st_mtim.tv_nsec));
 }
 
 bool present(const fs::path& p) {
@@ -40,8 +40,8 @@ void remove_quietly(const fs::path& p) {
 bool valid_job_id(std::string_view id) noexcept {
   if (id.empty() || id.size() > 128) return false;
   auto ok = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
   };
   if (!ok(id[0]) || id[0] == '.' || id[0] == '_' || id[0] == '-') return false;
   if (!std::all_of(id.begin(), id.end(), ok)) return false;
@@ -93,7 +93,7 @@ std::string Spool::read_incoming(const std::string& name) const {
 }
 
 uid_t Spool::incoming_owner(const std::string& name) const {
-  struct stat st{};
+  struct stat st {};
   return ::lstat(incoming(name).c_str(), &st) == 0 ? st.st_uid : uid_t(-1);
 }
 
@@ -169,8 +169,9 @@ RecoveryReport Spool::recover() {
           {"ended_at", iso_time(Clock::now())},
           {"error",
            {{"code", "suspect"},
-            {"message", "the job was running during two qkvd crashes in a row; it is not run "
-                        "again (move it back into incoming/ to retry)"}}}};
+            {"message",
+             "the job was running during two qkvd crashes in a row; it is not run "
+             "again (move it back into incoming/ to retry)"}}}};
       try {
         report["job"] = nlohmann::json::parse(read_file(path, options_.max_job_file_bytes));
       } catch (const std::exception&) {
@@ -179,7 +180,8 @@ RecoveryReport Spool::recover() {
       rep.suspects.push_back(id);
     } else {
       // Marker first: a crash between the two steps errs towards the suspect rule.
-      write_durable(dir("tmp"), marker, "running during a crash, recovered " + iso_time(Clock::now()) + "\n");
+      write_durable(dir("tmp"), marker,
+                    "running during a crash, recovered " + iso_time(Clock::now()) + "\n");
       move_durable(path, incoming(file), true);
       rep.requeued.push_back(id);
     }
@@ -196,7 +198,8 @@ RecoveryReport Spool::recover() {
 std::size_t Spool::prune() {
   std::size_t removed = 0;
   auto now = std::chrono::system_clock::now();
-  for (auto [name, days] : {std::pair{"done", options_.done_days}, {"failed", options_.failed_days}}) {
+  for (auto [name, days] :
+       {std::pair{"done", options_.done_days}, {"failed", options_.failed_days}}) {
     if (days <= 0) continue;
     auto cutoff = now - std::chrono::duration_cast<std::chrono::system_clock::duration>(
                             std::chrono::duration<double>(days * 86400.0));

@@ -22,7 +22,7 @@ namespace fs = std::filesystem;
 
 struct SpoolOptions {
   fs::path root;
-  double done_days = 7;    // retention of done/ entries; 0 keeps them forever
+  double done_days = 7;  // retention of done/ entries; 0 keeps them forever
   double failed_days = 30;
   std::size_t max_job_file_bytes = 1 << 20;
 };

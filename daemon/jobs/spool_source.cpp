@@ -18,7 +18,9 @@ class SpoolLease final : public JobLease {
  public:
   SpoolLease(Spool& spool, std::string name, std::string id,
              std::function<void(const std::string&)> on_claimed)
-      : spool_(spool), name_(std::move(name)), id_(std::move(id)),
+      : spool_(spool),
+        name_(std::move(name)),
+        id_(std::move(id)),
         on_claimed_(std::move(on_claimed)) {}
   bool claim() override {
     bool ok = spool_.claim(name_, id_);
@@ -47,21 +49,26 @@ std::string id_for(const std::string& name) {
 SpoolSource::SpoolSource(Spool& spool, std::function<const PathPolicy&()> policy,
                          std::function<std::string()> default_pipeline,
                          std::function<void(const JobSpec&)> validate)
-    : spool_(spool), policy_(std::move(policy)), default_pipeline_(std::move(default_pipeline)),
+    : spool_(spool),
+      policy_(std::move(policy)),
+      default_pipeline_(std::move(default_pipeline)),
       validate_(std::move(validate)) {}
 
 void SpoolSource::recover() {
   auto rep = spool_.recover();
   for (auto& id : rep.requeued)
-    std::cerr << "qkvd: job " << id << " was running when qkvd stopped unexpectedly; running it again\n";
+    std::cerr << "qkvd: job " << id
+              << " was running when qkvd stopped unexpectedly; running it again\n";
   for (auto& id : rep.suspects)
-    std::cerr << "qkvd: job " << id << " was running during two crashes in a row; moved to failed/ as suspect\n";
+    std::cerr << "qkvd: job " << id
+              << " was running during two crashes in a row; moved to failed/ as suspect\n";
   for (auto& id : rep.completed)
     std::cerr << "qkvd: job " << id << " had ended before the crash; its end is now recorded\n";
 }
 
 void SpoolSource::maintain() {
-  if (std::size_t n = spool_.prune()) std::cerr << "qkvd: retention removed " << n << " old job(s)\n";
+  if (std::size_t n = spool_.prune())
+    std::cerr << "qkvd: retention removed " << n << " old job(s)\n";
 }
 
 JobSpec SpoolSource::checked_spec(const nlohmann::json& request) const {
@@ -131,7 +138,8 @@ std::shared_ptr<JobRecord> SpoolSource::load(const Spool::Waiting& w) {
     request = nlohmann::json::parse(bytes);
   } catch (const nlohmann::json::exception& e) {
     if (std::chrono::system_clock::now() - w.mtime < kSettle) return nullptr;
-    fail_unclaimed(w.name, id, "bad_json", std::string("job file is not valid JSON: ") + e.what(), owner);
+    fail_unclaimed(w.name, id, "bad_json", std::string("job file is not valid JSON: ") + e.what(),
+                   owner);
     return nullptr;
   } catch (const std::exception& e) {
     fail_unclaimed(w.name, id, "bad_request", e.what(), owner);

@@ -21,7 +21,8 @@ std::size_t remove_stale_temps(const std::string& output) noexcept {
       if (name.rfind(prefix, 0) != 0 || tmp == std::string::npos) continue;
       long pid = 0;
       std::size_t i = tmp + 5;
-      for (; i < name.size() && name[i] >= '0' && name[i] <= '9'; ++i) pid = pid * 10 + (name[i] - '0');
+      for (; i < name.size() && name[i] >= '0' && name[i] <= '9'; ++i)
+        pid = pid * 10 + (name[i] - '0');
       if (pid <= 0 || i == tmp + 5) continue;
       if (::kill(pid_t(pid), 0) == 0 || errno != ESRCH) continue;  // its writer still runs
       std::error_code rec;

@@ -15,11 +15,13 @@
 int main(int argc, char** argv) {
   CLI::App app{"qkv: batch-processing daemon for Transformer workloads", "qkvd"};
   app.set_version_flag("--version", std::string("qkvd ") + QKV_VERSION + " (plugin ABI " +
-                                        std::to_string(QKV_ABI_MAJOR) + "." + std::to_string(QKV_ABI_MINOR) + ")");
+                                        std::to_string(QKV_ABI_MAJOR) + "." +
+                                        std::to_string(QKV_ABI_MINOR) + ")");
   app.fallthrough();
   qkv::cli::CliContext ctx;
-  app.add_option("--config,-c", ctx.config_file,
-                 "Daemon config (default: $QKVD_CONFIG, /etc/qkv/qkvd.yaml, else built-in defaults)");
+  app.add_option(
+      "--config,-c", ctx.config_file,
+      "Daemon config (default: $QKVD_CONFIG, /etc/qkv/qkvd.yaml, else built-in defaults)");
 
   qkv::cli::register_check_config(app, ctx);
   qkv::cli::register_run(app, ctx);
@@ -34,7 +36,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  if (!ctx.check_config_file.empty()) return qkv::cli::check_config(ctx, ctx.check_config_file, std::cout);
+  if (!ctx.check_config_file.empty())
+    return qkv::cli::check_config(ctx, ctx.check_config_file, std::cout);
   if (app.get_subcommands().empty()) {
     if (ctx.default_action) return ctx.default_action();
     std::cout << app.help();

@@ -51,14 +51,16 @@ struct Reader {
     const auto s = string(key, fallback);
     if (s == "relu") return Activation::Relu;
     if (s == "gelu") return Activation::GeluErf;
-    if (s == "gelu_new" || s == "gelu_tanh" || s == "gelu_pytorch_tanh") return Activation::GeluTanh;
+    if (s == "gelu_new" || s == "gelu_tanh" || s == "gelu_pytorch_tanh")
+      return Activation::GeluTanh;
     fail(key, "unsupported activation '" + s + "' (relu, gelu, gelu_new, gelu_tanh)");
   }
 };
 
 void check(const ModelConfig& c, const Reader& r) {
   if (c.d_model == 0 || c.heads == 0 || c.d_model % c.heads != 0)
-    r.fail("heads", "d_model (" + std::to_string(c.d_model) + ") must be a positive multiple of the head count (" +
+    r.fail("heads", "d_model (" + std::to_string(c.d_model) +
+                        ") must be a positive multiple of the head count (" +
                         std::to_string(c.heads) + ")");
   if (c.vocab_size == 0) r.fail("vocab_size", "must be positive");
   if (c.positions == Positions::Rotary && c.head_dim() % 2 != 0)
@@ -106,10 +108,14 @@ ModelConfig parse_config(const std::string& text, const std::string& where) {
     c.final_norm = true;
   } else if (c.model_type == "qkv") {
     const auto arch = r.string("architecture", "");
-    if (arch == "encoder") c.arch = Arch::Encoder;
-    else if (arch == "decoder") c.arch = Arch::Decoder;
-    else if (arch == "encoder-decoder") c.arch = Arch::EncoderDecoder;
-    else r.fail("architecture", "expected encoder, decoder or encoder-decoder");
+    if (arch == "encoder")
+      c.arch = Arch::Encoder;
+    else if (arch == "decoder")
+      c.arch = Arch::Decoder;
+    else if (arch == "encoder-decoder")
+      c.arch = Arch::EncoderDecoder;
+    else
+      r.fail("architecture", "expected encoder, decoder or encoder-decoder");
     c.vocab_size = r.uint("vocab_size");
     c.d_model = r.uint("d_model");
     c.heads = r.uint("num_heads");
@@ -119,20 +125,28 @@ ModelConfig parse_config(const std::string& text, const std::string& where) {
     c.max_positions = r.uint("max_positions", 0);
     c.type_vocab_size = 0;
     const auto norm = r.string("norm", "layernorm");
-    if (norm == "layernorm") c.norm = NormKind::LayerNorm;
-    else if (norm == "rmsnorm") c.norm = NormKind::RmsNorm;
-    else r.fail("norm", "expected layernorm or rmsnorm");
+    if (norm == "layernorm")
+      c.norm = NormKind::LayerNorm;
+    else if (norm == "rmsnorm")
+      c.norm = NormKind::RmsNorm;
+    else
+      r.fail("norm", "expected layernorm or rmsnorm");
     c.norm_eps = static_cast<float>(r.number("norm_eps", 1e-5));
     c.pre_norm = r.boolean("norm_first", false);
     c.embed_norm = r.boolean("embed_norm", false);
     c.final_norm = r.boolean("final_norm", false);
     c.activation = r.activation("activation", "relu");
     const auto pos = r.string("positions", "sinusoidal");
-    if (pos == "none") c.positions = Positions::None;
-    else if (pos == "learned") c.positions = Positions::Learned;
-    else if (pos == "sinusoidal") c.positions = Positions::Sinusoidal;
-    else if (pos == "rotary") c.positions = Positions::Rotary;
-    else r.fail("positions", "expected none, learned, sinusoidal or rotary");
+    if (pos == "none")
+      c.positions = Positions::None;
+    else if (pos == "learned")
+      c.positions = Positions::Learned;
+    else if (pos == "sinusoidal")
+      c.positions = Positions::Sinusoidal;
+    else if (pos == "rotary")
+      c.positions = Positions::Rotary;
+    else
+      r.fail("positions", "expected none, learned, sinusoidal or rotary");
     c.rope_base = r.number("rope_base", 10000.0);
     c.sinusoidal_base = r.number("sinusoidal_base", 10000.0);
     c.embed_scale = static_cast<float>(r.number("embed_scale", 1.0));

@@ -20,15 +20,16 @@ struct ModelConfig {
   uint32_t d_model = 0;
   uint32_t heads = 0;
   uint32_t ffn_dim = 0;
-  uint32_t encoder_layers = 0;  // Encoder / EncoderDecoder
-  uint32_t decoder_layers = 0;  // Decoder / EncoderDecoder
-  uint32_t max_positions = 0;   // 0: unbounded
-  uint32_t type_vocab_size = 0; // BERT token types (row 0 is added to every token)
+  uint32_t encoder_layers = 0;   // Encoder / EncoderDecoder
+  uint32_t decoder_layers = 0;   // Decoder / EncoderDecoder
+  uint32_t max_positions = 0;    // 0: unbounded
+  uint32_t type_vocab_size = 0;  // BERT token types (row 0 is added to every token)
   NormKind norm = NormKind::LayerNorm;
   float norm_eps = 1e-5f;
   bool pre_norm = false;    // x + f(norm(x)) instead of norm(x + f(x))
   bool embed_norm = false;  // a norm right after the embeddings (BERT)
-  bool final_norm = false;  // a norm after the last layer of each stack (GPT-2 ln_f, nn.Transformer)
+  bool final_norm =
+      false;  // a norm after the last layer of each stack (GPT-2 ln_f, nn.Transformer)
   Activation activation = Activation::GeluErf;
   Positions positions = Positions::None;
   double rope_base = 10000.0;

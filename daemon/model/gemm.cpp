@@ -33,9 +33,8 @@ int openblas_parallel_mode() { return openblas_get_parallel(); }
 
 void gemm_openblas_tile(const GemmArgs& g) {
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(g.m),
-              static_cast<int>(g.n), static_cast<int>(g.k), 1.0f, g.a, static_cast<int>(g.lda),
-              g.b, static_cast<int>(g.ldb), g.accumulate ? 1.0f : 0.0f, g.c,
-              static_cast<int>(g.ldc));
+              static_cast<int>(g.n), static_cast<int>(g.k), 1.0f, g.a, static_cast<int>(g.lda), g.b,
+              static_cast<int>(g.ldb), g.accumulate ? 1.0f : 0.0f, g.c, static_cast<int>(g.ldc));
 }
 
 void gemm(GemmBackend backend, const GemmArgs& g, bool parallel) {
@@ -61,12 +60,13 @@ void gemm(GemmBackend backend, const GemmArgs& g, bool parallel) {
       for (size_t j = 0; j < tn; ++j) run(i, j);
     return;
   }
-  tbb::parallel_for(tbb::blocked_range2d<size_t>(0, tm, 1, 0, tn, 1),
-                    [&](const tbb::blocked_range2d<size_t>& r) {
-                      for (size_t i = r.rows().begin(); i < r.rows().end(); ++i)
-                        for (size_t j = r.cols().begin(); j < r.cols().end(); ++j) run(i, j);
-                    },
-                    tbb::simple_partitioner());
+  tbb::parallel_for(
+      tbb::blocked_range2d<size_t>(0, tm, 1, 0, tn, 1),
+      [&](const tbb::blocked_range2d<size_t>& r) {
+        for (size_t i = r.rows().begin(); i < r.rows().end(); ++i)
+          for (size_t j = r.cols().begin(); j < r.cols().end(); ++j) run(i, j);
+      },
+      tbb::simple_partitioner());
 }
 
 }  // namespace qkv::model

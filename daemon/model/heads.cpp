@@ -30,7 +30,8 @@ void for_logit_blocks(GemmBackend gemm, const Linear& head, std::span<const floa
 }
 }  // namespace
 
-std::vector<float> pool_cls(std::span<const float> hidden, uint32_t d, std::span<const int32_t> cu) {
+std::vector<float> pool_cls(std::span<const float> hidden, uint32_t d,
+                            std::span<const int32_t> cu) {
   const size_t B = cu.size() - 1;
   std::vector<float> out(B * d, 0.0f);
   for (size_t b = 0; b < B; ++b)
@@ -38,7 +39,8 @@ std::vector<float> pool_cls(std::span<const float> hidden, uint32_t d, std::span
   return out;
 }
 
-std::vector<float> pool_mean(std::span<const float> hidden, uint32_t d, std::span<const int32_t> cu) {
+std::vector<float> pool_mean(std::span<const float> hidden, uint32_t d,
+                             std::span<const int32_t> cu) {
   const size_t B = cu.size() - 1;
   std::vector<float> out(B * d, 0.0f);
   std::vector<double> acc(d);
@@ -53,8 +55,9 @@ std::vector<float> pool_mean(std::span<const float> hidden, uint32_t d, std::spa
   return out;
 }
 
-NextTokenScores next_token_scores(GemmBackend gemm, const Linear& head, std::span<const float> hidden,
-                                  std::span<const int32_t> ids, std::span<const int32_t> cu) {
+NextTokenScores next_token_scores(GemmBackend gemm, const Linear& head,
+                                  std::span<const float> hidden, std::span<const int32_t> ids,
+                                  std::span<const int32_t> cu) {
   const size_t T = ids.size(), V = head.out;
   // next[t]: the id predicted from row t, or -1 at the last row of a document.
   std::vector<int32_t> next(T, -1);
@@ -94,9 +97,8 @@ TopK top_k_logits(GemmBackend gemm, const Linear& head, std::span<const float> h
       const float* l = logits + r * V;
       std::vector<int32_t> idx(V);
       std::iota(idx.begin(), idx.end(), 0);
-      std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int32_t a, int32_t b) {
-        return l[a] != l[b] ? l[a] > l[b] : a < b;
-      });
+      std::partial_sort(idx.begin(), idx.begin() + k, idx.end(),
+                        [&](int32_t a, int32_t b) { return l[a] != l[b] ? l[a] > l[b] : a < b; });
       for (uint32_t j = 0; j < k; ++j) {
         out.ids[(r0 + r) * k + j] = idx[j];
         out.logits[(r0 + r) * k + j] = l[idx[j]];

@@ -15,19 +15,24 @@ namespace qkv::model {
 // gives zeros.
 std::vector<float> pool_cls(std::span<const float> hidden, uint32_t d, std::span<const int32_t> cu);
 // [documents, d]: mean over each document's rows (all real tokens: batches carry no padding).
-std::vector<float> pool_mean(std::span<const float> hidden, uint32_t d, std::span<const int32_t> cu);
+std::vector<float> pool_mean(std::span<const float> hidden, uint32_t d,
+                             std::span<const int32_t> cu);
 
 struct NextTokenScores {
-  std::vector<float> logprobs;    // [tokens]: row t = log p(ids[t] | ids[<t]); 0 at each document's first row
-  std::vector<float> perplexity;  // [documents]: exp(-mean of the predicted rows); NaN with < 2 tokens
+  std::vector<float>
+      logprobs;  // [tokens]: row t = log p(ids[t] | ids[<t]); 0 at each document's first row
+  std::vector<float>
+      perplexity;  // [documents]: exp(-mean of the predicted rows); NaN with < 2 tokens
 };
-NextTokenScores next_token_scores(GemmBackend gemm, const Linear& lm_head, std::span<const float> hidden,
-                                  std::span<const int32_t> ids, std::span<const int32_t> cu);
+NextTokenScores next_token_scores(GemmBackend gemm, const Linear& lm_head,
+                                  std::span<const float> hidden, std::span<const int32_t> ids,
+                                  std::span<const int32_t> cu);
 
 struct TopK {
-  std::vector<float> logits;   // [tokens, k], descending
-  std::vector<int32_t> ids;    // [tokens, k]; ties: smaller id first
+  std::vector<float> logits;  // [tokens, k], descending
+  std::vector<int32_t> ids;   // [tokens, k]; ties: smaller id first
 };
-TopK top_k_logits(GemmBackend gemm, const Linear& lm_head, std::span<const float> hidden, uint32_t k);
+TopK top_k_logits(GemmBackend gemm, const Linear& lm_head, std::span<const float> hidden,
+                  uint32_t k);
 
 }  // namespace qkv::model

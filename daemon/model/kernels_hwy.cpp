@@ -31,16 +31,20 @@ HWY_INLINE V GeluErf(D d, V x) {
 template <class D, class V>
 HWY_INLINE V GeluTanh(D d, V x) {
   const V x3 = hn::Mul(hn::Mul(x, x), x);
-  const V inner = hn::Mul(hn::Set(d, 0.7978845608028654f), hn::MulAdd(hn::Set(d, 0.044715f), x3, x));
+  const V inner =
+      hn::Mul(hn::Set(d, 0.7978845608028654f), hn::MulAdd(hn::Set(d, 0.044715f), x3, x));
   return hn::Mul(hn::Mul(hn::Set(d, 0.5f), x), hn::Add(hn::Set(d, 1.0f), hn::Tanh(d, inner)));
 }
 
 template <class D, class V>
 HWY_INLINE V Apply(D d, Activation act, V v) {
   switch (act) {
-    case Activation::Relu: return hn::Max(v, hn::Zero(d));
-    case Activation::GeluErf: return GeluErf(d, v);
-    case Activation::GeluTanh: return GeluTanh(d, v);
+    case Activation::Relu:
+      return hn::Max(v, hn::Zero(d));
+    case Activation::GeluErf:
+      return GeluErf(d, v);
+    case Activation::GeluTanh:
+      return GeluTanh(d, v);
   }
   return v;
 }
@@ -64,6 +68,8 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace qkv::model {
 HWY_EXPORT(Activate);
-void activate_highway(Activation act, float* x, size_t n) { HWY_DYNAMIC_DISPATCH(Activate)(act, x, n); }
+void activate_highway(Activation act, float* x, size_t n) {
+  HWY_DYNAMIC_DISPATCH(Activate)(act, x, n);
+}
 }  // namespace qkv::model
 #endif

@@ -18,7 +18,8 @@ LoadedModel load_model(const ModelConfig& config, const std::filesystem::path& s
 
 LoadedModel load_model_dir(const std::filesystem::path& dir, GemmBackend gemm) {
   if (!std::filesystem::is_directory(dir))
-    throw ModelError(dir.string() + ": model directory not found (expected config.json + model.safetensors)");
+    throw ModelError(dir.string() +
+                     ": model directory not found (expected config.json + model.safetensors)");
   return load_model(load_config(dir), dir / "model.safetensors", gemm);
 }
 

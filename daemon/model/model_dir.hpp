@@ -24,7 +24,8 @@ struct LoadedModel {
 };
 
 // Throws ModelError naming the file and what is wrong.
-LoadedModel load_model_dir(const std::filesystem::path& dir, GemmBackend gemm = default_gemm_backend());
+LoadedModel load_model_dir(const std::filesystem::path& dir,
+                           GemmBackend gemm = default_gemm_backend());
 // The same, from a config already read (and possibly adjusted) by the caller.
 LoadedModel load_model(const ModelConfig& config, const std::filesystem::path& safetensors,
                        GemmBackend gemm = default_gemm_backend());

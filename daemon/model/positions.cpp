@@ -16,8 +16,9 @@ namespace {
 void check_range(std::span<const int32_t> positions, int64_t max) {
   for (int32_t p : positions)
     if (p < 0 || (max > 0 && p >= max))
-      throw ModelError("position " + std::to_string(p) + " is outside the model's position table (" +
-                       std::to_string(max) + " positions)");
+      throw ModelError("position " + std::to_string(p) +
+                       " is outside the model's position table (" + std::to_string(max) +
+                       " positions)");
 }
 
 class Learned final : public PositionalBackend {
@@ -107,10 +108,14 @@ class Rotary final : public PositionalBackend {
 
 std::unique_ptr<PositionalBackend> builtin_positions(const ModelConfig& c, const StackWeights& st) {
   switch (c.positions) {
-    case Positions::None: return nullptr;
-    case Positions::Learned: return std::make_unique<Learned>(st.positions, c.max_positions, c.d_model);
-    case Positions::Sinusoidal: return std::make_unique<Sinusoidal>(c.sinusoidal_base, c.max_positions);
-    case Positions::Rotary: return std::make_unique<Rotary>(c.rope_base, c.max_positions);
+    case Positions::None:
+      return nullptr;
+    case Positions::Learned:
+      return std::make_unique<Learned>(st.positions, c.max_positions, c.d_model);
+    case Positions::Sinusoidal:
+      return std::make_unique<Sinusoidal>(c.sinusoidal_base, c.max_positions);
+    case Positions::Rotary:
+      return std::make_unique<Rotary>(c.rope_base, c.max_positions);
   }
   return nullptr;
 }

@@ -22,11 +22,11 @@ struct DTypeName {
   DType type;
   size_t size;
 };
-constexpr DTypeName kDTypes[] = {
-    {"F64", DType::F64, 8}, {"F32", DType::F32, 4}, {"F16", DType::F16, 2},
-    {"BF16", DType::BF16, 2}, {"I64", DType::I64, 8}, {"I32", DType::I32, 4},
-    {"I16", DType::I16, 2}, {"I8", DType::I8, 1},   {"U8", DType::U8, 1},
-    {"BOOL", DType::BOOL, 1}};
+constexpr DTypeName kDTypes[] = {{"F64", DType::F64, 8}, {"F32", DType::F32, 4},
+                                 {"F16", DType::F16, 2}, {"BF16", DType::BF16, 2},
+                                 {"I64", DType::I64, 8}, {"I32", DType::I32, 4},
+                                 {"I16", DType::I16, 2}, {"I8", DType::I8, 1},
+                                 {"U8", DType::U8, 1},   {"BOOL", DType::BOOL, 1}};
 
 [[noreturn]] void fail(std::string_view where, const std::string& what) {
   throw ModelError(std::string(where) + ": " + what);
@@ -141,8 +141,7 @@ SafetensorsHeader parse_safetensors(std::span<const std::byte> file, std::string
       if (!d.is_number_unsigned() || d.get<uint64_t>() > (uint64_t{1} << 62))
         fail(where, at + "shape entries must be non-negative integers");
       const uint64_t dim = d.get<uint64_t>();
-      if (__builtin_mul_overflow(bytes, dim, &bytes))
-        fail(where, at + "shape overflows 64 bits");
+      if (__builtin_mul_overflow(bytes, dim, &bytes)) fail(where, at + "shape overflows 64 bits");
       t.shape.push_back(static_cast<int64_t>(dim));
     }
     auto off = val.find("data_offsets");
@@ -168,8 +167,8 @@ SafetensorsHeader parse_safetensors(std::span<const std::byte> file, std::string
             [](const TensorEntry* a, const TensorEntry* b) { return a->begin < b->begin; });
   for (size_t i = 1; i < by_offset.size(); ++i)
     if (by_offset[i]->begin < by_offset[i - 1]->end)
-      fail(where, "tensors '" + by_offset[i - 1]->name + "' and '" + by_offset[i]->name +
-                      "' overlap");
+      fail(where,
+           "tensors '" + by_offset[i - 1]->name + "' and '" + by_offset[i]->name + "' overlap");
   std::sort(h.tensors.begin(), h.tensors.end(),
             [](const TensorEntry& a, const TensorEntry& b) { return a.name < b.name; });
   return h;
@@ -236,8 +235,7 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
     f.map_->size = static_cast<size_t>(st.st_size);
   }
   ::close(fd);
-  f.header_ = parse_safetensors(
-      {static_cast<const std::byte*>(f.map_->addr), f.map_->size}, where);
+  f.header_ = parse_safetensors({static_cast<const std::byte*>(f.map_->addr), f.map_->size}, where);
   return f;
 }
 

@@ -33,7 +33,8 @@ class PluginPositions final : public PositionalBackend {
   void add(float* x, uint32_t dim, size_t stride, std::span<const int32_t> pos) const override {
     handle_.add(x, dim, stride, pos);
   }
-  void rotate(float* x, uint32_t heads, uint32_t hd, size_t stride, std::span<const int32_t> pos) const override {
+  void rotate(float* x, uint32_t heads, uint32_t hd, size_t stride,
+              std::span<const int32_t> pos) const override {
     handle_.rotate(x, heads, hd, stride, pos);
   }
 
@@ -89,7 +90,8 @@ class TransformerStage final : public ModelStage {
  public:
   explicit TransformerStage(const ModelStageContext& ctx) {
     const auto& node = ctx.config;
-    if (!node["path"]) throw ModelError("model.path: required (a directory with config.json + model.safetensors)");
+    if (!node["path"])
+      throw ModelError("model.path: required (a directory with config.json + model.safetensors)");
     std::filesystem::path dir = node["path"].as<std::string>();
     if (dir.is_relative()) dir = ctx.config_dir / dir;
     model_ = load_model_dir(dir);
@@ -102,7 +104,8 @@ class TransformerStage final : public ModelStage {
 
     if (!ctx.plugins) throw ModelError("model: no plugin registry for the attention backend");
     tensors_ = std::make_shared<TensorCache>(dir / "model.safetensors");
-    auto make = [&](qkv_kind kind, const char* key, const std::string& fallback) -> std::shared_ptr<host::PluginInstance> {
+    auto make = [&](qkv_kind kind, const char* key,
+                    const std::string& fallback) -> std::shared_ptr<host::PluginInstance> {
       const YAML::Node ref = node[key];
       std::string name = fallback;
       YAML::Node cfg;
@@ -114,13 +117,16 @@ class TransformerStage final : public ModelStage {
       return host::create_instance(plugin, cfg, ctx.config_dir, {},
                                    [cache](std::string_view n) { return cache->get(n); });
     };
-    attention_ = std::make_unique<PluginAttention>(make(QKV_KIND_ATTENTION, "attention", "attention-flash"));
-    if (auto pos = make(QKV_KIND_POSITIONAL, "positional", "")) positions_ = std::make_unique<PluginPositions>(pos);
+    attention_ =
+        std::make_unique<PluginAttention>(make(QKV_KIND_ATTENTION, "attention", "attention-flash"));
+    if (auto pos = make(QKV_KIND_POSITIONAL, "positional", ""))
+      positions_ = std::make_unique<PluginPositions>(pos);
   }
 
   size_t max_tokens(size_t field) const override {
     const auto& c = model_.transformer->config();
-    const bool decoder_field = c.arch == Arch::Decoder || (c.arch == Arch::EncoderDecoder && field == 1);
+    const bool decoder_field =
+        c.arch == Arch::Decoder || (c.arch == Arch::EncoderDecoder && field == 1);
     const PositionalBackend* p = positions_ ? positions_.get()
                                             : (decoder_field ? model_.decoder_positions.get()
                                                              : model_.encoder_positions.get());

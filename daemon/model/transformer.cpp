@@ -46,8 +46,8 @@ qkv_attention_args attention_args(const ModelConfig& c, uint32_t batch, const in
 
 }  // namespace
 
-void apply_linear(GemmBackend backend, const Linear& l, const float* x, size_t rows, size_t x_stride,
-                  float* y, size_t y_stride) {
+void apply_linear(GemmBackend backend, const Linear& l, const float* x, size_t rows,
+                  size_t x_stride, float* y, size_t y_stride) {
   if (!l.b.empty())
     for (size_t r = 0; r < rows; ++r) std::copy(l.b.begin(), l.b.end(), y + r * y_stride);
   gemm(backend, {rows, l.out, l.in, x, x_stride, l.w.data(), l.out, y, y_stride, !l.b.empty()});
@@ -191,14 +191,15 @@ std::vector<float> Transformer::run_stack(const StackWeights& st, Packed in,
 
 std::vector<float> Transformer::encode(Packed src, const Backends& b) const {
   if (!config_.has_encoder()) throw ModelError("this model has no encoder");
-  return run_stack(weights_.encoder, src, b.encoder_positions, b.faults.force_causal_mask, b, {}, {});
+  return run_stack(weights_.encoder, src, b.encoder_positions, b.faults.force_causal_mask, b, {},
+                   {});
 }
 
 std::vector<float> Transformer::decode(Packed tgt, const Backends& b, std::span<const float> memory,
                                        std::span<const int32_t> memory_cu) const {
   if (!config_.has_decoder()) throw ModelError("this model has no decoder");
-  return run_stack(weights_.decoder, tgt, b.decoder_positions, !b.faults.drop_causal_mask, b, memory,
-                   memory_cu);
+  return run_stack(weights_.decoder, tgt, b.decoder_positions, !b.faults.drop_causal_mask, b,
+                   memory, memory_cu);
 }
 
 }  // namespace qkv::model

@@ -16,10 +16,11 @@ namespace qkv::model {
 // Deliberately broken variants, for tests only: each invariance test shows that the property
 // it checks fails when the matching fault is switched on.
 struct Faults {
-  bool drop_causal_mask = false;       // decoder self-attention sees the future
-  bool force_causal_mask = false;      // encoder self-attention is causal
-  bool drop_positions = false;         // no positional information at all
-  bool swap_cross_sources = false;     // cross-attention queries from the encoder, K/V from the decoder
+  bool drop_causal_mask = false;   // decoder self-attention sees the future
+  bool force_causal_mask = false;  // encoder self-attention is causal
+  bool drop_positions = false;     // no positional information at all
+  bool swap_cross_sources =
+      false;  // cross-attention queries from the encoder, K/V from the decoder
   bool cross_kv_from_decoder = false;  // cross-attention K/V from the decoder instead of the source
 };
 
@@ -36,8 +37,8 @@ struct Backends {
 };
 
 // y[rows, out] = x[rows, in] * W + b.
-void apply_linear(GemmBackend backend, const Linear& l, const float* x, size_t rows, size_t x_stride,
-                  float* y, size_t y_stride);
+void apply_linear(GemmBackend backend, const Linear& l, const float* x, size_t rows,
+                  size_t x_stride, float* y, size_t y_stride);
 
 class Transformer {
  public:
@@ -56,9 +57,9 @@ class Transformer {
 
   // Self-attention sub-block of a layer (projections, positions, attention, output projection)
   // on rows that are already normalized as the layer requires: out[tokens, d].
-  void self_attention(const LayerWeights& L, const float* x, Packed in, std::span<const int32_t> positions,
-                      const PositionalBackend* pos, bool causal, const AttentionBackend& att,
-                      float* out) const;
+  void self_attention(const LayerWeights& L, const float* x, Packed in,
+                      std::span<const int32_t> positions, const PositionalBackend* pos, bool causal,
+                      const AttentionBackend& att, float* out) const;
 
  private:
   std::vector<float> run_stack(const StackWeights& st, Packed in, const PositionalBackend* pos,

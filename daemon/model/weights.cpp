@@ -71,7 +71,8 @@ Linear slice_rows(const Linear& packed_out_in_t, uint32_t c0, uint32_t c1) {
   l.out = c1 - c0;
   l.w.resize(size_t(l.in) * l.out);
   for (size_t r = 0; r < l.in; ++r)
-    for (size_t c = c0; c < c1; ++c) l.w[r * l.out + (c - c0)] = packed_out_in_t.w[r * packed_out_in_t.out + c];
+    for (size_t c = c0; c < c1; ++c)
+      l.w[r * l.out + (c - c0)] = packed_out_in_t.w[r * packed_out_in_t.out + c];
   if (!packed_out_in_t.b.empty())
     l.b.assign(packed_out_in_t.b.begin() + c0, packed_out_in_t.b.begin() + c1);
   return l;
@@ -93,8 +94,8 @@ Linear concat_cols(const std::vector<const Linear*>& parts) {
   return l;
 }
 
-Norm norm(const Source& s, const std::string& name, uint32_t d, bool bias,
-          const char* w = "weight", const char* b = "bias") {
+Norm norm(const Source& s, const std::string& name, uint32_t d, bool bias, const char* w = "weight",
+          const char* b = "bias") {
   Norm n;
   n.gamma = s.get(name + "." + w, {d});
   if (bias) n.beta = s.get(name + "." + b, {d});
@@ -183,8 +184,8 @@ LayerWeights qkv_layer(const ModelConfig& c, const Source& s, const std::string&
   return L;
 }
 
-void load_qkv_stack(const ModelConfig& c, const Source& s, const std::string& name,
-                    uint32_t layers, bool cross, StackWeights& st) {
+void load_qkv_stack(const ModelConfig& c, const Source& s, const std::string& name, uint32_t layers,
+                    bool cross, StackWeights& st) {
   const uint32_t d = c.d_model;
   const bool bias = c.norm == NormKind::LayerNorm;
   // A decoder without its own table shares the encoder's (one vocabulary for both sides).
@@ -218,7 +219,8 @@ Linear transpose_to_linear(const std::vector<float>& rows, uint32_t n_rows, uint
   return {n_cols, n_rows, transpose(rows, n_rows, n_cols), {}};
 }
 
-LayerWeights load_attention_module(const SafetensorsFile& file, const std::string& prefix, uint32_t d) {
+LayerWeights load_attention_module(const SafetensorsFile& file, const std::string& prefix,
+                                   uint32_t d) {
   const Source s(file, "");
   LayerWeights L;
   L.qkv = in_proj(s, prefix, d);

@@ -57,7 +57,8 @@ ModelWeights load_weights(const ModelConfig& config, const SafetensorsFile& file
 
 // One nn.MultiheadAttention's tensors (PREFIXin_proj_weight, PREFIXin_proj_bias,
 // PREFIXout_proj.weight/.bias) as the self-attention part of a layer.
-LayerWeights load_attention_module(const SafetensorsFile& file, const std::string& prefix, uint32_t d);
+LayerWeights load_attention_module(const SafetensorsFile& file, const std::string& prefix,
+                                   uint32_t d);
 
 // Builds the lm_head of a decoder from its tied token embeddings ([vocab, d] -> [d, vocab]).
 Linear transpose_to_linear(const std::vector<float>& rows, uint32_t n_rows, uint32_t n_cols);

@@ -15,23 +15,23 @@
 namespace qkv::detail {
 
 struct Chunk {
-  uint64_t first_doc = 0;                  // job-wide number of the first document
-  std::vector<io::RawLine> lines;          // input records (jsonl/txt lines, or inline texts)
+  uint64_t first_doc = 0;                    // job-wide number of the first document
+  std::vector<io::RawLine> lines;            // input records (jsonl/txt lines, or inline texts)
   std::vector<std::vector<int32_t>> ids_in;  // decode from .bin: ids per document
-  uint32_t ids_file = 0;                   // the input those came from (one file per chunk)
-  uint64_t bytes_done = 0;                 // reader progress after this chunk (on-disk bytes)
+  uint32_t ids_file = 0;                     // the input those came from (one file per chunk)
+  uint64_t bytes_done = 0;                   // reader progress after this chunk (on-disk bytes)
   uint64_t input_bytes = 0;
 
   // Filled by the parallel stage.
-  std::string out;                         // formatted bytes of the main output
-  std::vector<std::string> records;        // inline jobs: one result per document
-  std::vector<int64_t> doc_tokens;         // ids per document (bin idx)
+  std::string out;                   // formatted bytes of the main output
+  std::vector<std::string> records;  // inline jobs: one result per document
+  std::vector<int64_t> doc_tokens;   // ids per document (bin idx)
   uint64_t tokens = 0;
   uint64_t truncated = 0;
-  StageOutput model_out;                   // model outputs, documents in order
-  std::optional<std::string> error;        // the first failure, in document order
+  StageOutput model_out;             // model outputs, documents in order
+  std::optional<std::string> error;  // the first failure, in document order
   bool cancelled = false;
-  std::exception_ptr thrown;               // an exception a stage caught, rethrown in order
+  std::exception_ptr thrown;  // an exception a stage caught, rethrown in order
 
   // Stage hand-off marker (release/acquire): makes the pipeline's ordering visible to TSan,
   // which cannot see the synchronization inside the (uninstrumented) libtbb.

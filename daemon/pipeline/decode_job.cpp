@@ -64,11 +64,12 @@ class IdsReader {
         std::string raw(static_cast<size_t>(n) * (wide_ ? 4 : 2), '\0');
         bin_->read(raw.data(), static_cast<std::streamsize>(raw.size()));
         if (static_cast<size_t>(bin_->gcount()) != raw.size())
-          throw JobFailed(in.path.string() + ": shorter than its .idx.npy says (document " + std::to_string(doc_) + ")");
+          throw JobFailed(in.path.string() + ": shorter than its .idx.npy says (document " +
+                          std::to_string(doc_) + ")");
         const auto* p = reinterpret_cast<const unsigned char*>(raw.data());
         for (int64_t i = 0; i < n; ++i) {
-          uint32_t v = wide_ ? uint32_t(p[4 * i]) | uint32_t(p[4 * i + 1]) << 8 | uint32_t(p[4 * i + 2]) << 16 |
-                                   uint32_t(p[4 * i + 3]) << 24
+          uint32_t v = wide_ ? uint32_t(p[4 * i]) | uint32_t(p[4 * i + 1]) << 8 |
+                                   uint32_t(p[4 * i + 2]) << 16 | uint32_t(p[4 * i + 3]) << 24
                              : uint32_t(p[2 * i]) | uint32_t(p[2 * i + 1]) << 8;
           ids[static_cast<size_t>(i)] = static_cast<int32_t>(v);
         }
@@ -99,16 +100,20 @@ class IdsReader {
     try {
       idx_ = io::read_npy(idx_path).as<int64_t>();
     } catch (const std::exception& e) {
-      throw JobFailed(path.string() + ": cannot read its index " + idx_path.string() + ": " + e.what());
+      throw JobFailed(path.string() + ": cannot read its index " + idx_path.string() + ": " +
+                      e.what());
     }
-    if (idx_.empty() || idx_[0] != 0) throw JobFailed(idx_path.string() + ": expected offsets starting at 0");
+    if (idx_.empty() || idx_[0] != 0)
+      throw JobFailed(idx_path.string() + ": expected offsets starting at 0");
     for (size_t i = 1; i < idx_.size(); ++i)
-      if (idx_[i] < idx_[i - 1]) throw JobFailed(idx_path.string() + ": offsets decrease at entry " + std::to_string(i));
+      if (idx_[i] < idx_[i - 1])
+        throw JobFailed(idx_path.string() + ": offsets decrease at entry " + std::to_string(i));
     std::error_code ec;
     const uint64_t expect = static_cast<uint64_t>(idx_.back()) * (wide_ ? 4 : 2);
     if (std::filesystem::file_size(path, ec) != expect)
-      throw JobFailed(path.string() + ": expected " + std::to_string(expect) + " bytes (" + std::to_string(idx_.back()) +
-                      (wide_ ? " uint32" : " uint16") + " ids per " + idx_path.string() + "; the tokenizer's vocabulary decides the width)");
+      throw JobFailed(path.string() + ": expected " + std::to_string(expect) + " bytes (" +
+                      std::to_string(idx_.back()) + (wide_ ? " uint32" : " uint16") + " ids per " +
+                      idx_path.string() + "; the tokenizer's vocabulary decides the width)");
     bin_.emplace(path, std::ios::binary);
     if (!*bin_) throw JobFailed(path.string() + ": cannot open");
     doc_ = 0;
@@ -198,7 +203,8 @@ JobResult run_decode(JobContext& ctx) {
       const std::vector<int32_t>* doc = nullptr;
       if (!c.lines.empty()) {
         if (!parse_ids(c.lines[i].bytes, ids, error)) {
-          c.error = ctx.where(c, i, inputs) + ": document " + std::to_string(c.first_doc + i) + ": " + error;
+          c.error = ctx.where(c, i, inputs) + ": document " + std::to_string(c.first_doc + i) +
+                    ": " + error;
           return;
         }
         doc = &ids;
@@ -209,7 +215,8 @@ JobResult run_decode(JobContext& ctx) {
       try {
         ctx.tokenizer->decode(*doc, text);
       } catch (const std::exception& e) {
-        c.error = ctx.where(c, i, inputs) + ": document " + std::to_string(c.first_doc + i) + ": " + e.what();
+        c.error = ctx.where(c, i, inputs) + ": document " + std::to_string(c.first_doc + i) + ": " +
+                  e.what();
         return;
       }
       c.tokens += doc->size();

@@ -102,11 +102,13 @@ class Encoder {
       if (p_.input.multi_field)
         for (const auto& in : inputs_)
           if (in.format == io::TextFormat::txt)
-            throw JobFailed(in.path.string() + ": a .txt input has one text per line, but pipeline " + p_.name +
+            throw JobFailed(in.path.string() +
+                            ": a .txt input has one text per line, but pipeline " + p_.name +
                             " reads several fields (input.fields); use .jsonl");
     } else {
       if (p_.input.multi_field)
-        throw JobFailed("pipeline " + p_.name + " reads several fields (input.fields); inline texts give only one");
+        throw JobFailed("pipeline " + p_.name +
+                        " reads several fields (input.fields); inline texts give only one");
       for (const auto& t : ctx.spec.texts) input_bytes_ += t.size();
       ctx.progress.documents_total = ctx.spec.texts.size();
       ctx.progress.bytes_total = input_bytes_;
@@ -158,7 +160,8 @@ class Encoder {
         auto& f = outputs->add(outputs->companion(".idx.npy"));
         const int64_t shape[1] = {static_cast<int64_t>(idx.size())};
         f.write(io::npy_header("<i8", shape));
-        f.write(std::string_view(reinterpret_cast<const char*>(idx.data()), idx.size() * sizeof(int64_t)));
+        f.write(std::string_view(reinterpret_cast<const char*>(idx.data()),
+                                 idx.size() * sizeof(int64_t)));
       }
       if (p_.output.format == OutputFormat::npy) finish_dense(*outputs, dense);
       result.outputs = commit_outputs(*outputs, result);
@@ -221,10 +224,12 @@ class Encoder {
         return false;
       }
       if (r.invalid) {
-        c.error = ctx_.where(c, i, inputs_) + ": document " + std::to_string(doc) + ": invalid UTF-8 in field \"" +
-                  field_names_[r.invalid->field] + "\" at byte " + std::to_string(r.invalid->doc_offset) +
-                  " of the document's text (byte " + std::to_string(l.offset + r.invalid->line_offset) +
-                  " of the file); set input.invalid_utf8: replace to turn invalid bytes into U+FFFD";
+        c.error =
+            ctx_.where(c, i, inputs_) + ": document " + std::to_string(doc) +
+            ": invalid UTF-8 in field \"" + field_names_[r.invalid->field] + "\" at byte " +
+            std::to_string(r.invalid->doc_offset) + " of the document's text (byte " +
+            std::to_string(l.offset + r.invalid->line_offset) +
+            " of the file); set input.invalid_utf8: replace to turn invalid bytes into U+FFFD";
         return false;
       }
       texts = std::move(r.texts);
@@ -233,9 +238,10 @@ class Encoder {
     const size_t bad = io::utf8_first_invalid(l.bytes);
     if (bad != l.bytes.size()) {
       if (!p_.input.replace_invalid) {
-        c.error = ctx_.where(c, i, inputs_) + ": document " + std::to_string(doc) + ": invalid UTF-8 at byte " +
-                  std::to_string(bad) + " of the document's text" +
-                  (stream_ ? " (byte " + std::to_string(l.offset + bad) + " of the file)" : std::string()) +
+        c.error = ctx_.where(c, i, inputs_) + ": document " + std::to_string(doc) +
+                  ": invalid UTF-8 at byte " + std::to_string(bad) + " of the document's text" +
+                  (stream_ ? " (byte " + std::to_string(l.offset + bad) + " of the file)"
+                           : std::string()) +
                   "; set input.invalid_utf8: replace to turn invalid bytes into U+FFFD";
         return false;
       }
@@ -247,7 +253,8 @@ class Encoder {
   }
 
   std::string doc_error(const Chunk& c, size_t i, const std::string& what) const {
-    return ctx_.where(c, i, inputs_) + ": document " + std::to_string(c.first_doc + i) + ": " + what;
+    return ctx_.where(c, i, inputs_) + ": document " + std::to_string(c.first_doc + i) + ": " +
+           what;
   }
 
   void encode_chunk(Chunk& c) {
@@ -287,8 +294,10 @@ class Encoder {
           const size_t limit = ctx_.model->max_tokens(f);
           if (limit && ids[f].size() > limit) {
             if (!p_.model->truncate) {
-              c.error = doc_error(c, i, "has " + std::to_string(ids[f].size()) + " tokens, the model takes at most " +
-                                            std::to_string(limit) + "; set model.truncate: true to cut such documents");
+              c.error = doc_error(c, i,
+                                  "has " + std::to_string(ids[f].size()) +
+                                      " tokens, the model takes at most " + std::to_string(limit) +
+                                      "; set model.truncate: true to cut such documents");
               return;
             }
             ids[f].resize(limit);
@@ -303,7 +312,8 @@ class Encoder {
       if (model) {
         // Start a new model batch when this document would overflow the current one.
         const size_t in_batch = batch.ids[0].size();
-        if (in_batch > 0 && in_batch + ids[0].size() > p_.batch.max_tokens && !run_model(c, batch)) return;
+        if (in_batch > 0 && in_batch + ids[0].size() > p_.batch.max_tokens && !run_model(c, batch))
+          return;
         for (size_t f = 0; f < nf; ++f) {
           batch.ids[f].insert(batch.ids[f].end(), ids[f].begin(), ids[f].end());
           batch.cu_seqlens[f].push_back(static_cast<int32_t>(batch.ids[f].size()));
@@ -328,12 +338,16 @@ class Encoder {
           io::append_json_string(out, p_.input.fields[f].first);
           out += ':';
         }
-        if (offsets) io::append_ids_offsets(out, ids[f], offs[f]);
-        else io::append_ids(out, ids[f]);
+        if (offsets)
+          io::append_ids_offsets(out, ids[f], offs[f]);
+        else
+          io::append_ids(out, ids[f]);
       }
       if (p_.input.multi_field) out += '}';
-      if (inline_job) c.records.push_back(std::move(record));
-      else out += '\n';
+      if (inline_job)
+        c.records.push_back(std::move(record));
+      else
+        out += '\n';
     }
     if (model && !run_model(c, batch)) return;
     if (model && inline_job) inline_model_records(c);
@@ -344,7 +358,8 @@ class Encoder {
     try {
       append_stage(c.model_out, ctx_.model->run(batch));
     } catch (const std::exception& e) {
-      c.error = "model stage failed on documents " + std::to_string(c.first_doc) + "..: " + e.what();
+      c.error =
+          "model stage failed on documents " + std::to_string(c.first_doc) + "..: " + e.what();
       return false;
     }
     for (size_t f = 0; f < batch.ids.size(); ++f) {
@@ -375,14 +390,16 @@ class Encoder {
         d.per_document = t.per_document;
         d.file = &outputs.add(outputs.companion(t.suffix + ".npy"));
         d.file->write(io::npy_header("<f4", dense_shape(d)));  // rewritten with the row count
-        if (!t.per_document) d.offsets_file = &outputs.add(outputs.companion(t.suffix + ".offsets.npy"));
+        if (!t.per_document)
+          d.offsets_file = &outputs.add(outputs.companion(t.suffix + ".offsets.npy"));
         dense.push_back(std::move(d));
       }
     }
     for (size_t i = 0; i < dense.size() && i < c.model_out.tensors.size(); ++i) {
       const StageTensor& t = c.model_out.tensors[i];
       auto& d = dense[i];
-      d.file->write(std::string_view(reinterpret_cast<const char*>(t.values.data()), t.values.size() * sizeof(float)));
+      d.file->write(std::string_view(reinterpret_cast<const char*>(t.values.data()),
+                                     t.values.size() * sizeof(float)));
       d.rows += static_cast<int64_t>(t.values.size() / std::max<uint32_t>(1, t.width));
       for (int64_t n : t.row_counts) d.offsets.push_back(d.offsets.back() + n);
     }
@@ -407,7 +424,7 @@ class Encoder {
   }
 
   std::vector<std::string> commit_outputs(io::OutputSet& outputs, const JobResult& r) {
-    std::string dtype = p_.output.format == OutputFormat::bin ? (wide_ ? "uint32" : "uint16")
+    std::string dtype = p_.output.format == OutputFormat::bin   ? (wide_ ? "uint32" : "uint16")
                         : p_.output.format == OutputFormat::npy ? "float32"
                                                                 : "int32";
     auto paths = outputs.commit(make_manifest(p_, inputs_, r, dtype));

@@ -12,14 +12,14 @@
 namespace qkv {
 
 struct JobSpec {
-  std::string id;                         // unique per daemon; "run" for qkvd run
-  std::string pipeline;                   // file stem in the pipelines folder, or a path
-  std::vector<std::string> inputs;        // files or globs (.jsonl, .txt, optionally .gz/.zst)
-  std::vector<std::string> texts;         // inline documents (qkvctl run), instead of inputs
-  std::string output;                     // output path; empty for inline jobs
+  std::string id;                   // unique per daemon; "run" for qkvd run
+  std::string pipeline;             // file stem in the pipelines folder, or a path
+  std::vector<std::string> inputs;  // files or globs (.jsonl, .txt, optionally .gz/.zst)
+  std::vector<std::string> texts;   // inline documents (qkvctl run), instead of inputs
+  std::string output;               // output path; empty for inline jobs
   std::vector<std::pair<std::string, std::string>> overrides;  // --set key.path=value
-  bool decode = false;                    // ids -> text direction
-  std::optional<unsigned> threads;        // worker count; default: the arena's
+  bool decode = false;                                         // ids -> text direction
+  std::optional<unsigned> threads;                             // worker count; default: the arena's
 };
 
 // Live counters a job updates and any thread may read.
@@ -40,9 +40,9 @@ struct JobResult {
   uint64_t documents = 0;
   uint64_t tokens = 0;
   uint64_t input_bytes = 0;
-  uint64_t truncated = 0;                 // documents cut to the model's position table
+  uint64_t truncated = 0;  // documents cut to the model's position table
   double seconds = 0;
-  std::vector<std::string> outputs;       // files written (final names)
+  std::vector<std::string> outputs;  // files written (final names)
   // Inline jobs: one entry per text, the compact JSON of its ids (or vector).
   std::vector<std::string> inline_results;
 };

@@ -34,8 +34,8 @@ struct JobContext {
 // Runs read -> work -> write as a oneTBB parallel_pipeline inside ctx.arena with a bounded
 // number of chunks in flight. `read` fills a chunk and returns false at the end; `work` runs
 // in parallel and must not throw; `write` runs in input order.
-void run_chunks(JobContext& ctx, const std::function<bool(Chunk&)>& read, const std::function<void(Chunk&)>& work,
-                const std::function<void(Chunk&)>& write);
+void run_chunks(JobContext& ctx, const std::function<bool(Chunk&)>& read,
+                const std::function<void(Chunk&)>& work, const std::function<void(Chunk&)>& write);
 
 JobResult run_encode(JobContext& ctx);
 JobResult run_decode(JobContext& ctx);

@@ -2,8 +2,9 @@
 
 namespace qkv::detail {
 
-nlohmann::json make_manifest(const config::PipelineConfig& pipeline, const std::vector<io::InputFile>& inputs,
-                             const JobResult& result, const std::string& dtype, bool decode) {
+nlohmann::json make_manifest(const config::PipelineConfig& pipeline,
+                             const std::vector<io::InputFile>& inputs, const JobResult& result,
+                             const std::string& dtype, bool decode) {
   nlohmann::json in = nlohmann::json::array();
   for (const auto& f : inputs) in.push_back({{"path", f.path.string()}, {"bytes", f.size}});
   nlohmann::json m;

@@ -14,7 +14,8 @@ namespace qkv::detail {
 
 constexpr int kFormatVersion = 1;
 
-nlohmann::json make_manifest(const config::PipelineConfig& pipeline, const std::vector<io::InputFile>& inputs,
-                             const JobResult& result, const std::string& dtype, bool decode = false);
+nlohmann::json make_manifest(const config::PipelineConfig& pipeline,
+                             const std::vector<io::InputFile>& inputs, const JobResult& result,
+                             const std::string& dtype, bool decode = false);
 
 }  // namespace qkv::detail

@@ -52,9 +52,9 @@ class ModelStage {
 };
 
 struct ModelStageContext {
-  YAML::Node config;                      // the pipeline's `model:` mapping (with marks)
-  std::filesystem::path config_dir;       // relative paths resolve against this
-  const host::PluginRegistry* plugins;    // for attention / positional plugins
+  YAML::Node config;                    // the pipeline's `model:` mapping (with marks)
+  std::filesystem::path config_dir;     // relative paths resolve against this
+  const host::PluginRegistry* plugins;  // for attention / positional plugins
 };
 
 using ModelStageFactory = std::function<std::unique_ptr<ModelStage>(const ModelStageContext&)>;

@@ -18,20 +18,32 @@ class PluginTokenizer final : public Tokenizer {
       : handle_(std::move(handle)), names_(t.special_names) {
     qkv_special_policy policy = QKV_SPECIAL_DEFAULT;
     switch (t.special) {
-      case config::SpecialTokens::default_: policy = QKV_SPECIAL_DEFAULT; break;
-      case config::SpecialTokens::none: policy = QKV_SPECIAL_NONE; break;
-      case config::SpecialTokens::all: policy = QKV_SPECIAL_ALL; break;
-      case config::SpecialTokens::list: policy = QKV_SPECIAL_LIST; break;
+      case config::SpecialTokens::default_:
+        policy = QKV_SPECIAL_DEFAULT;
+        break;
+      case config::SpecialTokens::none:
+        policy = QKV_SPECIAL_NONE;
+        break;
+      case config::SpecialTokens::all:
+        policy = QKV_SPECIAL_ALL;
+        break;
+      case config::SpecialTokens::list:
+        policy = QKV_SPECIAL_LIST;
+        break;
     }
-    options_ = host::encode_options(t.add_special ? QKV_ENCODE_ADD_SPECIAL : 0u, policy, t.max_length);
+    options_ =
+        host::encode_options(t.add_special ? QKV_ENCODE_ADD_SPECIAL : 0u, policy, t.max_length);
     for (const auto& n : names_) name_ptrs_.push_back(n.c_str());
     options_.special_names = name_ptrs_.empty() ? nullptr : name_ptrs_.data();
     options_.special_count = name_ptrs_.size();
   }
-  void encode(std::string_view text, std::vector<int32_t>& ids, std::vector<uint32_t>* offsets) const override {
+  void encode(std::string_view text, std::vector<int32_t>& ids,
+              std::vector<uint32_t>* offsets) const override {
     handle_.encode(text, options_, ids, offsets);
   }
-  void decode(std::span<const int32_t> ids, std::string& out) const override { handle_.decode(ids, out); }
+  void decode(std::span<const int32_t> ids, std::string& out) const override {
+    handle_.decode(ids, out);
+  }
   uint32_t vocab_size() const override { return handle_.info().vocab_size; }
 
  private:
@@ -52,24 +64,31 @@ std::shared_ptr<host::PluginInstance> TokenizerCache::get(
 }
 
 std::shared_ptr<const Tokenizer> make_plugin_tokenizer(const config::PipelineConfig& pipeline,
-                                                       const host::PluginRegistry& plugins, TokenizerCache* cache) {
+                                                       const host::PluginRegistry& plugins,
+                                                       TokenizerCache* cache) {
   const auto* plugin = plugins.find(QKV_KIND_TOKENIZER, pipeline.tokenizer.plugin);
   if (!plugin) {
     std::string names;
-    for (const auto* p : plugins.list(QKV_KIND_TOKENIZER)) names += (names.empty() ? "" : ", ") + p->name;
-    const std::string& where = pipeline.tokenizer.plugin_where.empty() ? pipeline.file.string() : pipeline.tokenizer.plugin_where;
+    for (const auto* p : plugins.list(QKV_KIND_TOKENIZER))
+      names += (names.empty() ? "" : ", ") + p->name;
+    const std::string& where = pipeline.tokenizer.plugin_where.empty()
+                                   ? pipeline.file.string()
+                                   : pipeline.tokenizer.plugin_where;
     throw std::runtime_error(where + ": tokenizer.plugin: no tokenizer plugin named '" +
                              pipeline.tokenizer.plugin + "' is loaded (loaded: " +
-                             (names.empty() ? std::string("none; see `qkvd plugins`") : names) + ")");
+                             (names.empty() ? std::string("none; see `qkvd plugins`") : names) +
+                             ")");
   }
   auto make = [&] {
-    return host::create_instance(*plugin, pipeline.tokenizer.config, pipeline.dir, pipeline.file.string());
+    return host::create_instance(*plugin, pipeline.tokenizer.config, pipeline.dir,
+                                 pipeline.file.string());
   };
-  auto instance = cache ? cache->get(pipeline.tokenizer.plugin + "\n" + pipeline.dir.string() + "\n" +
-                                         YAML::Dump(pipeline.tokenizer.config),
+  auto instance = cache ? cache->get(pipeline.tokenizer.plugin + "\n" + pipeline.dir.string() +
+                                         "\n" + YAML::Dump(pipeline.tokenizer.config),
                                      make)
                         : make();
-  return std::make_shared<PluginTokenizer>(host::TokenizerHandle(std::move(instance)), pipeline.tokenizer);
+  return std::make_shared<PluginTokenizer>(host::TokenizerHandle(std::move(instance)),
+                                           pipeline.tokenizer);
 }
 
 }  // namespace qkv

@@ -13,7 +13,7 @@
 namespace qkv::host {
 class PluginRegistry;
 class PluginInstance;
-}
+}  // namespace qkv::host
 
 namespace qkv {
 
@@ -22,8 +22,8 @@ namespace qkv {
 // (make a new one) when plugins or pipelines are reloaded.
 class TokenizerCache {
  public:
-  std::shared_ptr<host::PluginInstance> get(const std::string& key,
-                                            const std::function<std::shared_ptr<host::PluginInstance>()>& make);
+  std::shared_ptr<host::PluginInstance> get(
+      const std::string& key, const std::function<std::shared_ptr<host::PluginInstance>()>& make);
   size_t size() {
     std::lock_guard lock(mutex_);
     return instances_.size();

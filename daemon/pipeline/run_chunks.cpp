@@ -10,15 +10,17 @@
 
 namespace qkv::detail {
 
-std::string JobContext::where(const Chunk& chunk, size_t i, const std::vector<io::InputFile>& inputs) const {
-  if (spec.inputs.empty() || inputs.empty()) return "inline text " + std::to_string(chunk.first_doc + i);
+std::string JobContext::where(const Chunk& chunk, size_t i,
+                              const std::vector<io::InputFile>& inputs) const {
+  if (spec.inputs.empty() || inputs.empty())
+    return "inline text " + std::to_string(chunk.first_doc + i);
   if (chunk.lines.empty()) return inputs[chunk.ids_file].path.string();  // ids read from a .bin
   const io::RawLine& line = chunk.lines[i];
   return inputs[line.file].path.string() + ":" + std::to_string(line.line + 1);
 }
 
-void run_chunks(JobContext& ctx, const std::function<bool(Chunk&)>& read, const std::function<void(Chunk&)>& work,
-                const std::function<void(Chunk&)>& write) {
+void run_chunks(JobContext& ctx, const std::function<bool(Chunk&)>& read,
+                const std::function<void(Chunk&)>& work, const std::function<void(Chunk&)>& write) {
   namespace tbb = oneapi::tbb;
   using Ptr = std::shared_ptr<Chunk>;
   // Two chunks per worker keep every worker busy while bounding memory.
@@ -118,10 +120,14 @@ void run_chunks(JobContext& ctx, const std::function<bool(Chunk&)>& read, const 
     write_stage(work_stage(std::move(chunk)));
   }
 #else
-  if (ctx.arena) ctx.arena->execute(body);
-  else body();
+  if (ctx.arena)
+    ctx.arena->execute(body);
+  else
+    body();
 #endif
-  { std::scoped_lock finished(read_mutex, write_mutex); }  // the caller now reads what the stages wrote
+  {
+    std::scoped_lock finished(read_mutex, write_mutex);
+  }  // the caller now reads what the stages wrote
   if (failure) std::rethrow_exception(failure);
   if (ctx.cancel()) throw JobCancelled("job " + ctx.spec.id + " was cancelled");
 }

@@ -17,20 +17,26 @@ config::PipelineConfig load_job_pipeline(const JobSpec& spec, const RunEnvironme
   std::error_code ec;
   if (!std::filesystem::is_regular_file(file, ec)) {
     std::string known;
-    for (const auto& p : config::list_pipelines(env.pipelines_dir)) known += (known.empty() ? "" : ", ") + p.stem().string();
+    for (const auto& p : config::list_pipelines(env.pipelines_dir))
+      known += (known.empty() ? "" : ", ") + p.stem().string();
     throw JobFailed("pipeline '" + spec.pipeline + "' not found (looked for " + file.string() +
                     "; known: " + (known.empty() ? std::string("none") : known) + ")");
   }
   return config::load_pipeline_config(file, spec.overrides);
 }
 
-JobResult run_job(const JobSpec& spec, const RunEnvironment& env, JobProgress& progress, const CancelFlag& cancel) {
+JobResult run_job(const JobSpec& spec, const RunEnvironment& env, JobProgress& progress,
+                  const CancelFlag& cancel) {
   const auto start = std::chrono::steady_clock::now();
-  if (spec.inputs.empty() && spec.texts.empty()) throw JobFailed("the job has no inputs and no inline texts");
-  if (!spec.inputs.empty() && !spec.texts.empty()) throw JobFailed("a job takes input files or inline texts, not both");
+  if (spec.inputs.empty() && spec.texts.empty())
+    throw JobFailed("the job has no inputs and no inline texts");
+  if (!spec.inputs.empty() && !spec.texts.empty())
+    throw JobFailed("a job takes input files or inline texts, not both");
 
-  detail::JobContext ctx{spec, env.pipeline_loader ? env.pipeline_loader(spec) : load_job_pipeline(spec, env),
-                         nullptr, nullptr, progress, cancel};
+  detail::JobContext ctx{
+      spec,     env.pipeline_loader ? env.pipeline_loader(spec) : load_job_pipeline(spec, env),
+      nullptr,  nullptr,
+      progress, cancel};
   if (env.tokenizer_factory) {
     ctx.tokenizer = env.tokenizer_factory(ctx.pipeline);
   } else {
@@ -40,7 +46,8 @@ JobResult run_job(const JobSpec& spec, const RunEnvironment& env, JobProgress& p
   if (ctx.pipeline.model && !spec.decode) {
     const auto& factory = model_stage_factory();
     if (!factory)
-      throw JobFailed(ctx.pipeline.file.string() + ": model: this qkvd was built without the model runtime");
+      throw JobFailed(ctx.pipeline.file.string() +
+                      ": model: this qkvd was built without the model runtime");
     ctx.model = factory(ModelStageContext{ctx.pipeline.model->node, ctx.pipeline.dir, env.plugins});
   }
 

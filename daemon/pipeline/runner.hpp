@@ -27,11 +27,11 @@ struct DaemonConfig;
 namespace qkv {
 
 struct RunEnvironment {
-  const config::DaemonConfig* daemon = nullptr;     // optional
-  std::filesystem::path pipelines_dir;              // where pipeline names are looked up
-  const host::PluginRegistry* plugins = nullptr;    // tokenizer (and model) plugins
-  oneapi::tbb::task_arena* arena = nullptr;     // shared arena; null: one per job
-  unsigned threads = 0;                             // per-job arena size; 0 = all cores
+  const config::DaemonConfig* daemon = nullptr;   // optional
+  std::filesystem::path pipelines_dir;            // where pipeline names are looked up
+  const host::PluginRegistry* plugins = nullptr;  // tokenizer (and model) plugins
+  oneapi::tbb::task_arena* arena = nullptr;       // shared arena; null: one per job
+  unsigned threads = 0;                           // per-job arena size; 0 = all cores
   // Optional: share tokenizer instances across jobs (see TokenizerCache).
   std::shared_ptr<TokenizerCache> tokenizers;
   // Replaces the plugin registry for the tokenizer (tests, embedders).
@@ -53,7 +53,8 @@ class JobCancelled : public std::runtime_error {
 
 // Throws JobFailed, JobCancelled, config::ConfigError (pipeline file errors) or
 // PluginError (plugin refused its config).
-JobResult run_job(const JobSpec& spec, const RunEnvironment& env, JobProgress& progress, const CancelFlag& cancel);
+JobResult run_job(const JobSpec& spec, const RunEnvironment& env, JobProgress& progress,
+                  const CancelFlag& cancel);
 
 // The pipeline a job names, loaded and validated with the job's overrides.
 config::PipelineConfig load_job_pipeline(const JobSpec& spec, const RunEnvironment& env);

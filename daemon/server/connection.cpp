@@ -30,8 +30,10 @@ class ConnectionReply final : public Reply {
   }
   void on_close(std::function<void()> fn) override {
     asio::post(ex_, [c = conn_, seq = seq_, f = std::move(fn)]() mutable {
-      if (auto conn = c.lock()) conn->add_close_hook(seq, std::move(f));
-      else f();
+      if (auto conn = c.lock())
+        conn->add_close_hook(seq, std::move(f));
+      else
+        f();
     });
   }
   void mark_closed() { closed_.store(true, std::memory_order_relaxed); }
@@ -43,16 +45,19 @@ class ConnectionReply final : public Reply {
   std::atomic<bool> done_{false}, closed_{false};
 };
 
-bool blank(std::string_view s) {
-  return s.find_first_not_of(" \t\r") == std::string_view::npos;
-}
+bool blank(std::string_view s) { return s.find_first_not_of(" \t\r") == std::string_view::npos; }
 
 }  // namespace
 
 Connection::Connection(Socket socket, PeerCred peer, ConnectionLimits limits, Backend& backend,
                        std::function<void()> on_gone)
-    : socket_(std::move(socket)), peer_(peer), limits_(limits), backend_(backend),
-      on_gone_(std::move(on_gone)), idle_(socket_.get_executor()), chunk_(64 * 1024) {}
+    : socket_(std::move(socket)),
+      peer_(peer),
+      limits_(limits),
+      backend_(backend),
+      on_gone_(std::move(on_gone)),
+      idle_(socket_.get_executor()),
+      chunk_(64 * 1024) {}
 
 Connection::~Connection() {
   if (!gone_ && on_gone_) on_gone_();
@@ -99,24 +104,25 @@ void Connection::read_more() {
   // While a request runs, buffer at most one more request's worth, then stop reading.
   if (busy_ && in_.size() > limits_.max_request_bytes) return;
   reading_ = true;
-  socket_.async_read_some(asio::buffer(chunk_), [self = shared_from_this()](
-                                                    const boost::system::error_code& ec, std::size_t n) {
-    self->reading_ = false;
-    if (ec == asio::error::eof) {
-      // The client closed its side: answer what it sent, end any wait, then close.
-      self->eof_ = true;
-      auto hooks = std::move(self->close_hooks_);
-      self->close_hooks_.clear();
-      for (auto& h : hooks) h();
-    } else if (ec) {
-      self->mark_gone();
-      return;
-    } else {
-      self->in_.append(self->chunk_.data(), n);
-    }
-    self->process();
-    self->read_more();
-  });
+  socket_.async_read_some(
+      asio::buffer(chunk_),
+      [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+        self->reading_ = false;
+        if (ec == asio::error::eof) {
+          // The client closed its side: answer what it sent, end any wait, then close.
+          self->eof_ = true;
+          auto hooks = std::move(self->close_hooks_);
+          self->close_hooks_.clear();
+          for (auto& h : hooks) h();
+        } else if (ec) {
+          self->mark_gone();
+          return;
+        } else {
+          self->in_.append(self->chunk_.data(), n);
+        }
+        self->process();
+        self->read_more();
+      });
 }
 
 void Connection::process() {
@@ -156,8 +162,8 @@ void Connection::process() {
       busy_ = false;
       continue;
     }
-    auto reply = std::make_shared<ConnectionReply>(weak_from_this(), request_seq_,
-                                                   socket_.get_executor());
+    auto reply =
+        std::make_shared<ConnectionReply>(weak_from_this(), request_seq_, socket_.get_executor());
     close_hooks_.push_back([reply] { reply->mark_closed(); });
     if (eof_) reply->mark_closed();
     backend_.handle(std::move(std::get<Request>(parsed)), peer_, reply);

@@ -56,8 +56,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::function<void()> on_gone_;
   asio::steady_timer idle_;
 
-  std::string in_;            // received bytes not yet consumed
-  std::vector<char> chunk_;   // read buffer
+  std::string in_;           // received bytes not yet consumed
+  std::vector<char> chunk_;  // read buffer
   bool reading_ = false, eof_ = false, gone_ = false, closing_ = false;
   bool busy_ = false;         // a request is in progress
   bool idle_armed_ = false;   // the idle deadline is running

@@ -17,9 +17,12 @@ bool nesting_within(std::string_view s, std::size_t max_depth) {
   bool in_string = false, escaped = false;
   for (char c : s) {
     if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
     } else if (c == '"') {
       in_string = true;
     } else if (c == '[' || c == '{') {
@@ -58,7 +61,8 @@ std::variant<Request, ProtocolError> parse_request(std::string_view line,
   Request r;
   try {
     if (!nesting_within(line, limits.max_depth))
-      throw Fail{"bad_json", "JSON nested deeper than " + std::to_string(limits.max_depth) + " levels"};
+      throw Fail{"bad_json",
+                 "JSON nested deeper than " + std::to_string(limits.max_depth) + " levels"};
     r.body = json::parse(line.begin(), line.end());
     if (!r.body.is_object())
       throw Fail{"bad_request", "a request must be a JSON object, e.g. {\"op\":\"health\"}"};
@@ -69,20 +73,23 @@ std::variant<Request, ProtocolError> parse_request(std::string_view line,
     if (auto v = r.body.find("v"); v != r.body.end()) {
       if (!v->is_number_integer()) throw Fail{"bad_request", "field 'v': expected an integer"};
       if (v->get<int64_t>() != kProtocolVersion)
-        throw Fail{"unsupported_version", "protocol version " + v->dump() + " is not supported; this qkvd speaks version " +
+        throw Fail{"unsupported_version", "protocol version " + v->dump() +
+                                              " is not supported; this qkvd speaks version " +
                                               std::to_string(kProtocolVersion)};
     }
     auto op = r.body.find("op");
     if (op == r.body.end() || !op->is_string())
-      throw Fail{"bad_request", "field 'op': expected one of submit, status, wait, cancel, list, "
-                                "stats, reload, health, run"};
+      throw Fail{"bad_request",
+                 "field 'op': expected one of submit, status, wait, cancel, list, "
+                 "stats, reload, health, run"};
     std::string name = op->get<std::string>();
     bool known = false;
     for (auto& [o, n] : kOps)
       if (n == name) r.op = o, known = true;
     if (!known)
-      throw Fail{"unknown_op", "unknown op '" + name.substr(0, 64) + "'; expected one of submit, status, "
-                               "wait, cancel, list, stats, reload, health, run"};
+      throw Fail{"unknown_op", "unknown op '" + name.substr(0, 64) +
+                                   "'; expected one of submit, status, "
+                                   "wait, cancel, list, stats, reload, health, run"};
     switch (r.op) {
       case Op::status:
       case Op::cancel:
@@ -100,7 +107,8 @@ std::variant<Request, ProtocolError> parse_request(std::string_view line,
         if (auto it = r.body.find("state"); it != r.body.end() && !it->is_null()) {
           auto st = it->is_string() ? jobs::parse_job_state(it->get<std::string>()) : std::nullopt;
           if (!st)
-            throw Fail{"bad_request", "field 'state': expected queued, running, done, failed or cancelled"};
+            throw Fail{"bad_request",
+                       "field 'state': expected queued, running, done, failed or cancelled"};
           r.state_filter = st;
         }
         if (auto it = r.body.find("limit"); it != r.body.end()) {
@@ -114,7 +122,8 @@ std::variant<Request, ProtocolError> parse_request(std::string_view line,
         jobs::parse_job_fields(r.body, jobs::JobKind::file, "-");
         break;
       case Op::run:
-        r.run = jobs::parse_job_fields(r.body, jobs::JobKind::inline_texts, limits.default_pipeline);
+        r.run =
+            jobs::parse_job_fields(r.body, jobs::JobKind::inline_texts, limits.default_pipeline);
         if (r.run.texts.size() > limits.max_inline_texts)
           throw Fail{"too_many_texts", "the request has " + std::to_string(r.run.texts.size()) +
                                            " texts, over limits.max_inline_texts (" +
@@ -130,7 +139,8 @@ std::variant<Request, ProtocolError> parse_request(std::string_view line,
   } catch (const jobs::JobError& e) {
     return ProtocolError{e.code(), e.what(), r.tag};
   } catch (const json::parse_error& e) {
-    return ProtocolError{"bad_json", std::string("request is not valid JSON: ") + e.what(), nullptr};
+    return ProtocolError{"bad_json", std::string("request is not valid JSON: ") + e.what(),
+                         nullptr};
   } catch (const std::exception& e) {
     return ProtocolError{"bad_request", e.what(), r.tag};
   }

@@ -25,19 +25,19 @@ std::string_view to_string(Op op) noexcept;
 
 struct ProtocolLimits {
   std::size_t max_inline_texts = 1024;
-  std::size_t max_depth = 32;            // JSON nesting
-  std::string default_pipeline;          // for `run` without `pipeline`
+  std::size_t max_depth = 32;    // JSON nesting
+  std::string default_pipeline;  // for `run` without `pipeline`
 };
 
 struct Request {
   Op op = Op::health;
-  json body;                      // the whole request object (submit keeps it as the job file)
-  json tag;                       // echoed back in every reply to this request (null: none)
-  std::string id;                 // status, wait, cancel
+  json body;       // the whole request object (submit keeps it as the job file)
+  json tag;        // echoed back in every reply to this request (null: none)
+  std::string id;  // status, wait, cancel
   std::optional<jobs::JobState> state_filter;  // list
-  std::size_t limit = 100;        // list
-  unsigned interval_ms = 250;     // wait: at most one progress event per interval
-  JobSpec run;                    // run: the inline job
+  std::size_t limit = 100;                     // list
+  unsigned interval_ms = 250;                  // wait: at most one progress event per interval
+  JobSpec run;                                 // run: the inline job
 };
 
 struct ProtocolError {

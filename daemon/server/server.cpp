@@ -27,16 +27,16 @@ PeerCred peer_of(Socket& s) {
 
 // A socket file left by a dead qkvd is replaced; a live one means another daemon serves it.
 void clear_stale_socket(const fs::path& path) {
-  struct stat st{};
+  struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) return;
   if (!S_ISSOCK(st.st_mode))
-    throw std::runtime_error("socket path " + path.string() + " exists and is not a socket; remove it or change `socket`");
+    throw std::runtime_error("socket path " + path.string() +
+                             " exists and is not a socket; remove it or change `socket`");
   asio::io_context probe_io;
   local::socket probe(probe_io);
   boost::system::error_code ec;
   probe.connect(local::endpoint(path.string()), ec);
-  if (!ec)
-    throw std::runtime_error("another qkvd is already listening on " + path.string());
+  if (!ec) throw std::runtime_error("another qkvd is already listening on " + path.string());
   fs::remove(path);
 }
 
@@ -91,7 +91,9 @@ void Server::open_tcp() {
   acc->open(ep.protocol());
   acc->set_option(asio::socket_base::reuse_address(true));
   acc->bind(ep, ec);
-  if (ec) throw std::runtime_error("cannot listen on tcp " + address + ":" + std::to_string(port) + ": " + ec.message());
+  if (ec)
+    throw std::runtime_error("cannot listen on tcp " + address + ":" + std::to_string(port) + ": " +
+                             ec.message());
   acc->listen();
   std::cerr << "qkvd: WARNING: listening on tcp " << address << ":" << port
             << " (no authentication; keep it on a trusted network)\n";
@@ -107,9 +109,10 @@ void Server::accept_next(Acceptor& acceptor, bool unix_socket) {
       // Out of descriptors and the like: wait a little instead of spinning.
       std::cerr << "qkvd: accept failed: " << ec.message() << "\n";
       backoff_.expires_after(std::chrono::milliseconds(100));
-      backoff_.async_wait([this, &acceptor, unix_socket, alive](const boost::system::error_code& e) {
-        if (!e && *alive && acceptor.is_open()) accept_next(acceptor, unix_socket);
-      });
+      backoff_.async_wait(
+          [this, &acceptor, unix_socket, alive](const boost::system::error_code& e) {
+            if (!e && *alive && acceptor.is_open()) accept_next(acceptor, unix_socket);
+          });
       return;
     }
     ++accepted_;

@@ -26,15 +26,24 @@ void DaemonBackend::handle(server::Request r, const server::PeerCred& peer,
   ++requests_[std::size_t(r.op)];
   try {
     switch (r.op) {
-      case server::Op::submit: return submit(r, peer, std::move(reply));
-      case server::Op::status: return status(r, std::move(reply));
-      case server::Op::wait: return wait(r, std::move(reply));
-      case server::Op::cancel: return cancel(r, std::move(reply));
-      case server::Op::list: return list(r, std::move(reply));
-      case server::Op::stats: return stats(r, std::move(reply));
-      case server::Op::health: return health(r, std::move(reply));
-      case server::Op::run: return run(r, std::move(reply));
-      case server::Op::reload: return reload(r, std::move(reply));
+      case server::Op::submit:
+        return submit(r, peer, std::move(reply));
+      case server::Op::status:
+        return status(r, std::move(reply));
+      case server::Op::wait:
+        return wait(r, std::move(reply));
+      case server::Op::cancel:
+        return cancel(r, std::move(reply));
+      case server::Op::list:
+        return list(r, std::move(reply));
+      case server::Op::stats:
+        return stats(r, std::move(reply));
+      case server::Op::health:
+        return health(r, std::move(reply));
+      case server::Op::run:
+        return run(r, std::move(reply));
+      case server::Op::reload:
+        return reload(r, std::move(reply));
     }
   } catch (const jobs::JobError& e) {
     reply->done(error_line(e.code(), e.what(), r.tag));
@@ -47,7 +56,8 @@ void DaemonBackend::submit(server::Request& r, const server::PeerCred& peer,
                            std::shared_ptr<server::Reply> reply) {
   if (draining_) {
     ctx_.scheduler.count_rejected();
-    return reply->done(error_line("shutting_down", "qkvd is shutting down and accepts no new jobs", r.tag));
+    return reply->done(
+        error_line("shutting_down", "qkvd is shutting down and accepts no new jobs", r.tag));
   }
   jobs::Submitter who{uint32_t(peer.uid < 0 ? 0 : peer.uid), peer.pid, "socket"};
   // Path checks and the fsync happen off the socket thread.
@@ -69,9 +79,12 @@ void DaemonBackend::status(server::Request& r, std::shared_ptr<server::Reply> re
     return reply->done(ok_line({{"job", jobs::job_view(*job)}}, r.tag));
   if (auto report = ctx_.spool.spool().find_report(r.id))
     return reply->done(ok_line({{"job", *report}}, r.tag));
-  if (jobs::valid_job_id(r.id) && std::filesystem::exists(ctx_.spool.spool().incoming(r.id + ".json")))
+  if (jobs::valid_job_id(r.id) &&
+      std::filesystem::exists(ctx_.spool.spool().incoming(r.id + ".json")))
     return reply->done(ok_line({{"job", {{"id", r.id}, {"state", "queued"}}}}, r.tag));
-  reply->done(error_line("not_found", "no job '" + r.id + "' (ended jobs are kept for the configured retention)", r.tag));
+  reply->done(error_line("not_found",
+                         "no job '" + r.id + "' (ended jobs are kept for the configured retention)",
+                         r.tag));
 }
 
 void DaemonBackend::wait(server::Request& r, std::shared_ptr<server::Reply> reply) {
@@ -79,17 +92,22 @@ void DaemonBackend::wait(server::Request& r, std::shared_ptr<server::Reply> repl
   if (!job) {
     if (auto report = ctx_.spool.spool().find_report(r.id))
       return reply->done(ok_line({{"event", "end"}, {"job", *report}}, r.tag));
-    if (jobs::valid_job_id(r.id) && std::filesystem::exists(ctx_.spool.spool().incoming(r.id + ".json"))) {
+    if (jobs::valid_job_id(r.id) &&
+        std::filesystem::exists(ctx_.spool.spool().incoming(r.id + ".json"))) {
       // Waiting in the spool beyond the queue: look again until the scheduler has it.
-      reply->event(server::event_line({{"event", "progress"}, {"id", r.id}, {"state", "queued"}}, r.tag));
-      auto timer = std::make_shared<asio::steady_timer>(ctx_.io, std::chrono::milliseconds(r.interval_ms));
-      timer->async_wait([this, r = std::move(r), reply, timer](const boost::system::error_code& ec) mutable {
-        if (ec || reply->closed()) return;
-        wait(r, reply);
-      });
+      reply->event(
+          server::event_line({{"event", "progress"}, {"id", r.id}, {"state", "queued"}}, r.tag));
+      auto timer =
+          std::make_shared<asio::steady_timer>(ctx_.io, std::chrono::milliseconds(r.interval_ms));
+      timer->async_wait(
+          [this, r = std::move(r), reply, timer](const boost::system::error_code& ec) mutable {
+            if (ec || reply->closed()) return;
+            wait(r, reply);
+          });
       return;
     }
-    return reply->done(error_line("not_found", "no job '" + r.id + "' queued, running or kept", r.tag));
+    return reply->done(
+        error_line("not_found", "no job '" + r.id + "' queued, running or kept", r.tag));
   }
   // Progress events from a timer on the socket thread, at most one per interval and only on
   // change; the end event from the job's end listener.
@@ -137,17 +155,22 @@ void DaemonBackend::cancel(server::Request& r, std::shared_ptr<server::Reply> re
       case jobs::CancelResult::cancelled_queued:
         return reply->done(ok_line({{"id", id}, {"state", "cancelled"}, {"cancelled", true}}, tag));
       case jobs::CancelResult::cancelling_running:
-        return reply->done(ok_line({{"id", id}, {"state", "cancelling"}, {"cancelled", true}}, tag));
+        return reply->done(
+            ok_line({{"id", id}, {"state", "cancelling"}, {"cancelled", true}}, tag));
       case jobs::CancelResult::already_ended:
       case jobs::CancelResult::not_found:
         break;
     }
     json view;
-    if (auto job = ctx_.scheduler.find(id)) view = jobs::job_view(*job);
-    else if (auto report = ctx_.spool.spool().find_report(id)) view = *report;
+    if (auto job = ctx_.scheduler.find(id))
+      view = jobs::job_view(*job);
+    else if (auto report = ctx_.spool.spool().find_report(id))
+      view = *report;
     if (view.is_null())
-      return reply->done(error_line("not_found", "no job '" + id + "' queued, running or kept", tag));
-    reply->done(ok_line({{"id", id}, {"state", view.value("state", "unknown")}, {"cancelled", false}}, tag));
+      return reply->done(
+          error_line("not_found", "no job '" + id + "' queued, running or kept", tag));
+    reply->done(ok_line(
+        {{"id", id}, {"state", view.value("state", "unknown")}, {"cancelled", false}}, tag));
   });
 }
 
@@ -168,18 +191,27 @@ void DaemonBackend::stats(server::Request& r, std::shared_ptr<server::Reply> rep
   for (std::size_t i = 0; i < requests_.size(); ++i)
     req[std::string(server::to_string(server::Op(i)))] = requests_[i].load();
   double up = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-  reply->done(ok_line(
-      {{"uptime_seconds", up},
-       {"connections", ctx_.connections()},
-       {"threads", ctx_.executor.concurrency()},
-       {"runner_generation", ctx_.runner.generation()},
-       {"requests", req},
-       {"jobs",
-        {{"queued", s.queued}, {"running", s.running}, {"accepted", s.accepted}, {"done", s.done},
-         {"failed", s.failed}, {"cancelled", s.cancelled}, {"rejected", s.rejected}}},
-       {"processed", {{"documents", s.documents}, {"tokens", s.tokens}, {"input_bytes", s.input_bytes}}},
-       {"inline", {{"runs", inline_runs_.load()}, {"texts", inline_texts_.load()}, {"errors", inline_errors_.load()}}}},
-      r.tag));
+  reply->done(
+      ok_line({{"uptime_seconds", up},
+               {"connections", ctx_.connections()},
+               {"threads", ctx_.executor.concurrency()},
+               {"runner_generation", ctx_.runner.generation()},
+               {"requests", req},
+               {"jobs",
+                {{"queued", s.queued},
+                 {"running", s.running},
+                 {"accepted", s.accepted},
+                 {"done", s.done},
+                 {"failed", s.failed},
+                 {"cancelled", s.cancelled},
+                 {"rejected", s.rejected}}},
+               {"processed",
+                {{"documents", s.documents}, {"tokens", s.tokens}, {"input_bytes", s.input_bytes}}},
+               {"inline",
+                {{"runs", inline_runs_.load()},
+                 {"texts", inline_texts_.load()},
+                 {"errors", inline_errors_.load()}}}},
+              r.tag));
 }
 
 void DaemonBackend::health(server::Request& r, std::shared_ptr<server::Reply> reply) {
@@ -204,8 +236,7 @@ void DaemonBackend::reload(server::Request& r, std::shared_ptr<server::Reply> re
 }
 
 void DaemonBackend::run(server::Request& r, std::shared_ptr<server::Reply> reply) {
-  if (draining_)
-    return reply->done(error_line("shutting_down", "qkvd is shutting down", r.tag));
+  if (draining_) return reply->done(error_line("shutting_down", "qkvd is shutting down", r.tag));
   std::size_t bytes = 0;
   for (auto& t : r.run.texts) bytes += t.size();
   inline_runs_++;

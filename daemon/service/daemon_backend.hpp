@@ -46,7 +46,8 @@ class DaemonBackend final : public server::Backend {
   void set_reload(ReloadFn fn) { reload_fn_ = std::move(fn); }
 
  private:
-  void submit(server::Request& r, const server::PeerCred& peer, std::shared_ptr<server::Reply> reply);
+  void submit(server::Request& r, const server::PeerCred& peer,
+              std::shared_ptr<server::Reply> reply);
   void status(server::Request& r, std::shared_ptr<server::Reply> reply);
   void wait(server::Request& r, std::shared_ptr<server::Reply> reply);
   void cancel(server::Request& r, std::shared_ptr<server::Reply> reply);

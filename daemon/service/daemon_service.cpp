@@ -38,20 +38,22 @@ struct DaemonService::Impl {
     so.max_queue = opt.max_queue;
     so.max_running = executor->concurrency();
     so.max_run = std::chrono::duration_cast<std::chrono::milliseconds>(opt.max_run);
-    scheduler = std::make_unique<jobs::Scheduler>(so, *executor, [this] { return runner.current(); });
+    scheduler =
+        std::make_unique<jobs::Scheduler>(so, *executor, [this] { return runner.current(); });
     scheduler->set_on_room([this] { schedule_poll(); });
     scheduler->set_on_end([](const jobs::JobRecord& j) { log_end(j); });
-    backend = std::make_unique<DaemonBackend>(BackendContext{
-        io, blocking, compute, *scheduler, source, runner, *executor,
-        [this] { return server ? server->connections() : std::size_t(0); }, opt.max_inline_texts,
-        opt.default_pipeline});
+    backend = std::make_unique<DaemonBackend>(
+        BackendContext{io, blocking, compute, *scheduler, source, runner, *executor,
+                       [this] { return server ? server->connections() : std::size_t(0); },
+                       opt.max_inline_texts, opt.default_pipeline});
     backend->set_reload([this](auto done) { reload(std::move(done)); });
     server::ServerOptions so2;
     so2.socket = opt.socket;
     so2.socket_mode = opt.socket_mode;
     so2.tcp = opt.tcp;
     so2.limits.max_request_bytes = opt.max_request_bytes;
-    so2.limits.idle_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(opt.idle_timeout);
+    so2.limits.idle_timeout =
+        std::chrono::duration_cast<std::chrono::milliseconds>(opt.idle_timeout);
     server = std::make_unique<server::Server>(io, so2, *backend);
   }
 
@@ -140,7 +142,8 @@ struct DaemonService::Impl {
         warm_up();
         if (done) done(true, bundle_json(b, runner.generation()).dump());
       } catch (const std::exception& e) {
-        std::cerr << "qkvd: reload failed, keeping the previous pipelines and plugins: " << e.what() << "\n";
+        std::cerr << "qkvd: reload failed, keeping the previous pipelines and plugins: " << e.what()
+                  << "\n";
         notify_ready("serving (last reload failed)");
         if (done) done(false, e.what());
       }
@@ -234,7 +237,8 @@ struct DaemonService::Impl {
   std::thread drain_thread;
 };
 
-DaemonService::DaemonService(ServiceOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+DaemonService::DaemonService(ServiceOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
 DaemonService::~DaemonService() = default;
 
 int DaemonService::run() {

@@ -65,7 +65,8 @@ config::PipelineConfig PipelineJobRunner::pipeline_for(const JobSpec& spec) {
   if (ec) return load_job_pipeline(spec, env_);  // it explains what is missing
   {
     std::lock_guard lock(pipelines_mutex_);
-    if (auto it = pipelines_.find(key); it != pipelines_.end() && it->second.mtime == mtime && it->second.size == size) {
+    if (auto it = pipelines_.find(key);
+        it != pipelines_.end() && it->second.mtime == mtime && it->second.size == size) {
       t_cached_key = it->second.tokenizer_key;
       return it->second.config;
     }

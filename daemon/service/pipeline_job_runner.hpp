@@ -19,8 +19,8 @@ namespace qkv::service {
 
 class PipelineJobRunner final : public jobs::JobRunner {
  public:
-  PipelineJobRunner(config::DaemonConfig config, std::shared_ptr<const host::PluginRegistry> plugins,
-                    jobs::Executor& executor);
+  PipelineJobRunner(config::DaemonConfig config,
+                    std::shared_ptr<const host::PluginRegistry> plugins, jobs::Executor& executor);
 
   // Maps the runner's exceptions onto protocol error codes (docs/protocol.md):
   // pipeline_error (pipeline file or override), plugin_error, job_failed, cancelled.

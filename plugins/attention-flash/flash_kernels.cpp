@@ -70,8 +70,9 @@ HWY_INLINE void Tile(const float* HWY_RESTRICT A, size_t a_row, size_t a_col,
   VF acc[R][kVecs];
   for (int r = 0; r < R; ++r)
     for (int v = 0; v < kVecs; ++v)
-      acc[r][v] = kAccumulate ? hn::Mul(hn::Load(d, alpha + v * N), hn::Load(d, C + r * kBlockQ + v * N))
-                              : hn::Zero(d);
+      acc[r][v] = kAccumulate
+                      ? hn::Mul(hn::Load(d, alpha + v * N), hn::Load(d, C + r * kBlockQ + v * N))
+                      : hn::Zero(d);
   for (int t = 0; t < count; ++t, B += kBlockQ) {
     VF b[kVecs];
     for (int v = 0; v < kVecs; ++v) b[v] = hn::Load(d, B + v * N);
@@ -90,12 +91,23 @@ HWY_INLINE void ForTiles(int rows, F&& f) {
   int r0 = 0;
   for (; r0 + kTile <= rows; r0 += kTile) f.template operator()<kTile>(r0);
   switch (rows - r0) {
-    case 5: if constexpr (kTile > 5) f.template operator()<5>(r0); break;
-    case 4: if constexpr (kTile > 4) f.template operator()<4>(r0); break;
-    case 3: f.template operator()<3>(r0); break;
-    case 2: f.template operator()<2>(r0); break;
-    case 1: f.template operator()<1>(r0); break;
-    default: break;
+    case 5:
+      if constexpr (kTile > 5) f.template operator()<5>(r0);
+      break;
+    case 4:
+      if constexpr (kTile > 4) f.template operator()<4>(r0);
+      break;
+    case 3:
+      f.template operator()<3>(r0);
+      break;
+    case 2:
+      f.template operator()<2>(r0);
+      break;
+    case 1:
+      f.template operator()<1>(r0);
+      break;
+    default:
+      break;
   }
 }
 
@@ -178,7 +190,8 @@ void StoreOut(const BlockTask& t, const float* HWY_RESTRICT ot, const float* HWY
         hn::StoreU(hn::Mul(r[k], hn::Set(d, inv[i0 + k])), d, t.out + (i0 + k) * t.out_stride + c0);
     }
   for (int i = 0; i < i0; ++i)
-    for (int c = c0; c < t.head_dim; ++c) t.out[i * t.out_stride + c] = ot[c * kBlockQ + i] * inv[i];
+    for (int c = c0; c < t.head_dim; ++c)
+      t.out[i * t.out_stride + c] = ot[c * kBlockQ + i] * inv[i];
 #endif
   (void)c0;
   for (int i = i0; i < t.rows; ++i)
@@ -208,8 +221,7 @@ void AttendBlock(const BlockTask& t) {
 
   // Keys past the last row's visible end are never touched: causal tiles above the diagonal
   // are skipped, not masked.
-  const int64_t kend =
-      t.causal ? std::clamp<int64_t>(t.row0 + rows + t.lk - t.lq, 0, t.lk) : t.lk;
+  const int64_t kend = t.causal ? std::clamp<int64_t>(t.row0 + rows + t.lk - t.lq, 0, t.lk) : t.lk;
   const VF neg_inf = hn::Set(d, kNegInf);
   for (int64_t j0 = 0; j0 < kend; j0 += kBlockK) {
     const int nk = static_cast<int>(std::min<int64_t>(kBlockK, kend - j0));

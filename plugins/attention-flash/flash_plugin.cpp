@@ -8,8 +8,8 @@ namespace {
 class FlashAttention final : public qkv::sdk::Attention {
  public:
   FlashAttention(qkv::sdk::Host& host, qkv::sdk::Config) {
-    host.log(QKV_LOG_DEBUG, std::string("attention-flash: SIMD target ") +
-                                qkv::attention::flash_target_name());
+    host.log(QKV_LOG_DEBUG,
+             std::string("attention-flash: SIMD target ") + qkv::attention::flash_target_name());
   }
   void forward(const qkv_attention_args& args) override { qkv::attention::flash_forward(args); }
 };

@@ -16,8 +16,8 @@ struct Geometry {
   bool causal = false;
   float scale = 0;
   size_t q_stride = 0, k_stride = 0, v_stride = 0, out_stride = 0;
-  uint32_t group = 1;                 // heads_q / heads_kv
-  std::vector<size_t> probs_offset;   // per sequence: first float of its probs block
+  uint32_t group = 1;                // heads_q / heads_kv
+  std::vector<size_t> probs_offset;  // per sequence: first float of its probs block
 };
 
 // Throws qkv::sdk::Error(QKV_ERR_INVALID_ARGUMENT) naming the offending field.

@@ -17,9 +17,9 @@ void LearnedTable::add(float* x, uint32_t dim, size_t row_stride,
                        std::span<const int32_t> positions) const {
   if (positions.empty()) return;
   if (dim != dim_)
-    throw std::invalid_argument("dim " + std::to_string(dim) + " does not match the learned table '" +
-                                name_ + "' of shape [" + std::to_string(rows_) + ", " +
-                                std::to_string(dim_) + "]");
+    throw std::invalid_argument("dim " + std::to_string(dim) +
+                                " does not match the learned table '" + name_ + "' of shape [" +
+                                std::to_string(rows_) + ", " + std::to_string(dim_) + "]");
   if (!x) throw std::invalid_argument("x is null");
   if (row_stride < dim)
     throw std::invalid_argument("row_stride " + std::to_string(row_stride) + " < dim " +

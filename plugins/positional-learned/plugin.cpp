@@ -37,13 +37,12 @@ class LearnedPlugin final : public qkv::sdk::Positional {
   }
 
  private:
-  static qkv::positional::LearnedTable load(qkv::sdk::Host& host,
-                                            const qkv::sdk::Config& config) {
+  static qkv::positional::LearnedTable load(qkv::sdk::Host& host, const qkv::sdk::Config& config) {
     std::string name = config.required_string("tensor");
     qkv_tensor_view view = host.tensor(name);
     if (view.ndim != 2)
-      throw Error(QKV_ERR_CONFIG, config.where("tensor") + ": positional-learned: tensor '" +
-                                      name + "' has " + std::to_string(view.ndim) +
+      throw Error(QKV_ERR_CONFIG, config.where("tensor") + ": positional-learned: tensor '" + name +
+                                      "' has " + std::to_string(view.ndim) +
                                       " dimensions, expected 2 ([max_positions, dim])");
     if (view.shape[1] > INT32_MAX)
       throw Error(QKV_ERR_CONFIG, "positional-learned: tensor '" + name + "' is too wide");

@@ -37,10 +37,9 @@ class RopePlugin final : public qkv::sdk::Positional {
               std::span<const int32_t> positions) override {
     if (n > 0 && !positions.data()) throw Error(QKV_ERR_INVALID_ARGUMENT, "positions is null");
     if (head_dim_ != 0 && head_dim != head_dim_)
-      throw Error(QKV_ERR_INVALID_ARGUMENT, "positional-rope was configured for head_dim " +
-                                                std::to_string(head_dim_) +
-                                                ", called with head_dim " +
-                                                std::to_string(head_dim));
+      throw Error(QKV_ERR_INVALID_ARGUMENT,
+                  "positional-rope was configured for head_dim " + std::to_string(head_dim_) +
+                      ", called with head_dim " + std::to_string(head_dim));
     try {
       rope_.rotate(x, heads, head_dim, row_stride, positions);
     } catch (const std::out_of_range& e) {

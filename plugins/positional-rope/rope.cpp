@@ -22,16 +22,15 @@ Rope::Rope(RopeLayout layout, double base, double rotary_fraction, int64_t max_p
     throw std::invalid_argument("rotary_fraction must be in (0, 1], got " +
                                 std::to_string(rotary_fraction));
   if (max_positions < 0)
-    throw std::invalid_argument("max_positions must be >= 0, got " +
-                                std::to_string(max_positions));
+    throw std::invalid_argument("max_positions must be >= 0, got " + std::to_string(max_positions));
 }
 
 uint32_t Rope::rotary_dim(uint32_t head_dim) const {
   auto r = static_cast<uint32_t>(fraction_ * head_dim);
   if (r == 0 || r % 2 != 0)
     throw std::invalid_argument("rotary_dim = floor(rotary_fraction " + std::to_string(fraction_) +
-                                " * head_dim " + std::to_string(head_dim) + ") = " +
-                                std::to_string(r) + " must be even and > 0");
+                                " * head_dim " + std::to_string(head_dim) +
+                                ") = " + std::to_string(r) + " must be even and > 0");
   return r;
 }
 

@@ -11,8 +11,7 @@ Sinusoidal::Sinusoidal(double base, int64_t max_positions)
   if (!(base > 1.0) || !std::isfinite(base))
     throw std::invalid_argument("base must be a finite number > 1, got " + std::to_string(base));
   if (max_positions < 0)
-    throw std::invalid_argument("max_positions must be >= 0, got " +
-                                std::to_string(max_positions));
+    throw std::invalid_argument("max_positions must be >= 0, got " + std::to_string(max_positions));
 }
 
 // 1 / base^(2i/d) for each pair i: shared by the sine (even) and cosine (odd) column.

@@ -42,8 +42,7 @@ bool is_bert_whitespace(char32_t c) {
   if (c == ' ' || (c >= 0x09 && c <= 0x0D) || c == 0x85) return true;
   if (c < 0x80) return false;
   auto cat = category(c);
-  return cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL ||
-         cat == UTF8PROC_CATEGORY_ZP;
+  return cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL || cat == UTF8PROC_CATEGORY_ZP;
 }
 
 // HF's is_control: "other" = Cc, Cf or Co in the unicode_categories crate (Unicode 8.0; it
@@ -114,8 +113,8 @@ void normalize_char(char32_t cp, const NormalizerFlags& flags, CharResult& out) 
   if (flags.strip()) {
     utf8proc_int32_t buf[8];
     int last = 0;
-    auto r = utf8proc_decompose_char(static_cast<utf8proc_int32_t>(cp), buf, 8,
-                                     UTF8PROC_DECOMPOSE, &last);
+    auto r = utf8proc_decompose_char(static_cast<utf8proc_int32_t>(cp), buf, 8, UTF8PROC_DECOMPOSE,
+                                     &last);
     n = 0;
     if (r > 0 && r <= 8) {
       for (int i = 0; i < r; ++i)
@@ -139,7 +138,7 @@ void normalize_char(char32_t cp, const NormalizerFlags& flags, CharResult& out) 
   bool all_word = true, all_space = true;
   for (int i = 0; i < out.nchars; ++i) {
     char32_t c = out.chars[i];
-    Role r = is_bert_whitespace(c) ? Role::kSpace
+    Role r = is_bert_whitespace(c)    ? Role::kSpace
              : is_bert_punctuation(c) ? Role::kPunct
                                       : Role::kWord;
     out.roles[i] = r;

@@ -46,9 +46,9 @@ enum class Role : uint8_t { kSpace, kPunct, kWord };
 
 struct CharResult {
   CharKind kind = CharKind::kWord;
-  uint8_t nchars = 0;                 // normalized chars produced
-  std::array<char32_t, 12> chars{};   // normalized code points
-  std::array<Role, 12> roles{};       // pre-tokenizer role of each (kMixed)
+  uint8_t nchars = 0;                // normalized chars produced
+  std::array<char32_t, 12> chars{};  // normalized code points
+  std::array<Role, 12> roles{};      // pre-tokenizer role of each (kMixed)
 };
 
 // The CJK ranges of HF tokenizers' is_chinese_char. The last supplementary block starts at

@@ -58,7 +58,7 @@ class DoubleArrayTrie {
   // 8 bytes, so 8 cells share a cache line: the walk is bound by these loads.
   static constexpr uint32_t kHasValue = 0x80000000u;  // in check: the state ends a key
   static constexpr uint32_t kCheckMask = 0x7fffffffu;
-  static constexpr uint32_t kFree = kCheckMask;       // no state has this index
+  static constexpr uint32_t kFree = kCheckMask;  // no state has this index
   struct Cell {
     int32_t base = 0;
     uint32_t check = kFree;  // parent state | kHasValue

@@ -126,7 +126,9 @@ ModelSpec load_tokenizer_json(const std::string& path) {
       };
       if (single.size() != 3 || !single.at(0).contains("SpecialToken") ||
           !single.at(1).contains("Sequence") || !single.at(2).contains("SpecialToken"))
-        fail("post_processor TemplateProcessing: only 'single' = [special, $A, special] is supported");
+        fail(
+            "post_processor TemplateProcessing: only 'single' = [special, $A, special] is "
+            "supported");
       spec.cls_id = special_id(single.at(0));
       spec.sep_id = special_id(single.at(2));
     } else {

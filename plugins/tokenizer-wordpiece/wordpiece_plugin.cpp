@@ -68,10 +68,18 @@ class WordPiecePlugin final : public sdk::Tokenizer {
     p.offsets = o.offsets;
     p.max_length = o.max_length;
     switch (o.special_policy) {
-      case QKV_SPECIAL_DEFAULT: p.specials = SpecialPolicy::kDefault; break;
-      case QKV_SPECIAL_NONE: p.specials = SpecialPolicy::kNone; break;
-      case QKV_SPECIAL_ALL: p.specials = SpecialPolicy::kAll; break;
-      case QKV_SPECIAL_LIST: p.specials = SpecialPolicy::kList; break;
+      case QKV_SPECIAL_DEFAULT:
+        p.specials = SpecialPolicy::kDefault;
+        break;
+      case QKV_SPECIAL_NONE:
+        p.specials = SpecialPolicy::kNone;
+        break;
+      case QKV_SPECIAL_ALL:
+        p.specials = SpecialPolicy::kAll;
+        break;
+      case QKV_SPECIAL_LIST:
+        p.specials = SpecialPolicy::kList;
+        break;
       default:
         throw Error(QKV_ERR_INVALID_ARGUMENT,
                     "unknown special_policy " + std::to_string(o.special_policy));

@@ -51,8 +51,8 @@ void replace_all(std::string& s, std::string_view from, std::string_view to) {
 void cleanup(std::string& s) {
   if (s.find(' ') == std::string::npos) return;
   static constexpr std::pair<std::string_view, std::string_view> kRules[] = {
-      {" .", "."},   {" ?", "?"},     {" !", "!"},         {" ,", ","},
-      {" ' ", "'"},  {" n't", "n't"}, {" 'm", "'m"},       {" do not", " don't"},
+      {" .", "."},   {" ?", "?"},     {" !", "!"},    {" ,", ","},
+      {" ' ", "'"},  {" n't", "n't"}, {" 'm", "'m"},  {" do not", " don't"},
       {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
   for (const auto& [from, to] : kRules) replace_all(s, from, to);
 }
@@ -67,9 +67,9 @@ struct WordPieceTokenizer::Run {
   size_t limit;  // content ids still allowed
   bool full = false;
   Scratch& s;
-  size_t cap;          // bytes the word buffer may hold
-  size_t wlen = 0;     // bytes in the word buffer
-  size_t wchars = 0;   // chars in the word (may exceed what the buffer holds)
+  size_t cap;               // bytes the word buffer may hold
+  size_t wlen = 0;          // bytes in the word buffer
+  size_t wchars = 0;        // chars in the word (may exceed what the buffer holds)
   uint32_t wb = 0, we = 0;  // origin span of the word
 
   void emit(int32_t id, uint32_t b, uint32_t e) {
@@ -156,8 +156,7 @@ SpecialMatcher WordPieceTokenizer::matcher_for(const EncodeParams& p) const {
   return m;
 }
 
-void WordPieceTokenizer::encode(std::string_view text, const EncodeParams& p,
-                                Encoding& out) const {
+void WordPieceTokenizer::encode(std::string_view text, const EncodeParams& p, Encoding& out) const {
   out.clear();
   const bool post = p.add_special && spec_.cls_id >= 0 && spec_.sep_id >= 0;
   size_t limit = std::numeric_limits<size_t>::max();
@@ -185,13 +184,19 @@ void WordPieceTokenizer::encode(std::string_view text, const EncodeParams& p,
     s.ob.resize(cap);
     s.oe.resize(cap);
   }
-  Run run{reinterpret_cast<const unsigned char*>(text.data()), text.size(), p.offsets, out,
-          limit, limit == 0, s, cap};
+  Run run{reinterpret_cast<const unsigned char*>(text.data()),
+          text.size(),
+          p.offsets,
+          out,
+          limit,
+          limit == 0,
+          s,
+          cap};
 
   size_t pos = 0;
   while (!run.full) {
-    auto m = matcher->empty() ? SpecialMatcher::Match{text.size(), 0, -1}
-                              : matcher->find(text, pos);
+    auto m =
+        matcher->empty() ? SpecialMatcher::Match{text.size(), 0, -1} : matcher->find(text, pos);
     encode_segment(run, pos, m.pos);
     if (run.full || m.pos >= text.size()) break;
     run.emit(m.id, static_cast<uint32_t>(m.pos), static_cast<uint32_t>(m.pos + m.len));

@@ -19,9 +19,9 @@ namespace qkv::wordpiece {
 enum class SpecialPolicy { kDefault, kNone, kAll, kList };
 
 struct EncodeParams {
-  bool add_special = false;    // [CLS] ... [SEP]
-  bool offsets = false;        // fill Encoding::offsets
-  uint32_t max_length = 0;     // 0 = no truncation; else at most this many ids, specials included
+  bool add_special = false;  // [CLS] ... [SEP]
+  bool offsets = false;      // fill Encoding::offsets
+  uint32_t max_length = 0;   // 0 = no truncation; else at most this many ids, specials included
   SpecialPolicy specials = SpecialPolicy::kDefault;
   std::span<const std::string_view> special_names;  // kList
 };

@@ -14,8 +14,8 @@
 namespace qkv::attention::test {
 namespace {
 
-const std::filesystem::path kFixtures = std::filesystem::path(QKV_SOURCE_DIR) / "tests" /
-                                        "attention" / "fixtures";
+const std::filesystem::path kFixtures =
+    std::filesystem::path(QKV_SOURCE_DIR) / "tests" / "attention" / "fixtures";
 constexpr float kPadValue = -777.0f;  // fills stride padding; must never be read into results
 
 std::vector<float> read_floats(const std::filesystem::path& file, size_t expect) {
@@ -117,7 +117,8 @@ std::vector<std::string> fixture_names() {
   std::vector<std::string> names;
   for (const auto& [file, sha] : manifest.at("files").items()) {
     (void)sha;
-    if (file.size() > 5 && file.ends_with(".json")) names.push_back(file.substr(0, file.size() - 5));
+    if (file.size() > 5 && file.ends_with(".json"))
+      names.push_back(file.substr(0, file.size() - 5));
   }
   return names;
 }
@@ -136,13 +137,15 @@ Case load_fixture(const std::string& name) {
   c.cu_q = j.at("cu_seqlens_q").get<std::vector<int32_t>>();
   c.cu_k = j.at("cu_seqlens_k").get<std::vector<int32_t>>();
   const auto& files = j.at("files");
-  const size_t qn = c.tokens_q() * c.heads_q * c.head_dim, kn = c.tokens_k() * c.heads_kv * c.head_dim;
+  const size_t qn = c.tokens_q() * c.heads_q * c.head_dim,
+               kn = c.tokens_k() * c.heads_kv * c.head_dim;
   c.q = read_floats(kFixtures / files.at("q").get<std::string>(), qn);
   c.k = read_floats(kFixtures / files.at("k").get<std::string>(), kn);
   c.v = read_floats(kFixtures / files.at("v").get<std::string>(), kn);
   c.expected_out = read_floats(kFixtures / files.at("out").get<std::string>(), qn);
   if (files.contains("probs"))
-    c.expected_probs = read_floats(kFixtures / files.at("probs").get<std::string>(), c.probs_size());
+    c.expected_probs =
+        read_floats(kFixtures / files.at("probs").get<std::string>(), c.probs_size());
   return c;
 }
 

@@ -54,8 +54,8 @@ TEST(AttentionFixtures, BothBackendsMatchTorch) {
       const Result r = run(backend, c, !c.expected_probs.empty());
       EXPECT_EQ(compare(r.out, c.expected_out, "out"), "");
       if (!c.expected_probs.empty()) {
-      EXPECT_EQ(compare(r.probs, c.expected_probs, "probs"), "");
-    }
+        EXPECT_EQ(compare(r.probs, c.expected_probs, "probs"), "");
+      }
     }
   }
 }

@@ -70,8 +70,8 @@ TEST(AttentionProperty, FlashMatchesReference) {
       ASSERT_EQ(compare(fl.probs, ref.probs, "probs"), "");
     }
   }
-  std::printf("ran %d cases (%d over the work cap skipped), %.3g multiply-adds each backend\n",
-              ran, skipped, spent);
+  std::printf("ran %d cases (%d over the work cap skipped), %.3g multiply-adds each backend\n", ran,
+              skipped, spent);
   EXPECT_GT(ran, cases / 4);
 }
 

@@ -20,8 +20,9 @@ namespace {
 class ConfigTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("qkv-config-test-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("qkv-config-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "pipelines");
     fs::create_directories(dir_ / "vocab");
@@ -95,13 +96,15 @@ TEST_F(ConfigTest, UnknownKeyPointsAtTheKey) {
 TEST_F(ConfigTest, UnknownNestedKey) {
   auto e = pipeline_errors(std::string(kValid) + "batch:\n  documents: 4\n  tokens: 5\n");
   ASSERT_EQ(e.size(), 1u);
-  EXPECT_EQ(e[0], pfile() + ":8:3: batch.tokens: unknown key; expected one of: documents, max_tokens");
+  EXPECT_EQ(e[0],
+            pfile() + ":8:3: batch.tokens: unknown key; expected one of: documents, max_tokens");
 }
 
 TEST_F(ConfigTest, WrongTypePointsAtTheValue) {
   auto e = pipeline_errors(std::string(kValid) + "batch:\n  documents: many\n");
   ASSERT_EQ(e.size(), 1u);
-  EXPECT_EQ(e[0], pfile() + ":7:14: batch.documents: expected an integer in [1, 1000000], got 'many'");
+  EXPECT_EQ(e[0],
+            pfile() + ":7:14: batch.documents: expected an integer in [1, 1000000], got 'many'");
 }
 
 TEST_F(ConfigTest, WrongTypeMappingInsteadOfBool) {
@@ -131,16 +134,18 @@ TEST_F(ConfigTest, OutOfRangeValue) {
 TEST_F(ConfigTest, BadChoice) {
   auto e = pipeline_errors(std::string(kValid) + "input:\n  invalid_utf8: ignore\n");
   ASSERT_EQ(e.size(), 1u);
-  EXPECT_EQ(e[0], pfile() + ":7:17: input.invalid_utf8: expected one of error | replace, got 'ignore'");
+  EXPECT_EQ(e[0],
+            pfile() + ":7:17: input.invalid_utf8: expected one of error | replace, got 'ignore'");
 }
 
 TEST_F(ConfigTest, NonexistentPathIsResolvedAgainstTheFileFolder) {
   auto e = pipeline_errors(
       "tokenizer:\n  plugin: tokenizer-bpe\n  config:\n    ranks: ../vocab/missing.tiktoken\n");
   ASSERT_EQ(e.size(), 1u);
-  const std::string resolved = (fs::absolute(dir_) / "vocab/missing.tiktoken").lexically_normal().string();
-  EXPECT_EQ(e[0], pfile() + ":4:12: tokenizer.config.ranks: expected an existing file, but " + resolved +
-                      " is not one");
+  const std::string resolved =
+      (fs::absolute(dir_) / "vocab/missing.tiktoken").lexically_normal().string();
+  EXPECT_EQ(e[0], pfile() + ":4:12: tokenizer.config.ranks: expected an existing file, but " +
+                      resolved + " is not one");
 }
 
 TEST_F(ConfigTest, CollectsEveryError) {
@@ -154,9 +159,12 @@ TEST_F(ConfigTest, CollectsEveryError) {
   ASSERT_EQ(e.size(), 6u) << ::testing::PrintToString(e);
   EXPECT_EQ(e[0], pfile() + ":4:17: input.format: expected one of auto | jsonl | txt, got 'csv'");
   EXPECT_EQ(e[1], pfile() + ":2:11: tokenizer.plugin: expected a string, got a list");
-  EXPECT_EQ(e[2], pfile() + ":3:15: tokenizer.max_length: expected an integer in [0, 2147483647], got '-1'");
+  EXPECT_EQ(
+      e[2],
+      pfile() + ":3:15: tokenizer.max_length: expected an integer in [0, 2147483647], got '-1'");
   EXPECT_EQ(e[3], pfile() + ":5:20: batch.documents: expected an integer in [1, 1000000], got 'x'");
-  EXPECT_EQ(e[4], pfile() + ":5:35: batch.max_tokens: expected an integer in [1, 1073741824], got '0'");
+  EXPECT_EQ(e[4],
+            pfile() + ":5:35: batch.max_tokens: expected an integer in [1, 1073741824], got '0'");
   EXPECT_EQ(e[5].rfind(pfile() + ":6:1: extra: unknown key", 0), 0u) << e[5];
 }
 
@@ -171,14 +179,16 @@ TEST_F(ConfigTest, MissingFile) {
     load_pipeline_config(dir_ / "nope.yaml");
     FAIL() << "no error";
   } catch (const ConfigError& e) {
-    EXPECT_EQ(std::string(e.what()), (dir_ / "nope.yaml").string() + ": expected a readable YAML file (not found)");
+    EXPECT_EQ(std::string(e.what()),
+              (dir_ / "nope.yaml").string() + ": expected a readable YAML file (not found)");
   }
 }
 
 TEST_F(ConfigTest, OverridesApplyBeforeValidation) {
   fs::path p = write("pipelines/p.yaml", kValid);
-  PipelineConfig c = load_pipeline_config(
-      p, {{"batch.documents", "7"}, {"input.invalid_utf8", "replace"}, {"tokenizer.special_tokens", "[a, b]"}});
+  PipelineConfig c = load_pipeline_config(p, {{"batch.documents", "7"},
+                                              {"input.invalid_utf8", "replace"},
+                                              {"tokenizer.special_tokens", "[a, b]"}});
   EXPECT_EQ(c.batch.documents, 7u);
   EXPECT_TRUE(c.input.replace_invalid);
   EXPECT_EQ(c.tokenizer.special, SpecialTokens::list);
@@ -186,9 +196,11 @@ TEST_F(ConfigTest, OverridesApplyBeforeValidation) {
 }
 
 TEST_F(ConfigTest, OverrideErrorsNameTheOverride) {
-  auto e = pipeline_errors(kValid, {{"batch.documents", "lots"}, {"output.fromat", "bin"}, {"tokenizer.plugin.x", "1"}});
+  auto e = pipeline_errors(
+      kValid, {{"batch.documents", "lots"}, {"output.fromat", "bin"}, {"tokenizer.plugin.x", "1"}});
   ASSERT_EQ(e.size(), 3u) << ::testing::PrintToString(e);
-  EXPECT_EQ(e[0], "--set tokenizer.plugin.x: expected tokenizer.plugin to be a mapping (it is not)");
+  EXPECT_EQ(e[0],
+            "--set tokenizer.plugin.x: expected tokenizer.plugin to be a mapping (it is not)");
   EXPECT_EQ(e[1], "--set batch.documents: expected an integer in [1, 1000000], got 'lots'");
   EXPECT_EQ(e[2], "--set output.fromat: unknown key; expected one of: format, offsets");
 }
@@ -196,10 +208,13 @@ TEST_F(ConfigTest, OverrideErrorsNameTheOverride) {
 TEST_F(ConfigTest, CrossKeyRules) {
   auto e = pipeline_errors(std::string(kValid) + "output: {format: bin, offsets: true}\n");
   ASSERT_EQ(e.size(), 1u);
-  EXPECT_EQ(e[0], pfile() + ":6:32: output.offsets: expected false: offsets are written only with output.format jsonl");
+  EXPECT_EQ(e[0], pfile() +
+                      ":6:32: output.offsets: expected false: offsets are written only with "
+                      "output.format jsonl");
   e = pipeline_errors(std::string(kValid) + "output: {format: npy}\n");
   ASSERT_EQ(e.size(), 1u);
-  EXPECT_EQ(e[0], pfile() + ":6:18: output.format: expected jsonl or bin: npy needs a `model:` section");
+  EXPECT_EQ(e[0],
+            pfile() + ":6:18: output.format: expected jsonl or bin: npy needs a `model:` section");
 }
 
 TEST_F(ConfigTest, SpecialTokensForms) {
@@ -207,23 +222,30 @@ TEST_F(ConfigTest, SpecialTokensForms) {
   EXPECT_EQ(load_pipeline_config(p).tokenizer.special, SpecialTokens::all);
   auto e = pipeline_errors(std::string(kValid) + "  special_tokens: some\n");
   ASSERT_EQ(e.size(), 1u);
-  EXPECT_EQ(e[0], pfile() + ":6:19: tokenizer.special_tokens: expected one of default | none | all, got 'some'");
+  EXPECT_EQ(
+      e[0],
+      pfile() +
+          ":6:19: tokenizer.special_tokens: expected one of default | none | all, got 'some'");
 }
 
 TEST_F(ConfigTest, ModelSection) {
   fs::create_directories(dir_ / "model");
-  fs::path p = write("pipelines/p.yaml", std::string(kValid) +
-                                             "model:\n  path: ../model\n  output: pooled_mean\n"
-                                             "  attention: {plugin: attention-flash, config: {}}\n");
+  fs::path p =
+      write("pipelines/p.yaml", std::string(kValid) +
+                                    "model:\n  path: ../model\n  output: pooled_mean\n"
+                                    "  attention: {plugin: attention-flash, config: {}}\n");
   PipelineConfig c = load_pipeline_config(p);
   ASSERT_TRUE(c.model.has_value());
   EXPECT_EQ(c.model->path, fs::absolute(dir_ / "model").lexically_normal());
   EXPECT_EQ(c.model->output, "pooled_mean");
   EXPECT_EQ(c.output.format, OutputFormat::npy);
-  auto e = pipeline_errors(std::string(kValid) + "model:\n  path: ../nomodel\n  attention: {config: {}}\n");
+  auto e = pipeline_errors(std::string(kValid) +
+                           "model:\n  path: ../nomodel\n  attention: {config: {}}\n");
   ASSERT_EQ(e.size(), 2u) << ::testing::PrintToString(e);
-  EXPECT_EQ(e[0].rfind(pfile() + ":7:9: model.path: expected an existing folder, but ", 0), 0u) << e[0];
-  EXPECT_EQ(e[1], pfile() + ":8:14: model.attention.plugin: expected a string (required key is missing)");
+  EXPECT_EQ(e[0].rfind(pfile() + ":7:9: model.path: expected an existing folder, but ", 0), 0u)
+      << e[0];
+  EXPECT_EQ(e[1],
+            pfile() + ":8:14: model.attention.plugin: expected a string (required key is missing)");
 }
 
 TEST_F(ConfigTest, DaemonConfigDefaultsAndRelativePaths) {
@@ -249,12 +271,17 @@ TEST_F(ConfigTest, DaemonConfigErrors) {
       "tcp: {address: 0.0.0.0}\n"
       "threads: -2\n");
   ASSERT_EQ(e.size(), 6u) << ::testing::PrintToString(e);
-  EXPECT_EQ(e[0], dfile() + ":1:14: socket_mode: expected an octal file mode such as \"0660\", got '0999'");
+  EXPECT_EQ(
+      e[0],
+      dfile() + ":1:14: socket_mode: expected an octal file mode such as \"0660\", got '0999'");
   EXPECT_EQ(e[1], dfile() + ":2:16: pipelines_dir: expected an existing folder, but " +
                       (fs::absolute(dir_) / "nowhere").string() + " is not one");
   EXPECT_EQ(e[2], dfile() + ":7:10: threads: expected an integer in [0, 4096], got '-2'");
-  EXPECT_EQ(e[3], dfile() + ":6:6: tcp.port: expected an integer in [1, 65535] (required key is missing)");
-  EXPECT_EQ(e[4], dfile() + ":4:14: limits.max_queue: expected an integer in [1, 1000000], got '0'");
+  EXPECT_EQ(
+      e[3],
+      dfile() + ":6:6: tcp.port: expected an integer in [1, 65535] (required key is missing)");
+  EXPECT_EQ(e[4],
+            dfile() + ":4:14: limits.max_queue: expected an integer in [1, 1000000], got '0'");
   EXPECT_EQ(e[5].rfind(dfile() + ":5:3: limits.max_queued: unknown key", 0), 0u) << e[5];
 }
 

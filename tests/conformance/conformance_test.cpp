@@ -16,8 +16,8 @@ struct Run {
 };
 
 Run conformance(const std::string& args) {
-  const std::string cmd = std::string(QKV_CONFORMANCE_EXE) + " --seed 42 --threads 4 " + args +
-                          " 2>&1";
+  const std::string cmd =
+      std::string(QKV_CONFORMANCE_EXE) + " --seed 42 --threads 4 " + args + " 2>&1";
   Run r;
   FILE* pipe = popen(cmd.c_str(), "r");
   if (!pipe) return r;
@@ -96,8 +96,7 @@ TEST(Conformance, TokenizerWordPiecePassesAsLossy) {
   const std::string vocab = std::string(QKV_SOURCE_DIR) + "/data/vocab/bert-base-uncased/";
   expect_pass(plugin("tokenizer-wordpiece") + " --lossy --set vocab=" + vocab + "vocab.txt");
   // Uncased WordPiece cannot round-trip: without --lossy the report says so.
-  expect_fail(plugin("tokenizer-wordpiece") + " --set vocab=" + vocab + "vocab.txt",
-              "round-trip");
+  expect_fail(plugin("tokenizer-wordpiece") + " --set vocab=" + vocab + "vocab.txt", "round-trip");
 }
 #endif
 

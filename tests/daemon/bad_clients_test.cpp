@@ -45,8 +45,10 @@ TEST(DaemonBadClients, EachGetsAClearErrorOrIsDisconnectedWhileOthersAreServed) 
     while (!stop.stop_requested()) {
       try {
         auto r = c.call({{"op", "run"}, {"pipeline", "bytes"}, {"texts", {"ok"}}});
-        if (r.value("ok", false) && r["results"] == json::parse("[[111,107]]")) ++good;
-        else ++bad;
+        if (r.value("ok", false) && r["results"] == json::parse("[[111,107]]"))
+          ++good;
+        else
+          ++bad;
       } catch (const std::exception&) {
         ++bad;
         c = d.client();  // idle timeouts do not apply: it is never idle
@@ -72,10 +74,11 @@ TEST(DaemonBadClients, EachGetsAClearErrorOrIsDisconnectedWhileOthersAreServed) 
     auto c = d.client();
     c.send_raw("{\"op\":\"explode\"}\n");
     EXPECT_EQ(error_code(c), "unknown_op");
-    for (const char* line : {R"({"op":"status","id":5})", R"({"op":"run","texts":"x"})",
-                             R"({"op":"submit","inputs":[1],"output":"/x"})", R"({"op":"list","limit":-1})",
-                             R"({"op":"wait","id":"x","interval_ms":"fast"})", R"(["op","health"])",
-                             R"({"op":"run","texts":["a"],"set":[1]})", R"({"op":17})"}) {
+    for (const char* line :
+         {R"({"op":"status","id":5})", R"({"op":"run","texts":"x"})",
+          R"({"op":"submit","inputs":[1],"output":"/x"})", R"({"op":"list","limit":-1})",
+          R"({"op":"wait","id":"x","interval_ms":"fast"})", R"(["op","health"])",
+          R"({"op":"run","texts":["a"],"set":[1]})", R"({"op":17})"}) {
       c.send_raw(std::string(line) + "\n");
       EXPECT_EQ(error_code(c), "bad_request") << line;
     }
@@ -141,7 +144,9 @@ TEST(DaemonBadClients, EachGetsAClearErrorOrIsDisconnectedWhileOthersAreServed) 
   {  // a client that vanishes in the middle of a wait
     write_text(s.in / "w.jsonl", jsonl_of(std::vector<std::string>(300, "w")));
     auto c = d.client();
-    auto sub = c.call({{"op", "submit"}, {"pipeline", "slow"}, {"inputs", {(s.in / "w.jsonl").string()}},
+    auto sub = c.call({{"op", "submit"},
+                       {"pipeline", "slow"},
+                       {"inputs", {(s.in / "w.jsonl").string()}},
                        {"output", (s.out / "w.jsonl").string()}});
     ASSERT_TRUE(sub.value("ok", false)) << sub.dump();
     std::string id = sub["id"];
@@ -163,7 +168,11 @@ TEST(DaemonBadClients, EachGetsAClearErrorOrIsDisconnectedWhileOthersAreServed) 
   EXPECT_TRUE(d.client().call({{"op", "health"}}).value("ok", false));
   EXPECT_TRUE(d.running());
   // Connections were all released (the good client's is closed now too).
-  EXPECT_TRUE(eventually([&] { return d.client().call({{"op", "stats"}})["connections"] == 1; }, 5s));
+  EXPECT_TRUE(eventually(
+      [&] {
+        return d.client().call({{"op", "stats"}})["connections"] == 1;
+      },
+      5s));
 }
 
 }  // namespace

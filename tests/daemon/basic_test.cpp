@@ -14,7 +14,8 @@ using json = nlohmann::json;
 
 std::vector<std::string> sample_texts(int n, const std::string& tag) {
   std::vector<std::string> t;
-  for (int i = 0; i < n; ++i) t.push_back(tag + " document " + std::to_string(i) + " caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac");
+  for (int i = 0; i < n; ++i)
+    t.push_back(tag + " document " + std::to_string(i) + " caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac");
   return t;
 }
 
@@ -27,8 +28,9 @@ TEST(DaemonBasic, InlineRunPrintsGpt2Ids) {
   Rig s;
   Daemon d(s);
   d.start();
-  auto r = ctl(s, {"run", "--pipeline", std::string(QKV_SOURCE_DIR) + "/configs/pipelines/tokenize-gpt2.yaml",
-                   "--text", "Hello world"});
+  auto r = ctl(s, {"run", "--pipeline",
+                   std::string(QKV_SOURCE_DIR) + "/configs/pipelines/tokenize-gpt2.yaml", "--text",
+                   "Hello world"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "[15496,995]\n");  // tiktoken gpt2 / r50k_base
   // Several texts, one line each, in order; texts from stdin when none are given.
@@ -43,7 +45,8 @@ TEST(DaemonBasic, SubmitWaitWritesOutputManifestAndSpoolReport) {
   d.start();
   auto texts = sample_texts(50, "x");
   write_text(s.in / "a.jsonl", jsonl_of(texts));
-  auto r = ctl(s, {"submit", "--wait", "-p", "bytes", "-o", (s.out / "a.jsonl").string(), (s.in / "a.jsonl").string()});
+  auto r = ctl(s, {"submit", "--wait", "-p", "bytes", "-o", (s.out / "a.jsonl").string(),
+                   (s.in / "a.jsonl").string()});
   ASSERT_EQ(r.code, 0) << r.err << r.out;
   std::string id = r.out.substr(0, r.out.find('\n'));
   EXPECT_NE(r.out.find("done: 50 documents"), std::string::npos) << r.out;
@@ -97,10 +100,10 @@ TEST(DaemonBasic, PathsOutsideTheRootsAreRefused) {
   } cases[] = {
       {(s.in / ".." / "elsewhere" / "secret.jsonl").string(), ok_out},  // `..` climbs out
       {(s.in / "link.jsonl").string(), ok_out},                         // symlink leads out
-      {ok_in, (s.dir.path / "elsewhere" / "o.jsonl").string()},          // output outside
+      {ok_in, (s.dir.path / "elsewhere" / "o.jsonl").string()},         // output outside
       {ok_in, (s.out / ".." / "o.jsonl").string()},
-      {ok_in, (s.out / "linkdir" / "o.jsonl").string()},                 // via a symlinked folder
-      {(s.in / "*.jsonl").string(), ok_out},                             // a glob matching the link
+      {ok_in, (s.out / "linkdir" / "o.jsonl").string()},  // via a symlinked folder
+      {(s.in / "*.jsonl").string(), ok_out},              // a glob matching the link
   };
   for (auto& c : cases) {
     auto r = ctl(s, {"submit", "-p", "bytes", "-o", c.output, c.input});
@@ -124,21 +127,26 @@ TEST(DaemonBasic, LimitsGiveClearErrors) {
   EXPECT_EQ(r.code, 4);
   EXPECT_NE(r.err.find("too_many_texts"), std::string::npos) << r.err;
   write_text(s.in / "big.jsonl", jsonl_of(std::vector<std::string>(300, std::string(100, 'x'))));
-  r = ctl(s, {"submit", "-p", "bytes", "-o", (s.out / "big.jsonl").string(), (s.in / "big.jsonl").string()});
+  r = ctl(s, {"submit", "-p", "bytes", "-o", (s.out / "big.jsonl").string(),
+              (s.in / "big.jsonl").string()});
   EXPECT_EQ(r.code, 4);
   EXPECT_NE(r.err.find("input_too_large"), std::string::npos) << r.err;
   // One running (threads: 1) + two queued fill the queue: the next submit is refused at once.
   write_text(s.in / "slow.jsonl", jsonl_of(std::vector<std::string>(1000, "s")));
   std::vector<std::string> ids;
   for (int i = 0; i < 3; ++i) {
-    r = ctl(s, {"submit", "-p", "slow", "-o", (s.out / ("q" + std::to_string(i))).string(), (s.in / "slow.jsonl").string()});
+    r = ctl(s, {"submit", "-p", "slow", "-o", (s.out / ("q" + std::to_string(i))).string(),
+                (s.in / "slow.jsonl").string()});
     ASSERT_EQ(r.code, 0) << r.err;
     ids.push_back(r.out.substr(0, r.out.find('\n')));
     if (i == 0) {
-      ASSERT_TRUE(eventually([&] { return json::parse(ctl(s, {"--json", "status", ids[0]}).out)["job"]["state"] == "running"; }));
+      ASSERT_TRUE(eventually([&] {
+        return json::parse(ctl(s, {"--json", "status", ids[0]}).out)["job"]["state"] == "running";
+      }));
     }
   }
-  r = ctl(s, {"submit", "-p", "slow", "-o", (s.out / "q3").string(), (s.in / "slow.jsonl").string()});
+  r = ctl(s,
+          {"submit", "-p", "slow", "-o", (s.out / "q3").string(), (s.in / "slow.jsonl").string()});
   EXPECT_EQ(r.code, 75) << r.out;
   EXPECT_NE(r.err.find("queue_full"), std::string::npos) << r.err;
   EXPECT_EQ(json::parse(ctl(s, {"--json", "stats"}).out)["jobs"]["rejected"], 1);
@@ -150,7 +158,8 @@ TEST(DaemonBasic, RunTimeLimitFailsTheJobWithTimeout) {
   Daemon d(s);
   d.start();
   write_text(s.in / "slow.jsonl", jsonl_of(std::vector<std::string>(1000, "s")));  // ~2 s
-  auto r = ctl(s, {"submit", "--wait", "-p", "slow", "-o", (s.out / "slow.jsonl").string(), (s.in / "slow.jsonl").string()});
+  auto r = ctl(s, {"submit", "--wait", "-p", "slow", "-o", (s.out / "slow.jsonl").string(),
+                   (s.in / "slow.jsonl").string()});
   EXPECT_EQ(r.code, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("[timeout]"), std::string::npos) << r.out;
   EXPECT_TRUE(fs::is_empty(s.out)) << "no output, no temporary file";
@@ -161,7 +170,8 @@ TEST(DaemonBasic, CancelStopsARunningJobAndLeavesNoFiles) {
   Daemon d(s);
   d.start();
   write_text(s.in / "long.jsonl", jsonl_of(std::vector<std::string>(5000, "long job")));
-  auto r = ctl(s, {"submit", "-p", "slow", "-o", (s.out / "long.jsonl").string(), (s.in / "long.jsonl").string()});
+  auto r = ctl(s, {"submit", "-p", "slow", "-o", (s.out / "long.jsonl").string(),
+                   (s.in / "long.jsonl").string()});
   ASSERT_EQ(r.code, 0) << r.err;
   std::string id = r.out.substr(0, r.out.find('\n'));
   ASSERT_TRUE(eventually([&] {
@@ -186,7 +196,9 @@ TEST(DaemonBasic, FilesDroppedIntoIncomingAreJobs) {
   d.start();
   auto texts = sample_texts(7, "dropped");
   write_text(s.in / "d.jsonl", jsonl_of(texts));
-  json job = {{"pipeline", "bytes"}, {"inputs", {(s.in / "d.jsonl").string()}}, {"output", (s.out / "d.jsonl").string()}};
+  json job = {{"pipeline", "bytes"},
+              {"inputs", {(s.in / "d.jsonl").string()}},
+              {"output", (s.out / "d.jsonl").string()}};
   // Maildir-style: written in tmp/, renamed into incoming/.
   write_text(s.spool / "tmp" / "my-job.json", job.dump());
   fs::rename(s.spool / "tmp" / "my-job.json", s.spool / "incoming" / "my-job.json");
@@ -200,13 +212,15 @@ TEST(DaemonBasic, FilesDroppedIntoIncomingAreJobs) {
   auto old = fs::file_time_type::clock::now() - std::chrono::minutes(1);
   fs::last_write_time(s.spool / "incoming" / "junk.json", old);
   ASSERT_TRUE(eventually([&] { return fs::exists(s.spool / "failed" / "junk.report.json"); }));
-  EXPECT_EQ(json::parse(read_text(s.spool / "failed" / "junk.report.json"))["error"]["code"], "bad_json");
+  EXPECT_EQ(json::parse(read_text(s.spool / "failed" / "junk.report.json"))["error"]["code"],
+            "bad_json");
   // A job whose pipeline does not exist fails with pipeline_error, not silently.
   json bad = job;
   bad["pipeline"] = "no-such-pipeline";
   write_text(s.spool / "incoming" / "nopipe.json", bad.dump());
   ASSERT_TRUE(eventually([&] { return fs::exists(s.spool / "failed" / "nopipe.report.json"); }));
-  EXPECT_NE(read_text(s.spool / "failed" / "nopipe.report.json").find("no-such-pipeline"), std::string::npos);
+  EXPECT_NE(read_text(s.spool / "failed" / "nopipe.report.json").find("no-such-pipeline"),
+            std::string::npos);
 }
 
 TEST(DaemonBasic, QkvctlExitCodes) {
@@ -226,7 +240,8 @@ TEST(DaemonBasic, QkvctlExitCodes) {
   EXPECT_EQ(h["protocol"], 1);
   EXPECT_EQ(h["v"], 1);
   write_text(s.in / "f.jsonl", "{\"text\": 5}\n");
-  r = ctl(s, {"submit", "--wait", "-p", "bytes", "-o", (s.out / "f.jsonl").string(), (s.in / "f.jsonl").string()});
+  r = ctl(s, {"submit", "--wait", "-p", "bytes", "-o", (s.out / "f.jsonl").string(),
+              (s.in / "f.jsonl").string()});
   EXPECT_EQ(r.code, 1) << "the job failed: " << r.out;
   EXPECT_NE(r.out.find("failed"), std::string::npos);
 }

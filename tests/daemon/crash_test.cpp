@@ -20,7 +20,8 @@ using json = nlohmann::json;
 
 std::vector<std::string> texts_for(int job) {
   std::vector<std::string> t;
-  for (int i = 0; i < 60; ++i) t.push_back("job " + std::to_string(job) + " line " + std::to_string(i));
+  for (int i = 0; i < 60; ++i)
+    t.push_back("job " + std::to_string(job) + " line " + std::to_string(i));
   return t;
 }
 
@@ -37,7 +38,8 @@ TEST(DaemonCrash, KillNineDuringAStreamOfJobsLosesNothingAndWritesEachOutputWhol
   // slow: 60 documents x 2 ms, in chunks of 4: a job runs ~120 ms, two at a time.
   Rig s("limits: {max_queue: 64}\n", 2000);
   const int jobs = scaled(50), kills = std::max(2, scaled(6));
-  for (int j = 0; j < jobs; ++j) write_text(s.in / (std::to_string(j) + ".jsonl"), jsonl_of(texts_for(j)));
+  for (int j = 0; j < jobs; ++j)
+    write_text(s.in / (std::to_string(j) + ".jsonl"), jsonl_of(texts_for(j)));
   unsigned seed = std::random_device{}();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 rng(seed);
@@ -54,7 +56,9 @@ TEST(DaemonCrash, KillNineDuringAStreamOfJobsLosesNothingAndWritesEachOutputWhol
       int j = next;
       try {
         auto c = ctl::Client::connect(s.socket.string());
-        auto r = c.call({{"op", "submit"}, {"pipeline", "slow"}, {"inputs", {(s.in / (std::to_string(j) + ".jsonl")).string()}},
+        auto r = c.call({{"op", "submit"},
+                         {"pipeline", "slow"},
+                         {"inputs", {(s.in / (std::to_string(j) + ".jsonl")).string()}},
                          {"output", (s.out / (std::to_string(j) + ".jsonl")).string()}});
         if (r.value("ok", false)) {
           std::lock_guard l(m);
@@ -78,7 +82,8 @@ TEST(DaemonCrash, KillNineDuringAStreamOfJobsLosesNothingAndWritesEachOutputWhol
   }
   submitter.join();
   ASSERT_EQ(next.load(), jobs);
-  ASSERT_TRUE(eventually([&] { return fs::is_empty(s.spool / "incoming") && fs::is_empty(s.spool / "active"); }, 120s))
+  ASSERT_TRUE(eventually(
+      [&] { return fs::is_empty(s.spool / "incoming") && fs::is_empty(s.spool / "active"); }, 120s))
       << d.log();
 
   // Every accepted job ended exactly once, done, with the whole, right output.
@@ -86,14 +91,16 @@ TEST(DaemonCrash, KillNineDuringAStreamOfJobsLosesNothingAndWritesEachOutputWhol
     EXPECT_TRUE(fs::exists(s.spool / "done" / (id + ".report.json"))) << id;
     EXPECT_TRUE(fs::exists(s.spool / "done" / (id + ".json"))) << id;
     EXPECT_FALSE(fs::exists(s.spool / "failed" / (id + ".json"))) << id;
-    EXPECT_EQ(read_text(s.out / (std::to_string(j) + ".jsonl")), bytes_ids_jsonl(texts_for(j))) << "job " << j;
+    EXPECT_EQ(read_text(s.out / (std::to_string(j) + ".jsonl")), bytes_ids_jsonl(texts_for(j)))
+        << "job " << j;
     EXPECT_TRUE(fs::exists(s.out / (std::to_string(j) + ".manifest.json")));
   }
   EXPECT_TRUE(fs::is_empty(s.spool / "failed"));
   // No job file is in two places.
   std::set<std::string> done;
   for (auto& e : fs::directory_iterator(s.spool / "done")) done.insert(e.path().filename());
-  for (auto& e : fs::directory_iterator(s.spool / "failed")) EXPECT_FALSE(done.count(e.path().filename()));
+  for (auto& e : fs::directory_iterator(s.spool / "failed"))
+    EXPECT_FALSE(done.count(e.path().filename()));
   EXPECT_EQ(leftovers(s), std::vector<std::string>{});
   d.signal(SIGTERM);
   EXPECT_EQ(d.wait_exit(), 0);
@@ -105,7 +112,9 @@ TEST(DaemonCrash, AJobRunningDuringTwoCrashesInARowIsFailedAsSuspect) {
   write_text(s.in / "ok.jsonl", jsonl_of({"fine"}));
   Daemon d(s);
   d.start();
-  auto r = d.client().call({{"op", "submit"}, {"pipeline", "crashy"}, {"inputs", {(s.in / "poison.jsonl").string()}},
+  auto r = d.client().call({{"op", "submit"},
+                            {"pipeline", "crashy"},
+                            {"inputs", {(s.in / "poison.jsonl").string()}},
                             {"output", (s.out / "poison.jsonl").string()}});
   ASSERT_TRUE(r.value("ok", false)) << r.dump();
   std::string id = r["id"];
@@ -121,7 +130,9 @@ TEST(DaemonCrash, AJobRunningDuringTwoCrashesInARowIsFailedAsSuspect) {
   auto st = d.client().call({{"op", "status"}, {"id", id}});
   EXPECT_EQ(st["job"]["state"], "failed");
   // The daemon serves on.
-  r = d.client().call({{"op", "submit"}, {"pipeline", "bytes"}, {"inputs", {(s.in / "ok.jsonl").string()}},
+  r = d.client().call({{"op", "submit"},
+                       {"pipeline", "bytes"},
+                       {"inputs", {(s.in / "ok.jsonl").string()}},
                        {"output", (s.out / "ok.jsonl").string()}});
   ASSERT_TRUE(r.value("ok", false));
   auto c = d.client();

@@ -85,13 +85,15 @@ Rig::Rig(const std::string& extra_yaml, long slow_delay_us, bool copy_plugins) {
   write_pipeline("slow", "tokenizer: {plugin: test-bytes, config: {delay_us: " +
                              std::to_string(slow_delay_us) +
                              "}}\noutput: {format: jsonl}\nbatch: {documents: 4}\n");
-  write_pipeline("crashy", "tokenizer: {plugin: test-bytes, config: {crash_on: CRASH, delay_us: 1000}}\n"
-                           "output: {format: jsonl}\nbatch: {documents: 4}\n");
+  write_pipeline("crashy",
+                 "tokenizer: {plugin: test-bytes, config: {crash_on: CRASH, delay_us: 1000}}\n"
+                 "output: {format: jsonl}\nbatch: {documents: 4}\n");
   std::string yaml = "socket: " + socket.string() + "\nspool: " + spool.string() +
-                     "\npipelines_dir: " + pipelines.string() + "\nplugin_dirs: [" + plugins.string() +
-                     "]\ndefault_pipeline: bytes\n" +
-                     (extra_yaml.find("threads:") == std::string::npos ? "threads: 2\n" : "") + "roots: {input: [" + in.string() + ", " +
-                     QKV_SOURCE_DIR + "/tests/data], output: [" + out.string() + "]}\n" + extra_yaml;
+                     "\npipelines_dir: " + pipelines.string() + "\nplugin_dirs: [" +
+                     plugins.string() + "]\ndefault_pipeline: bytes\n" +
+                     (extra_yaml.find("threads:") == std::string::npos ? "threads: 2\n" : "") +
+                     "roots: {input: [" + in.string() + ", " + QKV_SOURCE_DIR +
+                     "/tests/data], output: [" + out.string() + "]}\n" + extra_yaml;
   write_text(config, yaml);
 }
 
@@ -103,7 +105,8 @@ Daemon::Daemon(const Rig& s) : setup_(s) {}
 
 Daemon::~Daemon() {
   // A failing test shows what qkvd said.
-  if (::testing::Test::HasFailure() && !log_.empty()) std::cerr << "---- qkvd log " << log_ << ":\n" << log();
+  if (::testing::Test::HasFailure() && !log_.empty())
+    std::cerr << "---- qkvd log " << log_ << ":\n" << log();
   if (pid_ > 0) {
     ::kill(pid_, SIGKILL);
     int st = 0;
@@ -187,8 +190,9 @@ ctl::Client Daemon::client() const { return ctl::Client::connect(setup_.socket.s
 std::string Daemon::log() const { return read_text(log_); }
 
 CmdResult run_cmd(const std::vector<std::string>& args, const std::string& input) {
-  fs::path base = fs::temp_directory_path() / ("qkvd-cmd-" + std::to_string(::getpid()) + "-" +
-                                               std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
+  fs::path base = fs::temp_directory_path() /
+                  ("qkvd-cmd-" + std::to_string(::getpid()) + "-" +
+                   std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
   fs::path in = base.string() + ".in", out = base.string() + ".out", err = base.string() + ".err";
   write_text(in, input);
   std::vector<std::string> a = args;

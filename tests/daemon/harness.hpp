@@ -45,7 +45,8 @@ struct TempDir {
 struct Rig {
   // copy_plugins: the test plugin is copied into a folder of this setup (reload tests
   // replace it), instead of being loaded from the build tree.
-  explicit Rig(const std::string& extra_yaml = "", long slow_delay_us = 2000, bool copy_plugins = false);
+  explicit Rig(const std::string& extra_yaml = "", long slow_delay_us = 2000,
+               bool copy_plugins = false);
   TempDir dir;
   fs::path config, socket, spool, in, out, pipelines, plugins;
   void write_pipeline(const std::string& name, const std::string& yaml) const;

@@ -28,7 +28,8 @@ class NotifyListener {
     sockaddr_un a{};
     a.sun_family = AF_UNIX;
     std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("bind notify");
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
+      throw std::runtime_error("bind notify");
     timeval tv{0, 100000};
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     reader_ = std::thread([this] {
@@ -75,7 +76,9 @@ json wait_end(ctl::Client& c, const std::string& id) {
 }
 
 std::string submit(Daemon& d, const Rig& s, const std::string& pipeline, const std::string& name) {
-  auto r = d.client().call({{"op", "submit"}, {"pipeline", pipeline}, {"inputs", {(s.in / name).string()}},
+  auto r = d.client().call({{"op", "submit"},
+                            {"pipeline", pipeline},
+                            {"inputs", {(s.in / name).string()}},
                             {"output", (s.out / name).string()}});
   if (!r.value("ok", false)) throw std::runtime_error(r.dump());
   return r["id"];
@@ -93,17 +96,22 @@ TEST(DaemonLifecycle, SighupDuringJobsReloadsWhileRunningJobsFinish) {
     write_text(s.in / (std::to_string(i) + ".jsonl"), jsonl_of(texts));
     ids.push_back(submit(d, s, "slow", std::to_string(i) + ".jsonl"));
   }
-  ASSERT_TRUE(eventually([&] { return d.client().call({{"op", "stats"}})["jobs"]["running"] == 2; }));
+  ASSERT_TRUE(eventually([&] {
+    return d.client().call({{"op", "stats"}})["jobs"]["running"] == 2;
+  }));
   // The pipeline changes on disk: jobs that started keep what they started with.
-  s.write_pipeline("slow", "tokenizer: {plugin: test-bytes, config: {delay_us: 1}}\noutput: {format: jsonl}\n");
+  s.write_pipeline(
+      "slow", "tokenizer: {plugin: test-bytes, config: {delay_us: 1}}\noutput: {format: jsonl}\n");
   d.signal(SIGHUP);
-  EXPECT_TRUE(eventually([&] { return notify.count("RELOADING=1") == 1 && notify.count("READY=1") == 2; }, 10s));
+  EXPECT_TRUE(eventually(
+      [&] { return notify.count("RELOADING=1") == 1 && notify.count("READY=1") == 2; }, 10s));
   d.signal(SIGHUP);
   for (auto& id : ids) {
     auto c = d.client();
     EXPECT_EQ(wait_end(c, id)["job"]["state"], "done") << id;
   }
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(read_text(s.out / (std::to_string(i) + ".jsonl")), bytes_ids_jsonl(texts));
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(read_text(s.out / (std::to_string(i) + ".jsonl")), bytes_ids_jsonl(texts));
   EXPECT_NE(d.log().find("reloaded"), std::string::npos);
   EXPECT_EQ(d.client().call({{"op", "stats"}})["runner_generation"], 3);
 }
@@ -149,7 +157,9 @@ TEST(DaemonLifecycle, SigtermDrainsRunningJobsAndKeepsQueuedOnes) {
   d.start({{"NOTIFY_SOCKET", notify.path()}});
   write_text(s.in / "a.jsonl", jsonl_of(std::vector<std::string>(300, "drain")));  // ~0.6 s
   std::string running = submit(d, s, "slow", "a.jsonl");
-  ASSERT_TRUE(eventually([&] { return d.client().call({{"op", "stats"}})["jobs"]["running"] == 1; }));
+  ASSERT_TRUE(eventually([&] {
+    return d.client().call({{"op", "stats"}})["jobs"]["running"] == 1;
+  }));
   std::string queued = submit(d, s, "slow", "a.jsonl");
   d.signal(SIGTERM);
   // No new connections once draining.
@@ -157,7 +167,8 @@ TEST(DaemonLifecycle, SigtermDrainsRunningJobsAndKeepsQueuedOnes) {
   EXPECT_EQ(d.wait_exit(), 0);
   EXPECT_GE(notify.count("STOPPING=1"), 1);
   EXPECT_TRUE(fs::exists(s.spool / "done" / (running + ".report.json")));
-  EXPECT_TRUE(fs::exists(s.spool / "incoming" / (queued + ".json"))) << "the queued job waits for the next start";
+  EXPECT_TRUE(fs::exists(s.spool / "incoming" / (queued + ".json")))
+      << "the queued job waits for the next start";
   d.start();
   auto c = d.client();
   EXPECT_EQ(wait_end(c, queued)["job"]["state"], "done");
@@ -170,7 +181,9 @@ TEST(DaemonLifecycle, DrainPastItsDeadlineGivesTheJobBackForTheNextStart) {
   std::vector<std::string> texts(2500, "long");  // ~5 s
   write_text(s.in / "long.jsonl", jsonl_of(texts));
   std::string id = submit(d, s, "slow", "long.jsonl");
-  ASSERT_TRUE(eventually([&] { return d.client().call({{"op", "stats"}})["jobs"]["running"] == 1; }));
+  ASSERT_TRUE(eventually([&] {
+    return d.client().call({{"op", "stats"}})["jobs"]["running"] == 1;
+  }));
   auto t0 = std::chrono::steady_clock::now();
   d.signal(SIGTERM);
   EXPECT_EQ(d.wait_exit(), 0);

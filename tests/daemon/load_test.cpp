@@ -28,9 +28,12 @@ TEST(DaemonLoad, ThirtyTwoClientsFiftyJobsEachMixedInlineAndFile) {
         auto client = d.client();
         for (int j = 0; j < jobs; ++j) {
           std::vector<std::string> texts;
-          for (int k = 0; k <= (c + j) % 5; ++k) texts.push_back("c" + std::to_string(c) + " j" + std::to_string(j) + " k" + std::to_string(k));
+          for (int k = 0; k <= (c + j) % 5; ++k)
+            texts.push_back("c" + std::to_string(c) + " j" + std::to_string(j) + " k" +
+                            std::to_string(k));
           if (j % 2 == 0) {
-            auto r = client.call({{"op", "run"}, {"pipeline", "bytes"}, {"texts", texts}, {"tag", j}});
+            auto r =
+                client.call({{"op", "run"}, {"pipeline", "bytes"}, {"texts", texts}, {"tag", j}});
             std::string expect = "[";
             for (auto& line : bytes_ids_jsonl(texts)) expect += line == '\n' ? ',' : line;
             expect.back() = ']';
@@ -40,15 +43,19 @@ TEST(DaemonLoad, ThirtyTwoClientsFiftyJobsEachMixedInlineAndFile) {
           } else {
             std::string name = std::to_string(c) + "-" + std::to_string(j) + ".jsonl";
             write_text(s.in / name, jsonl_of(texts));
-            auto r = client.call({{"op", "submit"}, {"pipeline", "bytes"}, {"inputs", {(s.in / name).string()}},
+            auto r = client.call({{"op", "submit"},
+                                  {"pipeline", "bytes"},
+                                  {"inputs", {(s.in / name).string()}},
                                   {"output", (s.out / name).string()}});
             if (!r.value("ok", false)) throw std::runtime_error("submit " + name + ": " + r.dump());
             client.send({{"op", "wait"}, {"id", r["id"]}});
             json end;
             do end = client.read_json(120s);
             while (end.value("event", "") != "end");
-            if (end["job"]["state"] != "done") throw std::runtime_error("job " + name + ": " + end.dump());
-            if (read_text(s.out / name) != bytes_ids_jsonl(texts)) throw std::runtime_error("wrong output " + name);
+            if (end["job"]["state"] != "done")
+              throw std::runtime_error("job " + name + ": " + end.dump());
+            if (read_text(s.out / name) != bytes_ids_jsonl(texts))
+              throw std::runtime_error("wrong output " + name);
             ++files_ok;
           }
         }

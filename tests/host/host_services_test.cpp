@@ -26,8 +26,9 @@ const char* kYaml =
     "names: [x, \"y z\"]\n";
 
 struct HostServicesTest : ::testing::Test {
-  HostServices services{"test", InstanceConfig{YAML::Load(kYaml), "/etc/qkv/pipelines",
-                                               "/etc/qkv/pipelines/p.yaml", {}}};
+  HostServices services{
+      "test",
+      InstanceConfig{YAML::Load(kYaml), "/etc/qkv/pipelines", "/etc/qkv/pipelines/p.yaml", {}}};
   const qkv_host* h = services.table();
   const qkv_config* cfg = services.config();
 
@@ -127,8 +128,7 @@ TEST_F(HostServicesTest, MapEntriesInFileOrderWithKeysThatHoldDots) {
             QKV_VALUE_SCALAR);
   EXPECT_EQ(std::string(key, key_size), "a.b");
   EXPECT_EQ(std::string(text, size), "7");
-  EXPECT_EQ(h->config_map_entry(h->ctx, cfg, "", 3, &key, &key_size, &text, &size),
-            QKV_VALUE_LIST);
+  EXPECT_EQ(h->config_map_entry(h->ctx, cfg, "", 3, &key, &key_size, &text, &size), QKV_VALUE_LIST);
   EXPECT_EQ(std::string(key, key_size), "layouts");
   EXPECT_EQ(size, 2u);
   EXPECT_EQ(h->config_map_entry(h->ctx, cfg, "specials", 2, &key, &key_size, &text, &size),

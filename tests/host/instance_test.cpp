@@ -9,7 +9,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-
 namespace qkv::host {
 namespace {
 
@@ -74,9 +73,9 @@ TEST(HostCreate, ErrorReturnedByCreateNamesPluginFileAndCause) {
     FAIL() << "create did not fail";
   } catch (const PluginError& e) {
     EXPECT_EQ(e.code(), QKV_ERR_CONFIG);
-    EXPECT_THAT(e.what(), AllOf(HasSubstr(plugin_file("create_error").string()),
-                                HasSubstr("create failed"),
-                                HasSubstr("vocabulary file missing (test)")));
+    EXPECT_THAT(e.what(),
+                AllOf(HasSubstr(plugin_file("create_error").string()), HasSubstr("create failed"),
+                      HasSubstr("vocabulary file missing (test)")));
   }
 }
 
@@ -129,8 +128,9 @@ TEST(HostPositional, AddsAndReportsUnsupportedRotate) {
     EXPECT_EQ(e.code(), QKV_ERR_OUT_OF_RANGE);
   }
   const std::vector<int32_t> negative{0, -1};
-  EXPECT_THAT([&] { pos.add(x.data(), 2, 3, negative); },
-              ::testing::ThrowsMessage<PluginError>(HasSubstr("position -1 of token 1 is negative")));
+  EXPECT_THAT(
+      [&] { pos.add(x.data(), 2, 3, negative); },
+      ::testing::ThrowsMessage<PluginError>(HasSubstr("position -1 of token 1 is negative")));
   EXPECT_THAT([&] { pos.add(x.data(), 4, 3, positions); },
               ::testing::ThrowsMessage<PluginError>(HasSubstr("row_stride 3 is smaller")));
   try {
@@ -170,8 +170,7 @@ TEST(HostAttention, ForwardSeesModelTensorsThroughTheLookup) {
 
   // Malformed calls are refused by the host before they reach the plugin.
   auto refused = [&](qkv_attention_args bad, const char* why) {
-    EXPECT_THAT([&] { att.forward(bad); },
-                ::testing::ThrowsMessage<PluginError>(HasSubstr(why)));
+    EXPECT_THAT([&] { att.forward(bad); }, ::testing::ThrowsMessage<PluginError>(HasSubstr(why)));
   };
   qkv_attention_args gqa = a;
   gqa.heads_q = 3;

@@ -55,12 +55,12 @@ TEST(HostRegistry, NoEntrySymbol) {
 }
 
 TEST(HostRegistry, WrongMajorNamesBothVersions) {
-  EXPECT_THAT(refusal_alone("bad_wrong_major"),
-              AllOf(HasSubstr(plugin_file("bad_wrong_major").string()),
-                    HasSubstr("built for ABI 2.0"),
-                    HasSubstr("this host speaks ABI " + std::to_string(QKV_ABI_MAJOR) + "." +
-                              std::to_string(QKV_ABI_MINOR)),
-                    HasSubstr("rebuild")));
+  EXPECT_THAT(
+      refusal_alone("bad_wrong_major"),
+      AllOf(HasSubstr(plugin_file("bad_wrong_major").string()), HasSubstr("built for ABI 2.0"),
+            HasSubstr("this host speaks ABI " + std::to_string(QKV_ABI_MAJOR) + "." +
+                      std::to_string(QKV_ABI_MINOR)),
+            HasSubstr("rebuild")));
 }
 
 TEST(HostRegistry, NewerMinorNamesBothVersions) {
@@ -78,9 +78,8 @@ TEST(HostRegistry, BadDescriptorStructSize) {
 }
 
 TEST(HostRegistry, BadKindTableStructSize) {
-  EXPECT_THAT(refusal_alone("bad_api_size"),
-              AllOf(HasSubstr(plugin_file("bad_api_size").string()),
-                    HasSubstr("bad tokenizer table struct_size 8")));
+  EXPECT_THAT(refusal_alone("bad_api_size"), AllOf(HasSubstr(plugin_file("bad_api_size").string()),
+                                                   HasSubstr("bad tokenizer table struct_size 8")));
 }
 
 TEST(HostRegistry, UnknownKind) {
@@ -90,9 +89,9 @@ TEST(HostRegistry, UnknownKind) {
 }
 
 TEST(HostRegistry, NullField) {
-  EXPECT_THAT(refusal_alone("bad_null_field"),
-              AllOf(HasSubstr(plugin_file("bad_null_field").string()),
-                    HasSubstr("'version' is NULL")));
+  EXPECT_THAT(
+      refusal_alone("bad_null_field"),
+      AllOf(HasSubstr(plugin_file("bad_null_field").string()), HasSubstr("'version' is NULL")));
 }
 
 TEST(HostRegistry, EntryReturningNull) {
@@ -102,9 +101,9 @@ TEST(HostRegistry, EntryReturningNull) {
 }
 
 TEST(HostRegistry, EntryThrowing) {
-  EXPECT_THAT(refusal_alone("bad_entry_throws"),
-              AllOf(HasSubstr(plugin_file("bad_entry_throws").string()),
-                    HasSubstr("threw an exception")));
+  EXPECT_THAT(
+      refusal_alone("bad_entry_throws"),
+      AllOf(HasSubstr(plugin_file("bad_entry_throws").string()), HasSubstr("threw an exception")));
 }
 
 TEST(HostRegistry, UnresolvedSymbolIsCaughtAtLoad) {

@@ -61,7 +61,7 @@ TEST_F(HostReload, ReplacedFileLoadsAsANewImageFromAPrivateCopy) {
   ASSERT_TRUE(fresh.load_file(live, LoadMode::private_copy));
   const LoadedPlugin* p = fresh.find(QKV_KIND_POSITIONAL, "test-ramp");
   ASSERT_NE(p, nullptr);
-  EXPECT_EQ(p->file, live);  // reports name the real file, not the copy
+  EXPECT_EQ(p->file, live);                 // reports name the real file, not the copy
   EXPECT_TRUE(fs::is_empty(dir_ / "tmp"));  // the copy's directory entry is gone
 }
 
@@ -84,8 +84,8 @@ TEST_F(HostReload, InstancesKeepTheirLibraryAfterTheRegistryIsGone) {
   {
     PluginRegistry registry;
     ASSERT_TRUE(registry.load_file(plugin_file("test_bytes"), LoadMode::private_copy));
-    tok.emplace(create_instance(registry.require(QKV_KIND_TOKENIZER, "test-bytes"),
-                                YAML::Node(), dir_));
+    tok.emplace(
+        create_instance(registry.require(QKV_KIND_TOKENIZER, "test-bytes"), YAML::Node(), dir_));
   }
   EXPECT_EQ(tok->decode(tok->encode("still here")), "still here");
 }

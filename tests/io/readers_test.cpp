@@ -20,8 +20,9 @@ namespace {
 class Readers : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("qkv-readers-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("qkv-readers-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -42,7 +43,8 @@ class Readers : public ::testing::Test {
     out.resize(n);
     return plain(name, out);
   }
-  static std::vector<std::pair<std::string, uint64_t>> lines(const fs::path& p, size_t buffer = 1 << 20) {
+  static std::vector<std::pair<std::string, uint64_t>> lines(const fs::path& p,
+                                                             size_t buffer = 1 << 20) {
     LineReader r(open_source(p), buffer);
     std::vector<std::pair<std::string, uint64_t>> out;
     std::string line;
@@ -55,7 +57,8 @@ class Readers : public ::testing::Test {
 
 TEST_F(Readers, LinesAndOffsets) {
   using V = std::vector<std::pair<std::string, uint64_t>>;
-  EXPECT_EQ(lines(plain("a.txt", "ab\n\ncd\r\nlast")), (V{{"ab", 0}, {"", 3}, {"cd\r", 4}, {"last", 8}}));
+  EXPECT_EQ(lines(plain("a.txt", "ab\n\ncd\r\nlast")),
+            (V{{"ab", 0}, {"", 3}, {"cd\r", 4}, {"last", 8}}));
   EXPECT_EQ(lines(plain("b.txt", "x\n")), (V{{"x", 0}}));
   EXPECT_EQ(lines(plain("c.txt", "")), V{});
   EXPECT_EQ(lines(plain("d.txt", "\n")), (V{{"", 0}}));

@@ -14,12 +14,14 @@ namespace {
 
 std::string unhex(const std::string& h) {
   std::string out;
-  for (size_t i = 0; i + 1 < h.size(); i += 2) out += static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16));
+  for (size_t i = 0; i + 1 < h.size(); i += 2)
+    out += static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16));
   return out;
 }
 
 std::vector<std::string> corpus_lines() {
-  std::ifstream in(std::string(QKV_SOURCE_DIR) + "/tests/data/corpus/invalid_utf8.bin", std::ios::binary);
+  std::ifstream in(std::string(QKV_SOURCE_DIR) + "/tests/data/corpus/invalid_utf8.bin",
+                   std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
   std::string all = ss.str();
@@ -55,7 +57,8 @@ TEST(Utf8, MatchesPythonOnEveryInvalidCase) {
 }
 
 TEST(Utf8, ValidTextIsUnchanged) {
-  const std::string s = "plain ASCII, caf\xC3\xA9, \xE2\x82\xAC, \xF0\x9F\x98\x80, \xF4\x8F\xBF\xBF end";
+  const std::string s =
+      "plain ASCII, caf\xC3\xA9, \xE2\x82\xAC, \xF0\x9F\x98\x80, \xF4\x8F\xBF\xBF end";
   EXPECT_TRUE(qkv::io::utf8_valid(s));
   EXPECT_EQ(qkv::io::utf8_repair(s), s);
 }
@@ -85,7 +88,9 @@ TEST(JsonFields, LoneSurrogateEscapeIsInvalid) {
   EXPECT_EQ(r.invalid->line_offset, line.find('\\'));
   auto fixed = extract_fields(line, kText, true);
   ASSERT_TRUE(fixed.ok()) << fixed.error;
-  EXPECT_EQ(fixed.texts[0], "ab\xEF\xBF\xBD" "cd");
+  EXPECT_EQ(fixed.texts[0],
+            "ab\xEF\xBF\xBD"
+            "cd");
 }
 
 TEST(JsonFields, LoneLowSurrogateAndReversedPair) {
@@ -117,7 +122,8 @@ TEST(JsonFields, Errors) {
   EXPECT_EQ(extract_fields(R"({"text":3})", kText, false).error, "field \"text\" is not a string");
   EXPECT_EQ(extract_fields(R"(["text"])", kText, false).error, "expected a JSON object per line");
   EXPECT_EQ(extract_fields(R"({"text":"a")", kText, false).error.rfind("not valid JSON: ", 0), 0u);
-  EXPECT_EQ(extract_fields("{\"text\":\"a\xFF\"", kText, true).error.rfind("not valid JSON", 0), 0u);
+  EXPECT_EQ(extract_fields("{\"text\":\"a\xFF\"", kText, true).error.rfind("not valid JSON", 0),
+            0u);
 }
 
 }  // namespace

@@ -102,11 +102,14 @@ void expect_npy_header(const std::string& h, const std::string& dict) {
 
 TEST(Npy, HeaderMatchesNumpy) {
   const int64_t a[] = {3};
-  expect_npy_header(npy_header("<i8", a), "{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }");
+  expect_npy_header(npy_header("<i8", a),
+                    "{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }");
   const int64_t b[] = {2, 3};
-  expect_npy_header(npy_header("<f4", b), "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }");
+  expect_npy_header(npy_header("<f4", b),
+                    "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }");
   const int64_t c[] = {12345678901, 768};
-  expect_npy_header(npy_header("<f4", c), "{'descr': '<f4', 'fortran_order': False, 'shape': (12345678901, 768), }");
+  expect_npy_header(npy_header("<f4", c),
+                    "{'descr': '<f4', 'fortran_order': False, 'shape': (12345678901, 768), }");
   const int64_t d[] = {0};
   EXPECT_EQ(npy_header("<i8", d).size(), npy_header("<i8", a).size());
 }
@@ -130,8 +133,9 @@ TEST(Sha256, Vectors) {
 class Outputs : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("qkv-writers-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("qkv-writers-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -139,7 +143,10 @@ class Outputs : public ::testing::Test {
     set_write_function_for_testing(nullptr);
     fs::remove_all(dir_);
   }
-  size_t files() const { return static_cast<size_t>(std::distance(fs::directory_iterator(dir_), fs::directory_iterator())); }
+  size_t files() const {
+    return static_cast<size_t>(
+        std::distance(fs::directory_iterator(dir_), fs::directory_iterator()));
+  }
   fs::path dir_;
 };
 
@@ -193,7 +200,8 @@ TEST_F(Outputs, FullDiskFailsCleanly) {
     set.commit(nlohmann::json::object());
     FAIL() << "no error";
   } catch (const IoError& e) {
-    EXPECT_NE(std::string(e.what()).find("out.bin: write failed: No space left on device"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("out.bin: write failed: No space left on device"),
+              std::string::npos)
         << e.what();
   }
   set_write_function_for_testing(nullptr);
@@ -215,8 +223,10 @@ TEST_F(Outputs, OutputSetWritesManifestLastWithChecksums) {
   ASSERT_EQ(m["outputs"].size(), 2u);
   EXPECT_EQ(m["outputs"][0]["path"], main.string());
   EXPECT_EQ(m["outputs"][0]["bytes"], 3);
-  EXPECT_EQ(m["outputs"][0]["sha256"], "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  EXPECT_EQ(m["outputs"][1]["sha256"], "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(m["outputs"][0]["sha256"],
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(m["outputs"][1]["sha256"],
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   EXPECT_EQ(files(), 3u);
 }
 

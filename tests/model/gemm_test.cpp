@@ -37,8 +37,8 @@ void check(GemmBackend be, Case c, bool accumulate) {
       double ref = accumulate ? c0[i * ldc + j] : 0.0;
       for (size_t p = 0; p < c.k; ++p) ref += double(a[i * lda + p]) * b[p * ldb + j];
       ASSERT_NEAR(out[i * ldc + j], ref, 1e-4 * (1 + std::sqrt(double(c.k))))
-          << gemm_backend_name(be) << " " << c.m << "x" << c.n << "x" << c.k << " at " << i
-          << "," << j;
+          << gemm_backend_name(be) << " " << c.m << "x" << c.n << "x" << c.k << " at " << i << ","
+          << j;
     }
   // Padding columns of C are untouched.
   for (size_t i = 0; i < c.m; ++i) ASSERT_EQ(out[i * ldc + c.n], c0[i * ldc + c.n]);
@@ -58,8 +58,12 @@ TEST(Gemm, SameBitsForOneAndTwoThreads) {
   auto a = random_vec(m * k, 4), b = random_vec(k * n, 5);
   for (auto be : {GemmBackend::OpenBlas, GemmBackend::Highway}) {
     std::vector<float> c1(m * n), c2(m * n);
-    tbb::task_arena(1).execute([&] { gemm(be, {m, n, k, a.data(), k, b.data(), n, c1.data(), n}); });
-    tbb::task_arena(2).execute([&] { gemm(be, {m, n, k, a.data(), k, b.data(), n, c2.data(), n}); });
+    tbb::task_arena(1).execute([&] {
+      gemm(be, {m, n, k, a.data(), k, b.data(), n, c1.data(), n});
+    });
+    tbb::task_arena(2).execute([&] {
+      gemm(be, {m, n, k, a.data(), k, b.data(), n, c2.data(), n});
+    });
     EXPECT_EQ(0, std::memcmp(c1.data(), c2.data(), c1.size() * 4)) << gemm_backend_name(be);
   }
 }

@@ -126,7 +126,8 @@ bool length_follows_decoder(const Seq2Seq& s, Faults f) {
   for (size_t n : {1u, 3u, 12u}) {
     std::vector<int32_t> src(n);
     for (size_t i = 0; i < n; ++i) src[i] = static_cast<int32_t>(5 + 3 * i);
-    if (s.decode(s.memory(src), f).size() != s.tgt.size() * s.m.transformer->config().d_model) return false;
+    if (s.decode(s.memory(src), f).size() != s.tgt.size() * s.m.transformer->config().d_model)
+      return false;
   }
   return true;
 }

@@ -83,8 +83,8 @@ TEST_P(Parity, SameBytesOnOneAndTwoThreads) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, Parity,
-                         ::testing::Values("bert-tiny", "bert-prefixed", "gpt2-tiny", "gpt2-prefixed",
-                                           "seq2seq-tiny", "qkv-decoder"),
+                         ::testing::Values("bert-tiny", "bert-prefixed", "gpt2-tiny",
+                                           "gpt2-prefixed", "seq2seq-tiny", "qkv-decoder"),
                          [](const auto& info) {
                            std::string n = info.param;
                            std::replace(n.begin(), n.end(), '-', '_');

@@ -39,13 +39,12 @@ std::string error_of(const std::vector<std::byte>& img) {
 // Hand-checked: "a" is F32 [2] = {1.0, -2.0}: 00 00 80 3f, 00 00 00 c0.
 // "b" is F16 [1,2] = {0.5, -inf}: 00 38, 00 fc. "c" is BF16 [1] = 3.0: 40 40.
 TEST(Safetensors, HandWrittenBytes) {
-  const std::string json =
-      R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-      R"("b":{"dtype":"F16","shape":[1,2],"data_offsets":[8,12]},)"
-      R"("c":{"dtype":"BF16","shape":[1],"data_offsets":[12,14]},)"
-      R"("__metadata__":{"format":"pt"}}  )";
-  const std::vector<uint8_t> data = {0x00, 0x00, 0x80, 0x3f, 0x00, 0x00, 0x00, 0xc0,
-                                     0x00, 0x38, 0x00, 0xfc, 0x40, 0x40};
+  const std::string json = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                           R"("b":{"dtype":"F16","shape":[1,2],"data_offsets":[8,12]},)"
+                           R"("c":{"dtype":"BF16","shape":[1],"data_offsets":[12,14]},)"
+                           R"("__metadata__":{"format":"pt"}}  )";
+  const std::vector<uint8_t> data = {0x00, 0x00, 0x80, 0x3f, 0x00, 0x00, 0x00,
+                                     0xc0, 0x00, 0x38, 0x00, 0xfc, 0x40, 0x40};
   auto img = image(json, data);
   const auto path = std::filesystem::path(::testing::TempDir()) / "hand.safetensors";
   {

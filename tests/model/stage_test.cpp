@@ -45,7 +45,8 @@ TEST(Stage, BertHiddenAndPooled) {
     EXPECT_EQ(out.tensors[0].row_counts, (std::vector<int64_t>{7, 3, 12, 1}));
     expect_close(out.tensors[0].values, e.floats("hidden"), "hidden");
   }
-  const auto pooled = stage("{path: bert-tiny, output: pooled_mean}")->run(batch_of(e, {{"ids", "cu"}}));
+  const auto pooled =
+      stage("{path: bert-tiny, output: pooled_mean}")->run(batch_of(e, {{"ids", "cu"}}));
   EXPECT_TRUE(pooled.tensors[0].per_document);
   expect_close(pooled.tensors[0].values, e.floats("pooled_mean"), "pooled_mean");
 }
@@ -57,7 +58,8 @@ TEST(Stage, Gpt2LogprobsPerplexityTopk) {
   expect_close(lp.tensors[0].values, e.floats("logprobs"), "logprobs");
   EXPECT_EQ(lp.tensors[1].suffix, ".perplexity");
   expect_close(lp.tensors[1].values, e.floats("perplexity"), "perplexity");
-  const auto top = stage("{path: gpt2-tiny, output: topk, topk: 5}")->run(batch_of(e, {{"ids", "cu"}}));
+  const auto top =
+      stage("{path: gpt2-tiny, output: topk, topk: 5}")->run(batch_of(e, {{"ids", "cu"}}));
   ASSERT_EQ(top.tensors.size(), 2u);
   expect_close(top.tensors[0].values, e.floats("topk_logits"), "topk");
   const auto ids = e.ints("topk_ids");
@@ -67,7 +69,9 @@ TEST(Stage, Gpt2LogprobsPerplexityTopk) {
 TEST(Stage, PositionsFromPlugins) {
   // The learned table through positional-learned (host tensor lookup) gives GPT-2's outputs.
   const Expected g("gpt2-tiny");
-  const auto out = stage("{path: gpt2-tiny, positional: {plugin: positional-learned, config: {tensor: wpe.weight}}}")
+  const auto out = stage(
+                       "{path: gpt2-tiny, positional: {plugin: positional-learned, config: "
+                       "{tensor: wpe.weight}}}")
                        ->run(batch_of(g, {{"ids", "cu"}}));
   expect_close(out.tensors[0].values, g.floats("hidden"), "gpt2 via positional-learned");
   // nn.Transformer's sinusoidal positions through positional-sinusoidal.
@@ -78,8 +82,9 @@ TEST(Stage, PositionsFromPlugins) {
   EXPECT_EQ(o2.tensors[0].row_counts, (std::vector<int64_t>{5, 2, 9}));
   // Rotary (NeoX) positions through positional-rope.
   const Expected q("qkv-decoder");
-  const auto o3 = stage("{path: qkv-decoder, positional: {plugin: positional-rope, config: {layout: neox}}}")
-                      ->run(batch_of(q, {{"ids", "cu"}}));
+  const auto o3 =
+      stage("{path: qkv-decoder, positional: {plugin: positional-rope, config: {layout: neox}}}")
+          ->run(batch_of(q, {{"ids", "cu"}}));
   expect_close(o3.tensors[0].values, q.floats("hidden"), "qkv-decoder via positional-rope");
 }
 
@@ -94,9 +99,11 @@ TEST(Stage, ClearErrors) {
   };
   EXPECT_NE(message("{output: hidden}").find("model.path"), std::string::npos);
   EXPECT_NE(message("{path: nowhere}").find("model directory not found"), std::string::npos);
-  EXPECT_NE(message("{path: bert-tiny, output: logprobs}").find("needs a decoder"), std::string::npos);
-  EXPECT_NE(message("{path: bert-tiny, attention: {plugin: attention-nope}}").find("attention-nope"),
+  EXPECT_NE(message("{path: bert-tiny, output: logprobs}").find("needs a decoder"),
             std::string::npos);
+  EXPECT_NE(
+      message("{path: bert-tiny, attention: {plugin: attention-nope}}").find("attention-nope"),
+      std::string::npos);
 }
 
 }  // namespace

@@ -41,14 +41,16 @@ class NaiveAttention final : public AttentionBackend {
           for (int32_t j = 0; j < visible; ++j) {
             double dot = 0;
             for (size_t c = 0; c < hd; ++c)
-              dot += double(a.q[(q0 + i) * qs + h * hd + c]) * a.k[(k0 + j) * ks + (h / group) * hd + c];
+              dot += double(a.q[(q0 + i) * qs + h * hd + c]) *
+                     a.k[(k0 + j) * ks + (h / group) * hd + c];
             s[j] = dot * scale;
             mx = std::max(mx, s[j]);
           }
           for (auto& x : s) sum += (x = std::exp(x - mx));
           for (size_t c = 0; c < hd; ++c) {
             double acc = 0;
-            for (int32_t j = 0; j < visible; ++j) acc += s[j] * a.v[(k0 + j) * vs + (h / group) * hd + c];
+            for (int32_t j = 0; j < visible; ++j)
+              acc += s[j] * a.v[(k0 + j) * vs + (h / group) * hd + c];
             a.out[(q0 + i) * os + h * hd + c] = visible > 0 ? float(acc / sum) : 0.0f;
           }
         }
@@ -59,7 +61,8 @@ class NaiveAttention final : public AttentionBackend {
 // A fixture's expected.safetensors.
 class Expected {
  public:
-  explicit Expected(const std::string& model) : f_(SafetensorsFile::open(fixture(model) / "expected.safetensors")) {}
+  explicit Expected(const std::string& model)
+      : f_(SafetensorsFile::open(fixture(model) / "expected.safetensors")) {}
   std::vector<float> floats(const std::string& name) const { return f_.to_f32(entry(name)); }
   std::vector<int32_t> ints(const std::string& name) const {
     const auto& e = entry(name);
@@ -80,7 +83,8 @@ class Expected {
 };
 
 // The fp32 parity bound.
-inline void expect_close(const std::vector<float>& got, const std::vector<float>& ref, const std::string& what) {
+inline void expect_close(const std::vector<float>& got, const std::vector<float>& ref,
+                         const std::string& what) {
   ASSERT_EQ(got.size(), ref.size()) << what;
   float mx = 0;
   for (float r : ref)
@@ -93,7 +97,8 @@ inline void expect_close(const std::vector<float>& got, const std::vector<float>
       continue;
     }
     if (!(std::abs(got[i] - ref[i]) <= tol) && bad++ < 5)
-      ADD_FAILURE() << what << "[" << i << "]: got " << got[i] << ", torch " << ref[i] << " (tol " << tol << ")";
+      ADD_FAILURE() << what << "[" << i << "]: got " << got[i] << ", torch " << ref[i] << " (tol "
+                    << tol << ")";
   }
   EXPECT_EQ(bad, 0u) << what << ": " << bad << " of " << got.size() << " values outside the bound";
 }

@@ -46,7 +46,8 @@ class Parity : public ::testing::Test {
   }
 
   void SetUp() override {
-    ASSERT_NE(registry_->find(QKV_KIND_TOKENIZER, "tokenizer-bpe"), nullptr) << ::testing::PrintToString(registry_->errors());
+    ASSERT_NE(registry_->find(QKV_KIND_TOKENIZER, "tokenizer-bpe"), nullptr)
+        << ::testing::PrintToString(registry_->errors());
     ASSERT_NE(registry_->find(QKV_KIND_TOKENIZER, "tokenizer-wordpiece"), nullptr);
     env_.pipelines_dir = kRoot / "configs/pipelines";
     env_.plugins = registry_.get();
@@ -67,7 +68,8 @@ class Parity : public ::testing::Test {
     return run_job(s, env_, progress, cancel);
   }
   // Compares line by line, reporting the first few differing documents.
-  static void expect_same_lines(const std::string& got, const std::string& want, const std::string& what) {
+  static void expect_same_lines(const std::string& got, const std::string& want,
+                                const std::string& what) {
     auto g = split_lines(got), w = split_lines(want);
     EXPECT_EQ(g.size(), w.size()) << what;
     int shown = 0;
@@ -75,8 +77,9 @@ class Parity : public ::testing::Test {
     for (size_t i = 0; i < std::min(g.size(), w.size()); ++i) {
       if (g[i] == w[i]) continue;
       ++bad;
-      if (shown++ < 3) ADD_FAILURE() << what << ": document " << i << " differs:\n got  " << g[i].substr(0, 300)
-                                     << "\n want " << w[i].substr(0, 300);
+      if (shown++ < 3)
+        ADD_FAILURE() << what << ": document " << i << " differs:\n got  " << g[i].substr(0, 300)
+                      << "\n want " << w[i].substr(0, 300);
     }
     EXPECT_EQ(bad, 0u) << what;
   }
@@ -102,8 +105,11 @@ TEST_F(Parity, ShippedPipelinesGiveTheGoldenIdsOnEveryDocument) {
   for (const auto& s : kShipped) {
     for (const char* corpus : kCorpora) {
       const fs::path out = dir_ / (std::string(corpus) + "." + s.golden + ".jsonl");
-      run(s.pipeline, {(kRoot / "tests/data/corpus" / (std::string(corpus) + ".jsonl")).string()}, out);
-      expect_same_lines(slurp(out), gunzip(kRoot / "tests/data/golden" / (std::string(corpus) + "." + s.golden + ".jsonl.gz")),
+      run(s.pipeline, {(kRoot / "tests/data/corpus" / (std::string(corpus) + ".jsonl")).string()},
+          out);
+      expect_same_lines(slurp(out),
+                        gunzip(kRoot / "tests/data/golden" /
+                               (std::string(corpus) + "." + s.golden + ".jsonl.gz")),
                         std::string(s.pipeline) + " on " + corpus);
       fs::remove(out);
     }
@@ -111,11 +117,15 @@ TEST_F(Parity, ShippedPipelinesGiveTheGoldenIdsOnEveryDocument) {
 }
 
 TEST_F(Parity, AllowedSpecialTokensOnMixedEdge) {
-  for (const auto& [pipeline, golden] : {std::pair{"tokenize-gpt2", "r50k_base"}, std::pair{"tokenize-cl100k", "cl100k_base"},
-                                         std::pair{"tokenize-o200k", "o200k_base"}}) {
+  for (const auto& [pipeline, golden] :
+       {std::pair{"tokenize-gpt2", "r50k_base"}, std::pair{"tokenize-cl100k", "cl100k_base"},
+        std::pair{"tokenize-o200k", "o200k_base"}}) {
     const fs::path out = dir_ / "special.jsonl";
-    run(pipeline, {(kRoot / "tests/data/corpus/mixed_edge.jsonl").string()}, out, {{"tokenizer.special_tokens", "all"}});
-    expect_same_lines(slurp(out), gunzip(kRoot / "tests/data/golden" / (std::string("mixed_edge.") + golden + ".allowed_special.jsonl.gz")),
+    run(pipeline, {(kRoot / "tests/data/corpus/mixed_edge.jsonl").string()}, out,
+        {{"tokenizer.special_tokens", "all"}});
+    expect_same_lines(slurp(out),
+                      gunzip(kRoot / "tests/data/golden" /
+                             (std::string("mixed_edge.") + golden + ".allowed_special.jsonl.gz")),
                       std::string(pipeline) + " special_tokens: all");
   }
 }
@@ -126,7 +136,9 @@ TEST_F(Parity, InvalidUtf8ReplacePolicyMatchesReplacedGoldens) {
     JobResult r = run(s.pipeline, {(kRoot / "tests/data/corpus/invalid_utf8.bin").string()}, out,
                       {{"input.format", "txt"}, {"input.invalid_utf8", "replace"}});
     EXPECT_EQ(r.documents, 49u);
-    expect_same_lines(slurp(out), gunzip(kRoot / "tests/data/golden" / (std::string("invalid_utf8.") + s.golden + ".replaced.jsonl.gz")),
+    expect_same_lines(slurp(out),
+                      gunzip(kRoot / "tests/data/golden" /
+                             (std::string("invalid_utf8.") + s.golden + ".replaced.jsonl.gz")),
                       std::string(s.pipeline) + " invalid_utf8 replace");
   }
 }
@@ -139,9 +151,11 @@ TEST_F(Parity, InvalidUtf8ErrorPolicyNamesTheFirstBadPlace) {
     run("tokenize-cl100k", {in.string()}, out, {{"input.format", "txt"}});
     FAIL() << "no error";
   } catch (const JobFailed& e) {
-    EXPECT_EQ(std::string(e.what()), in.string() + ":1: document 0: invalid UTF-8 at byte 0 of the document's text "
-                                                    "(byte 0 of the file); set input.invalid_utf8: replace to turn "
-                                                    "invalid bytes into U+FFFD");
+    EXPECT_EQ(std::string(e.what()),
+              in.string() +
+                  ":1: document 0: invalid UTF-8 at byte 0 of the document's text "
+                  "(byte 0 of the file); set input.invalid_utf8: replace to turn "
+                  "invalid bytes into U+FFFD");
   }
   EXPECT_FALSE(fs::exists(out));
   EXPECT_EQ(dir_.names(), std::vector<std::string>{});
@@ -170,7 +184,8 @@ TEST_F(Parity, DecodeOfEncodeIsTheOriginalText) {
 // Training .bin (uint16 for GPT-2, uint32 for cl100k) decodes back to the text.
 TEST_F(Parity, BinDecodesBackToText) {
   const fs::path in = kRoot / "tests/data/corpus/ru.jsonl";
-  for (const auto& [pipeline, width] : {std::pair{"tokenize-gpt2", 2}, std::pair{"tokenize-cl100k", 4}}) {
+  for (const auto& [pipeline, width] :
+       {std::pair{"tokenize-gpt2", 2}, std::pair{"tokenize-cl100k", 4}}) {
     JobResult enc = run(pipeline, {in.string()}, dir_ / "train.bin", {{"output.format", "bin"}});
     EXPECT_EQ(fs::file_size(dir_ / "train.bin"), enc.tokens * width) << pipeline;
     Npy idx = read_npy_independently(dir_ / "train.idx.npy");
@@ -181,7 +196,9 @@ TEST_F(Parity, BinDecodesBackToText) {
     auto decoded = split_lines(slurp(dir_ / "back.jsonl"));
     ASSERT_EQ(decoded.size(), originals.size());
     for (size_t i = 0; i < originals.size(); ++i)
-      EXPECT_EQ(nlohmann::json::parse(decoded[i])["text"], nlohmann::json::parse(originals[i])["text"]) << i;
+      EXPECT_EQ(nlohmann::json::parse(decoded[i])["text"],
+                nlohmann::json::parse(originals[i])["text"])
+          << i;
   }
 }
 
@@ -214,7 +231,8 @@ TEST_F(Parity, ThreadCountDoesNotChangeBytes) {
   std::vector<std::string> outs;
   for (unsigned t : {1u, 2u}) {
     env_.threads = t;
-    run("tokenize-bert-base-uncased", {in.string()}, dir_ / ("t" + std::to_string(t) + ".jsonl"), {{"batch.documents", "5"}});
+    run("tokenize-bert-base-uncased", {in.string()}, dir_ / ("t" + std::to_string(t) + ".jsonl"),
+        {{"batch.documents", "5"}});
     outs.push_back(slurp(dir_ / ("t" + std::to_string(t) + ".jsonl")));
   }
   EXPECT_EQ(outs[0], outs[1]);
@@ -228,9 +246,13 @@ TEST_F(Parity, TokenizerCacheSharesInstancesNotOptions) {
   run("tokenize-cl100k", {in.string()}, dir_ / "a.jsonl");
   run("tokenize-cl100k", {in.string()}, dir_ / "b.jsonl", {{"tokenizer.special_tokens", "all"}});
   EXPECT_EQ(env_.tokenizers->size(), 1u);
-  expect_same_lines(slurp(dir_ / "a.jsonl"), gunzip(kRoot / "tests/data/golden/mixed_edge.cl100k_base.jsonl.gz"), "cached a");
-  expect_same_lines(slurp(dir_ / "b.jsonl"), gunzip(kRoot / "tests/data/golden/mixed_edge.cl100k_base.allowed_special.jsonl.gz"),
-                    "cached b");
+  expect_same_lines(slurp(dir_ / "a.jsonl"),
+                    gunzip(kRoot / "tests/data/golden/mixed_edge.cl100k_base.jsonl.gz"),
+                    "cached a");
+  expect_same_lines(
+      slurp(dir_ / "b.jsonl"),
+      gunzip(kRoot / "tests/data/golden/mixed_edge.cl100k_base.allowed_special.jsonl.gz"),
+      "cached b");
   run("tokenize-o200k", {in.string()}, dir_ / "c.jsonl");
   EXPECT_EQ(env_.tokenizers->size(), 2u);
 }

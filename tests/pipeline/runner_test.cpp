@@ -21,7 +21,8 @@ using namespace qkv::test;
 class ByteTokenizer : public Tokenizer {
  public:
   explicit ByteTokenizer(uint32_t vocab = 256, int32_t shift = 0) : vocab_(vocab), shift_(shift) {}
-  void encode(std::string_view text, std::vector<int32_t>& ids, std::vector<uint32_t>* offsets) const override {
+  void encode(std::string_view text, std::vector<int32_t>& ids,
+              std::vector<uint32_t>* offsets) const override {
     for (size_t i = 0; i < text.size(); ++i) {
       ids.push_back(static_cast<unsigned char>(text[i]) + shift_);
       if (offsets) {
@@ -33,7 +34,8 @@ class ByteTokenizer : public Tokenizer {
   }
   void decode(std::span<const int32_t> ids, std::string& out) const override {
     for (int32_t id : ids) {
-      if (id - shift_ < 0 || id - shift_ > 255) throw std::runtime_error("unknown id " + std::to_string(id));
+      if (id - shift_ < 0 || id - shift_ > 255)
+        throw std::runtime_error("unknown id " + std::to_string(id));
       out += static_cast<char>(id - shift_);
     }
   }
@@ -84,17 +86,19 @@ class Runner : public ::testing::Test {
 };
 
 TEST_F(Runner, JsonlIdsInInputOrder) {
-  spit(dir_ / "in.jsonl", "{\"text\":\"ab\"}\n{\"id\":2,\"text\":\"\"}\n{\"text\":\"x\\ny\"}\n{\"text\":\"z\"}\n");
+  spit(dir_ / "in.jsonl",
+       "{\"text\":\"ab\"}\n{\"id\":2,\"text\":\"\"}\n{\"text\":\"x\\ny\"}\n{\"text\":\"z\"}\n");
   spit(dir_ / "in2.txt", "line one\n\nlast");
   JobSpec s;
   s.inputs = {(dir_ / "in.jsonl").string(), (dir_ / "in2.txt").string()};
   s.output = (dir_ / "out.jsonl").string();
   JobResult r = run(s);
-  EXPECT_EQ(slurp(dir_ / "out.jsonl"), "[97,98]\n[]\n[120,10,121]\n[122]\n" + ids_of("line one") + "\n[]\n" +
-                                           ids_of("last") + "\n");
+  EXPECT_EQ(slurp(dir_ / "out.jsonl"), "[97,98]\n[]\n[120,10,121]\n[122]\n" + ids_of("line one") +
+                                           "\n[]\n" + ids_of("last") + "\n");
   EXPECT_EQ(r.documents, 7u);
   EXPECT_EQ(r.tokens, 2u + 3 + 1 + 8 + 4);
-  EXPECT_EQ(r.outputs, (std::vector<std::string>{(dir_ / "out.jsonl").string(), (dir_ / "out.manifest.json").string()}));
+  EXPECT_EQ(r.outputs, (std::vector<std::string>{(dir_ / "out.jsonl").string(),
+                                                 (dir_ / "out.manifest.json").string()}));
   EXPECT_EQ(progress_.documents_done, 7u);
   EXPECT_EQ(progress_.bytes_done.load(), progress_.bytes_total.load());
   auto m = nlohmann::json::parse(slurp(dir_ / "out.manifest.json"));
@@ -102,7 +106,8 @@ TEST_F(Runner, JsonlIdsInInputOrder) {
   EXPECT_EQ(m["tokens"], 18);
   EXPECT_EQ(m["pipeline"], "byte");
   EXPECT_EQ(m["inputs"][0]["bytes"], fs::file_size(dir_ / "in.jsonl"));
-  EXPECT_EQ(dir_.names(), (std::vector<std::string>{"byte.yaml", "in.jsonl", "in2.txt", "out.jsonl", "out.manifest.json"}));
+  EXPECT_EQ(dir_.names(), (std::vector<std::string>{"byte.yaml", "in.jsonl", "in2.txt", "out.jsonl",
+                                                    "out.manifest.json"}));
 }
 
 TEST_F(Runner, OffsetsForm) {
@@ -149,7 +154,8 @@ TEST_F(Runner, OutputBytesDoNotDependOnThreads) {
       JobResult r = run(s, threads);
       EXPECT_EQ(r.documents, 6000u);
       std::string bytes = slurp(s.output);
-      if (std::string(format) == "bin") bytes += slurp(dir_ / ("o" + std::to_string(threads) + ".idx.npy"));
+      if (std::string(format) == "bin")
+        bytes += slurp(dir_ / ("o" + std::to_string(threads) + ".idx.npy"));
       outs.push_back(bytes);
     }
     EXPECT_EQ(outs[0], outs[1]) << format;
@@ -180,7 +186,8 @@ TEST_F(Runner, BinAndIdxReadBackIndependently) {
   const std::string w = slurp(dir_ / "w.bin");
   ASSERT_EQ(w.size(), 20u);
   const uint32_t first = static_cast<unsigned char>(w[0]) | static_cast<unsigned char>(w[1]) << 8 |
-                         static_cast<unsigned char>(w[2]) << 16 | static_cast<unsigned char>(w[3]) << 24;
+                         static_cast<unsigned char>(w[2]) << 16 |
+                         static_cast<unsigned char>(w[3]) << 24;
   EXPECT_EQ(first, 65000u + 'a');
   EXPECT_EQ(nlohmann::json::parse(slurp(dir_ / "w.manifest.json"))["dtype"], "uint32");
 }
@@ -195,9 +202,12 @@ TEST_F(Runner, InvalidUtf8ErrorNamesFileDocumentAndOffsets) {
   s.inputs = {(dir_ / "in.jsonl").string()};
   s.output = (dir_ / "out.jsonl").string();
   const std::string msg = fail(s);
-  EXPECT_EQ(msg, (dir_ / "in.jsonl").string() + ":2: document 1: invalid UTF-8 in field \"text\" at byte 3 of "
-                 "the document's text (byte " + std::to_string(first.size() + second.find('\xC3')) +
-                 " of the file); set input.invalid_utf8: replace to turn invalid bytes into U+FFFD");
+  EXPECT_EQ(msg,
+            (dir_ / "in.jsonl").string() +
+                ":2: document 1: invalid UTF-8 in field \"text\" at byte 3 of "
+                "the document's text (byte " +
+                std::to_string(first.size() + second.find('\xC3')) +
+                " of the file); set input.invalid_utf8: replace to turn invalid bytes into U+FFFD");
   EXPECT_EQ(slurp(dir_ / "out.jsonl"), "existing");
   EXPECT_EQ(dir_.names(), (std::vector<std::string>{"byte.yaml", "in.jsonl", "out.jsonl"}));
 
@@ -209,8 +219,10 @@ TEST_F(Runner, InvalidUtf8ErrorNamesFileDocumentAndOffsets) {
 // Every case of invalid_utf8.bin, placed as line 2 of a .txt after a valid line: the error
 // names line 2, document 1 and Python's first-invalid offset (tests/io/data).
 TEST_F(Runner, InvalidUtf8CasesReportPythonsOffsets) {
-  const auto cases = split_lines(slurp(fs::path(QKV_SOURCE_DIR) / "tests/data/corpus/invalid_utf8.bin"));
-  auto rows = split_lines(slurp(fs::path(QKV_SOURCE_DIR) / "tests/io/data/invalid_utf8.expected.tsv"));
+  const auto cases =
+      split_lines(slurp(fs::path(QKV_SOURCE_DIR) / "tests/data/corpus/invalid_utf8.bin"));
+  auto rows =
+      split_lines(slurp(fs::path(QKV_SOURCE_DIR) / "tests/io/data/invalid_utf8.expected.tsv"));
   ASSERT_EQ(rows.size(), 50u);
   for (size_t i = 1; i < rows.size(); ++i) {
     std::istringstream r(rows[i]);
@@ -220,9 +232,11 @@ TEST_F(Runner, InvalidUtf8CasesReportPythonsOffsets) {
     JobSpec s;
     s.inputs = {(dir_ / "case.txt").string()};
     s.output = (dir_ / "o.jsonl").string();
-    EXPECT_EQ(fail(s), (dir_ / "case.txt").string() + ":2: document 1: invalid UTF-8 at byte " + std::to_string(first) +
-                           " of the document's text (byte " + std::to_string(6 + first) +
-                           " of the file); set input.invalid_utf8: replace to turn invalid bytes into U+FFFD")
+    EXPECT_EQ(
+        fail(s),
+        (dir_ / "case.txt").string() + ":2: document 1: invalid UTF-8 at byte " +
+            std::to_string(first) + " of the document's text (byte " + std::to_string(6 + first) +
+            " of the file); set input.invalid_utf8: replace to turn invalid bytes into U+FFFD")
         << "case " << line;
   }
 }
@@ -269,12 +283,14 @@ TEST_F(Runner, DecodeJsonlAndBin) {
     dec.output = (dir_ / "text.jsonl").string();
     JobResult r = run(dec);
     EXPECT_EQ(r.documents, 4u);
-    EXPECT_EQ(slurp(dir_ / "text.jsonl"), "{\"text\":\"h\xC3\xA9llo \\\"w\\\"\"}\n{\"text\":\"\"}\n{\"text\":\"\xC3\xA9\"}\n"
-                                          "{\"bytes_b64\":\"ww==\"}\n")
+    EXPECT_EQ(slurp(dir_ / "text.jsonl"),
+              "{\"text\":\"h\xC3\xA9llo \\\"w\\\"\"}\n{\"text\":\"\"}\n{\"text\":\"\xC3\xA9\"}\n"
+              "{\"bytes_b64\":\"ww==\"}\n")
         << in;
   }
   // A .bin whose only document has an unknown id, after ids.bin: named by file and job document.
-  std::string idx("\x93NUMPY\x01\x00\x76\x00{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }", 67);
+  std::string idx(
+      "\x93NUMPY\x01\x00\x76\x00{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }", 67);
   idx.resize(127, ' ');
   idx += '\n';
   idx += std::string("\0\0\0\0\0\0\0\0\x01\0\0\0\0\0\0\0", 16);
@@ -290,8 +306,9 @@ TEST_F(Runner, DecodeJsonlAndBin) {
   dec.decode = true;
   dec.inputs = {(dir_ / "bad.jsonl").string()};
   dec.output = (dir_ / "t2.jsonl").string();
-  EXPECT_EQ(fail(dec), (dir_ / "bad.jsonl").string() +
-                           ":2: document 1: expected token ids (integers from 0 to 2147483647), got \"x\"");
+  EXPECT_EQ(fail(dec),
+            (dir_ / "bad.jsonl").string() +
+                ":2: document 1: expected token ids (integers from 0 to 2147483647), got \"x\"");
   spit(dir_ / "bad.jsonl", "[1,999]\n");
   EXPECT_EQ(fail(dec), (dir_ / "bad.jsonl").string() + ":1: document 0: unknown id 999");
 }
@@ -307,7 +324,8 @@ TEST_F(Runner, InlineJobs) {
   JobSpec d;
   d.decode = true;
   d.texts = {"[104,105]", "[195]"};
-  EXPECT_EQ(run(d).inline_results, (std::vector<std::string>{"{\"text\":\"hi\"}", "{\"bytes_b64\":\"ww==\"}"}));
+  EXPECT_EQ(run(d).inline_results,
+            (std::vector<std::string>{"{\"text\":\"hi\"}", "{\"bytes_b64\":\"ww==\"}"}));
 }
 
 TEST_F(Runner, CancelRemovesTemporaryFiles) {
@@ -367,7 +385,8 @@ class FakeStage : public ModelStage {
 
 TEST_F(Runner, ModelStageWritesNpyWithOffsets) {
   fs::create_directories(dir_ / "m");
-  spit(dir_ / "model.yaml", "tokenizer: {plugin: fake}\nmodel: {path: m}\nbatch: {documents: 2, max_tokens: 5}\n");
+  spit(dir_ / "model.yaml",
+       "tokenizer: {plugin: fake}\nmodel: {path: m}\nbatch: {documents: 2, max_tokens: 5}\n");
   set_model_stage_factory([](const ModelStageContext&) { return std::make_unique<FakeStage>(); });
   spit(dir_ / "in.txt", "ab\nc\nlonger\n");
   JobSpec s;
@@ -379,7 +398,8 @@ TEST_F(Runner, ModelStageWritesNpyWithOffsets) {
   Npy main = read_npy_independently(dir_ / "v.npy");
   EXPECT_EQ(main.descr, "<f4");
   EXPECT_EQ(main.shape, (std::vector<int64_t>{7, 2}));
-  EXPECT_EQ(main.values<float>(), (std::vector<float>{'a', 0, 'b', 1, 'c', 0, 'l', 0, 'o', 1, 'n', 2, 'g', 3}));
+  EXPECT_EQ(main.values<float>(),
+            (std::vector<float>{'a', 0, 'b', 1, 'c', 0, 'l', 0, 'o', 1, 'n', 2, 'g', 3}));
   Npy off = read_npy_independently(dir_ / "v.offsets.npy");
   EXPECT_EQ(off.values<int64_t>(), (std::vector<int64_t>{0, 2, 3, 7}));
   Npy len = read_npy_independently(dir_ / "v.len.npy");

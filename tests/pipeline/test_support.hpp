@@ -43,8 +43,8 @@ class TempDir {
  public:
   TempDir() {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("qkv-pipeline-" + std::to_string(::getpid()) + "-" + info->test_suite_name() + "-" + info->name());
+    path_ = fs::temp_directory_path() / ("qkv-pipeline-" + std::to_string(::getpid()) + "-" +
+                                         info->test_suite_name() + "-" + info->name());
     fs::remove_all(path_);
     fs::create_directories(path_);
   }

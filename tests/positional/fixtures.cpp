@@ -45,8 +45,8 @@ void expect_close(std::span<const float> actual, std::span<const float> ref,
   for (size_t i = 0; i < ref.size(); ++i) {
     const double diff = std::fabs(double{actual[i]} - double{ref[i]});
     if (!(diff <= tol) && bad++ < 5)
-      ADD_FAILURE() << what << ": element " << i << " is " << actual[i] << ", reference "
-                    << ref[i] << " (|diff| " << diff << " > tol " << tol << ")";
+      ADD_FAILURE() << what << ": element " << i << " is " << actual[i] << ", reference " << ref[i]
+                    << " (|diff| " << diff << " > tol " << tol << ")";
   }
   EXPECT_EQ(bad, 0u) << what << ": elements out of tolerance";
 }

@@ -51,10 +51,10 @@ TEST_F(PositionalPlugins, SinusoidalMatchesTorch) {
 
 TEST_F(PositionalPlugins, RopeMatchesTorch) {
   for (const auto& c : positional_cases("rope")) {
-    auto rope = make("positional-rope", "{layout: " + c.config.at("layout").get<std::string>() +
-                                            ", base: " + c.config.at("base").dump() +
-                                            ", rotary_fraction: " +
-                                            c.config.at("rotary_fraction").dump() + "}");
+    auto rope = make("positional-rope",
+                     "{layout: " + c.config.at("layout").get<std::string>() +
+                         ", base: " + c.config.at("base").dump() +
+                         ", rotary_fraction: " + c.config.at("rotary_fraction").dump() + "}");
     EXPECT_TRUE(rope.rotary());
     std::vector<int64_t> shape;
     auto x = c.floats("x", &shape);

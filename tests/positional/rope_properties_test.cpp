@@ -39,7 +39,7 @@ std::vector<float> rotated(const Rope& rope, std::vector<float> v, int32_t pos) 
 }
 
 const Params kParams[] = {
-    {RopeLayout::neox, 10000.0, 1.0, 64},  {RopeLayout::gptj, 10000.0, 1.0, 64},
+    {RopeLayout::neox, 10000.0, 1.0, 64},    {RopeLayout::gptj, 10000.0, 1.0, 64},
     {RopeLayout::neox, 500000.0, 0.25, 128}, {RopeLayout::gptj, 10000.0, 0.5, 32},
     {RopeLayout::gptj, 100.0, 1.0, 80},
 };

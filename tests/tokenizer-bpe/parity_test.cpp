@@ -49,11 +49,11 @@ void expect_golden(const Handle& bpe, const std::vector<std::string>& docs,
     if (ids != gold[d] && bad++ < 5) {
       size_t k = 0;
       while (k < ids.size() && k < gold[d].size() && ids[k] == gold[d][k]) ++k;
-      ADD_FAILURE() << "document " << d << ": " << ids.size() << " ids, golden "
-                    << gold[d].size() << "; first difference at id " << k << " (got "
+      ADD_FAILURE() << "document " << d << ": " << ids.size() << " ids, golden " << gold[d].size()
+                    << "; first difference at id " << k << " (got "
                     << (k < ids.size() ? ids[k] : -1) << ", want "
-                    << (k < gold[d].size() ? gold[d][k] : -1) << "); got "
-                    << show(bpe, ids, k) << " want " << show(bpe, gold[d], k);
+                    << (k < gold[d].size() ? gold[d][k] : -1) << "); got " << show(bpe, ids, k)
+                    << " want " << show(bpe, gold[d], k);
     }
     if (roundtrip) {
       EXPECT_EQ(bpe.decode(ids), docs[d]) << "decode(encode(x)) != x for document " << d;
@@ -72,8 +72,8 @@ TEST_P(CorpusParity, IdsEqualGoldenAndDecodeRoundTrips) {
     if (s.name == source) src = &s;
   ASSERT_NE(src, nullptr);
   // tokenizer.json matches <|endoftext|> by default: HF's own golden for mixed_edge.
-  const std::string gold = (src->hf && stem == "mixed_edge") ? "mixed_edge.gpt2-hf"
-                                                               : stem + "." + src->golden;
+  const std::string gold =
+      (src->hf && stem == "mixed_edge") ? "mixed_edge.gpt2-hf" : stem + "." + src->golden;
   expect_golden(plugin(source), corpus(stem), golden(gold), QKV_SPECIAL_DEFAULT, true);
 }
 
@@ -100,13 +100,12 @@ class SourceParity : public ::testing::TestWithParam<std::string> {
 
 TEST_P(SourceParity, MixedEdgeWithAllSpecialsAllowed) {
   expect_golden(plugin(GetParam()), corpus("mixed_edge"),
-                golden("mixed_edge." + src().golden + ".allowed_special"), QKV_SPECIAL_ALL,
-                false);
+                golden("mixed_edge." + src().golden + ".allowed_special"), QKV_SPECIAL_ALL, false);
 }
 
 TEST_P(SourceParity, MixedEdgeWithNoSpecials) {
-  expect_golden(plugin(GetParam()), corpus("mixed_edge"),
-                golden("mixed_edge." + src().golden), QKV_SPECIAL_NONE, false);
+  expect_golden(plugin(GetParam()), corpus("mixed_edge"), golden("mixed_edge." + src().golden),
+                QKV_SPECIAL_NONE, false);
 }
 
 TEST_P(SourceParity, InvalidUtf8ReplacedMatchesGolden) {

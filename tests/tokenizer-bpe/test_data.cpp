@@ -78,7 +78,8 @@ std::string replace_invalid_utf8(const std::string& bytes) {
     }
     size_t need;
     unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) need = 1;
+    if (c >= 0xC2 && c <= 0xDF)
+      need = 1;
     else if (c >= 0xE0 && c <= 0xEF) {
       need = 2;
       if (c == 0xE0) lo = 0xA0;

@@ -8,8 +8,8 @@
 
 namespace qkv::bpe::test {
 
-std::string source_dir();                           // QKV_SOURCE_DIR
-std::string vocab(const std::string& name);         // data/vocab/<name>
+std::string source_dir();                    // QKV_SOURCE_DIR
+std::string vocab(const std::string& name);  // data/vocab/<name>
 // Texts of tests/data/corpus/<stem>.jsonl (the first max_docs).
 std::vector<std::string> corpus(const std::string& stem, size_t max_docs = SIZE_MAX);
 // One id array per line of tests/data/golden/<name>.jsonl.gz.

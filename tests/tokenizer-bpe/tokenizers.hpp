@@ -16,9 +16,11 @@ struct Source {
   bool hf = false;     // tokenizer.json: specials matched by default
 };
 
-inline const Source kSources[] = {
-    {"r50k_tiktoken", "r50k_base"}, {"gpt2_files", "r50k_base"}, {"gpt2_hf", "r50k_base", true},
-    {"cl100k", "cl100k_base"},      {"o200k", "o200k_base"}};
+inline const Source kSources[] = {{"r50k_tiktoken", "r50k_base"},
+                                  {"gpt2_files", "r50k_base"},
+                                  {"gpt2_hf", "r50k_base", true},
+                                  {"cl100k", "cl100k_base"},
+                                  {"o200k", "o200k_base"}};
 
 // The core library, loaded once per process (immutable, shared by threads).
 BpeConfig config_for(const std::string& source);

@@ -54,7 +54,8 @@ struct TempDir {
 
 // The examples tiktoken itself produced (data/vocab/*.meta.json).
 TEST(BpeUnit, MetaExamplesOfEachEncoding) {
-  for (auto [source, meta] : {std::pair{"r50k_tiktoken", "r50k_base"}, {"cl100k", "cl100k_base"},
+  for (auto [source, meta] : {std::pair{"r50k_tiktoken", "r50k_base"},
+                              {"cl100k", "cl100k_base"},
                               {"o200k", "o200k_base"}}) {
     const auto j = nlohmann::json::parse(read(vocab(std::string(meta) + ".meta.json")));
     const Bpe& bpe = tokenizer(source);
@@ -135,7 +136,8 @@ TEST(BpeUnit, GoldenPrefixOfEveryCorpusIsExact) {
     for (const char* stem : {"en", "ru", "zh", "ja", "code"}) {
       const auto docs = corpus(stem, 3);
       const auto gold = golden(std::string(stem) + "." + src.golden, 3);
-      for (size_t d = 0; d < 3; ++d) EXPECT_EQ(enc(bpe, docs[d]), gold[d]) << src.name << " " << stem;
+      for (size_t d = 0; d < 3; ++d)
+        EXPECT_EQ(enc(bpe, docs[d]), gold[d]) << src.name << " " << stem;
     }
   }
 }
@@ -249,7 +251,8 @@ TEST(BpeUnit, LoaderErrorsNameFileAndLine) {
   const std::string json = error_of([&] { make_bpe(h); });
   EXPECT_NE(json.find("t.json:3:"), std::string::npos) << json;
   h.tokenizer_json = tmp.write(
-      "t2.json", R"({"model":{"type":"BPE","vocab":{},"merges":[]},"pre_tokenizer":{"type":"Whitespace"}})");
+      "t2.json",
+      R"({"model":{"type":"BPE","vocab":{},"merges":[]},"pre_tokenizer":{"type":"Whitespace"}})");
   EXPECT_NE(error_of([&] { make_bpe(h); }).find("pre_tokenizer: type 'Whitespace'"),
             std::string::npos);
 

@@ -50,9 +50,8 @@ void expect_corpus(const qkv::host::TokenizerHandle& tok, const std::string& nam
       size_t k = 0;
       while (k < ids.size() && k < golden[i].size() && ids[k] == golden[i][k]) ++k;
       ADD_FAILURE() << name << " doc " << i << " (" << docs[i].id << "): first difference at id "
-                    << k << " of " << golden[i].size() << " (got "
-                    << (k < ids.size() ? ids[k] : -1) << ", want "
-                    << (k < golden[i].size() ? golden[i][k] : -1) << ")";
+                    << k << " of " << golden[i].size() << " (got " << (k < ids.size() ? ids[k] : -1)
+                    << ", want " << (k < golden[i].size() ? golden[i][k] : -1) << ")";
     }
   }
   EXPECT_EQ(bad, 0) << name << ": " << bad << " of " << docs.size() << " documents differ";

@@ -58,7 +58,11 @@ TEST(WordPieceNormalizer, CleanTextDropsControlsAndReplacementChar) {
 
 TEST(WordPieceNormalizer, WhitespaceSplits) {
   // TAB, LF, NBSP, IDEOGRAPHIC SPACE, LINE SEPARATOR are all White_Space.
-  EXPECT_EQ(tokens(bert(), "a\tb\nc\xC2\xA0" "d\xE3\x80\x80" "e\xE2\x80\xA8" "f"),
+  EXPECT_EQ(tokens(bert(),
+                   "a\tb\nc\xC2\xA0"
+                   "d\xE3\x80\x80"
+                   "e\xE2\x80\xA8"
+                   "f"),
             (V{"a", "b", "c", "d", "e", "f"}));
 }
 
@@ -70,11 +74,17 @@ TEST(WordPieceNormalizer, ChineseCharsStandAlone) {
   EXPECT_FALSE(is_chinese_char(0x2B91F));
   EXPECT_TRUE(is_chinese_char(0x2B920));
   EXPECT_TRUE(is_chinese_char(0x2CEAF));
-  EXPECT_EQ(tokens(bert(), "ab\xE4\xB8\xAD\xE6\x96\x87" "cd"), (V{"ab", "中", "文", "cd"}));
+  EXPECT_EQ(tokens(bert(),
+                   "ab\xE4\xB8\xAD\xE6\x96\x87"
+                   "cd"),
+            (V{"ab", "中", "文", "cd"}));
   SpecOverrides off;
   off.handle_chinese_chars = false;
   // Without it the ideograph joins the word: "ab" "##中" "##cd" (all in the vocabulary).
-  EXPECT_EQ(tokens(bert_with(off), "ab\xE4\xB8\xAD" "cd"), (V{"ab", "##中", "##cd"}));
+  EXPECT_EQ(tokens(bert_with(off),
+                   "ab\xE4\xB8\xAD"
+                   "cd"),
+            (V{"ab", "##中", "##cd"}));
 }
 
 TEST(WordPieceNormalizer, LowercaseAndStripAccents) {
@@ -105,7 +115,11 @@ TEST(WordPieceNormalizer, DottedCapitalIFollowsRustLowercase) {
 TEST(WordPieceNormalizer, PunctuationIsolated) {
   EXPECT_EQ(tokens(bert(), "a,b.c$d"), (V{"a", ",", "b", ".", "c", "$", "d"}));
   // U+00BF INVERTED QUESTION MARK (Po) and U+2014 EM DASH (Pd) are punctuation.
-  EXPECT_EQ(tokens(bert(), "a\xC2\xBF" "b\xE2\x80\x94" "c"), (V{"a", "¿", "b", "—", "c"}));
+  EXPECT_EQ(tokens(bert(),
+                   "a\xC2\xBF"
+                   "b\xE2\x80\x94"
+                   "c"),
+            (V{"a", "¿", "b", "—", "c"}));
   EXPECT_TRUE(is_bert_punctuation(U'`'));
   EXPECT_FALSE(is_bert_punctuation(U'a'));
 }
@@ -196,9 +210,24 @@ TEST(WordPieceOffsets, RandomTextKeepsOffsetsInBoundsAndIdsUnchanged) {
   // Random mixes of ASCII, Latin with accents, Cyrillic, CJK, marks, controls, specials and
   // invalid bytes: offsets stay inside the text and in order, and asking for offsets never
   // changes the ids.
-  const char* pieces[] = {"a", "Z", " ", "\n", ".", "##", "[MASK]", "\xC3\xA9", "\xD0\x96",
-                          "\xE4\xB8\xAD", "\xCC\x81", "\x01", "\xF0\x9F\x98\x80", "\xFF",
-                          "\xE2\x80\x8B", "ing", "\xC4\xB0", "\xE1\xBF\xAF"};
+  const char* pieces[] = {"a",
+                          "Z",
+                          " ",
+                          "\n",
+                          ".",
+                          "##",
+                          "[MASK]",
+                          "\xC3\xA9",
+                          "\xD0\x96",
+                          "\xE4\xB8\xAD",
+                          "\xCC\x81",
+                          "\x01",
+                          "\xF0\x9F\x98\x80",
+                          "\xFF",
+                          "\xE2\x80\x8B",
+                          "ing",
+                          "\xC4\xB0",
+                          "\xE1\xBF\xAF"};
   std::mt19937 rng(7);
   EncodeParams plain, with;
   plain.add_special = with.add_special = with.offsets = true;

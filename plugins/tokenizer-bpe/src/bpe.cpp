@@ -13,7 +13,9 @@ namespace qkv::bpe {
 class Bpe::Output {
  public:
   Output(std::vector<int32_t>& ids, std::vector<uint32_t>* offsets, uint32_t max_length)
-      : ids_(ids), offsets_(offsets), start_(ids.size()),
+      : ids_(ids),
+        offsets_(offsets),
+        start_(ids.size()),
         limit_(max_length ? ids.size() + max_length : SIZE_MAX) {}
   void push(uint32_t id, uint32_t begin, uint32_t end) {
     ids_.push_back(int32_t(id));
@@ -95,8 +97,7 @@ Bpe::Bpe(BpeSpec spec)
   known_.assign(size_t(max_id) + 1, 0);
   for (const auto& t : spec.tokens) {
     if (t.bytes.empty()) throw std::invalid_argument("empty token for id " + std::to_string(t.id));
-    if (known_[t.id])
-      throw std::invalid_argument("id " + std::to_string(t.id) + " given twice");
+    if (known_[t.id]) throw std::invalid_argument("id " + std::to_string(t.id) + " given twice");
     known_[t.id] = 1;
     by_id[t.id] = t.bytes;
   }
@@ -152,8 +153,9 @@ Bpe::Bpe(BpeSpec spec)
   }
 
   for (const auto& t : spec.specials) specials_.push_back({t.bytes, t.id});
-  std::stable_sort(specials_.begin(), specials_.end(),
-                   [](const Special& a, const Special& b) { return a.bytes.size() > b.bytes.size(); });
+  std::stable_sort(specials_.begin(), specials_.end(), [](const Special& a, const Special& b) {
+    return a.bytes.size() > b.bytes.size();
+  });
   for (const auto& s : specials_) special_first_[static_cast<unsigned char>(s.bytes[0])] = true;
 }
 
@@ -256,7 +258,8 @@ void Bpe::merge_large(const unsigned char* p, size_t n, uint32_t base, Output& o
   s.next.resize(n);
   s.prev.resize(n);
   s.ranks.resize(n);
-  if (s.bucket_of_rank.size() < size_t(max_rank_) + 1) s.bucket_of_rank.assign(size_t(max_rank_) + 1, -1);
+  if (s.bucket_of_rank.size() < size_t(max_rank_) + 1)
+    s.bucket_of_rank.assign(size_t(max_rank_) + 1, -1);
   s.rank_heap.clear();
   size_t used = 0;  // buckets of s.buckets in use for this piece
   auto push = [&](uint32_t rank, uint32_t pos) {
@@ -429,8 +432,7 @@ void Bpe::encode(std::string_view text, const SpecialSelection& sel, uint32_t ma
       bool found = false;
       for (size_t i = 0; i < specials_.size(); ++i)
         if (specials_[i].bytes == name) allowed[i] = 1, found = true;
-      if (!found)
-        throw std::invalid_argument("unknown special token '" + std::string(name) + "'");
+      if (!found) throw std::invalid_argument("unknown special token '" + std::string(name) + "'");
     }
     any = !sel.names.empty();
   }
@@ -482,8 +484,8 @@ void Bpe::decode(std::span<const int32_t> ids, std::string& out) const {
   for (size_t i = 0; i < ids.size(); ++i) {
     std::string_view b;
     if (!token_bytes(ids[i], &b))
-      throw std::out_of_range("id " + std::to_string(ids[i]) + " at position " +
-                              std::to_string(i) + " is not in the vocabulary");
+      throw std::out_of_range("id " + std::to_string(ids[i]) + " at position " + std::to_string(i) +
+                              " is not in the vocabulary");
     out.append(b);
   }
 }
@@ -497,7 +499,8 @@ int32_t Bpe::special_id(std::string_view name) const noexcept {
 int32_t Bpe::token_to_id(std::string_view bytes) const noexcept {
   if (int32_t id = special_id(bytes); id >= 0) return id;
   if (bytes.empty()) return -1;
-  uint32_t id = map_.find(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), false);
+  uint32_t id =
+      map_.find(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), false);
   return id == TokenMap::kNone ? -1 : int32_t(id);
 }
 

@@ -19,7 +19,7 @@ struct BpeSpec {
     std::string bytes;
     uint32_t id;
   };
-  std::vector<Token> tokens;    // mergeable vocabulary (all 256 single bytes required)
+  std::vector<Token> tokens;  // mergeable vocabulary (all 256 single bytes required)
   // Merge list of HF / GPT-2 files, by rank: (left id, right id). Empty: tiktoken semantics,
   // where two adjacent parts merge when their joined bytes are a token, ranked by its id.
   std::vector<std::pair<uint32_t, uint32_t>> merges;
@@ -75,9 +75,9 @@ class Bpe {
   std::vector<uint32_t> merge_only(std::string_view bytes) const;
   void build_pairs(const BpeSpec& spec);
 
-  std::string arena_;              // bytes of every id, back to back
-  std::vector<uint32_t> offset_;   // id -> start in arena_; offset_[id+1] - offset_[id] = length
-  std::vector<uint8_t> known_;     // id -> 1 if the id exists
+  std::string arena_;             // bytes of every id, back to back
+  std::vector<uint32_t> offset_;  // id -> start in arena_; offset_[id+1] - offset_[id] = length
+  std::vector<uint8_t> known_;    // id -> 1 if the id exists
   uint32_t byte_id_[256];
   PairTable::Merge byte_pair_[256 * 256];  // merges of two single bytes: the first lookups
   uint64_t serial_;                        // distinguishes instances in per-thread caches

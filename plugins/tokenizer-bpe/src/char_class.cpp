@@ -14,20 +14,27 @@ uint8_t classify(uint32_t cp) noexcept {
   if ((cp >= 0x09 && cp <= 0x0D) || cp == 0x85) return kSpace;
   switch (utf8proc_category(static_cast<utf8proc_int32_t>(cp))) {
     case UTF8PROC_CATEGORY_LU:
-    case UTF8PROC_CATEGORY_LT: return kUpper;
-    case UTF8PROC_CATEGORY_LL: return kLower;
+    case UTF8PROC_CATEGORY_LT:
+      return kUpper;
+    case UTF8PROC_CATEGORY_LL:
+      return kLower;
     case UTF8PROC_CATEGORY_LM:
-    case UTF8PROC_CATEGORY_LO: return kLetterOther;
+    case UTF8PROC_CATEGORY_LO:
+      return kLetterOther;
     case UTF8PROC_CATEGORY_MN:
     case UTF8PROC_CATEGORY_MC:
-    case UTF8PROC_CATEGORY_ME: return kMark;
+    case UTF8PROC_CATEGORY_ME:
+      return kMark;
     case UTF8PROC_CATEGORY_ND:
     case UTF8PROC_CATEGORY_NL:
-    case UTF8PROC_CATEGORY_NO: return kNumber;
+    case UTF8PROC_CATEGORY_NO:
+      return kNumber;
     case UTF8PROC_CATEGORY_ZS:
     case UTF8PROC_CATEGORY_ZL:
-    case UTF8PROC_CATEGORY_ZP: return kSpace;
-    default: return 0;
+    case UTF8PROC_CATEGORY_ZP:
+      return kSpace;
+    default:
+      return 0;
   }
 }
 
@@ -51,9 +58,7 @@ inline bool cont(unsigned char c) noexcept { return (c & 0xC0) == 0x80; }
 // Built at load time: no initialisation guard on the hot path.
 const uint8_t* detail::g_bmp_class = g_bmp.cls.data();
 
-uint8_t char_class(uint32_t cp) noexcept {
-  return cp < 0x10000 ? g_bmp.cls[cp] : classify(cp);
-}
+uint8_t char_class(uint32_t cp) noexcept { return cp < 0x10000 ? g_bmp.cls[cp] : classify(cp); }
 
 uint32_t code_point(const unsigned char* p, const unsigned char* end, uint8_t* len) noexcept {
   const unsigned char c = p[0];

@@ -8,13 +8,13 @@ namespace qkv::bpe {
 
 // Bit flags; a code point has exactly one of the category bits (or none: "other").
 enum CharClass : uint8_t {
-  kUpper = 1,   // Lu, Lt
-  kLower = 2,   // Ll
+  kUpper = 1,        // Lu, Lt
+  kLower = 2,        // Ll
   kLetterOther = 4,  // Lm, Lo: in both o200k letter classes
-  kMark = 8,    // Mn, Mc, Me
-  kNumber = 16, // Nd, Nl, No
-  kSpace = 32,  // Unicode White_Space (regex \s)
-  kNewline = 64 // \r or \n (also has kSpace)
+  kMark = 8,         // Mn, Mc, Me
+  kNumber = 16,      // Nd, Nl, No
+  kSpace = 32,       // Unicode White_Space (regex \s)
+  kNewline = 64      // \r or \n (also has kSpace)
 };
 constexpr uint8_t kLetter = kUpper | kLower | kLetterOther;
 

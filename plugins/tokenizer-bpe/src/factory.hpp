@@ -9,9 +9,9 @@
 namespace qkv::bpe {
 
 struct BpeConfig {
-  std::string encoding;        // r50k_base | gpt2 | cl100k_base | o200k_base | custom | ""
-  std::string ranks;           // *.tiktoken
-  std::string encoder_json;    // GPT-2 encoder.json (with vocab_bpe)
+  std::string encoding;      // r50k_base | gpt2 | cl100k_base | o200k_base | custom | ""
+  std::string ranks;         // *.tiktoken
+  std::string encoder_json;  // GPT-2 encoder.json (with vocab_bpe)
   std::string vocab_bpe;
   std::string tokenizer_json;  // HuggingFace tokenizer.json
 };

@@ -75,8 +75,9 @@ void PairTable::place(uint64_t key, uint32_t rank) {
 
 void PairTable::insert(uint32_t left, uint32_t right, Merge merge) {
   if (left > kMaxId || right > kMaxId || merge.id > kMaxId || merge.rank > kMaxRank)
-    throw std::invalid_argument("vocabulary too large: token ids must be below 2097150 and "
-                                "merges fewer than 4194302");
+    throw std::invalid_argument(
+        "vocabulary too large: token ids must be below 2097150 and "
+        "merges fewer than 4194302");
   if (slots_.empty() || (count_ + 1) * 2 > slots_.size()) grow();
   if (merge.id != merge.rank && results_.empty()) {
     // First merge whose id differs from its rank: keep the rank -> id array from now on.

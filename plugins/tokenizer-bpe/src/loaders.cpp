@@ -32,8 +32,10 @@ Json parse_json(const std::string& path, const std::string& text) {
     // Turn the byte position into line:column.
     size_t line = 1, col = 1;
     for (size_t i = 0; i + 1 < e.byte && i < text.size(); ++i) {
-      if (text[i] == '\n') ++line, col = 1;
-      else ++col;
+      if (text[i] == '\n')
+        ++line, col = 1;
+      else
+        ++col;
     }
     throw LoadError(false, path + ":" + std::to_string(line) + ":" + std::to_string(col) +
                                ": invalid JSON: " + e.what());
@@ -150,7 +152,8 @@ std::optional<std::string> byte_level_to_bytes(std::string_view text) {
 }
 
 std::optional<Encoding> builtin_encoding(std::string_view name) {
-  if (name == "r50k_base" || name == "gpt2") return Encoding{Pattern::kR50k, {{"<|endoftext|>", 50256}}};
+  if (name == "r50k_base" || name == "gpt2")
+    return Encoding{Pattern::kR50k, {{"<|endoftext|>", 50256}}};
   if (name == "cl100k_base")
     return Encoding{Pattern::kCl100k,
                     {{"<|endoftext|>", 100257},
@@ -178,8 +181,7 @@ BpeSpec load_tiktoken(const std::string& path) {
     if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
     if (l.empty()) continue;
     const size_t sp = l.find(' ');
-    if (sp == std::string_view::npos || sp == 0)
-      malformed(path, line, "expected 'base64 rank'");
+    if (sp == std::string_view::npos || sp == 0) malformed(path, line, "expected 'base64 rank'");
     if (!base64_decode(l.substr(0, sp), bytes) || bytes.empty())
       malformed(path, line, "invalid base64 token");
     uint64_t rank = 0;
@@ -201,8 +203,7 @@ BpeSpec load_gpt2(const std::string& encoder_json, const std::string& vocab_bpe)
   spec.whole_piece_lookup = false;
   spec.has_merges = true;
   std::unordered_map<std::string, uint32_t> ids;
-  read_byte_level_vocab(parse_json(encoder_json, read_file(encoder_json)), encoder_json, spec,
-                        ids);
+  read_byte_level_vocab(parse_json(encoder_json, read_file(encoder_json)), encoder_json, spec, ids);
   const std::string text = read_file(vocab_bpe);
   size_t line = 0;
   for (size_t pos = 0; pos < text.size();) {
@@ -217,8 +218,7 @@ BpeSpec load_gpt2(const std::string& encoder_json, const std::string& vocab_bpe)
     if (sp == std::string::npos || sp == 0 || sp + 1 == l.size() ||
         l.find(' ', sp + 1) != std::string::npos)
       malformed(vocab_bpe, line, "expected two tokens separated by one space");
-    add_merge(ids, l.substr(0, sp), l.substr(sp + 1),
-              vocab_bpe + ":" + std::to_string(line), spec);
+    add_merge(ids, l.substr(0, sp), l.substr(sp + 1), vocab_bpe + ":" + std::to_string(line), spec);
   }
   return spec;
 }
@@ -272,8 +272,8 @@ BpeSpec load_tokenizer_json(const std::string& path) {
   try {
     const Json& model = j.at("model");
     if (model.value("type", "BPE") != "BPE")
-      throw LoadError(false, path + ": model.type is '" + model.value("type", "") +
-                                 "', expected BPE");
+      throw LoadError(false,
+                      path + ": model.type is '" + model.value("type", "") + "', expected BPE");
     for (const char* key : {"dropout", "continuing_subword_prefix", "end_of_word_suffix"}) {
       if (model.contains(key) && !model[key].is_null() &&
           !(model[key].is_string() && model[key].get<std::string>().empty()))
@@ -314,8 +314,8 @@ BpeSpec load_tokenizer_json(const std::string& path) {
       for (const Json& t : j["added_tokens"]) {
         const std::string where = "added_tokens[" + std::to_string(i++) + "]";
         if (t.value("single_word", false) || t.value("lstrip", false) || t.value("rstrip", false))
-          throw LoadError(false, path + ": " + where +
-                                     ": single_word / lstrip / rstrip are not supported");
+          throw LoadError(
+              false, path + ": " + where + ": single_word / lstrip / rstrip are not supported");
         const std::string content = t.at("content").get<std::string>();
         if (content.empty()) throw LoadError(false, path + ": " + where + ": empty content");
         spec.specials.push_back({content, parse_id(t.at("id"), path, where)});

@@ -39,11 +39,20 @@ class BpeTokenizer final : public qkv::sdk::Tokenizer {
     offsets.clear();
     qkv::bpe::SpecialSelection sel;
     switch (o.special_policy) {
-      case QKV_SPECIAL_DEFAULT: sel.kind = sel.kDefault; break;
-      case QKV_SPECIAL_NONE: sel.kind = sel.kNone; break;
-      case QKV_SPECIAL_ALL: sel.kind = sel.kAll; break;
-      case QKV_SPECIAL_LIST: sel.kind = sel.kList; break;
-      default: throw Error(QKV_ERR_INVALID_ARGUMENT, "unknown special_policy");
+      case QKV_SPECIAL_DEFAULT:
+        sel.kind = sel.kDefault;
+        break;
+      case QKV_SPECIAL_NONE:
+        sel.kind = sel.kNone;
+        break;
+      case QKV_SPECIAL_ALL:
+        sel.kind = sel.kAll;
+        break;
+      case QKV_SPECIAL_LIST:
+        sel.kind = sel.kList;
+        break;
+      default:
+        throw Error(QKV_ERR_INVALID_ARGUMENT, "unknown special_policy");
     }
     sel.names = o.special_names;
     try {

@@ -225,9 +225,12 @@ size_t scan_o200k(U8 s, size_t n, size_t i) {
 
 PieceScanner scanner_for(Pattern pattern) noexcept {
   switch (pattern) {
-    case Pattern::kR50k: return scan_r50k;
-    case Pattern::kCl100k: return scan_cl100k;
-    case Pattern::kO200k: return scan_o200k;
+    case Pattern::kR50k:
+      return scan_r50k;
+    case Pattern::kCl100k:
+      return scan_cl100k;
+    case Pattern::kO200k:
+      return scan_o200k;
   }
   return scan_r50k;
 }

@@ -14,7 +14,9 @@
 
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
 
 class Words : public qkv::sdk::Tokenizer {
  public:
@@ -67,7 +69,8 @@ class Words : public qkv::sdk::Tokenizer {
       --budget;
       i = end;
     }
-    if (specials) sink.push(eos_, static_cast<uint32_t>(text.size()), static_cast<uint32_t>(text.size()));
+    if (specials)
+      sink.push(eos_, static_cast<uint32_t>(text.size()), static_cast<uint32_t>(text.size()));
   }
 
   void decode(std::span<const int32_t> ids, qkv::sdk::ByteSink& sink) override {

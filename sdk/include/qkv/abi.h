@@ -103,8 +103,8 @@ typedef struct qkv_host {
   /* Looks up `path` in `cfg`: dot-separated keys, list items by index ("layouts.0").
    * For scalars, *text and *size receive the YAML text (valid while the instance lives).
    * For lists and maps, *size receives the number of items. Returns the value's type. */
-  qkv_value_type (*config_get)(void* ctx, const qkv_config* cfg, const char* path, const char** text,
-                               size_t* size);
+  qkv_value_type (*config_get)(void* ctx, const qkv_config* cfg, const char* path,
+                               const char** text, size_t* size);
 
   /* Writes "file:line:column" of `path` (or of the subtree when path is empty) into buf
    * (NUL-terminated, truncated to buf_size). Returns the length it needed. For messages. */
@@ -187,8 +187,8 @@ typedef enum qkv_special_policy {
   QKV_SPECIAL_LIST = 3     /* only the names in `special_names` are matched */
 } qkv_special_policy;
 
-#define QKV_ENCODE_OFFSETS 0x1u          /* fill the sink's offsets */
-#define QKV_ENCODE_ADD_SPECIAL 0x2u      /* post-processing, e.g. BERT's [CLS] ... [SEP] */
+#define QKV_ENCODE_OFFSETS 0x1u     /* fill the sink's offsets */
+#define QKV_ENCODE_ADD_SPECIAL 0x2u /* post-processing, e.g. BERT's [CLS] ... [SEP] */
 
 typedef struct qkv_encode_options {
   uint32_t struct_size;
@@ -227,9 +227,9 @@ typedef enum qkv_positional_mode {
 
 typedef struct qkv_positional_info {
   uint32_t struct_size;
-  uint32_t mode;          /* qkv_positional_mode */
-  int64_t max_positions;  /* 0: unbounded */
-  uint32_t dim;           /* additive: model dim it was built for (0: any); rotary: head_dim (0: any) */
+  uint32_t mode;         /* qkv_positional_mode */
+  int64_t max_positions; /* 0: unbounded */
+  uint32_t dim; /* additive: model dim it was built for (0: any); rotary: head_dim (0: any) */
 } qkv_positional_info;
 
 typedef struct qkv_positional_api {
@@ -269,8 +269,8 @@ typedef struct qkv_attention_args {
   uint32_t heads_q;
   uint32_t heads_kv;
   uint32_t head_dim;
-  uint32_t mask; /* qkv_mask_kind */
-  float scale;   /* 0: 1/sqrt(head_dim) */
+  uint32_t mask;               /* qkv_mask_kind */
+  float scale;                 /* 0: 1/sqrt(head_dim) */
   const int32_t* cu_seqlens_q; /* batch+1 entries, cu[0] == 0 */
   const int32_t* cu_seqlens_k;
   const float* q;

@@ -166,8 +166,8 @@ class Config {
       const char* key = nullptr;
       const char* value = nullptr;
       size_t key_size = 0, value_size = 0;
-      auto vt = host_->config_map_entry(host_->ctx, cfg_, path.c_str(), i, &key, &key_size,
-                                        &value, &value_size);
+      auto vt = host_->config_map_entry(host_->ctx, cfg_, path.c_str(), i, &key, &key_size, &value,
+                                        &value_size);
       if (vt != QKV_VALUE_SCALAR || !key) fail(path, "a mapping of scalars");
       out.emplace_back(std::string(key, key_size), std::string(value, value_size));
     }
@@ -395,9 +395,8 @@ inline qkv_error* pos_add(qkv_instance* p, float* x, size_t n, uint32_t dim, siz
     s->object->add(x, n, dim, row_stride, std::span<const int32_t>(positions, n));
   });
 }
-inline qkv_error* pos_rotate(qkv_instance* p, float* x, size_t n, uint32_t heads,
-                             uint32_t head_dim, size_t row_stride,
-                             const int32_t* positions) noexcept {
+inline qkv_error* pos_rotate(qkv_instance* p, float* x, size_t n, uint32_t heads, uint32_t head_dim,
+                             size_t row_stride, const int32_t* positions) noexcept {
   auto* s = self<Positional>(p);
   return guarded(s->host, [&] {
     s->object->rotate(x, n, heads, head_dim, row_stride, std::span<const int32_t>(positions, n));
@@ -432,9 +431,17 @@ const void* api_table() noexcept {
 template <class Base, class Impl>
 const qkv_plugin_descriptor* descriptor(const char* name, const char* version,
                                         const char* description, uint32_t flags) noexcept {
-  static const qkv_plugin_descriptor d{
-      sizeof(qkv_plugin_descriptor), QKV_ABI_MAJOR, QKV_ABI_MINOR, Base::kind, flags,
-      name, version, description, create<Base, Impl>, destroy<Base>, api_table<Base>()};
+  static const qkv_plugin_descriptor d{sizeof(qkv_plugin_descriptor),
+                                       QKV_ABI_MAJOR,
+                                       QKV_ABI_MINOR,
+                                       Base::kind,
+                                       flags,
+                                       name,
+                                       version,
+                                       description,
+                                       create<Base, Impl>,
+                                       destroy<Base>,
+                                       api_table<Base>()};
   return &d;
 }
 
@@ -442,8 +449,8 @@ const qkv_plugin_descriptor* descriptor(const char* name, const char* version,
 }  // namespace qkv::sdk
 
 // Exports class Impl (deriving from Base) as this library's plugin.
-#define QKV_PLUGIN_FLAGS(Base, Impl, name, version, description, flags)                      \
-  extern "C" QKV_EXPORT const qkv_plugin_descriptor* qkv_plugin_entry(void) {              \
+#define QKV_PLUGIN_FLAGS(Base, Impl, name, version, description, flags)                   \
+  extern "C" QKV_EXPORT const qkv_plugin_descriptor* qkv_plugin_entry(void) {             \
     return ::qkv::sdk::detail::descriptor<Base, Impl>(name, version, description, flags); \
   }
 #define QKV_PLUGIN(Base, Impl, name, version, description) \

@@ -39,7 +39,8 @@ AttentionCase::AttentionCase(AttentionShape s, std::mt19937_64& rng) : shape(std
 size_t AttentionCase::probs_size() const {
   size_t n = 0;
   for (size_t b = 0; b < shape.lq.size(); ++b)
-    n += size_t{shape.heads_q} * static_cast<size_t>(shape.lq[b]) * static_cast<size_t>(shape.lk[b]);
+    n +=
+        size_t{shape.heads_q} * static_cast<size_t>(shape.lq[b]) * static_cast<size_t>(shape.lk[b]);
   return n;
 }
 
@@ -70,7 +71,8 @@ std::optional<std::string> compare(const AttentionCase& c, const std::vector<flo
   const size_t row = size_t{c.shape.heads_q} * c.shape.head_dim;
   float max_ref = 0;
   for (int32_t t = 0; t < c.cu_q.back(); ++t)
-    for (size_t i = 0; i < row; ++i) max_ref = std::max(max_ref, std::fabs(ref[t * c.q_stride + i]));
+    for (size_t i = 0; i < row; ++i)
+      max_ref = std::max(max_ref, std::fabs(ref[t * c.q_stride + i]));
   const double tol = 1e-5 + 1e-4 * max_ref;
   for (int32_t t = 0; t < c.cu_q.back(); ++t) {
     for (size_t i = 0; i < row; ++i) {

@@ -14,9 +14,9 @@ namespace qkv::conformance {
 struct AttentionShape {
   uint32_t heads_q = 1, heads_kv = 1, head_dim = 32;
   uint32_t mask = QKV_MASK_NONE;
-  float scale = 0.0f;             // 0: the default 1/sqrt(head_dim)
-  std::vector<int32_t> lq, lk;    // per sequence
-  uint32_t pad = 0;               // extra floats per token row (non-packed strides)
+  float scale = 0.0f;           // 0: the default 1/sqrt(head_dim)
+  std::vector<int32_t> lq, lk;  // per sequence
+  uint32_t pad = 0;             // extra floats per token row (non-packed strides)
   bool probs = false;
 
   std::string describe() const;

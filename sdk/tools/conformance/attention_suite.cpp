@@ -28,7 +28,9 @@ class AttentionRunner {
   // the reference itself, comparing it with itself alone would prove nothing).
   AttentionRunner(host::AttentionHandle plugin, host::AttentionHandle reference, uint64_t seed,
                   bool self_check)
-      : plugin_(std::move(plugin)), reference_(std::move(reference)), rng_(seed),
+      : plugin_(std::move(plugin)),
+        reference_(std::move(reference)),
+        rng_(seed),
         self_check_(self_check) {}
 
   std::mt19937_64& rng() { return rng_; }
@@ -55,8 +57,9 @@ class AttentionRunner {
       if (auto bad = compare(ac, ref, plain, "reference differs from the plain definition"))
         c.fail(*bad);
       if (shape.probs)
-        if (auto bad = compare_flat(ref_p, plain_p, "reference probabilities differ from the "
-                                                    "plain definition"))
+        if (auto bad = compare_flat(ref_p, plain_p,
+                                    "reference probabilities differ from the "
+                                    "plain definition"))
           c.fail(*bad + "; case: " + shape.describe());
     }
     try {
@@ -217,11 +220,11 @@ void attention_suite(Report& report, const host::LoadedPlugin& plugin, const Opt
   std::optional<AttentionRunner> runner;
   if (!report.run("create", "create an instance with the given config", [&](Checker& c) {
         c.count_case();
-        runner.emplace(host::AttentionHandle(host::create_instance(plugin, o.config, o.config_dir,
-                                                                   o.config_file)),
-                       host::AttentionHandle(host::create_instance(*ref_plugin, YAML::Node(),
-                                                                   o.config_dir)),
-                       o.seed, ref_plugin == &plugin);
+        runner.emplace(
+            host::AttentionHandle(
+                host::create_instance(plugin, o.config, o.config_dir, o.config_file)),
+            host::AttentionHandle(host::create_instance(*ref_plugin, YAML::Node(), o.config_dir)),
+            o.seed, ref_plugin == &plugin);
       }))
     return;
   auto& r = *runner;

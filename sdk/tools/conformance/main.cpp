@@ -58,8 +58,9 @@ void apply_set(YAML::Node& root, const std::string& assignment) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Runs the qkv conformance suite of a plugin library's kind (attention: against "
-               "the reference plugin; positional; tokenizer)."};
+  CLI::App app{
+      "Runs the qkv conformance suite of a plugin library's kind (attention: against "
+      "the reference plugin; positional; tokenizer)."};
   fs::path library;
   fs::path config_file;
   std::vector<std::string> sets;
@@ -101,20 +102,24 @@ int main(int argc, char** argv) {
   qkv::host::PluginRegistry registry;
   if (!registry.load_file(library)) {
     std::cerr << "qkv-conformance: refused: "
-              << (registry.errors().empty() ? library.string() : registry.errors().back())
-              << "\n";
+              << (registry.errors().empty() ? library.string() : registry.errors().back()) << "\n";
     return 2;
   }
   const auto& plugin = *registry.all().front();
-  std::cout << "qkv-conformance: " << library.string() << ": "
-            << qkv::host::kind_name(plugin.kind) << " plugin '" << plugin.name << "' "
-            << plugin.version << " (ABI " << plugin.abi_major << "." << plugin.abi_minor
-            << "), seed " << o.seed << "\n";
+  std::cout << "qkv-conformance: " << library.string() << ": " << qkv::host::kind_name(plugin.kind)
+            << " plugin '" << plugin.name << "' " << plugin.version << " (ABI " << plugin.abi_major
+            << "." << plugin.abi_minor << "), seed " << o.seed << "\n";
   Report report(std::cout);
   switch (plugin.kind) {
-    case QKV_KIND_ATTENTION: attention_suite(report, plugin, o); break;
-    case QKV_KIND_POSITIONAL: positional_suite(report, plugin, o); break;
-    case QKV_KIND_TOKENIZER: tokenizer_suite(report, plugin, o); break;
+    case QKV_KIND_ATTENTION:
+      attention_suite(report, plugin, o);
+      break;
+    case QKV_KIND_POSITIONAL:
+      positional_suite(report, plugin, o);
+      break;
+    case QKV_KIND_TOKENIZER:
+      tokenizer_suite(report, plugin, o);
+      break;
   }
   return report.finish(plugin.name);
 }

@@ -23,7 +23,8 @@ inline void naive_attention(const qkv_attention_args& a, NaiveFlaws flaws = {}) 
   const size_t ks = a.k_stride ? a.k_stride : a.heads_kv * d;
   const size_t vs = a.v_stride ? a.v_stride : a.heads_kv * d;
   const size_t os = a.out_stride ? a.out_stride : a.heads_q * d;
-  const double scale = (a.scale != 0.0f && !flaws.ignore_scale) ? a.scale : 1.0 / std::sqrt(double(d));
+  const double scale =
+      (a.scale != 0.0f && !flaws.ignore_scale) ? a.scale : 1.0 / std::sqrt(double(d));
   const bool causal = a.mask == QKV_MASK_CAUSAL && !flaws.ignore_causal;
   const uint32_t group = a.heads_q / a.heads_kv;
   float* probs = a.probs;

@@ -48,19 +48,20 @@ class PositionalRunner {
     return p;
   }
   void apply(Problem& p) const {
-    if (rotary()) h_.rotate(p.x.data(), p.heads, p.dim, p.stride, p.positions);
-    else h_.add(p.x.data(), p.dim, p.stride, p.positions);
+    if (rotary())
+      h_.rotate(p.x.data(), p.heads, p.dim, p.stride, p.positions);
+    else
+      h_.add(p.x.data(), p.dim, p.stride, p.positions);
   }
   // The plugin's own entry point, past the host's argument checks (which refuse e.g. negative
   // positions before a plugin sees them): what the plugin itself does with bad input.
   host::ErrorPtr apply_raw(Problem& p) const {
     const auto* api = static_cast<const qkv_positional_api*>(instance_->api());
     auto lease = instance_->acquire();
-    return host::ErrorPtr(
-        rotary() ? api->rotate(lease.get(), p.x.data(), p.positions.size(), p.heads, p.dim,
-                               p.stride, p.positions.data())
-                 : api->add(lease.get(), p.x.data(), p.positions.size(), p.dim, p.stride,
-                            p.positions.data()));
+    return host::ErrorPtr(rotary() ? api->rotate(lease.get(), p.x.data(), p.positions.size(),
+                                                 p.heads, p.dim, p.stride, p.positions.data())
+                                   : api->add(lease.get(), p.x.data(), p.positions.size(), p.dim,
+                                              p.stride, p.positions.data()));
   }
 
  private:
@@ -93,8 +94,8 @@ void check_bounds(Checker& c, PositionalRunner& r) {
       continue;
     }
     // A negative position may also be called an invalid argument; one past the end may not.
-    const bool ok = error->code == QKV_ERR_OUT_OF_RANGE ||
-                    (b < 0 && error->code == QKV_ERR_INVALID_ARGUMENT);
+    const bool ok =
+        error->code == QKV_ERR_OUT_OF_RANGE || (b < 0 && error->code == QKV_ERR_INVALID_ARGUMENT);
     c.expect(ok, pos + " gave error code " + std::to_string(error->code) + " (" + error->message +
                      "), expected QKV_ERR_OUT_OF_RANGE");
     c.expect(!error->message.empty(), pos + ": the error has no message");
@@ -193,9 +194,8 @@ void positional_suite(Report& report, const host::LoadedPlugin& plugin, const Op
   std::optional<PositionalRunner> runner;
   if (!report.run("create", "create an instance with the given config", [&](Checker& c) {
         c.count_case();
-        runner.emplace(
-            host::create_instance(plugin, o.config, o.config_dir, o.config_file, lookup), o.seed,
-            o.table_dim);
+        runner.emplace(host::create_instance(plugin, o.config, o.config_dir, o.config_file, lookup),
+                       o.seed, o.table_dim);
         const auto& info = runner->handle().info();
         c.expect(info.mode == QKV_POSITIONAL_ADDITIVE || info.mode == QKV_POSITIONAL_ROTARY,
                  "info().mode is " + std::to_string(info.mode) + ", neither additive nor rotary");

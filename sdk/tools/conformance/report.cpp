@@ -51,8 +51,8 @@ int Report::finish(std::string_view subject) {
          << "; later classes not run)\n";
     return 1;
   }
-  out_ << "conformance: PASSED: " << subject << " (" << passed_ << " classes passed, "
-       << skipped_ << " skipped)\n";
+  out_ << "conformance: PASSED: " << subject << " (" << passed_ << " classes passed, " << skipped_
+       << " skipped)\n";
   return 0;
 }
 

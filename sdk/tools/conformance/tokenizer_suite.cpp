@@ -112,20 +112,22 @@ void tokenizer_suite(Report& report, const host::LoadedPlugin& plugin, const Opt
       }
     });
   else
-    report.run("re-encode", "encode(decode(encode(x))) == encode(x) (lossy tokenizer; texts without unknown tokens)",
-               [&](Checker& c) {
-                 // Texts with unknown-token ids are left out: their decode has lost the text.
-                 const int32_t unk = tok.info().unk_id;
-                 for (const char* text : kSample) {
-                   auto ids = tok.encode(text, plain);
-                   if (unk >= 0 && std::find(ids.begin(), ids.end(), unk) != ids.end()) continue;
-                   c.count_case();
-                   const auto decoded = tok.decode(ids);
-                   c.expect(tok.encode(decoded, plain) == ids,
-                            "re-encoding the decoded text of " + show(text) + ", " +
-                                show(decoded) + ", changed the ids");
-                 }
-               });
+    report.run(
+        "re-encode",
+        "encode(decode(encode(x))) == encode(x) (lossy tokenizer; texts without unknown tokens)",
+        [&](Checker& c) {
+          // Texts with unknown-token ids are left out: their decode has lost the text.
+          const int32_t unk = tok.info().unk_id;
+          for (const char* text : kSample) {
+            auto ids = tok.encode(text, plain);
+            if (unk >= 0 && std::find(ids.begin(), ids.end(), unk) != ids.end()) continue;
+            c.count_case();
+            const auto decoded = tok.decode(ids);
+            c.expect(tok.encode(decoded, plain) == ids, "re-encoding the decoded text of " +
+                                                            show(text) + ", " + show(decoded) +
+                                                            ", changed the ids");
+          }
+        });
   std::ostringstream what;
   what << o.threads << " threads calling one instance; same ids as one thread";
   report.run("concurrency", what.str(), [&](Checker& c) {

@@ -78,8 +78,8 @@ void check_plugin(const std::string& plugin) {
     size_t bad = 0;
     for (size_t i = 0; i < w.size(); ++i)
       if (!(std::fabs(double{g[i]} - w[i]) <= tol) && bad++ < 3)
-        ADD_FAILURE() << plugin << " " << name << ": element " << i << " = " << g[i]
-                      << ", torch " << w[i];
+        ADD_FAILURE() << plugin << " " << name << ": element " << i << " = " << g[i] << ", torch "
+                      << w[i];
     EXPECT_EQ(bad, 0u) << plugin << " " << name;
     fs::remove(out);
   }
@@ -100,8 +100,8 @@ TEST(QkvdAttention, InputErrorsNameTheFileAndCause) {
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_NE(r.output.find("v must have k's shape"), std::string::npos) << r.output;
 
-  r = qkvd("--plugin attention-reference --q " + file(c, "q") + " --k " + file(c, "k") +
-           " --v " + file(c, "v") + " --cu-seqlens-q " + file(c, "cu_k") + " --cu-seqlens-k " +
+  r = qkvd("--plugin attention-reference --q " + file(c, "q") + " --k " + file(c, "k") + " --v " +
+           file(c, "v") + " --cu-seqlens-q " + file(c, "cu_k") + " --cu-seqlens-k " +
            file(c, "cu_q") + " --out " + out);
   EXPECT_EQ(r.status, 0) << "equal lengths: swapping the offsets is still valid: " << r.output;
 
@@ -110,8 +110,8 @@ TEST(QkvdAttention, InputErrorsNameTheFileAndCause) {
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_NE(r.output.find("must be float32"), std::string::npos) << r.output;
 
-  r = qkvd("--plugin attention-reference --q " + file(c, "q") + " --k " + file(c, "k") +
-           " --v " + file(c, "v") + " --cu-seqlens-q " + file(c, "cu_q") + " --out " + out);
+  r = qkvd("--plugin attention-reference --q " + file(c, "q") + " --k " + file(c, "k") + " --v " +
+           file(c, "v") + " --cu-seqlens-q " + file(c, "cu_q") + " --out " + out);
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_NE(r.output.find("go together"), std::string::npos) << r.output;
 

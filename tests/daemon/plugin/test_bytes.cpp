@@ -14,7 +14,8 @@ class TestBytes final : public qkv::sdk::Tokenizer {
   TestBytes(qkv::sdk::Host&, qkv::sdk::Config cfg)
       : delay_us_(cfg.integer_or<long>("delay_us", 0)), crash_on_(cfg.string_or("crash_on", "")) {}
 
-  void encode(std::string_view text, const qkv::sdk::EncodeOptions&, qkv::sdk::TokenSink& sink) override {
+  void encode(std::string_view text, const qkv::sdk::EncodeOptions&,
+              qkv::sdk::TokenSink& sink) override {
     if (!crash_on_.empty() && text.find(crash_on_) != std::string_view::npos) std::abort();
     if (delay_us_ > 0) std::this_thread::sleep_for(std::chrono::microseconds(delay_us_));
     for (unsigned char c : text) sink.push(c);

@@ -20,21 +20,25 @@ std::string code_of(std::string_view line) {
 }
 
 TEST(Protocol, ParsesEachOp) {
-  auto r = std::get<Request>(parse_request(R"({"op":"run","texts":["Hello world"],"set":{"tokenizer.max_length":4},"tag":"t1"})", limits()));
+  auto r = std::get<Request>(parse_request(
+      R"({"op":"run","texts":["Hello world"],"set":{"tokenizer.max_length":4},"tag":"t1"})",
+      limits()));
   EXPECT_EQ(r.op, Op::run);
   EXPECT_EQ(r.run.pipeline, "tokenize-gpt2");
   EXPECT_EQ(r.run.texts, std::vector<std::string>{"Hello world"});
   ASSERT_EQ(r.run.overrides.size(), 1u);
   EXPECT_EQ(r.run.overrides[0].second, "4");
   EXPECT_EQ(r.tag, "t1");
-  r = std::get<Request>(parse_request(R"({"v":1,"op":"wait","id":"abc","interval_ms":50})", limits()));
+  r = std::get<Request>(
+      parse_request(R"({"v":1,"op":"wait","id":"abc","interval_ms":50})", limits()));
   EXPECT_EQ(r.op, Op::wait);
   EXPECT_EQ(r.id, "abc");
   EXPECT_EQ(r.interval_ms, 50u);
   r = std::get<Request>(parse_request(R"({"op":"list","state":"running","limit":5})", limits()));
   EXPECT_EQ(r.state_filter, jobs::JobState::running);
   EXPECT_EQ(r.limit, 5u);
-  for (auto op : {"stats", "health", "reload"}) EXPECT_EQ(code_of(std::string(R"({"op":")") + op + "\"}"), "ok");
+  for (auto op : {"stats", "health", "reload"})
+    EXPECT_EQ(code_of(std::string(R"({"op":")") + op + "\"}"), "ok");
   EXPECT_EQ(code_of(R"({"op":"submit","inputs":["/a"],"output":"/b","unknown_field":1})"), "ok");
 }
 

@@ -40,7 +40,8 @@ struct Fixture : ::testing::Test {
   std::unique_ptr<Scheduler> make(SchedulerOptions o) {
     return std::make_unique<Scheduler>(o, *exec, [r = runner] { return r; });
   }
-  std::pair<std::shared_ptr<JobRecord>, std::shared_ptr<MemoryLease>> job(std::string id, int docs) {
+  std::pair<std::shared_ptr<JobRecord>, std::shared_ptr<MemoryLease>> job(std::string id,
+                                                                          int docs) {
     JobSpec s;
     s.inputs.assign(docs, "doc");
     auto lease = std::make_shared<MemoryLease>();

@@ -95,7 +95,8 @@ TEST(Spool, JobIds) {
   EXPECT_TRUE(valid_job_id("20261126-1-a"));
   EXPECT_TRUE(valid_job_id(new_job_id()));
   EXPECT_NE(new_job_id(), new_job_id());
-  for (auto bad : {"", ".hidden", "-x", "a/b", "x.report", "a b", "../x"}) EXPECT_FALSE(valid_job_id(bad)) << bad;
+  for (auto bad : {"", ".hidden", "-x", "a/b", "x.report", "a b", "../x"})
+    EXPECT_FALSE(valid_job_id(bad)) << bad;
 }
 
 TEST(PathPolicy, ResolvesInsideRootsOnly) {
@@ -129,11 +130,14 @@ TEST(PathPolicy, ResolvesInsideRootsOnly) {
   EXPECT_EQ(code([&] { p.resolve_output((t.path / "outside" / "o").string()); }), "path_denied");
   EXPECT_EQ(code([&] { p.resolve_output((t.path / "out" / ".." / "o").string()); }), "path_denied");
   EXPECT_EQ(code([&] { p.resolve_output((t.path / "out").string() + "/"); }), "bad_request");
-  EXPECT_EQ(p.resolve_output((t.path / "out" / "o.jsonl").string()), (t.path / "out" / "o.jsonl").string());
+  EXPECT_EQ(p.resolve_output((t.path / "out" / "o.jsonl").string()),
+            (t.path / "out" / "o.jsonl").string());
   PathPolicy no_spool({{t.path}, {t.path}}, 0, {t.path / "out"});
-  EXPECT_EQ(code([&] { no_spool.resolve_output((t.path / "out" / "o.jsonl").string()); }), "path_denied");
+  EXPECT_EQ(code([&] { no_spool.resolve_output((t.path / "out" / "o.jsonl").string()); }),
+            "path_denied");
   PathPolicy small({{t.path}, {t.path}}, 10);
-  EXPECT_EQ(code([&] { small.resolve_inputs({(t.path / "outside" / "s.jsonl").string()}); }), "input_too_large");
+  EXPECT_EQ(code([&] { small.resolve_inputs({(t.path / "outside" / "s.jsonl").string()}); }),
+            "input_too_large");
 }
 
 }  // namespace

@@ -22,11 +22,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!codes.count(e->code)) __builtin_trap();
     // The error reply (which may quote the input) must itself be one valid JSON line.
     std::string reply = qkv::server::error_line(e->code, e->message, e->tag);
-    if (reply.empty() || reply.back() != '\n' || reply.find('\n') != reply.size() - 1) __builtin_trap();
+    if (reply.empty() || reply.back() != '\n' || reply.find('\n') != reply.size() - 1)
+      __builtin_trap();
     (void)nlohmann::json::parse(reply);
   } else {
     auto& req = std::get<qkv::server::Request>(r);
-    std::string reply = qkv::server::ok_line({{"op", std::string(qkv::server::to_string(req.op))}}, req.tag);
+    std::string reply =
+        qkv::server::ok_line({{"op", std::string(qkv::server::to_string(req.op))}}, req.tag);
     (void)nlohmann::json::parse(reply);
   }
   return 0;

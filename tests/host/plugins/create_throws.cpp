@@ -6,7 +6,9 @@ namespace {
 
 class Throws : public qkv::sdk::Attention {
  public:
-  Throws(qkv::sdk::Host&, qkv::sdk::Config) { throw std::runtime_error("constructor exploded (test)"); }
+  Throws(qkv::sdk::Host&, qkv::sdk::Config) {
+    throw std::runtime_error("constructor exploded (test)");
+  }
   void forward(const qkv_attention_args&) override {}
 };
 
