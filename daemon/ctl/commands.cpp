@@ -72,11 +72,13 @@ void print_outcome(const json& job) {
   std::string id = job.value("id", ""), state = job.value("state", "");
   if (state == "done") {
     auto r = job.value("result", json::object());
-    std::printf("job %s done: %llu documents, %llu tokens, %s in %.2f s\n", id.c_str(),
+    const double bytes = double(r.value("input_bytes", uint64_t(0)));
+    const double seconds = r.value("seconds", 0.0);
+    std::printf("job %s done: %llu documents, %llu tokens, %s in %.2f s (%s/s)\n", id.c_str(),
                 static_cast<unsigned long long>(r.value("documents", uint64_t(0))),
                 static_cast<unsigned long long>(r.value("tokens", uint64_t(0))),
-                human_bytes(double(r.value("input_bytes", uint64_t(0)))).c_str(),
-                r.value("seconds", 0.0));
+                human_bytes(bytes).c_str(), seconds,
+                human_bytes(seconds > 0 ? bytes / seconds : 0).c_str());
     for (auto& out : r.value("outputs", json::array()))
       std::printf("  wrote %s\n", out.get<std::string>().c_str());
   } else {
