@@ -16,13 +16,7 @@ fs::path executable_dir() {
 
 fs::path CliContext::config_path() const {
   if (!config_file.empty()) return config_file;
-  if (const char* env = std::getenv("QKVD_CONFIG"); env && *env) return env;
-  std::error_code ec;
-  if (fs::exists("/etc/qkv/qkvd.yaml", ec)) return "/etc/qkv/qkvd.yaml";
-#ifdef QKV_SOURCE_CONFIG
-  if (fs::exists(QKV_SOURCE_CONFIG, ec)) return QKV_SOURCE_CONFIG;
-#endif
-  return {};
+  return config::default_config_file();
 }
 
 const config::DaemonConfig& CliContext::daemon_config() {

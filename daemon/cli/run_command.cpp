@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "io/human_bytes.hpp"
 #include "cli/cli_context.hpp"
 #include "config/diagnostics.hpp"
 #include "pipeline/runner.hpp"
@@ -24,19 +25,6 @@ struct RunOptions {
   unsigned threads = 0;
   bool decode = false;
 };
-
-std::string human_bytes(double b) {
-  char buf[32];
-  if (b >= 1e9)
-    std::snprintf(buf, sizeof buf, "%.2f GB", b / 1e9);
-  else if (b >= 1e6)
-    std::snprintf(buf, sizeof buf, "%.2f MB", b / 1e6);
-  else if (b >= 1e3)
-    std::snprintf(buf, sizeof buf, "%.1f KB", b / 1e3);
-  else
-    std::snprintf(buf, sizeof buf, "%.0f B", b);
-  return buf;
-}
 
 int run(CliContext& ctx, const RunOptions& o) {
   JobSpec spec;
@@ -73,7 +61,7 @@ int run(CliContext& ctx, const RunOptions& o) {
                  spec.pipeline.c_str(), o.decode ? " (decode)" : "",
                  static_cast<unsigned long long>(r.documents),
                  static_cast<unsigned long long>(r.tokens),
-                 human_bytes(static_cast<double>(r.input_bytes)).c_str(), r.seconds,
+                 io::human_bytes(static_cast<double>(r.input_bytes)).c_str(), r.seconds,
                  static_cast<double>(r.input_bytes) / 1e6 / secs);
     if (r.truncated)
       std::fprintf(stderr, "qkvd run: %llu documents truncated to the model's length\n",

@@ -16,16 +16,6 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-fs::path default_config() {
-  if (const char* env = std::getenv("QKVD_CONFIG"); env && *env) return env;
-  std::error_code ec;
-  if (fs::exists("/etc/qkv/qkvd.yaml", ec)) return "/etc/qkv/qkvd.yaml";
-#ifdef QKV_SOURCE_CONFIG
-  if (fs::exists(QKV_SOURCE_CONFIG, ec)) return QKV_SOURCE_CONFIG;
-#endif
-  return {};
-}
-
 std::string absolute(const std::string& p) { return fs::absolute(p).lexically_normal().string(); }
 
 bool path_like(const std::string& p) {
@@ -242,7 +232,7 @@ int run(Client& c, const Options& o) {
 std::string resolve_socket(const Options& o) {
   if (!o.socket.empty()) return o.socket;
   if (const char* env = std::getenv("QKV_SOCKET"); env && *env) return env;
-  fs::path cfg = o.config.empty() ? default_config() : fs::path(o.config);
+  fs::path cfg = o.config.empty() ? config::default_config_file() : fs::path(o.config);
   if (!cfg.empty()) {
     try {
       return config::load_daemon_config(cfg).socket.string();

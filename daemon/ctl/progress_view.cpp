@@ -4,19 +4,6 @@
 
 namespace qkv::ctl {
 
-std::string human_bytes(double b) {
-  char buf[32];
-  if (b >= 1e9)
-    std::snprintf(buf, sizeof buf, "%.2f GB", b / 1e9);
-  else if (b >= 1e6)
-    std::snprintf(buf, sizeof buf, "%.1f MB", b / 1e6);
-  else if (b >= 1e3)
-    std::snprintf(buf, sizeof buf, "%.1f KB", b / 1e3);
-  else
-    std::snprintf(buf, sizeof buf, "%.0f B", b);
-  return buf;
-}
-
 ProgressView::ProgressView(std::FILE* out, bool tty, std::chrono::seconds every)
     : out_(out), tty_(tty), every_(every) {}
 

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <string>
 
+#include "io/human_bytes.hpp"
+
 #include <nlohmann/json.hpp>
 
 namespace qkv::ctl {
@@ -25,6 +27,6 @@ class ProgressView {
   bool drawn_ = false;
 };
 
-std::string human_bytes(double bytes);
+using io::human_bytes;  // daemon/io/human_bytes.hpp
 
 }  // namespace qkv::ctl
