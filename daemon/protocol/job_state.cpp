@@ -1,6 +1,6 @@
-#include "jobs/job_state.hpp"
+#include "protocol/job_state.hpp"
 
-namespace qkv::jobs {
+namespace qkv::protocol {
 
 std::string_view to_string(JobState s) noexcept {
   switch (s) {
@@ -19,10 +19,9 @@ std::string_view to_string(JobState s) noexcept {
 }
 
 std::optional<JobState> parse_job_state(std::string_view s) noexcept {
-  for (auto st :
-       {JobState::queued, JobState::running, JobState::done, JobState::failed, JobState::cancelled})
+  for (auto st : kJobStates)
     if (to_string(st) == s) return st;
   return std::nullopt;
 }
 
-}  // namespace qkv::jobs
+}  // namespace qkv::protocol
