@@ -1,13 +1,11 @@
-#include "jobs/path_policy.hpp"
+#include "path_policy.hpp"
 
 #include <glob.h>
 
 #include <algorithm>
 #include <memory>
 
-#include "jobs/job_error.hpp"
-
-namespace qkv::jobs {
+namespace qkv::io {
 namespace {
 
 std::vector<fs::path> resolve_roots(const std::vector<fs::path>& roots) {
@@ -32,11 +30,10 @@ std::string roots_text(const std::vector<fs::path>& roots) {
 
 void require_absolute(const std::string& p, const char* what) {
   if (p.empty() || p[0] != '/')
-    throw JobError(
-        code::bad_request,
-        std::string(what) + " '" + p + "' must be an absolute path (qkvctl makes paths absolute)");
+    throw PathError("bad_request", std::string(what) + " '" + p +
+                                       "' must be an absolute path (qkvctl makes paths absolute)");
   if (p.find('\0') != std::string::npos)
-    throw JobError(code::bad_request, std::string(what) + " contains a NUL byte");
+    throw PathError("bad_request", std::string(what) + " contains a NUL byte");
 }
 
 bool has_glob(const std::string& s) { return s.find_first_of("*?[") != std::string::npos; }
@@ -59,8 +56,8 @@ std::vector<std::string> expand(const std::string& pattern) {
   int rc = ::glob(pattern.c_str(), GLOB_ERR, nullptr, &g);
   std::unique_ptr<glob_t, void (*)(glob_t*)> guard(&g, globfree);
   if (rc == GLOB_NOMATCH)
-    throw JobError(code::not_found, "input pattern '" + pattern + "' matches no file");
-  if (rc != 0) throw JobError(code::not_found, "input pattern '" + pattern + "' cannot be read");
+    throw PathError("not_found", "input pattern '" + pattern + "' matches no file");
+  if (rc != 0) throw PathError("not_found", "input pattern '" + pattern + "' cannot be read");
   std::vector<std::string> out(g.gl_pathv, g.gl_pathv + g.gl_pathc);
   std::sort(out.begin(), out.end());
   return out;
@@ -92,21 +89,21 @@ std::vector<std::string> PathPolicy::resolve_inputs(const std::vector<std::strin
     for (auto& file : expand(pattern)) {
       std::error_code ec;
       fs::path real = fs::canonical(file, ec);
-      if (ec) throw JobError(code::not_found, "input '" + file + "': " + ec.message());
+      if (ec) throw PathError("not_found", "input '" + file + "': " + ec.message());
       if (!inside_any(real, input_))
-        throw JobError(code::path_denied, "input '" + file + "' resolves to '" + real.string() +
-                                              "', outside the input roots (" + roots_text(input_) +
-                                              ")");
+        throw PathError("path_denied", "input '" + file + "' resolves to '" + real.string() +
+                                           "', outside the input roots (" + roots_text(input_) +
+                                           ")");
       if (!fs::is_regular_file(real, ec))
-        throw JobError(code::bad_request, "input '" + file + "' is not a regular file");
+        throw PathError("bad_request", "input '" + file + "' is not a regular file");
       total += fs::file_size(real, ec);
       out.push_back(glob_escape(real.string()));
     }
   }
   if (max_input_bytes_ && total > max_input_bytes_)
-    throw JobError(code::input_too_large, "the job's inputs total " + std::to_string(total) +
-                                              " bytes, over limits.max_job_input_bytes (" +
-                                              std::to_string(max_input_bytes_) + ")");
+    throw PathError("input_too_large", "the job's inputs total " + std::to_string(total) +
+                                           " bytes, over limits.max_job_input_bytes (" +
+                                           std::to_string(max_input_bytes_) + ")");
   return out;
 }
 
@@ -115,35 +112,29 @@ std::string PathPolicy::resolve_output(const std::string& output) const {
   fs::path p(output);
   fs::path name = p.filename();
   if (name.empty() || name == "." || name == "..")
-    throw JobError(code::bad_request, "output '" + output + "' must name a file");
+    throw PathError("bad_request", "output '" + output + "' must name a file");
   std::error_code ec;
   fs::path dir = fs::canonical(p.parent_path(), ec);
   if (ec)
-    throw JobError(code::not_found,
-                   "output folder '" + p.parent_path().string() + "': " + ec.message());
+    throw PathError("not_found",
+                    "output folder '" + p.parent_path().string() + "': " + ec.message());
   if (!inside_any(dir, output_))
-    throw JobError(code::path_denied, "output '" + output + "' resolves into '" + dir.string() +
-                                          "', outside the output roots (" + roots_text(output_) +
-                                          ")");
+    throw PathError("path_denied", "output '" + output + "' resolves into '" + dir.string() +
+                                       "', outside the output roots (" + roots_text(output_) + ")");
   if (inside_any(dir, no_output_))
-    throw JobError(code::path_denied,
-                   "output '" + output + "' is inside the spool; choose another folder");
+    throw PathError("path_denied",
+                    "output '" + output + "' is inside the spool; choose another folder");
   fs::path target = dir / name;
   auto st = fs::symlink_status(target, ec);
   if (!ec && fs::is_symlink(st)) {
     fs::path real = fs::weakly_canonical(target, ec);
     if (ec || !inside_any(real, output_))
-      throw JobError(code::path_denied,
-                     "output '" + output + "' is a symlink leading outside the output roots");
+      throw PathError("path_denied",
+                      "output '" + output + "' is a symlink leading outside the output roots");
   }
   if (!ec && fs::is_directory(st))
-    throw JobError(code::bad_request, "output '" + output + "' is a folder; name a file");
+    throw PathError("bad_request", "output '" + output + "' is a folder; name a file");
   return target.string();
 }
 
-void PathPolicy::apply(JobSpec& spec) const {
-  spec.inputs = resolve_inputs(spec.inputs);
-  spec.output = resolve_output(spec.output);
-}
-
-}  // namespace qkv::jobs
+}  // namespace qkv::io

@@ -1,5 +1,7 @@
 // Job paths must resolve, after every symlink, inside the configured roots. Relative paths,
-// `..` that climbs out, and symlinks pointing out are refused (JobError "path_denied").
+// `..` that climbs out, and symlinks pointing out are refused (PathError "path_denied").
+// Checked at submit today; the security issue moves the check to where each file is opened
+// (through io/directory.hpp's folder fds).
 #pragma once
 
 #include <cstdint>
@@ -7,11 +9,23 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/job.hpp"
+#include "io_error.hpp"
 
-namespace qkv::jobs {
+namespace qkv::io {
 
 namespace fs = std::filesystem;
+
+// A refused path, with the stable code a job error reports (docs/protocol.md): bad_request,
+// not_found, path_denied or input_too_large.
+class PathError : public IoError {
+ public:
+  PathError(std::string code, const std::string& message)
+      : IoError(message), code_(std::move(code)) {}
+  const std::string& code() const noexcept { return code_; }
+
+ private:
+  std::string code_;
+};
 
 struct PathRoots {
   std::vector<fs::path> input;
@@ -31,8 +45,6 @@ class PathPolicy {
   // The output's folder must exist and resolve inside an output root; the name itself must
   // not be a symlink leading out. Returns <resolved folder>/<name>.
   std::string resolve_output(const std::string& output) const;
-  // Both, in place, for a file job.
-  void apply(JobSpec& spec) const;
 
   const std::vector<fs::path>& input_roots() const noexcept { return input_; }
   const std::vector<fs::path>& output_roots() const noexcept { return output_; }
@@ -45,4 +57,4 @@ class PathPolicy {
 // True when `p` (resolved) is `root` or below it.
 bool is_within(const fs::path& p, const fs::path& root);
 
-}  // namespace qkv::jobs
+}  // namespace qkv::io
