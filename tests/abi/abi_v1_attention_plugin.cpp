@@ -1,6 +1,6 @@
-// An attention plugin built against the frozen v1 headers (tests/abi/v1, ABI 1.0). It reports
-// what the host handed it (struct_size, mask) in the first two output floats, so the host test
-// can check that a 1.0 plugin is given the 1.0 struct only.
+// An attention plugin built against a frozen copy of the headers (tests/abi/v1 for ABI 1.0,
+// tests/abi/v1_1 for 1.1). It reports what the host handed it (struct_size, mask) in the first
+// two output floats, so the host test can check that each is given what its ABI covers.
 #include <qkv/plugin.hpp>
 
 namespace {
@@ -17,4 +17,4 @@ class FrozenV1Attention : public qkv::sdk::Attention {
 }  // namespace
 
 QKV_PLUGIN(qkv::sdk::Attention, FrozenV1Attention, "abi-v1-frozen-attention", "1.0.0",
-           "built against the frozen v1 headers; echoes the call's struct_size")
+           "built against frozen headers; echoes the call's struct_size")
