@@ -2,8 +2,10 @@
 // query block) on oneTBB. K and V are read in place by the kernels (see flash_kernels.cpp).
 #include "flash_attention.hpp"
 
-#include "attention_args.hpp"
 #include "flash_block.hpp"
+#include "flash_window.hpp"
+
+#include <qkv/attention_check.hpp>
 
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
@@ -32,7 +34,9 @@ const char* flash_target_name() { return flash::target_name(); }
 
 void flash_forward(const qkv_attention_args& a) {
   using flash::kBlockQ;
-  const Geometry g = check_args(a);
+  const sdk::AttentionGeometry g = sdk::attention_geometry(a);
+  if (g.mask == QKV_MASK_SLIDING_WINDOW) return flash_sliding_window(a, g);
+  const bool causal = g.mask == QKV_MASK_CAUSAL;
   const size_t dim = g.head_dim;
   // Causal blocks late in a sequence cost the most: they go first so the tail is short.
   std::vector<QueryTask> tasks;
@@ -41,7 +45,7 @@ void flash_forward(const qkv_attention_args& a) {
     for (uint32_t h = 0; h < g.heads_q; ++h)
       for (int64_t r = 0; r < lq; r += kBlockQ) tasks.push_back({b, h, r});
   }
-  if (g.causal)
+  if (causal)
     std::stable_sort(tasks.begin(), tasks.end(),
                      [](const QueryTask& x, const QueryTask& y) { return x.row0 > y.row0; });
   const float qscale = g.scale * static_cast<float>(std::numbers::log2e);
@@ -51,15 +55,15 @@ void flash_forward(const qkv_attention_args& a) {
         for (size_t i = range.begin(); i != range.end(); ++i) {
           const QueryTask& qt = tasks[i];
           const int64_t q0 = a.cu_seqlens_q[qt.b], lq = a.cu_seqlens_q[qt.b + 1] - q0;
-          const int64_t k0 = a.cu_seqlens_k[qt.b], lk = a.cu_seqlens_k[qt.b + 1] - k0;
+          const int64_t lk = a.cu_seqlens_k[qt.b + 1] - a.cu_seqlens_k[qt.b];
           const size_t hk = qt.h / g.group, row = size_t(q0 + qt.row0);
           flash::BlockTask t{};
           t.q = a.q + row * g.q_stride + qt.h * dim;
           t.q_stride = g.q_stride;
-          t.k = lk ? a.k + size_t(k0) * g.k_stride + hk * dim : nullptr;
-          t.k_stride = g.k_stride;
-          t.v = lk ? a.v + size_t(k0) * g.v_stride + hk * dim : nullptr;
-          t.v_stride = g.v_stride;
+          t.k = lk ? g.k0[qt.b] + hk * dim : nullptr;
+          t.k_stride = g.k_stride[qt.b];
+          t.v = lk ? g.v0[qt.b] + hk * dim : nullptr;
+          t.v_stride = g.v_stride[qt.b];
           t.out = a.out + row * g.out_stride + qt.h * dim;
           t.out_stride = g.out_stride;
           t.probs = a.probs ? a.probs + g.probs_offset[qt.b] + (size_t(qt.h) * lq + qt.row0) * lk
@@ -69,7 +73,7 @@ void flash_forward(const qkv_attention_args& a) {
           t.lq = lq;
           t.lk = lk;
           t.head_dim = static_cast<int>(dim);
-          t.causal = g.causal;
+          t.causal = causal;
           t.qscale = qscale;
           flash::attend_block(t);
         }

@@ -9,11 +9,14 @@ namespace qkv::conformance {
 std::string AttentionShape::describe() const {
   std::ostringstream s;
   s << "heads " << heads_q << "/" << heads_kv << ", head_dim " << head_dim << ", mask "
-    << (mask == QKV_MASK_CAUSAL ? "causal" : "none") << ", scale " << scale << ", Lq [";
+    << (mask == QKV_MASK_CAUSAL           ? "causal"
+        : mask == QKV_MASK_SLIDING_WINDOW ? "sliding window " + std::to_string(window)
+                                          : std::string("none"))
+    << ", scale " << scale << ", Lq [";
   for (size_t i = 0; i < lq.size(); ++i) s << (i ? "," : "") << lq[i];
   s << "], Lk [";
   for (size_t i = 0; i < lk.size(); ++i) s << (i ? "," : "") << lk[i];
-  s << "]" << (pad ? ", padded rows" : "");
+  s << "]" << (pad ? ", padded rows" : "") << (caches ? ", per-sequence K/V caches" : "");
   return s.str();
 }
 
@@ -34,6 +37,17 @@ AttentionCase::AttentionCase(AttentionShape s, std::mt19937_64& rng) : shape(std
   fill(q, static_cast<size_t>(cu_q.back()) * q_stride);
   fill(k, static_cast<size_t>(cu_k.back()) * kv_stride);
   fill(v, static_cast<size_t>(cu_k.back()) * kv_stride);
+  if (!shape.caches) return;
+  for (size_t b = 0; b < shape.lk.size(); ++b) {
+    const auto from = static_cast<std::ptrdiff_t>(size_t(cu_k[b]) * kv_stride);
+    const auto to = static_cast<std::ptrdiff_t>(size_t(cu_k[b + 1]) * kv_stride);
+    k_cache.emplace_back(k.begin() + from, k.begin() + to);
+    v_cache.emplace_back(v.begin() + from, v.begin() + to);
+  }
+  for (size_t b = 0; b < k_cache.size(); ++b) {
+    k_seqs.push_back(k_cache[b].empty() ? nullptr : k_cache[b].data());
+    v_seqs.push_back(v_cache[b].empty() ? nullptr : v_cache[b].data());
+  }
 }
 
 size_t AttentionCase::probs_size() const {
@@ -44,7 +58,7 @@ size_t AttentionCase::probs_size() const {
   return n;
 }
 
-qkv_attention_args AttentionCase::args(float* out, float* probs) const {
+qkv_attention_args AttentionCase::args(float* out, float* probs, bool via_caches) const {
   qkv_attention_args a{};
   a.struct_size = sizeof a;
   a.batch = static_cast<uint32_t>(shape.lq.size());
@@ -63,6 +77,12 @@ qkv_attention_args AttentionCase::args(float* out, float* probs) const {
   // Packed rows say 0 (the default); padded rows give their stride explicitly.
   a.q_stride = a.out_stride = shape.pad ? q_stride : 0;
   a.k_stride = a.v_stride = shape.pad ? kv_stride : 0;
+  a.window = shape.window;
+  if (via_caches && shape.caches) {
+    a.k = a.v = nullptr;
+    a.k_seqs = k_seqs.data();
+    a.v_seqs = v_seqs.data();
+  }
   return a;
 }
 

@@ -63,7 +63,7 @@ class AttentionRunner {
           c.fail(*bad + "; case: " + shape.describe());
     }
     try {
-      plugin_.forward(ac.args(out.data(), shape.probs ? out_p.data() : nullptr));
+      plugin_.forward(ac.args(out.data(), shape.probs ? out_p.data() : nullptr, true));
     } catch (const PluginError& e) {
       if (shape.probs && e.code() == QKV_ERR_UNSUPPORTED) throw Unsupported(e.what());
       c.fail(std::string("forward failed: ") + e.what() + "; case: " + shape.describe());
@@ -84,7 +84,7 @@ class AttentionRunner {
  private:
   static bool row_masked(const AttentionShape& s, size_t b, int32_t i) {
     if (s.lk[b] == 0) return true;
-    return s.mask == QKV_MASK_CAUSAL && i + s.lk[b] - s.lq[b] < 0;
+    return s.mask != QKV_MASK_NONE && i + s.lk[b] - s.lq[b] < 0;
   }
 
   void check_masked_rows(Checker& c, const AttentionCase& ac, const std::vector<float>& out) {
@@ -318,6 +318,35 @@ void attention_suite(Report& report, const host::LoadedPlugin& plugin, const Opt
       c.skip(std::string("the plugin does not output probabilities: ") + e.what());
     }
   });
+  // ABI 1.1 fields: a 1.0 plugin never gets them (the host refuses such calls), so skip.
+  const bool v1_1 = plugin.abi_minor >= 1;
+  const std::string old_abi = "the plugin speaks ABI 1." + std::to_string(plugin.abi_minor) +
+                              "; these fields came with ABI 1.1";
+  report.run("sliding-window", "QKV_MASK_SLIDING_WINDOW (1.1): keys i' - window < j <= i'",
+             [&](Checker& c) {
+               if (!v1_1) return c.skip(old_abi);
+               for (int i = 0; i < 8; ++i) {
+                 auto s = shape(r, i % 2 ? 4 : 2, 2, QKV_MASK_SLIDING_WINDOW);
+                 s.window = uint32_t(r.len(1, 24));
+                 (i % 4 < 2 ? self_lengths : other_lengths)(r, s, r.len(1, 3), 1, 72);
+                 s.probs = i % 3 == 0;
+                 r.check(c, s);
+               }
+             });
+  report.run("kv-caches", "per-sequence K/V caches (1.1 k_seqs/v_seqs), as decode reads them",
+             [&](Checker& c) {
+               if (!v1_1) return c.skip(old_abi);
+               for (uint32_t mask :
+                    {QKV_MASK_NONE, QKV_MASK_CAUSAL, QKV_MASK_SLIDING_WINDOW, QKV_MASK_CAUSAL}) {
+                 auto s = shape(r, 4, 1 + mask % 2, mask);
+                 s.window = 7;
+                 s.caches = true;
+                 s.pad = mask == QKV_MASK_CAUSAL ? 3 : 0;
+                 self_lengths(r, s, r.len(1, 4), 0, 40);
+                 for (auto& lq : s.lq) lq = std::min(lq, 1);  // one new query per sequence
+                 r.check(c, s);
+               }
+             });
   std::ostringstream what;
   what << o.threads << " threads calling one instance; same bytes as one thread";
   report.run("concurrency", what.str(), [&](Checker& c) { run_concurrency(c, r, o.threads); });
