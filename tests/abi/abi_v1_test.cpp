@@ -1,4 +1,6 @@
 // The current host must load and run a plugin built against the frozen v1 headers.
+#include <yaml-cpp/yaml.h>
+
 #include "host/plugin_registry.hpp"
 #include "host/tokenizer_handle.hpp"
 
