@@ -77,7 +77,7 @@ qkv_error* c_tensor_get(void* ctx, const char* name, qkv_tensor_view* out) {
 HostServices::HostServices(std::string plugin_name, InstanceConfig config)
     : plugin_name_(std::move(plugin_name)),
       settings_(std::move(config)),
-      config_{ConfigValue::from_yaml(settings_.config)} {
+      config_{std::move(settings_.config)} {
   table_.struct_size = sizeof table_;
   table_.abi_major = QKV_ABI_MAJOR;
   table_.abi_minor = QKV_ABI_MINOR;

@@ -65,12 +65,20 @@ void PluginInstance::release(qkv_instance* instance) noexcept {
   idle_.push_back(instance);  // capacity reserved: all_ is never smaller than idle_
 }
 
+std::shared_ptr<PluginInstance> create_instance(const LoadedPlugin& plugin, ConfigValue config,
+                                                std::filesystem::path config_dir,
+                                                std::string source_file, TensorLookup lookup) {
+  InstanceConfig settings{std::move(config), std::move(config_dir), std::move(source_file),
+                          std::move(lookup)};
+  return std::make_shared<PluginInstance>(plugin, std::move(settings));
+}
+
 std::shared_ptr<PluginInstance> create_instance(const LoadedPlugin& plugin,
                                                 const YAML::Node& config,
                                                 std::filesystem::path config_dir,
                                                 std::string source_file, TensorLookup lookup) {
-  InstanceConfig settings{config, std::move(config_dir), std::move(source_file), std::move(lookup)};
-  return std::make_shared<PluginInstance>(plugin, std::move(settings));
+  return create_instance(plugin, ConfigValue::from_yaml(config), std::move(config_dir),
+                         std::move(source_file), std::move(lookup));
 }
 
 }  // namespace qkv::host

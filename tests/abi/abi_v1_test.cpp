@@ -1,5 +1,7 @@
 // The current host must load and run plugins built against the frozen headers (tests/abi/v1:
 // ABI 1.0; tests/abi/v1_1: ABI 1.1, as released), and hand each only what its ABI covers.
+#include <yaml-cpp/yaml.h>
+
 #include "host/attention_handle.hpp"
 #include "host/plugin_registry.hpp"
 #include "host/tokenizer_handle.hpp"

@@ -1,4 +1,6 @@
 // Creating instances and calling them through the typed handles.
+#include <yaml-cpp/yaml.h>
+
 #include "host/attention_handle.hpp"
 #include "host/plugin_error.hpp"
 #include "host/plugin_registry.hpp"
