@@ -143,9 +143,9 @@ AtomicFile::AtomicFile(std::shared_ptr<const Directory> temp_dir,
   if (::fstatat(final_dir_->fd(), name_.c_str(), &st, 0) == 0 && S_ISDIR(st.st_mode))
     throw IoError(final_.string() + ": output path is a folder");
   temp_name_ = make_temp_name(name_);
+  // O_RDWR: read_back checksums the file through this fd.
   fd_ = UniqueFd(::openat(temp_dir_->fd(), temp_name_.c_str(),
-                          O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-                          mode));  // read_back reads it
+                          O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode));
   if (!fd_) throw_errno(temp_path().string(), "cannot create output file", errno);
 }
 

@@ -1,12 +1,10 @@
-// The encode direction: text documents -> ids (.jsonl, .bin + .idx.npy) or model outputs (.npy).
+// The encode direction: text documents -> ids or model outputs, written by the io/ writer of the
+// pipeline's output format (io/output_writer.hpp), or returned inline.
 #include <charconv>
-#include <cstring>
 #include <optional>
 
-#include "io/formats.hpp"
 #include "io/json_fields.hpp"
-#include "io/npy_header.hpp"
-#include "io/output_set.hpp"
+#include "io/output_writer.hpp"
 #include "io/utf8.hpp"
 #include "pipeline/job_context.hpp"
 #include "pipeline/manifest.hpp"
@@ -16,25 +14,6 @@ namespace qkv::detail {
 namespace {
 
 constexpr size_t kChunkBytes = 8u << 20;  // a chunk also ends after this many input bytes
-
-using config::OutputFormat;
-
-struct DenseOut {
-  io::AtomicFile* file = nullptr;
-  io::AtomicFile* offsets_file = nullptr;
-  std::string suffix;
-  uint32_t width = 0;
-  bool per_document = false;
-  int64_t rows = 0;
-  std::vector<int64_t> offsets{0};
-};
-
-// [rows, width], or [rows] for per-token scalars; the header size does not depend on rows.
-std::vector<int64_t> dense_shape(const DenseOut& d) {
-  std::vector<int64_t> shape{d.rows};
-  if (d.width != 1) shape.push_back(d.width);
-  return shape;
-}
 
 void append_float(std::string& out, float v) {
   char buf[32];
@@ -66,6 +45,29 @@ void append_rows(std::string& out, const StageTensor& t, int64_t row, int64_t n)
     row_json(row + r);
   }
   out += ']';
+}
+
+// A record's keys: the field roles when the pipeline reads several fields, else none (a bare
+// list of ids).
+std::vector<std::string> output_keys(const config::PipelineConfig& p) {
+  std::vector<std::string> keys;
+  if (p.input.multi_field)
+    for (const auto& [role, field] : p.input.fields) keys.push_back(role);
+  return keys;
+}
+
+// The one place the output format is decided: the writer for the pipeline's output config.
+std::unique_ptr<io::OutputWriter> make_writer(const config::PipelineConfig& p,
+                                              const std::filesystem::path& output, bool wide) {
+  switch (p.output.format) {
+    case config::OutputFormat::jsonl:
+      return io::make_ids_jsonl_writer(output, output_keys(p), p.output.offsets);
+    case config::OutputFormat::bin:
+      return io::make_ids_bin_writer(output, wide);
+    case config::OutputFormat::npy:
+      return io::make_tensor_npy_writer(output);
+  }
+  throw JobFailed("pipeline " + p.name + ": unknown output format");
 }
 
 void append_stage(StageOutput& into, StageOutput&& part) {
@@ -114,23 +116,21 @@ class Encoder {
       ctx.progress.bytes_total = input_bytes_;
     }
     wide_ = ctx.tokenizer->vocab_size() > 65536;
+    record_keys_ = output_keys(p_);
   }
 
   JobResult run() {
     const bool inline_job = ctx_.spec.inputs.empty();
-    std::optional<io::OutputSet> outputs;
-    io::AtomicFile* main = nullptr;
     if (!inline_job) {
       if (ctx_.spec.output.empty()) throw JobFailed("no output path given");
       try {
-        outputs.emplace(ctx_.spec.output);
-        if (p_.output.format != OutputFormat::npy) main = &outputs->add(ctx_.spec.output);
+        writer_ = make_writer(p_, ctx_.spec.output, wide_);
+      } catch (const JobFailed&) {
+        throw;
       } catch (const std::exception& e) {
         throw JobFailed(e.what());
       }
     }
-    std::vector<int64_t> idx{0};
-    std::vector<DenseOut> dense;
     JobResult result;
     result.input_bytes = input_bytes_;
 
@@ -142,12 +142,8 @@ class Encoder {
       result.truncated += c.truncated + c.model_out.truncated_documents;
       if (inline_job) {
         for (auto& r : c.records) result.inline_results.push_back(std::move(r));
-      } else if (p_.output.format == OutputFormat::npy) {
-        write_dense(c, *outputs, dense);
       } else {
-        main->write(c.out);
-        if (p_.output.format == OutputFormat::bin)
-          for (int64_t n : c.doc_tokens) idx.push_back(idx.back() + n);
+        write_chunk(c);
       }
       ctx_.progress.documents_done += c.documents();
       if (c.bytes_done) ctx_.progress.bytes_done = c.bytes_done;
@@ -156,15 +152,8 @@ class Encoder {
       run_chunks(ctx_, read, work, write);
       ctx_.progress.bytes_done = input_bytes_;
       if (inline_job) return result;
-      if (p_.output.format == OutputFormat::bin) {
-        auto& f = outputs->add(outputs->companion(".idx.npy"));
-        const int64_t shape[1] = {static_cast<int64_t>(idx.size())};
-        f.write(io::npy_header("<i8", shape));
-        f.write(std::string_view(reinterpret_cast<const char*>(idx.data()),
-                                 idx.size() * sizeof(int64_t)));
-      }
-      if (p_.output.format == OutputFormat::npy) finish_dense(*outputs, dense);
-      result.outputs = commit_outputs(*outputs, result);
+      auto paths = writer_->commit(make_manifest(p_, inputs_, result, writer_->dtype()));
+      for (auto& p : paths) result.outputs.push_back(p.string());
     } catch (const std::exception& e) {
       if (dynamic_cast<const JobFailed*>(&e) || dynamic_cast<const JobCancelled*>(&e)) throw;
       throw JobFailed(e.what());  // I/O errors (e.g. a full disk), with the file named
@@ -262,8 +251,8 @@ class Encoder {
     const size_t nf = field_names_.size();
     const bool inline_job = !stream_;
     const bool model = ctx_.model != nullptr;
-    const bool json_ids = !model && (inline_job || p_.output.format == OutputFormat::jsonl);
-    const bool offsets = json_ids && p_.output.offsets;
+    // Inline results are always id records; files are as their writer wants.
+    const bool offsets = !model && (inline_job ? p_.output.offsets : writer_->wants_offsets());
     std::vector<std::string> texts;
     std::vector<std::vector<int32_t>> ids(nf);
     std::vector<std::vector<uint32_t>> offs(nf);
@@ -320,34 +309,19 @@ class Encoder {
         }
         continue;
       }
-      if (!json_ids) {  // training .bin
-        try {
-          io::append_bin_ids(c.out, ids[0], wide_);
-        } catch (const std::exception& e) {
-          c.error = doc_error(c, i, e.what());
-          return;
-        }
+      const io::DocumentIds doc{ids, offs};
+      if (inline_job) {
+        std::string record;
+        io::append_ids_record(record, doc, record_keys_, offsets);
+        c.records.push_back(std::move(record));
         continue;
       }
-      std::string record;
-      std::string& out = inline_job ? record : c.out;
-      if (p_.input.multi_field) out += '{';
-      for (size_t f = 0; f < nf; ++f) {
-        if (p_.input.multi_field) {
-          if (f) out += ',';
-          io::append_json_string(out, p_.input.fields[f].first);
-          out += ':';
-        }
-        if (offsets)
-          io::append_ids_offsets(out, ids[f], offs[f]);
-        else
-          io::append_ids(out, ids[f]);
+      try {
+        writer_->append_document(c.out, doc);
+      } catch (const std::exception& e) {
+        c.error = doc_error(c, i, e.what());
+        return;
       }
-      if (p_.input.multi_field) out += '}';
-      if (inline_job)
-        c.records.push_back(std::move(record));
-      else
-        out += '\n';
     }
     if (model && !run_model(c, batch)) return;
     if (model && inline_job) inline_model_records(c);
@@ -381,56 +355,12 @@ class Encoder {
     }
   }
 
-  void write_dense(Chunk& c, io::OutputSet& outputs, std::vector<DenseOut>& dense) {
-    if (dense.empty()) {
-      for (const auto& t : c.model_out.tensors) {
-        DenseOut d;
-        d.suffix = t.suffix;
-        d.width = t.width;
-        d.per_document = t.per_document;
-        d.file = &outputs.add(outputs.companion(t.suffix + ".npy"));
-        d.file->write(io::npy_header("<f4", dense_shape(d)));  // rewritten with the row count
-        if (!t.per_document)
-          d.offsets_file = &outputs.add(outputs.companion(t.suffix + ".offsets.npy"));
-        dense.push_back(std::move(d));
-      }
-    }
-    for (size_t i = 0; i < dense.size() && i < c.model_out.tensors.size(); ++i) {
-      const StageTensor& t = c.model_out.tensors[i];
-      auto& d = dense[i];
-      d.file->write(std::string_view(reinterpret_cast<const char*>(t.values.data()),
-                                     t.values.size() * sizeof(float)));
-      d.rows += static_cast<int64_t>(t.values.size() / std::max<uint32_t>(1, t.width));
-      for (int64_t n : t.row_counts) d.offsets.push_back(d.offsets.back() + n);
-    }
-  }
-
-  void finish_dense(io::OutputSet& outputs, std::vector<DenseOut>& dense) {
-    if (dense.empty()) {  // no documents: an empty main array
-      auto& f = outputs.add(outputs.companion(".npy"));
-      const int64_t shape[1] = {0};
-      f.write(io::npy_header("<f4", shape));
-      return;
-    }
-    for (auto& d : dense) {
-      d.file->write_at(0, io::npy_header("<f4", dense_shape(d)));
-      if (d.offsets_file) {
-        const int64_t oshape[1] = {static_cast<int64_t>(d.offsets.size())};
-        d.offsets_file->write(io::npy_header("<i8", oshape));
-        d.offsets_file->write(std::string_view(reinterpret_cast<const char*>(d.offsets.data()),
-                                               d.offsets.size() * sizeof(int64_t)));
-      }
-    }
-  }
-
-  std::vector<std::string> commit_outputs(io::OutputSet& outputs, const JobResult& r) {
-    std::string dtype = p_.output.format == OutputFormat::bin   ? (wide_ ? "uint32" : "uint16")
-                        : p_.output.format == OutputFormat::npy ? "float32"
-                                                                : "int32";
-    auto paths = outputs.commit(make_manifest(p_, inputs_, r, dtype));
-    std::vector<std::string> out;
-    for (auto& p : paths) out.push_back(p.string());
-    return out;
+  // Hands a finished chunk to the writer, in document order (the writer thread).
+  void write_chunk(const Chunk& c) {
+    std::vector<io::TensorRows> tensors;
+    for (const auto& t : c.model_out.tensors)
+      tensors.push_back({t.suffix, t.width, t.per_document, t.values, t.row_counts});
+    writer_->write_chunk({c.out, c.doc_tokens, tensors});
   }
 
   JobContext& ctx_;
@@ -441,6 +371,8 @@ class Encoder {
   uint64_t input_bytes_ = 0;
   uint64_t next_doc_ = 0;
   bool wide_ = false;
+  std::vector<std::string> record_keys_;
+  std::unique_ptr<io::OutputWriter> writer_;  // none for inline jobs
 };
 
 }  // namespace

@@ -1,0 +1,60 @@
+// Token ids as JSON lines (docs/formats.md "ids jsonl"): one record per document.
+#include "formats.hpp"
+#include "output_set.hpp"
+#include "output_writer.hpp"
+
+namespace qkv::io {
+namespace {
+
+class IdsJsonlWriter final : public OutputWriter {
+ public:
+  IdsJsonlWriter(const std::filesystem::path& output, std::vector<std::string> fields, bool offsets)
+      : outputs_(output),
+        main_(outputs_.add(output)),
+        fields_(std::move(fields)),
+        offsets_(offsets) {}
+
+  bool wants_offsets() const override { return offsets_; }
+  void append_document(std::string& chunk, const DocumentIds& doc) const override {
+    append_ids_record(chunk, doc, fields_, offsets_);
+    chunk += '\n';
+  }
+  void write_chunk(const ChunkOutput& chunk) override { main_.write(chunk.bytes); }
+  std::string dtype() const override { return "int32"; }
+  std::vector<std::filesystem::path> commit(nlohmann::json manifest) override {
+    return outputs_.commit(std::move(manifest));
+  }
+
+ private:
+  OutputSet outputs_;
+  AtomicFile& main_;
+  std::vector<std::string> fields_;
+  bool offsets_;
+};
+
+}  // namespace
+
+void append_ids_record(std::string& out, const DocumentIds& doc,
+                       std::span<const std::string> fields, bool offsets) {
+  const bool keyed = !fields.empty();
+  if (keyed) out += '{';
+  for (size_t f = 0; f < doc.ids.size(); ++f) {
+    if (keyed) {
+      if (f) out += ',';
+      append_json_string(out, fields[f]);
+      out += ':';
+    }
+    if (offsets)
+      append_ids_offsets(out, doc.ids[f], doc.offsets[f]);
+    else
+      append_ids(out, doc.ids[f]);
+  }
+  if (keyed) out += '}';
+}
+
+std::unique_ptr<OutputWriter> make_ids_jsonl_writer(const std::filesystem::path& output,
+                                                    std::vector<std::string> fields, bool offsets) {
+  return std::make_unique<IdsJsonlWriter>(output, std::move(fields), offsets);
+}
+
+}  // namespace qkv::io

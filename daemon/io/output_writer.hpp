@@ -1,0 +1,78 @@
+// The writer of one job's output, one implementation per output format (docs/formats.md):
+//   ids jsonl         io/ids_jsonl_writer.cpp
+//   ids .bin + .idx   io/ids_bin_writer.cpp
+//   tensors .npy (+ .offsets.npy)   io/tensor_npy_writer.cpp
+// and the generation jsonl to come: a text writer with its own DocumentText input beside
+// DocumentIds, made by its own factory here. The pipeline makes one writer per job from its
+// output config and never asks which format it is. Pipeline workers format documents into a
+// chunk's bytes in parallel (append_document is const); the one writer thread hands chunks over in
+// document order (write_chunk), then commit() writes the trailing files and the manifest, all or
+// nothing (io/output_set.hpp).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace qkv::io {
+
+// One document's token ids, one entry per input field.
+struct DocumentIds {
+  std::span<const std::vector<int32_t>> ids;
+  std::span<const std::vector<uint32_t>> offsets;  // per field, 2 per id; only if wants_offsets()
+};
+
+// One model output of a chunk: rows of `width` floats, `row_counts` rows per document.
+struct TensorRows {
+  std::string_view suffix;  // "" for the main output, e.g. ".perplexity"
+  uint32_t width = 0;       // floats per row; 1 for per-token scalars
+  bool per_document = false;
+  std::span<const float> values;
+  std::span<const int64_t> row_counts;
+};
+
+// What a chunk carries to the writer thread.
+struct ChunkOutput {
+  std::string_view bytes;               // append_document's output, in document order
+  std::span<const int64_t> doc_tokens;  // tokens of each document
+  std::span<const TensorRows> tensors;  // model outputs (empty without a model)
+};
+
+class OutputWriter {
+ public:
+  virtual ~OutputWriter() = default;
+  // Whether append_document needs token offsets (the tokenizer computes them only then).
+  virtual bool wants_offsets() const { return false; }
+  // Worker threads: one document's bytes onto its chunk. Throws std::exception (e.g. an id that
+  // does not fit the format) with a message the caller prefixes with the document.
+  virtual void append_document(std::string& chunk, const DocumentIds& doc) const = 0;
+  // The writer thread: the chunks in document order.
+  virtual void write_chunk(const ChunkOutput& chunk) = 0;
+  // The manifest's "dtype" of the ids or values written.
+  virtual std::string dtype() const = 0;
+  // After the last chunk: trailing files, then every file renamed into place with `manifest`
+  // (which gains "outputs") written last. Returns the final paths, manifest last.
+  virtual std::vector<std::filesystem::path> commit(nlohmann::json manifest) = 0;
+};
+
+// Token ids as JSON lines: [ids] per document, {"ids":..,"offsets":..} with offsets, and one
+// object keyed by field name when `fields` has several names. The same record, without the
+// newline, is an inline job's result (append_ids_record).
+std::unique_ptr<OutputWriter> make_ids_jsonl_writer(const std::filesystem::path& output,
+                                                    std::vector<std::string> fields, bool offsets);
+void append_ids_record(std::string& out, const DocumentIds& doc,
+                       std::span<const std::string> fields, bool offsets);
+// Token ids for training: X.bin (uint16, or uint32 when `wide`) and X.idx.npy (int64 document
+// start offsets, one more than documents). Reads only the first field.
+std::unique_ptr<OutputWriter> make_ids_bin_writer(const std::filesystem::path& output, bool wide);
+// Model outputs: X<suffix>.npy float32 per tensor, X<suffix>.offsets.npy (int64 row offsets)
+// for per-token tensors.
+std::unique_ptr<OutputWriter> make_tensor_npy_writer(const std::filesystem::path& output);
+
+}  // namespace qkv::io
