@@ -1,6 +1,8 @@
 // Every plugin the build ships loads in the host: no refusal, no duplicate name, and each can
 // be listed the way `qkvd plugins` prints it; each declares its config keys (ABI 1.1), so a
 // misspelled or mistyped key is a configuration error with its file:line:column.
+#include <yaml-cpp/yaml.h>
+
 #include "host/config_keys.hpp"
 #include "host/plugin_instance.hpp"
 #include "host/plugin_registry.hpp"
