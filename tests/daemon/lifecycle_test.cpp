@@ -108,7 +108,8 @@ TEST(DaemonLifecycle, SighupDuringJobsReloadsWhileRunningJobsFinish) {
   d.signal(SIGHUP);
   for (auto& id : ids) {
     auto c = d.client();
-    EXPECT_EQ(wait_end(c, id)["job"]["state"], "done") << id;
+    auto end = wait_end(c, id);
+    EXPECT_EQ(end["job"]["state"], "done") << id << ": " << end.dump();
   }
   for (int i = 0; i < 3; ++i)
     EXPECT_EQ(read_text(s.out / (std::to_string(i) + ".jsonl")), bytes_ids_jsonl(texts));
