@@ -27,7 +27,10 @@ std::string read_file(const std::string& path) {
 }
 
 std::unique_ptr<SentencePieceTokenizer> build(const sdk::Config& cfg) {
-  const bool has_model = cfg.has("model"), has_json = cfg.has("tokenizer_json");
+  // A null value counts as absent, so `--set tokenizer.config.model=null` can switch a
+  // pipeline to tokenizer_json.
+  const bool has_model = cfg.string("model").has_value();
+  const bool has_json = cfg.string("tokenizer_json").has_value();
   if (has_model == has_json)
     throw Error(QKV_ERR_CONFIG, cfg.where("") +
                                     ": tokenizer-sentencepiece needs exactly one of 'model' "

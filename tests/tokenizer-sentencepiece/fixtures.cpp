@@ -13,7 +13,7 @@
 namespace qkv::sentencepiece::testing {
 
 std::string model_path(const std::string& model, const std::string& file) {
-  return wordpiece::testing::source_path("tests/data/sentencepiece/" + model + "/" + file);
+  return wordpiece::testing::source_path("data/vocab/sentencepiece/" + model + "/" + file);
 }
 
 std::string read_file(const std::string& path) {

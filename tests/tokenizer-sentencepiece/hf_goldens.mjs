@@ -8,7 +8,7 @@
 // Writes tests/data/golden/<corpus>.sp-<model>.hf.jsonl.gz: per document `null` when the
 // binding's ids are SentencePiece's golden ids plus the template's special token, else the
 // binding's ids (a disagreement: the C++ test skips it for tokenizer.json), and
-// tests/data/sentencepiece/hf_disagreements.json (model -> disagreeing document ids).
+// data/vocab/sentencepiece/hf_disagreements.json (model -> disagreeing document ids).
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -25,7 +25,7 @@ const readLines = (buf) => buf.toString('utf8').split('\n').filter((l) => l.leng
 
 const disagreements = {};
 for (const m of models) {
-  const dir = path.join(root, 'tests/data/sentencepiece', m);
+  const dir = path.join(root, 'data/vocab/sentencepiece', m);
   const tok = Tokenizer.fromFile(path.join(dir, 'tokenizer.json'));
   const json = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer.json'), 'utf8'));
   const single = json.post_processor.single;
@@ -52,5 +52,5 @@ for (const m of models) {
   }
   console.log(`${m}: ${total - disagreements[m].length}/${total} documents agree`);
 }
-fs.writeFileSync(path.join(root, 'tests/data/sentencepiece/hf_disagreements.json'),
+fs.writeFileSync(path.join(root, 'data/vocab/sentencepiece/hf_disagreements.json'),
   JSON.stringify(disagreements, null, 1) + '\n');

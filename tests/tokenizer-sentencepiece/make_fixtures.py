@@ -5,8 +5,8 @@
   node tests/tokenizer-sentencepiece/hf_goldens.mjs      # the second reference (npm tokenizers)
 
 Writes, for every model in MODELS:
-  tests/data/sentencepiece/<name>/tokenizer.model   trained by spm.SentencePieceTrainer
-  tests/data/sentencepiece/<name>/tokenizer.json    the HF-format equivalent (converter below)
+  data/vocab/sentencepiece/<name>/tokenizer.model   trained by spm.SentencePieceTrainer
+  data/vocab/sentencepiece/<name>/tokenizer.json    the HF-format equivalent (converter below)
   tests/data/golden/<corpus>.sp-<name>.jsonl.gz     SentencePieceProcessor.encode(text) per doc
   tests/data/golden/invalid_utf8.sp-<name>.replaced.jsonl.gz   on the U+FFFD-replaced lines
   tests/data/golden/invalid_utf8.sp-<name>.raw.jsonl.gz        on the raw bytes (spm replaces
@@ -33,7 +33,7 @@ from sentencepiece import sentencepiece_model_pb2 as pb
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CORPUS = os.path.join(ROOT, "tests/data/corpus")
 GOLDEN = os.path.join(ROOT, "tests/data/golden")
-MODELS_DIR = os.path.join(ROOT, "tests/data/sentencepiece")
+MODELS_DIR = os.path.join(ROOT, "data/vocab/sentencepiece")
 CORPORA = ["en", "ru", "zh", "ja", "code", "mixed_edge"]
 
 # Small vocabularies cannot hold the CJK characters: they are trained on these only (Chinese and

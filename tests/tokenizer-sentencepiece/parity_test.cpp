@@ -1,7 +1,7 @@
 // Id parity with the reference libraries on every document of every corpus, for every model:
 // SentencePieceProcessor (python3-sentencepiece) for tokenizer.model, and for tokenizer.json the
 // npm `tokenizers` binding on the documents where it agrees with SentencePiece (the others are
-// listed in tests/data/sentencepiece/README.md). decode(encode(x)) as SentencePiece decodes it.
+// listed in data/vocab/sentencepiece/README.md). decode(encode(x)) as SentencePiece decodes it.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
