@@ -163,7 +163,7 @@ int main(int argc, char** argv) {
           {"random lowercase", random_text(long_size, "abcdefghijklmnopqrstuvwxyz", 7)},
           {"Chinese without spaces", [&] {
              std::string s;
-             const auto han = read_docs("zh", 64);
+             const auto han = read_docs("zh", limit);
              for (const auto& d : han)
                for (char c : d)
                  if (c != ' ' && c != '\n' && s.size() < long_size) s.push_back(c);

@@ -148,29 +148,37 @@ void BpeSegmenter::emit(int32_t id, uint32_t begin, uint32_t end, std::vector<To
 
 void BpeSegmenter::segment(std::string_view normalized, std::vector<Token>& out) const {
   thread_local std::vector<std::pair<int32_t, uint32_t>> pieces;
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
   // Stretches repeat (words): their segmentation is cached per thread, bounded.
-  thread_local std::unordered_map<std::string, std::vector<std::pair<int32_t, uint32_t>>> cache;
+  thread_local std::unordered_map<std::string, std::vector<std::pair<int32_t, uint32_t>>, Hash,
+                                  std::equal_to<>>
+      cache;
   thread_local const BpeSegmenter* cache_owner = nullptr;
   if (cache_owner != this) {
     cache.clear();
     cache_owner = this;
   }
   auto run = [&](std::string_view chunk, uint32_t offset) {
-    pieces.clear();
     constexpr size_t kMaxCachedChunk = 64;
+    const std::vector<std::pair<int32_t, uint32_t>>* result = &pieces;
     if (chunk.size() <= kMaxCachedChunk) {
-      auto it = cache.find(std::string(chunk));
+      auto it = cache.find(chunk);
       if (it == cache.end()) {
         if (cache.size() > (1u << 16)) cache.clear();
+        pieces.clear();
         segment_chunk(chunk, pieces);
         it = cache.emplace(std::string(chunk), pieces).first;
       }
-      pieces = it->second;
+      result = &it->second;
     } else {
+      pieces.clear();
       segment_chunk(chunk, pieces);
     }
     uint32_t pos = offset;
-    for (const auto& [id, len] : pieces) {
+    for (const auto& [id, len] : *result) {
       emit(id, pos, pos + len, out);
       pos += len;
     }

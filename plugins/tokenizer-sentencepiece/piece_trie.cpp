@@ -20,7 +20,11 @@ void PieceTrie::insert(std::string_view key, int32_t value) {
   for (char ch : key) {
     const auto b = static_cast<uint8_t>(ch);
     uint32_t next = step(node, b);
-    if (next == kNoNode) {
+    if (next == kNoNode && node == root()) {
+      next = static_cast<uint32_t>(values_.size());
+      values_.push_back(kNone);
+      root_children_[b] = next;
+    } else if (next == kNoNode) {
       if ((edges_ + 1) * 2 > slots_.size()) grow();  // load factor <= 1/2
       next = static_cast<uint32_t>(values_.size());
       values_.push_back(kNone);

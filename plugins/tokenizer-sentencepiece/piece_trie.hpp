@@ -11,11 +11,15 @@ namespace qkv::sentencepiece {
 class PieceTrie {
  public:
   static constexpr int32_t kNone = -1;
+  PieceTrie() {
+    for (uint32_t& c : root_children_) c = kNoNode;
+  }
   void insert(std::string_view key, int32_t value);
   // Walk: start at root(); step() returns the child or kNoNode.
   static constexpr uint32_t kNoNode = 0xFFFFFFFFu;
   static constexpr uint32_t root() { return 0; }
   uint32_t step(uint32_t node, uint8_t byte) const {
+    if (node == 0) return root_children_[byte];  // the first step skips the hash
     const uint64_t key = (static_cast<uint64_t>(node) << 8) | byte;
     for (size_t i = hash(key) & mask_;; i = (i + 1) & mask_) {
       const Slot& s = slots_[i];
@@ -39,6 +43,7 @@ class PieceTrie {
   std::vector<Slot> slots_ = std::vector<Slot>(16);
   size_t mask_ = 15, edges_ = 0;
   std::vector<int32_t> values_ = {kNone};  // per node; node 0 is the root
+  uint32_t root_children_[256];
 };
 
 }  // namespace qkv::sentencepiece

@@ -29,6 +29,8 @@ Vocabulary::Vocabulary(const ModelSpec& spec) : pieces_(spec.pieces), merges_(sp
   float lo = FLT_MAX, hi = FLT_MIN;  // FLT_MIN, as unigram_model.cc starts it
   for (size_t i = 0; i < pieces_.size(); ++i) {
     const Piece& p = pieces_[i];
+    scores_.push_back(p.score);
+    types_.push_back(p.type);
     const auto id = static_cast<int32_t>(i);
     const std::string where = "piece " + std::to_string(i) + " '" + p.text + "'";
     if (p.text.empty()) throw std::runtime_error("piece " + std::to_string(i) + " is empty");

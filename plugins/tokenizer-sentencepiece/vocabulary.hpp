@@ -25,8 +25,9 @@ class Vocabulary {
 
   size_t size() const { return pieces_.size(); }
   const Piece& piece(int32_t id) const { return pieces_[static_cast<size_t>(id)]; }
-  PieceType type(int32_t id) const { return pieces_[static_cast<size_t>(id)].type; }
-  float score(int32_t id) const { return pieces_[static_cast<size_t>(id)].score; }
+  // Per-id arrays, not the Piece structs: these are read in the segmenters' inner loops.
+  PieceType type(int32_t id) const { return types_[static_cast<size_t>(id)]; }
+  float score(int32_t id) const { return scores_[static_cast<size_t>(id)]; }
   int32_t unk_id() const { return unk_id_; }
   int32_t byte_id(uint8_t b) const { return byte_ids_[b]; }
   bool byte_fallback() const { return byte_fallback_; }
@@ -45,6 +46,8 @@ class Vocabulary {
 
  private:
   std::vector<Piece> pieces_;
+  std::vector<float> scores_;
+  std::vector<PieceType> types_;
   std::vector<std::pair<std::string, std::string>> merges_;
   std::unordered_map<std::string_view, int32_t> segmentable_, reserved_;
   PieceTrie trie_, user_symbols_;
