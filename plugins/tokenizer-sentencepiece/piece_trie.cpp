@@ -1,6 +1,8 @@
 // PieceTrie construction; lookups are inline in the header (they are the encoder's hot loop).
 #include "piece_trie.hpp"
 
+#include <stdexcept>
+
 namespace qkv::sentencepiece {
 
 void PieceTrie::grow() {
@@ -16,6 +18,8 @@ void PieceTrie::grow() {
 }
 
 void PieceTrie::insert(std::string_view key, int32_t value) {
+  if (values_.size() + key.size() > kMaxNodes)
+    throw std::runtime_error("vocabulary too large for PieceTrie (2^24 trie nodes)");
   uint32_t node = root();
   for (char ch : key) {
     const auto b = static_cast<uint8_t>(ch);
@@ -23,12 +27,15 @@ void PieceTrie::insert(std::string_view key, int32_t value) {
     if (next == kNoNode && node == root()) {
       next = static_cast<uint32_t>(values_.size());
       values_.push_back(kNone);
+      child_masks_.push_back(0);
       root_children_[b] = next;
     } else if (next == kNoNode) {
       if ((edges_ + 1) * 2 > slots_.size()) grow();  // load factor <= 1/2
       next = static_cast<uint32_t>(values_.size());
       values_.push_back(kNone);
-      const uint64_t k = (static_cast<uint64_t>(node) << 8) | b;
+      child_masks_.push_back(0);
+      child_masks_[node] |= 1u << (b & 31);
+      const uint32_t k = (node << 8) | b;
       size_t i = hash(k) & mask_;
       while (slots_[i].key != kEmpty) i = (i + 1) & mask_;
       slots_[i] = Slot{k, next};

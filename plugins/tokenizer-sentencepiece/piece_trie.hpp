@@ -20,7 +20,9 @@ class PieceTrie {
   static constexpr uint32_t root() { return 0; }
   uint32_t step(uint32_t node, uint8_t byte) const {
     if (node == 0) return root_children_[byte];  // the first step skips the hash
-    const uint64_t key = (static_cast<uint64_t>(node) << 8) | byte;
+    // Most walks end at a node without that child: the mask answers without probing.
+    if (!((child_masks_[node] >> (byte & 31)) & 1)) return kNoNode;
+    const uint32_t key = (node << 8) | byte;
     for (size_t i = hash(key) & mask_;; i = (i + 1) & mask_) {
       const Slot& s = slots_[i];
       if (s.key == key) return s.child;
@@ -33,16 +35,19 @@ class PieceTrie {
   bool empty() const { return values_.size() <= 1; }
 
  private:
-  static constexpr uint64_t kEmpty = ~0ull;
+  // 8-byte slots keep the table of a 32k-piece vocabulary near L2; hence at most 2^24 nodes.
+  static constexpr uint32_t kEmpty = ~0u;
+  static constexpr size_t kMaxNodes = (1u << 24) - 1;
   struct Slot {
-    uint64_t key = kEmpty;
+    uint32_t key = kEmpty;
     uint32_t child = 0;
   };
-  static size_t hash(uint64_t k) { return static_cast<size_t>((k * 0x9E3779B97F4A7C15ull) >> 20); }
+  static size_t hash(uint32_t k) { return static_cast<size_t>((k * 0x9E3779B97F4A7C15ull) >> 32); }
   void grow();
   std::vector<Slot> slots_ = std::vector<Slot>(16);
   size_t mask_ = 15, edges_ = 0;
-  std::vector<int32_t> values_ = {kNone};  // per node; node 0 is the root
+  std::vector<int32_t> values_ = {kNone};    // per node; node 0 is the root
+  std::vector<uint32_t> child_masks_ = {0};  // per node: bit (b & 31) set if a child byte b
   uint32_t root_children_[256];
 };
 

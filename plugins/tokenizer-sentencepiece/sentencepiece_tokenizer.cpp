@@ -69,7 +69,10 @@ void SentencePieceTokenizer::encode(std::string_view text, const EncodeParams& p
   if (params.max_length > 0) {  // the text is cut, the specials stay (as far as they fit)
     const size_t body =
         params.max_length > n_prefix + n_suffix ? params.max_length - n_prefix - n_suffix : 0;
-    if (ids.size() > n_prefix + body) ids.resize(n_prefix + body);
+    if (ids.size() > n_prefix + body) {
+      ids.resize(n_prefix + body);
+      if (offsets) offsets->resize(2 * ids.size());
+    }
   }
   if (with_special) {
     const auto end = static_cast<uint32_t>(text.size());

@@ -130,6 +130,20 @@ TEST_F(SentencePiecePlugin, TokenizerJsonAddsItsTemplateAndTruncates) {
                 qkv::host::encode_options(QKV_ENCODE_ADD_SPECIAL, QKV_SPECIAL_DEFAULT, 2));
   ASSERT_EQ(eos_cut.size(), 2u);
   EXPECT_EQ(eos_cut.back(), t5.token_to_id("</s>"));
+  // Cut with offsets: the text token keeps its own range, </s> sits at the end of the text.
+  const std::string text = "one two three four five six";
+  std::vector<int32_t> ids;
+  std::vector<uint32_t> offsets;
+  t5.encode(text,
+            qkv::host::encode_options(QKV_ENCODE_ADD_SPECIAL | QKV_ENCODE_OFFSETS,
+                                      QKV_SPECIAL_DEFAULT, 2),
+            ids, &offsets);
+  EXPECT_EQ(ids, eos_cut);
+  ASSERT_EQ(offsets.size(), 4u);
+  EXPECT_EQ(offsets[0], 0u);
+  EXPECT_EQ(offsets[1], 3u);  // "one"
+  EXPECT_EQ(offsets[2], text.size());
+  EXPECT_EQ(offsets[3], text.size());
 }
 
 TEST_F(SentencePiecePlugin, UserSymbolsMatchControlSymbolsNever) {
