@@ -11,6 +11,7 @@ echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo ' (wit
 section() { echo; echo "## $1"; }
 section "Tokenizers: BPE"; bench/tokenizer-bpe/run.sh "$build" 7
 section "Tokenizers: WordPiece"; bench/tokenizer-wordpiece/run.sh "$build" 5
+section "Tokenizers: SentencePiece"; bench/tokenizer-sentencepiece/run.sh "$build" 3
 section "Attention"; "$build/bin/qkv_bench_attention"
 section "Model runtime"; bench/model/run.sh "$build" 2
 section "Daemon"; "$build/bin/qkv_bench_daemon" --build "$build"

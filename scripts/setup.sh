@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages qkv needs to build and test, only those missing.
 # A no-op when everything is present. Usage: scripts/setup.sh [--peers]
-#   --peers  also the benchmark peers (PyTorch, Redis, Node.js for the npm tokenizers)
+#   --peers  also the benchmark peers (PyTorch, Redis, SentencePiece, Node.js for the npm tokenizers)
 set -euo pipefail
 
 packages=(
@@ -17,7 +17,7 @@ packages=(
   python3 valgrind clang-format
 )
 if [[ "${1:-}" == "--peers" ]]; then
-  packages+=(python3-torch python3-numpy redis-server redis-tools)
+  packages+=(python3-torch python3-numpy redis-server redis-tools python3-sentencepiece)
   command -v npm >/dev/null || packages+=(nodejs npm)
 fi
 

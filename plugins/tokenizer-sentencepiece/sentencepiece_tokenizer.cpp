@@ -1,0 +1,124 @@
+// Encode = SentencePieceProcessor::Encode (v0.1.97) without sampling: Normalize, the model's
+// segmentation, then PopulateSentencePieceText's rules: an <unk> segment becomes its <0xNN>
+// byte pieces under byte_fallback, otherwise adjacent <unk> segments are fused into one.
+#include "sentencepiece_tokenizer.hpp"
+
+#include <stdexcept>
+
+#include "unigram.hpp"
+
+namespace qkv::sentencepiece {
+
+SentencePieceTokenizer::SentencePieceTokenizer(ModelSpec spec)
+    : spec_(std::move(spec)), vocab_(spec_), normalizer_(spec_, vocab_.user_symbols()) {
+  if (spec_.algorithm == Algorithm::kBpe) bpe_ = std::make_unique<BpeSegmenter>(vocab_);
+  for (int32_t id : spec_.prefix_ids)
+    if (id < 0 || static_cast<size_t>(id) >= vocab_.size())
+      throw std::runtime_error("post-processor id " + std::to_string(id) + " is not in the vocab");
+  for (int32_t id : spec_.suffix_ids)
+    if (id < 0 || static_cast<size_t>(id) >= vocab_.size())
+      throw std::runtime_error("post-processor id " + std::to_string(id) + " is not in the vocab");
+}
+
+int32_t SentencePieceTokenizer::control_id(std::string_view piece) const {
+  const int32_t id = vocab_.find(piece);
+  return id >= 0 && vocab_.type(id) == PieceType::kControl ? id : -1;
+}
+
+void SentencePieceTokenizer::encode(std::string_view text, const EncodeParams& params,
+                                    std::vector<int32_t>& ids,
+                                    std::vector<uint32_t>* offsets) const {
+  thread_local std::string normalized;
+  thread_local std::vector<uint32_t> norm_to_orig;
+  thread_local std::vector<Token> segments;
+  normalizer_.normalize(text, normalized, offsets ? &norm_to_orig : nullptr);
+  segments.clear();
+  if (bpe_)
+    bpe_->segment(normalized, segments);
+  else
+    unigram_segment(vocab_, normalized, segments);
+
+  ids.clear();
+  if (offsets) offsets->clear();
+  const bool with_special = params.add_special;
+  if (with_special)
+    for (int32_t id : spec_.prefix_ids) {
+      ids.push_back(id);
+      if (offsets) offsets->insert(offsets->end(), {0, 0});
+    }
+  auto orig = [&](uint32_t pos) { return norm_to_orig[pos]; };
+  const int32_t unk = vocab_.unk_id();
+  bool prev_unk = false;
+  for (const Token& t : segments) {
+    const bool is_unk = t.id == unk;
+    if (is_unk && vocab_.byte_fallback()) {
+      for (uint32_t i = t.begin; i < t.end; ++i) {
+        ids.push_back(vocab_.byte_id(static_cast<uint8_t>(normalized[i])));
+        if (offsets) offsets->insert(offsets->end(), {orig(t.begin), orig(t.end)});
+      }
+    } else if (is_unk && prev_unk) {
+      if (offsets) offsets->back() = orig(t.end);  // one <unk> for the whole run
+    } else {
+      ids.push_back(t.id);
+      if (offsets) offsets->insert(offsets->end(), {orig(t.begin), orig(t.end)});
+    }
+    prev_unk = is_unk;
+  }
+  const size_t n_prefix = with_special ? spec_.prefix_ids.size() : 0;
+  const size_t n_suffix = with_special ? spec_.suffix_ids.size() : 0;
+  if (params.max_length > 0) {  // the text is cut, the specials stay (as far as they fit)
+    const size_t body =
+        params.max_length > n_prefix + n_suffix ? params.max_length - n_prefix - n_suffix : 0;
+    if (ids.size() > n_prefix + body) {
+      ids.resize(n_prefix + body);
+      if (offsets) offsets->resize(2 * ids.size());
+    }
+  }
+  if (with_special) {
+    const auto end = static_cast<uint32_t>(text.size());
+    for (int32_t id : spec_.suffix_ids) {
+      ids.push_back(id);
+      if (offsets) offsets->insert(offsets->end(), {end, end});
+    }
+  }
+  if (params.max_length > 0 && ids.size() > params.max_length) ids.resize(params.max_length);
+  if (offsets) offsets->resize(2 * ids.size());
+}
+
+void SentencePieceTokenizer::decode(std::span<const int32_t> ids, std::string& out) const {
+  bool at_start = true;  // SentencePiece drops the dummy-prefix '▁' of the first piece
+  const bool strip_first = spec_.add_dummy_prefix || spec_.remove_extra_whitespaces;
+  for (int32_t id : ids) {
+    if (id < 0 || static_cast<size_t>(id) >= vocab_.size())
+      throw std::out_of_range("token id " + std::to_string(id) + " is not in the vocabulary (" +
+                              std::to_string(vocab_.size()) + " pieces)");
+    const Piece& p = vocab_.piece(id);
+    const size_t before = out.size();
+    switch (p.type) {
+      case PieceType::kControl:
+        break;
+      case PieceType::kUnknown:
+        out += spec_.unk_surface;
+        break;
+      case PieceType::kByte:
+        out.push_back(static_cast<char>(std::stoi(p.text.substr(3, 2), nullptr, 16)));
+        break;
+      default: {
+        std::string_view s = p.text;
+        if (at_start && strip_first && s.substr(0, kSpaceSymbol.size()) == kSpaceSymbol)
+          s.remove_prefix(kSpaceSymbol.size());
+        for (size_t pos = 0; pos < s.size();) {
+          if (s.substr(pos, kSpaceSymbol.size()) == kSpaceSymbol) {
+            out.push_back(' ');
+            pos += kSpaceSymbol.size();
+          } else {
+            out.push_back(s[pos++]);
+          }
+        }
+      }
+    }
+    if (out.size() != before) at_start = false;
+  }
+}
+
+}  // namespace qkv::sentencepiece
