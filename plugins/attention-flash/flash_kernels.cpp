@@ -1,11 +1,12 @@
 // Per-target SIMD code of the flash kernel: one query block against all its visible key blocks.
-// Compiled once per Highway target (foreach_target) and picked at run time.
+// Compiled once per Highway target (foreach_target: AVX-512, AVX2, SSE4, SSSE3, scalar) and
+// picked at run time.
 //
 // Everything runs "query-major in the lanes": the task transposes its Q block once to
 // Q^T [head_dim][kBlockQ], so that
 //   S^T[j][i] = sum_d K[j][d] Q^T[d][i]      (K read in place, one broadcast per element)
 //   O^T[d][i] = alpha[i] O^T[d][i] + sum_j V[j][d] P^T[j][i]   (V read in place likewise)
-// both with a 6 x 2-vector register tile (12 accumulators fit AVX2's 16 registers), and the
+// both with a register tile of kTile broadcast rows x kVecs vectors (per target), and the
 // online softmax's row max and row sum become plain vertical vector ops over j: no packing of
 // K/V, no horizontal reductions. Scores are in base 2 (Q pre-scaled by scale * log2 e).
 #undef HWY_TARGET_INCLUDE
@@ -27,14 +28,17 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 using DF = hn::ScalableTag<float>;
 using VF = hn::Vec<DF>;
-#ifndef QKV_FLASH_TILE
-#define QKV_FLASH_TILE 6
-#define QKV_FLASH_VECS 2
+// Register tile: kTile broadcast rows x kVecs vectors. AVX-512 has 32 registers of 16 floats:
+// 6 x 4 = 24 accumulators span a whole 64-query block (4 loads, 6 broadcasts per 24 FMAs; more
+// broadcast rows would mean more strided K row pointers than general registers). AVX2/SSE4 have
+// 16 registers: 6 x 2 = 12 (4 x 3 measured the same; 6 x 2 keeps kBlockQ = 64).
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+constexpr int kTile = 6;
+constexpr int kVecs = 4;
+#else
+constexpr int kTile = 6;
+constexpr int kVecs = 2;
 #endif
-// Register tile: kTile broadcast rows x kVecs vectors = 12 accumulators (AVX2 has 16
-// registers). 4 x 3 measured the same as 6 x 2 here; 6 x 2 keeps kBlockQ = 64.
-constexpr int kTile = QKV_FLASH_TILE;
-constexpr int kVecs = QKV_FLASH_VECS;
 static_assert(kBlockQ % (kVecs * HWY_LANES(float)) == 0, "a query block is whole tiles wide");
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
@@ -132,12 +136,15 @@ void Scores(const BlockTask& t, const float* qt, int cols, int64_t j0, int nk, f
 }
 
 // The two transposes of a task: q rows -> Q^T (scaled) and O^T -> out rows (times 1/l).
-// On AVX2 in 8 x 8 register blocks (strided scalar copies cost ~15% on short sequences);
-// other targets and the ragged edges copy element by element.
-#if HWY_TARGET == HWY_AVX2
-HWY_INLINE void Transpose8(DF d, VF r[8]) {
-  const hn::Repartition<double, DF> dd;
-  VF t[8], u[8];
+// On AVX2 and AVX-512 in 8 x 8 blocks of 256-bit registers (strided scalar copies cost ~15% on
+// short sequences); other targets and the ragged edges copy element by element.
+#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+#define QKV_FLASH_TRANSPOSE8 1
+using D8 = hn::FixedTag<float, 8>;
+using V8 = hn::Vec<D8>;
+HWY_INLINE void Transpose8(D8 d, V8 r[8]) {
+  const hn::Repartition<double, D8> dd;
+  V8 t[8], u[8];
   for (int k = 0; k < 8; k += 2) {
     t[k] = hn::InterleaveLower(d, r[k], r[k + 1]);
     t[k + 1] = hn::InterleaveUpper(d, r[k], r[k + 1]);
@@ -158,12 +165,12 @@ HWY_INLINE void Transpose8(DF d, VF r[8]) {
 
 void LoadQT(const BlockTask& t, float* HWY_RESTRICT qt) {
   int i0 = 0, c0 = 0;
-#if HWY_TARGET == HWY_AVX2
-  const DF d;
-  const VF scale = hn::Set(d, t.qscale);
+#ifdef QKV_FLASH_TRANSPOSE8
+  const D8 d;
+  const V8 scale = hn::Set(d, t.qscale);
   for (; i0 + 8 <= t.rows; i0 += 8)
     for (c0 = 0; c0 + 8 <= t.head_dim; c0 += 8) {
-      VF r[8];
+      V8 r[8];
       for (int k = 0; k < 8; ++k) r[k] = hn::LoadU(d, t.q + (i0 + k) * t.q_stride + c0);
       Transpose8(d, r);
       for (int k = 0; k < 8; ++k) hn::Store(hn::Mul(r[k], scale), d, qt + (c0 + k) * kBlockQ + i0);
@@ -179,11 +186,11 @@ void LoadQT(const BlockTask& t, float* HWY_RESTRICT qt) {
 
 void StoreOut(const BlockTask& t, const float* HWY_RESTRICT ot, const float* HWY_RESTRICT inv) {
   int i0 = 0, c0 = 0;
-#if HWY_TARGET == HWY_AVX2
-  const DF d;
+#ifdef QKV_FLASH_TRANSPOSE8
+  const D8 d;
   for (; i0 + 8 <= t.rows; i0 += 8)
     for (c0 = 0; c0 + 8 <= t.head_dim; c0 += 8) {
-      VF r[8];
+      V8 r[8];
       for (int k = 0; k < 8; ++k) r[k] = hn::Load(d, ot + (c0 + k) * kBlockQ + i0);
       Transpose8(d, r);
       for (int k = 0; k < 8; ++k)
@@ -198,14 +205,23 @@ void StoreOut(const BlockTask& t, const float* HWY_RESTRICT ot, const float* HWY
     for (int c = 0; c < t.head_dim; ++c) t.out[i * t.out_stride + c] = ot[c * kBlockQ + i] * inv[i];
 }
 
+#undef QKV_FLASH_TRANSPOSE8
+
 void AttendBlock(const BlockTask& t) {
   const DF d;
   const size_t N = hn::Lanes(d);
   const int dim = t.head_dim, rows = t.rows;
   const int cols = static_cast<int>(hwy::RoundUpTo(size_t(rows), kVecs * N));
-  // Scratch, all [.][kBlockQ]: Q^T, S^T (then P^T), O^T, and the per-query state.
-  auto scratch = hwy::AllocateAligned<float>(size_t(kBlockQ) * (2 * dim + kBlockK + 4));
-  float* qt = scratch.get();
+  // Scratch, all [.][kBlockQ]: Q^T, S^T (then P^T), O^T, and the per-query state. On the stack
+  // up to head_dim 128 (83 KiB; oneTBB workers have 4 MiB): short sequences run many tasks, and
+  // a heap block per task costs allocator and page-fault time. No thread_local: it would pin
+  // the plugin's shared object in memory past dlclose.
+  constexpr int kStackDim = 128;
+  HWY_ALIGN float stack_scratch[size_t(kBlockQ) * (2 * kStackDim + kBlockK + 4)];
+  hwy::AlignedFreeUniquePtr<float[]> heap_scratch;
+  if (dim > kStackDim)
+    heap_scratch = hwy::AllocateAligned<float>(size_t(kBlockQ) * (2 * dim + kBlockK + 4));
+  float* qt = dim > kStackDim ? heap_scratch.get() : stack_scratch;
   float* st = qt + size_t(dim) * kBlockQ;
   float* ot = st + size_t(kBlockK) * kBlockQ;
   float* m = ot + size_t(dim) * kBlockQ;
