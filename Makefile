@@ -33,7 +33,7 @@ bench: build
 	@bash bench/run.sh $(BUILD)
 
 format:
-	@git ls-files '*.cpp' '*.hpp' '*.h' '*.cc' | grep -v '^tests/abi/v1/' | xargs clang-format -i
+	@git ls-files '*.cpp' '*.hpp' '*.h' '*.cc' | grep -v '^tests/abi/v1' | xargs clang-format -i
 
 clean:
 	rm -rf build

@@ -6,7 +6,6 @@
 //   model_bench --smoke                                           tiny shapes, fixture model
 #include <tbb/global_control.h>
 #include <tbb/task_arena.h>
-#include <yaml-cpp/yaml.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -109,8 +108,10 @@ std::vector<int32_t> bench_ids(size_t n, uint32_t vocab) {
 
 std::unique_ptr<ModelStage> make_stage(const std::string& dir,
                                        const host::PluginRegistry& plugins) {
-  return model::make_model_stage(
-      {YAML::Load("{path: '" + dir + "', attention: {plugin: attention-flash}}"), ".", &plugins});
+  config::PipelineConfig::Model m;
+  m.path = std::filesystem::absolute(dir);
+  m.attention.plugin = "attention-flash";
+  return model::make_model_stage({m, ".", "", &plugins});
 }
 
 }  // namespace

@@ -1,7 +1,5 @@
 #include "cli/attention_command.hpp"
 
-#include <yaml-cpp/yaml.h>
-
 #include <iostream>
 #include <stdexcept>
 
@@ -95,7 +93,8 @@ int run_attention(CliContext& ctx, const AttentionOptions& o) {
 
   host::PluginRegistry own;
   const auto& plugin = find_plugin(ctx, own, o.plugin);
-  host::AttentionHandle attention(host::create_instance(plugin, YAML::Node(), fs::current_path()));
+  host::AttentionHandle attention(
+      host::create_instance(plugin, host::ConfigValue{}, fs::current_path()));
 
   const auto qf = q.as<float>(), kf = k.as<float>(), vf = v.as<float>();
   std::vector<float> out(qf.size(), 0.0f), probs;

@@ -12,15 +12,6 @@ namespace qkv::cli {
 namespace fs = std::filesystem;
 namespace {
 
-bool looks_like_pipeline(const fs::path& file) {
-  try {
-    YAML::Node root = YAML::LoadFile(file.string());
-    return root.IsMap() && (root["tokenizer"] || root["input"] || root["output"]);
-  } catch (const std::exception&) {
-    return false;
-  }
-}
-
 // Validates one pipeline; with plugins, also creates its tokenizer (the plugin checks its
 // own keys and files). Returns the number of problems printed.
 int check_pipeline(const fs::path& file, const host::PluginRegistry* plugins, std::ostream& out) {
@@ -44,7 +35,7 @@ int check_pipeline(const fs::path& file, const host::PluginRegistry* plugins, st
 
 int check_config(CliContext& ctx, const fs::path& file, std::ostream& out) {
   int problems = 0;
-  if (looks_like_pipeline(file)) {
+  if (config::looks_like_pipeline(file)) {
     problems += check_pipeline(file, &ctx.plugins(), out);
   } else {
     ctx.config_file = file.string();

@@ -14,6 +14,7 @@
 
 #include "config/daemon_config.hpp"
 #include "host/plugin_registry.hpp"
+#include "pipeline/model_stage.hpp"
 
 namespace qkv::cli {
 
@@ -23,6 +24,8 @@ struct CliContext {
   std::string check_config_file;         // --check-config FILE
   // Run when no subcommand is given (the daemon's serve registers it); unset: print help.
   std::function<int()> default_action;
+  // Builds model stages for `run` and the daemon (set by qkvd's main; empty: no model runtime).
+  ModelStageFactory model_stage_factory;
   // What the chosen subcommand returns as exit status.
   int exit_code = 0;
 

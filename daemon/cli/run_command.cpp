@@ -48,6 +48,7 @@ int run(CliContext& ctx, const RunOptions& o) {
     env.daemon = &daemon;
     env.pipelines_dir = daemon.pipelines_dir;
     env.plugins = &ctx.plugins();
+    env.model_stage_factory = ctx.model_stage_factory;
     env.threads = daemon.threads;
     JobProgress progress;
     CancelFlag cancel;

@@ -74,7 +74,8 @@ service::RunnerBundle build_runner(CliContext& ctx, LoadState& state, jobs::Exec
   b.warnings = registry->errors();
   b.plugins = now.size();
   b.pipelines = config::list_pipelines(cfg.pipelines_dir).size();
-  b.runner = std::make_shared<service::PipelineJobRunner>(cfg, registry, executor);
+  b.runner = std::make_shared<service::PipelineJobRunner>(cfg, registry, executor,
+                                                          ctx.model_stage_factory);
   state.first = false;
   state.plugins = std::move(now);
   return b;

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "document.hpp"
+#include "overrides.hpp"
 
 namespace qkv::config {
 

@@ -11,10 +11,9 @@
 #include <vector>
 
 #include "diagnostics.hpp"
+#include "overrides.hpp"
 
 namespace qkv::config {
-
-using Overrides = std::vector<std::pair<std::string, std::string>>;  // key.path, YAML value
 
 class Document {
  public:

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <system_error>
 
+#include "document.hpp"
 #include "section.hpp"
 
 namespace qkv::config {
@@ -43,15 +44,22 @@ void read_input(Section& s, PipelineConfig::Input& in) {
   }
 }
 
-void read_tokenizer(Section& s, PipelineConfig::Tokenizer& t) {
+// `plugin:` (required) and `config:` of a section naming a plugin; returns the config mapping.
+std::optional<YAML::Node> read_plugin(Section& s, PluginRef& ref) {
   if (auto v = s.string("plugin", true)) {
-    t.plugin = *v;
+    ref.plugin = *v;
     const YAML::Node section = s.node();
-    t.plugin_where = s.document().where(section["plugin"], "tokenizer.plugin");
+    ref.plugin_where = s.document().where(section["plugin"], s.key_path("plugin"));
   }
-  t.config = YAML::Node(YAML::NodeType::Map);
-  if (auto m = s.mapping("config")) {
-    t.config = *m;
+  auto m = s.mapping("config");
+  if (m) ref.config = host::ConfigValue::from_yaml(*m);
+  return m;
+}
+
+void read_tokenizer(Section& s, PipelineConfig::Tokenizer& t) {
+  auto m = read_plugin(s, t);
+  if (t.config.type == QKV_VALUE_MISSING) t.config.type = QKV_VALUE_MAP;  // plugins get {}
+  if (m) {
     for (const char* key : kTokenizerPathKeys) {
       YAML::Node v = std::as_const(*m)[key];
       if (!v.IsDefined() || !v.IsScalar()) continue;
@@ -77,21 +85,24 @@ void read_tokenizer(Section& s, PipelineConfig::Tokenizer& t) {
   if (auto v = s.integer("max_length", 0, 0x7fffffff)) t.max_length = static_cast<uint32_t>(*v);
 }
 
-void read_plugin_ref(Document& doc, const YAML::Node& node, const std::string& path) {
-  Section p(doc, node, path);
-  p.string("plugin", true);
-  p.mapping("config");
-}
-
 void read_model(Section& s, PipelineConfig::Model& m) {
-  m.node = s.node();
-  if (auto v = s.path("path", PathKind::directory, true)) m.path = *v;
+  if (auto v = s.path("path", PathKind::directory, true)) {
+    std::error_code ec;
+    m.path = fs::absolute(*v, ec).lexically_normal();
+  }
   if (auto v = s.choice("output", {"hidden", "pooled_cls", "pooled_mean", "logprobs", "topk"}))
-    m.output = *v;
+    m.output = *v == "pooled_cls"    ? ModelOutput::pooled_cls
+               : *v == "pooled_mean" ? ModelOutput::pooled_mean
+               : *v == "logprobs"    ? ModelOutput::logprobs
+               : *v == "topk"        ? ModelOutput::topk
+                                     : ModelOutput::hidden;
   if (auto v = s.integer("topk", 1, 100000)) m.topk = static_cast<uint32_t>(*v);
   if (auto v = s.boolean("truncate")) m.truncate = *v;
-  for (const char* ref : {"attention", "positional"}) {
-    if (auto n = s.mapping(ref)) read_plugin_ref(s.document(), *n, std::string("model.") + ref);
+  for (auto [key, ref] : {std::pair{"attention", &m.attention}, {"positional", &m.positional}}) {
+    if (auto n = s.mapping(key)) {
+      Section p(s.document(), *n, s.key_path(key));
+      read_plugin(p, *ref);
+    }
   }
 }
 
@@ -105,6 +116,22 @@ const char* to_string(OutputFormat f) {
       return "bin";
     case OutputFormat::npy:
       return "npy";
+  }
+  return "?";
+}
+
+const char* to_string(ModelOutput o) {
+  switch (o) {
+    case ModelOutput::hidden:
+      return "hidden";
+    case ModelOutput::pooled_cls:
+      return "pooled_cls";
+    case ModelOutput::pooled_mean:
+      return "pooled_mean";
+    case ModelOutput::logprobs:
+      return "logprobs";
+    case ModelOutput::topk:
+      return "topk";
   }
   return "?";
 }
@@ -164,6 +191,15 @@ PipelineConfig load_pipeline_config(const fs::path& file, const Overrides& overr
   }
   doc.throw_if_errors();
   return c;
+}
+
+bool looks_like_pipeline(const fs::path& file) {
+  try {
+    YAML::Node root = YAML::LoadFile(file.string());
+    return root.IsMap() && (root["tokenizer"] || root["input"] || root["output"]);
+  } catch (const std::exception&) {
+    return false;
+  }
 }
 
 fs::path resolve_pipeline(const std::string& name_or_path, const fs::path& dir) {

@@ -2,8 +2,6 @@
 // The schema is fixed in docs/pipelines.md.
 #pragma once
 
-#include <yaml-cpp/yaml.h>
-
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -11,13 +9,23 @@
 #include <utility>
 #include <vector>
 
-#include "document.hpp"
+#include "host/config_tree.hpp"
+#include "overrides.hpp"
 
 namespace qkv::config {
 
 enum class InputFormat { automatic, jsonl, txt };
 enum class OutputFormat { jsonl, bin, npy };
 enum class SpecialTokens { default_, none, all, list };
+enum class ModelOutput { hidden, pooled_cls, pooled_mean, logprobs, topk };
+
+// A plugin a section names, with the plugin's own config subtree. Plugin subtrees are copied
+// out of YAML here, once: everything downstream (caches, threads, plugins) reads the copy.
+struct PluginRef {
+  std::string plugin;        // empty: not given (the reader's default applies)
+  std::string plugin_where;  // "file:line:column" of the plugin value, for messages
+  host::ConfigValue config;  // the plugin's subtree (MISSING: none given)
+};
 
 struct PipelineConfig {
   std::string name;            // the file stem
@@ -33,10 +41,7 @@ struct PipelineConfig {
     bool replace_invalid = false;  // invalid_utf8: replace (else error)
   } input;
 
-  struct Tokenizer {
-    std::string plugin;
-    std::string plugin_where;  // "file:line:column" of the plugin value, for messages
-    YAML::Node config;         // the plugin's subtree (may be an empty mapping)
+  struct Tokenizer : PluginRef {  // config: an empty mapping when none is given
     SpecialTokens special = SpecialTokens::default_;
     std::vector<std::string> special_names;
     bool add_special = true;
@@ -44,11 +49,12 @@ struct PipelineConfig {
   } tokenizer;
 
   struct Model {
-    YAML::Node node;  // the whole `model:` mapping, for the model stage factory
-    std::filesystem::path path;
-    std::string output = "hidden";
+    std::filesystem::path path;  // absolute: a directory with config.json + model.safetensors
+    ModelOutput output = ModelOutput::hidden;
     uint32_t topk = 5;
-    bool truncate = true;
+    bool truncate = true;  // cut documents longer than the positions (else the job fails)
+    PluginRef attention;   // plugin empty: attention-flash
+    PluginRef positional;  // plugin empty: the one the model's config.json implies
   };
   std::optional<Model> model;
 
@@ -67,6 +73,10 @@ struct PipelineConfig {
 PipelineConfig load_pipeline_config(const std::filesystem::path& file,
                                     const Overrides& overrides = {});
 
+// Whether `file` reads as a pipeline rather than a daemon config (for --check-config FILE):
+// a mapping with tokenizer, input or output. False when it does not parse.
+bool looks_like_pipeline(const std::filesystem::path& file);
+
 // A pipeline named by path (contains '/' or ends in .yaml/.yml) or by file stem in `dir`.
 std::filesystem::path resolve_pipeline(const std::string& name_or_path,
                                        const std::filesystem::path& dir);
@@ -75,5 +85,6 @@ std::filesystem::path resolve_pipeline(const std::string& name_or_path,
 std::vector<std::filesystem::path> list_pipelines(const std::filesystem::path& dir);
 
 const char* to_string(OutputFormat f);
+const char* to_string(ModelOutput o);
 
 }  // namespace qkv::config

@@ -9,6 +9,9 @@
 #include "ctl/client.hpp"
 #include "ctl/exit_codes.hpp"
 #include "ctl/progress_view.hpp"
+#include "ctl/requests.hpp"
+#include "protocol/job_state.hpp"
+#include "protocol/replies.hpp"
 
 namespace qkv::ctl {
 namespace {
@@ -16,51 +19,37 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-std::string absolute(const std::string& p) { return fs::absolute(p).lexically_normal().string(); }
+using protocol::JobState;
+using protocol::reply_error_code;
+using protocol::reply_ok;
 
-bool path_like(const std::string& p) {
-  auto ends = [&](const char* s) {
-    std::string_view e(s);
-    return p.size() >= e.size() && p.compare(p.size() - e.size(), e.size(), e) == 0;
-  };
-  return p.find('/') != std::string::npos || ends(".yaml") || ends(".yml");
-}
-
-struct UsageError {
-  std::string message;
-};
-
-json sets_object(const std::vector<std::string>& sets) {
-  json out = json::object();
-  for (auto& s : sets) {
-    auto eq = s.find('=');
-    if (eq == std::string::npos || eq == 0)
-      throw UsageError{"--set " + s + ": expected key.path=value"};
-    out[s.substr(0, eq)] = s.substr(eq + 1);
-  }
-  return out;
+// Sends a command's request (built by ctl/requests.cpp) and reads the reply line.
+json call(Client& c, const protocol::RequestBody& request) {
+  return c.call(protocol::request_object(request));
 }
 
 int refused(const json& reply, const Options& o) {
   if (o.json) {
     std::cout << reply.dump() << "\n";
   } else {
-    auto err = reply.value("error", json::object());
-    std::cerr << "qkvctl: [" << err.value("code", "?") << "] " << err.value("message", "") << "\n";
+    std::string code = reply_error_code(reply);
+    std::cerr << "qkvctl: [" << (code.empty() ? "?" : code) << "] "
+              << protocol::reply_error_message(reply) << "\n";
   }
-  return exit_for_error(reply.value("error", json::object()).value("code", ""));
+  return exit_for_error(reply_error_code(reply));
 }
 
 int exit_for_state(const std::string& state) {
-  if (state == "done") return kOk;
-  if (state == "cancelled") return kCancelled;
-  if (state == "queued") return kTempFail;  // given back at shutdown: runs after restart
+  auto s = protocol::parse_job_state(state);
+  if (s == JobState::done) return kOk;
+  if (s == JobState::cancelled) return kCancelled;
+  if (s == JobState::queued) return kTempFail;  // given back at shutdown: runs after restart
   return kJobFailed;
 }
 
 void print_outcome(const json& job) {
   std::string id = job.value("id", ""), state = job.value("state", "");
-  if (state == "done") {
+  if (protocol::parse_job_state(state) == JobState::done) {
     auto r = job.value("result", json::object());
     const double bytes = double(r.value("input_bytes", uint64_t(0)));
     const double seconds = r.value("seconds", 0.0);
@@ -81,18 +70,17 @@ void print_outcome(const json& job) {
 
 // Streams a wait: progress to stderr (bar or lines), the end to stdout.
 int wait_job(Client& c, const std::string& id, const Options& o, bool quiet = false) {
-  c.send({{"op", "wait"}, {"id", id}});
+  c.send(protocol::request_object(protocol::WaitRequest{id}));
   ProgressView view(stderr, o.tty);
   for (;;) {
     json j = c.read_json();
     if (o.json) std::cout << j.dump() << std::endl;
-    if (j.value("event", "") == "progress") {
+    if (j.value("event", "") == protocol::event::progress) {
       if (!o.json && !quiet) view.update(j);
       continue;
     }
     view.finish();
-    if (!j.value("ok", false))
-      return o.json ? exit_for_error(j["error"].value("code", "")) : refused(j, o);
+    if (!reply_ok(j)) return o.json ? exit_for_error(reply_error_code(j)) : refused(j, o);
     json job = j.value("job", json::object());
     if (!o.json && !quiet) print_outcome(job);
     return exit_for_state(job.value("state", ""));
@@ -100,17 +88,8 @@ int wait_job(Client& c, const std::string& id, const Options& o, bool quiet = fa
 }
 
 int submit(Client& c, const Options& o) {
-  json req = {{"op", "submit"}, {"output", absolute(o.output)}};
-  json inputs = json::array();
-  for (auto& i : o.inputs) inputs.push_back(absolute(i));
-  req["inputs"] = inputs;
-  if (!o.pipeline.empty())
-    req["pipeline"] = path_like(o.pipeline) ? absolute(o.pipeline) : o.pipeline;
-  if (!o.sets.empty()) req["set"] = sets_object(o.sets);
-  if (o.decode) req["decode"] = true;
-  if (o.threads) req["threads"] = o.threads;
-  json reply = c.call(req);
-  if (!reply.value("ok", false)) return refused(reply, o);
+  json reply = call(c, build_request("submit", o));
+  if (!reply_ok(reply)) return refused(reply, o);
   std::string id = reply.value("id", "");
   if (o.json)
     std::cout << reply.dump() << std::endl;
@@ -165,9 +144,10 @@ void print_status(const json& job) {
   }
 }
 
-int simple(Client& c, const Options& o, const json& req, void (*show)(const json&)) {
-  json reply = c.call(req);
-  if (!reply.value("ok", false)) return refused(reply, o);
+// A command with one request and one reply: `show` prints the reply for humans.
+int simple(Client& c, const std::string& name, const Options& o, void (*show)(const json&)) {
+  json reply = call(c, build_request(name, o));
+  if (!reply_ok(reply)) return refused(reply, o);
   if (o.json)
     std::cout << reply.dump() << std::endl;
   else
@@ -186,15 +166,15 @@ void flat(const json& j, const std::string& prefix) {
 }
 
 int cancel(Client& c, const Options& o) {
-  json reply = c.call({{"op", "cancel"}, {"id", o.id}});
-  if (!reply.value("ok", false)) return refused(reply, o);
+  json reply = call(c, build_request("cancel", o));
+  if (!reply_ok(reply)) return refused(reply, o);
   if (o.json) std::cout << reply.dump() << std::endl;
   std::string state = reply.value("state", "");
   if (!reply.value("cancelled", false)) {
     if (!o.json)
       std::cerr << "qkvctl: job " << o.id << " already ended (" << state
                 << "); nothing to cancel\n";
-    return state == "cancelled" ? kOk : kRefused;
+    return protocol::parse_job_state(state) == JobState::cancelled ? kOk : kRefused;
   }
   if (state == "cancelling" && !o.no_wait) {
     int rc = wait_job(c, o.id, o, true);
@@ -207,17 +187,11 @@ int cancel(Client& c, const Options& o) {
   return kOk;
 }
 
-int run(Client& c, const Options& o) {
-  std::vector<std::string> texts = o.texts;
-  if (texts.empty())
-    for (std::string line; std::getline(std::cin, line);) texts.push_back(line);
-  json req = {{"op", "run"}, {"texts", texts}};
-  if (!o.pipeline.empty())
-    req["pipeline"] = path_like(o.pipeline) ? absolute(o.pipeline) : o.pipeline;
-  if (!o.sets.empty()) req["set"] = sets_object(o.sets);
-  if (o.decode) req["decode"] = true;
-  json reply = c.call(req);
-  if (!reply.value("ok", false)) return refused(reply, o);
+int run(Client& c, Options o) {
+  if (o.texts.empty())
+    for (std::string line; std::getline(std::cin, line);) o.texts.push_back(line);
+  json reply = call(c, build_request("run", o));
+  if (!reply_ok(reply)) return refused(reply, o);
   if (o.json) {
     std::cout << reply.dump() << std::endl;
   } else {
@@ -238,7 +212,7 @@ std::string resolve_socket(const Options& o) {
       return config::load_daemon_config(cfg).socket.string();
     } catch (const std::exception& e) {
       if (!o.config.empty())
-        throw UsageError{std::string("cannot read ") + cfg.string() + ": " + e.what()};
+        throw UsageError(std::string("cannot read ") + cfg.string() + ": " + e.what());
     }
   }
   return config::DaemonConfig{}.socket.string();
@@ -248,16 +222,11 @@ int run_command(const std::string& name, const Options& o) {
   try {
     Client c = Client::connect(resolve_socket(o));
     if (name == "submit") return submit(c, o);
-    if (name == "status")
-      return simple(c, o, {{"op", "status"}, {"id", o.id}},
-                    [](const json& r) { print_status(r["job"]); });
+    if (name == "status") return simple(c, name, o, [](const json& r) { print_status(r["job"]); });
     if (name == "wait") return wait_job(c, o.id, o);
     if (name == "cancel") return cancel(c, o);
     if (name == "list") {
-      json req = {{"op", "list"}};
-      if (!o.state.empty()) req["state"] = o.state;
-      if (o.limit) req["limit"] = o.limit;
-      return simple(c, o, req, [](const json& r) {
+      return simple(c, name, o, [](const json& r) {
         std::printf("%-34s %-10s %6s  %-20s %s\n", "ID", "STATE", "DONE", "PIPELINE", "SUBMITTED");
         for (auto& j : r["jobs"]) {
           double f = j.value("progress", json::object()).value("fraction", -1.0);
@@ -268,9 +237,9 @@ int run_command(const std::string& name, const Options& o) {
         }
       });
     }
-    if (name == "stats") return simple(c, o, {{"op", "stats"}}, [](const json& r) { flat(r, ""); });
+    if (name == "stats") return simple(c, name, o, [](const json& r) { flat(r, ""); });
     if (name == "reload") {
-      return simple(c, o, {{"op", "reload"}}, [](const json& r) {
+      return simple(c, name, o, [](const json& r) {
         std::printf("reloaded: %zu pipeline(s), %zu plugin(s) (generation %llu)\n",
                     r.value("pipelines", std::size_t(0)), r.value("plugins", std::size_t(0)),
                     static_cast<unsigned long long>(r.value("generation", uint64_t(0))));
@@ -279,8 +248,8 @@ int run_command(const std::string& name, const Options& o) {
       });
     }
     if (name == "health") {
-      json reply = c.call({{"op", "health"}});
-      if (!reply.value("ok", false)) return refused(reply, o);
+      json reply = call(c, build_request(name, o));
+      if (!reply_ok(reply)) return refused(reply, o);
       if (o.json)
         std::cout << reply.dump() << std::endl;
       else
@@ -295,7 +264,7 @@ int run_command(const std::string& name, const Options& o) {
     std::cerr << "qkvctl: unknown command " << name << "\n";
     return kUsage;
   } catch (const UsageError& e) {
-    std::cerr << "qkvctl: " << e.message << "\n";
+    std::cerr << "qkvctl: " << e.what() << "\n";
     return kUsage;
   } catch (const ConnectionError& e) {
     std::cerr << "\nqkvctl: " << e.what() << "\n";

@@ -3,6 +3,8 @@
 
 #include <string_view>
 
+#include "protocol/error_codes.hpp"
+
 namespace qkv::ctl {
 
 enum Exit : int {
@@ -16,8 +18,10 @@ enum Exit : int {
 };
 
 // Exit code of an error reply's code.
-inline int exit_for_error(std::string_view code) {
-  if (code == "queue_full" || code == "shutting_down" || code == "too_many_connections")
+inline int exit_for_error(std::string_view error_code) {
+  namespace code = protocol::code;
+  if (error_code == code::queue_full || error_code == code::shutting_down ||
+      error_code == code::too_many_connections)
     return kTempFail;
   return kRefused;
 }

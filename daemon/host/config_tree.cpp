@@ -1,5 +1,7 @@
 #include "host/config_tree.hpp"
 
+#include <yaml-cpp/yaml.h>
+
 #include <charconv>
 
 namespace qkv::host {
@@ -46,7 +48,25 @@ ConfigValue copy(const YAML::Node& node, int depth) {
   return v;
 }
 
+void append_fingerprint(const ConfigValue& v, std::string& out) {
+  // Lengths before texts, so no scalar or key can imitate the structure around it.
+  out += std::to_string(int(v.type)) + '@' + std::to_string(v.line) + ':' +
+         std::to_string(v.column) + '#' + std::to_string(v.scalar.size()) + '"' + v.scalar;
+  out += '[' + std::to_string(v.items.size());
+  for (size_t i = 0; i < v.items.size(); ++i) {
+    if (v.type == QKV_VALUE_MAP) out += '#' + std::to_string(v.keys[i].size()) + '"' + v.keys[i];
+    append_fingerprint(v.items[i], out);
+  }
+  out += ']';
+}
+
 }  // namespace
+
+std::string ConfigValue::fingerprint() const {
+  std::string out;
+  append_fingerprint(*this, out);
+  return out;
+}
 
 ConfigValue ConfigValue::from_yaml(const YAML::Node& node) { return copy(node, 0); }
 

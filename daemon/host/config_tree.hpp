@@ -1,14 +1,18 @@
 // An immutable copy of a plugin's YAML config subtree, with each value's position. Plugins read
 // it from many threads; yaml-cpp nodes are not safe for that (even const lookups allocate in the
-// shared document), so the host copies the subtree once, when the instance is created.
+// shared document), so config/ copies each plugin subtree once, when it validates the pipeline,
+// and the tree travels from there (PipelineConfig, caches, InstanceConfig) without yaml-cpp.
 #pragma once
 
 #include <qkv/abi.h>
-#include <yaml-cpp/yaml.h>
 
 #include <string>
 #include <string_view>
 #include <vector>
+
+namespace YAML {
+class Node;  // only from_yaml reads YAML; users of the tree need no yaml-cpp
+}
 
 namespace qkv::host {
 
@@ -30,6 +34,10 @@ struct ConfigValue {
   const ConfigValue* find(std::string_view path, const ConfigValue** deepest = nullptr) const;
 
   size_t size() const noexcept { return items.size(); }
+
+  // Every type, key, scalar and position in one string: equal strings, equal trees. For cache
+  // keys of what a plugin instance was created with.
+  std::string fingerprint() const;
 };
 
 }  // namespace qkv::host

@@ -18,6 +18,13 @@ void c_log(void* ctx, qkv_log_level level, const char* message) {
 qkv_error* c_error_new(void*, qkv_status code, const char* message) {
   return error_new(code, message ? message : "");
 }
+qkv_status c_error_code(void*, const qkv_error* error) {
+  return error ? error->code : QKV_ERR_INTERNAL;
+}
+const char* c_error_message(void*, const qkv_error* error) {
+  return error ? error->message.c_str() : "";
+}
+void c_error_free(void*, qkv_error* error) { error_free(error); }
 qkv_value_type c_config_get(void* ctx, const qkv_config* cfg, const char* path, const char** text,
                             size_t* size) {
   try {
@@ -70,7 +77,7 @@ qkv_error* c_tensor_get(void* ctx, const char* name, qkv_tensor_view* out) {
 HostServices::HostServices(std::string plugin_name, InstanceConfig config)
     : plugin_name_(std::move(plugin_name)),
       settings_(std::move(config)),
-      config_{ConfigValue::from_yaml(settings_.config)} {
+      config_{std::move(settings_.config)} {
   table_.struct_size = sizeof table_;
   table_.abi_major = QKV_ABI_MAJOR;
   table_.abi_minor = QKV_ABI_MINOR;
@@ -82,6 +89,9 @@ HostServices::HostServices(std::string plugin_name, InstanceConfig config)
   table_.config_path = c_config_path;
   table_.tensor_get = c_tensor_get;
   table_.config_map_entry = c_config_map_entry;
+  table_.error_code = c_error_code;
+  table_.error_message = c_error_message;
+  table_.error_free = c_error_free;
 }
 
 void HostServices::log(qkv_log_level level, std::string_view message) const {

@@ -1,11 +1,10 @@
 // The qkv_host services table one plugin instance (or a pool of them) sees: logging, errors,
-// its YAML config subtree (with file:line:column), paths relative to the config file, tensors.
+// its config subtree (with file:line:column), paths relative to the config file, tensors.
 #pragma once
 
 #include "host/config_tree.hpp"
 
 #include <qkv/abi.h>
-#include <yaml-cpp/yaml.h>
 
 #include <filesystem>
 #include <functional>
@@ -26,7 +25,7 @@ namespace qkv::host {
 using TensorLookup = std::function<std::optional<qkv_tensor_view>(std::string_view)>;
 
 struct InstanceConfig {
-  YAML::Node config;                 // the plugin's own subtree (undefined: none); copied
+  ConfigValue config;                // the plugin's own subtree (MISSING: none)
   std::filesystem::path config_dir;  // relative paths resolve against this
   std::string source_file;           // the YAML file, for file:line:column
   TensorLookup lookup;               // empty: the instance serves no model

@@ -1,5 +1,6 @@
 #include "host/plugin_instance.hpp"
 
+#include "host/config_keys.hpp"
 #include "host/plugin_error.hpp"
 
 namespace qkv::host {
@@ -8,6 +9,11 @@ PluginInstance::PluginInstance(const LoadedPlugin& plugin, InstanceConfig config
     : plugin_(plugin),
       context_(plugin.name + " (" + plugin.file.string() + ")"),
       services_(std::make_unique<HostServices>(plugin.name, std::move(config))) {
+  // Declared keys are checked before the plugin runs: its defaults never hide a typo.
+  std::string wrong = check_declared_keys(
+      *plugin_.descriptor, services_->config()->root,
+      [&](std::string_view key) { return services_->where(services_->config(), key); });
+  if (!wrong.empty()) throw PluginError(QKV_ERR_CONFIG, wrong);
   qkv_instance* first = create_one();
   if (plugin_.thread_safe()) {
     shared_ = first;
@@ -59,12 +65,20 @@ void PluginInstance::release(qkv_instance* instance) noexcept {
   idle_.push_back(instance);  // capacity reserved: all_ is never smaller than idle_
 }
 
+std::shared_ptr<PluginInstance> create_instance(const LoadedPlugin& plugin, ConfigValue config,
+                                                std::filesystem::path config_dir,
+                                                std::string source_file, TensorLookup lookup) {
+  InstanceConfig settings{std::move(config), std::move(config_dir), std::move(source_file),
+                          std::move(lookup)};
+  return std::make_shared<PluginInstance>(plugin, std::move(settings));
+}
+
 std::shared_ptr<PluginInstance> create_instance(const LoadedPlugin& plugin,
                                                 const YAML::Node& config,
                                                 std::filesystem::path config_dir,
                                                 std::string source_file, TensorLookup lookup) {
-  InstanceConfig settings{config, std::move(config_dir), std::move(source_file), std::move(lookup)};
-  return std::make_shared<PluginInstance>(plugin, std::move(settings));
+  return create_instance(plugin, ConfigValue::from_yaml(config), std::move(config_dir),
+                         std::move(source_file), std::move(lookup));
 }
 
 }  // namespace qkv::host

@@ -61,8 +61,13 @@ class PluginInstance {
   std::vector<qkv_instance*> idle_;
 };
 
-// Creates an instance of `plugin` with its YAML config subtree. `source_file` is the YAML file
+// Creates an instance of `plugin` with its config subtree. `source_file` is the YAML file
 // (for file:line:column in the plugin's messages); relative paths resolve against config_dir.
+std::shared_ptr<PluginInstance> create_instance(const LoadedPlugin& plugin, ConfigValue config,
+                                                std::filesystem::path config_dir,
+                                                std::string source_file = {},
+                                                TensorLookup lookup = {});
+// The same from a YAML node (copied at once), for tools and tests that hold one.
 std::shared_ptr<PluginInstance> create_instance(const LoadedPlugin& plugin,
                                                 const YAML::Node& config,
                                                 std::filesystem::path config_dir,

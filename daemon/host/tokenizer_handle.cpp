@@ -67,7 +67,7 @@ void TokenizerHandle::encode(std::string_view text, const qkv_encode_options& op
   o.struct_size = sizeof o;
   if (offsets) o.flags |= QKV_ENCODE_OFFSETS;
   IdTarget target{&ids, offsets};
-  qkv_token_sink sink{&target, append_ids};
+  qkv_token_sink sink{sizeof(qkv_token_sink), &target, append_ids};
   const size_t before = ids.size();
   const size_t before_offsets = offsets ? offsets->size() : 0;
   auto lease = instance_->acquire();
@@ -87,7 +87,7 @@ std::vector<int32_t> TokenizerHandle::encode(std::string_view text,
 }
 
 void TokenizerHandle::decode(std::span<const int32_t> ids, std::string& out) const {
-  qkv_byte_sink sink{&out, append_bytes};
+  qkv_byte_sink sink{sizeof(qkv_byte_sink), &out, append_bytes};
   auto lease = instance_->acquire();
   if (qkv_error* e = api_->decode(lease.get(), ids.data(), ids.size(), &sink))
     throw_if_error(e, instance_->context() + ": decode");

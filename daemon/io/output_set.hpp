@@ -1,7 +1,8 @@
 // The files of one job's output: the main file the user named, its companions
 // (X.idx.npy, X.offsets.npy, ...) and X.manifest.json, written last. Either all of them
 // appear (fsynced, renamed into place, manifest last) or none: destroyed before commit(),
-// every temporary file is removed and existing files are left untouched.
+// every temporary file is removed and existing files are left untouched. All of them are
+// created and renamed through one fd of the output's folder.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -26,8 +27,14 @@ class OutputSet {
   // the manifest. Returns the final paths, manifest last.
   std::vector<std::filesystem::path> commit(nlohmann::json manifest);
 
+  // After a crash: removes the temporary files a dead writer left for the output set of `main`
+  // (its main file and companions). Returns how many; never throws.
+  static std::size_t remove_stale_temps(const std::filesystem::path& main) noexcept;
+
  private:
+  static std::filesystem::path stem_of(const std::filesystem::path& main);
   std::filesystem::path main_, stem_;
+  std::shared_ptr<const Directory> dir_;
   std::vector<std::unique_ptr<AtomicFile>> files_;
 };
 

@@ -1,21 +1,14 @@
-// An error with a stable, documented code (docs/protocol.md) and a message for humans.
-// Thrown by job parsing, path checks and runners; turned into protocol error replies and
-// job reports. The code is what scripts match on; the message says what and where.
+// An error with a stable, documented code and a message for humans. The codes and the error
+// type are the protocol's (protocol/error_codes.hpp, protocol/error.hpp); jobs throw them
+// from job parsing, path checks and runners, and they become error replies and job reports.
 #pragma once
 
-#include <stdexcept>
-#include <string>
+#include "protocol/error.hpp"
+#include "protocol/error_codes.hpp"
 
 namespace qkv::jobs {
 
-class JobError : public std::runtime_error {
- public:
-  JobError(std::string code, const std::string& message)
-      : std::runtime_error(message), code_(std::move(code)) {}
-  const std::string& code() const noexcept { return code_; }
-
- private:
-  std::string code_;
-};
+using JobError = protocol::Error;
+namespace code = protocol::code;
 
 }  // namespace qkv::jobs

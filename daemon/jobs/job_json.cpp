@@ -6,68 +6,24 @@
 #include "jobs/job_error.hpp"
 
 namespace qkv::jobs {
-namespace {
 
-[[noreturn]] void bad(const std::string& field, const std::string& expected) {
-  throw JobError("bad_request", "field '" + field + "': expected " + expected);
+JobSpec to_job_spec(protocol::JobFields fields, const std::string& default_pipeline) {
+  JobSpec spec;
+  spec.pipeline = fields.pipeline.value_or(default_pipeline);
+  if (spec.pipeline.empty())
+    throw JobError(code::bad_request,
+                   "field 'pipeline': expected a pipeline name (no default_pipeline configured)");
+  spec.inputs = std::move(fields.inputs);
+  spec.output = std::move(fields.output);
+  spec.texts = std::move(fields.texts);
+  for (auto& [key, value] : fields.set) spec.overrides.emplace_back(key, std::move(value));
+  spec.decode = fields.decode;
+  spec.threads = fields.threads;
+  return spec;
 }
-
-std::vector<std::string> string_list(const json& request, const char* field, bool required) {
-  auto it = request.find(field);
-  if (it == request.end() || it->is_null()) {
-    if (required) bad(field, "a non-empty array of strings (the field is required)");
-    return {};
-  }
-  if (!it->is_array()) bad(field, "an array of strings");
-  std::vector<std::string> out;
-  out.reserve(it->size());
-  for (auto& v : *it) {
-    if (!v.is_string()) bad(field, "an array of strings");
-    out.push_back(v.get<std::string>());
-  }
-  if (required && out.empty()) bad(field, "a non-empty array of strings");
-  return out;
-}
-
-std::optional<std::string> string_field(const json& request, const char* field) {
-  auto it = request.find(field);
-  if (it == request.end() || it->is_null()) return std::nullopt;
-  if (!it->is_string()) bad(field, "a string");
-  return it->get<std::string>();
-}
-
-}  // namespace
 
 JobSpec parse_job_fields(const json& request, JobKind kind, const std::string& default_pipeline) {
-  if (!request.is_object()) throw JobError("bad_request", "a job must be a JSON object");
-  JobSpec spec;
-  spec.pipeline = string_field(request, "pipeline").value_or(default_pipeline);
-  if (spec.pipeline.empty()) bad("pipeline", "a pipeline name (no default_pipeline configured)");
-  if (kind == JobKind::file) {
-    spec.inputs = string_list(request, "inputs", true);
-    auto out = string_field(request, "output");
-    if (!out || out->empty()) bad("output", "an output path (the field is required)");
-    spec.output = *out;
-  } else {
-    spec.texts = string_list(request, "texts", true);
-  }
-  if (auto it = request.find("set"); it != request.end() && !it->is_null()) {
-    if (!it->is_object()) bad("set", "an object of \"key.path\": value");
-    for (auto& [k, v] : it->items()) {
-      if (k.empty()) bad("set", "non-empty keys");
-      spec.overrides.emplace_back(k, v.is_string() ? v.get<std::string>() : v.dump());
-    }
-  }
-  if (auto it = request.find("decode"); it != request.end() && !it->is_null()) {
-    if (!it->is_boolean()) bad("decode", "true or false");
-    spec.decode = it->get<bool>();
-  }
-  if (auto it = request.find("threads"); it != request.end() && !it->is_null()) {
-    if (!it->is_number_unsigned() || it->get<uint64_t>() < 1 || it->get<uint64_t>() > 4096)
-      bad("threads", "an integer from 1 to 4096");
-    spec.threads = it->get<unsigned>();
-  }
-  return spec;
+  return to_job_spec(protocol::parse_job_fields(request, kind), default_pipeline);
 }
 
 std::string iso_time(Clock::time_point t) {

@@ -6,16 +6,19 @@
 #include <nlohmann/json.hpp>
 
 #include "jobs/job_record.hpp"
+#include "protocol/job_fields.hpp"
 
 namespace qkv::jobs {
 
 using json = nlohmann::json;
 
-enum class JobKind { file, inline_texts };
+using protocol::JobKind;
 
-// Reads the job fields of a request object. Throws JobError("bad_request", ...) naming the
-// field on a wrong type or a missing required field. Unknown fields are ignored. Paths are
-// taken as given (PathPolicy checks them); `default_pipeline` fills an absent `pipeline`.
+// The JobSpec of a request's job fields; `default_pipeline` fills an absent `pipeline`.
+// Throws JobError(bad_request) when there is no pipeline either way.
+JobSpec to_job_spec(protocol::JobFields fields, const std::string& default_pipeline);
+// Reads the job fields of a request object (protocol::parse_job_fields: throws JobError
+// naming the field), then to_job_spec. Paths are taken as given (PathPolicy checks them).
 JobSpec parse_job_fields(const json& request, JobKind kind, const std::string& default_pipeline);
 
 // The job view: id, state, pipeline, paths, submitter, progress, times, result or error.

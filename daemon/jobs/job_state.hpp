@@ -1,17 +1,14 @@
-// The life of a job: queued -> running -> done | failed | cancelled.
+// The life of a job: queued -> running -> done | failed | cancelled. The states and their
+// names are the protocol's (protocol/job_state.hpp); jobs name them in their own namespace.
 #pragma once
 
-#include <optional>
-#include <string_view>
+#include "protocol/job_state.hpp"
 
 namespace qkv::jobs {
 
-enum class JobState { queued, running, done, failed, cancelled };
-
-std::string_view to_string(JobState s) noexcept;
-std::optional<JobState> parse_job_state(std::string_view s) noexcept;
-inline bool is_terminal(JobState s) noexcept {
-  return s == JobState::done || s == JobState::failed || s == JobState::cancelled;
-}
+using protocol::is_terminal;
+using protocol::JobState;
+using protocol::parse_job_state;
+using protocol::to_string;
 
 }  // namespace qkv::jobs

@@ -95,7 +95,7 @@ CancelResult Scheduler::cancel(std::string_view id) {
     }
     auto q = std::find(queue_.begin(), queue_.end(), it->second);
     if (q == queue_.end()) {
-      it->second->request_cancel("cancelled");
+      it->second->request_cancel(std::string(code::cancelled));
       return CancelResult::cancelling_running;
     }
     queued = *q;
@@ -103,10 +103,10 @@ CancelResult Scheduler::cancel(std::string_view id) {
     --reserved_;
   }
   // A queued job ends at once, through its source like any other (claim, then report).
-  queued->request_cancel("cancelled");
+  queued->request_cancel(std::string(code::cancelled));
   JobOutcome out;
   out.state = JobState::cancelled;
-  out.error_code = "cancelled";
+  out.error_code = code::cancelled;
   out.error_message = "cancelled before it started";
   if (queued->lease().claim()) {
     try {
@@ -149,7 +149,7 @@ void Scheduler::drain(Steady::time_point deadline) {
   for (auto& j : waiting) {
     JobOutcome out;
     out.state = JobState::queued;
-    out.error_code = "shutting_down";
+    out.error_code = code::shutting_down;
     out.error_message = "qkvd stopped before the job started; it runs after the next start";
     j->finish(std::move(out));
   }
@@ -198,7 +198,8 @@ void Scheduler::watchdog_loop() {
     auto now = Steady::now();
     for (auto& [id, since] : running_since_)
       if (now - since > options_.max_run)
-        if (auto it = live_.find(id); it != live_.end()) it->second->request_cancel("timeout");
+        if (auto it = live_.find(id); it != live_.end())
+          it->second->request_cancel(std::string(code::timeout));
   }
 }
 
@@ -219,7 +220,7 @@ void Scheduler::run_one(const std::shared_ptr<JobRecord>& job) {
       std::cerr << "qkvd: job " << job->id() << ": giving it back failed: " << e.what() << "\n";
     }
     out.state = JobState::queued;
-    out.error_code = "shutting_down";
+    out.error_code = code::shutting_down;
     out.error_message = "qkvd stopped while the job ran; it runs again after the next start";
   } else {
     try {
@@ -228,7 +229,7 @@ void Scheduler::run_one(const std::shared_ptr<JobRecord>& job) {
       // Stays claimed: recovered (run again) on the next start.
       std::cerr << "qkvd: job " << job->id() << ": recording its end failed: " << e.what() << "\n";
       out.state = JobState::failed;
-      out.error_code = "internal";
+      out.error_code = code::internal;
       out.error_message = std::string("recording the job's end failed: ") + e.what();
     }
   }
@@ -251,16 +252,16 @@ JobOutcome Scheduler::execute(const std::shared_ptr<JobRecord>& job) {
     out.error_message = e.what();
   } catch (const std::exception& e) {
     out.state = JobState::failed;
-    out.error_code = "job_failed";
+    out.error_code = code::job_failed;
     out.error_message = e.what();
   }
   // A cancelled job may stop early with or without an exception: its reason decides.
   if (job->cancel_flag()()) {
     std::string reason = job->cancel_reason();
     out.result.outputs.clear();
-    if (reason == "timeout") {
+    if (reason == code::timeout) {
       out.state = JobState::failed;
-      out.error_code = "timeout";
+      out.error_code = code::timeout;
       out.error_message = "the job ran longer than limits.max_run_seconds and was stopped";
     } else {
       out.state = JobState::cancelled;

@@ -9,25 +9,21 @@
 #include <ctime>
 #include <iostream>
 
-#include "jobs/durable_file.hpp"
+#include "io/atomic_file.hpp"
+#include "io/output_set.hpp"
 #include "jobs/job_json.hpp"
-#include "jobs/stale_temps.hpp"
 
 namespace qkv::jobs {
 namespace {
 
 const char* const kFolders[] = {"tmp", "incoming", "active", "done", "failed", "crashes"};
+constexpr mode_t kSpoolFileMode = 0640;  // job files name other users' paths
 
 std::chrono::system_clock::time_point mtime_of(const fs::path& p) {
   struct stat st {};
   if (::lstat(p.c_str(), &st) != 0) return {};
   return std::chrono::system_clock::time_point(std::chrono::seconds(st.st_mtim.tv_sec) +
                                                std::chrono::nanoseconds(st.st_mtim.tv_nsec));
-}
-
-bool present(const fs::path& p) {
-  std::error_code ec;
-  return fs::exists(fs::symlink_status(p, ec));
 }
 
 void remove_quietly(const fs::path& p) {
@@ -63,13 +59,27 @@ std::string new_job_id() {
 }
 
 Spool::Spool(SpoolOptions options) : options_(std::move(options)) {
-  for (auto* f : kFolders) fs::create_directories(dir(f));
+  for (auto* f : kFolders) {
+    fs::create_directories(dir(f));
+    folders_.emplace(f, std::make_shared<const io::Directory>(io::Directory::open(dir(f))));
+  }
+}
+
+const io::Directory& Spool::folder(const char* name) const { return *folders_.at(name); }
+
+void Spool::write_durably(const char* folder_name, const std::string& name,
+                          const std::string& bytes) {
+  io::AtomicFile f(folders_.at("tmp"), folders_.at(folder_name), name, kSpoolFileMode);
+  f.write(bytes);
+  f.commit();
 }
 
 fs::path Spool::active(const std::string& id) const { return dir("active") / (id + ".json"); }
 
 bool Spool::put_incoming(const std::string& id, const std::string& bytes) {
-  return write_durable_new(dir("tmp"), incoming(id + ".json"), bytes);
+  io::AtomicFile f(folders_.at("tmp"), folders_.at("incoming"), id + ".json", kSpoolFileMode);
+  f.write(bytes);
+  return f.commit_new();
 }
 
 std::vector<Spool::Waiting> Spool::list_incoming() const {
@@ -89,7 +99,7 @@ std::vector<Spool::Waiting> Spool::list_incoming() const {
 }
 
 std::string Spool::read_incoming(const std::string& name) const {
-  return read_file(incoming(name), options_.max_job_file_bytes);
+  return folder("incoming").read_file(name, options_.max_job_file_bytes);
 }
 
 uid_t Spool::incoming_owner(const std::string& name) const {
@@ -98,34 +108,37 @@ uid_t Spool::incoming_owner(const std::string& name) const {
 }
 
 bool Spool::claim(const std::string& name, const std::string& id) {
-  return move_durable(incoming(name), active(id));
+  return io::move_durably(folder("incoming"), name, folder("active"), id + ".json",
+                          io::Replace::no);
 }
 
 void Spool::complete(const std::string& id, bool ok, const nlohmann::json& report) {
-  fs::path to = dir(ok ? "done" : "failed");
-  write_durable(dir("tmp"), to / (id + ".report.json"), report.dump(2) + "\n");
-  move_durable(active(id), to / (id + ".json"), true);
-  remove_quietly(dir("crashes") / id);
+  const char* to = ok ? "done" : "failed";
+  write_durably(to, id + ".report.json", report.dump(2) + "\n");
+  io::move_durably(folder("active"), id + ".json", folder(to), id + ".json", io::Replace::yes);
+  folder("crashes").remove(id);
 }
 
 void Spool::release(const std::string& id) {
-  move_durable(active(id), incoming(id + ".json"), true);
+  io::move_durably(folder("active"), id + ".json", folder("incoming"), id + ".json",
+                   io::Replace::yes);
 }
 
 bool Spool::id_taken(const std::string& id) const {
   std::string f = id + ".json";
-  return present(dir("incoming") / f) || present(dir("active") / f) || present(dir("done") / f) ||
-         present(dir("failed") / f) || present(dir("done") / (id + ".report.json")) ||
-         present(dir("failed") / (id + ".report.json"));
+  const std::string report = id + ".report.json";
+  return folder("incoming").contains(f) || folder("active").contains(f) ||
+         folder("done").contains(f) || folder("failed").contains(f) ||
+         folder("done").contains(report) || folder("failed").contains(report);
 }
 
 std::optional<nlohmann::json> Spool::find_report(const std::string& id) const {
   if (!valid_job_id(id)) return std::nullopt;
   for (auto* d : {"done", "failed"}) {
-    fs::path p = dir(d) / (id + ".report.json");
-    if (!present(p)) continue;
+    const std::string report = id + ".report.json";
+    if (!folder(d).contains(report)) continue;
     try {
-      return nlohmann::json::parse(read_file(p, 16 << 20));
+      return nlohmann::json::parse(folder(d).read_file(report, 16 << 20));
     } catch (const std::exception&) {
       return nlohmann::json{{"id", id}, {"state", d == std::string("done") ? "done" : "failed"}};
     }
@@ -146,9 +159,9 @@ RecoveryReport Spool::recover() {
     // Ended, but the crash came between writing the report and moving the job file.
     bool finished = false;
     for (auto* d : {"done", "failed"}) {
-      if (!finished && present(dir(d) / (id + ".report.json"))) {
-        move_durable(path, dir(d) / file, true);
-        remove_quietly(dir("crashes") / id);
+      if (!finished && folder(d).contains(id + ".report.json")) {
+        io::move_durably(folder("active"), file, folder(d), file, io::Replace::yes);
+        folder("crashes").remove(id);
         rep.completed.push_back(id);
         finished = true;
       }
@@ -156,13 +169,13 @@ RecoveryReport Spool::recover() {
     if (finished) continue;
     // Interrupted: its half-written outputs go (the re-run writes them again).
     try {
-      auto job = nlohmann::json::parse(read_file(path, options_.max_job_file_bytes));
+      auto job =
+          nlohmann::json::parse(folder("active").read_file(file, options_.max_job_file_bytes));
       if (job.is_object() && job.contains("output") && job["output"].is_string())
-        remove_stale_temps(job["output"].get<std::string>());
+        io::OutputSet::remove_stale_temps(job["output"].get<std::string>());
     } catch (const std::exception&) {
     }
-    fs::path marker = dir("crashes") / id;
-    if (present(marker)) {
+    if (folder("crashes").contains(id)) {
       nlohmann::json report = {
           {"id", id},
           {"state", "failed"},
@@ -173,25 +186,26 @@ RecoveryReport Spool::recover() {
              "the job was running during two qkvd crashes in a row; it is not run "
              "again (move it back into incoming/ to retry)"}}}};
       try {
-        report["job"] = nlohmann::json::parse(read_file(path, options_.max_job_file_bytes));
+        report["job"] =
+            nlohmann::json::parse(folder("active").read_file(file, options_.max_job_file_bytes));
       } catch (const std::exception&) {
       }
       complete(id, false, report);
       rep.suspects.push_back(id);
     } else {
       // Marker first: a crash between the two steps errs towards the suspect rule.
-      write_durable(dir("tmp"), marker,
+      write_durably("crashes", id,
                     "running during a crash, recovered " + iso_time(Clock::now()) + "\n");
-      move_durable(path, incoming(file), true);
+      io::move_durably(folder("active"), file, folder("incoming"), file, io::Replace::yes);
       rep.requeued.push_back(id);
     }
   }
-  // Our own half-written files; others' (hand-dropped, Maildir-style) only when stale.
+  // Our own half-written files (their writer is gone); others' (hand-dropped, Maildir-style)
+  // only when stale.
+  io::remove_stale_temps(folder("tmp"), [](std::string_view) { return true; });
   auto stale = std::chrono::system_clock::now() - std::chrono::hours(36);
-  for (auto& e : fs::directory_iterator(dir("tmp"), ec)) {
-    std::string name = e.path().filename().string();
-    if (name.rfind("qkvd.", 0) == 0 || mtime_of(e.path()) < stale) remove_quietly(e.path());
-  }
+  for (auto& e : fs::directory_iterator(dir("tmp"), ec))
+    if (mtime_of(e.path()) < stale) remove_quietly(e.path());
   return rep;
 }
 
@@ -209,7 +223,7 @@ std::size_t Spool::prune() {
       std::string f = e.path().filename().string();
       bool report = f.size() > 12 && f.substr(f.size() - 12) == ".report.json";
       std::string id = report ? f.substr(0, f.size() - 12) : f.substr(0, f.size() - 5);
-      if (!report && present(dir(name) / (id + ".report.json"))) continue;
+      if (!report && folder(name).contains(id + ".report.json")) continue;
       if (mtime_of(e.path()) >= cutoff) continue;
       remove_quietly(e.path());
       if (report) {

@@ -4,17 +4,22 @@
 //   active/    jobs running now (claimed by an atomic rename out of incoming/)
 //   done/ failed/   ended jobs: <id>.json (the job file) + <id>.report.json
 //   crashes/   <id> marks a job that was running when qkvd died (the suspect rule)
-// Every step is a rename plus folder fsync, so a crash at any moment leaves each job in
-// exactly one place, and recover() finishes whatever step was cut short.
+// Every step is a rename plus folder fsync (through the folders' fds, io/directory.hpp), so a crash
+// at any moment leaves each job in exactly one place, and recover() finishes whatever step was cut
+// short.
 #pragma once
 
 #include <chrono>
 #include <filesystem>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "io/directory.hpp"
 
 namespace qkv::jobs {
 
@@ -71,7 +76,11 @@ class Spool {
 
  private:
   fs::path dir(const char* name) const { return options_.root / name; }
+  const io::Directory& folder(const char* name) const;
+  // Writes folder/name through a temporary file in tmp/, replacing it.
+  void write_durably(const char* folder, const std::string& name, const std::string& bytes);
   SpoolOptions options_;
+  std::map<std::string, std::shared_ptr<const io::Directory>, std::less<>> folders_;
 };
 
 // Job ids: [A-Za-z0-9][A-Za-z0-9._-]*, at most 128 characters, not ending in ".report".

@@ -46,7 +46,7 @@ std::string id_for(const std::string& name) {
 
 }  // namespace
 
-SpoolSource::SpoolSource(Spool& spool, std::function<const PathPolicy&()> policy,
+SpoolSource::SpoolSource(Spool& spool, std::function<const io::PathPolicy&()> policy,
                          std::function<std::string()> default_pipeline,
                          std::function<void(const JobSpec&)> validate)
     : spool_(spool),
@@ -73,7 +73,12 @@ void SpoolSource::maintain() {
 
 JobSpec SpoolSource::checked_spec(const nlohmann::json& request) const {
   JobSpec spec = parse_job_fields(request, JobKind::file, default_pipeline_());
-  policy_().apply(spec);
+  try {
+    spec.inputs = policy_().resolve_inputs(spec.inputs);
+    spec.output = policy_().resolve_output(spec.output);
+  } catch (const io::PathError& e) {
+    throw JobError(e.code(), e.what());
+  }
   if (validate_) validate_(spec);
   return spec;
 }

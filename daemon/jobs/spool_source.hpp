@@ -11,9 +11,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/path_policy.hpp"
 #include "jobs/job_record.hpp"
 #include "jobs/job_source.hpp"
-#include "jobs/path_policy.hpp"
 #include "jobs/spool.hpp"
 
 namespace qkv::jobs {
@@ -21,7 +21,7 @@ namespace qkv::jobs {
 class SpoolSource final : public JobSource {
  public:
   // `validate` checks a parsed spec before it is accepted (pipeline exists); throws JobError.
-  SpoolSource(Spool& spool, std::function<const PathPolicy&()> policy,
+  SpoolSource(Spool& spool, std::function<const io::PathPolicy&()> policy,
               std::function<std::string()> default_pipeline,
               std::function<void(const JobSpec&)> validate);
 
@@ -45,7 +45,7 @@ class SpoolSource final : public JobSource {
   JobSpec checked_spec(const nlohmann::json& request) const;
 
   Spool& spool_;
-  std::function<const PathPolicy&()> policy_;
+  std::function<const io::PathPolicy&()> policy_;
   std::function<std::string()> default_pipeline_;
   std::function<void(const JobSpec&)> validate_;
   std::mutex mutex_;               // one reader of incoming/ at a time (poll vs submit)

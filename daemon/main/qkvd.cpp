@@ -6,7 +6,6 @@
 #include "cli/cli_context.hpp"
 #include "cli/serve_command.hpp"
 #include "model/stage.hpp"
-#include "pipeline/model_stage.hpp"
 
 #ifndef QKV_VERSION
 #define QKV_VERSION "0.0.0"
@@ -19,6 +18,7 @@ int main(int argc, char** argv) {
                                         std::to_string(QKV_ABI_MINOR) + ")");
   app.fallthrough();
   qkv::cli::CliContext ctx;
+  ctx.model_stage_factory = qkv::model::make_model_stage;  // the model runtime, for every job
   app.add_option(
       "--config,-c", ctx.config_file,
       "Daemon config (default: $QKVD_CONFIG, /etc/qkv/qkvd.yaml, else built-in defaults)");
@@ -29,7 +29,6 @@ int main(int argc, char** argv) {
   qkv::cli::register_plugins(app, ctx);
   qkv::cli::register_serve(app, ctx);
   qkv::cli::register_attention_command(app, ctx);
-  qkv::model::register_model_stage();  // the model runtime's ModelStage factory
 
   try {
     app.parse(argc, argv);

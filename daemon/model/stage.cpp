@@ -69,16 +69,7 @@ class TensorCache {
   std::map<std::string, std::vector<float>, std::less<>> cache_;
 };
 
-enum class Output { Hidden, PooledCls, PooledMean, LogProbs, TopK };
-
-Output parse_output(const std::string& s) {
-  if (s == "hidden") return Output::Hidden;
-  if (s == "pooled_cls") return Output::PooledCls;
-  if (s == "pooled_mean") return Output::PooledMean;
-  if (s == "logprobs") return Output::LogProbs;
-  if (s == "topk") return Output::TopK;
-  throw ModelError("model.output: unknown value '" + s + "'");
-}
+using Output = config::ModelOutput;
 
 std::vector<int64_t> lengths(std::span<const int32_t> cu) {
   std::vector<int64_t> n;
@@ -88,38 +79,29 @@ std::vector<int64_t> lengths(std::span<const int32_t> cu) {
 
 class TransformerStage final : public ModelStage {
  public:
-  explicit TransformerStage(const ModelStageContext& ctx) {
-    const auto& node = ctx.config;
-    if (!node["path"])
-      throw ModelError("model.path: required (a directory with config.json + model.safetensors)");
-    std::filesystem::path dir = node["path"].as<std::string>();
-    if (dir.is_relative()) dir = ctx.config_dir / dir;
-    model_ = load_model_dir(dir);
+  explicit TransformerStage(const ModelStageContext& ctx) : output_(ctx.model.output) {
+    const auto& m = ctx.model;
+    model_ = load_model_dir(m.path);
     const auto& c = model_.transformer->config();
-    output_ = parse_output(node["output"] ? node["output"].as<std::string>() : "hidden");
-    topk_ = node["topk"] ? node["topk"].as<uint32_t>() : 5;
-    if ((output_ == Output::LogProbs || output_ == Output::TopK) && !c.has_decoder())
-      throw ModelError(dir.string() + ": model.output " + node["output"].as<std::string>() +
+    topk_ = m.topk;
+    if ((output_ == Output::logprobs || output_ == Output::topk) && !c.has_decoder())
+      throw ModelError(m.path.string() + ": model.output " + config::to_string(output_) +
                        " needs a decoder with an LM head; this model is an encoder");
 
     if (!ctx.plugins) throw ModelError("model: no plugin registry for the attention backend");
-    tensors_ = std::make_shared<TensorCache>(dir / "model.safetensors");
-    auto make = [&](qkv_kind kind, const char* key,
+    tensors_ = std::make_shared<TensorCache>(m.path / "model.safetensors");
+    auto make = [&](qkv_kind kind, const config::PluginRef& ref,
                     const std::string& fallback) -> std::shared_ptr<host::PluginInstance> {
-      const YAML::Node ref = node[key];
-      std::string name = fallback;
-      YAML::Node cfg;
-      if (ref && ref["plugin"]) name = ref["plugin"].as<std::string>();
-      if (ref && ref["config"]) cfg = ref["config"];
+      const std::string& name = ref.plugin.empty() ? fallback : ref.plugin;
       if (name.empty()) return nullptr;
       const auto& plugin = ctx.plugins->require(kind, name);
       auto cache = tensors_;
-      return host::create_instance(plugin, cfg, ctx.config_dir, {},
+      return host::create_instance(plugin, ref.config, ctx.config_dir, ctx.source_file,
                                    [cache](std::string_view n) { return cache->get(n); });
     };
     attention_ =
-        std::make_unique<PluginAttention>(make(QKV_KIND_ATTENTION, "attention", "attention-flash"));
-    if (auto pos = make(QKV_KIND_POSITIONAL, "positional", ""))
+        std::make_unique<PluginAttention>(make(QKV_KIND_ATTENTION, m.attention, "attention-flash"));
+    if (auto pos = make(QKV_KIND_POSITIONAL, m.positional, ""))
       positions_ = std::make_unique<PluginPositions>(pos);
   }
 
@@ -158,22 +140,22 @@ class TransformerStage final : public ModelStage {
     const auto rows = lengths(cu);
     const std::vector<int64_t> ones(rows.size(), 1);
     switch (output_) {
-      case Output::Hidden:
+      case Output::hidden:
         out.tensors.push_back({"", c.d_model, false, std::move(hidden), rows});
         break;
-      case Output::PooledCls:
+      case Output::pooled_cls:
         out.tensors.push_back({"", c.d_model, true, pool_cls(hidden, c.d_model, cu), ones});
         break;
-      case Output::PooledMean:
+      case Output::pooled_mean:
         out.tensors.push_back({"", c.d_model, true, pool_mean(hidden, c.d_model, cu), ones});
         break;
-      case Output::LogProbs: {
+      case Output::logprobs: {
         auto s = next_token_scores(t.gemm_backend(), t.weights().lm_head, hidden, ids, cu);
         out.tensors.push_back({"", 1, false, std::move(s.logprobs), rows});
         out.tensors.push_back({".perplexity", 1, true, std::move(s.perplexity), ones});
         break;
       }
-      case Output::TopK: {
+      case Output::topk: {
         auto k = top_k_logits(t.gemm_backend(), t.weights().lm_head, hidden, topk_);
         std::vector<float> id_values(k.ids.begin(), k.ids.end());  // exact below 2^24
         const uint32_t w = std::min(topk_, c.vocab_size);
@@ -187,7 +169,7 @@ class TransformerStage final : public ModelStage {
 
  private:
   LoadedModel model_;
-  Output output_ = Output::Hidden;
+  Output output_;
   uint32_t topk_ = 5;
   std::shared_ptr<TensorCache> tensors_;
   std::unique_ptr<AttentionBackend> attention_;
@@ -199,7 +181,5 @@ class TransformerStage final : public ModelStage {
 std::unique_ptr<ModelStage> make_model_stage(const ModelStageContext& context) {
   return std::make_unique<TransformerStage>(context);
 }
-
-void register_model_stage() { set_model_stage_factory(make_model_stage); }
 
 }  // namespace qkv::model

@@ -7,12 +7,10 @@
 
 namespace qkv::model {
 
-// Builds the stage from the pipeline's `model:` mapping: path, output (hidden | pooled_cls |
-// pooled_mean | logprobs | topk), topk, attention {plugin, config} (default attention-flash),
-// positional {plugin, config} (default: the positions the model config names, built in).
+// Builds the stage from the pipeline's validated `model:` section (config/pipeline_config.hpp):
+// attention defaults to attention-flash, positions to the ones the model config names, built
+// in. Throws ModelError (model files, an output the model cannot give) or PluginError.
+// qkvd hands it to the runner as RunEnvironment::model_stage_factory.
 std::unique_ptr<ModelStage> make_model_stage(const ModelStageContext& context);
-
-// Installs make_model_stage as the runner's factory (called once from qkvd's main).
-void register_model_stage();
 
 }  // namespace qkv::model

@@ -21,7 +21,7 @@ struct JobContext {
   const JobSpec& spec;
   config::PipelineConfig pipeline;
   std::shared_ptr<const Tokenizer> tokenizer;
-  std::unique_ptr<ModelStage> model;
+  std::shared_ptr<const ModelStage> model;  // shared with other jobs through a StageCache
   JobProgress& progress;
   const CancelFlag& cancel;
   oneapi::tbb::task_arena* arena = nullptr;  // where the pipeline runs

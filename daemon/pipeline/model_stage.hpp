@@ -3,14 +3,14 @@
 // The runner owns ordering, chunking and writing; the stage owns the math.
 #pragma once
 
-#include <yaml-cpp/yaml.h>
-
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "config/pipeline_config.hpp"
 
 namespace qkv::host {
 class PluginRegistry;
@@ -52,16 +52,15 @@ class ModelStage {
 };
 
 struct ModelStageContext {
-  YAML::Node config;                    // the pipeline's `model:` mapping (with marks)
-  std::filesystem::path config_dir;     // relative paths resolve against this
+  config::PipelineConfig::Model model;  // validated by config/ (model.path is absolute)
+  std::filesystem::path config_dir;     // relative paths in plugin configs resolve here
+  std::string source_file;              // the pipeline file, for file:line:column in messages
   const host::PluginRegistry* plugins;  // for attention / positional plugins
 };
 
+// Builds the stage of a pipeline (the model runtime's make_model_stage in qkvd). It comes in
+// through RunEnvironment, so the pipeline library does not link the model library and either
+// can be built and tested alone.
 using ModelStageFactory = std::function<std::unique_ptr<ModelStage>(const ModelStageContext&)>;
-
-// The model runtime registers itself at start-up (qkvd's main), so the pipeline library does
-// not link the model library and either can be built and tested alone.
-void set_model_stage_factory(ModelStageFactory factory);
-const ModelStageFactory& model_stage_factory();  // empty when no runtime is linked
 
 }  // namespace qkv

@@ -2,8 +2,6 @@
 
 #include <stdexcept>
 
-#include <yaml-cpp/yaml.h>
-
 #include "host/plugin_error.hpp"
 #include "host/plugin_instance.hpp"
 #include "host/plugin_registry.hpp"
@@ -55,17 +53,9 @@ class PluginTokenizer final : public Tokenizer {
 
 }  // namespace
 
-std::shared_ptr<host::PluginInstance> TokenizerCache::get(
-    const std::string& key, const std::function<std::shared_ptr<host::PluginInstance>()>& make) {
-  std::lock_guard lock(mutex_);  // held while creating: one load per key, never two
-  auto& slot = instances_[key];
-  if (!slot) slot = make();
-  return slot;
-}
-
 std::shared_ptr<const Tokenizer> make_plugin_tokenizer(const config::PipelineConfig& pipeline,
                                                        const host::PluginRegistry& plugins,
-                                                       TokenizerCache* cache) {
+                                                       StageCache* cache) {
   const auto* plugin = plugins.find(QKV_KIND_TOKENIZER, pipeline.tokenizer.plugin);
   if (!plugin) {
     std::string names;
@@ -83,10 +73,7 @@ std::shared_ptr<const Tokenizer> make_plugin_tokenizer(const config::PipelineCon
     return host::create_instance(*plugin, pipeline.tokenizer.config, pipeline.dir,
                                  pipeline.file.string());
   };
-  auto instance = cache ? cache->get(pipeline.tokenizer.plugin + "\n" + pipeline.dir.string() +
-                                         "\n" + YAML::Dump(pipeline.tokenizer.config),
-                                     make)
-                        : make();
+  auto instance = cache ? cache->tokenizer(StageCache::tokenizer_key(pipeline), make) : make();
   return std::make_shared<PluginTokenizer>(host::TokenizerHandle(std::move(instance)),
                                            pipeline.tokenizer);
 }

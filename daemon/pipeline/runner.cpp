@@ -41,14 +41,17 @@ JobResult run_job(const JobSpec& spec, const RunEnvironment& env, JobProgress& p
     ctx.tokenizer = env.tokenizer_factory(ctx.pipeline);
   } else {
     if (!env.plugins) throw JobFailed("no plugin registry to create the tokenizer from");
-    ctx.tokenizer = make_plugin_tokenizer(ctx.pipeline, *env.plugins, env.tokenizers.get());
+    ctx.tokenizer = make_plugin_tokenizer(ctx.pipeline, *env.plugins, env.cache.get());
   }
   if (ctx.pipeline.model && !spec.decode) {
-    const auto& factory = model_stage_factory();
-    if (!factory)
+    if (!env.model_stage_factory)
       throw JobFailed(ctx.pipeline.file.string() +
-                      ": model: this qkvd was built without the model runtime");
-    ctx.model = factory(ModelStageContext{ctx.pipeline.model->node, ctx.pipeline.dir, env.plugins});
+                      ": model: this program was built without the model runtime");
+    auto make = [&] {
+      return env.model_stage_factory(ModelStageContext{*ctx.pipeline.model, ctx.pipeline.dir,
+                                                       ctx.pipeline.file.string(), env.plugins});
+    };
+    ctx.model = env.cache ? env.cache->model(StageCache::model_key(ctx.pipeline), make) : make();
   }
 
   std::optional<oneapi::tbb::task_arena> own;

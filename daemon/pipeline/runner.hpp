@@ -14,7 +14,8 @@
 
 #include "config/pipeline_config.hpp"
 #include "pipeline/job.hpp"
-#include "pipeline/plugin_tokenizer.hpp"
+#include "pipeline/model_stage.hpp"
+#include "pipeline/stage_cache.hpp"
 #include "pipeline/tokenizer.hpp"
 
 namespace qkv::host {
@@ -32,8 +33,11 @@ struct RunEnvironment {
   const host::PluginRegistry* plugins = nullptr;  // tokenizer (and model) plugins
   oneapi::tbb::task_arena* arena = nullptr;       // shared arena; null: one per job
   unsigned threads = 0;                           // per-job arena size; 0 = all cores
-  // Optional: share tokenizer instances across jobs (see TokenizerCache).
-  std::shared_ptr<TokenizerCache> tokenizers;
+  // Optional: share tokenizer instances and model stages across jobs (the daemon's, per reload).
+  std::shared_ptr<StageCache> cache;
+  // Builds the model stage of pipelines with `model:` (qkvd: model::make_model_stage); empty:
+  // such pipelines fail with a clear message.
+  ModelStageFactory model_stage_factory;
   // Replaces the plugin registry for the tokenizer (tests, embedders).
   std::function<std::shared_ptr<const Tokenizer>(const config::PipelineConfig&)> tokenizer_factory;
   // Replaces load_job_pipeline (the daemon caches parsed pipelines for inline runs).

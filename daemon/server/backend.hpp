@@ -7,9 +7,12 @@
 #include <memory>
 #include <string>
 
-#include "server/protocol.hpp"
+#include "protocol/requests.hpp"
 
 namespace qkv::server {
+
+using protocol::ProtocolLimits;
+using protocol::Request;
 
 // SO_PEERCRED of a Unix-socket client; -1 when unknown (TCP).
 struct PeerCred {

@@ -2,8 +2,14 @@
 
 #include <atomic>
 
+#include "protocol/error_codes.hpp"
+#include "protocol/replies.hpp"
+
 namespace qkv::server {
 namespace {
+
+namespace code = protocol::code;
+using protocol::error_line;
 
 // The Reply of one request: forwards to its connection on the io thread, if it still exists.
 class ConnectionReply final : public Reply {
@@ -93,9 +99,10 @@ void Connection::arm_idle() {
     if (ec || !self) return;
     self->idle_armed_ = false;
     if (self->busy_ || self->closing_ || self->gone_) return;
-    self->refuse("idle_timeout", "no complete request line within limits.idle_timeout_seconds (" +
-                                     std::to_string(self->limits_.idle_timeout.count() / 1000) +
-                                     " s); closing the connection");
+    self->refuse(code::idle_timeout,
+                 "no complete request line within limits.idle_timeout_seconds (" +
+                     std::to_string(self->limits_.idle_timeout.count() / 1000) +
+                     " s); closing the connection");
   });
 }
 
@@ -130,8 +137,8 @@ void Connection::process() {
     std::size_t nl = in_.find('\n');
     if (nl == std::string::npos) {
       if (in_.size() > limits_.max_request_bytes) {
-        refuse("request_too_large", "request line longer than limits.max_request_bytes (" +
-                                        std::to_string(limits_.max_request_bytes) + " bytes)");
+        refuse(code::request_too_large, "request line longer than limits.max_request_bytes (" +
+                                            std::to_string(limits_.max_request_bytes) + " bytes)");
         return;
       }
       if (!eof_) break;
@@ -144,8 +151,8 @@ void Connection::process() {
       in_.push_back('\n');
     }
     if (nl > limits_.max_request_bytes) {
-      refuse("request_too_large", "request line longer than limits.max_request_bytes (" +
-                                      std::to_string(limits_.max_request_bytes) + " bytes)");
+      refuse(code::request_too_large, "request line longer than limits.max_request_bytes (" +
+                                          std::to_string(limits_.max_request_bytes) + " bytes)");
       return;
     }
     std::string line = in_.substr(0, nl);
@@ -156,8 +163,8 @@ void Connection::process() {
     ++request_seq_;
     idle_.cancel();
     idle_armed_ = false;
-    auto parsed = parse_request(line, backend_.protocol_limits());
-    if (auto* err = std::get_if<ProtocolError>(&parsed)) {
+    auto parsed = protocol::parse_request(line, backend_.protocol_limits());
+    if (auto* err = std::get_if<protocol::ProtocolError>(&parsed)) {
       queue_write(error_line(err->code, err->message, err->tag));
       busy_ = false;
       continue;

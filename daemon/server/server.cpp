@@ -7,6 +7,8 @@
 #include <iostream>
 #include <stdexcept>
 
+#include "protocol/error_codes.hpp"
+
 namespace qkv::server {
 namespace {
 
@@ -123,9 +125,9 @@ void Server::accept_next(Acceptor& acceptor, bool unix_socket) {
                                                if (*alive) --live_;
                                              });
     if (live_ > options_.max_connections) {
-      conn->refuse("too_many_connections", "qkvd serves at most " +
-                                               std::to_string(options_.max_connections) +
-                                               " connections at once; retry later");
+      conn->refuse(protocol::code::too_many_connections,
+                   "qkvd serves at most " + std::to_string(options_.max_connections) +
+                       " connections at once; retry later");
     } else {
       if (conns_.size() > 2 * live_ + 64)  // forget closed ones now and then
         std::erase_if(conns_, [](auto& w) { return w.expired(); });

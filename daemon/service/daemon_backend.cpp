@@ -4,11 +4,17 @@
 
 #include "jobs/job_error.hpp"
 #include "jobs/job_json.hpp"
+#include "protocol/error_codes.hpp"
+#include "protocol/replies.hpp"
 
 namespace qkv::service {
 
-using server::error_line;
-using server::ok_line;
+namespace code = protocol::code;
+namespace event = protocol::event;
+using protocol::error_line;
+using protocol::event_line;
+using protocol::ok_line;
+using protocol::Op;
 using json = nlohmann::json;
 
 namespace {
@@ -18,37 +24,36 @@ constexpr std::size_t kInlineFastBytes = 16 * 1024;
 
 DaemonBackend::DaemonBackend(BackendContext ctx) : ctx_(std::move(ctx)) {
   limits_.max_inline_texts = ctx_.max_inline_texts;
-  limits_.default_pipeline = ctx_.default_pipeline;
 }
 
 void DaemonBackend::handle(server::Request r, const server::PeerCred& peer,
                            std::shared_ptr<server::Reply> reply) {
-  ++requests_[std::size_t(r.op)];
+  ++requests_[std::size_t(r.op())];
   try {
-    switch (r.op) {
-      case server::Op::submit:
+    switch (r.op()) {
+      case Op::submit:
         return submit(r, peer, std::move(reply));
-      case server::Op::status:
+      case Op::status:
         return status(r, std::move(reply));
-      case server::Op::wait:
+      case Op::wait:
         return wait(r, std::move(reply));
-      case server::Op::cancel:
+      case Op::cancel:
         return cancel(r, std::move(reply));
-      case server::Op::list:
+      case Op::list:
         return list(r, std::move(reply));
-      case server::Op::stats:
+      case Op::stats:
         return stats(r, std::move(reply));
-      case server::Op::health:
+      case Op::health:
         return health(r, std::move(reply));
-      case server::Op::run:
+      case Op::run:
         return run(r, std::move(reply));
-      case server::Op::reload:
+      case Op::reload:
         return reload(r, std::move(reply));
     }
   } catch (const jobs::JobError& e) {
     reply->done(error_line(e.code(), e.what(), r.tag));
   } catch (const std::exception& e) {
-    reply->done(error_line("internal", e.what(), r.tag));
+    reply->done(error_line(code::internal, e.what(), r.tag));
   }
 }
 
@@ -57,48 +62,54 @@ void DaemonBackend::submit(server::Request& r, const server::PeerCred& peer,
   if (draining_) {
     ctx_.scheduler.count_rejected();
     return reply->done(
-        error_line("shutting_down", "qkvd is shutting down and accepts no new jobs", r.tag));
+        error_line(code::shutting_down, "qkvd is shutting down and accepts no new jobs", r.tag));
   }
   jobs::Submitter who{uint32_t(peer.uid < 0 ? 0 : peer.uid), peer.pid, "socket"};
   // Path checks and the fsync happen off the socket thread.
-  asio::post(ctx_.blocking, [this, body = std::move(r.body), tag = r.tag, who, reply] {
+  asio::post(ctx_.blocking, [this, body = std::move(r.object), tag = r.tag, who, reply] {
     try {
       auto job = ctx_.spool.submit(body, who, ctx_.scheduler);
-      reply->done(ok_line({{"id", job->id()}, {"state", "queued"}}, tag));
+      reply->done(
+          ok_line({{"id", job->id()}, {"state", jobs::to_string(jobs::JobState::queued)}}, tag));
     } catch (const jobs::JobError& e) {
-      if (e.code() == "queue_full") ctx_.scheduler.count_rejected();
+      if (e.code() == code::queue_full) ctx_.scheduler.count_rejected();
       reply->done(error_line(e.code(), e.what(), tag));
     } catch (const std::exception& e) {
-      reply->done(error_line("internal", std::string("storing the job failed: ") + e.what(), tag));
+      reply->done(
+          error_line(code::internal, std::string("storing the job failed: ") + e.what(), tag));
     }
   });
 }
 
 void DaemonBackend::status(server::Request& r, std::shared_ptr<server::Reply> reply) {
-  if (auto job = ctx_.scheduler.find(r.id))
+  const std::string& id = std::get<protocol::StatusRequest>(r.body).id;
+  if (auto job = ctx_.scheduler.find(id))
     return reply->done(ok_line({{"job", jobs::job_view(*job)}}, r.tag));
-  if (auto report = ctx_.spool.spool().find_report(r.id))
+  if (auto report = ctx_.spool.spool().find_report(id))
     return reply->done(ok_line({{"job", *report}}, r.tag));
-  if (jobs::valid_job_id(r.id) &&
-      std::filesystem::exists(ctx_.spool.spool().incoming(r.id + ".json")))
-    return reply->done(ok_line({{"job", {{"id", r.id}, {"state", "queued"}}}}, r.tag));
-  reply->done(error_line("not_found",
-                         "no job '" + r.id + "' (ended jobs are kept for the configured retention)",
+  if (jobs::valid_job_id(id) && std::filesystem::exists(ctx_.spool.spool().incoming(id + ".json")))
+    return reply->done(ok_line(
+        {{"job", {{"id", id}, {"state", jobs::to_string(jobs::JobState::queued)}}}}, r.tag));
+  reply->done(error_line(code::not_found,
+                         "no job '" + id + "' (ended jobs are kept for the configured retention)",
                          r.tag));
 }
 
 void DaemonBackend::wait(server::Request& r, std::shared_ptr<server::Reply> reply) {
-  auto job = ctx_.scheduler.find(r.id);
+  const auto& req = std::get<protocol::WaitRequest>(r.body);
+  auto job = ctx_.scheduler.find(req.id);
   if (!job) {
-    if (auto report = ctx_.spool.spool().find_report(r.id))
-      return reply->done(ok_line({{"event", "end"}, {"job", *report}}, r.tag));
-    if (jobs::valid_job_id(r.id) &&
-        std::filesystem::exists(ctx_.spool.spool().incoming(r.id + ".json"))) {
+    if (auto report = ctx_.spool.spool().find_report(req.id))
+      return reply->done(ok_line({{"event", event::end}, {"job", *report}}, r.tag));
+    if (jobs::valid_job_id(req.id) &&
+        std::filesystem::exists(ctx_.spool.spool().incoming(req.id + ".json"))) {
       // Waiting in the spool beyond the queue: look again until the scheduler has it.
-      reply->event(
-          server::event_line({{"event", "progress"}, {"id", r.id}, {"state", "queued"}}, r.tag));
+      reply->event(event_line({{"event", event::progress},
+                               {"id", req.id},
+                               {"state", jobs::to_string(jobs::JobState::queued)}},
+                              r.tag));
       auto timer =
-          std::make_shared<asio::steady_timer>(ctx_.io, std::chrono::milliseconds(r.interval_ms));
+          std::make_shared<asio::steady_timer>(ctx_.io, std::chrono::milliseconds(req.interval_ms));
       timer->async_wait(
           [this, r = std::move(r), reply, timer](const boost::system::error_code& ec) mutable {
             if (ec || reply->closed()) return;
@@ -107,7 +118,7 @@ void DaemonBackend::wait(server::Request& r, std::shared_ptr<server::Reply> repl
       return;
     }
     return reply->done(
-        error_line("not_found", "no job '" + r.id + "' queued, running or kept", r.tag));
+        error_line(code::not_found, "no job '" + req.id + "' queued, running or kept", r.tag));
   }
   // Progress events from a timer on the socket thread, at most one per interval and only on
   // change; the end event from the job's end listener.
@@ -119,7 +130,7 @@ void DaemonBackend::wait(server::Request& r, std::shared_ptr<server::Reply> repl
   };
   auto w = std::make_shared<Watch>(ctx_.io);
   auto tag = r.tag;
-  auto interval = std::chrono::milliseconds(r.interval_ms);
+  auto interval = std::chrono::milliseconds(req.interval_ms);
   reply->on_close([w] {
     w->over = true;
     w->timer.cancel();
@@ -127,11 +138,11 @@ void DaemonBackend::wait(server::Request& r, std::shared_ptr<server::Reply> repl
   auto tick = std::make_shared<std::function<void()>>();
   *tick = [w, job, reply, tag, interval, tick_weak = std::weak_ptr(tick)] {
     if (w->over || reply->closed()) return;
-    json ev = {{"event", "progress"},
+    json ev = {{"event", event::progress},
                {"id", job->id()},
                {"state", jobs::to_string(job->state())},
                {"progress", jobs::progress_json(job->progress())}};
-    std::string line = server::event_line(ev, tag);
+    std::string line = event_line(ev, tag);
     if (line != w->last) {
       reply->event(line);
       w->last = std::move(line);
@@ -143,43 +154,48 @@ void DaemonBackend::wait(server::Request& r, std::shared_ptr<server::Reply> repl
   };
   job->on_end([w, reply, tag, tick](const jobs::JobRecord& j) {
     w->over = true;  // the timer stops at its next expiry
-    reply->done(ok_line({{"event", "end"}, {"job", jobs::job_view(j)}}, tag));
+    reply->done(ok_line({{"event", event::end}, {"job", jobs::job_view(j)}}, tag));
   });
   if (!w->over) (*tick)();
 }
 
 void DaemonBackend::cancel(server::Request& r, std::shared_ptr<server::Reply> reply) {
-  asio::post(ctx_.blocking, [this, id = r.id, tag = r.tag, reply] {
-    auto result = ctx_.scheduler.cancel(id);
-    switch (result) {
-      case jobs::CancelResult::cancelled_queued:
-        return reply->done(ok_line({{"id", id}, {"state", "cancelled"}, {"cancelled", true}}, tag));
-      case jobs::CancelResult::cancelling_running:
-        return reply->done(
-            ok_line({{"id", id}, {"state", "cancelling"}, {"cancelled", true}}, tag));
-      case jobs::CancelResult::already_ended:
-      case jobs::CancelResult::not_found:
-        break;
-    }
-    json view;
-    if (auto job = ctx_.scheduler.find(id))
-      view = jobs::job_view(*job);
-    else if (auto report = ctx_.spool.spool().find_report(id))
-      view = *report;
-    if (view.is_null())
-      return reply->done(
-          error_line("not_found", "no job '" + id + "' queued, running or kept", tag));
-    reply->done(ok_line(
-        {{"id", id}, {"state", view.value("state", "unknown")}, {"cancelled", false}}, tag));
-  });
+  asio::post(
+      ctx_.blocking, [this, id = std::get<protocol::CancelRequest>(r.body).id, tag = r.tag, reply] {
+        auto result = ctx_.scheduler.cancel(id);
+        switch (result) {
+          case jobs::CancelResult::cancelled_queued:
+            return reply->done(ok_line({{"id", id},
+                                        {"state", jobs::to_string(jobs::JobState::cancelled)},
+                                        {"cancelled", true}},
+                                       tag));
+          case jobs::CancelResult::cancelling_running:
+            return reply->done(
+                ok_line({{"id", id}, {"state", "cancelling"}, {"cancelled", true}}, tag));
+          case jobs::CancelResult::already_ended:
+          case jobs::CancelResult::not_found:
+            break;
+        }
+        json view;
+        if (auto job = ctx_.scheduler.find(id))
+          view = jobs::job_view(*job);
+        else if (auto report = ctx_.spool.spool().find_report(id))
+          view = *report;
+        if (view.is_null())
+          return reply->done(
+              error_line(code::not_found, "no job '" + id + "' queued, running or kept", tag));
+        reply->done(ok_line(
+            {{"id", id}, {"state", view.value("state", "unknown")}, {"cancelled", false}}, tag));
+      });
 }
 
 void DaemonBackend::list(server::Request& r, std::shared_ptr<server::Reply> reply) {
+  const auto& req = std::get<protocol::ListRequest>(r.body);
   json jobs_out = json::array();
   for (auto& job : ctx_.scheduler.list()) {
-    if (jobs_out.size() >= r.limit) break;
+    if (jobs_out.size() >= req.limit) break;
     auto view = jobs::job_view(*job);
-    if (r.state_filter && view["state"] != jobs::to_string(*r.state_filter)) continue;
+    if (req.state && view["state"] != jobs::to_string(*req.state)) continue;
     jobs_out.push_back(std::move(view));
   }
   reply->done(ok_line({{"jobs", std::move(jobs_out)}}, r.tag));
@@ -189,7 +205,7 @@ void DaemonBackend::stats(server::Request& r, std::shared_ptr<server::Reply> rep
   auto s = ctx_.scheduler.stats();
   json req;
   for (std::size_t i = 0; i < requests_.size(); ++i)
-    req[std::string(server::to_string(server::Op(i)))] = requests_[i].load();
+    req[std::string(protocol::to_string(protocol::kOps[i]))] = requests_[i].load();
   double up = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   reply->done(
       ok_line({{"uptime_seconds", up},
@@ -219,7 +235,7 @@ void DaemonBackend::health(server::Request& r, std::shared_ptr<server::Reply> re
   double up = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   reply->done(ok_line({{"status", draining_ ? "draining" : "ok"},
                        {"version", QKV_VERSION},
-                       {"protocol", server::kProtocolVersion},
+                       {"protocol", protocol::kProtocolVersion},
                        {"pid", ::getpid()},
                        {"uptime_seconds", up},
                        {"queued", s.queued},
@@ -228,20 +244,23 @@ void DaemonBackend::health(server::Request& r, std::shared_ptr<server::Reply> re
 }
 
 void DaemonBackend::reload(server::Request& r, std::shared_ptr<server::Reply> reply) {
-  if (!reload_fn_) return reply->done(error_line("internal", "reload is not available", r.tag));
+  if (!reload_fn_) return reply->done(error_line(code::internal, "reload is not available", r.tag));
   reload_fn_([reply, tag = r.tag](bool ok, std::string body) {
-    if (!ok) return reply->done(error_line("reload_failed", body, tag));
+    if (!ok) return reply->done(error_line(code::reload_failed, body, tag));
     reply->done(ok_line(json::parse(body), tag));
   });
 }
 
 void DaemonBackend::run(server::Request& r, std::shared_ptr<server::Reply> reply) {
-  if (draining_) return reply->done(error_line("shutting_down", "qkvd is shutting down", r.tag));
+  if (draining_)
+    return reply->done(error_line(code::shutting_down, "qkvd is shutting down", r.tag));
+  JobSpec spec = jobs::to_job_spec(std::move(std::get<protocol::RunRequest>(r.body).job),
+                                   ctx_.default_pipeline);
   std::size_t bytes = 0;
-  for (auto& t : r.run.texts) bytes += t.size();
+  for (auto& t : spec.texts) bytes += t.size();
   inline_runs_++;
-  inline_texts_ += r.run.texts.size();
-  auto work = [this, spec = std::move(r.run), tag = r.tag, reply](bool on_socket_thread) mutable {
+  inline_texts_ += spec.texts.size();
+  auto work = [this, spec = std::move(spec), tag = r.tag, reply](bool on_socket_thread) mutable {
     JobProgress progress;
     auto cancel = std::make_shared<CancelFlag>();
     if (on_socket_thread) spec.threads = 1;
@@ -256,7 +275,7 @@ void DaemonBackend::run(server::Request& r, std::shared_ptr<server::Reply> reply
         ctx_.executor.execute([&] { res = runner->run(spec, progress, *cancel); });
       }
       // Results are already compact JSON: splice them in rather than re-parse.
-      std::string line = "{\"v\":1,\"ok\":true";
+      std::string line = "{\"v\":" + std::to_string(protocol::kProtocolVersion) + ",\"ok\":true";
       if (!tag.is_null()) line += ",\"tag\":" + tag.dump();
       line += ",\"documents\":" + std::to_string(res.documents) +
               ",\"tokens\":" + std::to_string(res.tokens) + ",\"results\":[";
@@ -271,7 +290,7 @@ void DaemonBackend::run(server::Request& r, std::shared_ptr<server::Reply> reply
       reply->done(error_line(e.code(), e.what(), tag));
     } catch (const std::exception& e) {
       ++inline_errors_;
-      reply->done(error_line("job_failed", e.what(), tag));
+      reply->done(error_line(code::job_failed, e.what(), tag));
     }
   };
   if (bytes <= kInlineFastBytes) return work(true);

@@ -62,7 +62,7 @@ class DaemonBackend final : public server::Backend {
   ReloadFn reload_fn_;
   std::atomic<bool> draining_{false};
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
-  std::array<std::atomic<uint64_t>, 9> requests_{};
+  std::array<std::atomic<uint64_t>, protocol::kOpCount> requests_{};  // per op
   std::atomic<uint64_t> inline_runs_{0}, inline_texts_{0}, inline_errors_{0};
 };
 

@@ -27,7 +27,7 @@ struct DaemonService::Impl {
         spool(jobs::SpoolOptions{opt.spool, opt.done_days, opt.failed_days, opt.max_request_bytes}),
         policy(opt.roots, opt.max_job_input_bytes, {opt.spool}),
         source(
-            spool, [this]() -> const jobs::PathPolicy& { return policy; },
+            spool, [this]() -> const io::PathPolicy& { return policy; },
             [this] { return opt.default_pipeline; },
             [this](const JobSpec& spec) { runner.current()->validate(spec); }),
         compute(executor->concurrency()),
@@ -223,7 +223,7 @@ struct DaemonService::Impl {
   std::unique_ptr<jobs::Executor> executor;
   RunnerHolder runner;
   jobs::Spool spool;
-  jobs::PathPolicy policy;
+  io::PathPolicy policy;
   jobs::SpoolSource source;
   std::unique_ptr<jobs::Scheduler> scheduler;
   asio::thread_pool blocking{2};

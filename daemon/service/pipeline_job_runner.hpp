@@ -1,6 +1,6 @@
 // The daemon's JobRunner: the pipeline runner (run_job) over one plugin registry, in the
-// executor's shared arena, with tokenizers cached per pipeline so inline runs do not
-// re-create plugin instances. One instance per reload generation.
+// executor's shared arena, with one StageCache so jobs share tokenizer instances and model
+// stages, and parsed pipelines reused by inline runs. One instance per reload generation.
 #pragma once
 
 #include <filesystem>
@@ -19,25 +19,28 @@ namespace qkv::service {
 
 class PipelineJobRunner final : public jobs::JobRunner {
  public:
+  // `models` builds model stages (empty: pipelines with `model:` fail with a clear message).
   PipelineJobRunner(config::DaemonConfig config,
-                    std::shared_ptr<const host::PluginRegistry> plugins, jobs::Executor& executor);
+                    std::shared_ptr<const host::PluginRegistry> plugins, jobs::Executor& executor,
+                    ModelStageFactory models = {});
 
   // Maps the runner's exceptions onto protocol error codes (docs/protocol.md):
   // pipeline_error (pipeline file or override), plugin_error, job_failed, cancelled.
   JobResult run(const JobSpec& spec, JobProgress& progress, CancelFlag& cancel) override;
   void validate(const JobSpec& spec) override;
 
+  // What this generation's jobs share (for tests and status).
+  const StageCache& cache() const { return *env_.cache; }
+
  private:
-  std::shared_ptr<const Tokenizer> tokenizer_for(const config::PipelineConfig& p);
-  // Inline runs of tokenize-only pipelines reuse the parsed pipeline while its file is
-  // unchanged (parsing YAML would dominate a short run); everything else parses per job.
+  // Inline runs reuse the parsed pipeline while its file is unchanged (parsing YAML would
+  // dominate a short run); file jobs parse per job.
   config::PipelineConfig pipeline_for(const JobSpec& spec);
 
   struct CachedPipeline {
     std::filesystem::file_time_type mtime;
     std::uintmax_t size = 0;
     config::PipelineConfig config;
-    std::shared_ptr<const std::string> tokenizer_key;
   };
   std::mutex pipelines_mutex_;
   std::map<std::string, CachedPipeline> pipelines_;  // by pipeline name + overrides
@@ -45,8 +48,6 @@ class PipelineJobRunner final : public jobs::JobRunner {
   config::DaemonConfig config_;
   std::shared_ptr<const host::PluginRegistry> plugins_;
   RunEnvironment env_;
-  std::mutex cache_mutex_;
-  std::map<std::string, std::shared_ptr<const Tokenizer>> tokenizers_;
 };
 
 }  // namespace qkv::service

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "io/path_policy.hpp"
 #include "jobs/executor.hpp"
 #include "jobs/job_runner.hpp"
-#include "jobs/path_policy.hpp"
 
 namespace qkv::service {
 
@@ -31,7 +31,7 @@ struct ServiceOptions {
   std::filesystem::path spool;
   std::string default_pipeline;
   unsigned threads = 0;
-  jobs::PathRoots roots;
+  io::PathRoots roots;
   uint64_t max_request_bytes = 1 << 20;
   std::size_t max_queue = 64;
   uint64_t max_job_input_bytes = 0;

@@ -4,8 +4,10 @@
 // same unmasked area (work) and the threads finish together.
 #include "flash_attention.hpp"
 
-#include "attention_args.hpp"
 #include "flash_block.hpp"
+#include "flash_window.hpp"
+
+#include <qkv/attention_check.hpp>
 
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
@@ -37,7 +39,8 @@ double causal_area(int64_t r0, int64_t r1, int64_t lq, int64_t lk) {
   return sum;
 }
 
-std::vector<QueryTask> make_tasks(const qkv_attention_args& a, const Geometry& g) {
+std::vector<QueryTask> make_tasks(const qkv_attention_args& a, const sdk::AttentionGeometry& g,
+                                  bool causal) {
   using flash::kBlockQ;
   std::vector<QueryTask> tasks;
   for (uint32_t b = 0; b < g.batch; ++b) {
@@ -46,10 +49,10 @@ std::vector<QueryTask> make_tasks(const qkv_attention_args& a, const Geometry& g
     const int64_t blocks = (lq + kBlockQ - 1) / kBlockQ;
     auto area = [&](int64_t blk) {
       const int64_t r0 = blk * kBlockQ, r1 = std::min<int64_t>(lq, r0 + kBlockQ);
-      return g.causal ? causal_area(r0, r1, lq, lk) : double(r1 - r0) * double(lk);
+      return causal ? causal_area(r0, r1, lq, lk) : double(r1 - r0) * double(lk);
     };
     for (uint32_t h = 0; h < g.heads_q; ++h) {
-      if (!g.causal) {
+      if (!causal) {
         for (int64_t blk = 0; blk < blocks; ++blk)
           tasks.push_back({b, h, {blk * kBlockQ, -1}, area(blk)});
         continue;
@@ -75,9 +78,11 @@ const char* flash_target_name() { return flash::target_name(); }
 
 void flash_forward(const qkv_attention_args& a) {
   using flash::kBlockQ;
-  const Geometry g = check_args(a);
+  const sdk::AttentionGeometry g = sdk::attention_geometry(a);
+  if (g.mask == QKV_MASK_SLIDING_WINDOW) return flash_sliding_window(a, g);
+  const bool causal = g.mask == QKV_MASK_CAUSAL;
   const size_t dim = g.head_dim;
-  const std::vector<QueryTask> tasks = make_tasks(a, g);
+  const std::vector<QueryTask> tasks = make_tasks(a, g, causal);
   const float qscale = g.scale * static_cast<float>(std::numbers::log2e);
   tbb::parallel_for(
       tbb::blocked_range<size_t>(0, tasks.size(), 1),
@@ -87,15 +92,15 @@ void flash_forward(const qkv_attention_args& a) {
             if (row0 < 0) continue;
             const QueryTask& qt = tasks[i];
             const int64_t q0 = a.cu_seqlens_q[qt.b], lq = a.cu_seqlens_q[qt.b + 1] - q0;
-            const int64_t k0 = a.cu_seqlens_k[qt.b], lk = a.cu_seqlens_k[qt.b + 1] - k0;
+            const int64_t lk = a.cu_seqlens_k[qt.b + 1] - a.cu_seqlens_k[qt.b];
             const size_t hk = qt.h / g.group, row = size_t(q0 + row0);
             flash::BlockTask t{};
             t.q = a.q + row * g.q_stride + qt.h * dim;
             t.q_stride = g.q_stride;
-            t.k = lk ? a.k + size_t(k0) * g.k_stride + hk * dim : nullptr;
-            t.k_stride = g.k_stride;
-            t.v = lk ? a.v + size_t(k0) * g.v_stride + hk * dim : nullptr;
-            t.v_stride = g.v_stride;
+            t.k = lk ? g.k0[qt.b] + hk * dim : nullptr;
+            t.k_stride = g.k_stride[qt.b];
+            t.v = lk ? g.v0[qt.b] + hk * dim : nullptr;
+            t.v_stride = g.v_stride[qt.b];
             t.out = a.out + row * g.out_stride + qt.h * dim;
             t.out_stride = g.out_stride;
             t.probs = a.probs ? a.probs + g.probs_offset[qt.b] + (size_t(qt.h) * lq + row0) * lk
@@ -105,7 +110,7 @@ void flash_forward(const qkv_attention_args& a) {
             t.lq = lq;
             t.lk = lk;
             t.head_dim = static_cast<int>(dim);
-            t.causal = g.causal;
+            t.causal = causal;
             t.qscale = qscale;
             flash::attend_block(t);
           }

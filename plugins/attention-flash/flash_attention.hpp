@@ -9,7 +9,7 @@
 
 namespace qkv::attention {
 
-// Throws qkv::sdk::Error on invalid arguments.
+// Throws std::invalid_argument (qkv/attention_check.hpp) on invalid arguments.
 void flash_forward(const qkv_attention_args& args);
 
 // Name of the SIMD target the dispatcher picked on this machine (e.g. "AVX2").

@@ -65,28 +65,39 @@ HWY_INLINE VF Exp2(DF d, VF x) {
 // A register tile of R rows x kVecs vectors over columns c.. of a row-major [.][kBlockQ] matrix:
 //   C[r][c..] = (alpha[c..] * C[r][c..], or 0) + sum_t a[r][t] * B[t][c..]
 // where a[r][t] = A[r * a_row + t * a_col] is broadcast and B[t] = B + t * kBlockQ.
-template <int R, bool kAccumulate>
+template <int R, int V, bool kAccumulate>
 HWY_INLINE void Tile(const float* HWY_RESTRICT A, size_t a_row, size_t a_col,
                      const float* HWY_RESTRICT B, int count, const float* HWY_RESTRICT alpha,
                      float* HWY_RESTRICT C) {
   const DF d;
   const size_t N = hn::Lanes(d);
-  VF acc[R][kVecs];
+  VF acc[R][V];
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < kVecs; ++v)
+    for (int v = 0; v < V; ++v)
       acc[r][v] = kAccumulate
                       ? hn::Mul(hn::Load(d, alpha + v * N), hn::Load(d, C + r * kBlockQ + v * N))
                       : hn::Zero(d);
   for (int t = 0; t < count; ++t, B += kBlockQ) {
-    VF b[kVecs];
-    for (int v = 0; v < kVecs; ++v) b[v] = hn::Load(d, B + v * N);
+    VF b[V];
+    for (int v = 0; v < V; ++v) b[v] = hn::Load(d, B + v * N);
     for (int r = 0; r < R; ++r) {
       const VF a = hn::Set(d, A[r * a_row + t * a_col]);
-      for (int v = 0; v < kVecs; ++v) acc[r][v] = hn::MulAdd(a, b[v], acc[r][v]);
+      for (int v = 0; v < V; ++v) acc[r][v] = hn::MulAdd(a, b[v], acc[r][v]);
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < kVecs; ++v) hn::Store(acc[r][v], d, C + r * kBlockQ + v * N);
+    for (int v = 0; v < V; ++v) hn::Store(acc[r][v], d, C + r * kBlockQ + v * N);
+}
+
+// Calls f.template operator()<V>(c) over the query columns [0, cols) (whole vectors): tiles
+// kVecs vectors wide, then single vectors for the rest, so a short block (one query of a
+// sliding window, a ragged tail) computes one vector's columns, not kVecs.
+template <class F>
+HWY_INLINE void ForColumns(int cols, F&& f) {
+  const int n = static_cast<int>(hn::Lanes(DF()));
+  int c = 0;
+  for (; c + kVecs * n <= cols; c += kVecs * n) f.template operator()<kVecs>(c);
+  for (; c < cols; c += n) f.template operator()<1>(c);
 }
 
 // Calls f.template operator()<R>(r0) over tiles of kTile rows out of `rows`, remainder last.
@@ -117,13 +128,12 @@ HWY_INLINE void ForTiles(int rows, F&& f) {
 
 // S^T rows j < nk of key block kb (columns < cols), masked entries set to -inf.
 void Scores(const BlockTask& t, const float* qt, int cols, int64_t j0, int nk, float* st) {
-  const DF d;
-  const int step = static_cast<int>(kVecs * hn::Lanes(d));
   const float* k = t.k + j0 * t.k_stride;
   ForTiles(nk, [&]<int R>(int r0) {
-    for (int c = 0; c < cols; c += step)
-      Tile<R, false>(k + r0 * t.k_stride, t.k_stride, 1, qt + c, t.head_dim, nullptr,
-                     st + r0 * kBlockQ + c);
+    ForColumns(cols, [&]<int V>(int c) {
+      Tile<R, V, false>(k + r0 * t.k_stride, t.k_stride, 1, qt + c, t.head_dim, nullptr,
+                        st + r0 * kBlockQ + c);
+    });
   });
   // Key j0+j is visible to query row0+i iff j0+j < row0+i+lk-lq+1 (bottom-right causal).
   if (!t.causal) return;
@@ -211,7 +221,7 @@ void AttendBlock(const BlockTask& t) {
   const DF d;
   const size_t N = hn::Lanes(d);
   const int dim = t.head_dim, rows = t.rows;
-  const int cols = static_cast<int>(hwy::RoundUpTo(size_t(rows), kVecs * N));
+  const int cols = static_cast<int>(hwy::RoundUpTo(size_t(rows), N));
   // Scratch, all [.][kBlockQ]: Q^T, S^T (then P^T), O^T, and the per-query state. On the stack
   // up to head_dim 128 (83 KiB; oneTBB workers have 4 MiB): short sequences run many tasks, and
   // a heap block per task costs allocator and page-fault time. No thread_local: it would pin
@@ -279,12 +289,12 @@ void AttendBlock(const BlockTask& t) {
     }
     const float* v = t.v + j0 * t.v_stride;
     ForTiles(dim, [&]<int R>(int d0) {
-      for (int c = 0; c < cols; c += static_cast<int>(kVecs * N)) {
+      ForColumns(cols, [&]<int V>(int c) {
         if (j0 == 0)
-          Tile<R, false>(v + d0, 1, t.v_stride, st + c, nk, nullptr, ot + d0 * kBlockQ + c);
+          Tile<R, V, false>(v + d0, 1, t.v_stride, st + c, nk, nullptr, ot + d0 * kBlockQ + c);
         else
-          Tile<R, true>(v + d0, 1, t.v_stride, st + c, nk, alpha + c, ot + d0 * kBlockQ + c);
-      }
+          Tile<R, V, true>(v + d0, 1, t.v_stride, st + c, nk, alpha + c, ot + d0 * kBlockQ + c);
+      });
     });
   }
 

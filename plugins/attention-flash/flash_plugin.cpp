@@ -7,6 +7,8 @@ namespace {
 
 class FlashAttention final : public qkv::sdk::Attention {
  public:
+  static constexpr std::array<qkv_config_key, 0> config_keys{};  // none: any key is a typo
+
   FlashAttention(qkv::sdk::Host& host, qkv::sdk::Config) {
     host.log(QKV_LOG_DEBUG,
              std::string("attention-flash: SIMD target ") + qkv::attention::flash_target_name());

@@ -7,8 +7,8 @@
 
 namespace qkv::attention {
 
-// Throws qkv::sdk::Error on invalid arguments. Parallel over (sequence, head) with oneTBB;
-// every output row is computed by one thread in a fixed order.
+// Throws std::invalid_argument (qkv/attention_check.hpp) on invalid arguments. Parallel over
+// (sequence, head) with oneTBB; every output row is computed by one thread in a fixed order.
 void reference_forward(const qkv_attention_args& args);
 
 }  // namespace qkv::attention

@@ -7,6 +7,8 @@ namespace {
 
 class ReferenceAttention final : public qkv::sdk::Attention {
  public:
+  static constexpr std::array<qkv_config_key, 0> config_keys{};  // none: any key is a typo
+
   ReferenceAttention(qkv::sdk::Host&, qkv::sdk::Config) {}
   void forward(const qkv_attention_args& args) override { qkv::attention::reference_forward(args); }
 };

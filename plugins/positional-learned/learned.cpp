@@ -1,5 +1,7 @@
 #include "learned.hpp"
 
+#include <qkv/positions.hpp>
+
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -24,14 +26,9 @@ void LearnedTable::add(float* x, uint32_t dim, size_t row_stride,
   if (row_stride < dim)
     throw std::invalid_argument("row_stride " + std::to_string(row_stride) + " < dim " +
                                 std::to_string(dim));
-  for (size_t t = 0; t < positions.size(); ++t) {
-    int32_t p = positions[t];
-    if (p < 0 || p >= rows_)
-      throw std::out_of_range("position " + std::to_string(p) + " of token " + std::to_string(t) +
-                              " is past the learned table '" + name_ + "' of " +
-                              std::to_string(rows_) + " positions (valid: 0.." +
-                              std::to_string(rows_ - 1) + ")");
-  }
+  sdk::check_positions(
+      positions, rows_,
+      "the learned table '" + name_ + "' of " + std::to_string(rows_) + " positions");
   for (size_t t = 0; t < positions.size(); ++t) {
     const float* src = table_ + static_cast<size_t>(positions[t]) * static_cast<size_t>(dim_);
     float* row = x + t * row_stride;

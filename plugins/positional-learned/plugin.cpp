@@ -14,6 +14,8 @@ using qkv::sdk::Error;
 
 class LearnedPlugin final : public qkv::sdk::Positional {
  public:
+  static constexpr qkv_config_key config_keys[] = {{"tensor", QKV_KEY_STRING, 0}};
+
   LearnedPlugin(qkv::sdk::Host& host, qkv::sdk::Config config) : table_(load(host, config)) {}
 
   qkv_positional_info info() override {
@@ -27,13 +29,7 @@ class LearnedPlugin final : public qkv::sdk::Positional {
   void add(float* x, size_t n, uint32_t dim, size_t row_stride,
            std::span<const int32_t> positions) override {
     if (n > 0 && !positions.data()) throw Error(QKV_ERR_INVALID_ARGUMENT, "positions is null");
-    try {
-      table_.add(x, dim, row_stride, positions);
-    } catch (const std::out_of_range& e) {
-      throw Error(QKV_ERR_OUT_OF_RANGE, std::string("positional-learned: ") + e.what());
-    } catch (const std::invalid_argument& e) {
-      throw Error(QKV_ERR_INVALID_ARGUMENT, std::string("positional-learned: ") + e.what());
-    }
+    table_.add(x, dim, row_stride, positions);  // guarded maps its std exceptions to statuses
   }
 
  private:

@@ -14,6 +14,12 @@ using qkv::sdk::Error;
 
 class RopePlugin final : public qkv::sdk::Positional {
  public:
+  static constexpr qkv_config_key config_keys[] = {{"layout", QKV_KEY_STRING, 0},
+                                                   {"base", QKV_KEY_NUMBER, 0},
+                                                   {"rotary_fraction", QKV_KEY_NUMBER, 0},
+                                                   {"max_positions", QKV_KEY_INTEGER, 0},
+                                                   {"head_dim", QKV_KEY_INTEGER, 0}};
+
   RopePlugin(qkv::sdk::Host&, qkv::sdk::Config config)
       : rope_(make(config)), head_dim_(config.integer_or<uint32_t>("head_dim", 0)) {
     if (head_dim_ != 0) {
@@ -40,13 +46,7 @@ class RopePlugin final : public qkv::sdk::Positional {
       throw Error(QKV_ERR_INVALID_ARGUMENT,
                   "positional-rope was configured for head_dim " + std::to_string(head_dim_) +
                       ", called with head_dim " + std::to_string(head_dim));
-    try {
-      rope_.rotate(x, heads, head_dim, row_stride, positions);
-    } catch (const std::out_of_range& e) {
-      throw Error(QKV_ERR_OUT_OF_RANGE, std::string("positional-rope: ") + e.what());
-    } catch (const std::invalid_argument& e) {
-      throw Error(QKV_ERR_INVALID_ARGUMENT, std::string("positional-rope: ") + e.what());
-    }
+    rope_.rotate(x, heads, head_dim, row_stride, positions);  // guarded maps std exceptions
   }
 
  private:

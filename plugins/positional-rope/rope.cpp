@@ -1,5 +1,7 @@
 #include "rope.hpp"
 
+#include <qkv/positions.hpp>
+
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -43,13 +45,7 @@ void Rope::rotate(float* x, uint32_t heads, uint32_t head_dim, size_t row_stride
     throw std::invalid_argument("row_stride " + std::to_string(row_stride) + " < heads*head_dim " +
                                 std::to_string(size_t{heads} * head_dim));
   const uint32_t rd = rotary_dim(head_dim);
-  for (size_t t = 0; t < positions.size(); ++t) {
-    int32_t p = positions[t];
-    if (p < 0 || (max_positions_ > 0 && p >= max_positions_))
-      throw std::out_of_range("position " + std::to_string(p) + " of token " + std::to_string(t) +
-                              " is outside [0, " +
-                              (max_positions_ > 0 ? std::to_string(max_positions_) : "inf") + ")");
-  }
+  sdk::check_positions(positions, max_positions_);
   const uint32_t half = rd / 2;
   std::vector<double> inv(half), cs(half), sn(half);
   for (uint32_t i = 0; i < half; ++i)

@@ -13,6 +13,10 @@ using qkv::sdk::Error;
 
 class SinusoidalPlugin final : public qkv::sdk::Positional {
  public:
+  static constexpr qkv_config_key config_keys[] = {{"base", QKV_KEY_NUMBER, 0},
+                                                   {"max_positions", QKV_KEY_INTEGER, 0},
+                                                   {"dim", QKV_KEY_INTEGER, 0}};
+
   SinusoidalPlugin(qkv::sdk::Host&, qkv::sdk::Config config)
       : table_(make(config)), dim_(config.integer_or<uint32_t>("dim", 0)) {}
 
@@ -31,13 +35,7 @@ class SinusoidalPlugin final : public qkv::sdk::Positional {
       throw Error(QKV_ERR_INVALID_ARGUMENT, "positional-sinusoidal was configured for dim " +
                                                 std::to_string(dim_) + ", called with dim " +
                                                 std::to_string(dim));
-    try {
-      table_.add(x, dim, row_stride, positions);
-    } catch (const std::out_of_range& e) {
-      throw Error(QKV_ERR_OUT_OF_RANGE, std::string("positional-sinusoidal: ") + e.what());
-    } catch (const std::invalid_argument& e) {
-      throw Error(QKV_ERR_INVALID_ARGUMENT, std::string("positional-sinusoidal: ") + e.what());
-    }
+    table_.add(x, dim, row_stride, positions);  // guarded maps its std exceptions to statuses
   }
 
  private:

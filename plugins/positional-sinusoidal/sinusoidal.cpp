@@ -1,5 +1,7 @@
 #include "sinusoidal.hpp"
 
+#include <qkv/positions.hpp>
+
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -39,13 +41,7 @@ void Sinusoidal::add(float* x, uint32_t dim, size_t row_stride,
   if (row_stride < dim)
     throw std::invalid_argument("row_stride " + std::to_string(row_stride) + " < dim " +
                                 std::to_string(dim));
-  for (size_t t = 0; t < positions.size(); ++t) {
-    int32_t p = positions[t];
-    if (p < 0 || (max_positions_ > 0 && p >= max_positions_))
-      throw std::out_of_range("position " + std::to_string(p) + " of token " + std::to_string(t) +
-                              " is outside [0, " +
-                              (max_positions_ > 0 ? std::to_string(max_positions_) : "inf") + ")");
-  }
+  sdk::check_positions(positions, max_positions_);
   auto inv = inverse_frequencies(dim);
   for (size_t t = 0; t < positions.size(); ++t) {
     float* row = x + t * row_stride;

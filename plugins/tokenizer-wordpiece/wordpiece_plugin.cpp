@@ -58,6 +58,17 @@ std::unique_ptr<WordPieceTokenizer> build(const sdk::Config& cfg) {
 
 class WordPiecePlugin final : public sdk::Tokenizer {
  public:
+  static constexpr qkv_config_key config_keys[] = {
+      {"vocab", QKV_KEY_STRING, QKV_CONFIG_KEY_PATH},
+      {"tokenizer_json", QKV_KEY_STRING, QKV_CONFIG_KEY_PATH},
+      {"lowercase", QKV_KEY_BOOL, 0},
+      {"strip_accents", QKV_KEY_BOOL, 0},
+      {"clean_text", QKV_KEY_BOOL, 0},
+      {"handle_chinese_chars", QKV_KEY_BOOL, 0},
+      {"unk_token", QKV_KEY_STRING, 0},
+      {"continuing_subword_prefix", QKV_KEY_STRING, 0},
+      {"max_input_chars_per_word", QKV_KEY_INTEGER, 0}};
+
   WordPiecePlugin(sdk::Host& /*host*/, sdk::Config cfg) : tok_(build(cfg)) {}
 
   void encode(std::string_view text, const sdk::EncodeOptions& o, sdk::TokenSink& sink) override {
@@ -86,11 +97,7 @@ class WordPiecePlugin final : public sdk::Tokenizer {
     }
     p.special_names = o.special_names;
     thread_local Encoding enc;
-    try {
-      tok_->encode(text, p, enc);
-    } catch (const std::invalid_argument& e) {
-      throw Error(QKV_ERR_INVALID_ARGUMENT, e.what());
-    }
+    tok_->encode(text, p, enc);  // std::invalid_argument: guarded reports INVALID_ARGUMENT
     for (size_t i = 0; i < enc.ids.size(); ++i) {
       if (o.offsets)
         sink.push(enc.ids[i], enc.offsets[2 * i], enc.offsets[2 * i + 1]);

@@ -1,5 +1,6 @@
-// A plugin built against the frozen v1 headers (tests/abi/v1), not the current SDK. Exercises
-// every v1 host service it can: config scalars, lists, where, paths, logging, errors.
+// A plugin built against a frozen copy of the headers (tests/abi/v1 or v1_1), not the current
+// SDK. Exercises every v1 host service it can: config scalars, lists, where, paths, logging,
+// errors.
 #include <qkv/plugin.hpp>
 
 #include <string>

@@ -1,5 +1,7 @@
 // The real plugin libraries, loaded through the host's PluginRegistry, against the fixtures:
 // what the daemon will run is what the core-library tests checked.
+#include <yaml-cpp/yaml.h>
+
 #include "attention_case.hpp"
 #include "host/attention_handle.hpp"
 #include "host/plugin_error.hpp"

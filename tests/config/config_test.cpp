@@ -76,7 +76,11 @@ TEST_F(ConfigTest, ValidPipelineTakesDefaultsAndResolvesAgainstItsFolder) {
   EXPECT_EQ(c.name, "p");
   EXPECT_EQ(c.dir, fs::absolute(dir_ / "pipelines"));
   EXPECT_EQ(c.tokenizer.plugin, "tokenizer-bpe");
-  EXPECT_EQ(c.tokenizer.config["encoding"].Scalar(), "cl100k_base");
+  const auto* encoding = c.tokenizer.config.find("encoding");
+  ASSERT_NE(encoding, nullptr);
+  EXPECT_EQ(encoding->scalar, "cl100k_base");
+  EXPECT_EQ(encoding->line, 3);  // 0-based: the plugin's messages cite p.yaml:4:15
+  EXPECT_EQ(encoding->column, 14);
   EXPECT_EQ(c.input.fields.size(), 1u);
   EXPECT_EQ(c.input.fields[0].second, "text");
   EXPECT_FALSE(c.input.replace_invalid);
@@ -237,7 +241,14 @@ TEST_F(ConfigTest, ModelSection) {
   PipelineConfig c = load_pipeline_config(p);
   ASSERT_TRUE(c.model.has_value());
   EXPECT_EQ(c.model->path, fs::absolute(dir_ / "model").lexically_normal());
-  EXPECT_EQ(c.model->output, "pooled_mean");
+  EXPECT_EQ(c.model->output, ModelOutput::pooled_mean);
+  EXPECT_EQ(c.model->topk, 5u);
+  EXPECT_TRUE(c.model->truncate);
+  EXPECT_EQ(c.model->attention.plugin, "attention-flash");
+  EXPECT_EQ(c.model->attention.plugin_where, pfile() + ":9:23");
+  EXPECT_EQ(c.model->attention.config.type, QKV_VALUE_MAP);
+  EXPECT_TRUE(c.model->positional.plugin.empty());  // the model's default
+  EXPECT_EQ(c.model->positional.config.type, QKV_VALUE_MISSING);
   EXPECT_EQ(c.output.format, OutputFormat::npy);
   auto e = pipeline_errors(std::string(kValid) +
                            "model:\n  path: ../nomodel\n  attention: {config: {}}\n");
@@ -246,6 +257,28 @@ TEST_F(ConfigTest, ModelSection) {
       << e[0];
   EXPECT_EQ(e[1],
             pfile() + ":8:14: model.attention.plugin: expected a string (required key is missing)");
+}
+
+// The model stage reads only this typed section: a misspelled or invalid model key is an
+// error here, with the file position, instead of a silent default in the stage.
+TEST_F(ConfigTest, ModelKeyTyposAndBadValuesPointAtTheKey) {
+  fs::create_directories(dir_ / "model");
+  auto e = pipeline_errors(std::string(kValid) +
+                           "model:\n  path: ../model\n  ouptut: pooled_mean\n  topk: 0\n"
+                           "  positional: {plugin: positional-rope, confg: {layout: neox}}\n");
+  ASSERT_EQ(e.size(), 3u) << ::testing::PrintToString(e);
+  EXPECT_EQ(e[0].rfind(pfile() + ":9:9: model.topk: expected an integer in [1, 100000], got ", 0),
+            0u)
+      << e[0];
+  EXPECT_EQ(
+      e[1].rfind(pfile() + ":10:41: model.positional.confg: unknown key; expected one of: ", 0), 0u)
+      << e[1];
+  EXPECT_EQ(e[2].rfind(pfile() + ":8:3: model.ouptut: unknown key; expected one of: ", 0), 0u)
+      << e[2];
+  auto bad = pipeline_errors(std::string(kValid) + "model:\n  path: ../model\n  output: hiden\n");
+  ASSERT_EQ(bad.size(), 1u) << ::testing::PrintToString(bad);
+  EXPECT_EQ(bad[0].rfind(pfile() + ":8:11: model.output: expected one of hidden | ", 0), 0u)
+      << bad[0];
 }
 
 TEST_F(ConfigTest, DaemonConfigDefaultsAndRelativePaths) {

@@ -1,5 +1,7 @@
 // The services table plugins see: config lookups with dotted paths and list indices,
 // file:line:column, paths relative to the config file, errors and tensors.
+#include <yaml-cpp/yaml.h>
+
 #include "host/host_services.hpp"
 #include "host/plugin_error.hpp"
 
@@ -26,9 +28,10 @@ const char* kYaml =
     "names: [x, \"y z\"]\n";
 
 struct HostServicesTest : ::testing::Test {
-  HostServices services{
-      "test",
-      InstanceConfig{YAML::Load(kYaml), "/etc/qkv/pipelines", "/etc/qkv/pipelines/p.yaml", {}}};
+  HostServices services{"test", InstanceConfig{ConfigValue::from_yaml(YAML::Load(kYaml)),
+                                               "/etc/qkv/pipelines",
+                                               "/etc/qkv/pipelines/p.yaml",
+                                               {}}};
   const qkv_host* h = services.table();
   const qkv_config* cfg = services.config();
 
@@ -165,7 +168,8 @@ TEST_F(HostServicesTest, SdkConfigHelpers) {
 
 TEST(HostServicesSnapshot, ConfigIsCopiedAtCreation) {
   YAML::Node doc = YAML::Load("a: {b: 1}\n");
-  HostServices services{"test", InstanceConfig{doc["a"], "/", "x.yaml", {}}};
+  HostServices services{"test",
+                        InstanceConfig{ConfigValue::from_yaml(doc["a"]), "/", "x.yaml", {}}};
   doc["a"]["b"] = 2;  // the caller edits its document afterwards
   doc["a"]["c"] = 3;
   const char* text = nullptr;

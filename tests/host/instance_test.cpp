@@ -1,4 +1,6 @@
 // Creating instances and calling them through the typed handles.
+#include <yaml-cpp/yaml.h>
+
 #include "host/attention_handle.hpp"
 #include "host/plugin_error.hpp"
 #include "host/plugin_registry.hpp"
@@ -141,6 +143,32 @@ TEST(HostPositional, AddsAndReportsUnsupportedRotate) {
   }
 }
 
+TEST(HostAttention, APluginCanReadAndFreeAnErrorTheHostReturned) {
+  PluginRegistry registry;
+  const auto& p = load(registry, "test_scale_v", QKV_KIND_ATTENTION, "test-scale-v");
+  TensorLookup none = [](std::string_view) -> std::optional<qkv_tensor_view> {
+    return std::nullopt;
+  };
+  // The lookup fails; the plugin reads the error's code (INVALID_INPUT), frees it, falls back.
+  AttentionHandle att(
+      create_instance(p, YAML::Load("tensor: absent.w\ndefault_w: 4"), "/cfg", "", none));
+  const std::vector<int32_t> cu{0, 1};
+  const std::vector<float> v{1, 2};
+  std::vector<float> out(2, 0.0f);
+  qkv_attention_args a{};
+  a.batch = 1;
+  a.heads_q = a.heads_kv = 1;
+  a.head_dim = 2;
+  a.cu_seqlens_q = a.cu_seqlens_k = cu.data();
+  a.q = a.k = a.v = v.data();
+  a.out = out.data();
+  att.forward(a);
+  EXPECT_THAT(out, ElementsAre(4.0f, 8.0f));
+  // Without the fallback the same error is returned to the host unchanged.
+  EXPECT_THAT([&] { create_instance(p, YAML::Load("tensor: absent.w"), "/cfg", "", none); },
+              ::testing::ThrowsMessage<PluginError>(HasSubstr("no tensor named 'absent.w'")));
+}
+
 TEST(HostAttention, ForwardSeesModelTensorsThroughTheLookup) {
   PluginRegistry registry;
   const auto& p = load(registry, "test_scale_v", QKV_KIND_ATTENTION, "test-scale-v");
@@ -181,13 +209,13 @@ TEST(HostAttention, ForwardSeesModelTensorsThroughTheLookup) {
   cu_bad.batch = 2;
   cu_bad.cu_seqlens_q = forwards.data();
   cu_bad.cu_seqlens_k = backwards.data();
-  refused(cu_bad, "cu_seqlens must start at 0 and never decrease");
+  refused(cu_bad, "cu_seqlens_k decreases at index 2 (3 -> 2)");
   qkv_attention_args stride_bad = a;
   stride_bad.out_stride = 1;
-  refused(stride_bad, "stride is smaller");
+  refused(stride_bad, "out_stride (1) is less than heads*head_dim (2)");
   qkv_attention_args no_out = a;
   no_out.out = nullptr;
-  refused(no_out, "must not be NULL");
+  refused(no_out, "q or out is NULL");
 
   // Missing tensor, and no model at all: create fails with the host's message.
   EXPECT_THAT([&] { create_instance(p, YAML::Load("tensor: nope"), "/cfg", "", lookup); },

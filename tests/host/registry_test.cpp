@@ -55,12 +55,12 @@ TEST(HostRegistry, NoEntrySymbol) {
 }
 
 TEST(HostRegistry, WrongMajorNamesBothVersions) {
-  EXPECT_THAT(
-      refusal_alone("bad_wrong_major"),
-      AllOf(HasSubstr(plugin_file("bad_wrong_major").string()), HasSubstr("built for ABI 2.0"),
-            HasSubstr("this host speaks ABI " + std::to_string(QKV_ABI_MAJOR) + "." +
-                      std::to_string(QKV_ABI_MINOR)),
-            HasSubstr("rebuild")));
+  EXPECT_THAT(refusal_alone("bad_wrong_major"),
+              AllOf(HasSubstr(plugin_file("bad_wrong_major").string()),
+                    HasSubstr("built for ABI 2." + std::to_string(QKV_ABI_MINOR)),
+                    HasSubstr("this host speaks ABI " + std::to_string(QKV_ABI_MAJOR) + "." +
+                              std::to_string(QKV_ABI_MINOR)),
+                    HasSubstr("rebuild")));
 }
 
 TEST(HostRegistry, NewerMinorNamesBothVersions) {

@@ -1,5 +1,7 @@
 // Reload: a plugin file replaced on disk must load as a new image. dlopen returns the image it
 // already has for a known path, so LoadMode::private_copy loads a private copy instead.
+#include <yaml-cpp/yaml.h>
+
 #include "host/plugin_instance.hpp"
 #include "host/plugin_registry.hpp"
 #include "host/tokenizer_handle.hpp"

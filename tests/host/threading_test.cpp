@@ -1,5 +1,7 @@
 // The threading contract: thread-safe plugins share one instance; a NOT_THREAD_SAFE plugin never
 // has two threads in one instance. Also run under TSan (label daemon).
+#include <yaml-cpp/yaml.h>
+
 #include "host/plugin_registry.hpp"
 #include "host/tokenizer_handle.hpp"
 #include "test_plugins.hpp"

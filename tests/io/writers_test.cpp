@@ -16,18 +16,12 @@
 #include "io/npy_header.hpp"
 #include "io/output_set.hpp"
 #include "io/sha256.hpp"
+#include "slurp.hpp"
 
 namespace fs = std::filesystem;
 using namespace qkv::io;
 
 namespace {
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 TEST(Formats, Ids) {
   std::string s;

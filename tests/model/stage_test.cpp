@@ -1,7 +1,11 @@
 // The ModelStage as the pipeline runner sees it, with the real attention and positional
 // plugins loaded through the host, against the PyTorch fixtures.
-#include <yaml-cpp/yaml.h>
+#include <unistd.h>
 
+#include <fstream>
+
+#include "config/diagnostics.hpp"
+#include "config/pipeline_config.hpp"
 #include "host/plugin_registry.hpp"
 #include "model/stage.hpp"
 #include "test_support.hpp"
@@ -20,8 +24,28 @@ const host::PluginRegistry& plugins() {
   return r;
 }
 
+namespace fs = std::filesystem;
+
+// A folder for pipeline files whose model paths name the fixtures (one link per fixture).
+struct PipelineDir {
+  fs::path dir = fs::temp_directory_path() / ("qkv-stage-test-" + std::to_string(::getpid()));
+  PipelineDir() {
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    for (const auto& e : fs::directory_iterator(fixture("")))
+      if (e.is_directory()) fs::create_directory_symlink(e.path(), dir / e.path().filename());
+    fs::create_directories(dir / "empty");  // a folder, but no model in it
+  }
+  ~PipelineDir() { fs::remove_all(dir); }  // removes the links, not the fixtures
+};
+
+// The stage of a pipeline whose `model:` section is `yaml`, read by config/ as qkvd reads it.
 std::unique_ptr<ModelStage> stage(const std::string& yaml) {
-  return model::make_model_stage({YAML::Load(yaml), fixture(""), &plugins()});
+  static const PipelineDir pipelines;
+  const fs::path file = pipelines.dir / "p.yaml";
+  std::ofstream(file) << "tokenizer: {plugin: tokenizer-bpe}\nmodel: " << yaml << "\n";
+  const auto p = config::load_pipeline_config(file);
+  return model::make_model_stage({*p.model, p.dir, p.file.string(), &plugins()});
 }
 
 TokenBatch batch_of(const Expected& e, std::vector<std::pair<std::string, std::string>> fields) {
@@ -97,8 +121,20 @@ TEST(Stage, ClearErrors) {
     }
     return std::string();
   };
-  EXPECT_NE(message("{output: hidden}").find("model.path"), std::string::npos);
-  EXPECT_NE(message("{path: nowhere}").find("model directory not found"), std::string::npos);
+  // What the pipeline file says wrong is config/'s (file:line:column); the stage never sees it.
+  EXPECT_NE(message("{output: hidden}").find("p.yaml:2:8: model.path: expected "),
+            std::string::npos)
+      << message("{output: hidden}");
+  EXPECT_NE(message("{path: nowhere}").find("p.yaml:2:15: model.path: expected an existing folder"),
+            std::string::npos)
+      << message("{path: nowhere}");
+  EXPECT_NE(message("{path: bert-tiny, topk: 2, outptu: hidden}")
+                .find("p.yaml:2:35: model.outptu: unknown key"),
+            std::string::npos)
+      << message("{path: bert-tiny, topk: 2, outptu: hidden}");
+  // What only the model can tell stays the stage's.
+  EXPECT_NE(message("{path: empty}").find("config.json"), std::string::npos)
+      << message("{path: empty}");
   EXPECT_NE(message("{path: bert-tiny, output: logprobs}").find("needs a decoder"),
             std::string::npos);
   EXPECT_NE(

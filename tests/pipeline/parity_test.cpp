@@ -38,7 +38,7 @@ class Parity : public ::testing::Test {
   static void SetUpTestSuite() {
     registry_ = std::make_unique<host::PluginRegistry>();
     registry_->load_directory(QKV_PLUGIN_DIR);
-    cache_ = std::make_shared<TokenizerCache>();
+    cache_ = std::make_shared<StageCache>();
   }
   static void TearDownTestSuite() {
     cache_.reset();
@@ -52,7 +52,7 @@ class Parity : public ::testing::Test {
     env_.pipelines_dir = kRoot / "configs/pipelines";
     env_.plugins = registry_.get();
     env_.threads = 2;
-    env_.tokenizers = cache_;  // each vocabulary loads once for the whole suite
+    env_.cache = cache_;  // each vocabulary loads once for the whole suite
   }
   JobResult run(const std::string& pipeline, std::vector<std::string> inputs, const fs::path& out,
                 config::Overrides sets = {}, bool decode = false) {
@@ -85,12 +85,12 @@ class Parity : public ::testing::Test {
   }
 
   static std::unique_ptr<host::PluginRegistry> registry_;
-  static std::shared_ptr<TokenizerCache> cache_;
+  static std::shared_ptr<StageCache> cache_;
   RunEnvironment env_;
   TempDir dir_;
 };
 std::unique_ptr<host::PluginRegistry> Parity::registry_;
-std::shared_ptr<TokenizerCache> Parity::cache_;
+std::shared_ptr<StageCache> Parity::cache_;
 
 struct Shipped {
   const char* pipeline;
@@ -240,12 +240,12 @@ TEST_F(Parity, ThreadCountDoesNotChangeBytes) {
 
 // Jobs share a tokenizer instance when their tokenizer sections agree; options such as
 // special_tokens stay per job.
-TEST_F(Parity, TokenizerCacheSharesInstancesNotOptions) {
-  env_.tokenizers = std::make_shared<TokenizerCache>();
+TEST_F(Parity, StageCacheSharesTokenizerInstancesNotOptions) {
+  env_.cache = std::make_shared<StageCache>();
   const fs::path in = kRoot / "tests/data/corpus/mixed_edge.jsonl";
   run("tokenize-cl100k", {in.string()}, dir_ / "a.jsonl");
   run("tokenize-cl100k", {in.string()}, dir_ / "b.jsonl", {{"tokenizer.special_tokens", "all"}});
-  EXPECT_EQ(env_.tokenizers->size(), 1u);
+  EXPECT_EQ(env_.cache->tokenizers(), 1u);
   expect_same_lines(slurp(dir_ / "a.jsonl"),
                     gunzip(kRoot / "tests/data/golden/mixed_edge.cl100k_base.jsonl.gz"),
                     "cached a");
@@ -254,7 +254,7 @@ TEST_F(Parity, TokenizerCacheSharesInstancesNotOptions) {
       gunzip(kRoot / "tests/data/golden/mixed_edge.cl100k_base.allowed_special.jsonl.gz"),
       "cached b");
   run("tokenize-o200k", {in.string()}, dir_ / "c.jsonl");
-  EXPECT_EQ(env_.tokenizers->size(), 2u);
+  EXPECT_EQ(env_.cache->tokenizers(), 2u);
 }
 
 // `qkvd --check-config` on the shipped config: it and every shipped pipeline (tokenizers

@@ -387,7 +387,7 @@ TEST_F(Runner, ModelStageWritesNpyWithOffsets) {
   fs::create_directories(dir_ / "m");
   spit(dir_ / "model.yaml",
        "tokenizer: {plugin: fake}\nmodel: {path: m}\nbatch: {documents: 2, max_tokens: 5}\n");
-  set_model_stage_factory([](const ModelStageContext&) { return std::make_unique<FakeStage>(); });
+  env_.model_stage_factory = [](const ModelStageContext&) { return std::make_unique<FakeStage>(); };
   spit(dir_ / "in.txt", "ab\nc\nlonger\n");
   JobSpec s;
   s.pipeline = "model";
@@ -410,7 +410,57 @@ TEST_F(Runner, ModelStageWritesNpyWithOffsets) {
   inl.pipeline = "model";
   inl.texts = {"hi"};
   EXPECT_EQ(run(inl).inline_results, (std::vector<std::string>{"[[104,0],[105,1]]"}));
-  set_model_stage_factory({});
+}
+
+TEST_F(Runner, ModelPipelineWithoutModelRuntimeFailsClearly) {
+  fs::create_directories(dir_ / "m");
+  spit(dir_ / "model.yaml", "tokenizer: {plugin: fake}\nmodel: {path: m}\n");
+  JobSpec inl;
+  inl.pipeline = "model";
+  inl.texts = {"hi"};
+  EXPECT_NE(fail(inl).find("model.yaml: model: this program was built without the model runtime"),
+            std::string::npos)
+      << fail(inl);
+}
+
+// With a StageCache (the daemon's), jobs of one model pipeline share one stage: the weights
+// load once, not per inline run. The factory sees the typed section config/ validated.
+TEST_F(Runner, ModelStageIsMadeOncePerPipelineWithACache) {
+  fs::create_directories(dir_ / "m");
+  spit(dir_ / "model.yaml",
+       "tokenizer: {plugin: fake}\nmodel: {path: m, output: topk, topk: 3, attention: {plugin: "
+       "attention-reference, config: {k: v}}}\n");
+  std::atomic<int> made{0};
+  uint32_t want_topk = 3;
+  env_.model_stage_factory = [&](const ModelStageContext& c) {
+    ++made;
+    EXPECT_EQ(c.model.path, fs::absolute(dir_ / "m").lexically_normal());
+    EXPECT_EQ(c.model.output, config::ModelOutput::topk);
+    EXPECT_EQ(c.model.topk, want_topk);
+    EXPECT_EQ(c.model.attention.plugin, "attention-reference");
+    const auto* k = c.model.attention.config.find("k");
+    EXPECT_TRUE(k && k->scalar == "v");
+    EXPECT_EQ(c.source_file, (dir_ / "model.yaml").string());
+    return std::make_unique<FakeStage>();
+  };
+  env_.cache = std::make_shared<StageCache>();
+  JobSpec inl;
+  inl.pipeline = "model";
+  inl.texts = {"hi"};
+  EXPECT_EQ(run(inl).inline_results, (std::vector<std::string>{"[[104,0],[105,1]]"}));
+  EXPECT_EQ(run(inl).inline_results, (std::vector<std::string>{"[[104,0],[105,1]]"}));
+  EXPECT_EQ(made.load(), 1);
+  EXPECT_EQ(env_.cache->models(), 1u);
+  // A different model section is a different stage.
+  inl.overrides = {{"model.topk", "4"}};
+  want_topk = 4;
+  run(inl);
+  EXPECT_EQ(made.load(), 2);
+  EXPECT_EQ(env_.cache->models(), 2u);
+  // Without a cache (qkvd run), every job makes its own.
+  env_.cache.reset();
+  run(inl);
+  EXPECT_EQ(made.load(), 3);
 }
 
 }  // namespace

@@ -66,7 +66,7 @@ const qkv::host::TokenizerHandle& plugin(const std::string& source) {
   auto& slot = cache[source];
   if (!slot) {
     qkv::host::InstanceConfig cfg;
-    cfg.config = yaml_for(source);
+    cfg.config = qkv::host::ConfigValue::from_yaml(yaml_for(source));
     cfg.config_dir = source_dir() + "/data/vocab";
     cfg.source_file = "(test " + source + ")";
     auto instance = std::make_shared<qkv::host::PluginInstance>(

@@ -2,6 +2,7 @@
 // examples, special-token policies, offsets, truncation, loader errors, both merge spellings
 // of tokenizer.json, raw invalid bytes, threads.
 #include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
 
 #include <filesystem>
 #include <fstream>
@@ -312,7 +313,7 @@ TEST(BpePluginUnit, ConfigErrorsNameTheProblem) {
   const auto& p = registry.require(QKV_KIND_TOKENIZER, "tokenizer-bpe");
   auto make = [&](YAML::Node n) {
     qkv::host::InstanceConfig cfg;
-    cfg.config = n;
+    cfg.config = qkv::host::ConfigValue::from_yaml(n);
     cfg.config_dir = source_dir() + "/data/vocab";
     cfg.source_file = "pipeline.yaml";
     return error_of([&] { qkv::host::PluginInstance inst(p, std::move(cfg)); });

@@ -14,6 +14,13 @@ using qkv::sdk::Error;
 
 class BpeTokenizer final : public qkv::sdk::Tokenizer {
  public:
+  static constexpr qkv_config_key config_keys[] = {
+      {"encoding", QKV_KEY_STRING, 0},
+      {"ranks", QKV_KEY_STRING, QKV_CONFIG_KEY_PATH},
+      {"encoder_json", QKV_KEY_STRING, QKV_CONFIG_KEY_PATH},
+      {"vocab_bpe", QKV_KEY_STRING, QKV_CONFIG_KEY_PATH},
+      {"tokenizer_json", QKV_KEY_STRING, QKV_CONFIG_KEY_PATH}};
+
   BpeTokenizer(qkv::sdk::Host&, qkv::sdk::Config cfg) {
     qkv::bpe::BpeConfig c;
     c.encoding = cfg.string_or("encoding", "");
@@ -55,11 +62,8 @@ class BpeTokenizer final : public qkv::sdk::Tokenizer {
         throw Error(QKV_ERR_INVALID_ARGUMENT, "unknown special_policy");
     }
     sel.names = o.special_names;
-    try {
-      bpe_->encode(text, sel, o.max_length, ids, o.offsets ? &offsets : nullptr);
-    } catch (const std::invalid_argument& e) {
-      throw Error(QKV_ERR_INVALID_ARGUMENT, e.what());
-    }
+    // std::invalid_argument (e.g. an unknown special name): guarded reports INVALID_ARGUMENT.
+    bpe_->encode(text, sel, o.max_length, ids, o.offsets ? &offsets : nullptr);
     for (size_t i = 0; i < ids.size(); ++i) {
       if (o.offsets)
         sink.push(ids[i], offsets[2 * i], offsets[2 * i + 1]);

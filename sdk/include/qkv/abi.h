@@ -1,5 +1,5 @@
 /*
- * qkv plugin ABI, version 1.
+ * qkv plugin ABI, version 1.1.
  *
  * The only contract between the qkv daemon (the host) and a plugin library. Pure C:
  * fixed-width integers, float pointers, opaque handles. Nothing crosses this boundary that
@@ -8,7 +8,13 @@
  * Evolution rules (frozen from the first release tag on):
  *   - every struct starts with `struct_size`; new fields are only ever appended;
  *   - a reader must check `struct_size` before touching a field added after 1.0;
- *   - a host refuses a plugin whose abi_major differs or whose abi_minor is newer than its own.
+ *   - a host refuses a plugin whose abi_major differs or whose abi_minor is newer than its own;
+ *   - a host hands a plugin only what the plugin's abi_minor covers (struct sizes, mask kinds):
+ *     a 1.0 plugin never sees a 1.1 field set.
+ *
+ * 1.0: the first frozen version (tests/abi/v1). 1.1 appended: the host's error_code /
+ * error_message / error_free; QKV_MASK_SLIDING_WINDOW and per-sequence K/V caches in
+ * qkv_attention_args; declared config keys in the descriptor.
  *
  * One exported symbol per library: `qkv_plugin_entry` (see QKV_ENTRY_SYMBOL).
  */
@@ -23,8 +29,13 @@ extern "C" {
 #endif
 
 #define QKV_ABI_MAJOR 1
-#define QKV_ABI_MINOR 0
+#define QKV_ABI_MINOR 1
 #define QKV_ENTRY_SYMBOL "qkv_plugin_entry"
+
+/* True when the struct at `p` (whose first field is struct_size) is large enough to contain
+ * `field` of `type`: check this before reading a field appended after 1.0. */
+#define QKV_STRUCT_HAS(p, type, field) \
+  ((p)->struct_size >= offsetof(type, field) + sizeof(((type*)0)->field))
 
 #if defined(_WIN32)
 #define QKV_EXPORT __declspec(dllexport)
@@ -52,8 +63,10 @@ typedef enum qkv_status {
   QKV_ERR_INTERNAL = 8          /* anything else, including a caught C++ exception         */
 } qkv_status;
 
-/* Error objects are created by the host (qkv_host.error_new) and owned by the host; a plugin
- * returns them and never frees them. NULL means success everywhere. */
+/* Error objects are created by the host (qkv_host.error_new, or a host service that fails) and
+ * owned by the host. A plugin either returns an error object (ownership goes back to the host)
+ * or, since 1.1, handles it and frees it with qkv_host.error_free; never both. NULL means
+ * success everywhere. */
 typedef struct qkv_error qkv_error;
 
 /* An instance of a plugin, created by its descriptor's `create`. Opaque to the host. */
@@ -129,11 +142,19 @@ typedef struct qkv_host {
   qkv_value_type (*config_map_entry)(void* ctx, const qkv_config* cfg, const char* path,
                                      size_t index, const char** key, size_t* key_size,
                                      const char** text, size_t* size);
+
+  /* ---- 1.1: errors the host returns to the plugin (from config_path, tensor_get, ...). ---- */
+
+  /* The status of `error` (QKV_ERR_INTERNAL for NULL). */
+  qkv_status (*error_code)(void* ctx, const qkv_error* error);
+  /* Its message, NUL-terminated; valid until the error is freed or returned. */
+  const char* (*error_message)(void* ctx, const qkv_error* error);
+  /* Frees an error the plugin handled instead of returning it. */
+  void (*error_free)(void* ctx, qkv_error* error);
 } qkv_host;
 
 /* True when the host table `h` is large enough to contain function `field`. */
-#define QKV_HOST_HAS(h, field) \
-  ((h)->struct_size >= offsetof(qkv_host, field) + sizeof((h)->field) && (h)->field != NULL)
+#define QKV_HOST_HAS(h, field) (QKV_STRUCT_HAS(h, qkv_host, field) && (h)->field != NULL)
 
 /* ---------------------------------------------------------------- output sinks */
 
@@ -141,16 +162,39 @@ typedef struct qkv_host {
  * 2*n values: [begin, end) byte offsets of each token in the text passed to encode.
  * A non-zero return asks the plugin to stop and return QKV_ERR_CANCELLED. */
 typedef struct qkv_token_sink {
+  uint32_t struct_size;
   void* ctx;
   int (*append)(void* ctx, const int32_t* ids, const uint32_t* offsets, size_t n);
 } qkv_token_sink;
 
 typedef struct qkv_byte_sink {
+  uint32_t struct_size;
   void* ctx;
   int (*append)(void* ctx, const char* bytes, size_t n);
 } qkv_byte_sink;
 
 /* ---------------------------------------------------------------- plugin descriptor */
+
+/* What a declared config key holds (1.1). Scalars are checked by their YAML text. */
+typedef enum qkv_config_key_type {
+  QKV_KEY_ANY = 0,     /* anything, including null */
+  QKV_KEY_STRING = 1,  /* any scalar */
+  QKV_KEY_INTEGER = 2, /* a decimal integer */
+  QKV_KEY_NUMBER = 3,  /* an integer or floating-point number */
+  QKV_KEY_BOOL = 4,    /* true or false */
+  QKV_KEY_LIST = 5,
+  QKV_KEY_MAP = 6
+} qkv_config_key_type;
+
+/* The value is a file path the plugin reads through qkv_host.config_path: the host resolves
+ * it (and applies its path policy) as a path, never as plain text. */
+#define QKV_CONFIG_KEY_PATH 0x1u
+
+typedef struct qkv_config_key {
+  const char* name; /* a top-level key of the plugin's config subtree */
+  uint32_t type;    /* qkv_config_key_type */
+  uint32_t flags;   /* QKV_CONFIG_KEY_* */
+} qkv_config_key;
 
 /* The instance's compute functions may NOT be called concurrently; the host then gives each
  * worker thread its own instance. Absent: any function may be called from many threads. */
@@ -174,6 +218,12 @@ typedef struct qkv_plugin_descriptor {
   /* Kind-specific function table: qkv_tokenizer_api, qkv_positional_api or qkv_attention_api.
    * Each starts with its own struct_size. */
   const void* api;
+
+  /* ---- 1.1: the keys the plugin's config subtree may hold (NULL: not declared). When set, the
+   * host refuses a config with any other top-level key, or a value of the wrong type, as a
+   * configuration error with its file:line:column, before `create` runs. ---- */
+  const struct qkv_config_key* config_keys;
+  size_t config_key_count;
 } qkv_plugin_descriptor;
 
 typedef const qkv_plugin_descriptor* (*qkv_plugin_entry_fn)(void);
@@ -248,8 +298,11 @@ typedef struct qkv_positional_api {
 /* ---------------------------------------------------------------- attention */
 
 typedef enum qkv_mask_kind {
-  QKV_MASK_NONE = 0,  /* every query sees every key of its sequence pair */
-  QKV_MASK_CAUSAL = 1 /* bottom-right aligned: query i of Lq sees keys j <= i + Lk - Lq */
+  QKV_MASK_NONE = 0,   /* every query sees every key of its sequence pair */
+  QKV_MASK_CAUSAL = 1, /* bottom-right aligned: query i of Lq sees keys j <= i + Lk - Lq */
+  /* 1.1, Mistral's sliding window, bottom-right aligned: with i' = i + Lk - Lq, query i sees
+   * keys j with i' - window < j <= i' (args.window >= 1; window >= Lk is CAUSAL). */
+  QKV_MASK_SLIDING_WINDOW = 2
 } qkv_mask_kind;
 
 /* One packed variable-length batch. Sequence b has queries [cu_seqlens_q[b], cu_seqlens_q[b+1])
@@ -262,7 +315,14 @@ typedef enum qkv_mask_kind {
  *
  * probs (optional, NULL to skip): for b in order, for h < heads_q, a row-major [Lq_b, Lk_b]
  * block of softmax probabilities; masked entries are 0. Rows with no visible key give zero
- * output and zero probabilities. */
+ * output and zero probabilities.
+ *
+ * Per-sequence K/V caches (1.1, for decoding): when k_seqs is set, sequence b's keys are not at
+ * k + cu_seqlens_k[b]*k_stride but in their own buffer: key j of sequence b, head h, is
+ * k_seqs[b][j*ks_b + h*head_dim + i] with ks_b = k_seq_strides ? k_seq_strides[b] : k_stride
+ * (0: packed); likewise v_seqs / v_seq_strides. cu_seqlens_k still gives each sequence's key
+ * count (so the caches need not be contiguous, nor in order) and the probs layout; k and v are
+ * then ignored. k_seqs and v_seqs are set together or not at all. */
 typedef struct qkv_attention_args {
   uint32_t struct_size;
   uint32_t batch;
@@ -279,6 +339,13 @@ typedef struct qkv_attention_args {
   float* out;
   float* probs;
   size_t q_stride, k_stride, v_stride, out_stride;
+
+  /* ---- 1.1 (zero = unused; check QKV_STRUCT_HAS before reading) ---- */
+  uint32_t window;             /* QKV_MASK_SLIDING_WINDOW only: keys each query sees */
+  const float* const* k_seqs;  /* batch entries, or NULL: k/v are contiguous (see above) */
+  const float* const* v_seqs;  /* batch entries, or NULL */
+  const size_t* k_seq_strides; /* batch entries, or NULL: k_stride for every sequence */
+  const size_t* v_seq_strides; /* batch entries, or NULL: v_stride for every sequence */
 } qkv_attention_args;
 
 typedef struct qkv_attention_api {

@@ -6,15 +6,28 @@
 //   QKV_PLUGIN(qkv::sdk::Attention, MyAttention, "attention-mine", "1.0.0", "what it does")
 //
 // Exceptions never cross the ABI: every trampoline below catches them and turns them into
-// host-made error objects (qkv::sdk::Error keeps its status code; anything else is INTERNAL).
+// host-made error objects: qkv::sdk::Error keeps its status code, std::invalid_argument is
+// QKV_ERR_INVALID_ARGUMENT, std::out_of_range is QKV_ERR_OUT_OF_RANGE, anything else is
+// QKV_ERR_INTERNAL. So plugin code throws the standard exception that fits, with no try/catch.
+//
+// A plugin class may declare the keys of its config subtree (ABI 1.1; the host then refuses
+// any other key with its file:line:column):
+//
+//   static constexpr qkv_config_key config_keys[] = {
+//       {"vocab", QKV_KEY_STRING, QKV_CONFIG_KEY_PATH}, {"lowercase", QKV_KEY_BOOL, 0}};
+//
+// (a plugin with no keys at all: `static constexpr std::array<qkv_config_key, 0> config_keys{};`)
 #ifndef QKV_PLUGIN_HPP
 #define QKV_PLUGIN_HPP
 
 #include <qkv/abi.h>
+#include <qkv/attention_check.hpp>
 
+#include <array>
 #include <charconv>
 #include <cstdint>
 #include <exception>
+#include <iterator>
 #include <memory>
 #include <new>
 #include <optional>
@@ -61,6 +74,38 @@ class Host {
   // Rethrows a host-made error as an exception (its message stays in the host's object).
   void check(qkv_error* error) const {
     if (error) throw HostError(error);
+  }
+
+  // What a host-made error says, for a plugin that handles it instead of returning it.
+  struct ErrorInfo {
+    qkv_status code;
+    std::string message;
+  };
+  // True when this host lets plugins read and free its errors (ABI 1.1).
+  bool can_read_errors() const noexcept {
+    return QKV_HOST_HAS(host_, error_code) && QKV_HOST_HAS(host_, error_message) &&
+           QKV_HOST_HAS(host_, error_free);
+  }
+  // Reads `error` and frees it (it must not be returned afterwards). On a 1.0 host, which
+  // cannot do that, rethrows it as HostError instead, so it is still reported, never lost.
+  ErrorInfo take_error(qkv_error* error) const {
+    if (!can_read_errors()) throw HostError(error);
+    const char* message = host_->error_message(host_->ctx, error);
+    ErrorInfo info{host_->error_code(host_->ctx, error), message ? message : ""};
+    host_->error_free(host_->ctx, error);
+    return info;
+  }
+  // The tensor, or nullopt when the model has none of that name (any other error throws).
+  std::optional<qkv_tensor_view> find_tensor(const std::string& name) const {
+    if (!host_->tensor_get) return std::nullopt;
+    qkv_tensor_view view{};
+    view.struct_size = sizeof view;
+    qkv_error* e = host_->tensor_get(host_->ctx, name.c_str(), &view);
+    if (!e) return view;
+    if (!can_read_errors()) throw HostError(e);
+    ErrorInfo info = take_error(e);
+    if (info.code == QKV_ERR_INVALID_INPUT) return std::nullopt;
+    throw Error(info.code, info.message);
   }
 
   // Carries an error object the host already made, so it is passed back unchanged.
@@ -320,6 +365,10 @@ qkv_error* guarded(const qkv_host* host, F&& f) noexcept {
     return e.error;
   } catch (const Error& e) {
     return host->error_new(host->ctx, e.code(), e.what());
+  } catch (const std::invalid_argument& e) {
+    return host->error_new(host->ctx, QKV_ERR_INVALID_ARGUMENT, e.what());
+  } catch (const std::out_of_range& e) {
+    return host->error_new(host->ctx, QKV_ERR_OUT_OF_RANGE, e.what());
   } catch (const std::bad_alloc&) {
     return host->error_new(host->ctx, QKV_ERR_INTERNAL, "out of memory");
   } catch (const std::exception& e) {
@@ -407,7 +456,9 @@ inline qkv_error* pos_rotate(qkv_instance* p, float* x, size_t n, uint32_t heads
 inline qkv_error* att_forward(qkv_instance* p, const qkv_attention_args* args) noexcept {
   auto* s = self<Attention>(p);
   return guarded(s->host, [&] {
-    if (!args || args->struct_size < sizeof(qkv_attention_args))
+    // A 1.0 caller passes the 1.0 struct: the plugin reads the appended fields only when
+    // struct_size covers them (attention_geometry does).
+    if (!args || args->struct_size < kAttentionArgsV1_0)
       throw Error(QKV_ERR_INVALID_ARGUMENT, "qkv_attention_args too small");
     s->object->forward(*args);
   });
@@ -428,6 +479,25 @@ const void* api_table() noexcept {
   }
 }
 
+// Impl's declared config keys (`static constexpr qkv_config_key config_keys[]`, or an empty
+// std::array for "no keys at all"), if any; NULL when it declares none.
+template <class Impl>
+const qkv_config_key* declared_keys() noexcept {
+  if constexpr (requires { std::size(Impl::config_keys); }) {
+    static const qkv_config_key no_keys{};  // non-NULL: "declared, and empty"
+    return std::size(Impl::config_keys) ? std::data(Impl::config_keys) : &no_keys;
+  } else {
+    return nullptr;
+  }
+}
+template <class Impl>
+constexpr size_t declared_key_count() noexcept {
+  if constexpr (requires { std::size(Impl::config_keys); })
+    return std::size(Impl::config_keys);
+  else
+    return 0;
+}
+
 template <class Base, class Impl>
 const qkv_plugin_descriptor* descriptor(const char* name, const char* version,
                                         const char* description, uint32_t flags) noexcept {
@@ -441,7 +511,9 @@ const qkv_plugin_descriptor* descriptor(const char* name, const char* version,
                                        description,
                                        create<Base, Impl>,
                                        destroy<Base>,
-                                       api_table<Base>()};
+                                       api_table<Base>(),
+                                       declared_keys<Impl>(),
+                                       declared_key_count<Impl>()};
   return &d;
 }
 

@@ -1,15 +1,16 @@
-// Request parsing: every op's fields, and the documented error codes for bad input.
+// Request parsing (daemon/protocol/): every op's fields, and the documented error codes for
+// bad input.
 #include <gtest/gtest.h>
 
-#include "server/protocol.hpp"
+#include "protocol/replies.hpp"
+#include "protocol/requests.hpp"
 
-namespace qkv::server {
+namespace qkv::protocol {
 namespace {
 
 ProtocolLimits limits() {
   ProtocolLimits l;
   l.max_inline_texts = 3;
-  l.default_pipeline = "tokenize-gpt2";
   return l;
 }
 
@@ -23,23 +24,29 @@ TEST(Protocol, ParsesEachOp) {
   auto r = std::get<Request>(parse_request(
       R"({"op":"run","texts":["Hello world"],"set":{"tokenizer.max_length":4},"tag":"t1"})",
       limits()));
-  EXPECT_EQ(r.op, Op::run);
-  EXPECT_EQ(r.run.pipeline, "tokenize-gpt2");
-  EXPECT_EQ(r.run.texts, std::vector<std::string>{"Hello world"});
-  ASSERT_EQ(r.run.overrides.size(), 1u);
-  EXPECT_EQ(r.run.overrides[0].second, "4");
+  EXPECT_EQ(r.op(), Op::run);
+  auto& run = std::get<RunRequest>(r.body);
+  EXPECT_EQ(run.job.pipeline, std::nullopt);  // the daemon fills in its default_pipeline
+  EXPECT_EQ(run.job.texts, std::vector<std::string>{"Hello world"});
+  ASSERT_EQ(run.job.set.size(), 1u);
+  EXPECT_EQ(run.job.set.at("tokenizer.max_length"), "4");  // a non-string keeps its JSON text
   EXPECT_EQ(r.tag, "t1");
   r = std::get<Request>(
       parse_request(R"({"v":1,"op":"wait","id":"abc","interval_ms":50})", limits()));
-  EXPECT_EQ(r.op, Op::wait);
-  EXPECT_EQ(r.id, "abc");
-  EXPECT_EQ(r.interval_ms, 50u);
+  EXPECT_EQ(r.op(), Op::wait);
+  EXPECT_EQ(std::get<WaitRequest>(r.body).id, "abc");
+  EXPECT_EQ(std::get<WaitRequest>(r.body).interval_ms, 50u);
   r = std::get<Request>(parse_request(R"({"op":"list","state":"running","limit":5})", limits()));
-  EXPECT_EQ(r.state_filter, jobs::JobState::running);
-  EXPECT_EQ(r.limit, 5u);
+  EXPECT_EQ(std::get<ListRequest>(r.body).state, JobState::running);
+  EXPECT_EQ(std::get<ListRequest>(r.body).limit, 5u);
   for (auto op : {"stats", "health", "reload"})
     EXPECT_EQ(code_of(std::string(R"({"op":")") + op + "\"}"), "ok");
-  EXPECT_EQ(code_of(R"({"op":"submit","inputs":["/a"],"output":"/b","unknown_field":1})"), "ok");
+  // Unknown fields are ignored, and kept in the object (submit stores it as the job file).
+  r = std::get<Request>(parse_request(
+      R"({"op":"submit","inputs":["/a"],"output":"/b","unknown_field":1})", limits()));
+  EXPECT_EQ(std::get<SubmitRequest>(r.body).job.inputs, std::vector<std::string>{"/a"});
+  EXPECT_EQ(std::get<SubmitRequest>(r.body).job.output, "/b");
+  EXPECT_EQ(r.object.value("unknown_field", 0), 1);
 }
 
 TEST(Protocol, ErrorCodes) {
@@ -77,4 +84,4 @@ TEST(Protocol, RepliesCarryVersionAndTag) {
 }
 
 }  // namespace
-}  // namespace qkv::server
+}  // namespace qkv::protocol

@@ -80,7 +80,7 @@ static const qkv_tokenizer_api api = {RAW_API_SIZE, raw_encode, raw_decode, raw_
 
 static const qkv_plugin_descriptor descriptor = {
     RAW_SIZE, RAW_MAJOR, RAW_MINOR, RAW_KIND, 0, RAW_NAME, RAW_VERSION,
-    "hand-made descriptor for host tests", raw_create, raw_destroy, &api};
+    "hand-made descriptor for host tests", raw_create, raw_destroy, &api, NULL, 0};
 
 QKV_EXPORT const qkv_plugin_descriptor* qkv_plugin_entry(void) {
 #ifdef RAW_NULL_DESCRIPTOR

@@ -1,5 +1,7 @@
 // Loads the out-of-tree example plugin (built against the installed SDK) with the host's
 // registry and checks what it encodes. Usage: check_example PLUGIN.so EXAMPLE_SOURCE_DIR
+#include <yaml-cpp/yaml.h>
+
 #include "host/plugin_error.hpp"
 #include "host/plugin_registry.hpp"
 #include "host/plugin_reports.hpp"

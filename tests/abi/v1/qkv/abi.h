@@ -126,11 +126,13 @@ typedef struct qkv_host {
  * 2*n values: [begin, end) byte offsets of each token in the text passed to encode.
  * A non-zero return asks the plugin to stop and return QKV_ERR_CANCELLED. */
 typedef struct qkv_token_sink {
+  uint32_t struct_size;
   void* ctx;
   int (*append)(void* ctx, const int32_t* ids, const uint32_t* offsets, size_t n);
 } qkv_token_sink;
 
 typedef struct qkv_byte_sink {
+  uint32_t struct_size;
   void* ctx;
   int (*append)(void* ctx, const char* bytes, size_t n);
 } qkv_byte_sink;

@@ -1,0 +1,20 @@
+// qkvctl's command line, as parsed by qkvctl.cpp: what the commands and the requests they
+// build (ctl/requests.hpp) read.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace qkv::ctl {
+
+struct Options {
+  std::string socket, config;
+  bool json = false, tty = false;
+  std::vector<std::string> inputs, texts, sets;
+  std::string output, pipeline, id, state;
+  unsigned threads = 0;
+  unsigned limit = 0;
+  bool decode = false, wait = false, no_wait = false;
+};
+
+}  // namespace qkv::ctl
