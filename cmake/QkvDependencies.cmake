@@ -14,5 +14,3 @@ find_package(GTest REQUIRED)
 find_package(benchmark REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(UTF8PROC REQUIRED IMPORTED_TARGET libutf8proc)
-# The serial OpenBLAS: oneTBB owns the threads, so BLAS must not start a pool of its own.
-pkg_check_modules(OPENBLAS REQUIRED IMPORTED_TARGET openblas)

@@ -13,7 +13,6 @@ packages=(
   libutf8proc-dev nlohmann-json3-dev libsimdjson-dev libcli11-dev
   unicode-data                              # DerivedAge.txt: WordPiece's Unicode 8.0 gate
   zlib1g-dev libzstd-dev zstd gzip libssl-dev
-  libopenblas-serial-dev                    # serial BLAS: oneTBB owns the threads
   python3 valgrind clang-format
 )
 if [[ "${1:-}" == "--peers" ]]; then

@@ -1,7 +1,8 @@
 // bench/attention: qkv's flash attention against the machine's FMA peak and torch 1.13 on the
 // same shapes, in one run, one table. `--smoke` runs tiny shapes without torch (ctest).
-#include "fma_peak.hpp"
 #include "flash_attention.hpp"
+#include "fma_peak.hpp"
+#include "machine.hpp"
 
 #include <nlohmann/json.hpp>
 #include <tbb/global_control.h>
@@ -211,8 +212,10 @@ int main(int argc, char** argv) {
   const int peak_repeats = smoke ? 1 : 5;
   double peak1 = fma_peak(1, peak_repeats, iters);
   double peak2 = fma_peak(2, peak_repeats, iters);
-  std::printf("attention bench: fp32, SIMD target %s, %d threads, medians of %d runs\n",
-              qkv::attention::flash_target_name(), threads, repeats);
+  qkv::bench::print_machine();
+  std::printf(
+      "attention bench: fp32, flash kernel SIMD target %s, %d threads, medians of %d runs\n",
+      qkv::attention::flash_target_name(), threads, repeats);
   double load[3] = {0, 0, 0};
   if (getloadavg(load, 3) < 0) load[0] = -1;
   std::printf("machine load average at start: %.2f (2 cores shared with other work)\n", load[0]);

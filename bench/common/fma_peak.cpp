@@ -1,3 +1,4 @@
+// The FMA peak loop, compiled per SIMD target; the dispatcher runs the widest the CPU has.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "fma_peak.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
@@ -26,6 +27,8 @@ double FmaLoop(uint64_t iters) {
 
 uint64_t FlopsPerIter() { return kChains * 2 * hn::Lanes(hn::ScalableTag<float>()); }
 
+int64_t TargetBit() { return HWY_TARGET; }
+
 }  // namespace qkv::bench::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -36,9 +39,11 @@ HWY_AFTER_NAMESPACE();
 namespace qkv::bench {
 HWY_EXPORT(FmaLoop);
 HWY_EXPORT(FlopsPerIter);
+HWY_EXPORT(TargetBit);
 
 double fma_loop(uint64_t iters) { return HWY_DYNAMIC_DISPATCH(FmaLoop)(iters); }
 uint64_t fma_flops_per_iter() { return HWY_DYNAMIC_DISPATCH(FlopsPerIter)(); }
+const char* fma_peak_target() { return hwy::TargetName(HWY_DYNAMIC_DISPATCH(TargetBit)()); }
 
 double measure_fma_peak(int threads) {
   const uint64_t iters = 100'000;

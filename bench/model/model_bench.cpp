@@ -1,6 +1,7 @@
-// Model runtime benchmark: FMA peak, GEMM GFLOP/s for projection and FFN shapes (OpenBLAS vs
-// Highway), and a BERT-base-sized encoder's tokens/s against torch (numbers passed in from
-// torch_bert.py, run on the same weights and threads). One table on stdout.
+// Model runtime benchmark: the machine (CPU, ISA flags, FMA peak of the widest SIMD target),
+// GEMM GFLOP/s of the Highway kernel for projection and FFN shapes, and a BERT-base-sized
+// encoder's tokens/s against torch (numbers passed in from torch_bert.py, run on the same
+// weights and threads). One table on stdout.
 //   model_bench --threads 2 --model DIR [--torch torch.json]     full run (bench/model/run.sh)
 //   model_bench --smoke                                           tiny shapes, fixture model
 #include <tbb/global_control.h>
@@ -17,7 +18,9 @@
 #include <string>
 #include <vector>
 
+#include "flash_attention.hpp"
 #include "fma_peak.hpp"
+#include "machine.hpp"
 #include "host/plugin_registry.hpp"
 #include "model/config.hpp"
 #include "model/gemm.hpp"
@@ -78,8 +81,7 @@ struct Shape {
 
 // GFLOP/s by wall clock, and per CPU-second times the thread count (the rate when the cores
 // are ours; spinning workers count as busy, so it is never flattering).
-std::pair<double, double> gemm_gflops(model::GemmBackend be, Shape s, tbb::task_arena& arena,
-                                      int threads) {
+std::pair<double, double> gemm_gflops(Shape s, tbb::task_arena& arena, int threads) {
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> u(-1, 1);
   std::vector<float> a(s.m * s.k), b(s.k * s.n), c(s.m * s.n);
@@ -88,7 +90,8 @@ std::pair<double, double> gemm_gflops(model::GemmBackend be, Shape s, tbb::task_
   const Timing t = best_timing(
       [&] {
         arena.execute([&] {
-          model::gemm(be, {s.m, s.n, s.k, a.data(), s.k, b.data(), s.n, c.data(), s.n});
+          model::gemm(model::GemmBackend::Highway,
+                      {s.m, s.n, s.k, a.data(), s.k, b.data(), s.n, c.data(), s.n});
         });
       },
       15);
@@ -103,15 +106,12 @@ std::vector<int32_t> bench_ids(size_t n, uint32_t vocab) {
   return ids;
 }
 
-std::unique_ptr<ModelStage> make_stage_with(model::GemmBackend be, const std::string& dir,
-                                            const host::PluginRegistry& plugins) {
-  setenv("QKV_GEMM", std::string(model::gemm_backend_name(be)).c_str(), 1);
+std::unique_ptr<ModelStage> make_stage(const std::string& dir,
+                                       const host::PluginRegistry& plugins) {
   config::PipelineConfig::Model m;
   m.path = std::filesystem::absolute(dir);
   m.attention.plugin = "attention-flash";
-  auto stage = model::make_model_stage({m, ".", "", &plugins});
-  unsetenv("QKV_GEMM");
-  return stage;
+  return model::make_model_stage({m, ".", "", &plugins});
 }
 
 }  // namespace
@@ -142,9 +142,13 @@ int main(int argc, char** argv) {
   tbb::global_control gc(tbb::global_control::max_allowed_parallelism, threads);
   tbb::task_arena arena(threads);
 
+  qkv::bench::print_machine();
+  std::printf("SIMD targets run: GEMM %s, attention-flash %s\n\n", model::gemm_target_name(),
+              attention::flash_target_name());
   const double peak = qkv::bench::measure_fma_peak(threads);
   std::printf("| measurement | shape | qkv | reference | ratio |\n|---|---|---|---|---|\n");
-  std::printf("| FMA peak, %d threads (measured) | fp32 | %.1f GFLOP/s | | |\n", threads, peak);
+  std::printf("| FMA peak, %d threads (measured, %s) | fp32 | %.1f GFLOP/s | | |\n", threads,
+              qkv::bench::fma_peak_target(), peak);
 
   const size_t M = smoke ? 64 : static_cast<size_t>(sequences) * seq_len;
   const std::vector<Shape> shapes =
@@ -153,18 +157,15 @@ int main(int argc, char** argv) {
                                  {"attention output", M, 768, 768},
                                  {"ffn up", M, 3072, 768},
                                  {"ffn down", M, 768, 3072}};
-  for (const auto& s : shapes)
-    for (auto be : {model::GemmBackend::OpenBlas, model::GemmBackend::Highway}) {
-      const auto [wall, cpu] = gemm_gflops(be, s, arena, threads);
-      std::printf(
-          "| GEMM %s, %s + oneTBB tiles | %zux%zux%zu | %.1f GFLOP/s per CPU-s x %d (wall: %.1f) | "
-          "| %.0f%% of peak |\n",
-          s.name, be == model::GemmBackend::OpenBlas ? "OpenBLAS serial" : "Highway kernel", s.m,
-          s.n, s.k, cpu, threads, wall, 100 * cpu / peak);
-    }
+  for (const auto& s : shapes) {
+    const auto [wall, cpu] = gemm_gflops(s, arena, threads);
+    std::printf(
+        "| GEMM %s, Highway %s + oneTBB tiles | %zux%zux%zu | %.1f GFLOP/s per CPU-s x %d (wall: "
+        "%.1f) | | %.0f%% of peak |\n",
+        s.name, model::gemm_target_name(), s.m, s.n, s.k, cpu, threads, wall, 100 * cpu / peak);
+  }
 
-  // The encoder through the pipeline's ModelStage (attention-flash plugin), once per GEMM
-  // backend (QKV_GEMM is read when a model loads).
+  // The encoder through the pipeline's ModelStage (attention-flash plugin).
   host::PluginRegistry plugins;
   plugins.load_directory(plugin_dir);
   const auto cfg = model::load_config(model_dir);
@@ -185,8 +186,8 @@ int main(int argc, char** argv) {
     ttps_cpu = j.at("tokens_per_cpu_s").get<double>() * threads;
     torch_version = j.at("torch").get<std::string>();
   }
-  for (auto be : {model::GemmBackend::OpenBlas, model::GemmBackend::Highway}) {
-    const auto stage = make_stage_with(be, model_dir, plugins);
+  {
+    const auto stage = make_stage(model_dir, plugins);
     double cpu_total = 0;
     int runs = 0;
     const double sec = median_seconds(
@@ -210,14 +211,12 @@ int main(int argc, char** argv) {
       ratio = buf;
     }
     std::printf(
-        "| encoder %u layers, d=%u, %u heads, %d x %d tokens, %s GEMM | %s | %.0f tokens/s wall, "
+        "| encoder %u layers, d=%u, %u heads, %d x %d tokens, Highway %s GEMM | %s | %.0f tokens/s "
+        "wall, "
         "%.0f per CPU-s x %d (%.1f GFLOP/s) | %s | %s |\n",
-        cfg.encoder_layers, cfg.d_model, cfg.heads, sequences, seq_len,
-        std::string(model::gemm_backend_name(be)).c_str(), smoke ? "smoke" : "BERT-base", tps,
-        tps_cpu, threads, tps_cpu * flops_per_token / 1e9, ref.c_str(), ratio.c_str());
+        cfg.encoder_layers, cfg.d_model, cfg.heads, sequences, seq_len, model::gemm_target_name(),
+        smoke ? "smoke" : "BERT-base", tps, tps_cpu, threads, tps_cpu * flops_per_token / 1e9,
+        ref.c_str(), ratio.c_str());
   }
-  std::printf("\nGEMM backend used by the model: %s; OpenBLAS parallel mode %d (0 = serial)\n",
-              std::string(model::gemm_backend_name(model::default_gemm_backend())).c_str(),
-              model::openblas_parallel_mode());
   return 0;
 }

@@ -1,65 +1,55 @@
+// GEMM over fixed tiles of C on oneTBB: B packed once per call, then each tile of C is one
+// Highway kernel call (gemm_hwy.cpp).
 #include "model/gemm.hpp"
 
-#include <cblas.h>
 #include <tbb/blocked_range2d.h>
 #include <tbb/parallel_for.h>
 
-#include <algorithm>
-#include <cstdlib>
+#include <hwy/aligned_allocator.h>
 
-extern "C" int openblas_get_parallel(void);
+#include <algorithm>
 
 namespace qkv::model {
 
-namespace {
-// Fixed tile sizes: the split never depends on the number of threads (determinism), and a
-// tile is large enough that BLAS packing is amortized.
-constexpr size_t kTileM = 64;
-constexpr size_t kTileN = 256;
-}  // namespace
+std::string_view gemm_backend_name(GemmBackend) { return "highway"; }
 
-std::string_view gemm_backend_name(GemmBackend b) {
-  return b == GemmBackend::OpenBlas ? "openblas" : "highway";
-}
+GemmBackend default_gemm_backend() { return GemmBackend::Highway; }
 
-// Highway measured faster than OpenBLAS on the projection/FFN shapes (bench/README.md, "Model
-// runtime"); QKV_GEMM=openblas overrides it when a model loads, for re-measuring.
-GemmBackend default_gemm_backend() {
-  const char* env = std::getenv("QKV_GEMM");
-  return env && std::string_view(env) == "openblas" ? GemmBackend::OpenBlas : GemmBackend::Highway;
-}
-
-int openblas_parallel_mode() { return openblas_get_parallel(); }
-
-void gemm_openblas_tile(const GemmArgs& g) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(g.m),
-              static_cast<int>(g.n), static_cast<int>(g.k), 1.0f, g.a, static_cast<int>(g.lda), g.b,
-              static_cast<int>(g.ldb), g.accumulate ? 1.0f : 0.0f, g.c, static_cast<int>(g.ldc));
-}
-
-void gemm(GemmBackend backend, const GemmArgs& g, bool parallel) {
+void gemm(GemmBackend, const GemmArgs& g, bool parallel) {
   if (g.m == 0 || g.n == 0) return;
-  auto tile = [&](size_t m0, size_t m1, size_t n0, size_t n1) {
-    GemmArgs t = g;
-    t.m = m1 - m0;
-    t.n = n1 - n0;
-    t.a = g.a + m0 * g.lda;
-    t.b = g.b + n0;
-    t.c = g.c + m0 * g.ldc + n0;
-    if (backend == GemmBackend::OpenBlas)
-      gemm_openblas_tile(t);
-    else
-      gemm_highway_tile(t);
-  };
-  const size_t tm = (g.m + kTileM - 1) / kTileM, tn = (g.n + kTileN - 1) / kTileN;
-  auto run = [&](size_t i, size_t j) {
-    tile(i * kTileM, std::min(g.m, (i + 1) * kTileM), j * kTileN, std::min(g.n, (j + 1) * kTileN));
-  };
-  if (!parallel || tm * tn == 1) {
-    for (size_t i = 0; i < tm; ++i)
-      for (size_t j = 0; j < tn; ++j) run(i, j);
+  if (g.k == 0) {
+    if (!g.accumulate)
+      for (size_t i = 0; i < g.m; ++i) std::fill_n(g.c + i * g.ldc, g.n, 0.0f);
     return;
   }
+  const size_t tm = (g.m + kGemmTileM - 1) / kGemmTileM, tn = (g.n + kGemmTileN - 1) / kGemmTileN;
+  // B is packed once per call and shared by every row tile: packing it per tile re-read the
+  // strided weights (L3) once per 96 rows and cost ~20% of the FLOP rate. Allocated per call,
+  // not thread_local: a thread waiting in parallel_for may run another gemm() meanwhile.
+  const size_t slab = ((g.k + kGemmBlockK - 1) / kGemmBlockK) * kGemmBlockK * kGemmTileN;
+  const auto packed = hwy::AllocateAligned<float>(tn * slab);
+  auto column = [&](size_t j) {
+    GemmArgs c = g;
+    c.b = g.b + j * kGemmTileN;
+    c.n = std::min(kGemmTileN, g.n - j * kGemmTileN);
+    return c;
+  };
+  auto pack = [&](size_t j) { gemm_pack_column_b(column(j), packed.get() + j * slab); };
+  auto run = [&](size_t i, size_t j) {
+    GemmArgs t = column(j);
+    t.m = std::min(kGemmTileM, g.m - i * kGemmTileM);
+    t.a = g.a + i * kGemmTileM * g.lda;
+    t.c = g.c + i * kGemmTileM * g.ldc + j * kGemmTileN;
+    gemm_highway_tile(t, packed.get() + j * slab);
+  };
+  if (!parallel || tm * tn == 1) {
+    for (size_t j = 0; j < tn; ++j) {
+      pack(j);
+      for (size_t i = 0; i < tm; ++i) run(i, j);
+    }
+    return;
+  }
+  tbb::parallel_for(size_t{0}, tn, pack);
   tbb::parallel_for(
       tbb::blocked_range2d<size_t>(0, tm, 1, 0, tn, 1),
       [&](const tbb::blocked_range2d<size_t>& r) {

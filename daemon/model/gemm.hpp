@@ -9,12 +9,15 @@
 
 namespace qkv::model {
 
-enum class GemmBackend { OpenBlas, Highway };
+// One backend today: the Highway kernel (gemm_hwy.cpp). OpenBLAS was dropped: Debian's serial
+// build is not safe under concurrent calls from oneTBB threads (a flaky parity test), and the
+// Highway kernel was faster. A library backend may come back here only if it is safe under
+// concurrent calls and keeps outputs independent of the thread count.
+enum class GemmBackend { Highway };
 
 std::string_view gemm_backend_name(GemmBackend b);
 
-// The backend the model uses: the faster one measured by bench/model (Highway), unless the
-// environment says QKV_GEMM=openblas.
+// The backend a model uses when none is given.
 GemmBackend default_gemm_backend();
 
 struct GemmArgs {
@@ -28,15 +31,22 @@ struct GemmArgs {
   bool accumulate = false;  // C += A*B instead of C = A*B
 };
 
+// The fixed tile of C one kernel call computes (the same on every SIMD target; a multiple of
+// every target's register tile height), and the K block one packed slab of B covers.
+inline constexpr size_t kGemmTileM = 96;
+inline constexpr size_t kGemmTileN = 256;
+inline constexpr size_t kGemmBlockK = 256;
+
 // Tiles run on the caller's oneTBB arena (one thread when `parallel` is false).
 void gemm(GemmBackend backend, const GemmArgs& args, bool parallel = true);
 
-// Single-tile kernels, exposed for the benchmark.
-void gemm_openblas_tile(const GemmArgs& args);
-void gemm_highway_tile(const GemmArgs& args);
+// The kernels gemm() runs (gemm_hwy.cpp): B's columns of one column tile (column.n <=
+// kGemmTileN), all K, packed into ceil(K / kGemmBlockK) slabs of kGemmBlockK x kGemmTileN
+// floats; then a tile of C from the packing of its columns.
+void gemm_pack_column_b(const GemmArgs& column, float* packed);
+void gemm_highway_tile(const GemmArgs& tile, const float* packed);
 
-// OpenBLAS' threading model: 0 sequential, 1 pthreads, 2 OpenMP. qkv needs 0 (oneTBB owns
-// the cores); checked at start-up and by a unit test.
-int openblas_parallel_mode();
+// Name of the SIMD target the Highway kernel dispatches to on this CPU (e.g. "AVX3").
+const char* gemm_target_name();
 
 }  // namespace qkv::model

@@ -1,10 +1,14 @@
-// Vectorized activations. GELU(erf) uses erf(z) = 1 - poly(t) * exp(-z^2), t = 1/(1 + p|z|)
+// Vectorized row kernels, compiled per SIMD target: LayerNorm/RMSNorm of one row (statistics
+// accumulated in double lanes, so no cancellation and a fixed order per target) and the
+// activations. GELU(erf) uses erf(z) = 1 - poly(t) * exp(-z^2), t = 1/(1 + p|z|)
 // (Abramowitz & Stegun 7.1.26, |error| <= 1.5e-7); GELU(tanh) uses Highway's Tanh.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "model/kernels_hwy.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 #include <hwy/contrib/math/math-inl.h>
+
+#include <cmath>
 
 #include "model/kernels.hpp"
 
@@ -62,14 +66,69 @@ void Activate(Activation act, float* HWY_RESTRICT x, size_t n) {
   }
 }
 
+// sum of x[i] (LayerNorm: sum of (x[i] - mean)^2 with center) over n floats, in double lanes.
+template <bool kSquares>
+HWY_INLINE double SumRow(const float* HWY_RESTRICT x, size_t n, double center) {
+  const hn::ScalableTag<double> dd;
+  const hn::Rebind<float, decltype(dd)> df;  // half a float vector, promoted to doubles
+  const size_t L = hn::Lanes(dd);
+  const auto c = hn::Set(dd, center);
+  auto acc = hn::Zero(dd);
+  size_t i = 0;
+  for (; i + L <= n; i += L) {
+    const auto v = hn::Sub(hn::PromoteTo(dd, hn::LoadU(df, x + i)), c);
+    acc = kSquares ? hn::MulAdd(v, v, acc) : hn::Add(acc, v);
+  }
+  double sum = hn::GetLane(hn::SumOfLanes(dd, acc));
+  for (; i < n; ++i) {
+    const double v = double(x[i]) - center;
+    sum += kSquares ? v * v : v;
+  }
+  return sum;
+}
+
+void NormRow(NormKind kind, const float* x, float* y, size_t dim, const float* HWY_RESTRICT gamma,
+             const float* HWY_RESTRICT beta, float eps) {
+  const double mean =
+      kind == NormKind::LayerNorm ? SumRow<false>(x, dim, 0.0) / static_cast<double>(dim) : 0.0;
+  const double var = SumRow<true>(x, dim, mean) / static_cast<double>(dim);
+  const hn::ScalableTag<float> d;
+  const size_t L = hn::Lanes(d);
+  const auto inv = hn::Set(d, static_cast<float>(1.0 / std::sqrt(var + eps)));
+  const auto m = hn::Set(d, static_cast<float>(mean));
+  // x and y may alias: each vector is read before it is written.
+  auto norm = [&](auto v, const float* g, const float* b) {
+    const auto out = hn::Mul(hn::Mul(hn::Sub(v, m), inv), hn::LoadU(d, g));
+    return b ? hn::Add(out, hn::LoadU(d, b)) : out;
+  };
+  size_t i = 0;
+  for (; i + L <= dim; i += L)
+    hn::StoreU(norm(hn::LoadU(d, x + i), gamma + i, beta ? beta + i : nullptr), d, y + i);
+  if (i < dim) {  // the tail goes through the same vector code (one formula per element)
+    HWY_ALIGN float tx[hn::MaxLanes(d)] = {}, tg[hn::MaxLanes(d)] = {}, tb[hn::MaxLanes(d)] = {};
+    for (size_t j = i; j < dim; ++j) {
+      tx[j - i] = x[j];
+      tg[j - i] = gamma[j];
+      tb[j - i] = beta ? beta[j] : 0.0f;
+    }
+    hn::Store(norm(hn::Load(d, tx), tg, beta ? tb : nullptr), d, tx);
+    for (size_t j = i; j < dim; ++j) y[j] = tx[j - i];
+  }
+}
+
 }  // namespace qkv::model::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 namespace qkv::model {
 HWY_EXPORT(Activate);
+HWY_EXPORT(NormRow);
 void activate_highway(Activation act, float* x, size_t n) {
   HWY_DYNAMIC_DISPATCH(Activate)(act, x, n);
+}
+void norm_row_highway(NormKind kind, const float* x, float* y, size_t dim, const float* gamma,
+                      const float* beta, float eps) {
+  HWY_DYNAMIC_DISPATCH(NormRow)(kind, x, y, dim, gamma, beta, eps);
 }
 }  // namespace qkv::model
 #endif

@@ -1,11 +1,12 @@
 // Per-target SIMD code of the flash kernel: one query block against all its visible key blocks.
-// Compiled once per Highway target (foreach_target) and picked at run time.
+// Compiled once per Highway target (foreach_target: AVX-512, AVX2, SSE4, SSSE3, scalar) and
+// picked at run time.
 //
 // Everything runs "query-major in the lanes": the task transposes its Q block once to
 // Q^T [head_dim][kBlockQ], so that
 //   S^T[j][i] = sum_d K[j][d] Q^T[d][i]      (K read in place, one broadcast per element)
 //   O^T[d][i] = alpha[i] O^T[d][i] + sum_j V[j][d] P^T[j][i]   (V read in place likewise)
-// both with a 6 x 2-vector register tile (12 accumulators fit AVX2's 16 registers), and the
+// both with a register tile of kTile broadcast rows x kVecs vectors (per target), and the
 // online softmax's row max and row sum become plain vertical vector ops over j: no packing of
 // K/V, no horizontal reductions. Scores are in base 2 (Q pre-scaled by scale * log2 e).
 #undef HWY_TARGET_INCLUDE
@@ -27,14 +28,17 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 using DF = hn::ScalableTag<float>;
 using VF = hn::Vec<DF>;
-#ifndef QKV_FLASH_TILE
-#define QKV_FLASH_TILE 6
-#define QKV_FLASH_VECS 2
+// Register tile: kTile broadcast rows x kVecs vectors. AVX-512 has 32 registers of 16 floats:
+// 6 x 4 = 24 accumulators span a whole 64-query block (4 loads, 6 broadcasts per 24 FMAs; more
+// broadcast rows would mean more strided K row pointers than general registers). AVX2/SSE4 have
+// 16 registers: 6 x 2 = 12 (4 x 3 measured the same; 6 x 2 keeps kBlockQ = 64).
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+constexpr int kTile = 6;
+constexpr int kVecs = 4;
+#else
+constexpr int kTile = 6;
+constexpr int kVecs = 2;
 #endif
-// Register tile: kTile broadcast rows x kVecs vectors = 12 accumulators (AVX2 has 16
-// registers). 4 x 3 measured the same as 6 x 2 here; 6 x 2 keeps kBlockQ = 64.
-constexpr int kTile = QKV_FLASH_TILE;
-constexpr int kVecs = QKV_FLASH_VECS;
 static_assert(kBlockQ % (kVecs * HWY_LANES(float)) == 0, "a query block is whole tiles wide");
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
@@ -61,28 +65,39 @@ HWY_INLINE VF Exp2(DF d, VF x) {
 // A register tile of R rows x kVecs vectors over columns c.. of a row-major [.][kBlockQ] matrix:
 //   C[r][c..] = (alpha[c..] * C[r][c..], or 0) + sum_t a[r][t] * B[t][c..]
 // where a[r][t] = A[r * a_row + t * a_col] is broadcast and B[t] = B + t * kBlockQ.
-template <int R, bool kAccumulate>
+template <int R, int V, bool kAccumulate>
 HWY_INLINE void Tile(const float* HWY_RESTRICT A, size_t a_row, size_t a_col,
                      const float* HWY_RESTRICT B, int count, const float* HWY_RESTRICT alpha,
                      float* HWY_RESTRICT C) {
   const DF d;
   const size_t N = hn::Lanes(d);
-  VF acc[R][kVecs];
+  VF acc[R][V];
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < kVecs; ++v)
+    for (int v = 0; v < V; ++v)
       acc[r][v] = kAccumulate
                       ? hn::Mul(hn::Load(d, alpha + v * N), hn::Load(d, C + r * kBlockQ + v * N))
                       : hn::Zero(d);
   for (int t = 0; t < count; ++t, B += kBlockQ) {
-    VF b[kVecs];
-    for (int v = 0; v < kVecs; ++v) b[v] = hn::Load(d, B + v * N);
+    VF b[V];
+    for (int v = 0; v < V; ++v) b[v] = hn::Load(d, B + v * N);
     for (int r = 0; r < R; ++r) {
       const VF a = hn::Set(d, A[r * a_row + t * a_col]);
-      for (int v = 0; v < kVecs; ++v) acc[r][v] = hn::MulAdd(a, b[v], acc[r][v]);
+      for (int v = 0; v < V; ++v) acc[r][v] = hn::MulAdd(a, b[v], acc[r][v]);
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < kVecs; ++v) hn::Store(acc[r][v], d, C + r * kBlockQ + v * N);
+    for (int v = 0; v < V; ++v) hn::Store(acc[r][v], d, C + r * kBlockQ + v * N);
+}
+
+// Calls f.template operator()<V>(c) over the query columns [0, cols) (whole vectors): tiles
+// kVecs vectors wide, then single vectors for the rest, so a short block (one query of a
+// sliding window, a ragged tail) computes one vector's columns, not kVecs.
+template <class F>
+HWY_INLINE void ForColumns(int cols, F&& f) {
+  const int n = static_cast<int>(hn::Lanes(DF()));
+  int c = 0;
+  for (; c + kVecs * n <= cols; c += kVecs * n) f.template operator()<kVecs>(c);
+  for (; c < cols; c += n) f.template operator()<1>(c);
 }
 
 // Calls f.template operator()<R>(r0) over tiles of kTile rows out of `rows`, remainder last.
@@ -113,13 +128,12 @@ HWY_INLINE void ForTiles(int rows, F&& f) {
 
 // S^T rows j < nk of key block kb (columns < cols), masked entries set to -inf.
 void Scores(const BlockTask& t, const float* qt, int cols, int64_t j0, int nk, float* st) {
-  const DF d;
-  const int step = static_cast<int>(kVecs * hn::Lanes(d));
   const float* k = t.k + j0 * t.k_stride;
   ForTiles(nk, [&]<int R>(int r0) {
-    for (int c = 0; c < cols; c += step)
-      Tile<R, false>(k + r0 * t.k_stride, t.k_stride, 1, qt + c, t.head_dim, nullptr,
-                     st + r0 * kBlockQ + c);
+    ForColumns(cols, [&]<int V>(int c) {
+      Tile<R, V, false>(k + r0 * t.k_stride, t.k_stride, 1, qt + c, t.head_dim, nullptr,
+                        st + r0 * kBlockQ + c);
+    });
   });
   // Key j0+j is visible to query row0+i iff j0+j < row0+i+lk-lq+1 (bottom-right causal).
   if (!t.causal) return;
@@ -132,12 +146,15 @@ void Scores(const BlockTask& t, const float* qt, int cols, int64_t j0, int nk, f
 }
 
 // The two transposes of a task: q rows -> Q^T (scaled) and O^T -> out rows (times 1/l).
-// On AVX2 in 8 x 8 register blocks (strided scalar copies cost ~15% on short sequences);
-// other targets and the ragged edges copy element by element.
-#if HWY_TARGET == HWY_AVX2
-HWY_INLINE void Transpose8(DF d, VF r[8]) {
-  const hn::Repartition<double, DF> dd;
-  VF t[8], u[8];
+// On AVX2 and AVX-512 in 8 x 8 blocks of 256-bit registers (strided scalar copies cost ~15% on
+// short sequences); other targets and the ragged edges copy element by element.
+#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+#define QKV_FLASH_TRANSPOSE8 1
+using D8 = hn::FixedTag<float, 8>;
+using V8 = hn::Vec<D8>;
+HWY_INLINE void Transpose8(D8 d, V8 r[8]) {
+  const hn::Repartition<double, D8> dd;
+  V8 t[8], u[8];
   for (int k = 0; k < 8; k += 2) {
     t[k] = hn::InterleaveLower(d, r[k], r[k + 1]);
     t[k + 1] = hn::InterleaveUpper(d, r[k], r[k + 1]);
@@ -158,12 +175,12 @@ HWY_INLINE void Transpose8(DF d, VF r[8]) {
 
 void LoadQT(const BlockTask& t, float* HWY_RESTRICT qt) {
   int i0 = 0, c0 = 0;
-#if HWY_TARGET == HWY_AVX2
-  const DF d;
-  const VF scale = hn::Set(d, t.qscale);
+#ifdef QKV_FLASH_TRANSPOSE8
+  const D8 d;
+  const V8 scale = hn::Set(d, t.qscale);
   for (; i0 + 8 <= t.rows; i0 += 8)
     for (c0 = 0; c0 + 8 <= t.head_dim; c0 += 8) {
-      VF r[8];
+      V8 r[8];
       for (int k = 0; k < 8; ++k) r[k] = hn::LoadU(d, t.q + (i0 + k) * t.q_stride + c0);
       Transpose8(d, r);
       for (int k = 0; k < 8; ++k) hn::Store(hn::Mul(r[k], scale), d, qt + (c0 + k) * kBlockQ + i0);
@@ -179,11 +196,11 @@ void LoadQT(const BlockTask& t, float* HWY_RESTRICT qt) {
 
 void StoreOut(const BlockTask& t, const float* HWY_RESTRICT ot, const float* HWY_RESTRICT inv) {
   int i0 = 0, c0 = 0;
-#if HWY_TARGET == HWY_AVX2
-  const DF d;
+#ifdef QKV_FLASH_TRANSPOSE8
+  const D8 d;
   for (; i0 + 8 <= t.rows; i0 += 8)
     for (c0 = 0; c0 + 8 <= t.head_dim; c0 += 8) {
-      VF r[8];
+      V8 r[8];
       for (int k = 0; k < 8; ++k) r[k] = hn::Load(d, ot + (c0 + k) * kBlockQ + i0);
       Transpose8(d, r);
       for (int k = 0; k < 8; ++k)
@@ -198,41 +215,57 @@ void StoreOut(const BlockTask& t, const float* HWY_RESTRICT ot, const float* HWY
     for (int c = 0; c < t.head_dim; ++c) t.out[i * t.out_stride + c] = ot[c * kBlockQ + i] * inv[i];
 }
 
+#undef QKV_FLASH_TRANSPOSE8
+
 void AttendBlock(const BlockTask& t) {
   const DF d;
   const size_t N = hn::Lanes(d);
   const int dim = t.head_dim, rows = t.rows;
-  const int cols = static_cast<int>(hwy::RoundUpTo(size_t(rows), kVecs * N));
-  // Scratch, all [.][kBlockQ]: Q^T, S^T (then P^T), O^T, and the per-query state.
-  auto scratch = hwy::AllocateAligned<float>(size_t(kBlockQ) * (2 * dim + kBlockK + 4));
-  float* qt = scratch.get();
+  const int cols = static_cast<int>(hwy::RoundUpTo(size_t(rows), N));
+  // Scratch, all [.][kBlockQ]: Q^T, S^T (then P^T), O^T, and the per-query state. On the stack
+  // up to head_dim 128 (83 KiB; oneTBB workers have 4 MiB): short sequences run many tasks, and
+  // a heap block per task costs allocator and page-fault time. No thread_local: it would pin
+  // the plugin's shared object in memory past dlclose.
+  constexpr int kStackDim = 128;
+  HWY_ALIGN float stack_scratch[size_t(kBlockQ) * (2 * kStackDim + kBlockK + 4)];
+  hwy::AlignedFreeUniquePtr<float[]> heap_scratch;
+  if (dim > kStackDim)
+    heap_scratch = hwy::AllocateAligned<float>(size_t(kBlockQ) * (2 * dim + kBlockK + 4));
+  float* qt = dim > kStackDim ? heap_scratch.get() : stack_scratch;
   float* st = qt + size_t(dim) * kBlockQ;
   float* ot = st + size_t(kBlockK) * kBlockQ;
   float* m = ot + size_t(dim) * kBlockQ;
   float* l = m + kBlockQ;
   float* alpha = l + kBlockQ;
   float* msafe = alpha + kBlockQ;
-  std::fill(qt, qt + size_t(dim) * kBlockQ, 0.0f);
+  // Keys past the last row's visible end are never touched: causal tiles above the diagonal
+  // are skipped, not masked.
+  const int64_t kend = t.causal ? std::clamp<int64_t>(t.row0 + rows + t.lk - t.lq, 0, t.lk) : t.lk;
   LoadQT(t, qt);
-  std::fill(ot, ot + size_t(dim) * kBlockQ, 0.0f);
+  // Only the padding query columns of Q^T need zeros (whole blocks have none).
+  if (rows < cols)
+    for (int c = 0; c < dim; ++c) std::fill(qt + c * kBlockQ + rows, qt + c * kBlockQ + cols, 0.0f);
+  // O^T is written by the first key block (no accumulation); zeros only if there is none.
+  if (kend == 0) std::fill(ot, ot + size_t(dim) * kBlockQ, 0.0f);
   std::fill(m, m + kBlockQ, kNegInf);
   std::fill(l, l + kBlockQ, 0.0f);
   std::fill(msafe, msafe + kBlockQ, 0.0f);
 
-  // Keys past the last row's visible end are never touched: causal tiles above the diagonal
-  // are skipped, not masked.
-  const int64_t kend = t.causal ? std::clamp<int64_t>(t.row0 + rows + t.lk - t.lq, 0, t.lk) : t.lk;
   const VF neg_inf = hn::Set(d, kNegInf);
   for (int64_t j0 = 0; j0 < kend; j0 += kBlockK) {
     const int nk = static_cast<int>(std::min<int64_t>(kBlockK, kend - j0));
-    // K/V rows are strided (heads interleave), which hardware prefetchers follow poorly once
-    // a head's keys outgrow L2: fetch the next block's rows while this one computes.
+#if HWY_TARGET != HWY_AVX3 && HWY_TARGET != HWY_AVX3_DL
+    // K/V rows are strided (heads interleave), which hardware prefetchers followed poorly on
+    // the AVX2 machine this was tuned on once a head's keys outgrow L2: fetch the next block's
+    // rows while this one computes. Not on AVX-512: there it cost 10% at L=2048 and 12% at
+    // L=8192 (per CPU-second, EPYC with AVX-512).
     const int64_t next = std::min<int64_t>(kBlockK, kend - j0 - kBlockK);
     for (int64_t j = 0; j < next; ++j)
       for (int c = 0; c < dim; c += 16) {
         __builtin_prefetch(t.k + (j0 + kBlockK + j) * t.k_stride + c, 0);
         __builtin_prefetch(t.v + (j0 + kBlockK + j) * t.v_stride + c, 0);
       }
+#endif
     Scores(t, qt, cols, j0, nk, st);
     for (int c = 0; c < cols; c += static_cast<int>(N)) {
       VF mx = neg_inf;
@@ -256,8 +289,12 @@ void AttendBlock(const BlockTask& t) {
     }
     const float* v = t.v + j0 * t.v_stride;
     ForTiles(dim, [&]<int R>(int d0) {
-      for (int c = 0; c < cols; c += static_cast<int>(kVecs * N))
-        Tile<R, true>(v + d0, 1, t.v_stride, st + c, nk, alpha + c, ot + d0 * kBlockQ + c);
+      ForColumns(cols, [&]<int V>(int c) {
+        if (j0 == 0)
+          Tile<R, V, false>(v + d0, 1, t.v_stride, st + c, nk, nullptr, ot + d0 * kBlockQ + c);
+        else
+          Tile<R, V, true>(v + d0, 1, t.v_stride, st + c, nk, alpha + c, ot + d0 * kBlockQ + c);
+      });
     });
   }
 
