@@ -134,7 +134,21 @@ std::string PathPolicy::resolve_output(const std::string& output) const {
   }
   if (!ec && fs::is_directory(st))
     throw PathError("bad_request", "output '" + output + "' is a folder; name a file");
+  // Renaming over a device, fifo or socket would replace it with a regular file (issue 10 item 3).
+  if (!ec && fs::exists(st) && !fs::is_regular_file(st) && !fs::is_symlink(st))
+    throw PathError("bad_request", "output '" + output +
+                                       "' exists and is not a regular file (device, fifo or "
+                                       "socket); name a regular file");
   return target.string();
+}
+
+void refuse_output_onto_inputs(const std::string& output, const std::vector<std::string>& inputs) {
+  std::error_code ec;
+  for (auto& in : inputs) {
+    if (fs::equivalent(output, in, ec))
+      throw PathError("bad_request", "output '" + output + "' is also an input of the job (" + in +
+                                         "); writing it would destroy the input");
+  }
 }
 
 }  // namespace qkv::io

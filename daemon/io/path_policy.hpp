@@ -54,6 +54,10 @@ class PathPolicy {
   uint64_t max_input_bytes_;
 };
 
+// Throws PathError "bad_request" when `output` is the same file as one of `inputs` (resolved
+// paths, as returned by PathPolicy): the job would replace what it is reading.
+void refuse_output_onto_inputs(const std::string& output, const std::vector<std::string>& inputs);
+
 // True when `p` (resolved) is `root` or below it.
 bool is_within(const fs::path& p, const fs::path& root);
 

@@ -76,6 +76,7 @@ JobSpec SpoolSource::checked_spec(const nlohmann::json& request) const {
   try {
     spec.inputs = policy_().resolve_inputs(spec.inputs);
     spec.output = policy_().resolve_output(spec.output);
+    io::refuse_output_onto_inputs(spec.output, spec.inputs);
   } catch (const io::PathError& e) {
     throw JobError(e.code(), e.what());
   }

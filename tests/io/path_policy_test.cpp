@@ -1,6 +1,7 @@
 // The path policy (io/path_policy.hpp): globs, symlinks, roots and limits on real folders.
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -62,6 +63,34 @@ TEST(PathPolicy, ResolvesInsideRootsOnly) {
   PathPolicy small({{t.path}, {t.path}}, 10);
   EXPECT_EQ(code([&] { small.resolve_inputs({(t.path / "outside" / "s.jsonl").string()}); }),
             "input_too_large");
+}
+
+TEST(PathPolicy, RefusesOutputsThatAreNotRegularFilesOrAreTheJobsInput) {
+  Tmp t;
+  fs::create_directories(t.path / "out");
+  ASSERT_EQ(::mkfifo((t.path / "out" / "fifo.jsonl").c_str(), 0600), 0);
+  PathPolicy p({{t.path}, {t.path, "/dev"}}, 0);
+  auto code = [](auto f) {
+    try {
+      f();
+    } catch (const PathError& e) {
+      return e.code();
+    }
+    return std::string("accepted");
+  };
+  EXPECT_EQ(code([&] { p.resolve_output((t.path / "out" / "fifo.jsonl").string()); }),
+            "bad_request");
+  EXPECT_EQ(code([&] { p.resolve_output("/dev/null"); }), "bad_request");
+  touch(t.path / "out" / "in.jsonl");
+  auto inputs = p.resolve_inputs({(t.path / "out" / "in.jsonl").string()});
+  auto output = p.resolve_output((t.path / "out" / "in.jsonl").string());
+  EXPECT_EQ(code([&] { refuse_output_onto_inputs(output, inputs); }), "bad_request");
+  // Through a second name (hard link) it is still the same file.
+  fs::create_hard_link(t.path / "out" / "in.jsonl", t.path / "out" / "alias.jsonl");
+  auto alias = p.resolve_output((t.path / "out" / "alias.jsonl").string());
+  EXPECT_EQ(code([&] { refuse_output_onto_inputs(alias, inputs); }), "bad_request");
+  auto other = p.resolve_output((t.path / "out" / "other.jsonl").string());
+  EXPECT_EQ(code([&] { refuse_output_onto_inputs(other, inputs); }), "accepted");
 }
 
 }  // namespace
