@@ -53,6 +53,12 @@ std::unique_ptr<SentencePieceTokenizer> build(const sdk::Config& cfg) {
 
 class SentencePiecePlugin final : public sdk::Tokenizer {
  public:
+  // Declared so that the host refuses a misspelled key and applies the path policy to both
+  // model files (SDK ABI 1.1).
+  static constexpr qkv_config_key config_keys[] = {
+      {"model", QKV_KEY_STRING, QKV_CONFIG_KEY_PATH},
+      {"tokenizer_json", QKV_KEY_STRING, QKV_CONFIG_KEY_PATH}};
+
   SentencePiecePlugin(sdk::Host& /*host*/, sdk::Config cfg) : tok_(build(cfg)) {}
 
   void encode(std::string_view text, const sdk::EncodeOptions& o, sdk::TokenSink& sink) override {
