@@ -4,7 +4,7 @@ BUILD  ?= build/release
 JOBS   ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all setup configure build run test fixtures bench format clean
+.PHONY: all setup configure build run test fuzz soak fixtures bench format clean
 all: build
 
 setup:
@@ -21,6 +21,17 @@ run: build
 
 test: setup
 	@bash scripts/test.sh
+
+# The libFuzzer targets (tests/fuzz/*), 60 s each (`make test` runs them 30 s each).
+fuzz: setup
+	@cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQKV_FUZZ=ON \
+	  -DQKV_FUZZ_SECONDS=60 -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 > /dev/null
+	@cmake --build build/fuzz -j $(JOBS) --target tests-fuzz
+	@ctest --test-dir build/fuzz --output-on-failure -j $(JOBS) -L fuzz
+
+# The full soak test: 100 jobs through 100 kill -9 cycles plus 64 clients x 100 requests.
+soak: build
+	@python3 tests/soak/soak.py --build $(BUILD) --cycles 100
 
 # Regenerates the PyTorch fixtures (needs Debian's python3-torch) and shows what changed.
 fixtures: setup

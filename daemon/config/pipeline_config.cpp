@@ -162,7 +162,8 @@ PipelineConfig load_pipeline_config(const fs::path& file, const Overrides& overr
     if (model.IsDefined() && !model.IsNull()) {
       Section m(doc, model, "model");
       if (m.valid()) {
-        c.model.emplace();
+        c.model = PipelineConfig::Model{};  // not emplace(): clang 14 sees Model as not
+                                            // default-constructible here
         read_model(m, *c.model);
       }
     }
