@@ -11,6 +11,8 @@
 
 #include <sstream>
 
+#include <yaml-cpp/yaml.h>
+
 namespace qkv::host {
 namespace {
 
