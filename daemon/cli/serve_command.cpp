@@ -18,7 +18,14 @@ service::ServiceOptions options_from(const config::DaemonConfig& c) {
   service::ServiceOptions o;
   o.socket = c.socket;
   o.socket_mode = c.socket_mode;
-  if (c.tcp && c.tcp->port) o.tcp = std::make_pair(c.tcp->address, c.tcp->port);
+  if (c.tcp && c.tcp->port) {
+    o.tcp = std::make_pair(c.tcp->address, c.tcp->port);
+    o.tokens_file = c.tcp->tokens_file;
+  }
+  o.admin_uids = c.access.admin_uids;
+  o.admin_groups = c.access.admin_groups;
+  o.admin_tokens = c.access.admin_tokens;
+  o.max_connections_per_peer = c.limits.max_connections_per_peer;
   o.spool = c.spool;
   o.default_pipeline = c.default_pipeline;
   o.threads = c.threads;

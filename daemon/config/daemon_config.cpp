@@ -19,6 +19,23 @@ void read_limits(Section& s, DaemonConfig::Limits& l) {
   if (auto v = s.integer("max_run_seconds", 0, kMaxU32)) l.max_run_seconds = *v;
   if (auto v = s.integer("idle_timeout_seconds", 0, kMaxU32)) l.idle_timeout_seconds = *v;
   if (auto v = s.integer("max_inline_texts", 1, 1000000)) l.max_inline_texts = *v;
+  if (auto v = s.integer("max_connections_per_peer", 1, 1000000)) l.max_connections_per_peer = *v;
+}
+
+void read_access(Section& s, DaemonConfig::Access& a) {
+  if (auto v = s.string_list("admin_uids")) {
+    a.admin_uids.clear();
+    for (const auto& text : *v) {
+      char* end = nullptr;
+      unsigned long uid = std::strtoul(text.c_str(), &end, 10);
+      if (text.empty() || *end || uid > kMaxU32)
+        s.error("admin_uids", "expected numeric uids, got '" + text + "'");
+      else
+        a.admin_uids.push_back(static_cast<uint32_t>(uid));
+    }
+  }
+  if (auto v = s.string_list("admin_groups")) a.admin_groups = *v;
+  if (auto v = s.string_list("admin_tokens")) a.admin_tokens = *v;
 }
 
 void read_socket_mode(Section& s, DaemonConfig& c) {
@@ -74,8 +91,14 @@ DaemonConfig load_daemon_config(const fs::path& file, const Overrides& overrides
         DaemonConfig::Tcp out;
         if (auto v = t.string("address")) out.address = *v;
         if (auto v = t.integer("port", 1, 65535, true)) out.port = static_cast<uint16_t>(*v);
+        // Required: without tokens anyone who can reach the port would act as the daemon.
+        if (auto v = t.path("tokens_file", PathKind::file, true)) out.tokens_file = *v;
         c.tcp = out;
       }
+    }
+    if (auto m = s.mapping("access")) {
+      Section a(doc, *m, "access");
+      read_access(a, c.access);
     }
     if (auto m = s.mapping("limits")) {
       Section l(doc, *m, "limits");

@@ -23,11 +23,18 @@ struct DaemonConfig {
   struct Roots {
     std::vector<std::filesystem::path> input{"/"}, output{"/"};
   } roots;
+  // --- Authentication and permissions (docs/service.md, "Security model") ---
   struct Tcp {
     std::string address = "127.0.0.1";
     uint16_t port = 0;
+    std::filesystem::path tokens_file;  // required: NAME:TOKEN lines, mode 0600
   };
   std::optional<Tcp> tcp;  // no TCP listener unless configured
+  struct Access {
+    std::vector<uint32_t> admin_uids{0};    // see, wait on and cancel every job; may reload
+    std::vector<std::string> admin_groups;  // group names or numeric gids: the same rights
+    std::vector<std::string> admin_tokens;  // TCP token NAMEs with the same rights
+  } access;
   struct Limits {
     uint64_t max_request_bytes = 1048576;
     uint32_t max_queue = 64;
@@ -35,6 +42,7 @@ struct DaemonConfig {
     uint32_t max_run_seconds = 0;      // 0 = unlimited
     uint32_t idle_timeout_seconds = 60;
     uint32_t max_inline_texts = 1024;
+    uint32_t max_connections_per_peer = 64;  // per uid (Unix socket), per address (TCP)
   } limits;
   struct Retention {
     uint32_t done_days = 7;

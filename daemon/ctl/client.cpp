@@ -1,5 +1,7 @@
 #include "ctl/client.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -26,6 +28,23 @@ Client Client::connect(const std::string& path) {
                        : err == EACCES                      ? " (are you in the daemon's group?)"
                                                             : "";
     throw ConnectionError("cannot connect to qkvd at " + path + ": " + std::strerror(err) + hint);
+  }
+  return Client(fd);
+}
+
+Client Client::connect_tcp(const std::string& address, uint16_t port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  if (::inet_pton(AF_INET, address.c_str(), &addr.sin_addr) != 1)
+    throw ConnectionError("'" + address + "' is not an IPv4 address");
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw ConnectionError(std::string("cannot create a socket: ") + std::strerror(errno));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    int err = errno;
+    ::close(fd);
+    throw ConnectionError("cannot connect to qkvd at " + address + ":" + std::to_string(port) +
+                          ": " + std::strerror(err));
   }
   return Client(fd);
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -21,6 +22,8 @@ class Client {
  public:
   // Connects to a Unix socket. Throws ConnectionError naming the path and the cause.
   static Client connect(const std::string& socket_path);
+  // Connects to qkvd's TCP listener (IPv4 address); the first request must then be `auth`.
+  static Client connect_tcp(const std::string& address, uint16_t port);
   Client(Client&& o) noexcept;
   Client& operator=(Client&& o) noexcept;
   Client(const Client&) = delete;

@@ -70,8 +70,7 @@ json job_view(const JobRecord& job, const JobOutcome* final) {
     j["inputs"] = s.inputs;
   if (!s.output.empty()) j["output"] = s.output;
   if (s.decode) j["decode"] = true;
-  j["submitted_by"] = {{"uid", job.submitter().uid}, {"via", job.submitter().via}};
-  if (job.submitter().pid >= 0) j["submitted_by"]["pid"] = job.submitter().pid;
+  j["submitted_by"] = protocol::submitted_by(job.submitter());
   j["progress"] = progress_json(job.progress());
   j["submitted_at"] = iso_time(times.submitted);
   if (times.started) {

@@ -13,18 +13,16 @@
 #include <vector>
 
 #include "jobs/job_state.hpp"
+#include "protocol/identity.hpp"
 #include "pipeline/job.hpp"
 
 namespace qkv::jobs {
 
 class JobLease;
 
-// Who asked for the job: SO_PEERCRED of the socket client, or the owner of a dropped file.
-struct Submitter {
-  uint32_t uid = 0;
-  int64_t pid = -1;  // -1 when unknown (spool files)
-  std::string via;   // "socket" or "spool"
-};
+// Who asked for the job: the proven identity of the socket client (SO_PEERCRED or a TCP
+// token), or the owner of a dropped file.
+using Submitter = protocol::Identity;
 
 // How a job ended; filled once, when it reaches a terminal state.
 struct JobOutcome {

@@ -93,7 +93,7 @@ std::shared_ptr<JobRecord> SpoolSource::submit(const nlohmann::json& request, co
   nlohmann::json file = request;
   file.erase("v");
   file["op"] = "submit";
-  file["submitted_by"] = {{"uid", who.uid}, {"pid", who.pid}};
+  file["submitted_by"] = protocol::submitted_by(who);
   std::string id;
   for (int attempt = 0;; ++attempt) {
     id = new_job_id();
@@ -151,13 +151,15 @@ std::shared_ptr<JobRecord> SpoolSource::load(const Spool::Waiting& w) {
     fail_unclaimed(w.name, id, "bad_request", e.what(), owner);
     return nullptr;
   }
-  Submitter who{owner, -1, "spool"};
-  // Files the daemon wrote itself carry the socket client's credentials.
+  Submitter who;
+  who.via = protocol::via::spool;
+  who.uid = owner;
+  // Files the daemon wrote itself carry the socket client's identity; any other file's
+  // claim is ignored (its owner is who dropped it).
   if (owner == ::geteuid() && request.is_object()) {
     if (auto it = request.find("submitted_by"); it != request.end() && it->is_object()) {
-      who.uid = it->value("uid", uint32_t(owner));
-      who.pid = it->value("pid", int64_t(-1));
-      who.via = "socket";
+      who = protocol::identity_from_json(*it);
+      if (who.via == protocol::via::spool) who.uid = owner;
     }
   }
   JobSpec spec;
@@ -187,7 +189,7 @@ void SpoolSource::fail_unclaimed(const std::string& name, const std::string& id,
     nlohmann::json report = {{"id", id},
                              {"state", "failed"},
                              {"file", name},
-                             {"submitted_by", {{"uid", owner}, {"via", "spool"}}},
+                             {"submitted_by", {{"via", "spool"}, {"uid", owner}}},
                              {"ended_at", iso_time(Clock::now())},
                              {"error", {{"code", code}, {"message", message}}}};
     spool_.complete(id, false, report);

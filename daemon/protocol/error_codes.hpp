@@ -16,6 +16,9 @@ inline constexpr std::string_view request_too_large = "request_too_large";
 inline constexpr std::string_view idle_timeout = "idle_timeout";
 inline constexpr std::string_view too_many_connections = "too_many_connections";
 inline constexpr std::string_view too_many_texts = "too_many_texts";
+// Who may do what.
+inline constexpr std::string_view unauthenticated = "unauthenticated";
+inline constexpr std::string_view permission_denied = "permission_denied";
 // Admission.
 inline constexpr std::string_view queue_full = "queue_full";
 inline constexpr std::string_view shutting_down = "shutting_down";
@@ -42,6 +45,8 @@ inline constexpr std::array all = {bad_json,
                                    idle_timeout,
                                    too_many_connections,
                                    too_many_texts,
+                                   unauthenticated,
+                                   permission_denied,
                                    queue_full,
                                    shutting_down,
                                    not_found,

@@ -22,6 +22,8 @@ std::string_view to_string(Op op) noexcept {
       return "health";
     case Op::run:
       return "run";
+    case Op::auth:
+      return "auth";
   }
   return "unknown";
 }

@@ -12,9 +12,10 @@ namespace qkv::protocol {
 
 inline constexpr int kProtocolVersion = 1;
 
-enum class Op { submit, status, wait, cancel, list, stats, reload, health, run };
+// `auth` is answered by the server itself (the first request on a TCP connection).
+enum class Op { submit, status, wait, cancel, list, stats, reload, health, run, auth };
 inline constexpr std::array kOps = {Op::submit, Op::status, Op::wait,   Op::cancel, Op::list,
-                                    Op::stats,  Op::reload, Op::health, Op::run};
+                                    Op::stats,  Op::reload, Op::health, Op::run,    Op::auth};
 inline constexpr std::size_t kOpCount = kOps.size();
 
 std::string_view to_string(Op op) noexcept;

@@ -101,6 +101,12 @@ RequestBody read_body(Op op, const json& j, const ProtocolLimits& limits) {
                                               "); submit a file job instead");
       return r;
     }
+    case Op::auth: {
+      auto it = j.find("token");
+      if (it == j.end() || !it->is_string() || it->get_ref<const std::string&>().empty())
+        bad("field 'token': expected the token string (the field is required)");
+      return AuthRequest{it->get<std::string>()};
+    }
   }
   bad("unknown op");  // unreachable: parse_op knows only the ops above
 }
@@ -137,6 +143,11 @@ void to_json(json& j, const HealthRequest& r) { j = with_op(r.op); }
 void to_json(json& j, const RunRequest& r) {
   j = with_op(r.op);
   write_job_fields(j, r.job);
+}
+
+void to_json(json& j, const AuthRequest& r) {
+  j = with_op(r.op);
+  j["token"] = r.token;
 }
 
 json request_object(const RequestBody& body, const json& tag) {

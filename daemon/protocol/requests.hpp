@@ -78,10 +78,17 @@ struct RunRequest {
   bool operator==(const RunRequest&) const = default;
 };
 
+// Proves who a TCP client is: a token from the daemon's tcp.tokens_file.
+struct AuthRequest {
+  static constexpr Op op = Op::auth;
+  std::string token;
+  bool operator==(const AuthRequest&) const = default;
+};
+
 // One alternative per op, in the order of Op (checked in requests.cpp).
 using RequestBody =
     std::variant<SubmitRequest, StatusRequest, WaitRequest, CancelRequest, ListRequest,
-                 StatsRequest, ReloadRequest, HealthRequest, RunRequest>;
+                 StatsRequest, ReloadRequest, HealthRequest, RunRequest, AuthRequest>;
 Op op_of(const RequestBody& body) noexcept;
 
 // Wire form of each request, `op` included (nlohmann's to_json convention).
@@ -94,6 +101,7 @@ void to_json(json& j, const StatsRequest& r);
 void to_json(json& j, const ReloadRequest& r);
 void to_json(json& j, const HealthRequest& r);
 void to_json(json& j, const RunRequest& r);
+void to_json(json& j, const AuthRequest& r);
 // The request object of any op; `tag` (a string or number) is added unless null.
 json request_object(const RequestBody& body, const json& tag = nullptr);
 

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "protocol/identity.hpp"
 #include "protocol/requests.hpp"
 
 namespace qkv::server {
@@ -14,10 +15,7 @@ namespace qkv::server {
 using protocol::ProtocolLimits;
 using protocol::Request;
 
-// SO_PEERCRED of a Unix-socket client; -1 when unknown (TCP).
-struct PeerCred {
-  int64_t pid = -1, uid = -1, gid = -1;
-};
+using protocol::Identity;
 
 // The reply channel of one request. Thread-safe; outlives the connection harmlessly.
 class Reply {
@@ -38,8 +36,9 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual ProtocolLimits protocol_limits() const = 0;
-  // Called on the server's thread for each well-formed request; must not block for long.
-  virtual void handle(Request request, const PeerCred& peer, std::shared_ptr<Reply> reply) = 0;
+  // Called on the server's thread for each well-formed request of an authenticated client
+  // (`auth` itself is the server's); must not block for long.
+  virtual void handle(Request request, const Identity& who, std::shared_ptr<Reply> reply) = 0;
 };
 
 }  // namespace qkv::server

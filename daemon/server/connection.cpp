@@ -1,9 +1,12 @@
 #include "server/connection.hpp"
 
+#include <array>
 #include <atomic>
+#include <iostream>
 
 #include "protocol/error_codes.hpp"
 #include "protocol/replies.hpp"
+#include "server/token_store.hpp"
 
 namespace qkv::server {
 namespace {
@@ -51,14 +54,25 @@ class ConnectionReply final : public Reply {
   std::atomic<bool> done_{false}, closed_{false};
 };
 
+// Request lines of HTTP/1.x and the HTTP/2 preface: a browser's no-cors fetch or curl must
+// never reach the parser, whatever the body says.
+bool looks_like_http(std::string_view line) {
+  static constexpr std::array methods = {"GET ", "POST ",   "PUT ",   "OPTIONS ", "HEAD ",
+                                         "PRI ", "DELETE ", "PATCH ", "CONNECT ", "TRACE "};
+  for (std::string_view m : methods)
+    if (line.substr(0, m.size()) == m) return true;
+  return line.find(" HTTP/") != std::string_view::npos && line.front() != '{';
+}
+
 bool blank(std::string_view s) { return s.find_first_not_of(" \t\r") == std::string_view::npos; }
 
 }  // namespace
 
-Connection::Connection(Socket socket, PeerCred peer, ConnectionLimits limits, Backend& backend,
+Connection::Connection(Socket socket, PeerInfo peer, ConnectionLimits limits, Backend& backend,
                        std::function<void()> on_gone)
     : socket_(std::move(socket)),
-      peer_(peer),
+      peer_(std::move(peer)),
+      authenticated_(peer_.tokens == nullptr),
       limits_(limits),
       backend_(backend),
       on_gone_(std::move(on_gone)),
@@ -135,8 +149,18 @@ void Connection::read_more() {
 void Connection::process() {
   while (!busy_ && !closing_ && !gone_) {
     std::size_t nl = in_.find('\n');
+    const std::size_t max_line =
+        authenticated_ ? limits_.max_request_bytes : limits_.max_auth_bytes;
     if (nl == std::string::npos) {
-      if (in_.size() > limits_.max_request_bytes) {
+      if (in_.size() > max_line) {
+        if (!authenticated_) {
+          std::cerr << "qkvd: refused authentication from " << peer_.address
+                    << ": no auth line within " << max_line << " bytes\n";
+          refuse(code::unauthenticated,
+                 "the first request on a TCP connection must be "
+                 "{\"op\":\"auth\",\"token\":\"...\"}");
+          return;
+        }
         refuse(code::request_too_large, "request line longer than limits.max_request_bytes (" +
                                             std::to_string(limits_.max_request_bytes) + " bytes)");
         return;
@@ -159,6 +183,12 @@ void Connection::process() {
     in_.erase(0, nl + 1);
     if (blank(line)) continue;
     if (line.back() == '\r') line.pop_back();
+    if (!authenticated_) {
+      idle_.cancel();
+      idle_armed_ = false;
+      if (!authenticate(line)) return;
+      continue;
+    }
     busy_ = true;
     ++request_seq_;
     idle_.cancel();
@@ -169,13 +199,47 @@ void Connection::process() {
       busy_ = false;
       continue;
     }
+    auto& request = std::get<Request>(parsed);
+    if (request.op() == protocol::Op::auth) {  // already proven: says who, changes nothing
+      queue_write(
+          protocol::ok_line({{"identity", protocol::submitted_by(peer_.identity)}}, request.tag));
+      busy_ = false;
+      continue;
+    }
     auto reply =
         std::make_shared<ConnectionReply>(weak_from_this(), request_seq_, socket_.get_executor());
     close_hooks_.push_back([reply] { reply->mark_closed(); });
     if (eof_) reply->mark_closed();
-    backend_.handle(std::move(std::get<Request>(parsed)), peer_, reply);
+    backend_.handle(std::move(request), peer_.identity, reply);
   }
   if (!busy_ && !closing_ && !gone_) arm_idle();
+}
+
+bool Connection::authenticate(const std::string& line) {
+  auto refuse_auth = [&](const std::string& why, std::string_view message,
+                         const nlohmann::json& tag = nullptr) {
+    std::cerr << "qkvd: refused authentication from " << peer_.address << ": " << why << "\n";
+    queue_write(error_line(code::unauthenticated, message, tag));
+    closing_ = true;
+    write_next();
+    return false;
+  };
+  constexpr std::string_view first =
+      "the first request on a TCP connection must be {\"op\":\"auth\",\"token\":\"...\"}";
+  if (looks_like_http(line)) return refuse_auth("an HTTP request", "qkvd does not speak HTTP");
+  auto parsed = protocol::parse_request(line, backend_.protocol_limits());
+  auto* request = std::get_if<Request>(&parsed);
+  if (!request || request->op() != protocol::Op::auth)
+    return refuse_auth("a first request other than auth", first,
+                       request ? request->tag : std::get<protocol::ProtocolError>(parsed).tag);
+  auto name = peer_.tokens->name_for(std::get<protocol::AuthRequest>(request->body).token);
+  if (!name) return refuse_auth("an unknown token", "the token is not valid", request->tag);
+  peer_.identity.token = *name;
+  authenticated_ = true;
+  std::cerr << "qkvd: " << peer_.address << " authenticated as token '" << *name << "'\n";
+  queue_write(
+      protocol::ok_line({{"identity", protocol::submitted_by(peer_.identity)}}, request->tag));
+  return true;
 }
 
 void Connection::add_close_hook(uint64_t request, std::function<void()> fn) {

@@ -21,12 +21,23 @@ using Socket = asio::generic::stream_protocol::socket;
 
 struct ConnectionLimits {
   std::size_t max_request_bytes = 1 << 20;
+  std::size_t max_auth_bytes = 4096;              // the line before a TCP client has authenticated
   std::chrono::milliseconds idle_timeout{60000};  // a whole request line must arrive within it
+};
+
+class TokenStore;
+
+// Who is on the other end. A TCP peer (tokens set) is unauthenticated until its first request,
+// `auth`, names a token of the store.
+struct PeerInfo {
+  Identity identity;
+  std::string address;                 // for logs: "unix uid 1000" or "127.0.0.1:51234"
+  const TokenStore* tokens = nullptr;  // TCP: the tokens to prove; null on the Unix socket
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(Socket socket, PeerCred peer, ConnectionLimits limits, Backend& backend,
+  Connection(Socket socket, PeerInfo peer, ConnectionLimits limits, Backend& backend,
              std::function<void()> on_gone);
   ~Connection();
   void start();
@@ -48,9 +59,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void write_next();
   void finish_request();
   void mark_gone();
+  // The first line on a TCP connection: true once `auth` succeeded, else refused and closing.
+  bool authenticate(const std::string& line);
 
   Socket socket_;
-  PeerCred peer_;
+  PeerInfo peer_;
+  bool authenticated_;
   ConnectionLimits limits_;
   Backend& backend_;
   std::function<void()> on_gone_;

@@ -1,5 +1,7 @@
 #include "server/server.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -15,16 +17,40 @@ namespace {
 namespace fs = std::filesystem;
 using local = asio::local::stream_protocol;
 
-PeerCred peer_of(Socket& s) {
-  PeerCred p;
+// SO_PEERCRED: the kernel's word for who connected; a peer it cannot name gets uid -1 (no one).
+Identity unix_peer(Socket& s) {
+  Identity who;
+  who.via = protocol::via::unix_socket;
   ucred cred{};
   socklen_t len = sizeof cred;
   if (::getsockopt(s.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-    p.pid = cred.pid;
-    p.uid = cred.uid;
-    p.gid = cred.gid;
+    who.pid = cred.pid;
+    who.uid = cred.uid;
+    who.gid = cred.gid;
+  } else {
+    who.uid = uint32_t(-1);
   }
-  return p;
+  return who;
+}
+
+// The address of a TCP peer, without its port: the unit of max_connections_per_peer.
+std::string tcp_address(Socket& s, uint16_t* port) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  char buf[INET6_ADDRSTRLEN] = "?";
+  *port = 0;
+  if (::getpeername(s.native_handle(), reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+    if (ss.ss_family == AF_INET) {
+      auto* in = reinterpret_cast<sockaddr_in*>(&ss);
+      ::inet_ntop(AF_INET, &in->sin_addr, buf, sizeof buf);
+      *port = ntohs(in->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+      auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
+      ::inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof buf);
+      *port = ntohs(in6->sin6_port);
+    }
+  }
+  return buf;
 }
 
 // A socket file left by a dead qkvd is replaced; a live one means another daemon serves it.
@@ -89,16 +115,26 @@ void Server::open_tcp() {
   auto addr = asio::ip::make_address(address, ec);
   if (ec) throw std::runtime_error("tcp.address '" + address + "' is not an IP address");
   asio::generic::stream_protocol::endpoint ep(asio::ip::tcp::endpoint(addr, port));
+  if (!options_.tokens)
+    throw std::runtime_error("tcp needs tcp.tokens_file (NAME:TOKEN lines, mode 0600)");
   auto acc = std::make_unique<Acceptor>(io_);
-  acc->open(ep.protocol());
+  acc->open(ep.protocol(), ec);
+  if (ec)
+    throw std::runtime_error(
+        "cannot open a tcp socket for " + address + ": " + ec.message() +
+        (ec == boost::system::errc::address_family_not_supported ||
+                 ec == boost::system::errc::permission_denied
+             ? "; under systemd, `tcp:` needs the drop-in RestrictAddressFamilies=AF_UNIX "
+               "AF_INET AF_INET6 (docs/service.md)"
+             : ""));
   acc->set_option(asio::socket_base::reuse_address(true));
   acc->bind(ep, ec);
   if (ec)
     throw std::runtime_error("cannot listen on tcp " + address + ":" + std::to_string(port) + ": " +
                              ec.message());
   acc->listen();
-  std::cerr << "qkvd: WARNING: listening on tcp " << address << ":" << port
-            << " (no authentication; keep it on a trusted network)\n";
+  std::cerr << "qkvd: listening on tcp " << address << ":" << port << " ("
+            << options_.tokens->size() << " tokens; clients must authenticate first)\n";
   accept_next(*acc, false);
   acceptors_.push_back(std::move(acc));
 }
@@ -118,16 +154,36 @@ void Server::accept_next(Acceptor& acceptor, bool unix_socket) {
       return;
     }
     ++accepted_;
-    PeerCred peer = unix_socket ? peer_of(socket) : PeerCred{};
+    PeerInfo peer;
+    std::string key;
+    if (unix_socket) {
+      peer.identity = unix_peer(socket);
+      key = "uid " + std::to_string(peer.identity.uid);
+      peer.address = "unix " + protocol::describe(peer.identity);
+    } else {
+      uint16_t port = 0;
+      peer.identity.via = protocol::via::tcp;
+      key = tcp_address(socket, &port);
+      peer.address = key + ":" + std::to_string(port);
+      peer.tokens = &*options_.tokens;
+    }
     ++live_;
-    auto conn = std::make_shared<Connection>(std::move(socket), peer, options_.limits, backend_,
-                                             [this, alive] {
-                                               if (*alive) --live_;
-                                             });
+    std::size_t of_peer = ++per_peer_[key];
+    auto conn = std::make_shared<Connection>(
+        std::move(socket), std::move(peer), options_.limits, backend_, [this, alive, key] {
+          if (!*alive) return;
+          --live_;
+          if (auto it = per_peer_.find(key); it != per_peer_.end() && --it->second == 0)
+            per_peer_.erase(it);
+        });
     if (live_ > options_.max_connections) {
       conn->refuse(protocol::code::too_many_connections,
                    "qkvd serves at most " + std::to_string(options_.max_connections) +
                        " connections at once; retry later");
+    } else if (of_peer > options_.max_connections_per_peer) {
+      conn->refuse(protocol::code::too_many_connections,
+                   key + " already has " + std::to_string(of_peer - 1) +
+                       " connections, the limit (limits.max_connections_per_peer); retry later");
     } else {
       if (conns_.size() > 2 * live_ + 64)  // forget closed ones now and then
         std::erase_if(conns_, [](auto& w) { return w.expired(); });

@@ -3,12 +3,14 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "server/connection.hpp"
+#include "server/token_store.hpp"
 
 namespace qkv::server {
 
@@ -16,8 +18,10 @@ struct ServerOptions {
   std::filesystem::path socket;
   unsigned socket_mode = 0660;
   std::optional<std::pair<std::string, uint16_t>> tcp;  // address, port
+  std::optional<TokenStore> tokens;                     // required with tcp
   ConnectionLimits limits;
   std::size_t max_connections = 1024;
+  std::size_t max_connections_per_peer = 64;  // per uid on the Unix socket, per address on TCP
 };
 
 class Server {
@@ -46,6 +50,7 @@ class Server {
   std::vector<std::weak_ptr<Connection>> conns_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::size_t live_ = 0;
+  std::map<std::string, std::size_t> per_peer_;  // live connections by peer key
   uint64_t accepted_ = 0;
   bool socket_created_ = false;
   asio::steady_timer backoff_;

@@ -26,21 +26,21 @@ DaemonBackend::DaemonBackend(BackendContext ctx) : ctx_(std::move(ctx)) {
   limits_.max_inline_texts = ctx_.max_inline_texts;
 }
 
-void DaemonBackend::handle(server::Request r, const server::PeerCred& peer,
+void DaemonBackend::handle(server::Request r, const Who& who,
                            std::shared_ptr<server::Reply> reply) {
   ++requests_[std::size_t(r.op())];
   try {
     switch (r.op()) {
       case Op::submit:
-        return submit(r, peer, std::move(reply));
+        return submit(r, who, std::move(reply));
       case Op::status:
-        return status(r, std::move(reply));
+        return status(r, who, std::move(reply));
       case Op::wait:
-        return wait(r, std::move(reply));
+        return wait(r, who, std::move(reply));
       case Op::cancel:
-        return cancel(r, std::move(reply));
+        return cancel(r, who, std::move(reply));
       case Op::list:
-        return list(r, std::move(reply));
+        return list(r, who, std::move(reply));
       case Op::stats:
         return stats(r, std::move(reply));
       case Op::health:
@@ -48,7 +48,9 @@ void DaemonBackend::handle(server::Request r, const server::PeerCred& peer,
       case Op::run:
         return run(r, std::move(reply));
       case Op::reload:
-        return reload(r, std::move(reply));
+        return reload(r, who, std::move(reply));
+      case Op::auth:  // answered by the server before it reaches here
+        return reply->done(ok_line({{"identity", protocol::submitted_by(who)}}, r.tag));
     }
   } catch (const jobs::JobError& e) {
     reply->done(error_line(e.code(), e.what(), r.tag));
@@ -57,14 +59,48 @@ void DaemonBackend::handle(server::Request r, const server::PeerCred& peer,
   }
 }
 
-void DaemonBackend::submit(server::Request& r, const server::PeerCred& peer,
+std::optional<DaemonBackend::Who> DaemonBackend::owner_of(const std::string& id) const {
+  if (auto job = ctx_.scheduler.find(id)) return job->submitter();
+  if (auto report = ctx_.spool.spool().find_report(id))
+    return protocol::identity_from_json(report->value("submitted_by", json::object()));
+  if (!jobs::valid_job_id(id)) return std::nullopt;
+  const std::string name = id + ".json";
+  if (!std::filesystem::exists(ctx_.spool.spool().incoming(name))) return std::nullopt;
+  // Waiting beyond the queue: the daemon's own files carry the submitter, others their owner.
+  Who owner;
+  owner.via = protocol::via::spool;
+  try {
+    owner.uid = ctx_.spool.spool().incoming_owner(name);
+    if (owner.uid == ::geteuid()) {
+      auto file = json::parse(ctx_.spool.spool().read_incoming(name), nullptr, false);
+      if (file.is_object() && file.contains("submitted_by"))
+        owner = protocol::identity_from_json(file["submitted_by"]);
+    }
+  } catch (const std::exception&) {
+    owner.uid = ::geteuid();  // gone meanwhile: only admins (and the daemon's user) see it
+  }
+  return owner;
+}
+
+bool DaemonBackend::permitted(const Who& who, const std::string& id, std::string_view op,
+                              const json& tag, server::Reply& reply) const {
+  auto owner = owner_of(id);
+  if (!owner || ctx_.access.may_act_on(who, *owner)) return true;
+  reply.done(error_line(
+      code::permission_denied,
+      ctx_.access.deny(who, std::string(op) + " job '" + id + "' of " + protocol::describe(*owner)),
+      tag));
+  return false;
+}
+
+void DaemonBackend::submit(server::Request& r, const Who& peer,
                            std::shared_ptr<server::Reply> reply) {
   if (draining_) {
     ctx_.scheduler.count_rejected();
     return reply->done(
         error_line(code::shutting_down, "qkvd is shutting down and accepts no new jobs", r.tag));
   }
-  jobs::Submitter who{uint32_t(peer.uid < 0 ? 0 : peer.uid), peer.pid, "socket"};
+  jobs::Submitter who = peer;
   // Path checks and the fsync happen off the socket thread.
   asio::post(ctx_.blocking, [this, body = std::move(r.object), tag = r.tag, who, reply] {
     try {
@@ -81,8 +117,10 @@ void DaemonBackend::submit(server::Request& r, const server::PeerCred& peer,
   });
 }
 
-void DaemonBackend::status(server::Request& r, std::shared_ptr<server::Reply> reply) {
+void DaemonBackend::status(server::Request& r, const Who& who,
+                           std::shared_ptr<server::Reply> reply) {
   const std::string& id = std::get<protocol::StatusRequest>(r.body).id;
+  if (!permitted(who, id, "see", r.tag, *reply)) return;
   if (auto job = ctx_.scheduler.find(id))
     return reply->done(ok_line({{"job", jobs::job_view(*job)}}, r.tag));
   if (auto report = ctx_.spool.spool().find_report(id))
@@ -95,8 +133,9 @@ void DaemonBackend::status(server::Request& r, std::shared_ptr<server::Reply> re
                          r.tag));
 }
 
-void DaemonBackend::wait(server::Request& r, std::shared_ptr<server::Reply> reply) {
+void DaemonBackend::wait(server::Request& r, const Who& who, std::shared_ptr<server::Reply> reply) {
   const auto& req = std::get<protocol::WaitRequest>(r.body);
+  if (!permitted(who, req.id, "wait on", r.tag, *reply)) return;
   auto job = ctx_.scheduler.find(req.id);
   if (!job) {
     if (auto report = ctx_.spool.spool().find_report(req.id))
@@ -111,9 +150,9 @@ void DaemonBackend::wait(server::Request& r, std::shared_ptr<server::Reply> repl
       auto timer =
           std::make_shared<asio::steady_timer>(ctx_.io, std::chrono::milliseconds(req.interval_ms));
       timer->async_wait(
-          [this, r = std::move(r), reply, timer](const boost::system::error_code& ec) mutable {
+          [this, r = std::move(r), who, reply, timer](const boost::system::error_code& ec) mutable {
             if (ec || reply->closed()) return;
-            wait(r, reply);
+            wait(r, who, reply);
           });
       return;
     }
@@ -159,41 +198,45 @@ void DaemonBackend::wait(server::Request& r, std::shared_ptr<server::Reply> repl
   if (!w->over) (*tick)();
 }
 
-void DaemonBackend::cancel(server::Request& r, std::shared_ptr<server::Reply> reply) {
-  asio::post(
-      ctx_.blocking, [this, id = std::get<protocol::CancelRequest>(r.body).id, tag = r.tag, reply] {
-        auto result = ctx_.scheduler.cancel(id);
-        switch (result) {
-          case jobs::CancelResult::cancelled_queued:
-            return reply->done(ok_line({{"id", id},
-                                        {"state", jobs::to_string(jobs::JobState::cancelled)},
-                                        {"cancelled", true}},
-                                       tag));
-          case jobs::CancelResult::cancelling_running:
-            return reply->done(
-                ok_line({{"id", id}, {"state", "cancelling"}, {"cancelled", true}}, tag));
-          case jobs::CancelResult::already_ended:
-          case jobs::CancelResult::not_found:
-            break;
-        }
-        json view;
-        if (auto job = ctx_.scheduler.find(id))
-          view = jobs::job_view(*job);
-        else if (auto report = ctx_.spool.spool().find_report(id))
-          view = *report;
-        if (view.is_null())
-          return reply->done(
-              error_line(code::not_found, "no job '" + id + "' queued, running or kept", tag));
-        reply->done(ok_line(
-            {{"id", id}, {"state", view.value("state", "unknown")}, {"cancelled", false}}, tag));
-      });
+void DaemonBackend::cancel(server::Request& r, const Who& who,
+                           std::shared_ptr<server::Reply> reply) {
+  asio::post(ctx_.blocking, [this, id = std::get<protocol::CancelRequest>(r.body).id, tag = r.tag,
+                             who, reply] {
+    if (!permitted(who, id, "cancel", tag, *reply)) return;
+    auto result = ctx_.scheduler.cancel(id);
+    switch (result) {
+      case jobs::CancelResult::cancelled_queued:
+        return reply->done(ok_line({{"id", id},
+                                    {"state", jobs::to_string(jobs::JobState::cancelled)},
+                                    {"cancelled", true}},
+                                   tag));
+      case jobs::CancelResult::cancelling_running:
+        return reply->done(
+            ok_line({{"id", id}, {"state", "cancelling"}, {"cancelled", true}}, tag));
+      case jobs::CancelResult::already_ended:
+      case jobs::CancelResult::not_found:
+        break;
+    }
+    json view;
+    if (auto job = ctx_.scheduler.find(id))
+      view = jobs::job_view(*job);
+    else if (auto report = ctx_.spool.spool().find_report(id))
+      view = *report;
+    if (view.is_null())
+      return reply->done(
+          error_line(code::not_found, "no job '" + id + "' queued, running or kept", tag));
+    reply->done(ok_line(
+        {{"id", id}, {"state", view.value("state", "unknown")}, {"cancelled", false}}, tag));
+  });
 }
 
-void DaemonBackend::list(server::Request& r, std::shared_ptr<server::Reply> reply) {
+void DaemonBackend::list(server::Request& r, const Who& who, std::shared_ptr<server::Reply> reply) {
   const auto& req = std::get<protocol::ListRequest>(r.body);
+  const bool all = ctx_.access.is_admin(who);  // others see only their own jobs
   json jobs_out = json::array();
   for (auto& job : ctx_.scheduler.list()) {
     if (jobs_out.size() >= req.limit) break;
+    if (!all && !protocol::same_owner(who, job->submitter())) continue;
     auto view = jobs::job_view(*job);
     if (req.state && view["state"] != jobs::to_string(*req.state)) continue;
     jobs_out.push_back(std::move(view));
@@ -243,7 +286,11 @@ void DaemonBackend::health(server::Request& r, std::shared_ptr<server::Reply> re
                       r.tag));
 }
 
-void DaemonBackend::reload(server::Request& r, std::shared_ptr<server::Reply> reply) {
+void DaemonBackend::reload(server::Request& r, const Who& who,
+                           std::shared_ptr<server::Reply> reply) {
+  if (!ctx_.access.is_admin(who))
+    return reply->done(
+        error_line(code::permission_denied, ctx_.access.deny(who, "reload the daemon"), r.tag));
   if (!reload_fn_) return reply->done(error_line(code::internal, "reload is not available", r.tag));
   reload_fn_([reply, tag = r.tag](bool ok, std::string body) {
     if (!ok) return reply->done(error_line(code::reload_failed, body, tag));

@@ -7,16 +7,19 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <optional>
 
 #include "jobs/scheduler.hpp"
 #include "jobs/spool_source.hpp"
 #include "server/asio.hpp"
 #include "server/backend.hpp"
+#include "service/access_policy.hpp"
 #include "service/runner_holder.hpp"
 
 namespace qkv::service {
 
 namespace asio = boost::asio;
+using json = nlohmann::json;
 
 struct BackendContext {
   asio::io_context& io;
@@ -29,6 +32,7 @@ struct BackendContext {
   std::function<std::size_t()> connections;
   std::size_t max_inline_texts;
   std::string default_pipeline;
+  const AccessPolicy& access;
 };
 
 class DaemonBackend final : public server::Backend {
@@ -36,7 +40,7 @@ class DaemonBackend final : public server::Backend {
   explicit DaemonBackend(BackendContext ctx);
 
   server::ProtocolLimits protocol_limits() const override { return limits_; }
-  void handle(server::Request request, const server::PeerCred& peer,
+  void handle(server::Request request, const server::Identity& who,
               std::shared_ptr<server::Reply> reply) override;
 
   void set_draining() noexcept { draining_ = true; }
@@ -46,16 +50,22 @@ class DaemonBackend final : public server::Backend {
   void set_reload(ReloadFn fn) { reload_fn_ = std::move(fn); }
 
  private:
-  void submit(server::Request& r, const server::PeerCred& peer,
-              std::shared_ptr<server::Reply> reply);
-  void status(server::Request& r, std::shared_ptr<server::Reply> reply);
-  void wait(server::Request& r, std::shared_ptr<server::Reply> reply);
-  void cancel(server::Request& r, std::shared_ptr<server::Reply> reply);
-  void list(server::Request& r, std::shared_ptr<server::Reply> reply);
+  using Who = server::Identity;
+  void submit(server::Request& r, const Who& who, std::shared_ptr<server::Reply> reply);
+  void status(server::Request& r, const Who& who, std::shared_ptr<server::Reply> reply);
+  void wait(server::Request& r, const Who& who, std::shared_ptr<server::Reply> reply);
+  void cancel(server::Request& r, const Who& who, std::shared_ptr<server::Reply> reply);
+  void list(server::Request& r, const Who& who, std::shared_ptr<server::Reply> reply);
   void stats(server::Request& r, std::shared_ptr<server::Reply> reply);
   void health(server::Request& r, std::shared_ptr<server::Reply> reply);
   void run(server::Request& r, std::shared_ptr<server::Reply> reply);
-  void reload(server::Request& r, std::shared_ptr<server::Reply> reply);
+  void reload(server::Request& r, const Who& who, std::shared_ptr<server::Reply> reply);
+  // The submitter of job `id` wherever it is (queue, reports, incoming/); nullopt if none.
+  std::optional<Who> owner_of(const std::string& id) const;
+  // True if `who` may act on job `id` (or no such job: the op then answers not_found);
+  // otherwise replies permission_denied (logged) and returns false.
+  bool permitted(const Who& who, const std::string& id, std::string_view op, const json& tag,
+                 server::Reply& reply) const;
 
   BackendContext ctx_;
   server::ProtocolLimits limits_;

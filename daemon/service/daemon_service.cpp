@@ -26,6 +26,7 @@ struct DaemonService::Impl {
         runner([this] { return opt.make_runner(*executor); }),
         spool(jobs::SpoolOptions{opt.spool, opt.done_days, opt.failed_days, opt.max_request_bytes}),
         policy(opt.roots, opt.max_job_input_bytes, {opt.spool}),
+        access(opt.admin_uids, opt.admin_groups, opt.admin_tokens),
         source(
             spool, [this]() -> const io::PathPolicy& { return policy; },
             [this] { return opt.default_pipeline; },
@@ -45,12 +46,14 @@ struct DaemonService::Impl {
     backend = std::make_unique<DaemonBackend>(
         BackendContext{io, blocking, compute, *scheduler, source, runner, *executor,
                        [this] { return server ? server->connections() : std::size_t(0); },
-                       opt.max_inline_texts, opt.default_pipeline});
+                       opt.max_inline_texts, opt.default_pipeline, access});
     backend->set_reload([this](auto done) { reload(std::move(done)); });
     server::ServerOptions so2;
     so2.socket = opt.socket;
     so2.socket_mode = opt.socket_mode;
     so2.tcp = opt.tcp;
+    if (opt.tcp) so2.tokens = server::TokenStore::load(opt.tokens_file);  // throws: no start
+    so2.max_connections_per_peer = opt.max_connections_per_peer;
     so2.limits.max_request_bytes = opt.max_request_bytes;
     so2.limits.idle_timeout =
         std::chrono::duration_cast<std::chrono::milliseconds>(opt.idle_timeout);
@@ -224,6 +227,7 @@ struct DaemonService::Impl {
   RunnerHolder runner;
   jobs::Spool spool;
   io::PathPolicy policy;
+  AccessPolicy access;
   jobs::SpoolSource source;
   std::unique_ptr<jobs::Scheduler> scheduler;
   asio::thread_pool blocking{2};

@@ -28,6 +28,10 @@ struct ServiceOptions {
   std::filesystem::path socket;
   unsigned socket_mode = 0660;
   std::optional<std::pair<std::string, uint16_t>> tcp;
+  std::filesystem::path tokens_file;  // required with tcp
+  std::vector<uint32_t> admin_uids{0};
+  std::vector<std::string> admin_groups, admin_tokens;
+  std::size_t max_connections_per_peer = 64;
   std::filesystem::path spool;
   std::string default_pipeline;
   unsigned threads = 0;

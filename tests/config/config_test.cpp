@@ -301,7 +301,7 @@ TEST_F(ConfigTest, DaemonConfigErrors) {
       "limits:\n"
       "  max_queue: 0\n"
       "  max_queued: 3\n"
-      "tcp: {address: 0.0.0.0}\n"
+      "tcp: {address: 0.0.0.0, tokens_file: qkvd.yaml}\n"
       "threads: -2\n");
   ASSERT_EQ(e.size(), 6u) << ::testing::PrintToString(e);
   EXPECT_EQ(
@@ -320,7 +320,8 @@ TEST_F(ConfigTest, DaemonConfigErrors) {
 
 TEST_F(ConfigTest, DaemonOverrides) {
   fs::path p = write("qkvd.yaml", "threads: 2\n");
-  DaemonConfig c = load_daemon_config(p, {{"threads", "3"}, {"tcp.port", "8080"}});
+  DaemonConfig c = load_daemon_config(
+      p, {{"threads", "3"}, {"tcp.port", "8080"}, {"tcp.tokens_file", p.string()}});
   EXPECT_EQ(c.threads, 3u);
   ASSERT_TRUE(c.tcp.has_value());
   EXPECT_EQ(c.tcp->port, 8080);

@@ -60,7 +60,7 @@ TEST(DaemonBasic, SubmitWaitWritesOutputManifestAndSpoolReport) {
   auto report = json::parse(read_text(s.spool / "done" / (id + ".report.json")));
   EXPECT_EQ(report["state"], "done");
   EXPECT_EQ(report["submitted_by"]["uid"], ::getuid());
-  EXPECT_EQ(report["submitted_by"]["via"], "socket");
+  EXPECT_EQ(report["submitted_by"]["via"], "unix");
   EXPECT_EQ(report["result"]["documents"], 50);
   EXPECT_TRUE(report.contains("run_seconds"));
   EXPECT_TRUE(fs::is_empty(s.spool / "incoming"));

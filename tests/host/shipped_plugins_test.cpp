@@ -13,6 +13,8 @@
 
 #include <sstream>
 
+#include <yaml-cpp/yaml.h>
+
 namespace qkv::host {
 namespace {
 
