@@ -11,6 +11,7 @@
 #include "fixtures.hpp"
 #include "host/plugin_registry.hpp"
 #include "pipeline/runner.hpp"
+#include "pipeline/stage_cache.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -42,7 +43,7 @@ class SentencePiecePipelines : public ::testing::Test {
     env_.pipelines_dir = kRoot / "configs/pipelines";
     env_.plugins = registry_.get();
     env_.threads = 2;
-    env_.tokenizers = std::make_shared<TokenizerCache>();
+    env_.cache = std::make_shared<StageCache>();
   }
   JobResult run(const std::string& pipeline, const std::string& corpus, const fs::path& out,
                 config::Overrides sets = {}) {
