@@ -18,6 +18,7 @@
 #include "jobs/job_error.hpp"
 #include "jobs/job_json.hpp"
 #include "protocol/error_codes.hpp"
+#include "protocol/identity.hpp"
 
 namespace jobs = qkv::jobs;
 using nlohmann::json;
@@ -69,7 +70,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   if (spec.pipeline.empty()) __builtin_trap();
-  jobs::JobRecord record("fuzz", std::move(spec), {0, -1, "spool"}, nullptr);
+  jobs::Submitter spool_user;
+  spool_user.via = qkv::protocol::via::spool;
+  jobs::JobRecord record("fuzz", std::move(spec), spool_user, nullptr);
   expect_writable(jobs::job_view(record));
   return 0;
 }
