@@ -169,7 +169,8 @@ Call sliding_by_definition(const Case& c, uint32_t window) {
       a.v = seen ? c.v.data() + (c.cu_k[b] + lo) * kvrow : nullptr;
       a.probs = probs.data();
       reference_forward(a);
-      for (uint32_t h = 0; h < c.heads_q; ++h)
+      // A row that sees no key has no probabilities to copy (and probs is empty then).
+      for (uint32_t h = 0; seen && h < c.heads_q; ++h)
         std::copy_n(&probs[h * seen], seen,
                     &call.probs[probs_at + (size_t(h) * lq + i) * lk + std::max<int64_t>(lo, 0)]);
     }
