@@ -7,6 +7,7 @@
 #include "cli/cli_context.hpp"
 #include "config/diagnostics.hpp"
 #include "pipeline/runner.hpp"
+#include "service/daemon_paths.hpp"
 
 namespace qkv::cli {
 namespace {
@@ -47,6 +48,9 @@ int run(CliContext& ctx, const RunOptions& o) {
     RunEnvironment env;
     env.daemon = &daemon;
     env.pipelines_dir = daemon.pipelines_dir;
+    // The user's own rights (no roots), but never an output onto the daemon's own files.
+    const auto paths = io::PathPolicy::unrestricted(service::protected_paths(daemon));
+    env.paths = &paths;
     env.plugins = &ctx.plugins();
     env.model_stage_factory = ctx.model_stage_factory;
     env.threads = daemon.threads;
@@ -76,6 +80,10 @@ int run(CliContext& ctx, const RunOptions& o) {
   } catch (const config::ConfigError& e) {
     g_cancel = nullptr;
     std::cerr << e.what() << "\n";
+    return 1;
+  } catch (const io::PathError& e) {
+    g_cancel = nullptr;
+    std::cerr << "qkvd run: refused (" << e.code() << "): " << e.what() << "\n";
     return 1;
   } catch (const std::exception& e) {
     g_cancel = nullptr;

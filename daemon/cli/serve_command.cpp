@@ -6,6 +6,7 @@
 #include <set>
 
 #include "config/diagnostics.hpp"
+#include "service/daemon_paths.hpp"
 #include "service/daemon_service.hpp"
 #include "service/pipeline_job_runner.hpp"
 
@@ -29,8 +30,8 @@ service::ServiceOptions options_from(const config::DaemonConfig& c) {
   o.spool = c.spool;
   o.default_pipeline = c.default_pipeline;
   o.threads = c.threads;
-  o.roots.input = c.roots.input;
-  o.roots.output = c.roots.output;
+  o.roots = service::path_roots(c);
+  o.protected_paths = service::protected_paths(c);
   o.max_request_bytes = c.limits.max_request_bytes;
   o.max_queue = c.limits.max_queue;
   o.max_job_input_bytes = c.limits.max_job_input_bytes;

@@ -81,8 +81,11 @@ DaemonConfig load_daemon_config(const fs::path& file, const Overrides& overrides
     if (auto v = s.integer("drain_seconds", 0, 86400)) c.drain_seconds = static_cast<uint32_t>(*v);
     if (auto m = s.mapping("roots")) {
       Section r(doc, *m, "roots");
-      if (auto v = r.path_list("input", PathKind::directory)) c.roots.input = *v;
-      if (auto v = r.path_list("output", PathKind::directory)) c.roots.output = *v;
+      // A root that does not exist (yet) is skipped by the path policy, not a config error:
+      // the shipped build/out appears with the first build.
+      if (auto v = r.path_list("input", PathKind::any)) c.roots.input = *v;
+      if (auto v = r.path_list("output", PathKind::any)) c.roots.output = *v;
+      if (auto v = r.path_list("models", PathKind::any)) c.roots.models = *v;
     }
     YAML::Node tcp = s.raw("tcp");
     if (tcp.IsDefined() && !tcp.IsNull()) {

@@ -20,8 +20,10 @@ struct DaemonConfig {
   std::vector<std::filesystem::path> plugin_dirs;  // after the built-in folder
   std::string default_pipeline = "tokenize-gpt2";
   unsigned threads = 0;  // 0 = all cores
+  // Where client-named paths may resolve (io/path_policy.hpp); absent or empty: none at all.
   struct Roots {
-    std::vector<std::filesystem::path> input{"/"}, output{"/"};
+    std::vector<std::filesystem::path> input, output;
+    std::vector<std::filesystem::path> models;  // read-only assets given by `set`
   } roots;
   // --- Authentication and permissions (docs/service.md, "Security model") ---
   struct Tcp {

@@ -44,8 +44,22 @@ void read_input(Section& s, PipelineConfig::Input& in) {
   }
 }
 
+// Whether the value at `key` came from a client (see ClientValues).
+bool from_client(const Document& doc, ClientValues client, const std::string& key) {
+  return client == ClientValues::all || (client == ClientValues::overrides && doc.overridden(key));
+}
+
+void mark_client_values(host::ConfigValue& v, const std::string& key, const Document& doc,
+                        ClientValues client) {
+  v.from_client = from_client(doc, client, key);
+  for (size_t i = 0; i < v.items.size(); ++i)
+    mark_client_values(v.items[i],
+                       key + "." + (v.type == QKV_VALUE_MAP ? v.keys[i] : std::to_string(i)), doc,
+                       client);
+}
+
 // `plugin:` (required) and `config:` of a section naming a plugin; returns the config mapping.
-std::optional<YAML::Node> read_plugin(Section& s, PluginRef& ref) {
+std::optional<YAML::Node> read_plugin(Section& s, PluginRef& ref, ClientValues client) {
   if (auto v = s.string("plugin", true)) {
     ref.plugin = *v;
     const YAML::Node section = s.node();
@@ -53,17 +67,19 @@ std::optional<YAML::Node> read_plugin(Section& s, PluginRef& ref) {
   }
   auto m = s.mapping("config");
   if (m) ref.config = host::ConfigValue::from_yaml(*m);
+  mark_client_values(ref.config, s.key_path("config"), s.document(), client);
   return m;
 }
 
-void read_tokenizer(Section& s, PipelineConfig::Tokenizer& t) {
-  auto m = read_plugin(s, t);
+void read_tokenizer(Section& s, PipelineConfig::Tokenizer& t, ClientValues client) {
+  auto m = read_plugin(s, t, client);
   if (t.config.type == QKV_VALUE_MISSING) t.config.type = QKV_VALUE_MAP;  // plugins get {}
   if (m) {
     for (const char* key : kTokenizerPathKeys) {
       YAML::Node v = std::as_const(*m)[key];
       if (!v.IsDefined() || !v.IsScalar()) continue;
       const std::string k = std::string("tokenizer.config.") + key;
+      if (from_client(s.document(), client, k)) continue;  // checked by the path policy
       fs::path p = s.document().resolve(k, v.Scalar());
       std::error_code ec;
       if (!fs::is_regular_file(p, ec))
@@ -85,8 +101,10 @@ void read_tokenizer(Section& s, PipelineConfig::Tokenizer& t) {
   if (auto v = s.integer("max_length", 0, 0x7fffffff)) t.max_length = static_cast<uint32_t>(*v);
 }
 
-void read_model(Section& s, PipelineConfig::Model& m) {
-  if (auto v = s.path("path", PathKind::directory, true)) {
+void read_model(Section& s, PipelineConfig::Model& m, ClientValues client) {
+  m.path_from_client = from_client(s.document(), client, s.key_path("path"));
+  // A client's folder is not looked for here: the path policy resolves it inside the roots.
+  if (auto v = s.path("path", m.path_from_client ? PathKind::any : PathKind::directory, true)) {
     std::error_code ec;
     m.path = fs::absolute(*v, ec).lexically_normal();
   }
@@ -101,7 +119,7 @@ void read_model(Section& s, PipelineConfig::Model& m) {
   for (auto [key, ref] : {std::pair{"attention", &m.attention}, {"positional", &m.positional}}) {
     if (auto n = s.mapping(key)) {
       Section p(s.document(), *n, s.key_path(key));
-      read_plugin(p, *ref);
+      read_plugin(p, *ref, client);
     }
   }
 }
@@ -136,7 +154,8 @@ const char* to_string(ModelOutput o) {
   return "?";
 }
 
-PipelineConfig load_pipeline_config(const fs::path& file, const Overrides& overrides) {
+PipelineConfig load_pipeline_config(const fs::path& file, const Overrides& overrides,
+                                    ClientValues client) {
   Document doc = Document::load(file, overrides);
   PipelineConfig c;
   std::error_code ec;
@@ -156,7 +175,7 @@ PipelineConfig load_pipeline_config(const fs::path& file, const Overrides& overr
               "expected a tokenizer mapping with at least `plugin:` (required key is missing)");
     {
       Section t(doc, s.raw("tokenizer"), "tokenizer");
-      read_tokenizer(t, c.tokenizer);
+      read_tokenizer(t, c.tokenizer, client);
     }
     YAML::Node model = s.raw("model");
     if (model.IsDefined() && !model.IsNull()) {
@@ -164,7 +183,7 @@ PipelineConfig load_pipeline_config(const fs::path& file, const Overrides& overr
       if (m.valid()) {
         c.model = PipelineConfig::Model{};  // not emplace(): clang 14 sees Model as not
                                             // default-constructible here
-        read_model(m, *c.model);
+        read_model(m, *c.model, client);
       }
     }
     Section out(doc, s.raw("output"), "output");
@@ -173,6 +192,7 @@ PipelineConfig load_pipeline_config(const fs::path& file, const Overrides& overr
                         : *v == "npy" ? OutputFormat::npy
                                       : OutputFormat::jsonl;
     if (auto v = out.boolean("offsets")) c.output.offsets = *v;
+    if (auto v = out.boolean("overwrite")) c.output.overwrite = *v;
     if (model.IsDefined() && !model.IsNull()) {
       if (out.has("format") && c.output.format != OutputFormat::npy)
         out.error("format", "expected npy: a pipeline with a model writes dense vectors");
@@ -203,10 +223,14 @@ bool looks_like_pipeline(const fs::path& file) {
   }
 }
 
+bool names_pipeline_file(const std::string& name_or_path) {
+  const auto ext = fs::path(name_or_path).extension();
+  return name_or_path.find('/') != std::string::npos || ext == ".yaml" || ext == ".yml";
+}
+
 fs::path resolve_pipeline(const std::string& name_or_path, const fs::path& dir) {
   fs::path p(name_or_path);
-  const auto ext = p.extension();
-  if (name_or_path.find('/') != std::string::npos || ext == ".yaml" || ext == ".yml") return p;
+  if (names_pipeline_file(name_or_path)) return p;
   for (const char* e : {".yaml", ".yml"}) {
     fs::path candidate = dir / (name_or_path + e);
     std::error_code ec;

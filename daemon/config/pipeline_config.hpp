@@ -49,7 +49,8 @@ struct PipelineConfig {
   } tokenizer;
 
   struct Model {
-    std::filesystem::path path;  // absolute: a directory with config.json + model.safetensors
+    std::filesystem::path path;     // absolute: a directory with config.json + model.safetensors
+    bool path_from_client = false;  // see host::ConfigValue::from_client
     ModelOutput output = ModelOutput::hidden;
     uint32_t topk = 5;
     bool truncate = true;  // cut documents longer than the positions (else the job fails)
@@ -61,6 +62,7 @@ struct PipelineConfig {
   struct Output {
     OutputFormat format = OutputFormat::jsonl;
     bool offsets = false;
+    bool overwrite = true;  // false: an existing output fails the job (output_exists)
   } output;
 
   struct Batch {
@@ -69,15 +71,26 @@ struct PipelineConfig {
   } batch;
 };
 
-// Loads and validates; throws ConfigError listing every problem.
+// Which values a daemon client gave, so the path policy checks them (pipeline/client_paths.hpp):
+// none (qkvd run, whose --set is the user's own), the overrides (`set` on a pipeline of
+// pipelines_dir), or all of them (a pipeline named by path).
+enum class ClientValues { none, overrides, all };
+
+// Loads and validates; throws ConfigError listing every problem. Client values are marked
+// (host::ConfigValue::from_client, Model::path_from_client) and their files are not looked
+// for here (that would tell a client which files exist outside the roots).
 PipelineConfig load_pipeline_config(const std::filesystem::path& file,
-                                    const Overrides& overrides = {});
+                                    const Overrides& overrides = {},
+                                    ClientValues client = ClientValues::none);
 
 // Whether `file` reads as a pipeline rather than a daemon config (for --check-config FILE):
 // a mapping with tokenizer, input or output. False when it does not parse.
 bool looks_like_pipeline(const std::filesystem::path& file);
 
-// A pipeline named by path (contains '/' or ends in .yaml/.yml) or by file stem in `dir`.
+// Whether a pipeline is named by path (contains '/' or ends in .yaml/.yml), not by file stem.
+bool names_pipeline_file(const std::string& name_or_path);
+
+// A pipeline named by path, or by file stem in `dir`.
 std::filesystem::path resolve_pipeline(const std::string& name_or_path,
                                        const std::filesystem::path& dir);
 

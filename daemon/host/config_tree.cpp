@@ -51,7 +51,8 @@ ConfigValue copy(const YAML::Node& node, int depth) {
 void append_fingerprint(const ConfigValue& v, std::string& out) {
   // Lengths before texts, so no scalar or key can imitate the structure around it.
   out += std::to_string(int(v.type)) + '@' + std::to_string(v.line) + ':' +
-         std::to_string(v.column) + '#' + std::to_string(v.scalar.size()) + '"' + v.scalar;
+         std::to_string(v.column) + (v.from_client ? "c" : "") + (v.path_checked ? "p" : "") + '#' +
+         std::to_string(v.scalar.size()) + '"' + v.scalar;
   out += '[' + std::to_string(v.items.size());
   for (size_t i = 0; i < v.items.size(); ++i) {
     if (v.type == QKV_VALUE_MAP) out += '#' + std::to_string(v.keys[i].size()) + '"' + v.keys[i];

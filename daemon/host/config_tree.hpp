@@ -22,6 +22,11 @@ struct ConfigValue {
   std::vector<std::string> keys;   // QKV_VALUE_MAP: keys, in file order
   std::vector<ConfigValue> items;  // QKV_VALUE_MAP: values (parallel to keys); LIST: items
   int line = -1, column = -1;      // 0-based position in the source file; -1: unknown
+  // Given by a daemon client (a `set` value, or any value of a pipeline named by path). The
+  // host's config_path hands such a value out only when the path policy checked it
+  // (pipeline/client_paths.hpp), which replaces the scalar by the resolved path.
+  bool from_client = false;
+  bool path_checked = false;
 
   // Copies `node` (an undefined or invalid node gives a MISSING value).
   static ConfigValue from_yaml(const YAML::Node& node);

@@ -155,6 +155,13 @@ qkv_error* HostServices::path(const qkv_config* cfg, std::string_view key, const
   if (get(cfg, key, &text, &size) != QKV_VALUE_SCALAR || size == 0)
     return error_new(QKV_ERR_CONFIG, where(cfg, key) + ": '" + std::string(key) +
                                          "': expected a file path (the key is required)");
+  // The path policy: a client's value is a path only once checked against the daemon's roots.
+  const ConfigValue* v = root(cfg).find(key);
+  if (v->from_client && !v->path_checked)
+    return error_new(QKV_ERR_CONFIG,
+                     where(cfg, key) + ": '" + std::string(key) +
+                         "': a path a client gave is used only when checked against roots.models "
+                         "and roots.input, and this plugin does not declare the key as a path");
   std::filesystem::path p(std::string(text, size));
   if (p.is_relative()) p = settings_.config_dir / p;
   std::lock_guard lock(mutex_);

@@ -149,6 +149,18 @@ AtomicFile::AtomicFile(std::shared_ptr<const Directory> temp_dir,
   if (!fd_) throw_errno(temp_path().string(), "cannot create output file", errno);
 }
 
+void AtomicFile::keep_mode_and_group() {
+  struct stat st {};
+  if (::fstatat(final_dir_->fd(), name_.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+      !S_ISREG(st.st_mode))
+    return;
+  if (::fchmod(fd_.get(), st.st_mode & 0777) != 0)
+    throw_errno(temp_path().string(), "cannot set the mode of the replaced file", errno);
+  struct stat mine {};
+  if (::fstat(fd_.get(), &mine) == 0 && mine.st_gid != st.st_gid)
+    (void)::fchown(fd_.get(), uid_t(-1), st.st_gid);  // EPERM: not a group of ours
+}
+
 AtomicFile::~AtomicFile() {
   if (!committed_) discard();
 }

@@ -52,6 +52,10 @@ class AtomicFile {
   // Like commit(), but never replaces: false (and the temporary file removed) when the final
   // name already exists.
   bool commit_new();
+  // When the final name is an existing regular file, gives the temporary file its permission
+  // bits (not set-id or sticky) and group, so replacing a 0600 file does not publish it
+  // (issue 10 item 3). A group the process may not give is left as it is.
+  void keep_mode_and_group();
   // Removes the temporary file now (also done by the destructor).
   void discard() noexcept;
 

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <vector>
 
+#include "directory.hpp"
 #include "io_error.hpp"
 
 namespace qkv::io {
@@ -22,33 +23,24 @@ namespace {
 
 class Fd {
  public:
-  explicit Fd(const fs::path& file) : path_(file.string()) {
-    fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) throw_errno(path_, "cannot open", errno);
-  }
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
+  Fd(UniqueFd fd, const fs::path& file) : path_(file.string()), fd_(std::move(fd)) {}
   size_t read(char* buf, size_t n) {
     while (true) {
-      ssize_t got = ::read(fd_, buf, n);
+      ssize_t got = ::read(fd_.get(), buf, n);
       if (got >= 0) return static_cast<size_t>(got);
       if (errno != EINTR) throw_errno(path_, "read failed", errno);
     }
   }
   const std::string& path() const { return path_; }
-  int fd() const { return fd_; }
 
  private:
   std::string path_;
-  int fd_ = -1;
+  UniqueFd fd_;
 };
 
 class PlainSource final : public ByteSource {
  public:
-  explicit PlainSource(const fs::path& file) : fd_(file) {}
+  PlainSource(UniqueFd fd, const fs::path& file) : fd_(std::move(fd), file) {}
   size_t read(char* buf, size_t n) override { return fd_.read(buf, n); }
 
  private:
@@ -57,9 +49,10 @@ class PlainSource final : public ByteSource {
 
 class GzipSource final : public ByteSource {
  public:
-  explicit GzipSource(const fs::path& file) : path_(file.string()) {
-    gz_ = gzopen(path_.c_str(), "rb");
+  GzipSource(UniqueFd fd, const fs::path& file) : path_(file.string()) {
+    gz_ = gzdopen(fd.get(), "rb");
     if (!gz_) throw_errno(path_, "cannot open", errno ? errno : ENOMEM);
+    fd.release();  // gzclose closes it
     gzbuffer(gz_, 1 << 17);
   }
   ~GzipSource() override { gzclose(gz_); }
@@ -81,7 +74,8 @@ class GzipSource final : public ByteSource {
 
 class ZstdSource final : public ByteSource {
  public:
-  explicit ZstdSource(const fs::path& file) : fd_(file), in_(ZSTD_DStreamInSize()) {
+  ZstdSource(UniqueFd fd, const fs::path& file)
+      : fd_(std::move(fd), file), in_(ZSTD_DStreamInSize()) {
     ctx_ = ZSTD_createDCtx();
     if (!ctx_) throw IoError(fd_.path() + ": cannot create a zstd context");
   }
@@ -127,17 +121,21 @@ fs::path without_compression(const fs::path& file) {
 }
 
 std::unique_ptr<ByteSource> open_source(const fs::path& file) {
+  UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) throw_errno(file.string(), "cannot open", errno);
+  return open_source(file, std::move(fd));
+}
+
+std::unique_ptr<ByteSource> open_source(const fs::path& file, UniqueFd fd) {
   switch (compression_of(file)) {
-    case Compression::gzip: {
-      Fd probe(file);  // gzopen would happily report a missing file as an empty one
-      return std::make_unique<GzipSource>(file);
-    }
+    case Compression::gzip:
+      return std::make_unique<GzipSource>(std::move(fd), file);
     case Compression::zstd:
-      return std::make_unique<ZstdSource>(file);
+      return std::make_unique<ZstdSource>(std::move(fd), file);
     case Compression::none:
       break;
   }
-  return std::make_unique<PlainSource>(file);
+  return std::make_unique<PlainSource>(std::move(fd), file);
 }
 
 }  // namespace qkv::io

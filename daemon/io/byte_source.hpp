@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <memory>
 
+#include "directory.hpp"
+
 namespace qkv::io {
 
 class ByteSource {
@@ -21,6 +23,9 @@ Compression compression_of(const std::filesystem::path& file);
 // The path without a compression extension ("a.jsonl.gz" -> "a.jsonl").
 std::filesystem::path without_compression(const std::filesystem::path& file);
 
+// Opens `file` by path; or reads `fd`, already open on it (a job's opens go through its path
+// policy, io/path_policy.hpp), with `file` naming it in messages and choosing decompression.
 std::unique_ptr<ByteSource> open_source(const std::filesystem::path& file);
+std::unique_ptr<ByteSource> open_source(const std::filesystem::path& file, UniqueFd fd);
 
 }  // namespace qkv::io

@@ -10,8 +10,8 @@ namespace {
 
 class IdsBinWriter final : public OutputWriter {
  public:
-  IdsBinWriter(const std::filesystem::path& output, bool wide)
-      : outputs_(output), main_(outputs_.add(output)), wide_(wide) {}
+  IdsBinWriter(const OutputTarget& output, bool wide)
+      : outputs_(output), main_(outputs_.add(output.main)), wide_(wide) {}
 
   void append_document(std::string& chunk, const DocumentIds& doc) const override {
     append_bin_ids(chunk, doc.ids[0], wide_);
@@ -39,7 +39,7 @@ class IdsBinWriter final : public OutputWriter {
 
 }  // namespace
 
-std::unique_ptr<OutputWriter> make_ids_bin_writer(const std::filesystem::path& output, bool wide) {
+std::unique_ptr<OutputWriter> make_ids_bin_writer(const OutputTarget& output, bool wide) {
   return std::make_unique<IdsBinWriter>(output, wide);
 }
 

@@ -8,9 +8,9 @@ namespace {
 
 class IdsJsonlWriter final : public OutputWriter {
  public:
-  IdsJsonlWriter(const std::filesystem::path& output, std::vector<std::string> fields, bool offsets)
+  IdsJsonlWriter(const OutputTarget& output, std::vector<std::string> fields, bool offsets)
       : outputs_(output),
-        main_(outputs_.add(output)),
+        main_(outputs_.add(output.main)),
         fields_(std::move(fields)),
         offsets_(offsets) {}
 
@@ -52,7 +52,7 @@ void append_ids_record(std::string& out, const DocumentIds& doc,
   if (keyed) out += '}';
 }
 
-std::unique_ptr<OutputWriter> make_ids_jsonl_writer(const std::filesystem::path& output,
+std::unique_ptr<OutputWriter> make_ids_jsonl_writer(const OutputTarget& output,
                                                     std::vector<std::string> fields, bool offsets) {
   return std::make_unique<IdsJsonlWriter>(output, std::move(fields), offsets);
 }

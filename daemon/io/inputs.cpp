@@ -57,12 +57,15 @@ std::vector<InputFile> expand_inputs(const std::vector<std::string>& args,
   return out;
 }
 
-LineStream::LineStream(std::vector<InputFile> inputs) : inputs_(std::move(inputs)) {}
+LineStream::LineStream(std::vector<InputFile> inputs, InputOpener open)
+    : inputs_(std::move(inputs)), open_(std::move(open)) {}
 
 bool LineStream::next(RawLine& out) {
   while (current_ < inputs_.size()) {
     if (!reader_) {
-      reader_ = std::make_unique<LineReader>(open_source(inputs_[current_].path));
+      const auto& path = inputs_[current_].path;
+      reader_ =
+          std::make_unique<LineReader>(open_ ? open_source(path, open_(path)) : open_source(path));
       line_ = 0;
     }
     if (reader_->next(out.bytes, out.offset)) {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,10 +33,14 @@ struct RawLine {
   uint64_t offset = 0;  // byte offset of the line in its (decompressed) file
 };
 
-// Reads the lines of every input in order, one file open at a time.
+// Opens one input file for reading (a job's: PathPolicy::open_input).
+using InputOpener = std::function<UniqueFd(const std::filesystem::path&)>;
+
+// Reads the lines of every input in order, one file open at a time, each opened by `open`
+// (empty: by path).
 class LineStream {
  public:
-  explicit LineStream(std::vector<InputFile> inputs);
+  explicit LineStream(std::vector<InputFile> inputs, InputOpener open = {});
   bool next(RawLine& out);
   const std::vector<InputFile>& inputs() const { return inputs_; }
   // On-disk bytes of the files finished so far (progress).
@@ -43,6 +48,7 @@ class LineStream {
 
  private:
   std::vector<InputFile> inputs_;
+  InputOpener open_;
   std::unique_ptr<LineReader> reader_;
   size_t current_ = 0;
   uint64_t line_ = 0;

@@ -97,6 +97,10 @@ template std::vector<int64_t> NpyArray::as<int64_t>() const;
 NpyArray read_npy(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) fail(file, "cannot open for reading");
+  return read_npy(in, file);
+}
+
+NpyArray read_npy(std::istream& in, const std::filesystem::path& file) {
   char magic[8];
   if (!in.read(magic, 8) || std::memcmp(magic, "\x93NUMPY", 6) != 0)
     fail(file, "not a .npy file (bad magic)");

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <iosfwd>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -32,6 +33,8 @@ struct NpyArray {
 // Throws NpyError naming the file and the problem (bad magic, unsupported dtype, Fortran
 // order, truncated data, ...).
 NpyArray read_npy(const std::filesystem::path& file);
+// The same from a stream already open on `file` (named in messages).
+NpyArray read_npy(std::istream& in, const std::filesystem::path& file);
 
 // Writes (version 1.0 header). dtype "<f4", "<i4" or "<i8"; data.size() must match the shape.
 void write_npy(const std::filesystem::path& file, const std::string& dtype,

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -16,7 +17,8 @@
 namespace qkv::io {
 namespace {
 
-std::atomic<bool> forced_fallback{false};
+// QKV_TEST_OPEN_BENEATH_FALLBACK set: the daemon tests run qkvd on the fallback path too.
+std::atomic<bool> forced_fallback{std::getenv("QKV_TEST_OPEN_BENEATH_FALLBACK") != nullptr};
 
 [[noreturn]] void denied(const Directory& root, std::string_view relative, const char* why) {
   throw PathError("path_denied", "'" + root.path_of(relative).string() + "' " + why);
@@ -76,7 +78,7 @@ UniqueFd open_beneath(const Directory& root, std::string_view relative, int flag
       const int err = errno;
       // O_NOFOLLOW on a symlink gives ELOOP (last) or ENOTDIR (with O_DIRECTORY).
       if (err == ELOOP) denied(root, relative, "passes through a symlink");
-      if (err == ENOTDIR && !last) {
+      if (err == ENOTDIR) {  // also the last one, when the caller asked for O_DIRECTORY
         struct stat st {};
         if (::fstatat(at, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
           denied(root, relative, "passes through a symlink");

@@ -1,5 +1,6 @@
 #include "output_set.hpp"
 
+#include "path_policy.hpp"
 #include "sha256.hpp"
 
 namespace qkv::io {
@@ -19,10 +20,14 @@ fs::path OutputSet::stem_of(const fs::path& main) {
                                                              : main;
 }
 
-OutputSet::OutputSet(fs::path main)
-    : main_(std::move(main)),
+OutputTarget::OutputTarget(const fs::path& main)
+    : folder(std::make_shared<const Directory>(Directory::open(main.parent_path()))), main(main) {}
+
+OutputSet::OutputSet(OutputTarget target)
+    : target_(std::move(target)),
+      main_(target_.main),
       stem_(stem_of(main_)),
-      dir_(std::make_shared<const Directory>(Directory::open(main_.parent_path()))) {}
+      dir_(target_.folder) {}
 
 std::size_t OutputSet::remove_stale_temps(const fs::path& main) noexcept {
   try {
@@ -41,13 +46,22 @@ fs::path OutputSet::companion(std::string_view suffix) const {
 }
 
 AtomicFile& OutputSet::add(const fs::path& final_path) {
-  // Companions live next to the main file; anything else gets its own folder fd.
-  if (final_path.parent_path() == main_.parent_path())
-    files_.push_back(
-        std::make_unique<AtomicFile>(dir_, dir_, final_path.filename().string(), 0644));
-  else
-    files_.push_back(std::make_unique<AtomicFile>(final_path));
+  // Companions live next to the main file, in the folder the target was checked through.
+  if (final_path.parent_path() != main_.parent_path())
+    throw IoError(final_path.string() + ": not in the folder of the output " + main_.string());
+  const std::string name = final_path.filename().string();
+  if (target_.check) target_.check(name);
+  files_.push_back(std::make_unique<AtomicFile>(dir_, dir_, name, 0644));
+  files_.back()->keep_mode_and_group();
   return *files_.back();
+}
+
+void OutputSet::place(AtomicFile& f) const {
+  if (target_.replace) return f.commit();
+  if (!f.commit_new())
+    throw PathError("output_exists", f.final_path().string() +
+                                         " appeared while the job ran, and output.overwrite is "
+                                         "false; nothing was replaced");
 }
 
 std::vector<fs::path> OutputSet::commit(nlohmann::json manifest) {
@@ -58,16 +72,19 @@ std::vector<fs::path> OutputSet::commit(nlohmann::json manifest) {
         {{"path", f->final_path().string()}, {"bytes", f->size()}, {"sha256", checksum(*f)}});
   }
   manifest["outputs"] = std::move(outputs);
-  AtomicFile m(dir_, dir_, companion(".manifest.json").filename().string());
+  const std::string manifest_name = companion(".manifest.json").filename().string();
+  if (target_.check) target_.check(manifest_name);
+  AtomicFile m(dir_, dir_, manifest_name);
+  m.keep_mode_and_group();
   m.write(manifest.dump(2));
   m.write("\n");
   m.sync();
   std::vector<fs::path> done;
   for (auto& f : files_) {
-    f->commit();
+    place(*f);
     done.push_back(f->final_path());
   }
-  m.commit();
+  place(m);
   done.push_back(m.final_path());
   return done;
 }

@@ -2,12 +2,14 @@
 // (X.idx.npy, X.offsets.npy, ...) and X.manifest.json, written last. Either all of them
 // appear (fsynced, renamed into place, manifest last) or none: destroyed before commit(),
 // every temporary file is removed and existing files are left untouched. All of them are
-// created and renamed through one fd of the output's folder.
+// created and renamed through one fd of the output's folder, which a job gets from its path
+// policy (io/path_policy.hpp) already checked; a replaced file keeps its mode bits and group.
 #pragma once
 
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -16,9 +18,28 @@
 
 namespace qkv::io {
 
+// Where an output set goes: its folder fd, the main file, the rule each file name of the set is
+// held to, and whether existing files may be replaced.
+struct OutputTarget {
+  // Opens the folder of `main` by path, with no rules: tests and tools (jobs use
+  // PathPolicy::open_output).
+  OutputTarget(const std::filesystem::path& main);  // NOLINT: implicit on purpose
+  OutputTarget(std::shared_ptr<const Directory> folder, std::filesystem::path main,
+               std::function<void(std::string_view name)> check, bool replace)
+      : folder(std::move(folder)),
+        main(std::move(main)),
+        check(std::move(check)),
+        replace(replace) {}
+
+  std::shared_ptr<const Directory> folder;
+  std::filesystem::path main;
+  std::function<void(std::string_view name)> check;  // throws PathError; empty: none
+  bool replace = true;                               // false: commit never replaces (output_exists)
+};
+
 class OutputSet {
  public:
-  explicit OutputSet(std::filesystem::path main);
+  explicit OutputSet(OutputTarget target);
   // "out.bin" -> "out" + suffix; an unknown extension is kept ("out.data" -> "out.data.idx.npy").
   std::filesystem::path companion(std::string_view suffix) const;
   const std::filesystem::path& main() const { return main_; }
@@ -33,6 +54,8 @@ class OutputSet {
 
  private:
   static std::filesystem::path stem_of(const std::filesystem::path& main);
+  void place(AtomicFile& f) const;  // commit, replacing or not as the target says
+  OutputTarget target_;
   std::filesystem::path main_, stem_;
   std::shared_ptr<const Directory> dir_;
   std::vector<std::unique_ptr<AtomicFile>> files_;

@@ -20,6 +20,8 @@
 #include <string_view>
 #include <vector>
 
+#include "output_set.hpp"
+
 namespace qkv::io {
 
 // One document's token ids, one entry per input field.
@@ -64,15 +66,15 @@ class OutputWriter {
 // Token ids as JSON lines: [ids] per document, {"ids":..,"offsets":..} with offsets, and one
 // object keyed by field name when `fields` has several names. The same record, without the
 // newline, is an inline job's result (append_ids_record).
-std::unique_ptr<OutputWriter> make_ids_jsonl_writer(const std::filesystem::path& output,
+std::unique_ptr<OutputWriter> make_ids_jsonl_writer(const OutputTarget& output,
                                                     std::vector<std::string> fields, bool offsets);
 void append_ids_record(std::string& out, const DocumentIds& doc,
                        std::span<const std::string> fields, bool offsets);
 // Token ids for training: X.bin (uint16, or uint32 when `wide`) and X.idx.npy (int64 document
 // start offsets, one more than documents). Reads only the first field.
-std::unique_ptr<OutputWriter> make_ids_bin_writer(const std::filesystem::path& output, bool wide);
+std::unique_ptr<OutputWriter> make_ids_bin_writer(const OutputTarget& output, bool wide);
 // Model outputs: X<suffix>.npy float32 per tensor, X<suffix>.offsets.npy (int64 row offsets)
 // for per-token tensors.
-std::unique_ptr<OutputWriter> make_tensor_npy_writer(const std::filesystem::path& output);
+std::unique_ptr<OutputWriter> make_tensor_npy_writer(const OutputTarget& output);
 
 }  // namespace qkv::io

@@ -13,7 +13,7 @@ namespace {
 
 class TensorNpyWriter final : public OutputWriter {
  public:
-  explicit TensorNpyWriter(const std::filesystem::path& output) : outputs_(output) {}
+  explicit TensorNpyWriter(const OutputTarget& output) : outputs_(output) {}
 
   void append_document(std::string&, const DocumentIds&) const override {}
   void write_chunk(const ChunkOutput& chunk) override {
@@ -77,7 +77,7 @@ class TensorNpyWriter final : public OutputWriter {
 
 }  // namespace
 
-std::unique_ptr<OutputWriter> make_tensor_npy_writer(const std::filesystem::path& output) {
+std::unique_ptr<OutputWriter> make_tensor_npy_writer(const OutputTarget& output) {
   return std::make_unique<TensorNpyWriter>(output);
 }
 

@@ -1,7 +1,9 @@
 // The decode direction: ids (.jsonl of arrays, or .bin + .idx.npy) -> {"text"} jsonl.
-#include <fstream>
+#include <sys/stat.h>
+
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sstream>
 
 #include "io/byte_source.hpp"
 #include "io/formats.hpp"
@@ -41,7 +43,8 @@ bool parse_ids(std::string_view line, std::vector<int32_t>& ids, std::string& er
 // Reads ids documents from .bin files (with X.idx.npy) and lines from .jsonl files, in order.
 class IdsReader {
  public:
-  IdsReader(const std::vector<io::InputFile>& inputs, bool wide) : inputs_(inputs), wide_(wide) {}
+  IdsReader(const std::vector<io::InputFile>& inputs, bool wide, io::InputOpener open)
+      : inputs_(inputs), wide_(wide), open_(std::move(open)) {}
 
   // Fills up to max_docs records; false at the end.
   bool fill(Chunk& c, size_t max_docs, uint64_t& next_doc) {
@@ -62,8 +65,7 @@ class IdsReader {
         const int64_t n = idx_[doc_ + 1] - idx_[doc_];
         std::vector<int32_t> ids(static_cast<size_t>(n));
         std::string raw(static_cast<size_t>(n) * (wide_ ? 4 : 2), '\0');
-        bin_->read(raw.data(), static_cast<std::streamsize>(raw.size()));
-        if (static_cast<size_t>(bin_->gcount()) != raw.size())
+        if (read_exactly(*bin_, raw) != raw.size())
           throw JobFailed(in.path.string() + ": shorter than its .idx.npy says (document " +
                           std::to_string(doc_) + ")");
         const auto* p = reinterpret_cast<const unsigned char*>(raw.data());
@@ -79,7 +81,7 @@ class IdsReader {
         ++next_doc;
       } else {
         if (!c.ids_in.empty()) return true;
-        if (!lines_) lines_.emplace(std::vector<io::InputFile>{in});
+        if (!lines_) lines_.emplace(std::vector<io::InputFile>{in}, open_);
         io::RawLine l;
         if (!lines_->next(l)) {
           next_file();
@@ -98,7 +100,21 @@ class IdsReader {
   void open_bin(const std::filesystem::path& path) {
     const auto idx_path = std::filesystem::path(path).replace_extension(".idx.npy");
     try {
-      idx_ = io::read_npy(idx_path).as<int64_t>();
+      std::string bytes;
+      auto idx = io::open_source(idx_path, open_(idx_path));
+      bytes.resize(1 << 16);
+      for (size_t got = 0;;) {
+        got += read_exactly(*idx, bytes, got);
+        if (got < bytes.size()) {
+          bytes.resize(got);
+          break;
+        }
+        bytes.resize(bytes.size() * 2);
+      }
+      std::istringstream in(bytes);
+      idx_ = io::read_npy(in, idx_path).as<int64_t>();
+    } catch (const io::PathError&) {
+      throw;  // refused where opened: keeps its code
     } catch (const std::exception& e) {
       throw JobFailed(path.string() + ": cannot read its index " + idx_path.string() + ": " +
                       e.what());
@@ -108,14 +124,14 @@ class IdsReader {
     for (size_t i = 1; i < idx_.size(); ++i)
       if (idx_[i] < idx_[i - 1])
         throw JobFailed(idx_path.string() + ": offsets decrease at entry " + std::to_string(i));
-    std::error_code ec;
+    io::UniqueFd fd = open_(path);
+    struct stat st {};
     const uint64_t expect = static_cast<uint64_t>(idx_.back()) * (wide_ ? 4 : 2);
-    if (std::filesystem::file_size(path, ec) != expect)
+    if (::fstat(fd.get(), &st) != 0 || static_cast<uint64_t>(st.st_size) != expect)
       throw JobFailed(path.string() + ": expected " + std::to_string(expect) + " bytes (" +
                       std::to_string(idx_.back()) + (wide_ ? " uint32" : " uint16") + " ids per " +
                       idx_path.string() + "; the tokenizer's vocabulary decides the width)");
-    bin_.emplace(path, std::ios::binary);
-    if (!*bin_) throw JobFailed(path.string() + ": cannot open");
+    bin_ = io::open_source(path, std::move(fd));
     doc_ = 0;
   }
   void next_file() {
@@ -125,10 +141,22 @@ class IdsReader {
     ++current_;
   }
 
+  // Fills raw[from..] as far as the source goes; returns the bytes read.
+  static size_t read_exactly(io::ByteSource& src, std::string& raw, size_t from = 0) {
+    size_t got = 0;
+    while (from + got < raw.size()) {
+      size_t n = src.read(raw.data() + from + got, raw.size() - from - got);
+      if (n == 0) break;
+      got += n;
+    }
+    return got;
+  }
+
   const std::vector<io::InputFile>& inputs_;
   bool wide_;
+  io::InputOpener open_;
   size_t current_ = 0;
-  std::optional<std::ifstream> bin_;
+  std::unique_ptr<io::ByteSource> bin_;
   std::vector<int64_t> idx_;
   size_t doc_ = 0;
   std::optional<io::LineStream> lines_;
@@ -164,13 +192,15 @@ JobResult run_decode(JobContext& ctx) {
   io::AtomicFile* main = nullptr;
   try {
     if (!inline_job) {
-      outputs.emplace(spec.output);
-      main = &outputs->add(spec.output);
+      outputs.emplace(ctx.open_output(inputs));
+      main = &outputs->add(outputs->main());
     }
+  } catch (const io::PathError&) {
+    throw;  // keeps its code (path_denied, output_exists...)
   } catch (const std::exception& e) {
     throw JobFailed(e.what());
   }
-  IdsReader reader(inputs, wide);
+  IdsReader reader(inputs, wide, ctx.input_opener());
   uint64_t next_doc = 0;
   const size_t max_docs = ctx.pipeline.batch.documents;
 
@@ -187,6 +217,8 @@ JobResult run_decode(JobContext& ctx) {
     }
     try {
       return reader.fill(c, max_docs, next_doc);
+    } catch (const io::PathError&) {
+      throw;
     } catch (const std::exception& e) {
       c.error = e.what();
       return false;
@@ -249,6 +281,8 @@ JobResult run_decode(JobContext& ctx) {
   } catch (const JobFailed&) {
     throw;
   } catch (const JobCancelled&) {
+    throw;
+  } catch (const io::PathError&) {
     throw;
   } catch (const std::exception& e) {
     throw JobFailed(e.what());

@@ -58,7 +58,7 @@ std::vector<std::string> output_keys(const config::PipelineConfig& p) {
 
 // The one place the output format is decided: the writer for the pipeline's output config.
 std::unique_ptr<io::OutputWriter> make_writer(const config::PipelineConfig& p,
-                                              const std::filesystem::path& output, bool wide) {
+                                              const io::OutputTarget& output, bool wide) {
   switch (p.output.format) {
     case config::OutputFormat::jsonl:
       return io::make_ids_jsonl_writer(output, output_keys(p), p.output.offsets);
@@ -100,7 +100,7 @@ class Encoder {
       }
       for (const auto& in : inputs_) input_bytes_ += in.size;
       ctx.progress.bytes_total = input_bytes_;
-      stream_.emplace(inputs_);
+      stream_.emplace(inputs_, ctx.input_opener());
       if (p_.input.multi_field)
         for (const auto& in : inputs_)
           if (in.format == io::TextFormat::txt)
@@ -124,9 +124,11 @@ class Encoder {
     if (!inline_job) {
       if (ctx_.spec.output.empty()) throw JobFailed("no output path given");
       try {
-        writer_ = make_writer(p_, ctx_.spec.output, wide_);
+        writer_ = make_writer(p_, ctx_.open_output(inputs_), wide_);
       } catch (const JobFailed&) {
         throw;
+      } catch (const io::PathError&) {
+        throw;  // keeps its code (path_denied, output_exists...)
       } catch (const std::exception& e) {
         throw JobFailed(e.what());
       }
@@ -155,7 +157,9 @@ class Encoder {
       auto paths = writer_->commit(make_manifest(p_, inputs_, result, writer_->dtype()));
       for (auto& p : paths) result.outputs.push_back(p.string());
     } catch (const std::exception& e) {
-      if (dynamic_cast<const JobFailed*>(&e) || dynamic_cast<const JobCancelled*>(&e)) throw;
+      if (dynamic_cast<const JobFailed*>(&e) || dynamic_cast<const JobCancelled*>(&e) ||
+          dynamic_cast<const io::PathError*>(&e))
+        throw;
       throw JobFailed(e.what());  // I/O errors (e.g. a full disk), with the file named
     }
     return result;
@@ -181,6 +185,8 @@ class Encoder {
       bool more;
       try {
         more = stream_->next(l);
+      } catch (const io::PathError&) {
+        throw;  // refused where opened: keeps its code (path_denied)
       } catch (const std::exception& e) {
         c.error = e.what();
         return false;

@@ -10,6 +10,8 @@
 
 #include "config/pipeline_config.hpp"
 #include "io/inputs.hpp"
+#include "io/output_set.hpp"
+#include "io/path_policy.hpp"
 #include "pipeline/chunk.hpp"
 #include "pipeline/job.hpp"
 #include "pipeline/model_stage.hpp"
@@ -26,6 +28,13 @@ struct JobContext {
   const CancelFlag& cancel;
   oneapi::tbb::task_arena* arena = nullptr;  // where the pipeline runs
   unsigned threads = 1;
+  const io::PathPolicy* paths = nullptr;  // how the job's files are opened (never null in a run)
+
+  // The job's inputs, each opened through the path policy.
+  io::InputOpener input_opener() const;
+  // The output folder opened and checked through the path policy (PathError as JobFailed is
+  // not enough: the caller keeps its code).
+  io::OutputTarget open_output(const std::vector<io::InputFile>& inputs) const;
 
   // "file:line" of a record, or "inline text N".
   std::string where(const Chunk& chunk, size_t i, const std::vector<io::InputFile>& inputs) const;

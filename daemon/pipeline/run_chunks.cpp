@@ -10,6 +10,16 @@
 
 namespace qkv::detail {
 
+io::InputOpener JobContext::input_opener() const {
+  return [p = paths](const std::filesystem::path& f) { return p->open_input(f); };
+}
+
+io::OutputTarget JobContext::open_output(const std::vector<io::InputFile>& inputs) const {
+  std::vector<std::filesystem::path> in;
+  for (const auto& f : inputs) in.push_back(f.path);
+  return paths->open_output(spec.output, in, pipeline.output.overwrite);
+}
+
 std::string JobContext::where(const Chunk& chunk, size_t i,
                               const std::vector<io::InputFile>& inputs) const {
   if (spec.inputs.empty() || inputs.empty())

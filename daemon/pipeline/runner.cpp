@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "config/diagnostics.hpp"
+#include "pipeline/client_paths.hpp"
 #include "pipeline/job_context.hpp"
 #include "pipeline/plugin_tokenizer.hpp"
 
@@ -13,6 +14,13 @@ namespace qkv {
 
 config::PipelineConfig load_job_pipeline(const JobSpec& spec, const RunEnvironment& env) {
   if (spec.pipeline.empty()) throw JobFailed("no pipeline named");
+  const bool restricted = env.paths && env.paths->restricted();
+  if (restricted && config::names_pipeline_file(spec.pipeline)) {
+    auto file = env.paths->resolve_pipeline_file(spec.pipeline);
+    auto cfg = config::load_pipeline_config(file, spec.overrides, config::ClientValues::all);
+    check_client_paths(cfg, *env.paths, env.plugins);
+    return cfg;
+  }
   const auto file = config::resolve_pipeline(spec.pipeline, env.pipelines_dir);
   std::error_code ec;
   if (!std::filesystem::is_regular_file(file, ec)) {
@@ -22,7 +30,11 @@ config::PipelineConfig load_job_pipeline(const JobSpec& spec, const RunEnvironme
     throw JobFailed("pipeline '" + spec.pipeline + "' not found (looked for " + file.string() +
                     "; known: " + (known.empty() ? std::string("none") : known) + ")");
   }
-  return config::load_pipeline_config(file, spec.overrides);
+  if (!restricted) return config::load_pipeline_config(file, spec.overrides);
+  io::require_trusted_file(file, "pipeline '" + spec.pipeline + "'");
+  auto cfg = config::load_pipeline_config(file, spec.overrides, config::ClientValues::overrides);
+  check_client_paths(cfg, *env.paths, env.plugins);
+  return cfg;
 }
 
 JobResult run_job(const JobSpec& spec, const RunEnvironment& env, JobProgress& progress,
@@ -37,6 +49,8 @@ JobResult run_job(const JobSpec& spec, const RunEnvironment& env, JobProgress& p
       spec,     env.pipeline_loader ? env.pipeline_loader(spec) : load_job_pipeline(spec, env),
       nullptr,  nullptr,
       progress, cancel};
+  static const io::PathPolicy unrestricted = io::PathPolicy::unrestricted();
+  ctx.paths = env.paths ? env.paths : &unrestricted;
   if (env.tokenizer_factory) {
     ctx.tokenizer = env.tokenizer_factory(ctx.pipeline);
   } else {

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "config/pipeline_config.hpp"
+#include "io/path_policy.hpp"
 #include "pipeline/job.hpp"
 #include "pipeline/model_stage.hpp"
 #include "pipeline/stage_cache.hpp"
@@ -28,8 +29,11 @@ struct DaemonConfig;
 namespace qkv {
 
 struct RunEnvironment {
-  const config::DaemonConfig* daemon = nullptr;   // optional
-  std::filesystem::path pipelines_dir;            // where pipeline names are looked up
+  const config::DaemonConfig* daemon = nullptr;  // optional
+  std::filesystem::path pipelines_dir;           // where pipeline names are looked up
+  // How the job's files are opened, and (when restricted: the daemon's) which paths a client
+  // may name: inputs, outputs, a pipeline by path, `set` paths. Null: unrestricted, no rules.
+  const io::PathPolicy* paths = nullptr;
   const host::PluginRegistry* plugins = nullptr;  // tokenizer (and model) plugins
   oneapi::tbb::task_arena* arena = nullptr;       // shared arena; null: one per job
   unsigned threads = 0;                           // per-job arena size; 0 = all cores
@@ -60,7 +64,10 @@ class JobCancelled : public std::runtime_error {
 JobResult run_job(const JobSpec& spec, const RunEnvironment& env, JobProgress& progress,
                   const CancelFlag& cancel);
 
-// The pipeline a job names, loaded and validated with the job's overrides.
+// The pipeline a job names, loaded and validated with the job's overrides. With a restricted
+// path policy, a pipeline by path must lie in roots.input and is a client's as a whole, one of
+// pipelines_dir must be writable by its owner only, and client paths are checked
+// (pipeline/client_paths.hpp); refusals throw io::PathError.
 config::PipelineConfig load_job_pipeline(const JobSpec& spec, const RunEnvironment& env);
 
 }  // namespace qkv

@@ -25,7 +25,7 @@ struct DaemonService::Impl {
         executor(jobs::make_default_executor(opt.threads)),
         runner([this] { return opt.make_runner(*executor); }),
         spool(jobs::SpoolOptions{opt.spool, opt.done_days, opt.failed_days, opt.max_request_bytes}),
-        policy(opt.roots, opt.max_job_input_bytes, {opt.spool}),
+        policy(opt.roots, opt.max_job_input_bytes, opt.protected_paths),
         access(opt.admin_uids, opt.admin_groups, opt.admin_tokens),
         source(
             spool, [this]() -> const io::PathPolicy& { return policy; },

@@ -3,6 +3,7 @@
 #include "config/diagnostics.hpp"
 #include "host/plugin_error.hpp"
 #include "jobs/job_error.hpp"
+#include "service/daemon_paths.hpp"
 
 namespace qkv::service {
 namespace {
@@ -19,6 +20,8 @@ auto mapped(F&& f) {
     throw jobs::JobError("pipeline_error", e.what());
   } catch (const PluginError& e) {
     throw jobs::JobError("plugin_error", e.what());
+  } catch (const io::PathError& e) {
+    throw jobs::JobError(e.code(), e.what());
   }
 }
 
@@ -27,8 +30,11 @@ auto mapped(F&& f) {
 PipelineJobRunner::PipelineJobRunner(config::DaemonConfig config,
                                      std::shared_ptr<const host::PluginRegistry> plugins,
                                      jobs::Executor& executor, ModelStageFactory models)
-    : config_(std::move(config)), plugins_(std::move(plugins)) {
+    : config_(std::move(config)),
+      plugins_(std::move(plugins)),
+      paths_(path_roots(config_), config_.limits.max_job_input_bytes, protected_paths(config_)) {
   env_.daemon = &config_;
+  env_.paths = &paths_;
   env_.pipelines_dir = config_.pipelines_dir;
   env_.plugins = plugins_.get();
   env_.arena = executor.arena();
@@ -44,6 +50,12 @@ config::PipelineConfig PipelineJobRunner::pipeline_for(const JobSpec& spec) {
   for (auto& [k, v] : spec.overrides) key += '\0' + k + '=' + v;
   std::error_code ec;
   auto file = config::resolve_pipeline(spec.pipeline, env_.pipelines_dir);
+  // A chmod changes no mtime: trust is checked before every reuse (the loader checks it too).
+  if (!config::names_pipeline_file(spec.pipeline))
+    mapped([&] {
+      io::require_trusted_file(file, "pipeline '" + spec.pipeline + "'");
+      return 0;
+    });
   auto mtime = std::filesystem::last_write_time(file, ec);
   auto size = ec ? 0 : std::filesystem::file_size(file, ec);
   if (ec) return load_job_pipeline(spec, env_);  // it explains what is missing

@@ -25,7 +25,8 @@ class PipelineJobRunner final : public jobs::JobRunner {
                     ModelStageFactory models = {});
 
   // Maps the runner's exceptions onto protocol error codes (docs/protocol.md):
-  // pipeline_error (pipeline file or override), plugin_error, job_failed, cancelled.
+  // pipeline_error (pipeline file or override), plugin_error, job_failed, cancelled, and the
+  // path policy's (path_denied, not_found, output_exists...).
   JobResult run(const JobSpec& spec, JobProgress& progress, CancelFlag& cancel) override;
   void validate(const JobSpec& spec) override;
 
@@ -47,6 +48,7 @@ class PipelineJobRunner final : public jobs::JobRunner {
 
   config::DaemonConfig config_;
   std::shared_ptr<const host::PluginRegistry> plugins_;
+  io::PathPolicy paths_;  // the config's roots: where jobs open files, what clients may name
   RunEnvironment env_;
 };
 

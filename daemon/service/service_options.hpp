@@ -36,6 +36,7 @@ struct ServiceOptions {
   std::string default_pipeline;
   unsigned threads = 0;
   io::PathRoots roots;
+  io::ProtectedPaths protected_paths;  // never an output (service/daemon_paths.hpp)
   uint64_t max_request_bytes = 1 << 20;
   std::size_t max_queue = 64;
   uint64_t max_job_input_bytes = 0;
