@@ -1,10 +1,13 @@
 // A tokenizer plugin for the daemon tests only: ids are the text's bytes (so tests compute
 // expected outputs independently), with knobs to make jobs slow (delay_us per document) and
-// to crash the process on a marker text (crash_on), for the poison-job rule.
+// to crash the process on a marker text (crash_on), for the poison-job rule, and to hold a job
+// until a file exists (wait_for), the deterministic seam of the TOCTOU tests.
 #include <qkv/plugin.hpp>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <string>
 #include <thread>
 
 namespace {
@@ -12,12 +15,16 @@ namespace {
 class TestBytes final : public qkv::sdk::Tokenizer {
  public:
   TestBytes(qkv::sdk::Host&, qkv::sdk::Config cfg)
-      : delay_us_(cfg.integer_or<long>("delay_us", 0)), crash_on_(cfg.string_or("crash_on", "")) {}
+      : delay_us_(cfg.integer_or<long>("delay_us", 0)),
+        crash_on_(cfg.string_or("crash_on", "")),
+        wait_for_(cfg.string_or("wait_for", "")) {}
 
   void encode(std::string_view text, const qkv::sdk::EncodeOptions&,
               qkv::sdk::TokenSink& sink) override {
     if (!crash_on_.empty() && text.find(crash_on_) != std::string_view::npos) std::abort();
     if (delay_us_ > 0) std::this_thread::sleep_for(std::chrono::microseconds(delay_us_));
+    while (!wait_for_.empty() && ::access(wait_for_.c_str(), F_OK) != 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     for (unsigned char c : text) sink.push(c);
   }
   void decode(std::span<const int32_t> ids, qkv::sdk::ByteSink& sink) override {
@@ -39,6 +46,7 @@ class TestBytes final : public qkv::sdk::Tokenizer {
  private:
   long delay_us_;
   std::string crash_on_;
+  std::string wait_for_;  // a plain string, not a path key: only its existence is tested
 };
 
 }  // namespace
