@@ -24,6 +24,7 @@ inline constexpr std::string_view queue_full = "queue_full";
 inline constexpr std::string_view shutting_down = "shutting_down";
 inline constexpr std::string_view not_found = "not_found";
 inline constexpr std::string_view path_denied = "path_denied";
+inline constexpr std::string_view output_exists = "output_exists";  // output.overwrite: false
 inline constexpr std::string_view input_too_large = "input_too_large";
 // Running jobs.
 inline constexpr std::string_view pipeline_error = "pipeline_error";
@@ -51,6 +52,7 @@ inline constexpr std::array all = {bad_json,
                                    shutting_down,
                                    not_found,
                                    path_denied,
+                                   output_exists,
                                    input_too_large,
                                    pipeline_error,
                                    plugin_error,
