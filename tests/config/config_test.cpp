@@ -206,7 +206,7 @@ TEST_F(ConfigTest, OverrideErrorsNameTheOverride) {
   EXPECT_EQ(e[0],
             "--set tokenizer.plugin.x: expected tokenizer.plugin to be a mapping (it is not)");
   EXPECT_EQ(e[1], "--set batch.documents: expected an integer in [1, 1000000], got 'lots'");
-  EXPECT_EQ(e[2], "--set output.fromat: unknown key; expected one of: format, offsets");
+  EXPECT_EQ(e[2], "--set output.fromat: unknown key; expected one of: format, offsets, overwrite");
 }
 
 TEST_F(ConfigTest, CrossKeyRules) {
