@@ -37,6 +37,7 @@ service::ServiceOptions options_from(const config::DaemonConfig& c) {
   o.max_run = std::chrono::seconds(c.limits.max_run_seconds);
   o.idle_timeout = std::chrono::seconds(c.limits.idle_timeout_seconds);
   o.max_inline_texts = c.limits.max_inline_texts;
+  o.crash_quarantine = std::chrono::seconds(c.limits.crash_quarantine_seconds);
   o.done_days = c.retention.done_days;
   o.failed_days = c.retention.failed_days;
   o.drain = std::chrono::seconds(c.drain_seconds);

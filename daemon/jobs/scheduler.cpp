@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <iostream>
 
+#include "crash/call_slot.hpp"
 #include "jobs/job_error.hpp"
 
 namespace qkv::jobs {
@@ -243,8 +244,11 @@ JobOutcome Scheduler::execute(const std::shared_ptr<JobRecord>& job) {
   try {
     auto runner = runner_();
     if (!job->cancel_flag()())
-      executor_.execute(
-          [&] { out.result = runner->run(spec, job->progress(), job->cancel_flag()); });
+      executor_.execute([&] {
+        // A crash on this thread (or on the threads running this job's chunks) names this job.
+        crash::OwnerScope owner(job->id(), spec.pipeline);
+        out.result = runner->run(spec, job->progress(), job->cancel_flag());
+      });
     out.state = JobState::done;
   } catch (const JobError& e) {
     out.state = JobState::failed;

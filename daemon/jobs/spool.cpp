@@ -67,6 +67,16 @@ Spool::Spool(SpoolOptions options) : options_(std::move(options)) {
 
 const io::Directory& Spool::folder(const char* name) const { return *folders_.at(name); }
 
+json Spool::blames_of(const std::string& id) const {
+  if (!folder("crashes").contains(id)) return json::array();
+  try {
+    auto j = json::parse(folder("crashes").read_file(id, 1 << 20));
+    if (j.is_object() && j.contains("blames") && j["blames"].is_array()) return j["blames"];
+  } catch (const std::exception&) {
+  }
+  return json::array();  // an older marker (any crash counted): no blame
+}
+
 void Spool::write_durably(const char* folder_name, const std::string& name,
                           const std::string& bytes) {
   io::AtomicFile f(folders_.at("tmp"), folders_.at(folder_name), name, kSpoolFileMode);
@@ -146,7 +156,7 @@ std::optional<nlohmann::json> Spool::find_report(const std::string& id) const {
   return std::nullopt;
 }
 
-RecoveryReport Spool::recover() {
+RecoveryReport Spool::recover(const std::vector<crash::Record>& crashes) {
   RecoveryReport rep;
   std::error_code ec;
   std::vector<fs::path> left;
@@ -169,36 +179,59 @@ RecoveryReport Spool::recover() {
     if (finished) continue;
     // Interrupted: its half-written outputs go (the re-run writes them again).
     try {
-      auto job =
-          nlohmann::json::parse(folder("active").read_file(file, options_.max_job_file_bytes));
+      auto job = json::parse(folder("active").read_file(file, options_.max_job_file_bytes));
       if (job.is_object() && job.contains("output") && job["output"].is_string())
         io::OutputSet::remove_stale_temps(job["output"].get<std::string>());
     } catch (const std::exception&) {
     }
-    if (folder("crashes").contains(id)) {
-      nlohmann::json report = {
-          {"id", id},
-          {"state", "failed"},
-          {"ended_at", iso_time(Clock::now())},
-          {"error",
-           {{"code", "suspect"},
-            {"message",
-             "the job was running during two qkvd crashes in a row; it is not run "
-             "again (move it back into incoming/ to retry)"}}}};
+    auto blames = blames_of(id);
+    bool changed = false;
+    for (auto& r : crashes) {
+      if (r.owner != id) continue;
+      bool known = std::any_of(blames.begin(), blames.end(),
+                               [&](const json& b) { return b.value("record", "") == r.source; });
+      if (known) continue;  // a recovery cut short applies the same record again
+      blames.push_back({{"record", r.source},
+                        {"signal", crash::signal_name(r.signal)},
+                        {"signo", r.signal},
+                        {"plugin", r.plugin},
+                        {"call", r.call},
+                        {"at", iso_time(Clock::now())}});
+      changed = true;
+    }
+    if (blames.size() >= 2) {
+      std::string what;
+      for (auto& b : blames) {
+        crash::Record r;
+        r.signal = b.value("signo", 0);
+        r.plugin = b.value("plugin", "");
+        r.call = b.value("call", "");
+        what += (what.empty() ? "" : "; ") + crash::describe(r);
+      }
+      json report = {{"id", id},
+                     {"state", "failed"},
+                     {"ended_at", iso_time(Clock::now())},
+                     {"crashes", blames},
+                     {"error",
+                      {{"code", "suspect"},
+                       {"message", "the job crashed qkvd twice (" + what +
+                                       "); it is not run again (move it back into incoming/ "
+                                       "to retry)"}}}};
       try {
-        report["job"] =
-            nlohmann::json::parse(folder("active").read_file(file, options_.max_job_file_bytes));
+        report["job"] = json::parse(folder("active").read_file(file, options_.max_job_file_bytes));
       } catch (const std::exception&) {
       }
       complete(id, false, report);
       rep.suspects.push_back(id);
-    } else {
-      // Marker first: a crash between the two steps errs towards the suspect rule.
-      write_durably("crashes", id,
-                    "running during a crash, recovered " + iso_time(Clock::now()) + "\n");
-      io::move_durably(folder("active"), file, folder("incoming"), file, io::Replace::yes);
-      rep.requeued.push_back(id);
+      continue;
     }
+    // The blame first: a stop between the two steps keeps it.
+    if (changed) {
+      write_durably("crashes", id, json{{"blames", blames}}.dump() + "\n");
+      rep.blamed.push_back(id);
+    }
+    io::move_durably(folder("active"), file, folder("incoming"), file, io::Replace::yes);
+    rep.requeued.push_back(id);
   }
   // Our own half-written files (their writer is gone); others' (hand-dropped, Maildir-style)
   // only when stale.

@@ -3,7 +3,7 @@
 //   incoming/  accepted jobs waiting to run; a file renamed in here by hand is a job too
 //   active/    jobs running now (claimed by an atomic rename out of incoming/)
 //   done/ failed/   ended jobs: <id>.json (the job file) + <id>.report.json
-//   crashes/   <id> marks a job that was running when qkvd died (the suspect rule)
+//   crashes/   <id> lists the crashes blamed on a job (crash records naming it; the suspect rule)
 // Every step is a rename plus folder fsync (through the folders' fds, io/directory.hpp), so a crash
 // at any moment leaves each job in exactly one place, and recover() finishes whatever step was cut
 // short.
@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "crash/crash_record.hpp"
 #include "io/directory.hpp"
 
 namespace qkv::jobs {
@@ -33,8 +34,9 @@ struct SpoolOptions {
 };
 
 struct RecoveryReport {
-  std::vector<std::string> requeued;   // were running during a crash: run again
-  std::vector<std::string> suspects;   // were running during two crashes in a row: failed
+  std::vector<std::string> requeued;   // were running when qkvd stopped: run again
+  std::vector<std::string> blamed;     // of those, named by a crash record (once so far)
+  std::vector<std::string> suspects;   // named by crash records twice: failed as suspect
   std::vector<std::string> completed;  // had ended; only the final rename was missing
 };
 
@@ -70,13 +72,18 @@ class Spool {
   // The report of an ended job, if it is still kept.
   std::optional<nlohmann::json> find_report(const std::string& id) const;
 
-  RecoveryReport recover();
+  // Finishes what a stop cut short. `crashes` are the crash records of earlier processes
+  // (crash/crash_log.hpp): only a job a record names is blamed; a job blamed twice ends in
+  // failed/ with code `suspect`. A job no record names (kill -9, OOM, power loss) just runs again.
+  RecoveryReport recover(const std::vector<crash::Record>& crashes = {});
   // Removes done/ and failed/ entries older than the retention. Returns how many.
   std::size_t prune();
 
  private:
   fs::path dir(const char* name) const { return options_.root / name; }
   const io::Directory& folder(const char* name) const;
+  // The crashes blamed on job `id` so far (crashes/<id>), a JSON array.
+  nlohmann::json blames_of(const std::string& id) const;
   // Writes folder/name through a temporary file in tmp/, replacing it.
   void write_durably(const char* folder, const std::string& name, const std::string& bytes);
   SpoolOptions options_;

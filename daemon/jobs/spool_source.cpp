@@ -54,14 +54,16 @@ SpoolSource::SpoolSource(Spool& spool, std::function<const io::PathPolicy&()> po
       default_pipeline_(std::move(default_pipeline)),
       validate_(std::move(validate)) {}
 
-void SpoolSource::recover() {
-  auto rep = spool_.recover();
+void SpoolSource::recover(const std::vector<crash::Record>& crashes) {
+  auto rep = spool_.recover(crashes);
   for (auto& id : rep.requeued)
     std::cerr << "qkvd: job " << id
               << " was running when qkvd stopped unexpectedly; running it again\n";
-  for (auto& id : rep.suspects)
+  for (auto& id : rep.blamed)
     std::cerr << "qkvd: job " << id
-              << " was running during two crashes in a row; moved to failed/ as suspect\n";
+              << " crashed qkvd (crash record); a second crash fails it as suspect\n";
+  for (auto& id : rep.suspects)
+    std::cerr << "qkvd: job " << id << " crashed qkvd twice; moved to failed/ as suspect\n";
   for (auto& id : rep.completed)
     std::cerr << "qkvd: job " << id << " had ended before the crash; its end is now recorded\n";
 }

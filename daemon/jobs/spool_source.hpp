@@ -26,7 +26,7 @@ class SpoolSource final : public JobSource {
               std::function<void(const JobSpec&)> validate);
 
   std::string_view name() const override { return "spool"; }
-  void recover() override;
+  void recover(const std::vector<crash::Record>& crashes) override;
   std::size_t poll(JobSink& sink) override;
   void maintain() override;
 

@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 
+#include "crash/call_slot.hpp"
 #include "pipeline/job_context.hpp"
 #include "pipeline/runner.hpp"
 
@@ -40,7 +41,11 @@ void run_chunks(JobContext& ctx, const std::function<bool(Chunk&)>& read,
   // orders everything the caller set up before the first stage runs.
   std::mutex read_mutex, write_mutex;
   { std::scoped_lock setup(read_mutex, write_mutex); }
+  // The stages run on oneTBB workers: each carries the caller's crash owner (crash/call_slot.hpp)
+  // so a plugin crash in any of them names this job.
+  const crash::Owner owner = crash::current_owner();
   auto read_stage = [&](tbb::flow_control& fc) -> Ptr {
+    crash::OwnerScope as_owner(owner);
     std::lock_guard lock(read_mutex);
     if (done || ctx.cancel() || stopping.load(std::memory_order_relaxed)) {
       fc.stop();
@@ -63,6 +68,7 @@ void run_chunks(JobContext& ctx, const std::function<bool(Chunk&)>& read,
     return chunk;
   };
   auto work_stage = [&](Ptr chunk) {
+    crash::OwnerScope as_owner(owner);
     chunk->stage.load(std::memory_order_acquire);
     if (!chunk->error && !chunk->thrown && !stopping.load(std::memory_order_relaxed)) {
       try {
@@ -75,6 +81,7 @@ void run_chunks(JobContext& ctx, const std::function<bool(Chunk&)>& read,
     return chunk;
   };
   auto write_stage = [&](Ptr chunk) {
+    crash::OwnerScope as_owner(owner);
     std::lock_guard lock(write_mutex);
     chunk->stage.load(std::memory_order_acquire);
     if (failure) {
