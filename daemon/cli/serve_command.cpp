@@ -6,6 +6,7 @@
 #include <set>
 
 #include "config/diagnostics.hpp"
+#include "host/library.hpp"
 #include "service/daemon_service.hpp"
 #include "service/pipeline_job_runner.hpp"
 
@@ -92,6 +93,9 @@ service::RunnerBundle build_runner(CliContext& ctx, LoadState& state, jobs::Exec
 int serve(CliContext& ctx) {
   try {
     const auto& cfg = ctx.daemon_config();
+    // Private plugin copies beside the spool; those of dead daemons (kill -9 mid-reload) go.
+    if (std::size_t n = host::set_private_copy_place(cfg.spool / "plugin-copies", ""))
+      std::cerr << "qkvd: removed " << n << " stale plugin-copies folder(s) of dead daemons\n";
     service::ServiceOptions o = options_from(cfg);
     auto state = std::make_shared<LoadState>();
     o.make_runner = [&ctx, state](jobs::Executor& ex) { return build_runner(ctx, *state, ex); };

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 #include <vector>
 
 #include "io_error.hpp"
@@ -40,6 +41,22 @@ class Fd {
   }
   const std::string& path() const { return path_; }
   int fd() const { return fd_; }
+  // Throws unless the file starts with `magic`: gzopen reads any other bytes as they are, and a
+  // .gz or .zst that is not one must fail naming the file, not pass garbage on as text.
+  void require_magic(std::string_view magic, const char* format) {
+    char head[8] = {};
+    size_t got = 0;
+    while (got < magic.size()) {
+      ssize_t n = ::pread(fd_, head + got, magic.size() - got, off_t(got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw_errno(path_, "read failed", errno);
+      if (n == 0) break;
+      got += size_t(n);
+    }
+    if (std::string_view(head, got) != magic)
+      throw IoError(path_ + ": not " + format + " data (the file does not start with the " +
+                    format + " magic bytes)");
+  }
 
  private:
   std::string path_;
@@ -82,6 +99,7 @@ class GzipSource final : public ByteSource {
 class ZstdSource final : public ByteSource {
  public:
   explicit ZstdSource(const fs::path& file) : fd_(file), in_(ZSTD_DStreamInSize()) {
+    fd_.require_magic("\x28\xb5\x2f\xfd", "zstd");
     ctx_ = ZSTD_createDCtx();
     if (!ctx_) throw IoError(fd_.path() + ": cannot create a zstd context");
   }
@@ -130,6 +148,7 @@ std::unique_ptr<ByteSource> open_source(const fs::path& file) {
   switch (compression_of(file)) {
     case Compression::gzip: {
       Fd probe(file);  // gzopen would happily report a missing file as an empty one
+      probe.require_magic("\x1f\x8b", "gzip");
       return std::make_unique<GzipSource>(file);
     }
     case Compression::zstd:

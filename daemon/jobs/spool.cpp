@@ -26,6 +26,28 @@ std::chrono::system_clock::time_point mtime_of(const fs::path& p) {
                                                std::chrono::nanoseconds(st.st_mtim.tv_nsec));
 }
 
+// What a non-regular entry is, for the report; empty for a regular file.
+std::string type_name(fs::file_type t) {
+  switch (t) {
+    case fs::file_type::regular:
+      return {};
+    case fs::file_type::directory:
+      return "directory";
+    case fs::file_type::symlink:
+      return "symlink";
+    case fs::file_type::fifo:
+      return "fifo";
+    case fs::file_type::socket:
+      return "socket";
+    case fs::file_type::block:
+      return "block device";
+    case fs::file_type::character:
+      return "character device";
+    default:
+      return "special file";
+  }
+}
+
 void remove_quietly(const fs::path& p) {
   std::error_code ec;
   fs::remove(p, ec);
@@ -99,8 +121,7 @@ std::vector<Spool::Waiting> Spool::list_incoming() const {
     std::string name = e.path().filename().string();
     if (name.empty() || name[0] == '.') continue;
     std::error_code ec2;
-    if (!e.is_regular_file(ec2)) continue;
-    out.push_back({name, mtime_of(e.path())});
+    out.push_back({name, mtime_of(e.path()), type_name(e.symlink_status(ec2).type())});
   }
   std::sort(out.begin(), out.end(), [](auto& a, auto& b) {
     return a.mtime != b.mtime ? a.mtime < b.mtime : a.name < b.name;
@@ -124,7 +145,7 @@ bool Spool::claim(const std::string& name, const std::string& id) {
 
 void Spool::complete(const std::string& id, bool ok, const nlohmann::json& report) {
   const char* to = ok ? "done" : "failed";
-  write_durably(to, id + ".report.json", report.dump(2) + "\n");
+  write_durably(to, id + ".report.json", report_text(report) + "\n");
   io::move_durably(folder("active"), id + ".json", folder(to), id + ".json", io::Replace::yes);
   folder("crashes").remove(id);
 }

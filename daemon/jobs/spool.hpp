@@ -54,8 +54,10 @@ class Spool {
   struct Waiting {
     std::string name;
     std::chrono::system_clock::time_point mtime;
+    std::string not_regular;  // "directory", "fifo", "symlink"...; empty for a regular file
   };
   // incoming/ entries, oldest first; names starting with '.' are ignored (being written).
+  // Entries that are no regular file are listed too (they are failed, never run).
   std::vector<Waiting> list_incoming() const;
   std::string read_incoming(const std::string& name) const;
   uid_t incoming_owner(const std::string& name) const;

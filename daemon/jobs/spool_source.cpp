@@ -140,6 +140,13 @@ std::shared_ptr<JobRecord> SpoolSource::load(const Spool::Waiting& w) {
             std::filesystem::exists(spool_.root() / d / (id + ".report.json"));
   if (!valid_job_id(id) || w.name != id + ".json" || taken) id = new_job_id();
   uid_t owner = spool_.incoming_owner(w.name);
+  if (!w.not_regular.empty()) {
+    fail_unclaimed(w.name, id, "bad_request",
+                   "incoming/" + w.name + ": not a regular file (a " + w.not_regular +
+                       "); a job file is a regular file renamed into incoming/",
+                   owner);
+    return nullptr;
+  }
   nlohmann::json request;
   try {
     std::string bytes = spool_.read_incoming(w.name);

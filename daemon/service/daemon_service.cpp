@@ -10,6 +10,7 @@
 #include "crash/quarantine.hpp"
 #include "jobs/job_json.hpp"
 #include "jobs/scheduler.hpp"
+#include "jobs/spool_lock.hpp"
 #include "jobs/spool_source.hpp"
 #include "server/server.hpp"
 #include "service/daemon_backend.hpp"
@@ -26,6 +27,7 @@ struct DaemonService::Impl {
       : opt(std::move(o)),
         executor(jobs::make_default_executor(opt.threads)),
         runner([this] { return opt.make_runner(*executor); }),
+        spool_lock(opt.spool),
         spool(jobs::SpoolOptions{opt.spool, opt.done_days, opt.failed_days, opt.max_request_bytes}),
         crash_log(opt.spool / "crash-records"),
         quarantine(opt.spool / "quarantine", opt.crash_quarantine),
@@ -253,6 +255,7 @@ struct DaemonService::Impl {
   asio::io_context io;
   std::unique_ptr<jobs::Executor> executor;
   RunnerHolder runner;
+  jobs::SpoolLock spool_lock;  // before anything reads or writes the spool
   jobs::Spool spool;
   crash::CrashLog crash_log;
   crash::Quarantine quarantine;

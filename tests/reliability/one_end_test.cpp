@@ -1,0 +1,178 @@
+// "Exactly one end, always recordable" (issue 11 item 3) against a real qkvd: reports of any
+// bytes, mislabelled compressed inputs, non-regular entries in incoming/, one daemon per spool,
+// private plugin copies of dead daemons.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "harness.hpp"
+
+namespace qkv::test {
+namespace {
+
+using json = nlohmann::json;
+
+// Any entry, a dangling symlink too.
+bool present(const fs::path& p) {
+  std::error_code ec;
+  return fs::symlink_status(p, ec).type() != fs::file_type::not_found && !ec;
+}
+
+// The report of `id` once its end is complete (report and job file in done/ or failed/; null
+// after the timeout). It must parse.
+json wait_report(const Rig& s, const std::string& id, std::chrono::milliseconds t = 20s) {
+  json out;
+  eventually(
+      [&] {
+        for (auto* dir : {"done", "failed"}) {
+          fs::path p = s.spool / dir / (id + ".report.json");
+          if (fs::exists(p) && present(s.spool / dir / (id + ".json"))) {
+            out = json::parse(read_text(p));  // throws (fails the test) when not JSON
+            return true;
+          }
+        }
+        return false;
+      },
+      t);
+  return out;
+}
+
+void drop_job_file(const Rig& s, const std::string& name, const std::string& bytes) {
+  write_text(s.spool / "tmp" / name, bytes);
+  fs::rename(s.spool / "tmp" / name, s.spool / "incoming" / name);
+}
+
+json submit_ok(Daemon& d, const json& req) {
+  auto r = d.client().call(req);
+  EXPECT_TRUE(r.value("ok", false)) << r.dump();
+  return r;
+}
+
+TEST(OneEnd, AReportOfAnyBytesIsWrittenAndTheJobEndsOnce) {
+  Rig s;
+  Daemon d(s);
+  d.start();
+  // A stray non-UTF-8 byte outside a JSON string: the parser quotes it in its message.
+  drop_job_file(s, "stray.json", "{\"pipeline\": \"bytes\", \xff\xfe}\n");
+  // A UTF-16 job file (BOM and all).
+  std::string utf16 = "\xff\xfe";
+  for (char c : std::string(R"({"pipeline":"bytes"})")) utf16 += std::string{c, '\0'};
+  drop_job_file(s, "utf16.json", utf16);
+  // A glob matching a non-UTF-8 file name whose content fails the job.
+  write_text(s.in / "bad\xff\xfename.jsonl", "{\"text\": \"ok\"}\nnot json \xff\n");
+  std::string glob_id = submit_ok(d, {{"op", "submit"},
+                                      {"pipeline", "bytes"},
+                                      {"inputs", {(s.in / "bad*.jsonl").string()}},
+                                      {"output", (s.out / "glob.jsonl").string()}})["id"];
+  // A .gz that is not gzip: an error naming the file, not its bytes read as text.
+  write_text(s.in / "fake.jsonl.gz", "{\"text\": \"\xff\xfe plain\"}\n");
+  std::string gz_id = submit_ok(d, {{"op", "submit"},
+                                    {"pipeline", "bytes"},
+                                    {"inputs", {(s.in / "fake.jsonl.gz").string()}},
+                                    {"output", (s.out / "gz.jsonl").string()}})["id"];
+  for (auto* id : {"stray", "utf16"}) {
+    auto rep = wait_report(s, id, 30s);  // unparsable files get 5 s to settle
+    ASSERT_FALSE(rep.is_null()) << id << "\n" << d.log();
+    EXPECT_EQ(rep["state"], "failed") << id;
+    EXPECT_EQ(rep["error"]["code"], "bad_json") << id;
+  }
+  auto glob = wait_report(s, glob_id);
+  ASSERT_FALSE(glob.is_null()) << d.log();
+  EXPECT_EQ(glob["state"], "failed");
+  std::string msg = glob["error"]["message"];
+  EXPECT_NE(msg.find("bad\\xff\\xfename.jsonl:2"), std::string::npos) << msg;
+  auto gz = wait_report(s, gz_id);
+  ASSERT_FALSE(gz.is_null()) << d.log();
+  EXPECT_EQ(gz["state"], "failed");
+  msg = gz["error"]["message"];
+  EXPECT_NE(msg.find((s.in / "fake.jsonl.gz").string() + ": not gzip data"), std::string::npos)
+      << msg;
+  EXPECT_TRUE(fs::is_empty(s.spool / "active"));
+  // After a restart nothing runs again: each job has exactly one end.
+  d.kill9();
+  d.start();
+  std::this_thread::sleep_for(300ms);
+  EXPECT_TRUE(fs::is_empty(s.spool / "active"));
+  EXPECT_TRUE(fs::is_empty(s.spool / "incoming"));
+  std::size_t reports = 0;
+  for (auto& e : fs::directory_iterator(s.spool / "failed"))
+    reports += e.path().string().ends_with(".report.json");
+  EXPECT_EQ(reports, 4u);
+  EXPECT_TRUE(fs::is_empty(s.spool / "done"));
+}
+
+TEST(OneEnd, ANonRegularEntryInIncomingIsFailedWithAReport) {
+  Rig s;
+  Daemon d(s);
+  d.start();
+  ASSERT_EQ(::mkfifo((s.spool / "incoming" / "pipe.json").c_str(), 0600), 0);
+  fs::create_directory(s.spool / "incoming" / "folder.json");
+  fs::create_symlink(s.in / "nowhere.json", s.spool / "incoming" / "link.json");
+  for (auto* id : {"pipe", "folder", "link"}) {
+    auto rep = wait_report(s, id);
+    ASSERT_FALSE(rep.is_null()) << id << "\n" << d.log();
+    EXPECT_EQ(rep["error"]["code"], "bad_request") << id;
+    std::string msg = rep["error"]["message"];
+    EXPECT_NE(msg.find("not a regular file"), std::string::npos) << msg;
+  }
+  EXPECT_TRUE(fs::is_empty(s.spool / "incoming"));
+  EXPECT_TRUE(d.client().call({{"op", "health"}}).value("ok", false));
+}
+
+TEST(OneEnd, ASecondDaemonOnTheSameSpoolExits1NamingTheHolder) {
+  Rig s;
+  Daemon first(s);
+  first.start();
+  Rig other;  // its own socket, the first one's spool
+  std::string cfg = read_text(other.config);
+  auto at = cfg.find("spool: ");
+  cfg.replace(at, cfg.find('\n', at) - at, "spool: " + s.spool.string());
+  write_text(other.config, cfg);
+  Daemon second(other);
+  second.spawn();
+  EXPECT_EQ(second.wait_exit(), 1);
+  EXPECT_NE(second.log().find("pid " + std::to_string(first.pid())), std::string::npos)
+      << second.log();
+  EXPECT_TRUE(first.client().call({{"op", "health"}}).value("ok", false));
+  // The lock goes with the process, kill -9 included.
+  first.kill9();
+  second.start();
+  EXPECT_TRUE(second.client().call({{"op", "health"}}).value("ok", false));
+}
+
+pid_t dead_pid() {
+  pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  int st = 0;
+  ::waitpid(child, &st, 0);
+  return child;
+}
+
+TEST(OneEnd, PrivatePluginCopiesLiveInTheSpoolAndADeadDaemonsAreRemovedAtStart) {
+  Rig s;
+  fs::path copies = s.spool / "plugin-copies";
+  // What kill -9 during a reload leaves: a copy in the dead daemon's folder.
+  fs::path dead = copies / std::to_string(dead_pid()) / "Ab12Cd";
+  fs::create_directories(dead);
+  write_text(dead / "qkv_test-bytes.so", "left behind");
+  fs::path live = copies / std::to_string(::getpid());  // a running process's: kept
+  fs::create_directories(live);
+  Daemon d(s);
+  d.start();
+  EXPECT_FALSE(fs::exists(dead.parent_path()));
+  EXPECT_TRUE(fs::exists(live));
+  // The daemon's own folder exists and holds nothing once the plugins are loaded.
+  fs::path own = copies / std::to_string(d.pid());
+  EXPECT_TRUE(fs::is_directory(own));
+  EXPECT_TRUE(fs::is_empty(own));
+  auto r = d.client().call({{"op", "reload"}});
+  EXPECT_TRUE(r.value("ok", false)) << r.dump();
+  EXPECT_TRUE(fs::is_empty(own));
+}
+
+}  // namespace
+}  // namespace qkv::test
