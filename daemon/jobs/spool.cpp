@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "io/atomic_file.hpp"
+#include "io/io_error.hpp"
 #include "io/output_set.hpp"
 #include "jobs/job_json.hpp"
 
@@ -99,8 +100,16 @@ json Spool::blames_of(const std::string& id) const {
   return json::array();  // an older marker (any crash counted): no blame
 }
 
+void Spool::charge(std::size_t bytes) {
+  if (!options_.fail_writes_after) return;
+  if (written_.fetch_add(bytes) + bytes > options_.fail_writes_after)
+    throw io::IoError(options_.root.string() +
+                      ": No space left on device (test fault: QKV_TEST_SPOOL_ENOSPC_AFTER)");
+}
+
 void Spool::write_durably(const char* folder_name, const std::string& name,
                           const std::string& bytes) {
+  charge(bytes.size());
   io::AtomicFile f(folders_.at("tmp"), folders_.at(folder_name), name, kSpoolFileMode);
   f.write(bytes);
   f.commit();
@@ -109,6 +118,7 @@ void Spool::write_durably(const char* folder_name, const std::string& name,
 fs::path Spool::active(const std::string& id) const { return dir("active") / (id + ".json"); }
 
 bool Spool::put_incoming(const std::string& id, const std::string& bytes) {
+  charge(bytes.size());
   io::AtomicFile f(folders_.at("tmp"), folders_.at("incoming"), id + ".json", kSpoolFileMode);
   f.write(bytes);
   return f.commit_new();
@@ -177,6 +187,46 @@ std::optional<nlohmann::json> Spool::find_report(const std::string& id) const {
   return std::nullopt;
 }
 
+std::optional<json> Spool::finished_report(const std::string& id, const json& job) const {
+  if (!job.is_object() || !job.contains("output") || !job["output"].is_string()) return {};
+  const std::string output = job["output"].get<std::string>();
+  if (output.empty()) return {};
+  fs::path manifest_file;
+  json manifest;
+  try {
+    manifest_file = io::OutputSet(output).companion(".manifest.json");  // opens the folder
+    manifest = json::parse(io::Directory::open(manifest_file.parent_path())
+                               .read_file(manifest_file.filename().string(), 16 << 20));
+  } catch (const std::exception&) {
+    return {};
+  }
+  if (!manifest.is_object() || manifest.value("job_id", "") != id) return {};
+  const auto outputs = manifest.find("outputs");
+  if (outputs == manifest.end() || !outputs->is_array() || outputs->empty()) return {};
+  std::vector<std::string> paths;
+  for (const auto& o : *outputs) {
+    if (!o.is_object() || !o.contains("path") || !o["path"].is_string() || !o.contains("bytes") ||
+        !o["bytes"].is_number_unsigned())
+      return {};
+    const std::string path = o["path"].get<std::string>();
+    std::error_code ec;
+    if (fs::file_size(path, ec) != o["bytes"].get<uint64_t>() || ec) return {};
+    paths.push_back(path);
+  }
+  paths.push_back(manifest_file.string());
+  return json{{"id", id},
+              {"state", "done"},
+              {"ended_at", iso_time(Clock::now())},
+              {"recovered",
+               "the outputs were complete (the manifest names this job); its end "
+               "had not been recorded"},
+              {"result",
+               {{"documents", manifest.value("documents", uint64_t{0})},
+                {"tokens", manifest.value("tokens", uint64_t{0})},
+                {"outputs", paths}}},
+              {"job", job}};
+}
+
 RecoveryReport Spool::recover(const std::vector<crash::Record>& crashes) {
   RecoveryReport rep;
   std::error_code ec;
@@ -198,13 +248,21 @@ RecoveryReport Spool::recover(const std::vector<crash::Record>& crashes) {
       }
     }
     if (finished) continue;
-    // Interrupted: its half-written outputs go (the re-run writes them again).
+    json job;
     try {
-      auto job = json::parse(folder("active").read_file(file, options_.max_job_file_bytes));
-      if (job.is_object() && job.contains("output") && job["output"].is_string())
-        io::OutputSet::remove_stale_temps(job["output"].get<std::string>());
+      job = json::parse(folder("active").read_file(file, options_.max_job_file_bytes));
     } catch (const std::exception&) {
     }
+    // Its outputs are complete, only the record was missing (a full spool, a crash right
+    // after the manifest): done, never run twice.
+    if (auto report = finished_report(id, job)) {
+      complete(id, true, *report);
+      rep.finished.push_back(id);
+      continue;
+    }
+    // Interrupted: its half-written outputs go (the re-run writes them again).
+    if (job.is_object() && job.contains("output") && job["output"].is_string())
+      io::OutputSet::remove_stale_temps(job["output"].get<std::string>());
     auto blames = blames_of(id);
     bool changed = false;
     for (auto& r : crashes) {
@@ -238,10 +296,7 @@ RecoveryReport Spool::recover(const std::vector<crash::Record>& crashes) {
                        {"message", "the job crashed qkvd twice (" + what +
                                        "); it is not run again (move it back into incoming/ "
                                        "to retry)"}}}};
-      try {
-        report["job"] = json::parse(folder("active").read_file(file, options_.max_job_file_bytes));
-      } catch (const std::exception&) {
-      }
+      if (!job.is_null()) report["job"] = job;
       complete(id, false, report);
       rep.suspects.push_back(id);
       continue;

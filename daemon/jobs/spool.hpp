@@ -9,6 +9,7 @@
 // short.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -31,6 +32,9 @@ struct SpoolOptions {
   double done_days = 7;  // retention of done/ entries; 0 keeps them forever
   double failed_days = 30;
   std::size_t max_job_file_bytes = 1 << 20;
+  // Test-only fault seam (QKV_TEST_SPOOL_ENOSPC_AFTER): once this many bytes have been written
+  // to the spool, every further write fails with ENOSPC, as on a full disk. 0: off.
+  uint64_t fail_writes_after = 0;
 };
 
 struct RecoveryReport {
@@ -38,6 +42,7 @@ struct RecoveryReport {
   std::vector<std::string> blamed;     // of those, named by a crash record (once so far)
   std::vector<std::string> suspects;   // named by crash records twice: failed as suspect
   std::vector<std::string> completed;  // had ended; only the final rename was missing
+  std::vector<std::string> finished;   // outputs complete (manifest names the job): done
 };
 
 class Spool {
@@ -86,9 +91,16 @@ class Spool {
   const io::Directory& folder(const char* name) const;
   // The crashes blamed on job `id` so far (crashes/<id>), a JSON array.
   nlohmann::json blames_of(const std::string& id) const;
+  // The done report of a job whose end was not recorded but whose outputs are complete: the
+  // manifest at its output names the job and every listed output has its recorded size.
+  std::optional<nlohmann::json> finished_report(const std::string& id,
+                                                const nlohmann::json& job) const;
+  // Counts bytes against fail_writes_after; throws ENOSPC past it.
+  void charge(std::size_t bytes);
   // Writes folder/name through a temporary file in tmp/, replacing it.
   void write_durably(const char* folder, const std::string& name, const std::string& bytes);
   SpoolOptions options_;
+  std::atomic<uint64_t> written_{0};
   std::map<std::string, std::shared_ptr<const io::Directory>, std::less<>> folders_;
 };
 

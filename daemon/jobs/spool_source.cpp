@@ -64,6 +64,9 @@ void SpoolSource::recover(const std::vector<crash::Record>& crashes) {
               << " crashed qkvd (crash record); a second crash fails it as suspect\n";
   for (auto& id : rep.suspects)
     std::cerr << "qkvd: job " << id << " crashed qkvd twice; moved to failed/ as suspect\n";
+  for (auto& id : rep.finished)
+    std::cerr << "qkvd: job " << id
+              << " had written all its outputs before qkvd stopped; recorded as done\n";
   for (auto& id : rep.completed)
     std::cerr << "qkvd: job " << id << " had ended before the crash; its end is now recorded\n";
 }

@@ -10,6 +10,13 @@
 #include "pipeline/runner.hpp"
 
 namespace qkv::detail {
+namespace {
+
+std::string cancelled_message(const JobSpec& spec) {
+  return spec.id.empty() ? "the job was cancelled" : "job " + spec.id + " was cancelled";
+}
+
+}  // namespace
 
 std::string JobContext::where(const Chunk& chunk, size_t i,
                               const std::vector<io::InputFile>& inputs) const {
@@ -91,7 +98,7 @@ void run_chunks(JobContext& ctx, const std::function<bool(Chunk&)>& read,
     } else if (chunk->error) {
       fail(std::make_exception_ptr(JobFailed(*chunk->error)));
     } else if (chunk->cancelled || ctx.cancel()) {
-      fail(std::make_exception_ptr(JobCancelled("job " + ctx.spec.id + " was cancelled")));
+      fail(std::make_exception_ptr(JobCancelled(cancelled_message(ctx.spec))));
     } else {
       try {
         write(*chunk);
@@ -136,7 +143,7 @@ void run_chunks(JobContext& ctx, const std::function<bool(Chunk&)>& read,
     std::scoped_lock finished(read_mutex, write_mutex);
   }  // the caller now reads what the stages wrote
   if (failure) std::rethrow_exception(failure);
-  if (ctx.cancel()) throw JobCancelled("job " + ctx.spec.id + " was cancelled");
+  if (ctx.cancel()) throw JobCancelled(cancelled_message(ctx.spec));
 }
 
 }  // namespace qkv::detail

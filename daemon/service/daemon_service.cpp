@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <iostream>
 #include <thread>
 
@@ -28,7 +29,8 @@ struct DaemonService::Impl {
         executor(jobs::make_default_executor(opt.threads)),
         runner([this] { return opt.make_runner(*executor); }),
         spool_lock(opt.spool),
-        spool(jobs::SpoolOptions{opt.spool, opt.done_days, opt.failed_days, opt.max_request_bytes}),
+        spool(jobs::SpoolOptions{opt.spool, opt.done_days, opt.failed_days, opt.max_request_bytes,
+                                 spool_fault_for_testing()}),
         crash_log(opt.spool / "crash-records"),
         quarantine(opt.spool / "quarantine", opt.crash_quarantine),
         policy(opt.roots, opt.max_job_input_bytes, {opt.spool}),
@@ -64,6 +66,12 @@ struct DaemonService::Impl {
     so2.limits.idle_timeout =
         std::chrono::duration_cast<std::chrono::milliseconds>(opt.idle_timeout);
     server = std::make_unique<server::Server>(io, so2, *backend);
+  }
+
+  // The test-only seam of tests/reliability (a spool that fills up): QKV_TEST_SPOOL_ENOSPC_AFTER.
+  static uint64_t spool_fault_for_testing() {
+    const char* v = std::getenv("QKV_TEST_SPOOL_ENOSPC_AFTER");
+    return v ? std::strtoull(v, nullptr, 10) : 0;
   }
 
   static void log_end(const jobs::JobRecord& j) {

@@ -144,6 +144,85 @@ TEST(OneEnd, ASecondDaemonOnTheSameSpoolExits1NamingTheHolder) {
   EXPECT_TRUE(second.client().call({{"op", "health"}}).value("ok", false));
 }
 
+// The spool fills up between the job's outputs and its report (the test-only seam
+// QKV_TEST_SPOOL_ENOSPC_AFTER fails spool writes past N bytes): the end is retried, never
+// reported failed; killed while retrying, the next start records it done from the manifest
+// that names the job, without running it again.
+TEST(OneEnd, ASpoolFullAtTheEndIsRetriedAndTheFinishedJobIsNeverRunAgain) {
+  Rig s;
+  // Long names: the job file (each path once) fits in the budget, the report (each path
+  // several times) does not.
+  const std::string name(180, 'n');
+  auto texts = std::vector<std::string>{"one", "two", "three"};
+  write_text(s.in / (name + ".jsonl"), jsonl_of(texts));
+  Daemon d(s);
+  d.start({{"QKV_TEST_SPOOL_ENOSPC_AFTER", "1000"}});
+  std::string id = submit_ok(d, {{"op", "submit"},
+                                 {"pipeline", "bytes"},
+                                 {"inputs", {(s.in / (name + ".jsonl")).string()}},
+                                 {"output", (s.out / (name + ".jsonl")).string()}})["id"];
+  const fs::path out = s.out / (name + ".jsonl");
+  const fs::path manifest = s.out / (name + ".manifest.json");
+  ASSERT_TRUE(eventually([&] { return d.log().find("; retrying") != std::string::npos; }))
+      << d.log();
+  ASSERT_TRUE(fs::exists(manifest));
+  EXPECT_EQ(json::parse(read_text(manifest))["job_id"], id);
+  std::this_thread::sleep_for(300ms);  // a few retries
+  auto st = d.client().call({{"op", "status"}, {"id", id}});
+  EXPECT_EQ(st["job"]["state"], "running") << st.dump();  // not "failed" for a complete output
+  EXPECT_TRUE(fs::is_empty(s.spool / "failed"));
+  EXPECT_TRUE(fs::is_empty(s.spool / "done"));
+  struct stat before {};
+  ASSERT_EQ(::stat(out.c_str(), &before), 0);
+  d.kill9();
+  d.start();  // room again
+  auto rep = wait_report(s, id);
+  ASSERT_FALSE(rep.is_null()) << d.log();
+  EXPECT_EQ(rep["state"], "done");
+  EXPECT_TRUE(rep.contains("recovered")) << rep.dump();
+  EXPECT_EQ(rep["result"]["documents"], 3);
+  struct stat after {};
+  ASSERT_EQ(::stat(out.c_str(), &after), 0);
+  EXPECT_EQ(before.st_ino, after.st_ino) << "the finished job ran again";
+  EXPECT_EQ(read_text(out), bytes_ids_jsonl(texts));
+  std::this_thread::sleep_for(300ms);
+  EXPECT_TRUE(fs::is_empty(s.spool / "active"));
+  EXPECT_TRUE(fs::is_empty(s.spool / "incoming"));
+  EXPECT_TRUE(fs::is_empty(s.spool / "failed"));
+  EXPECT_EQ(d.client().call({{"op", "status"}, {"id", id}})["job"]["state"], "done");
+}
+
+// A manifest that does not name the job (another run's, or one whose outputs changed size) is
+// no proof: the job runs again.
+TEST(OneEnd, AManifestOfAnotherJobOrWithWrongSizesDoesNotCountAsFinished) {
+  Rig s;
+  auto texts = std::vector<std::string>{"a", "b"};
+  write_text(s.in / "x.jsonl", jsonl_of(texts));
+  fs::create_directories(s.spool / "active");
+  for (auto* kind : {"other-id", "short-output"}) {
+    std::string id = std::string("left-") + kind;
+    json job = {{"op", "submit"},
+                {"pipeline", "bytes"},
+                {"inputs", {(s.in / "x.jsonl").string()}},
+                {"output", (s.out / (id + ".jsonl")).string()}};
+    write_text(s.spool / "active" / (id + ".json"), job.dump());
+    write_text(s.out / (id + ".jsonl"), "[1]\n");
+    json m = {{"job_id", std::string(kind) == "other-id" ? "someone-else" : id},
+              {"outputs", {{{"path", (s.out / (id + ".jsonl")).string()}, {"bytes", 999}}}}};
+    if (std::string(kind) == "other-id") m["outputs"][0]["bytes"] = 4;
+    write_text(s.out / (id + ".manifest.json"), m.dump());
+  }
+  Daemon d(s);
+  d.start();
+  for (auto* id : {"left-other-id", "left-short-output"}) {
+    auto rep = wait_report(s, id);
+    ASSERT_FALSE(rep.is_null()) << d.log();
+    EXPECT_EQ(rep["state"], "done");
+    EXPECT_FALSE(rep.contains("recovered")) << id;
+    EXPECT_EQ(read_text(s.out / (std::string(id) + ".jsonl")), bytes_ids_jsonl(texts)) << id;
+  }
+}
+
 pid_t dead_pid() {
   pid_t child = ::fork();
   if (child == 0) ::_exit(0);
