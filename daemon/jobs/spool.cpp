@@ -173,6 +173,24 @@ bool Spool::id_taken(const std::string& id) const {
          folder("done").contains(report) || folder("failed").contains(report);
 }
 
+std::map<std::string, json> Spool::job_files() const {
+  std::map<std::string, json> out;
+  for (auto* d : {"incoming", "active", "done", "failed"}) {
+    std::error_code ec;
+    for (auto& e : fs::directory_iterator(dir(d), ec)) {
+      std::string f = e.path().filename().string();
+      if (f.size() <= 5 || !f.ends_with(".json") || f.ends_with(".report.json") || f[0] == '.')
+        continue;
+      try {
+        out.emplace(f.substr(0, f.size() - 5),
+                    json::parse(folder(d).read_file(f, options_.max_job_file_bytes)));
+      } catch (const std::exception&) {
+      }
+    }
+  }
+  return out;
+}
+
 std::optional<nlohmann::json> Spool::find_report(const std::string& id) const {
   if (!valid_job_id(id)) return std::nullopt;
   for (auto* d : {"done", "failed"}) {

@@ -76,6 +76,8 @@ class Spool {
 
   // True when `id` is used anywhere in the spool (new ids must not be).
   bool id_taken(const std::string& id) const;
+  // Every job file kept (incoming/, active/, done/, failed/) that parses: id -> its object.
+  std::map<std::string, nlohmann::json> job_files() const;
   // The report of an ended job, if it is still kept.
   std::optional<nlohmann::json> find_report(const std::string& id) const;
 

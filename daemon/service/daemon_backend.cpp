@@ -106,8 +106,16 @@ void DaemonBackend::submit(server::Request& r, const Who& peer,
   asio::post(ctx_.blocking, [this, body = std::move(r.object), tag = r.tag, who, reply] {
     try {
       auto job = ctx_.spool.submit(body, who, ctx_.scheduler);
-      reply->done(
-          ok_line({{"id", job->id()}, {"state", jobs::to_string(jobs::JobState::queued)}}, tag));
+      json fields = {{"id", job.id}, {"state", jobs::to_string(jobs::JobState::queued)}};
+      if (job.repeated) {
+        // The job of an earlier submit with this request_id: its state now.
+        fields["repeated"] = true;
+        if (auto known = ctx_.scheduler.find(job.id))
+          fields["state"] = jobs::to_string(known->state());
+        else if (auto report = ctx_.spool.spool().find_report(job.id))
+          fields["state"] = report->value("state", "done");
+      }
+      reply->done(ok_line(std::move(fields), tag));
     } catch (const jobs::JobError& e) {
       if (e.code() == code::queue_full) ctx_.scheduler.count_rejected();
       reply->done(error_line(e.code(), e.what(), tag));

@@ -223,6 +223,58 @@ TEST(OneEnd, AManifestOfAnotherJobOrWithWrongSizesDoesNotCountAsFinished) {
   }
 }
 
+// A lost reply to `submit`, retried with the same request_id (after a restart too), gives the
+// first job back instead of running it twice; the same id with another body is refused.
+TEST(OneEnd, ASubmitRetriedWithItsRequestIdRunsTheJobOnce) {
+  Rig s("", 20000);  // slow: 20 ms per document
+  auto texts = std::vector<std::string>{"a", "b", "c", "d", "e", "f", "g", "h"};
+  write_text(s.in / "r.jsonl", jsonl_of(texts));
+  Daemon d(s);
+  d.start();
+  const json req = {{"op", "submit"},
+                    {"pipeline", "slow"},
+                    {"inputs", {(s.in / "r.jsonl").string()}},
+                    {"output", (s.out / "r.jsonl").string()},
+                    {"request_id", "retry-1"}};
+  {
+    auto c = d.client();
+    c.send(req);  // the reply is lost: the client goes away without reading it
+  }
+  ASSERT_TRUE(eventually(
+      [&] { return !fs::is_empty(s.spool / "incoming") || !fs::is_empty(s.spool / "active"); }));
+  d.kill9();  // and the daemon dies too
+  d.start();
+  auto again = submit_ok(d, req);
+  EXPECT_EQ(again.value("repeated", false), true) << again.dump();
+  std::string id = again["id"];
+  auto third = submit_ok(d, req);
+  EXPECT_EQ(third["id"], id);
+  // The same request_id for another job is a client error.
+  json other = req;
+  other["output"] = (s.out / "other.jsonl").string();
+  auto refused = d.client().call(other);
+  EXPECT_EQ(refused["error"]["code"], "bad_request") << refused.dump();
+  EXPECT_NE(refused["error"]["message"].get<std::string>().find(id), std::string::npos);
+  // qkvctl --request-id: the same, and the id alone on the first line.
+  auto ctl = [&] {
+    return run_cmd({bin("qkvctl"), "--socket", s.socket.string(), "submit", "-p", "slow", "-o",
+                    (s.out / "r.jsonl").string(), "--request-id", "retry-1",
+                    (s.in / "r.jsonl").string()});
+  };
+  auto r = ctl();
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.substr(0, r.out.find('\n')), id) << r.out;
+  ASSERT_FALSE(wait_report(s, id, 30s).is_null()) << d.log();
+  std::size_t jobs = 0;
+  for (auto* dir : {"incoming", "active", "done", "failed"})
+    for (auto& e : fs::directory_iterator(s.spool / dir))
+      jobs += !e.path().string().ends_with(".report.json");
+  EXPECT_EQ(jobs, 1u);
+  EXPECT_EQ(read_text(s.out / "r.jsonl"), bytes_ids_jsonl(texts));
+  // After its end, the same request still names the same job (kept while it is retained).
+  EXPECT_TRUE(eventually([&] { return submit_ok(d, req)["state"] == "done"; }));
+}
+
 pid_t dead_pid() {
   pid_t child = ::fork();
   if (child == 0) ::_exit(0);
