@@ -31,7 +31,7 @@ fuzz: setup
 
 # The full soak test: 100 jobs through 100 kill -9 cycles plus 64 clients x 100 requests.
 soak: build
-	@python3 tests/soak/soak.py --build $(BUILD) --cycles 100
+	@python3 tests/soak/soak.py --build $(BUILD) --cycles 100 --fail-on-suspects
 
 # Regenerates the PyTorch fixtures (needs Debian's python3-torch) and shows what changed.
 fixtures: setup

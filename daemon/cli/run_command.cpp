@@ -29,7 +29,6 @@ struct RunOptions {
 
 int run(CliContext& ctx, const RunOptions& o) {
   JobSpec spec;
-  spec.id = "run";
   spec.inputs = o.inputs;
   spec.output = o.output;
   spec.decode = o.decode;

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "config/diagnostics.hpp"
+#include "host/library.hpp"
 #include "service/daemon_paths.hpp"
 #include "service/daemon_service.hpp"
 #include "service/pipeline_job_runner.hpp"
@@ -38,6 +39,7 @@ service::ServiceOptions options_from(const config::DaemonConfig& c) {
   o.max_run = std::chrono::seconds(c.limits.max_run_seconds);
   o.idle_timeout = std::chrono::seconds(c.limits.idle_timeout_seconds);
   o.max_inline_texts = c.limits.max_inline_texts;
+  o.crash_quarantine = std::chrono::seconds(c.limits.crash_quarantine_seconds);
   o.done_days = c.retention.done_days;
   o.failed_days = c.retention.failed_days;
   o.drain = std::chrono::seconds(c.drain_seconds);
@@ -92,6 +94,9 @@ service::RunnerBundle build_runner(CliContext& ctx, LoadState& state, jobs::Exec
 int serve(CliContext& ctx) {
   try {
     const auto& cfg = ctx.daemon_config();
+    // Private plugin copies beside the spool; those of dead daemons (kill -9 mid-reload) go.
+    if (std::size_t n = host::set_private_copy_place(cfg.spool / "plugin-copies", ""))
+      std::cerr << "qkvd: removed " << n << " stale plugin-copies folder(s) of dead daemons\n";
     service::ServiceOptions o = options_from(cfg);
     auto state = std::make_shared<LoadState>();
     o.make_runner = [&ctx, state](jobs::Executor& ex) { return build_runner(ctx, *state, ex); };

@@ -20,6 +20,7 @@ void read_limits(Section& s, DaemonConfig::Limits& l) {
   if (auto v = s.integer("idle_timeout_seconds", 0, kMaxU32)) l.idle_timeout_seconds = *v;
   if (auto v = s.integer("max_inline_texts", 1, 1000000)) l.max_inline_texts = *v;
   if (auto v = s.integer("max_connections_per_peer", 1, 1000000)) l.max_connections_per_peer = *v;
+  if (auto v = s.integer("crash_quarantine_seconds", 0, kMaxU32)) l.crash_quarantine_seconds = *v;
 }
 
 void read_access(Section& s, DaemonConfig::Access& a) {

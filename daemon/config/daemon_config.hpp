@@ -44,7 +44,8 @@ struct DaemonConfig {
     uint32_t max_run_seconds = 0;      // 0 = unlimited
     uint32_t idle_timeout_seconds = 60;
     uint32_t max_inline_texts = 1024;
-    uint32_t max_connections_per_peer = 64;  // per uid (Unix socket), per address (TCP)
+    uint32_t max_connections_per_peer = 64;    // per uid (Unix socket), per address (TCP)
+    uint32_t crash_quarantine_seconds = 3600;  // an inline request that crashed qkvd is refused
   } limits;
   struct Retention {
     uint32_t done_days = 7;

@@ -12,6 +12,7 @@ struct Options {
   bool json = false, tty = false;
   std::vector<std::string> inputs, texts, sets;
   std::string output, pipeline, id, state;
+  std::string request_id;  // submit: makes a retried submit idempotent
   unsigned threads = 0;
   unsigned limit = 0;
   bool decode = false, wait = false, no_wait = false;

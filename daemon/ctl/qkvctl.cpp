@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
   submit->add_flag("--decode", o.decode, "Ids to text");
   submit->add_option("--threads", o.threads, "Threads for this job (default: the shared arena)");
   submit->add_flag("--wait,-w", o.wait, "Wait for the end, showing progress");
+  submit->add_option("--request-id", o.request_id,
+                     "Idempotency key: a retry with the same id and job gets the first job back");
 
   auto* status = app.add_subcommand("status", "Show a job");
   status->add_option("id", o.id, "Job id")->required();

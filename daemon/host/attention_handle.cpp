@@ -1,5 +1,6 @@
 #include "host/attention_handle.hpp"
 
+#include "crash/call_slot.hpp"
 #include "host/negotiate.hpp"
 #include "host/plugin_error.hpp"
 
@@ -44,6 +45,7 @@ void AttentionHandle::forward(const qkv_attention_args& args) const {
     a.struct_size = sdk::kAttentionArgsV1_0;
   }
   auto lease = instance_->acquire();
+  crash::CallScope call(instance_->plugin().name, "forward");
   if (qkv_error* e = api_->forward(lease.get(), &a))
     throw_if_error(e, instance_->context() + ": forward");
 }

@@ -3,7 +3,12 @@
 #include <boost/dll/shared_library.hpp>
 #include <boost/system/system_error.hpp>
 
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -34,15 +39,70 @@ std::string loader_message(const std::exception& e, const std::string& path) {
   return text;
 }
 
+struct CopyPlace {
+  std::mutex mutex;
+  fs::path parent;
+  std::string prefix = "qkv-";
+  bool cleaned = false;
+};
+
+CopyPlace& copy_place() {
+  static CopyPlace place;
+  return place;
+}
+
+// Removes <parent>/<prefix><pid> folders of dead pids and of this pid (mutex held).
+std::size_t clean_place(const CopyPlace& place) {
+  std::size_t removed = 0;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(place.parent, ec)) {
+    std::string name = e.path().filename().string();
+    if (name.size() <= place.prefix.size() || name.compare(0, place.prefix.size(), place.prefix))
+      continue;
+    std::string digits = name.substr(place.prefix.size());
+    if (digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 9) continue;
+    struct stat st {};
+    if (::lstat(e.path().c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid())
+      continue;
+    pid_t pid = static_cast<pid_t>(std::stol(digits));
+    bool dead = pid == ::getpid() || (::kill(pid, 0) != 0 && errno == ESRCH);
+    if (!dead) continue;
+    std::error_code rm;
+    fs::remove_all(e.path(), rm);
+    if (!rm) ++removed;
+  }
+  return removed;
+}
+
+// This process's folder for private copies (created, the place cleaned on first use).
+fs::path own_copy_folder() {
+  CopyPlace& place = copy_place();
+  std::lock_guard lock(place.mutex);
+  if (place.parent.empty()) place.parent = fs::temp_directory_path();
+  if (!place.cleaned) {
+    clean_place(place);
+    place.cleaned = true;
+  }
+  fs::path own = place.parent / (place.prefix + std::to_string(::getpid()));
+  std::error_code ec;
+  fs::create_directories(own, ec);
+  if (ec)
+    throw LibraryError("cannot make " + own.string() +
+                       " for private plugin copies: " + ec.message());
+  ::chmod(own.c_str(), 0700);
+  return own;
+}
+
 // A copy of a library in a fresh private directory, removed again when this goes out of scope
 // (once loaded, the mapping outlives the directory entry).
 class PrivateCopy {
  public:
   explicit PrivateCopy(const fs::path& file) {
-    std::string dir = (fs::temp_directory_path() / "qkv-plugin-XXXXXX").string();
+    const fs::path own = own_copy_folder();
+    std::string dir = (own / "XXXXXX").string();
     if (!::mkdtemp(dir.data()))
-      throw LibraryError("cannot make a private directory under " +
-                         fs::temp_directory_path().string() + " for a private copy");
+      throw LibraryError("cannot make a private directory under " + own.string() +
+                         " for a private copy");
     dir_ = dir;
     path_ = dir_ / file.filename();
     std::error_code ec;
@@ -66,6 +126,17 @@ class PrivateCopy {
 };
 
 }  // namespace
+
+std::size_t set_private_copy_place(const fs::path& parent, const std::string& prefix) {
+  CopyPlace& place = copy_place();
+  std::lock_guard lock(place.mutex);
+  place.parent = parent;
+  place.prefix = prefix;
+  std::error_code ec;
+  fs::create_directories(parent, ec);
+  place.cleaned = true;
+  return clean_place(place);
+}
 
 std::shared_ptr<Library> Library::open(const fs::path& file, LoadMode mode) {
   constexpr auto flags = boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local;

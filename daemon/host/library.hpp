@@ -15,6 +15,14 @@ enum class LoadMode {
                  // image (dlopen hands back the already-loaded image for a known path)
 };
 
+// Where private copies are made: in <parent>/<prefix><pid>/, one folder per process, so a
+// process killed between copying and loading (kill -9 during a reload) leaves its copies where
+// the next start finds them. The daemon uses <spool>/plugin-copies/<pid>/; the default is
+// $TMPDIR/qkv-<pid>/. Setting the place removes the folders of that scheme whose pid runs no
+// process (and this pid's own, left by an earlier process of the same pid); never a live
+// process's. Returns how many were removed.
+std::size_t set_private_copy_place(const std::filesystem::path& parent, const std::string& prefix);
+
 // Why a library could not be opened (the dynamic loader's own words).
 class LibraryError : public std::runtime_error {
  public:

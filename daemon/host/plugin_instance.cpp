@@ -1,5 +1,6 @@
 #include "host/plugin_instance.hpp"
 
+#include "crash/call_slot.hpp"
 #include "host/config_keys.hpp"
 #include "host/plugin_error.hpp"
 
@@ -24,12 +25,14 @@ PluginInstance::PluginInstance(const LoadedPlugin& plugin, InstanceConfig config
 }
 
 PluginInstance::~PluginInstance() {
+  crash::CallScope call(plugin_.name, "destroy");
   if (shared_) plugin_.descriptor->destroy(shared_);
   for (qkv_instance* i : all_) plugin_.descriptor->destroy(i);
 }
 
 qkv_instance* PluginInstance::create_one() {
   qkv_instance* out = nullptr;
+  crash::CallScope call(plugin_.name, "create");
   qkv_error* error = plugin_.descriptor->create(services_->table(), services_->config(), &out);
   throw_if_error(error, context_ + ": create failed");
   if (!out)

@@ -1,5 +1,6 @@
 #include "host/positional_handle.hpp"
 
+#include "crash/call_slot.hpp"
 #include "host/call_checks.hpp"
 #include "host/negotiate.hpp"
 #include "host/plugin_error.hpp"
@@ -16,6 +17,7 @@ PositionalHandle::PositionalHandle(std::shared_ptr<PluginInstance> instance)
   api_ = static_cast<const qkv_positional_api*>(instance_->api());
   info_.struct_size = sizeof info_;
   auto lease = instance_->acquire();
+  crash::CallScope call(instance_->plugin().name, "info");
   if (qkv_error* e = api_->info(lease.get(), &info_))
     throw_if_error(e, instance_->context() + ": info");
 }
@@ -25,6 +27,7 @@ void PositionalHandle::add(float* x, uint32_t dim, size_t row_stride,
   if (std::string wrong = check_positional_args(x, row_stride, dim, positions); !wrong.empty())
     throw PluginError(QKV_ERR_INVALID_ARGUMENT, instance_->context() + ": add: " + wrong);
   auto lease = instance_->acquire();
+  crash::CallScope call(instance_->plugin().name, "add");
   if (qkv_error* e = api_->add(lease.get(), x, positions.size(), dim, row_stride, positions.data()))
     throw_if_error(e, instance_->context() + ": add");
 }
@@ -35,6 +38,7 @@ void PositionalHandle::rotate(float* x, uint32_t heads, uint32_t head_dim, size_
   if (std::string wrong = check_positional_args(x, row_stride, width, positions); !wrong.empty())
     throw PluginError(QKV_ERR_INVALID_ARGUMENT, instance_->context() + ": rotate: " + wrong);
   auto lease = instance_->acquire();
+  crash::CallScope call(instance_->plugin().name, "rotate");
   if (qkv_error* e = api_->rotate(lease.get(), x, positions.size(), heads, head_dim, row_stride,
                                   positions.data()))
     throw_if_error(e, instance_->context() + ": rotate");

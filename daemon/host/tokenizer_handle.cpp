@@ -1,5 +1,6 @@
 #include "host/tokenizer_handle.hpp"
 
+#include "crash/call_slot.hpp"
 #include "host/negotiate.hpp"
 #include "host/plugin_error.hpp"
 
@@ -57,6 +58,7 @@ TokenizerHandle::TokenizerHandle(std::shared_ptr<PluginInstance> instance)
   api_ = static_cast<const qkv_tokenizer_api*>(instance_->api());
   info_.struct_size = sizeof info_;
   auto lease = instance_->acquire();
+  crash::CallScope call(instance_->plugin().name, "info");
   if (qkv_error* e = api_->info(lease.get(), &info_))
     throw_if_error(e, instance_->context() + ": info");
 }
@@ -71,6 +73,7 @@ void TokenizerHandle::encode(std::string_view text, const qkv_encode_options& op
   const size_t before = ids.size();
   const size_t before_offsets = offsets ? offsets->size() : 0;
   auto lease = instance_->acquire();
+  crash::CallScope call(instance_->plugin().name, "encode");
   qkv_error* e = api_->encode(lease.get(), text.data(), text.size(), &o, &sink);
   if (e) {
     ids.resize(before);  // no partial results on failure
@@ -89,6 +92,7 @@ std::vector<int32_t> TokenizerHandle::encode(std::string_view text,
 void TokenizerHandle::decode(std::span<const int32_t> ids, std::string& out) const {
   qkv_byte_sink sink{sizeof(qkv_byte_sink), &out, append_bytes};
   auto lease = instance_->acquire();
+  crash::CallScope call(instance_->plugin().name, "decode");
   if (qkv_error* e = api_->decode(lease.get(), ids.data(), ids.size(), &sink))
     throw_if_error(e, instance_->context() + ": decode");
 }
@@ -101,6 +105,7 @@ std::string TokenizerHandle::decode(std::span<const int32_t> ids) const {
 
 int32_t TokenizerHandle::token_to_id(std::string_view token) const {
   auto lease = instance_->acquire();
+  crash::CallScope call(instance_->plugin().name, "token_to_id");
   return api_->token_to_id(lease.get(), token.data(), token.size());
 }
 

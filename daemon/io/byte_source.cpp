@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 #include <vector>
 
 #include "directory.hpp"
@@ -20,6 +21,24 @@ void throw_errno(const std::string& path, const std::string& what, int err) {
 }
 
 namespace {
+
+// Throws unless the file starts with `magic`: gzopen reads any other bytes as they are, and a
+// .gz or .zst that is not one must fail naming the file, not pass garbage on as text. pread
+// leaves the file offset where the decompressor starts.
+void require_magic(int fd, const std::string& path, std::string_view magic, const char* format) {
+  char head[8] = {};
+  size_t got = 0;
+  while (got < magic.size()) {
+    ssize_t n = ::pread(fd, head + got, magic.size() - got, off_t(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw_errno(path, "read failed", errno);
+    if (n == 0) break;
+    got += size_t(n);
+  }
+  if (std::string_view(head, got) != magic)
+    throw IoError(path + ": not " + format + " data (the file does not start with the " + format +
+                  " magic bytes)");
+}
 
 class Fd {
  public:
@@ -129,8 +148,10 @@ std::unique_ptr<ByteSource> open_source(const fs::path& file) {
 std::unique_ptr<ByteSource> open_source(const fs::path& file, UniqueFd fd) {
   switch (compression_of(file)) {
     case Compression::gzip:
+      require_magic(fd.get(), file.string(), "\x1f\x8b", "gzip");
       return std::make_unique<GzipSource>(std::move(fd), file);
     case Compression::zstd:
+      require_magic(fd.get(), file.string(), "\x28\xb5\x2f\xfd", "zstd");
       return std::make_unique<ZstdSource>(std::move(fd), file);
     case Compression::none:
       break;

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "io/utf8.hpp"
 #include "jobs/job_error.hpp"
 
 namespace qkv::jobs {
@@ -25,6 +26,56 @@ JobSpec to_job_spec(protocol::JobFields fields, const std::string& default_pipel
 JobSpec parse_job_fields(const json& request, JobKind kind, const std::string& default_pipeline) {
   return to_job_spec(protocol::parse_job_fields(request, kind), default_pipeline);
 }
+
+namespace {
+
+std::string escape_bytes(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 8);
+  static const char hex[] = "0123456789abcdef";
+  while (!s.empty()) {
+    size_t bad = 0;
+    size_t ok = io::utf8_sequence(s, &bad);
+    if (ok) {
+      out.append(s.substr(0, ok));
+      s.remove_prefix(ok);
+      continue;
+    }
+    for (size_t i = 0; i < bad; ++i) {
+      auto c = static_cast<unsigned char>(s[i]);
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+    s.remove_prefix(bad);
+  }
+  return out;
+}
+
+json escaped(const json& j) {
+  switch (j.type()) {
+    case json::value_t::string: {
+      const auto& s = j.get_ref<const std::string&>();
+      return io::utf8_valid(s) ? j : json(escape_bytes(s));
+    }
+    case json::value_t::array: {
+      json out = json::array();
+      for (auto& e : j) out.push_back(escaped(e));
+      return out;
+    }
+    case json::value_t::object: {
+      json out = json::object();
+      for (auto& [k, v] : j.items()) out[io::utf8_valid(k) ? k : escape_bytes(k)] = escaped(v);
+      return out;
+    }
+    default:
+      return j;
+  }
+}
+
+}  // namespace
+
+std::string report_text(const json& report, int indent) { return escaped(report).dump(indent); }
 
 std::string iso_time(Clock::time_point t) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();

@@ -29,4 +29,9 @@ json progress_json(const JobProgress& p);
 json result_json(const JobResult& r);
 std::string iso_time(Clock::time_point t);
 
+// A report (or any spool JSON) as text that always serializes: JSON strings carry no raw bytes,
+// so each byte that is not UTF-8 in a string or key (a file name, an input byte quoted in a
+// message) becomes the visible text "\xNN"; valid text is unchanged. Never throws on content.
+std::string report_text(const json& report, int indent = 2);
+
 }  // namespace qkv::jobs

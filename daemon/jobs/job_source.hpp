@@ -9,6 +9,9 @@
 #include <optional>
 #include <string_view>
 #include <utility>
+#include <vector>
+
+#include "crash/crash_record.hpp"
 
 namespace qkv::jobs {
 
@@ -63,8 +66,9 @@ class JobSource {
  public:
   virtual ~JobSource() = default;
   virtual std::string_view name() const = 0;
-  // Once at start, before serving: put back what a crash left behind.
-  virtual void recover() {}
+  // Once at start, before serving: put back what a crash left behind. `crashes` are the crash
+  // records of earlier processes: a job is blamed only when one names it.
+  virtual void recover(const std::vector<crash::Record>& crashes) { (void)crashes; }
   // Offers waiting jobs while the sink has room; returns how many were enqueued. Called
   // periodically and whenever a queue place frees.
   virtual std::size_t poll(JobSink& sink) = 0;

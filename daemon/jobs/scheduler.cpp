@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <iostream>
 
+#include "crash/call_slot.hpp"
 #include "jobs/job_error.hpp"
 
 namespace qkv::jobs {
@@ -222,29 +223,53 @@ void Scheduler::run_one(const std::shared_ptr<JobRecord>& job) {
     out.state = JobState::queued;
     out.error_code = code::shutting_down;
     out.error_message = "qkvd stopped while the job ran; it runs again after the next start";
-  } else {
-    try {
-      job->lease().complete(*job, out);
-    } catch (const std::exception& e) {
-      // Stays claimed: recovered (run again) on the next start.
-      std::cerr << "qkvd: job " << job->id() << ": recording its end failed: " << e.what() << "\n";
-      out.state = JobState::failed;
-      out.error_code = code::internal;
-      out.error_message = std::string("recording the job's end failed: ") + e.what();
-    }
+  } else if (!record_end(job, out)) {
+    // Stopped before the end could be recorded: the job stays claimed; the next start counts
+    // it finished when its output manifest names it (jobs/spool.cpp), else runs it again.
+    out.state = JobState::queued;
+    out.error_code = code::shutting_down;
+    out.error_message = "qkvd stopped before the job's end could be recorded";
   }
   retire(job, out);
+}
+
+bool Scheduler::record_end(const std::shared_ptr<JobRecord>& job, const JobOutcome& out) {
+  // A full spool must not turn a complete output into "failed" now and a second, different end
+  // after a restart: the record is retried (waiters hear nothing meanwhile) until it succeeds
+  // or qkvd stops.
+  auto pause = std::chrono::milliseconds(50);
+  for (int attempt = 0;; ++attempt) {
+    try {
+      job->lease().complete(*job, out);
+      if (attempt > 0)
+        std::cerr << "qkvd: job " << job->id() << ": its end is recorded (attempt " << attempt + 1
+                  << ")\n";
+      return true;
+    } catch (const std::exception& e) {
+      if (attempt == 0 || pause >= std::chrono::seconds(2))
+        std::cerr << "qkvd: job " << job->id() << ": recording its end failed: " << e.what()
+                  << "; retrying\n";
+    }
+    std::unique_lock lock(mutex_);
+    work_cv_.wait_for(lock, pause, [&] { return stopping_; });
+    if (stopping_ || job->cancel_reason() == "shutdown") return false;
+    pause = std::min<std::chrono::milliseconds>(pause * 2, std::chrono::seconds(2));
+  }
 }
 
 JobOutcome Scheduler::execute(const std::shared_ptr<JobRecord>& job) {
   JobOutcome out;
   JobSpec spec = job->spec();
+  spec.id = job->id();  // named in messages and recorded in the output manifest
   if (executor_.single_threaded_jobs()) spec.threads = 1;
   try {
     auto runner = runner_();
     if (!job->cancel_flag()())
-      executor_.execute(
-          [&] { out.result = runner->run(spec, job->progress(), job->cancel_flag()); });
+      executor_.execute([&] {
+        // A crash on this thread (or on the threads running this job's chunks) names this job.
+        crash::OwnerScope owner(job->id(), spec.pipeline);
+        out.result = runner->run(spec, job->progress(), job->cancel_flag());
+      });
     out.state = JobState::done;
   } catch (const JobError& e) {
     out.state = JobState::failed;

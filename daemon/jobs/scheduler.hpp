@@ -73,6 +73,8 @@ class Scheduler final : public JobSink {
   void run_one(const std::shared_ptr<JobRecord>& job);
   JobOutcome execute(const std::shared_ptr<JobRecord>& job);
   void retire(const std::shared_ptr<JobRecord>& job, const JobOutcome& outcome);
+  // Records the end through the lease, retrying while it fails; false when qkvd stops first.
+  bool record_end(const std::shared_ptr<JobRecord>& job, const JobOutcome& out);
   void give_back_slot();
   void forget(const std::shared_ptr<JobRecord>& job);  // drops it from live_ (mutex held)
 

@@ -4,6 +4,7 @@
 
 #include <iostream>
 
+#include "io/sha256.hpp"
 #include "jobs/job_error.hpp"
 #include "jobs/job_json.hpp"
 
@@ -38,6 +39,25 @@ class SpoolLease final : public JobLease {
   std::function<void(const std::string&)> on_claimed_;
 };
 
+// What makes two submits the same request: the body without envelope fields.
+std::string body_sha256(const nlohmann::json& request) {
+  nlohmann::json body = request;
+  for (const char* k : {"v", "tag", "op", "submitted_by", "request_id"}) body.erase(k);
+  io::Sha256 h;
+  h.update(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  return h.hex();
+}
+
+// The submitter of a request_id: its owner (protocol::same_owner), not the connection's pid.
+std::string owner_key(const Submitter& who) {
+  return who.via == protocol::via::tcp ? "token:" + who.token : "uid:" + std::to_string(who.uid);
+}
+
+const std::string* request_id_of(const nlohmann::json& request) {
+  auto it = request.find("request_id");
+  return it != request.end() && it->is_string() ? &it->get_ref<const std::string&>() : nullptr;
+}
+
 std::string id_for(const std::string& name) {
   if (name.size() > 5 && name.substr(name.size() - 5) == ".json")
     return name.substr(0, name.size() - 5);
@@ -54,14 +74,27 @@ SpoolSource::SpoolSource(Spool& spool, std::function<const io::PathPolicy&()> po
       default_pipeline_(std::move(default_pipeline)),
       validate_(std::move(validate)) {}
 
-void SpoolSource::recover() {
-  auto rep = spool_.recover();
+void SpoolSource::recover(const std::vector<crash::Record>& crashes) {
+  auto rep = spool_.recover(crashes);
+  std::lock_guard lock(mutex_);
+  requests_.clear();
+  for (auto& [id, file] : spool_.job_files()) {
+    if (!file.is_object() || !file.contains("submitted_by")) continue;
+    if (const std::string* rid = request_id_of(file))
+      requests_[{owner_key(protocol::identity_from_json(file["submitted_by"])), *rid}] = {
+          id, body_sha256(file)};
+  }
   for (auto& id : rep.requeued)
     std::cerr << "qkvd: job " << id
               << " was running when qkvd stopped unexpectedly; running it again\n";
-  for (auto& id : rep.suspects)
+  for (auto& id : rep.blamed)
     std::cerr << "qkvd: job " << id
-              << " was running during two crashes in a row; moved to failed/ as suspect\n";
+              << " crashed qkvd (crash record); a second crash fails it as suspect\n";
+  for (auto& id : rep.suspects)
+    std::cerr << "qkvd: job " << id << " crashed qkvd twice; moved to failed/ as suspect\n";
+  for (auto& id : rep.finished)
+    std::cerr << "qkvd: job " << id
+              << " had written all its outputs before qkvd stopped; recorded as done\n";
   for (auto& id : rep.completed)
     std::cerr << "qkvd: job " << id << " had ended before the crash; its end is now recorded\n";
 }
@@ -84,10 +117,25 @@ JobSpec SpoolSource::checked_spec(const nlohmann::json& request) const {
   return spec;
 }
 
-std::shared_ptr<JobRecord> SpoolSource::submit(const nlohmann::json& request, const Submitter& who,
-                                               JobSink& sink) {
+Submitted SpoolSource::submit(const nlohmann::json& request, const Submitter& who, JobSink& sink) {
   JobSpec spec = checked_spec(request);
   std::lock_guard lock(mutex_);
+  const std::string* rid = request_id_of(request);
+  const auto key = std::make_pair(owner_key(who), rid ? *rid : "");
+  const std::string sha = rid ? body_sha256(request) : "";
+  if (rid) {
+    if (auto it = requests_.find(key); it != requests_.end()) {
+      if (!spool_.id_taken(it->second.id)) {
+        requests_.erase(it);  // its job is no longer kept: the id is free again
+      } else if (it->second.body_sha256 == sha) {
+        return {it->second.id, true};
+      } else {
+        throw JobError(code::bad_request, "field 'request_id': '" + *rid +
+                                              "' was already used for job " + it->second.id +
+                                              " with another request body");
+      }
+    }
+  }
   auto slot = sink.reserve();
   if (!slot) throw JobError("queue_full", "the job queue is full (limits.max_queue); retry later");
   nlohmann::json file = request;
@@ -109,7 +157,8 @@ std::shared_ptr<JobRecord> SpoolSource::submit(const nlohmann::json& request, co
         offered_.erase(n);
       }));
   sink.enqueue(std::move(*slot), record);
-  return record;
+  if (rid) requests_[key] = {id, sha};
+  return {id, false};
 }
 
 std::size_t SpoolSource::poll(JobSink& sink) {
@@ -138,6 +187,13 @@ std::shared_ptr<JobRecord> SpoolSource::load(const Spool::Waiting& w) {
             std::filesystem::exists(spool_.root() / d / (id + ".report.json"));
   if (!valid_job_id(id) || w.name != id + ".json" || taken) id = new_job_id();
   uid_t owner = spool_.incoming_owner(w.name);
+  if (!w.not_regular.empty()) {
+    fail_unclaimed(w.name, id, "bad_request",
+                   "incoming/" + w.name + ": not a regular file (a " + w.not_regular +
+                       "); a job file is a regular file renamed into incoming/",
+                   owner);
+    return nullptr;
+  }
   nlohmann::json request;
   try {
     std::string bytes = spool_.read_incoming(w.name);

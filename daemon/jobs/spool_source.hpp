@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <map>
 #include <set>
 #include <string>
 
@@ -18,6 +19,13 @@
 
 namespace qkv::jobs {
 
+// What a socket submit gave: the job's id, and whether it is an earlier job given back for a
+// repeated request_id.
+struct Submitted {
+  std::string id;
+  bool repeated = false;
+};
+
 class SpoolSource final : public JobSource {
  public:
   // `validate` checks a parsed spec before it is accepted (pipeline exists); throws JobError.
@@ -26,14 +34,15 @@ class SpoolSource final : public JobSource {
               std::function<void(const JobSpec&)> validate);
 
   std::string_view name() const override { return "spool"; }
-  void recover() override;
+  void recover(const std::vector<crash::Record>& crashes) override;
   std::size_t poll(JobSink& sink) override;
   void maintain() override;
 
   // A socket submit: checks the request, takes a queue place, writes the job file durably,
-  // enqueues it. Returns the new job. Throws JobError (bad_request, path_denied, queue_full...).
-  std::shared_ptr<JobRecord> submit(const nlohmann::json& request, const Submitter& who,
-                                    JobSink& sink);
+  // enqueues it. With a `request_id` the submitter already used for a job still kept, returns
+  // that job instead (same body) or throws bad_request (another body). Throws JobError
+  // (bad_request, path_denied, queue_full...).
+  Submitted submit(const nlohmann::json& request, const Submitter& who, JobSink& sink);
 
   Spool& spool() noexcept { return spool_; }
 
@@ -43,6 +52,13 @@ class SpoolSource final : public JobSource {
   void fail_unclaimed(const std::string& name, const std::string& id, const std::string& code,
                       const std::string& message, uid_t owner);
   JobSpec checked_spec(const nlohmann::json& request) const;
+
+  // Idempotent submits: (submitter, request_id) -> the job and the sha256 of its body. Rebuilt
+  // from the job files at recover(); an entry counts only while its job is kept.
+  struct Remembered {
+    std::string id, body_sha256;
+  };
+  std::map<std::pair<std::string, std::string>, Remembered> requests_;
 
   Spool& spool_;
   std::function<const io::PathPolicy&()> policy_;

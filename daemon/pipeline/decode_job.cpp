@@ -276,7 +276,8 @@ JobResult run_decode(JobContext& ctx) {
     run_chunks(ctx, read, work, write);
     ctx.progress.bytes_done = result.input_bytes;
     if (inline_job) return result;
-    for (auto& p : outputs->commit(make_manifest(ctx.pipeline, inputs, result, "utf-8", true)))
+    for (auto& p :
+         outputs->commit(make_manifest(ctx.spec, ctx.pipeline, inputs, result, "utf-8", true)))
       result.outputs.push_back(p.string());
   } catch (const JobFailed&) {
     throw;

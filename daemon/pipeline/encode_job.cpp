@@ -154,7 +154,7 @@ class Encoder {
       run_chunks(ctx_, read, work, write);
       ctx_.progress.bytes_done = input_bytes_;
       if (inline_job) return result;
-      auto paths = writer_->commit(make_manifest(p_, inputs_, result, writer_->dtype()));
+      auto paths = writer_->commit(make_manifest(ctx_.spec, p_, inputs_, result, writer_->dtype()));
       for (auto& p : paths) result.outputs.push_back(p.string());
     } catch (const std::exception& e) {
       if (dynamic_cast<const JobFailed*>(&e) || dynamic_cast<const JobCancelled*>(&e) ||

@@ -12,7 +12,7 @@
 namespace qkv {
 
 struct JobSpec {
-  std::string id;                   // unique per daemon; "run" for qkvd run
+  std::string id;  // the daemon's job id (recorded in the output manifest); empty for qkvd run
   std::string pipeline;             // file stem in the pipelines folder, or a path
   std::vector<std::string> inputs;  // files or globs (.jsonl, .txt, optionally .gz/.zst)
   std::vector<std::string> texts;   // inline documents (qkvctl run), instead of inputs

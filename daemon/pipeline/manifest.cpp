@@ -1,14 +1,31 @@
 #include "pipeline/manifest.hpp"
 
+#include "io/sha256.hpp"
+
 namespace qkv::detail {
 
-nlohmann::json make_manifest(const config::PipelineConfig& pipeline,
+std::string spec_sha256(const JobSpec& spec) {
+  nlohmann::json set = nlohmann::json::array();
+  for (const auto& [k, v] : spec.overrides) set.push_back({k, v});
+  nlohmann::json canonical = {{"pipeline", spec.pipeline},
+                              {"inputs", spec.inputs},
+                              {"output", spec.output},
+                              {"set", set},
+                              {"decode", spec.decode}};
+  io::Sha256 h;
+  h.update(canonical.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  return h.hex();
+}
+
+nlohmann::json make_manifest(const JobSpec& spec, const config::PipelineConfig& pipeline,
                              const std::vector<io::InputFile>& inputs, const JobResult& result,
                              const std::string& dtype, bool decode) {
   nlohmann::json in = nlohmann::json::array();
   for (const auto& f : inputs) in.push_back({{"path", f.path.string()}, {"bytes", f.size}});
   nlohmann::json m;
   m["format_version"] = kFormatVersion;
+  if (!spec.id.empty()) m["job_id"] = spec.id;
+  m["spec_sha256"] = spec_sha256(spec);
   m["pipeline"] = pipeline.name;
   m["direction"] = decode ? "decode" : "encode";
   m["inputs"] = std::move(in);

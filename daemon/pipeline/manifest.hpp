@@ -14,7 +14,12 @@ namespace qkv::detail {
 
 constexpr int kFormatVersion = 1;
 
-nlohmann::json make_manifest(const config::PipelineConfig& pipeline,
+// sha256 over what defines a job's outputs: pipeline, inputs, output, set overrides, direction.
+std::string spec_sha256(const JobSpec& spec);
+
+// The manifest's `job_id` (the spec's id; absent for qkvd run) and `spec_sha256` (spec_sha256)
+// let recovery tell a finished job's outputs from a half-done or foreign one (jobs/spool.cpp).
+nlohmann::json make_manifest(const JobSpec& spec, const config::PipelineConfig& pipeline,
                              const std::vector<io::InputFile>& inputs, const JobResult& result,
                              const std::string& dtype, bool decode = false);
 

@@ -5,10 +5,18 @@
 #include <memory>
 #include <mutex>
 
+#include "crash/call_slot.hpp"
 #include "pipeline/job_context.hpp"
 #include "pipeline/runner.hpp"
 
 namespace qkv::detail {
+namespace {
+
+std::string cancelled_message(const JobSpec& spec) {
+  return spec.id.empty() ? "the job was cancelled" : "job " + spec.id + " was cancelled";
+}
+
+}  // namespace
 
 io::InputOpener JobContext::input_opener() const {
   return [p = paths](const std::filesystem::path& f) { return p->open_input(f); };
@@ -50,7 +58,11 @@ void run_chunks(JobContext& ctx, const std::function<bool(Chunk&)>& read,
   // orders everything the caller set up before the first stage runs.
   std::mutex read_mutex, write_mutex;
   { std::scoped_lock setup(read_mutex, write_mutex); }
+  // The stages run on oneTBB workers: each carries the caller's crash owner (crash/call_slot.hpp)
+  // so a plugin crash in any of them names this job.
+  const crash::Owner owner = crash::current_owner();
   auto read_stage = [&](tbb::flow_control& fc) -> Ptr {
+    crash::OwnerScope as_owner(owner);
     std::lock_guard lock(read_mutex);
     if (done || ctx.cancel() || stopping.load(std::memory_order_relaxed)) {
       fc.stop();
@@ -73,6 +85,7 @@ void run_chunks(JobContext& ctx, const std::function<bool(Chunk&)>& read,
     return chunk;
   };
   auto work_stage = [&](Ptr chunk) {
+    crash::OwnerScope as_owner(owner);
     chunk->stage.load(std::memory_order_acquire);
     if (!chunk->error && !chunk->thrown && !stopping.load(std::memory_order_relaxed)) {
       try {
@@ -85,6 +98,7 @@ void run_chunks(JobContext& ctx, const std::function<bool(Chunk&)>& read,
     return chunk;
   };
   auto write_stage = [&](Ptr chunk) {
+    crash::OwnerScope as_owner(owner);
     std::lock_guard lock(write_mutex);
     chunk->stage.load(std::memory_order_acquire);
     if (failure) {
@@ -94,7 +108,7 @@ void run_chunks(JobContext& ctx, const std::function<bool(Chunk&)>& read,
     } else if (chunk->error) {
       fail(std::make_exception_ptr(JobFailed(*chunk->error)));
     } else if (chunk->cancelled || ctx.cancel()) {
-      fail(std::make_exception_ptr(JobCancelled("job " + ctx.spec.id + " was cancelled")));
+      fail(std::make_exception_ptr(JobCancelled(cancelled_message(ctx.spec))));
     } else {
       try {
         write(*chunk);
@@ -139,7 +153,7 @@ void run_chunks(JobContext& ctx, const std::function<bool(Chunk&)>& read,
     std::scoped_lock finished(read_mutex, write_mutex);
   }  // the caller now reads what the stages wrote
   if (failure) std::rethrow_exception(failure);
-  if (ctx.cancel()) throw JobCancelled("job " + ctx.spec.id + " was cancelled");
+  if (ctx.cancel()) throw JobCancelled(cancelled_message(ctx.spec));
 }
 
 }  // namespace qkv::detail

@@ -41,6 +41,17 @@ bool nesting_within(std::string_view s, std::size_t max_depth) {
 
 [[noreturn]] void bad(const std::string& message) { throw Error(code::bad_request, message); }
 
+std::optional<std::string> optional_request_id(const json& j) {
+  auto it = j.find("request_id");
+  if (it == j.end() || it->is_null()) return std::nullopt;
+  if (!it->is_string()) bad("field 'request_id': expected a string");
+  std::string id = it->get<std::string>();
+  if (id.empty() || id.size() > 128) bad("field 'request_id': expected 1 to 128 characters");
+  for (unsigned char c : id)
+    if (c < 0x21 || c > 0x7e) bad("field 'request_id': expected printable ASCII without spaces");
+  return id;
+}
+
 std::string required_id(const json& j) {
   auto it = j.find("id");
   if (it == j.end() || !it->is_string())
@@ -57,7 +68,7 @@ RequestBody read_body(Op op, const json& j, const ProtocolLimits& limits) {
   switch (op) {
     case Op::submit:
       // Types only: paths are checked (and the job stored) by the daemon.
-      return SubmitRequest{parse_job_fields(j, JobKind::file)};
+      return SubmitRequest{parse_job_fields(j, JobKind::file), optional_request_id(j)};
     case Op::status:
       return StatusRequest{required_id(j)};
     case Op::cancel:
@@ -118,6 +129,7 @@ Op op_of(const RequestBody& body) noexcept { return kOps[body.index()]; }
 void to_json(json& j, const SubmitRequest& r) {
   j = with_op(r.op);
   write_job_fields(j, r.job);
+  if (r.request_id) j["request_id"] = *r.request_id;
 }
 void to_json(json& j, const StatusRequest& r) {
   j = with_op(r.op);

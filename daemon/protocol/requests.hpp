@@ -24,6 +24,9 @@ using json = nlohmann::json;
 struct SubmitRequest {
   static constexpr Op op = Op::submit;
   JobFields job;  // inputs, output, pipeline, set, decode, threads
+  // Idempotent submit: a retry with the same (submitter, request_id) and the same body gets the
+  // first job back instead of a second one; another body with it gets bad_request.
+  std::optional<std::string> request_id;
   bool operator==(const SubmitRequest&) const = default;
 };
 

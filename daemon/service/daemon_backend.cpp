@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "crash/call_slot.hpp"
 #include "jobs/job_error.hpp"
 #include "jobs/job_json.hpp"
 #include "protocol/error_codes.hpp"
@@ -105,8 +106,16 @@ void DaemonBackend::submit(server::Request& r, const Who& peer,
   asio::post(ctx_.blocking, [this, body = std::move(r.object), tag = r.tag, who, reply] {
     try {
       auto job = ctx_.spool.submit(body, who, ctx_.scheduler);
-      reply->done(
-          ok_line({{"id", job->id()}, {"state", jobs::to_string(jobs::JobState::queued)}}, tag));
+      json fields = {{"id", job.id}, {"state", jobs::to_string(jobs::JobState::queued)}};
+      if (job.repeated) {
+        // The job of an earlier submit with this request_id: its state now.
+        fields["repeated"] = true;
+        if (auto known = ctx_.scheduler.find(job.id))
+          fields["state"] = jobs::to_string(known->state());
+        else if (auto report = ctx_.spool.spool().find_report(job.id))
+          fields["state"] = report->value("state", "done");
+      }
+      reply->done(ok_line(std::move(fields), tag));
     } catch (const jobs::JobError& e) {
       if (e.code() == code::queue_full) ctx_.scheduler.count_rejected();
       reply->done(error_line(e.code(), e.what(), tag));
@@ -303,11 +312,15 @@ void DaemonBackend::run(server::Request& r, std::shared_ptr<server::Reply> reply
     return reply->done(error_line(code::shutting_down, "qkvd is shutting down", r.tag));
   JobSpec spec = jobs::to_job_spec(std::move(std::get<protocol::RunRequest>(r.body).job),
                                    ctx_.default_pipeline);
+  std::string owner;
+  if (std::string refused = quarantined(spec, r.tag, owner); !refused.empty())
+    return reply->done(std::move(refused));
   std::size_t bytes = 0;
   for (auto& t : spec.texts) bytes += t.size();
   inline_runs_++;
   inline_texts_ += spec.texts.size();
-  auto work = [this, spec = std::move(spec), tag = r.tag, reply](bool on_socket_thread) mutable {
+  auto work = [this, spec = std::move(spec), tag = r.tag, reply,
+               owner = std::move(owner)](bool on_socket_thread) mutable {
     JobProgress progress;
     auto cancel = std::make_shared<CancelFlag>();
     if (on_socket_thread) spec.threads = 1;
@@ -316,10 +329,14 @@ void DaemonBackend::run(server::Request& r, std::shared_ptr<server::Reply> reply
       auto runner = ctx_.runner.current();
       JobResult res;
       if (on_socket_thread) {
+        crash::OwnerScope as_owner(owner, spec.pipeline);
         res = runner->run(spec, progress, *cancel);
       } else {
         reply->on_close([cancel] { cancel->requested = true; });
-        ctx_.executor.execute([&] { res = runner->run(spec, progress, *cancel); });
+        ctx_.executor.execute([&] {
+          crash::OwnerScope as_owner(owner, spec.pipeline);
+          res = runner->run(spec, progress, *cancel);
+        });
       }
       // Results are already compact JSON: splice them in rather than re-parse.
       std::string line = "{\"v\":" + std::to_string(protocol::kProtocolVersion) + ",\"ok\":true";
@@ -342,6 +359,20 @@ void DaemonBackend::run(server::Request& r, std::shared_ptr<server::Reply> reply
   };
   if (bytes <= kInlineFastBytes) return work(true);
   asio::post(ctx_.compute, [work = std::move(work)]() mutable { work(false); });
+}
+
+std::string DaemonBackend::quarantined(const JobSpec& spec, const json& tag,
+                                       std::string& owner) const {
+  std::string key = crash::inline_key(spec.pipeline, spec.overrides, spec.texts);
+  if (ctx_.quarantine.refuses(key))
+    return error_line(code::suspect,
+                      "this inline request (pipeline '" + spec.pipeline +
+                          "', the same set and texts) crashed qkvd; it is refused for "
+                          "limits.crash_quarantine_seconds (" +
+                          std::to_string(ctx_.quarantine.period().count()) + " s)",
+                      tag);
+  owner = std::string(crash::kInlineOwnerPrefix) + key;
+  return {};
 }
 
 }  // namespace qkv::service

@@ -9,6 +9,7 @@
 #include <functional>
 #include <optional>
 
+#include "crash/quarantine.hpp"
 #include "jobs/scheduler.hpp"
 #include "jobs/spool_source.hpp"
 #include "server/asio.hpp"
@@ -33,6 +34,7 @@ struct BackendContext {
   std::size_t max_inline_texts;
   std::string default_pipeline;
   const AccessPolicy& access;
+  const crash::Quarantine& quarantine;  // inline requests that crashed qkvd
 };
 
 class DaemonBackend final : public server::Backend {
@@ -60,6 +62,9 @@ class DaemonBackend final : public server::Backend {
   void health(server::Request& r, std::shared_ptr<server::Reply> reply);
   void run(server::Request& r, std::shared_ptr<server::Reply> reply);
   void reload(server::Request& r, const Who& who, std::shared_ptr<server::Reply> reply);
+  // The crash owner of an inline run ("inline:<key>"), or an error line when that request
+  // crashed qkvd recently (code suspect, limits.crash_quarantine_seconds).
+  std::string quarantined(const JobSpec& spec, const json& tag, std::string& owner) const;
   // The submitter of job `id` wherever it is (queue, reports, incoming/); nullopt if none.
   std::optional<Who> owner_of(const std::string& id) const;
   // True if `who` may act on job `id` (or no such job: the op then answers not_found);

@@ -3,11 +3,15 @@
 #include <signal.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <iostream>
 #include <thread>
 
+#include "crash/crash_log.hpp"
+#include "crash/quarantine.hpp"
 #include "jobs/job_json.hpp"
 #include "jobs/scheduler.hpp"
+#include "jobs/spool_lock.hpp"
 #include "jobs/spool_source.hpp"
 #include "server/server.hpp"
 #include "service/daemon_backend.hpp"
@@ -24,7 +28,11 @@ struct DaemonService::Impl {
       : opt(std::move(o)),
         executor(jobs::make_default_executor(opt.threads)),
         runner([this] { return opt.make_runner(*executor); }),
-        spool(jobs::SpoolOptions{opt.spool, opt.done_days, opt.failed_days, opt.max_request_bytes}),
+        spool_lock(opt.spool),
+        spool(jobs::SpoolOptions{opt.spool, opt.done_days, opt.failed_days, opt.max_request_bytes,
+                                 spool_fault_for_testing()}),
+        crash_log(opt.spool / "crash-records"),
+        quarantine(opt.spool / "quarantine", opt.crash_quarantine),
         policy(opt.roots, opt.max_job_input_bytes, opt.protected_paths),
         access(opt.admin_uids, opt.admin_groups, opt.admin_tokens),
         source(
@@ -46,7 +54,7 @@ struct DaemonService::Impl {
     backend = std::make_unique<DaemonBackend>(
         BackendContext{io, blocking, compute, *scheduler, source, runner, *executor,
                        [this] { return server ? server->connections() : std::size_t(0); },
-                       opt.max_inline_texts, opt.default_pipeline, access});
+                       opt.max_inline_texts, opt.default_pipeline, access, quarantine});
     backend->set_reload([this](auto done) { reload(std::move(done)); });
     server::ServerOptions so2;
     so2.socket = opt.socket;
@@ -58,6 +66,12 @@ struct DaemonService::Impl {
     so2.limits.idle_timeout =
         std::chrono::duration_cast<std::chrono::milliseconds>(opt.idle_timeout);
     server = std::make_unique<server::Server>(io, so2, *backend);
+  }
+
+  // The test-only seam of tests/reliability (a spool that fills up): QKV_TEST_SPOOL_ENOSPC_AFTER.
+  static uint64_t spool_fault_for_testing() {
+    const char* v = std::getenv("QKV_TEST_SPOOL_ENOSPC_AFTER");
+    return v ? std::strtoull(v, nullptr, 10) : 0;
   }
 
   static void log_end(const jobs::JobRecord& j) {
@@ -192,8 +206,32 @@ struct DaemonService::Impl {
     });
   }
 
+  // Applies the crash records earlier processes left: inline requests they name are
+  // quarantined, jobs they name blamed (jobs/spool.cpp); then this process's own record file
+  // is armed and the old ones go.
+  void recover_from_crashes() {
+    auto records = crash_log.earlier();
+    for (auto& r : records) {
+      std::string_view owner = r.owner;
+      if (owner.substr(0, crash::kInlineOwnerPrefix.size()) == crash::kInlineOwnerPrefix) {
+        quarantine.add(std::string(owner.substr(crash::kInlineOwnerPrefix.size())));
+        std::cerr << "qkvd: an inline run of pipeline '" << r.pipeline << "' crashed qkvd ("
+                  << crash::describe(r) << "); the same request is refused for "
+                  << quarantine.period().count() << " s\n";
+      } else if (owner.empty()) {
+        std::cerr << "qkvd: the previous run died of " << crash::describe(r)
+                  << " on a thread working for no job; nobody is blamed\n";
+      } else {
+        std::cerr << "qkvd: job " << r.owner << " crashed qkvd: " << crash::describe(r) << "\n";
+      }
+    }
+    source.recover(records);
+    crash_log.arm();
+    crash_log.forget_earlier();
+  }
+
   int run() {
-    source.recover();
+    recover_from_crashes();
     RunnerBundle b = runner.reload();  // throws: nothing to serve with
     for (auto& w : b.warnings) std::cerr << "qkvd: " << w << "\n";
     source.poll(*scheduler);  // jobs waiting in the spool are known before clients ask
@@ -225,7 +263,10 @@ struct DaemonService::Impl {
   asio::io_context io;
   std::unique_ptr<jobs::Executor> executor;
   RunnerHolder runner;
+  jobs::SpoolLock spool_lock;  // before anything reads or writes the spool
   jobs::Spool spool;
+  crash::CrashLog crash_log;
+  crash::Quarantine quarantine;
   io::PathPolicy policy;
   AccessPolicy access;
   jobs::SpoolSource source;

@@ -43,6 +43,7 @@ struct ServiceOptions {
   std::chrono::seconds max_run{0};
   std::chrono::seconds idle_timeout{60};
   std::size_t max_inline_texts = 1024;
+  std::chrono::seconds crash_quarantine{3600};  // an inline request that crashed qkvd
   double done_days = 7, failed_days = 30;
   std::chrono::seconds drain{30};
   std::chrono::milliseconds spool_poll{1000};

@@ -91,6 +91,28 @@ TEST_F(Readers, CorruptCompressedInputIsAnError) {
   EXPECT_THROW(lines(g), IoError);
 }
 
+// gzopen passes bytes without the gzip magic through as they are: a mislabelled file would be
+// read as text (and its bytes reach reports). Each is an error naming the file.
+TEST_F(Readers, ACompressedNameWithoutItsMagicIsAnErrorNamingTheFile) {
+  for (const char* name : {"plain.jsonl.gz", "plain.jsonl.zst", "empty.txt.gz", "short.txt.zst"}) {
+    std::string body = std::string(name).rfind("plain", 0) == 0   ? "{\"text\":\"\xff\"}\n"
+                       : std::string(name).rfind("short", 0) == 0 ? "\x28\xb5"
+                                                                  : "";
+    fs::path p = plain(name, body);
+    try {
+      lines(p);
+      ADD_FAILURE() << name << " was read";
+    } catch (const IoError& e) {
+      std::string msg = e.what();
+      EXPECT_NE(msg.find(p.string()), std::string::npos) << msg;
+      EXPECT_NE(msg.find(std::string(name).find(".gz") != std::string::npos ? "not gzip data"
+                                                                            : "not zstd data"),
+                std::string::npos)
+          << msg;
+    }
+  }
+}
+
 TEST_F(Readers, GlobsAreSortedThenArgumentOrder) {
   plain("b.jsonl", "{}\n");
   plain("a.jsonl", "{}\n");

@@ -1,27 +1,35 @@
 // A tokenizer plugin for the daemon tests only: ids are the text's bytes (so tests compute
 // expected outputs independently), with knobs to make jobs slow (delay_us per document) and
-// to crash the process on a marker text (crash_on), for the poison-job rule, and to hold a job
-// until a file exists (wait_for), the deterministic seam of the TOCTOU tests.
+// to crash the process on a marker text (crash_on: abort; segv_on: a real invalid write), for
+// the suspect rule and crash attribution (tests/reliability/crash_attribution_test.cpp), and to
+// hold a job until a file exists (wait_for), the deterministic seam of the TOCTOU tests.
 #include <qkv/plugin.hpp>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <cstdint>
 #include <string>
 #include <thread>
 
 namespace {
+
+// Opaque to the compiler, so the write below is a real fault, not an optimized-away trap.
+volatile std::uintptr_t bad_address = 0;
 
 class TestBytes final : public qkv::sdk::Tokenizer {
  public:
   TestBytes(qkv::sdk::Host&, qkv::sdk::Config cfg)
       : delay_us_(cfg.integer_or<long>("delay_us", 0)),
         crash_on_(cfg.string_or("crash_on", "")),
-        wait_for_(cfg.string_or("wait_for", "")) {}
+        wait_for_(cfg.string_or("wait_for", "")),
+        segv_on_(cfg.string_or("segv_on", "")) {}
 
   void encode(std::string_view text, const qkv::sdk::EncodeOptions&,
               qkv::sdk::TokenSink& sink) override {
     if (!crash_on_.empty() && text.find(crash_on_) != std::string_view::npos) std::abort();
+    if (!segv_on_.empty() && text.find(segv_on_) != std::string_view::npos)
+      *reinterpret_cast<volatile int*>(bad_address) = 1;
     if (delay_us_ > 0) std::this_thread::sleep_for(std::chrono::microseconds(delay_us_));
     while (!wait_for_.empty() && ::access(wait_for_.c_str(), F_OK) != 0)
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -47,6 +55,7 @@ class TestBytes final : public qkv::sdk::Tokenizer {
   long delay_us_;
   std::string crash_on_;
   std::string wait_for_;  // a plain string, not a path key: only its existence is tested
+  std::string segv_on_;
 };
 
 }  // namespace

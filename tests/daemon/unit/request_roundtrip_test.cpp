@@ -38,7 +38,9 @@ std::vector<std::pair<std::string, ctl::Options>> command_lines() {
   o.sets = {"tokenizer.max_length=8", "batch.documents=512", "tokenizer.max_length=16"};
   o.decode = true;
   o.threads = 3;
+  o.request_id = "retry-key-1";
   out.emplace_back("submit", o);
+  o.request_id.clear();
   o = {};
   o.inputs = {"/x.jsonl"};
   o.output = "/y.jsonl";

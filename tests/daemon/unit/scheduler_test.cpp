@@ -2,9 +2,11 @@
 // cancel (queued and running), run-time limit, drain.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <mutex>
+#include <stdexcept>
 
 #include "fake_runner.hpp"
 #include "jobs/scheduler.hpp"
@@ -17,6 +19,7 @@ using namespace std::chrono_literals;
 struct MemoryLease : JobLease {
   std::mutex m;
   int claims = 0, completes = 0, releases = 0;
+  int failing_completes = 0;  // this many complete() calls fail first (a full spool)
   JobState ended = JobState::queued;
   bool claim() override {
     std::lock_guard l(m);
@@ -25,6 +28,7 @@ struct MemoryLease : JobLease {
   void complete(const JobRecord&, const JobOutcome& o) override {
     std::lock_guard l(m);
     ++completes;
+    if (completes <= failing_completes) throw std::runtime_error("No space left on device");
     ended = o.state;
   }
   void release() override {
@@ -130,6 +134,44 @@ TEST_F(Fixture, RunnerErrorCodeReachesTheOutcome) {
   EXPECT_EQ(wait_end(j), JobState::failed);
   EXPECT_EQ(j->outcome()->error_code, "pipeline_error");
   EXPECT_EQ(j->outcome()->error_message, "fake failure");
+}
+
+// A full spool at the end: the record is retried, and waiters hear one end, the true one,
+// only once it is recorded (not "failed" now and "done" after a restart).
+TEST_F(Fixture, AnEndThatCannotBeRecordedIsRetriedAndReportedOnceRecorded) {
+  auto s = make({.max_queue = 8, .max_running = 1});
+  auto [j, lease] = job("full", 3);
+  lease->failing_completes = 3;
+  std::atomic<int> ends{0};
+  j->on_end([&](const JobRecord&) { ++ends; });
+  s->enqueue(std::move(*s->reserve()), j);
+  EXPECT_EQ(wait_end(j), JobState::done);
+  EXPECT_EQ(lease->completes, 4);
+  EXPECT_EQ(lease->ended, JobState::done);
+  EXPECT_EQ(ends.load(), 1);
+  EXPECT_EQ(s->stats().failed, 0u);
+  EXPECT_EQ(s->stats().done, 1u);
+}
+
+// Never recordable before qkvd stops: the job is neither reported failed nor given back
+// (its outputs are complete; recovery records it from its manifest, jobs/spool.cpp).
+TEST_F(Fixture, AnEndStillUnrecordedAtShutdownIsLeftClaimedForRecovery) {
+  auto s = make({.max_queue = 8, .max_running = 1});
+  auto [j, lease] = job("never", 1);
+  lease->failing_completes = 1000000;
+  s->enqueue(std::move(*s->reserve()), j);
+  while (true) {
+    {
+      std::lock_guard l(lease->m);
+      if (lease->completes >= 2) break;
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+  s->drain(std::chrono::steady_clock::now() + 50ms);
+  ASSERT_TRUE(j->outcome());
+  EXPECT_EQ(j->outcome()->state, JobState::queued);
+  EXPECT_EQ(lease->releases, 0);
+  EXPECT_EQ(s->stats().failed, 0u);
 }
 
 TEST_F(Fixture, DrainPastDeadlineGivesRunningJobsBack) {

@@ -37,26 +37,64 @@ TEST(Spool, SubmitClaimCompleteMovesTheFileAndWritesTheReport) {
   EXPECT_TRUE(sp.id_taken("j1"));
 }
 
-TEST(Spool, RecoveryRequeuesOnceThenFailsTheSuspect) {
+crash::Record record_naming(const std::string& owner, const std::string& source, int sig) {
+  crash::Record r;
+  r.source = source;
+  r.signal = sig;
+  r.owner = owner;
+  r.pipeline = "p";
+  r.plugin = "test-bytes";
+  r.call = "encode";
+  return r;
+}
+
+TEST(Spool, RecoveryBlamesOnlyTheJobACrashRecordNamesAndFailsItOnTheSecond) {
   Tmp t;
   Spool sp({t.path});
   sp.put_incoming("j", R"({"op":"submit","output":"/nonexistent/x.jsonl"})");
+  sp.put_incoming("beside", "{}");
   sp.claim("j.json", "j");
-  auto r1 = sp.recover();  // crash #1 while running
-  EXPECT_EQ(r1.requeued, std::vector<std::string>{"j"});
-  EXPECT_TRUE(fs::exists(t.path / "incoming" / "j.json"));
-  EXPECT_TRUE(fs::exists(t.path / "crashes" / "j"));
+  sp.claim("beside.json", "beside");
+  // kill -9 / OOM / power loss: no record, nobody blamed, however often.
+  for (int i = 0; i < 3; ++i) {
+    auto r = sp.recover();
+    EXPECT_EQ(r.requeued, (std::vector<std::string>{"beside", "j"}));
+    EXPECT_TRUE(r.blamed.empty());
+    EXPECT_TRUE(fs::is_empty(t.path / "crashes"));
+    sp.claim("j.json", "j");
+    sp.claim("beside.json", "beside");
+  }
+  // A crash record naming j: only j is blamed; applying the same record again changes nothing.
+  std::vector<crash::Record> first{record_naming("j", "100-1", 11)};
+  auto r1 = sp.recover(first);
+  EXPECT_EQ(r1.blamed, std::vector<std::string>{"j"});
+  EXPECT_TRUE(r1.suspects.empty());
+  EXPECT_FALSE(fs::exists(t.path / "crashes" / "beside"));
   sp.claim("j.json", "j");
-  auto r2 = sp.recover();  // crash #2 while running again
+  sp.claim("beside.json", "beside");
+  auto again = sp.recover(first);
+  EXPECT_TRUE(again.blamed.empty());
+  EXPECT_TRUE(again.suspects.empty());
+  sp.claim("j.json", "j");
+  sp.claim("beside.json", "beside");
+  // The second blamed crash: suspect, naming the signal and the plugin.
+  auto r2 = sp.recover({record_naming("j", "200-2", 6)});
   EXPECT_EQ(r2.suspects, std::vector<std::string>{"j"});
+  EXPECT_EQ(r2.requeued, std::vector<std::string>{"beside"});
   auto rep = *sp.find_report("j");
   EXPECT_EQ(rep["error"]["code"], "suspect");
+  std::string msg = rep["error"]["message"];
+  EXPECT_NE(msg.find("SIGSEGV in plugin 'test-bytes' (encode)"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("SIGABRT"), std::string::npos) << msg;
+  EXPECT_EQ(rep["crashes"].size(), 2u);
   EXPECT_EQ(rep["job"]["output"], "/nonexistent/x.jsonl");
   EXPECT_FALSE(fs::exists(t.path / "crashes" / "j"));
-  // A job that ended normally after a recovery loses its mark.
+  EXPECT_TRUE(fs::exists(t.path / "incoming" / "beside.json"));
+  // A job that ended normally after a blamed crash loses its mark.
   sp.put_incoming("k", "{}");
   sp.claim("k.json", "k");
-  sp.recover();
+  sp.recover({record_naming("k", "300-3", 11)});
+  EXPECT_TRUE(fs::exists(t.path / "crashes" / "k"));
   sp.claim("k.json", "k");
   sp.complete("k", true, {{"id", "k"}});
   EXPECT_FALSE(fs::exists(t.path / "crashes" / "k"));
