@@ -37,6 +37,9 @@ service::ServiceOptions options_from(const config::DaemonConfig& c) {
   o.max_run = std::chrono::seconds(c.limits.max_run_seconds);
   o.idle_timeout = std::chrono::seconds(c.limits.idle_timeout_seconds);
   o.max_inline_texts = c.limits.max_inline_texts;
+  o.request_timeout = std::chrono::seconds(c.limits.request_timeout_seconds);
+  o.max_reply_buffer_bytes = c.limits.max_reply_buffer_bytes;
+  o.max_queued_per_submitter = c.limits.max_queued_per_submitter;
   o.done_days = c.retention.done_days;
   o.failed_days = c.retention.failed_days;
   o.drain = std::chrono::seconds(c.drain_seconds);

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <optional>
 
+#include "config/daemon_config.hpp"
 #include "config/diagnostics.hpp"
 #include "pipeline/job_context.hpp"
 #include "pipeline/plugin_tokenizer.hpp"
@@ -41,7 +42,8 @@ JobResult run_job(const JobSpec& spec, const RunEnvironment& env, JobProgress& p
     ctx.tokenizer = env.tokenizer_factory(ctx.pipeline);
   } else {
     if (!env.plugins) throw JobFailed("no plugin registry to create the tokenizer from");
-    ctx.tokenizer = make_plugin_tokenizer(ctx.pipeline, *env.plugins, env.cache.get());
+    ctx.tokenizer = make_plugin_tokenizer(ctx.pipeline, *env.plugins, env.cache.get(),
+                                          env.daemon ? env.daemon->limits.max_vocab_bytes : 0);
   }
   if (ctx.pipeline.model && !spec.decode) {
     if (!env.model_stage_factory)
