@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <iostream>
 #include <thread>
@@ -37,6 +38,9 @@ struct DaemonService::Impl {
         maintain_timer(io) {
     jobs::SchedulerOptions so;
     so.max_queue = opt.max_queue;
+    so.max_queued_per_submitter = opt.max_queued_per_submitter
+                                      ? opt.max_queued_per_submitter
+                                      : std::max<std::size_t>(1, opt.max_queue / 4);
     so.max_running = executor->concurrency();
     so.max_run = std::chrono::duration_cast<std::chrono::milliseconds>(opt.max_run);
     scheduler =
