@@ -32,10 +32,18 @@ struct RawLine {
   uint64_t offset = 0;  // byte offset of the line in its (decompressed) file
 };
 
-// Reads the lines of every input in order, one file open at a time.
+// Bounds on what a job's inputs may expand to, counted after decompression (0: no limit).
+// The messages name the settings (limits.max_document_bytes, limits.max_job_input_bytes).
+struct StreamLimits {
+  uint64_t max_line_bytes = 0;   // one document (line)
+  uint64_t max_total_bytes = 0;  // all inputs together
+};
+
+// Reads the lines of every input in order, one file open at a time. Throws IoError naming
+// the file and line when a limit is passed, before more than the limit is held.
 class LineStream {
  public:
-  explicit LineStream(std::vector<InputFile> inputs);
+  explicit LineStream(std::vector<InputFile> inputs, StreamLimits limits = {});
   bool next(RawLine& out);
   const std::vector<InputFile>& inputs() const { return inputs_; }
   // On-disk bytes of the files finished so far (progress).
@@ -47,6 +55,8 @@ class LineStream {
   size_t current_ = 0;
   uint64_t line_ = 0;
   uint64_t bytes_done_ = 0;
+  StreamLimits limits_;
+  uint64_t expanded_ = 0;  // decompressed bytes of the files finished so far
 };
 
 }  // namespace qkv::io

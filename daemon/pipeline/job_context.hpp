@@ -26,6 +26,7 @@ struct JobContext {
   const CancelFlag& cancel;
   oneapi::tbb::task_arena* arena = nullptr;  // where the pipeline runs
   unsigned threads = 1;
+  io::StreamLimits input_limits{};  // limits.max_document_bytes, max_job_input_bytes
 
   // "file:line" of a record, or "inline text N".
   std::string where(const Chunk& chunk, size_t i, const std::vector<io::InputFile>& inputs) const;

@@ -38,6 +38,10 @@ JobResult run_job(const JobSpec& spec, const RunEnvironment& env, JobProgress& p
       spec,     env.pipeline_loader ? env.pipeline_loader(spec) : load_job_pipeline(spec, env),
       nullptr,  nullptr,
       progress, cancel};
+  if (env.daemon) {  // counted after decompression, in the daemon and in `qkvd run`
+    ctx.input_limits.max_line_bytes = env.daemon->limits.max_document_bytes;
+    ctx.input_limits.max_total_bytes = env.daemon->limits.max_job_input_bytes;
+  }
   if (env.tokenizer_factory) {
     ctx.tokenizer = env.tokenizer_factory(ctx.pipeline);
   } else {
