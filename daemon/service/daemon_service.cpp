@@ -59,6 +59,7 @@ struct DaemonService::Impl {
     if (opt.tcp) so2.tokens = server::TokenStore::load(opt.tokens_file);  // throws: no start
     so2.max_connections_per_peer = opt.max_connections_per_peer;
     so2.limits.max_request_bytes = opt.max_request_bytes;
+    so2.limits.max_reply_buffer_bytes = opt.max_reply_buffer_bytes;
     so2.limits.idle_timeout =
         std::chrono::duration_cast<std::chrono::milliseconds>(opt.idle_timeout);
     server = std::make_unique<server::Server>(io, so2, *backend);
