@@ -11,6 +11,19 @@
 #include "pipeline/plugin_tokenizer.hpp"
 
 namespace qkv {
+namespace {
+
+// What a model stage holds, for the cache's byte limit: the files of its folder (weights).
+uint64_t files_bytes(const std::filesystem::path& dir) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator(dir, ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+    if (it->is_regular_file(ec)) total += it->file_size(ec);
+  return total;
+}
+
+}  // namespace
 
 config::PipelineConfig load_job_pipeline(const JobSpec& spec, const RunEnvironment& env) {
   if (spec.pipeline.empty()) throw JobFailed("no pipeline named");
@@ -57,7 +70,9 @@ JobResult run_job(const JobSpec& spec, const RunEnvironment& env, JobProgress& p
       return env.model_stage_factory(ModelStageContext{*ctx.pipeline.model, ctx.pipeline.dir,
                                                        ctx.pipeline.file.string(), env.plugins});
     };
-    ctx.model = env.cache ? env.cache->model(StageCache::model_key(ctx.pipeline), make) : make();
+    ctx.model = env.cache ? env.cache->model(StageCache::model_key(ctx.pipeline), make,
+                                             files_bytes(ctx.pipeline.model->path))
+                          : make();
   }
 
   std::optional<oneapi::tbb::task_arena> own;

@@ -2,7 +2,7 @@
 # Included from tests/reliability/CMakeLists.txt: relative sources are in this folder.
 qkv_add_test(NAME reliability_limits_tests
   SOURCES limits_pool_test.cpp limits_vocab_test.cpp limits_set_test.cpp limits_fairness_test.cpp
-          limits_input_test.cpp limits_reply_buffer_test.cpp
+          limits_input_test.cpp limits_reply_buffer_test.cpp limits_cache_test.cpp
           ${PROJECT_SOURCE_DIR}/tests/daemon/harness.cpp
   LIBS qkv_ctl_client
   LABELS daemon TIMEOUT 300)
