@@ -1,9 +1,6 @@
 // limits.max_queued_per_submitter (default max_queue/4): one submitter cannot fill the queue
 // for everyone, and queued jobs start round-robin across submitters
 // (daemon/jobs/scheduler.cpp). Submitters are TCP tokens alice and bob.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <gtest/gtest.h>
@@ -17,18 +14,6 @@ namespace {
 
 const std::string kAlice = "alice-0123456789abcdef0123456789abcdef";
 const std::string kBob = "bob-0123456789abcdef0123456789abcdef012";
-
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 ctl::Client authed(uint16_t port, const std::string& token) {
   auto c = ctl::Client::connect_tcp("127.0.0.1", port);
@@ -45,7 +30,7 @@ json wait_end(ctl::Client& c, const std::string& id) {
 }
 
 TEST(LimitsFairness, OneSubmitterCannotFillTheQueueAndJobsStartRoundRobin) {
-  const uint16_t port = free_port();
+  const uint16_t port = free_tcp_port();
   // max_queue 8: each submitter may hold 2 queued jobs; one job thread.
   Rig rig("threads: 1\nlimits: {max_queue: 8}\ntcp:\n  address: 127.0.0.1\n  port: " +
           std::to_string(port) + "\n");
