@@ -113,7 +113,8 @@ void Connection::arm_idle() {
     auto self = w.lock();
     if (ec || !self) return;
     self->idle_armed_ = false;
-    if (self->busy_ || self->closing_ || self->gone_) return;
+    // Not idle: a request runs, or replies wait for the client (the stall timer's case).
+    if (self->busy_ || self->closing_ || self->gone_ || self->replies_full()) return;
     self->refuse(code::idle_timeout,
                  "no complete request line within limits.idle_timeout_seconds (" +
                      std::to_string(self->limits_.idle_timeout.count() / 1000) +
