@@ -40,6 +40,9 @@ service::ServiceOptions options_from(const config::DaemonConfig& c) {
   o.idle_timeout = std::chrono::seconds(c.limits.idle_timeout_seconds);
   o.max_inline_texts = c.limits.max_inline_texts;
   o.crash_quarantine = std::chrono::seconds(c.limits.crash_quarantine_seconds);
+  o.request_timeout = std::chrono::seconds(c.limits.request_timeout_seconds);
+  o.max_reply_buffer_bytes = c.limits.max_reply_buffer_bytes;
+  o.max_queued_per_submitter = c.limits.max_queued_per_submitter;
   o.done_days = c.retention.done_days;
   o.failed_days = c.retention.failed_days;
   o.drain = std::chrono::seconds(c.drain_seconds);

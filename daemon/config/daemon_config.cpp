@@ -21,6 +21,13 @@ void read_limits(Section& s, DaemonConfig::Limits& l) {
   if (auto v = s.integer("max_inline_texts", 1, 1000000)) l.max_inline_texts = *v;
   if (auto v = s.integer("max_connections_per_peer", 1, 1000000)) l.max_connections_per_peer = *v;
   if (auto v = s.integer("crash_quarantine_seconds", 0, kMaxU32)) l.crash_quarantine_seconds = *v;
+  if (auto v = s.integer("request_timeout_seconds", 1, 86400)) l.request_timeout_seconds = *v;
+  if (auto v = s.integer("max_reply_buffer_bytes", 65536, int64_t{1} << 40))
+    l.max_reply_buffer_bytes = *v;
+  if (auto v = s.integer("cache_bytes", 0, int64_t{1} << 50)) l.cache_bytes = *v;
+  if (auto v = s.integer("max_document_bytes", 1024, int64_t{1} << 40)) l.max_document_bytes = *v;
+  if (auto v = s.integer("max_vocab_bytes", 1024, int64_t{1} << 50)) l.max_vocab_bytes = *v;
+  if (auto v = s.integer("max_queued_per_submitter", 0, 1000000)) l.max_queued_per_submitter = *v;
 }
 
 void read_access(Section& s, DaemonConfig::Access& a) {

@@ -44,8 +44,14 @@ struct DaemonConfig {
     uint32_t max_run_seconds = 0;      // 0 = unlimited
     uint32_t idle_timeout_seconds = 60;
     uint32_t max_inline_texts = 1024;
-    uint32_t max_connections_per_peer = 64;    // per uid (Unix socket), per address (TCP)
-    uint32_t crash_quarantine_seconds = 3600;  // an inline request that crashed qkvd is refused
+    uint32_t max_connections_per_peer = 64;        // per uid (Unix socket), per address (TCP)
+    uint32_t request_timeout_seconds = 30;         // inline runs: a reply (maybe `timeout`) by then
+    uint64_t max_reply_buffer_bytes = 8ull << 20;  // unsent replies before a client is closed
+    uint64_t cache_bytes = 2ull << 30;             // shared tokenizer instances + model stages
+    uint64_t max_document_bytes = 64ull << 20;     // one input line (after decompression)
+    uint64_t max_vocab_bytes = 256ull << 20;       // one file a plugin loads (config_path)
+    uint32_t max_queued_per_submitter = 0;         // 0 = max_queue / 4 (at least 1)
+    uint32_t crash_quarantine_seconds = 3600;      // an inline request that crashed qkvd is refused
   } limits;
   struct Retention {
     uint32_t done_days = 7;

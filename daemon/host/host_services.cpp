@@ -164,10 +164,34 @@ qkv_error* HostServices::path(const qkv_config* cfg, std::string_view key, const
                          "and roots.input, and this plugin does not declare the key as a path");
   std::filesystem::path p(std::string(text, size));
   if (p.is_relative()) p = settings_.config_dir / p;
+  if (settings_.max_file_bytes) {  // before the plugin reads a byte of it
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(p, ec)) {
+      auto bytes = std::filesystem::file_size(p, ec);
+      if (!ec && bytes > settings_.max_file_bytes)
+        return error_new(QKV_ERR_IO, where(cfg, key) + ": '" + std::string(key) +
+                                         "': " + p.string() + " is " + std::to_string(bytes) +
+                                         " bytes, over " + settings_.limit_name + " (" +
+                                         std::to_string(settings_.max_file_bytes) + ")");
+    }
+  }
   std::lock_guard lock(mutex_);
   auto [it, inserted] = resolved_.try_emplace(std::string(key), p.lexically_normal().string());
   if (out) *out = it->second.c_str();
   return nullptr;
+}
+
+uint64_t HostServices::file_bytes() const {
+  std::lock_guard lock(mutex_);
+  uint64_t total = 0;
+  for (const auto& [key, file] : resolved_) {
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(file, ec)) {
+      auto n = std::filesystem::file_size(file, ec);
+      if (!ec) total += n;
+    }
+  }
+  return total;
 }
 
 qkv_error* HostServices::tensor(std::string_view name, qkv_tensor_view* out) {

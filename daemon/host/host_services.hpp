@@ -29,6 +29,10 @@ struct InstanceConfig {
   std::filesystem::path config_dir;  // relative paths resolve against this
   std::string source_file;           // the YAML file, for file:line:column
   TensorLookup lookup;               // empty: the instance serves no model
+  // Files handed out by config_path larger than this are refused before the plugin reads
+  // them (0: no limit); `limit_name` is the setting the message names.
+  uint64_t max_file_bytes = 0;
+  std::string limit_name = "limits.max_vocab_bytes";
 };
 
 class HostServices {
@@ -46,6 +50,8 @@ class HostServices {
                            const char** key, size_t* key_size, const char** text, size_t* size);
   std::string where(const qkv_config* cfg, std::string_view path);
   qkv_error* path(const qkv_config* cfg, std::string_view key, const char** out);
+  // Bytes of the regular files handed out by path() so far: what the instance has loaded.
+  uint64_t file_bytes() const;
   qkv_error* tensor(std::string_view name, qkv_tensor_view* out);
   void log(qkv_log_level level, std::string_view message) const;
 
@@ -58,7 +64,7 @@ class HostServices {
   InstanceConfig settings_;
   qkv_config config_;
   qkv_host table_{};
-  std::mutex mutex_;                                       // guards resolved_
+  mutable std::mutex mutex_;                               // guards resolved_
   std::unordered_map<std::string, std::string> resolved_;  // config_path results handed out
 };
 

@@ -57,22 +57,38 @@ std::vector<InputFile> expand_inputs(const std::vector<std::string>& args,
   return out;
 }
 
-LineStream::LineStream(std::vector<InputFile> inputs, InputOpener open)
-    : inputs_(std::move(inputs)), open_(std::move(open)) {}
+LineStream::LineStream(std::vector<InputFile> inputs, InputOpener open, StreamLimits limits)
+    : inputs_(std::move(inputs)), open_(std::move(open)), limits_(limits) {}
 
 bool LineStream::next(RawLine& out) {
   while (current_ < inputs_.size()) {
+    const auto& file = inputs_[current_].path;
     if (!reader_) {
-      const auto& path = inputs_[current_].path;
       reader_ =
-          std::make_unique<LineReader>(open_ ? open_source(path, open_(path)) : open_source(path));
+          std::make_unique<LineReader>(open_ ? open_source(file, open_(file)) : open_source(file),
+                                       size_t{1} << 20, limits_.max_line_bytes);
       line_ = 0;
     }
-    if (reader_->next(out.bytes, out.offset)) {
+    bool got = false;
+    try {
+      got = reader_->next(out.bytes, out.offset);
+    } catch (const LineTooLong& e) {
+      throw IoError(file.string() + ": line " + std::to_string(line_ + 1) + " (byte " +
+                    std::to_string(e.offset) + " after decompression) is longer than " +
+                    "limits.max_document_bytes (" + std::to_string(limits_.max_line_bytes) +
+                    " bytes)");
+    }
+    if (limits_.max_total_bytes && expanded_ + reader_->bytes_consumed() > limits_.max_total_bytes)
+      throw IoError(file.string() +
+                    ": the inputs expand to more than limits.max_job_input_bytes (" +
+                    std::to_string(limits_.max_total_bytes) +
+                    " bytes, counted after decompression) by line " + std::to_string(line_ + 1));
+    if (got) {
       out.file = static_cast<uint32_t>(current_);
       out.line = line_++;
       return true;
     }
+    expanded_ += reader_->bytes_consumed();
     reader_.reset();
     bytes_done_ += inputs_[current_].size;
     ++current_;

@@ -36,11 +36,20 @@ struct RawLine {
 // Opens one input file for reading (a job's: PathPolicy::open_input).
 using InputOpener = std::function<UniqueFd(const std::filesystem::path&)>;
 
+// Bounds on what a job's inputs may expand to, counted after decompression (0: no limit).
+// The messages name the settings (limits.max_document_bytes, limits.max_job_input_bytes).
+struct StreamLimits {
+  uint64_t max_line_bytes = 0;   // one document (line)
+  uint64_t max_total_bytes = 0;  // all inputs together
+};
+
 // Reads the lines of every input in order, one file open at a time, each opened by `open`
-// (empty: by path).
+// (empty: by path). Throws IoError naming the file and line when a limit is passed, before
+// more than the limit is held.
 class LineStream {
  public:
-  explicit LineStream(std::vector<InputFile> inputs, InputOpener open = {});
+  explicit LineStream(std::vector<InputFile> inputs, InputOpener open = {},
+                      StreamLimits limits = {});
   bool next(RawLine& out);
   const std::vector<InputFile>& inputs() const { return inputs_; }
   // On-disk bytes of the files finished so far (progress).
@@ -53,6 +62,8 @@ class LineStream {
   size_t current_ = 0;
   uint64_t line_ = 0;
   uint64_t bytes_done_ = 0;
+  StreamLimits limits_;
+  uint64_t expanded_ = 0;  // decompressed bytes of the files finished so far
 };
 
 }  // namespace qkv::io

@@ -4,8 +4,9 @@
 
 namespace qkv::io {
 
-LineReader::LineReader(std::unique_ptr<ByteSource> source, size_t buffer_bytes)
-    : source_(std::move(source)), buf_(buffer_bytes) {}
+LineReader::LineReader(std::unique_ptr<ByteSource> source, size_t buffer_bytes,
+                       uint64_t max_line_bytes)
+    : source_(std::move(source)), buf_(buffer_bytes), max_line_(max_line_bytes) {}
 
 bool LineReader::fill() {
   if (eof_) return false;
@@ -36,12 +37,15 @@ bool LineReader::next(std::string& line, uint64_t& offset) {
     const void* lf = std::memchr(start, '\n', end_ - begin_);
     if (lf) {
       size_t len = static_cast<const char*>(lf) - start;
+      if (max_line_ && line.size() + len > max_line_) throw LineTooLong(offset, max_line_);
       line.append(start, len);
       begin_ += len + 1;
       consumed_ += len + 1;
       return true;
     }
     // No LF yet: keep what we have and read more.
+    if (max_line_ && line.size() + (end_ - begin_) > max_line_)
+      throw LineTooLong(offset, max_line_);
     line.append(start, end_ - begin_);
     consumed_ += end_ - begin_;
     begin_ = end_ = 0;

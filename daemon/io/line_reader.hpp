@@ -8,14 +8,27 @@
 #include <vector>
 
 #include "byte_source.hpp"
+#include "io_error.hpp"
 
 namespace qkv::io {
 
+// A line longer than the reader's max_line_bytes: thrown as soon as it passes the limit, so
+// no more than the limit (plus one read) is ever held. `offset` is where the line starts.
+class LineTooLong : public IoError {
+ public:
+  LineTooLong(uint64_t offset, uint64_t limit)
+      : IoError("a line longer than " + std::to_string(limit) + " bytes"), offset(offset) {}
+  uint64_t offset;
+};
+
 class LineReader {
  public:
-  explicit LineReader(std::unique_ptr<ByteSource> source, size_t buffer_bytes = 1 << 20);
+  // max_line_bytes 0: no limit.
+  explicit LineReader(std::unique_ptr<ByteSource> source, size_t buffer_bytes = 1 << 20,
+                      uint64_t max_line_bytes = 0);
   // Replaces `line` with the next line (without its LF); false at the end of the stream.
   // `offset` receives the byte offset of the line's first byte in the (decompressed) stream.
+  // Throws LineTooLong (and IoError from the source).
   bool next(std::string& line, uint64_t& offset);
   uint64_t bytes_consumed() const { return consumed_; }
 
@@ -25,6 +38,7 @@ class LineReader {
   std::vector<char> buf_;
   size_t begin_ = 0, end_ = 0;
   uint64_t consumed_ = 0;  // stream offset of buf_[begin_]
+  uint64_t max_line_ = 0;
   bool eof_ = false;
 };
 

@@ -7,11 +7,16 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "crash/crash_record.hpp"
+
+namespace qkv::protocol {
+struct Identity;
+}
 
 namespace qkv::jobs {
 
@@ -57,6 +62,12 @@ class JobSink {
   virtual ~JobSink() = default;
   // A place in the queue, or nullopt when the queue is full.
   virtual std::optional<QueueSlot> reserve() = 0;
+  // Whether a job of `who` may take a place now: false (and `why` says so) when `who` already
+  // has its share of the queue. Sources ask before reserve(); they serialize the two.
+  virtual bool admits(const protocol::Identity& who, std::string* why) const {
+    (void)who, (void)why;
+    return true;
+  }
   virtual void enqueue(QueueSlot slot, std::shared_ptr<JobRecord> job) = 0;
   // True while a job with this id is queued or running here (sources skip it when polling).
   virtual bool knows(std::string_view id) const = 0;

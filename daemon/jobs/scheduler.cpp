@@ -10,6 +10,15 @@ namespace qkv::jobs {
 
 using Steady = std::chrono::steady_clock;
 
+namespace {
+
+// One submitter for fairness: the owner as protocol::same_owner sees it (token, else uid).
+std::string submitter_key(const Submitter& who) {
+  return who.via == protocol::via::tcp ? "token " + who.token : "uid " + std::to_string(who.uid);
+}
+
+}  // namespace
+
 Scheduler::Scheduler(SchedulerOptions options, Executor& executor,
                      std::function<std::shared_ptr<JobRunner>()> runner)
     : options_(options), executor_(executor), runner_(std::move(runner)) {
@@ -41,6 +50,46 @@ std::optional<QueueSlot> Scheduler::reserve() {
   return QueueSlot([this] { give_back_slot(); });
 }
 
+bool Scheduler::admits(const Submitter& who, std::string* why) const {
+  if (!options_.max_queued_per_submitter) return true;
+  std::lock_guard lock(mutex_);
+  auto it = queued_by_.find(submitter_key(who));
+  if (it == queued_by_.end() || it->second < options_.max_queued_per_submitter) return true;
+  if (why)
+    *why = protocol::describe(who) + " already has " + std::to_string(it->second) +
+           " jobs queued (limits.max_queued_per_submitter); retry later";
+  return false;
+}
+
+void Scheduler::push_queued(std::shared_ptr<JobRecord> job) {
+  auto key = submitter_key(job->submitter());
+  if (queued_by_[key]++ == 0) turns_.push_back(key);
+  queue_.push_back(std::move(job));
+}
+
+void Scheduler::drop_queued(std::deque<std::shared_ptr<JobRecord>>::iterator it) {
+  auto key = submitter_key((*it)->submitter());
+  queue_.erase(it);
+  if (auto q = queued_by_.find(key); q != queued_by_.end() && --q->second == 0) {
+    queued_by_.erase(q);
+    std::erase(turns_, key);
+  }
+}
+
+std::shared_ptr<JobRecord> Scheduler::take_next() {
+  // The submitter whose turn it is gives its oldest job, then goes to the back of the turns.
+  const std::string key = turns_.front();
+  auto it = std::find_if(queue_.begin(), queue_.end(),
+                         [&](const auto& j) { return submitter_key(j->submitter()) == key; });
+  auto job = *it;
+  drop_queued(it);
+  if (queued_by_.count(key)) {
+    std::erase(turns_, key);
+    turns_.push_back(key);
+  }
+  return job;
+}
+
 void Scheduler::give_back_slot() {
   {
     std::lock_guard lock(mutex_);
@@ -55,7 +104,7 @@ void Scheduler::enqueue(QueueSlot slot, std::shared_ptr<JobRecord> job) {
     if (live_.count(job->id())) return;  // offered twice: the slot goes back after unlock
     slot.consume();
     live_.emplace(job->id(), job);
-    queue_.push_back(std::move(job));
+    push_queued(std::move(job));
     ++counters_.accepted;
   }
   work_cv_.notify_one();
@@ -77,8 +126,10 @@ std::shared_ptr<JobRecord> Scheduler::find(std::string_view id) const {
 std::vector<std::shared_ptr<JobRecord>> Scheduler::list() const {
   std::lock_guard lock(mutex_);
   std::vector<std::shared_ptr<JobRecord>> out;
+  // Started jobs first: running, or starting (taken off the queue, lease not yet claimed, so
+  // still in state queued) - a starting job is in neither the queue nor state running.
   for (auto& [id, job] : live_)
-    if (job->state() == JobState::running) out.push_back(job);
+    if (running_since_.count(id)) out.push_back(job);
   out.insert(out.end(), queue_.begin(), queue_.end());
   out.insert(out.end(), history_.rbegin(), history_.rend());
   return out;
@@ -100,7 +151,7 @@ CancelResult Scheduler::cancel(std::string_view id) {
       return CancelResult::cancelling_running;
     }
     queued = *q;
-    queue_.erase(q);
+    drop_queued(q);
     --reserved_;
   }
   // A queued job ends at once, through its source like any other (claim, then report).
@@ -145,6 +196,8 @@ void Scheduler::drain(Steady::time_point deadline) {
     for (auto& j : waiting) forget(j);
     reserved_ -= queue_.size();
     queue_.clear();
+    queued_by_.clear();
+    turns_.clear();
   }
   work_cv_.notify_all();
   for (auto& j : waiting) {
@@ -181,8 +234,7 @@ void Scheduler::worker_loop() {
       std::unique_lock lock(mutex_);
       work_cv_.wait(lock, [&] { return stopping_ || (!draining_ && !queue_.empty()); });
       if (stopping_) return;
-      job = std::move(queue_.front());
-      queue_.pop_front();
+      job = take_next();
       --reserved_;
       // Registered as running before the lock drops, so drain() waits for it.
       running_since_.emplace(job->id(), Steady::now());

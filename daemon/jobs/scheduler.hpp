@@ -1,6 +1,8 @@
-// The scheduler: a bounded FIFO of waiting jobs and a fixed set of job threads that run them
-// on the shared executor. Enforces the queue bound, run-time limit and cancel; knows nothing
-// about where jobs come from (JobLease) or how they are computed (JobRunner).
+// The scheduler: a bounded queue of waiting jobs and a fixed set of job threads that run them
+// on the shared executor. Jobs start round-robin across submitters (oldest first within one),
+// and each submitter may hold at most max_queued_per_submitter places. Enforces the queue bound,
+// run-time limit and cancel; knows nothing about where jobs come from (JobLease) or how they are
+// computed (JobRunner).
 #pragma once
 
 #include <chrono>
@@ -23,10 +25,11 @@
 namespace qkv::jobs {
 
 struct SchedulerOptions {
-  std::size_t max_queue = 64;            // waiting jobs (running ones do not count)
-  unsigned max_running = 1;              // jobs running at once
-  std::chrono::milliseconds max_run{0};  // 0: no limit
-  std::size_t history = 1000;            // ended jobs kept in memory for status/list
+  std::size_t max_queue = 64;                // waiting jobs (running ones do not count)
+  unsigned max_running = 1;                  // jobs running at once
+  std::chrono::milliseconds max_run{0};      // 0: no limit
+  std::size_t history = 1000;                // ended jobs kept in memory for status/list
+  std::size_t max_queued_per_submitter = 0;  // 0: no limit (queued jobs of one submitter)
 };
 
 struct SchedulerStats {
@@ -53,6 +56,7 @@ class Scheduler final : public JobSink {
   void set_on_end(std::function<void(const JobRecord&)> fn);
 
   std::optional<QueueSlot> reserve() override;
+  bool admits(const Submitter& who, std::string* why) const override;
   void enqueue(QueueSlot slot, std::shared_ptr<JobRecord> job) override;
   bool knows(std::string_view id) const override;
 
@@ -77,6 +81,10 @@ class Scheduler final : public JobSink {
   bool record_end(const std::shared_ptr<JobRecord>& job, const JobOutcome& out);
   void give_back_slot();
   void forget(const std::shared_ptr<JobRecord>& job);  // drops it from live_ (mutex held)
+  // Queue bookkeeping (mutex held): every queue_ insert and removal goes through these.
+  void push_queued(std::shared_ptr<JobRecord> job);
+  std::shared_ptr<JobRecord> take_next();  // round-robin across submitters
+  void drop_queued(std::deque<std::shared_ptr<JobRecord>>::iterator it);
 
   const SchedulerOptions options_;
   Executor& executor_;
@@ -87,8 +95,10 @@ class Scheduler final : public JobSink {
   mutable std::mutex mutex_;
   std::condition_variable work_cv_;
   std::condition_variable idle_cv_;
-  std::size_t reserved_ = 0;  // reserved + queued places
-  std::deque<std::shared_ptr<JobRecord>> queue_;
+  std::size_t reserved_ = 0;                      // reserved + queued places
+  std::deque<std::shared_ptr<JobRecord>> queue_;  // in arrival order
+  std::map<std::string, std::size_t> queued_by_;  // queued jobs per submitter key
+  std::deque<std::string> turns_;                 // submitters with queued jobs, next first
   std::map<std::string, std::shared_ptr<JobRecord>, std::less<>> live_;  // queued + running
   std::deque<std::shared_ptr<JobRecord>> history_;
   std::map<std::string, std::chrono::steady_clock::time_point, std::less<>> running_since_;

@@ -136,6 +136,7 @@ Submitted SpoolSource::submit(const nlohmann::json& request, const Submitter& wh
       }
     }
   }
+  if (std::string why; !sink.admits(who, &why)) throw JobError("queue_full", why);
   auto slot = sink.reserve();
   if (!slot) throw JobError("queue_full", "the job queue is full (limits.max_queue); retry later");
   nlohmann::json file = request;
@@ -166,13 +167,14 @@ std::size_t SpoolSource::poll(JobSink& sink) {
   std::size_t n = 0;
   for (auto& w : spool_.list_incoming()) {
     if (offered_.count(w.name) || sink.knows(id_for(w.name))) continue;
+    auto record = load(w);
+    // A submitter over its share waits in incoming/; the others' files go ahead of it.
+    if (!record || !sink.admits(record->submitter(), nullptr)) continue;
     auto slot = sink.reserve();
     if (!slot) break;
-    if (auto record = load(w)) {
-      offered_.insert(w.name);
-      sink.enqueue(std::move(*slot), std::move(record));
-      ++n;
-    }
+    offered_.insert(w.name);
+    sink.enqueue(std::move(*slot), std::move(record));
+    ++n;
   }
   return n;
 }

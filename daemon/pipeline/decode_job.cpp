@@ -43,8 +43,9 @@ bool parse_ids(std::string_view line, std::vector<int32_t>& ids, std::string& er
 // Reads ids documents from .bin files (with X.idx.npy) and lines from .jsonl files, in order.
 class IdsReader {
  public:
-  IdsReader(const std::vector<io::InputFile>& inputs, bool wide, io::InputOpener open)
-      : inputs_(inputs), wide_(wide), open_(std::move(open)) {}
+  IdsReader(const std::vector<io::InputFile>& inputs, bool wide, io::InputOpener open,
+            io::StreamLimits limits)
+      : inputs_(inputs), wide_(wide), open_(std::move(open)), limits_(limits) {}
 
   // Fills up to max_docs records; false at the end.
   bool fill(Chunk& c, size_t max_docs, uint64_t& next_doc) {
@@ -81,7 +82,7 @@ class IdsReader {
         ++next_doc;
       } else {
         if (!c.ids_in.empty()) return true;
-        if (!lines_) lines_.emplace(std::vector<io::InputFile>{in}, open_);
+        if (!lines_) lines_.emplace(std::vector<io::InputFile>{in}, open_, limits_);
         io::RawLine l;
         if (!lines_->next(l)) {
           next_file();
@@ -155,6 +156,7 @@ class IdsReader {
   const std::vector<io::InputFile>& inputs_;
   bool wide_;
   io::InputOpener open_;
+  io::StreamLimits limits_;  // per ids file (each is read by its own stream)
   size_t current_ = 0;
   std::unique_ptr<io::ByteSource> bin_;
   std::vector<int64_t> idx_;
@@ -200,7 +202,7 @@ JobResult run_decode(JobContext& ctx) {
   } catch (const std::exception& e) {
     throw JobFailed(e.what());
   }
-  IdsReader reader(inputs, wide, ctx.input_opener());
+  IdsReader reader(inputs, wide, ctx.input_opener(), ctx.input_limits);
   uint64_t next_doc = 0;
   const size_t max_docs = ctx.pipeline.batch.documents;
 

@@ -100,7 +100,7 @@ class Encoder {
       }
       for (const auto& in : inputs_) input_bytes_ += in.size;
       ctx.progress.bytes_total = input_bytes_;
-      stream_.emplace(inputs_, ctx.input_opener());
+      stream_.emplace(inputs_, ctx.input_opener(), ctx.input_limits);
       if (p_.input.multi_field)
         for (const auto& in : inputs_)
           if (in.format == io::TextFormat::txt)

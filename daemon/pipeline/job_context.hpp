@@ -35,6 +35,7 @@ struct JobContext {
   // The output folder opened and checked through the path policy (PathError as JobFailed is
   // not enough: the caller keeps its code).
   io::OutputTarget open_output(const std::vector<io::InputFile>& inputs) const;
+  io::StreamLimits input_limits{};  // limits.max_document_bytes, max_job_input_bytes
 
   // "file:line" of a record, or "inline text N".
   std::string where(const Chunk& chunk, size_t i, const std::vector<io::InputFile>& inputs) const;

@@ -55,7 +55,8 @@ class PluginTokenizer final : public Tokenizer {
 
 std::shared_ptr<const Tokenizer> make_plugin_tokenizer(const config::PipelineConfig& pipeline,
                                                        const host::PluginRegistry& plugins,
-                                                       StageCache* cache) {
+                                                       StageCache* cache,
+                                                       uint64_t max_vocab_bytes) {
   const auto* plugin = plugins.find(QKV_KIND_TOKENIZER, pipeline.tokenizer.plugin);
   if (!plugin) {
     std::string names;
@@ -70,8 +71,10 @@ std::shared_ptr<const Tokenizer> make_plugin_tokenizer(const config::PipelineCon
                              ")");
   }
   auto make = [&] {
-    return host::create_instance(*plugin, pipeline.tokenizer.config, pipeline.dir,
-                                 pipeline.file.string());
+    host::InstanceConfig settings{
+        pipeline.tokenizer.config, pipeline.dir, pipeline.file.string(), {}};
+    settings.max_file_bytes = max_vocab_bytes;
+    return std::make_shared<host::PluginInstance>(*plugin, std::move(settings));
   };
   auto instance = cache ? cache->tokenizer(StageCache::tokenizer_key(pipeline), make) : make();
   return std::make_shared<PluginTokenizer>(host::TokenizerHandle(std::move(instance)),

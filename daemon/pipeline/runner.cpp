@@ -5,12 +5,26 @@
 #include <chrono>
 #include <optional>
 
+#include "config/daemon_config.hpp"
 #include "config/diagnostics.hpp"
 #include "pipeline/client_paths.hpp"
 #include "pipeline/job_context.hpp"
 #include "pipeline/plugin_tokenizer.hpp"
 
 namespace qkv {
+namespace {
+
+// What a model stage holds, for the cache's byte limit: the files of its folder (weights).
+uint64_t files_bytes(const std::filesystem::path& dir) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator(dir, ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+    if (it->is_regular_file(ec)) total += it->file_size(ec);
+  return total;
+}
+
+}  // namespace
 
 config::PipelineConfig load_job_pipeline(const JobSpec& spec, const RunEnvironment& env) {
   if (spec.pipeline.empty()) throw JobFailed("no pipeline named");
@@ -51,11 +65,16 @@ JobResult run_job(const JobSpec& spec, const RunEnvironment& env, JobProgress& p
       progress, cancel};
   static const io::PathPolicy unrestricted = io::PathPolicy::unrestricted();
   ctx.paths = env.paths ? env.paths : &unrestricted;
+  if (env.daemon) {  // counted after decompression, in the daemon and in `qkvd run`
+    ctx.input_limits.max_line_bytes = env.daemon->limits.max_document_bytes;
+    ctx.input_limits.max_total_bytes = env.daemon->limits.max_job_input_bytes;
+  }
   if (env.tokenizer_factory) {
     ctx.tokenizer = env.tokenizer_factory(ctx.pipeline);
   } else {
     if (!env.plugins) throw JobFailed("no plugin registry to create the tokenizer from");
-    ctx.tokenizer = make_plugin_tokenizer(ctx.pipeline, *env.plugins, env.cache.get());
+    ctx.tokenizer = make_plugin_tokenizer(ctx.pipeline, *env.plugins, env.cache.get(),
+                                          env.daemon ? env.daemon->limits.max_vocab_bytes : 0);
   }
   if (ctx.pipeline.model && !spec.decode) {
     if (!env.model_stage_factory)
@@ -65,7 +84,9 @@ JobResult run_job(const JobSpec& spec, const RunEnvironment& env, JobProgress& p
       return env.model_stage_factory(ModelStageContext{*ctx.pipeline.model, ctx.pipeline.dir,
                                                        ctx.pipeline.file.string(), env.plugins});
     };
-    ctx.model = env.cache ? env.cache->model(StageCache::model_key(ctx.pipeline), make) : make();
+    ctx.model = env.cache ? env.cache->model(StageCache::model_key(ctx.pipeline), make,
+                                             files_bytes(ctx.pipeline.model->path))
+                          : make();
   }
 
   std::optional<oneapi::tbb::task_arena> own;

@@ -77,7 +77,8 @@ Connection::Connection(Socket socket, PeerInfo peer, ConnectionLimits limits, Ba
       backend_(backend),
       on_gone_(std::move(on_gone)),
       idle_(socket_.get_executor()),
-      chunk_(64 * 1024) {}
+      chunk_(64 * 1024),
+      stall_(socket_.get_executor()) {}
 
 Connection::~Connection() {
   if (!gone_ && on_gone_) on_gone_();
@@ -112,7 +113,8 @@ void Connection::arm_idle() {
     auto self = w.lock();
     if (ec || !self) return;
     self->idle_armed_ = false;
-    if (self->busy_ || self->closing_ || self->gone_) return;
+    // Not idle: a request runs, or replies wait for the client (the stall timer's case).
+    if (self->busy_ || self->closing_ || self->gone_ || self->replies_full()) return;
     self->refuse(code::idle_timeout,
                  "no complete request line within limits.idle_timeout_seconds (" +
                      std::to_string(self->limits_.idle_timeout.count() / 1000) +
@@ -122,6 +124,7 @@ void Connection::arm_idle() {
 
 void Connection::read_more() {
   if (reading_ || eof_ || gone_ || closing_) return;
+  if (replies_full()) return arm_stall();  // resumes when the client reads (write_next)
   // While a request runs, buffer at most one more request's worth, then stop reading.
   if (busy_ && in_.size() > limits_.max_request_bytes) return;
   reading_ = true;
@@ -147,7 +150,7 @@ void Connection::read_more() {
 }
 
 void Connection::process() {
-  while (!busy_ && !closing_ && !gone_) {
+  while (!busy_ && !closing_ && !gone_ && !replies_full()) {
     std::size_t nl = in_.find('\n');
     const std::size_t max_line =
         authenticated_ ? limits_.max_request_bytes : limits_.max_auth_bytes;
@@ -215,6 +218,24 @@ void Connection::process() {
   if (!busy_ && !closing_ && !gone_) arm_idle();
 }
 
+void Connection::arm_stall() {
+  if (stall_armed_ || gone_) return;
+  stall_armed_ = true;
+  auto wait = limits_.idle_timeout.count() > 0 ? limits_.idle_timeout : std::chrono::seconds(60);
+  stall_.expires_after(wait);
+  stall_.async_wait([w = weak_from_this()](const boost::system::error_code& ec) {
+    auto self = w.lock();
+    if (!self) return;
+    self->stall_armed_ = false;
+    if (ec || self->gone_ || !self->replies_full()) return;
+    std::cerr << "qkvd: closing " << self->peer_.address << ": it does not read its replies ("
+              << self->out_bytes_
+              << " bytes unsent, over limits.max_reply_buffer_bytes, for "
+                 "limits.idle_timeout_seconds)\n";
+    self->mark_gone();
+  });
+}
+
 bool Connection::authenticate(const std::string& line) {
   auto refuse_auth = [&](const std::string& why, std::string_view message,
                          const nlohmann::json& tag = nullptr) {
@@ -259,9 +280,11 @@ void Connection::deliver_event(uint64_t request, std::string line) {
 void Connection::deliver_done(uint64_t request, std::string line) {
   if (gone_ || request != request_seq_ || !busy_) return;
   if (pending_event_) {
+    out_bytes_ += pending_event_->size();
     out_.push_back(std::move(*pending_event_));
     pending_event_.reset();
   }
+  out_bytes_ += line.size();
   out_.push_back(std::move(line));
   finish_request();
 }
@@ -275,6 +298,7 @@ void Connection::finish_request() {
 }
 
 void Connection::queue_write(std::string line) {
+  out_bytes_ += line.size();
   out_.push_back(std::move(line));
   write_next();
 }
@@ -288,6 +312,7 @@ void Connection::write_next() {
   }
   if (writing_buf_.empty() && pending_event_) {
     writing_buf_ = std::move(*pending_event_);
+    out_bytes_ += writing_buf_.size();
     pending_event_.reset();
   }
   if (writing_buf_.empty()) {
@@ -306,6 +331,13 @@ void Connection::write_next() {
                         self->mark_gone();
                         return;
                       }
+                      const bool was_full = self->replies_full();
+                      self->out_bytes_ -= self->writing_buf_.size();
+                      if (was_full && !self->replies_full()) {  // the client reads again
+                        self->stall_.cancel();
+                        self->process();
+                        self->read_more();
+                      }
                       self->write_next();
                     });
 }
@@ -318,6 +350,8 @@ void Connection::mark_gone() {
   for (auto& h : hooks) h();
   boost::system::error_code ignored;
   idle_.cancel();
+  stall_.cancel();
+  out_.clear();  // unsent replies of a client that is gone
   socket_.close(ignored);
   if (on_gone_) on_gone_();
 }

@@ -1,6 +1,7 @@
 // One client connection: reads newline-delimited requests (bounded size, idle deadline),
-// hands them one at a time to the backend, writes replies in order. Lives on the server's
-// io_context thread; Reply objects hand results back to it from any thread.
+// hands them one at a time to the backend, writes replies in order, and stops reading a
+// client whose unsent replies pass max_reply_buffer_bytes (closing it if it stays there). Lives on
+// the server's io_context thread; Reply objects hand results back to it from any thread.
 #pragma once
 
 #include <chrono>
@@ -23,6 +24,9 @@ struct ConnectionLimits {
   std::size_t max_request_bytes = 1 << 20;
   std::size_t max_auth_bytes = 4096;              // the line before a TCP client has authenticated
   std::chrono::milliseconds idle_timeout{60000};  // a whole request line must arrive within it
+  // Unsent reply bytes over this: the connection stops reading requests until the client
+  // reads; still over after idle_timeout, it is closed.
+  std::size_t max_reply_buffer_bytes = 8u << 20;
 };
 
 class TokenStore;
@@ -59,6 +63,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void write_next();
   void finish_request();
   void mark_gone();
+  bool replies_full() const noexcept { return out_bytes_ > limits_.max_reply_buffer_bytes; }
+  void arm_stall();  // closes the connection if its replies stay unread
   // The first line on a TCP connection: true once `auth` succeeded, else refused and closing.
   bool authenticate(const std::string& line);
 
@@ -82,6 +88,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<std::string> pending_event_;
   bool writing_ = false;
   std::string writing_buf_;
+  std::size_t out_bytes_ = 0;  // in out_ and writing_buf_: replies not yet sent
+  asio::steady_timer stall_;
+  bool stall_armed_ = false;
 };
 
 }  // namespace qkv::server

@@ -7,6 +7,7 @@
 #include "jobs/job_json.hpp"
 #include "protocol/error_codes.hpp"
 #include "protocol/replies.hpp"
+#include "service/inline_overrides.hpp"
 
 namespace qkv::service {
 
@@ -19,8 +20,8 @@ using protocol::Op;
 using json = nlohmann::json;
 
 namespace {
-// Inline runs up to this size run on the socket thread: no thread hop on the fast path.
-constexpr std::size_t kInlineFastBytes = 16 * 1024;
+// Inline runs up to this size run on their pool thread alone, not in the shared arena.
+constexpr std::size_t kInlineSmallBytes = 16 * 1024;
 }  // namespace
 
 DaemonBackend::DaemonBackend(BackendContext ctx) : ctx_(std::move(ctx)) {
@@ -312,6 +313,10 @@ void DaemonBackend::run(server::Request& r, std::shared_ptr<server::Reply> reply
     return reply->done(error_line(code::shutting_down, "qkvd is shutting down", r.tag));
   JobSpec spec = jobs::to_job_spec(std::move(std::get<protocol::RunRequest>(r.body).job),
                                    ctx_.default_pipeline);
+  if (auto refused = refuse_loading_overrides(spec.overrides)) {
+    ++inline_errors_;
+    return reply->done(error_line(code::bad_request, *refused, r.tag));
+  }
   std::string owner;
   if (std::string refused = quarantined(spec, r.tag, owner); !refused.empty())
     return reply->done(std::move(refused));
@@ -319,46 +324,63 @@ void DaemonBackend::run(server::Request& r, std::shared_ptr<server::Reply> reply
   for (auto& t : spec.texts) bytes += t.size();
   inline_runs_++;
   inline_texts_ += spec.texts.size();
-  auto work = [this, spec = std::move(spec), tag = r.tag, reply,
-               owner = std::move(owner)](bool on_socket_thread) mutable {
-    JobProgress progress;
-    auto cancel = std::make_shared<CancelFlag>();
-    if (on_socket_thread) spec.threads = 1;
-    spec.id = "inline";
-    try {
-      auto runner = ctx_.runner.current();
-      JobResult res;
-      if (on_socket_thread) {
-        crash::OwnerScope as_owner(owner, spec.pipeline);
-        res = runner->run(spec, progress, *cancel);
-      } else {
-        reply->on_close([cancel] { cancel->requested = true; });
-        ctx_.executor.execute([&] {
-          crash::OwnerScope as_owner(owner, spec.pipeline);
-          res = runner->run(spec, progress, *cancel);
-        });
-      }
-      // Results are already compact JSON: splice them in rather than re-parse.
-      std::string line = "{\"v\":" + std::to_string(protocol::kProtocolVersion) + ",\"ok\":true";
-      if (!tag.is_null()) line += ",\"tag\":" + tag.dump();
-      line += ",\"documents\":" + std::to_string(res.documents) +
-              ",\"tokens\":" + std::to_string(res.tokens) + ",\"results\":[";
-      for (std::size_t i = 0; i < res.inline_results.size(); ++i) {
-        if (i) line += ',';
-        line += res.inline_results[i];
-      }
-      line += "]}\n";
-      reply->done(std::move(line));
-    } catch (const jobs::JobError& e) {
-      ++inline_errors_;
-      reply->done(error_line(e.code(), e.what(), tag));
-    } catch (const std::exception& e) {
-      ++inline_errors_;
-      reply->done(error_line(code::job_failed, e.what(), tag));
+  if (bytes <= kInlineSmallBytes) spec.threads = 1;  // not worth the shared arena
+  spec.id = "inline";
+  auto cancel = std::make_shared<CancelFlag>();
+  reply->on_close([cancel] { cancel->requested = true; });
+  // The deadline runs from arrival, so time spent waiting for a pool thread counts. A plugin
+  // call that never returns keeps its thread; the client gets `timeout` and others go on.
+  auto deadline = std::make_shared<asio::steady_timer>(ctx_.io, ctx_.request_timeout);
+  deadline->async_wait([this, reply, cancel, tag = r.tag](const boost::system::error_code& ec) {
+    if (ec) return;
+    cancel->requested = true;
+    ++inline_errors_;
+    reply->done(error_line(code::timeout,
+                           "the inline run did not finish within limits.request_timeout_seconds (" +
+                               std::to_string(ctx_.request_timeout.count()) + " s)",
+                           tag));
+  });
+  // One hand-off per request, onto the bounded compute pool: never a thread per request.
+  asio::post(ctx_.compute, [this, spec = std::move(spec), tag = r.tag, reply, cancel, deadline,
+                            owner = std::move(owner)]() mutable {
+    if (!cancel->requested) reply->done(run_inline(spec, tag, owner, *cancel));
+    asio::post(ctx_.io, [deadline] { deadline->cancel(); });
+  });
+}
+
+std::string DaemonBackend::run_inline(const JobSpec& spec, const json& tag,
+                                      const std::string& owner, CancelFlag& cancel) {
+  JobProgress progress;
+  try {
+    auto runner = ctx_.runner.current();
+    JobResult res;
+    // Every thread that runs plugin calls for this request names it in its crash slot.
+    auto run = [&] {
+      crash::OwnerScope as_owner(owner, spec.pipeline);
+      res = runner->run(spec, progress, cancel);
+    };
+    if (spec.threads == 1)
+      run();
+    else
+      ctx_.executor.execute(run);
+    // Results are already compact JSON: splice them in rather than re-parse.
+    std::string line = "{\"v\":" + std::to_string(protocol::kProtocolVersion) + ",\"ok\":true";
+    if (!tag.is_null()) line += ",\"tag\":" + tag.dump();
+    line += ",\"documents\":" + std::to_string(res.documents) +
+            ",\"tokens\":" + std::to_string(res.tokens) + ",\"results\":[";
+    for (std::size_t i = 0; i < res.inline_results.size(); ++i) {
+      if (i) line += ',';
+      line += res.inline_results[i];
     }
-  };
-  if (bytes <= kInlineFastBytes) return work(true);
-  asio::post(ctx_.compute, [work = std::move(work)]() mutable { work(false); });
+    line += "]}\n";
+    return line;
+  } catch (const jobs::JobError& e) {
+    ++inline_errors_;
+    return error_line(e.code(), e.what(), tag);
+  } catch (const std::exception& e) {
+    ++inline_errors_;
+    return error_line(code::job_failed, e.what(), tag);
+  }
 }
 
 std::string DaemonBackend::quarantined(const JobSpec& spec, const json& tag,

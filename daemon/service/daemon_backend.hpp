@@ -1,6 +1,7 @@
 // The daemon's answers to protocol requests (docs/protocol.md), on top of the scheduler,
-// the spool source and the current runner. Slow work (fsync, reload, large inline runs)
-// goes to thread pools so the socket thread stays responsive.
+// the spool source and the current runner. Slow work (fsync, reload, every inline run with
+// its plugin and vocabulary loads) goes to bounded thread pools so the socket thread only
+// ever parses, looks up and replies: a hanging plugin call cannot stall `health`.
 #pragma once
 
 #include <array>
@@ -25,13 +26,14 @@ using json = nlohmann::json;
 struct BackendContext {
   asio::io_context& io;
   asio::thread_pool& blocking;  // submit, cancel, reload, spool polling
-  asio::thread_pool& compute;   // inline runs too large for the socket thread
+  asio::thread_pool& compute;   // inline runs (one hand-off each) and the warm-up
   jobs::Scheduler& scheduler;
   jobs::SpoolSource& spool;
   RunnerHolder& runner;
   jobs::Executor& executor;
   std::function<std::size_t()> connections;
   std::size_t max_inline_texts;
+  std::chrono::seconds request_timeout;  // an inline run's reply, `timeout` at the latest
   std::string default_pipeline;
   const AccessPolicy& access;
   const crash::Quarantine& quarantine;  // inline requests that crashed qkvd
@@ -61,6 +63,9 @@ class DaemonBackend final : public server::Backend {
   void stats(server::Request& r, std::shared_ptr<server::Reply> reply);
   void health(server::Request& r, std::shared_ptr<server::Reply> reply);
   void run(server::Request& r, std::shared_ptr<server::Reply> reply);
+  // Runs one inline request on a pool thread; returns its reply line.
+  std::string run_inline(const JobSpec& spec, const json& tag, const std::string& owner,
+                         CancelFlag& cancel);
   void reload(server::Request& r, const Who& who, std::shared_ptr<server::Reply> reply);
   // The crash owner of an inline run ("inline:<key>"), or an error line when that request
   // crashed qkvd recently (code suspect, limits.crash_quarantine_seconds).

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <iostream>
@@ -45,16 +46,19 @@ struct DaemonService::Impl {
         maintain_timer(io) {
     jobs::SchedulerOptions so;
     so.max_queue = opt.max_queue;
+    so.max_queued_per_submitter = opt.max_queued_per_submitter
+                                      ? opt.max_queued_per_submitter
+                                      : std::max<std::size_t>(1, opt.max_queue / 4);
     so.max_running = executor->concurrency();
     so.max_run = std::chrono::duration_cast<std::chrono::milliseconds>(opt.max_run);
     scheduler =
         std::make_unique<jobs::Scheduler>(so, *executor, [this] { return runner.current(); });
     scheduler->set_on_room([this] { schedule_poll(); });
     scheduler->set_on_end([](const jobs::JobRecord& j) { log_end(j); });
-    backend = std::make_unique<DaemonBackend>(
-        BackendContext{io, blocking, compute, *scheduler, source, runner, *executor,
-                       [this] { return server ? server->connections() : std::size_t(0); },
-                       opt.max_inline_texts, opt.default_pipeline, access, quarantine});
+    backend = std::make_unique<DaemonBackend>(BackendContext{
+        io, blocking, compute, *scheduler, source, runner, *executor,
+        [this] { return server ? server->connections() : std::size_t(0); }, opt.max_inline_texts,
+        opt.request_timeout, opt.default_pipeline, access, quarantine});
     backend->set_reload([this](auto done) { reload(std::move(done)); });
     server::ServerOptions so2;
     so2.socket = opt.socket;
@@ -63,6 +67,7 @@ struct DaemonService::Impl {
     if (opt.tcp) so2.tokens = server::TokenStore::load(opt.tokens_file);  // throws: no start
     so2.max_connections_per_peer = opt.max_connections_per_peer;
     so2.limits.max_request_bytes = opt.max_request_bytes;
+    so2.limits.max_reply_buffer_bytes = opt.max_reply_buffer_bytes;
     so2.limits.idle_timeout =
         std::chrono::duration_cast<std::chrono::milliseconds>(opt.idle_timeout);
     server = std::make_unique<server::Server>(io, so2, *backend);

@@ -39,7 +39,7 @@ PipelineJobRunner::PipelineJobRunner(config::DaemonConfig config,
   env_.plugins = plugins_.get();
   env_.arena = executor.arena();
   env_.threads = executor.single_threaded_jobs() ? 1 : config_.threads;
-  env_.cache = std::make_shared<StageCache>();
+  env_.cache = std::make_shared<StageCache>(config_.limits.cache_bytes);
   env_.model_stage_factory = std::move(models);
   env_.pipeline_loader = [this](const JobSpec& spec) { return pipeline_for(spec); };
 }

@@ -44,6 +44,9 @@ struct ServiceOptions {
   std::chrono::seconds idle_timeout{60};
   std::size_t max_inline_texts = 1024;
   std::chrono::seconds crash_quarantine{3600};  // an inline request that crashed qkvd
+  std::chrono::seconds request_timeout{30};     // inline runs
+  std::size_t max_reply_buffer_bytes = 8u << 20;
+  std::size_t max_queued_per_submitter = 0;  // 0: max_queue / 4
   double done_days = 7, failed_days = 30;
   std::chrono::seconds drain{30};
   std::chrono::milliseconds spool_poll{1000};

@@ -125,7 +125,9 @@ TEST(DaemonBasic, PathsOutsideTheRootsAreRefused) {
 }
 
 TEST(DaemonBasic, LimitsGiveClearErrors) {
-  Rig s("threads: 1\nlimits: {max_queue: 2, max_job_input_bytes: 20000, max_inline_texts: 3}\n");
+  Rig s(
+      "threads: 1\nlimits: {max_queue: 2, max_queued_per_submitter: 2, max_job_input_bytes: 20000, "
+      "max_inline_texts: 3}\n");
   Daemon d(s);
   d.start();
   auto r = ctl(s, {"run", "-p", "bytes", "-t", "a", "-t", "b", "-t", "c", "-t", "d"});

@@ -87,6 +87,9 @@ struct CmdResult {
 };
 CmdResult run_cmd(const std::vector<std::string>& argv, const std::string& input = "");
 
+// A TCP port on 127.0.0.1 that was free a moment ago (for a qkvd `tcp:` listener).
+uint16_t free_tcp_port();
+
 // Polls `pred` until true or the timeout.
 template <class Pred>
 bool eventually(Pred pred, std::chrono::milliseconds timeout = 20s) {

@@ -15,7 +15,8 @@ namespace {
 using json = nlohmann::json;
 
 TEST(DaemonLoad, ThirtyTwoClientsFiftyJobsEachMixedInlineAndFile) {
-  Rig s("limits: {max_queue: 64}\n");
+  // Every client is the same uid here: one submitter, so it gets the whole queue.
+  Rig s("limits: {max_queue: 64, max_queued_per_submitter: 64}\n");
   Daemon d(s);
   d.start();
   const int clients = 32, jobs = scaled(50);

@@ -22,22 +22,10 @@ using json = nlohmann::json;
 const std::string kAlice = "alice-0123456789abcdef0123456789abcdef";
 const std::string kBob = "bob-0123456789abcdef0123456789abcdef012";
 
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
 // A rig with a TCP listener, tokens alice and bob, the test's own uid as the only admin.
 struct TcpRig {
   explicit TcpRig(const std::string& extra = "", unsigned tokens_mode = 0600)
-      : port(free_port()), rig(yaml(extra, port), /*slow_delay_us=*/20000) {
+      : port(free_tcp_port()), rig(yaml(extra, port), /*slow_delay_us=*/20000) {
     tokens = rig.dir.path / "tokens";
     write_text(tokens, "# NAME:TOKEN\nalice:" + kAlice + "\nbob:" + kBob + "\n");
     ::chmod(tokens.c_str(), tokens_mode);
@@ -73,7 +61,7 @@ bool closed_by_daemon(ctl::Client& c) {
 
 TEST(SecurityAuth, TcpNeedsAPrivateTokensFile) {
   {  // no tokens_file at all: a config error
-    uint16_t port = free_port();
+    uint16_t port = free_tcp_port();
     Rig rig(TcpRig::yaml("", port));
     auto r = run_cmd({bin("qkvd"), "--check-config", rig.config.string()});
     EXPECT_NE(r.code, 0);
