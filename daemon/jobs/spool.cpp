@@ -212,7 +212,7 @@ std::optional<json> Spool::finished_report(const std::string& id, const json& jo
   fs::path manifest_file;
   json manifest;
   try {
-    manifest_file = io::OutputSet(output).companion(".manifest.json");  // opens the folder
+    manifest_file = io::OutputSet(io::OutputTarget(fs::path(output))).companion(".manifest.json");
     manifest = json::parse(io::Directory::open(manifest_file.parent_path())
                                .read_file(manifest_file.filename().string(), 16 << 20));
   } catch (const std::exception&) {

@@ -60,7 +60,7 @@ TEST_F(LineLimits, ALineAtTheLimitPassesOneByteMoreIsRefused) {
 
 TEST_F(LineLimits, TheStreamNamesFileLineAndSetting) {
   auto p = zst("b.jsonl.zst", "{}\n" + std::string(50, 'a') + "\n");
-  LineStream s({InputFile{p, fs::file_size(p), TextFormat::jsonl}}, StreamLimits{10, 0});
+  LineStream s({InputFile{p, fs::file_size(p), TextFormat::jsonl}}, {}, StreamLimits{10, 0});
   std::string msg = message_of(s);
   EXPECT_NE(msg.find(p.string() + ": line 2"), std::string::npos) << msg;
   EXPECT_NE(msg.find("limits.max_document_bytes (10 bytes)"), std::string::npos) << msg;
@@ -73,13 +73,13 @@ TEST_F(LineLimits, TheTotalCountsDecompressedBytesAcrossFiles) {
   ASSERT_LT(fs::file_size(a) + fs::file_size(b), 15000u);  // small on disk
   LineStream s({InputFile{a, fs::file_size(a), TextFormat::jsonl},
                 InputFile{b, fs::file_size(b), TextFormat::jsonl}},
-               StreamLimits{0, 15000});
+               {}, StreamLimits{0, 15000});
   std::string msg = message_of(s);
   EXPECT_NE(msg.find(b.string()), std::string::npos) << msg;  // passed in the second file
   EXPECT_NE(msg.find("limits.max_job_input_bytes (15000 bytes, counted after decompression)"),
             std::string::npos)
       << msg;
-  LineStream unlimited({InputFile{a, fs::file_size(a), TextFormat::jsonl}}, StreamLimits{});
+  LineStream unlimited({InputFile{a, fs::file_size(a), TextFormat::jsonl}}, {}, StreamLimits{});
   EXPECT_EQ(message_of(unlimited), "");
 }
 
