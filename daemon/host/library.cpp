@@ -41,9 +41,9 @@ std::string loader_message(const std::exception& e, const std::string& path) {
 
 struct CopyPlace {
   std::mutex mutex;
-  fs::path parent;
+  fs::path parent;  // empty: $TMPDIR, read at each use
   std::string prefix = "qkv-";
-  bool cleaned = false;
+  fs::path cleaned;  // the parent last cleaned
 };
 
 CopyPlace& copy_place() {
@@ -52,10 +52,10 @@ CopyPlace& copy_place() {
 }
 
 // Removes <parent>/<prefix><pid> folders of dead pids and of this pid (mutex held).
-std::size_t clean_place(const CopyPlace& place) {
+std::size_t clean_place(const fs::path& parent, const CopyPlace& place) {
   std::size_t removed = 0;
   std::error_code ec;
-  for (auto& e : fs::directory_iterator(place.parent, ec)) {
+  for (auto& e : fs::directory_iterator(parent, ec)) {
     std::string name = e.path().filename().string();
     if (name.size() <= place.prefix.size() || name.compare(0, place.prefix.size(), place.prefix))
       continue;
@@ -78,12 +78,12 @@ std::size_t clean_place(const CopyPlace& place) {
 fs::path own_copy_folder() {
   CopyPlace& place = copy_place();
   std::lock_guard lock(place.mutex);
-  if (place.parent.empty()) place.parent = fs::temp_directory_path();
-  if (!place.cleaned) {
-    clean_place(place);
-    place.cleaned = true;
+  const fs::path parent = place.parent.empty() ? fs::temp_directory_path() : place.parent;
+  if (place.cleaned != parent) {
+    clean_place(parent, place);
+    place.cleaned = parent;
   }
-  fs::path own = place.parent / (place.prefix + std::to_string(::getpid()));
+  fs::path own = parent / (place.prefix + std::to_string(::getpid()));
   std::error_code ec;
   fs::create_directories(own, ec);
   if (ec)
@@ -134,8 +134,8 @@ std::size_t set_private_copy_place(const fs::path& parent, const std::string& pr
   place.prefix = prefix;
   std::error_code ec;
   fs::create_directories(parent, ec);
-  place.cleaned = true;
-  return clean_place(place);
+  place.cleaned = parent;
+  return clean_place(parent, place);
 }
 
 std::shared_ptr<Library> Library::open(const fs::path& file, LoadMode mode) {

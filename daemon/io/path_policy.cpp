@@ -28,11 +28,15 @@ std::string roots_text(const std::string& key, const std::vector<fs::path>& root
   return key + ": " + s;
 }
 
-// The canonical form of `p`; for a path that does not exist, its lexically normal form, so a
-// missing file outside the roots is refused as path_denied, never reported as not found.
+// The canonical form of `p` (`ec` set when it does not exist); for a missing path, the part that
+// exists resolved and the rest normalised, so a missing file outside the roots is refused as
+// path_denied, never reported as not found.
 fs::path resolved_or_normal(const fs::path& p, std::error_code& ec) {
   fs::path real = fs::canonical(p, ec);
-  return ec ? p.lexically_normal() : real;
+  if (!ec) return real;
+  std::error_code weak;
+  real = fs::weakly_canonical(p, weak);
+  return weak ? p.lexically_normal() : real;
 }
 
 struct FileId {
@@ -41,7 +45,7 @@ struct FileId {
   bool operator==(const FileId&) const = default;
 };
 
-std::optional<FileId> id_of(const struct stat& st) { return FileId{st.st_dev, st.st_ino}; }
+FileId id_of(const struct stat& st) { return FileId{st.st_dev, st.st_ino}; }
 std::optional<FileId> id_of_path(const fs::path& p) {
   struct stat st {};
   if (::stat(p.c_str(), &st) != 0) return std::nullopt;
@@ -273,7 +277,7 @@ OutputTarget PathPolicy::open_output(const fs::path& output, std::span<const fs:
     struct stat st {};
     if (::fstat(at.get(), &st) != 0) break;
     for (auto& [path, id] : folders)
-      if (id == *id_of(st))
+      if (id == id_of(st))
         throw PathError("path_denied", "output '" + output.string() + "' is inside " +
                                            path.string() +
                                            " (the spool or pipelines_dir); choose another folder");
@@ -294,7 +298,7 @@ OutputTarget PathPolicy::open_output(const fs::path& output, std::span<const fs:
     if (::fstatat(folder->fd(), std::string(name).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return;
     const std::string file = folder->path_of(name).string();
     for (size_t i = 0; i < files.size(); ++i) {
-      if (!(files[i].second == *id_of(st))) continue;
+      if (!(files[i].second == id_of(st))) continue;
       if (i < n_keep)
         throw PathError("path_denied", "output '" + file + "' is " + files[i].first.string() +
                                            " (the daemon's socket or config); name another file");

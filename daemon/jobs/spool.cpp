@@ -321,7 +321,7 @@ RecoveryReport Spool::recover(const std::vector<crash::Record>& crashes) {
     }
     // The blame first: a stop between the two steps keeps it.
     if (changed) {
-      write_durably("crashes", id, json{{"blames", blames}}.dump() + "\n");
+      write_durably("crashes", id, report_text(json{{"blames", blames}}, -1) + "\n");
       rep.blamed.push_back(id);
     }
     io::move_durably(folder("active"), file, folder("incoming"), file, io::Replace::yes);

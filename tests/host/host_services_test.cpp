@@ -192,5 +192,29 @@ TEST(HostServicesNoConfig, MissingConfigIsEmpty) {
   EXPECT_STREQ(buf, "<config>");
 }
 
+// The path policy's last gate (issue 10): a client's value reaches a plugin as a path only once
+// pipeline/client_paths.cpp checked it (and replaced it by the resolved path).
+TEST(HostServicesClientPaths, AClientValueIsAPathOnlyOnceChecked) {
+  ConfigValue cfg = ConfigValue::from_yaml(YAML::Load("vocab: /secret/key\nmine: v.txt\n"));
+  cfg.items[0].from_client = true;
+  HostServices unchecked{"test", InstanceConfig{cfg, "/etc/qkv/pipelines", "p.yaml", {}}};
+  const qkv_host* h = unchecked.table();
+  const char* out = nullptr;
+  qkv_error* e = h->config_path(h->ctx, unchecked.config(), "vocab", &out);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(h->error_code(h->ctx, e), QKV_ERR_CONFIG);
+  EXPECT_THAT(h->error_message(h->ctx, e), HasSubstr("roots.models"));
+  h->error_free(h->ctx, e);
+  ASSERT_EQ(h->config_path(h->ctx, unchecked.config(), "mine", &out), nullptr);  // operator's
+  EXPECT_STREQ(out, "/etc/qkv/pipelines/v.txt");
+
+  cfg.items[0].path_checked = true;
+  cfg.items[0].scalar = "/srv/models/vocab.txt";
+  HostServices checked{"test", InstanceConfig{cfg, "/etc/qkv/pipelines", "p.yaml", {}}};
+  h = checked.table();
+  ASSERT_EQ(h->config_path(h->ctx, checked.config(), "vocab", &out), nullptr);
+  EXPECT_STREQ(out, "/srv/models/vocab.txt");
+}
+
 }  // namespace
 }  // namespace qkv::host

@@ -11,6 +11,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace qkv::host {
@@ -35,6 +36,13 @@ class HostReload : public ::testing::Test {
     else
       ::setenv("TMPDIR", old_tmpdir_.c_str(), 1);
     fs::remove_all(dir_);
+  }
+  // No private copy is left: $TMPDIR holds at most this process's empty qkv-<pid> folder.
+  bool no_copies_left() const {
+    for (auto& e : fs::directory_iterator(dir_ / "tmp"))
+      if (e.path().filename() != "qkv-" + std::to_string(::getpid()) || !fs::is_empty(e.path()))
+        return false;
+    return true;
   }
   // Replaces `target` the way installers do: write aside, rename over (a new inode).
   void install(const fs::path& from, const fs::path& target) {
@@ -63,8 +71,8 @@ TEST_F(HostReload, ReplacedFileLoadsAsANewImageFromAPrivateCopy) {
   ASSERT_TRUE(fresh.load_file(live, LoadMode::private_copy));
   const LoadedPlugin* p = fresh.find(QKV_KIND_POSITIONAL, "test-ramp");
   ASSERT_NE(p, nullptr);
-  EXPECT_EQ(p->file, live);                 // reports name the real file, not the copy
-  EXPECT_TRUE(fs::is_empty(dir_ / "tmp"));  // the copy's directory entry is gone
+  EXPECT_EQ(p->file, live);       // reports name the real file, not the copy
+  EXPECT_TRUE(no_copies_left());  // the copy's directory entry is gone
 }
 
 TEST_F(HostReload, TwoPrivateCopiesAreTwoImagesWithTheirOwnState) {
@@ -98,7 +106,29 @@ TEST_F(HostReload, BrokenPrivateCopyNamesTheOriginalFile) {
   ASSERT_EQ(registry.errors().size(), 1u);
   EXPECT_EQ(registry.errors()[0].find(plugin_file("bad_unresolved").string() + ": "), 0u);
   EXPECT_EQ(registry.errors()[0].find((dir_ / "tmp").string()), std::string::npos);
-  EXPECT_TRUE(fs::is_empty(dir_ / "tmp"));
+  EXPECT_TRUE(no_copies_left());
+}
+
+// kill -9 between copying and loading leaves a copy in $TMPDIR/qkv-<pid>/: the next process
+// that makes private copies there removes it once that pid is dead, never a live process's.
+TEST_F(HostReload, CopiesOfDeadProcessesAreRemovedAndLiveOnesKept) {
+  pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ASSERT_GT(child, 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  const fs::path dead = dir_ / "tmp" / ("qkv-" + std::to_string(child));
+  const fs::path live = dir_ / "tmp" / ("qkv-" + std::to_string(::getppid()));
+  const fs::path other = dir_ / "tmp" / "qkv-notapid";
+  for (auto& d : {dead, live, other}) {
+    fs::create_directories(d / "Ab12Cd");
+    std::ofstream(d / "Ab12Cd" / "qkv_test-bytes.so") << "left behind";
+  }
+  PluginRegistry registry;
+  ASSERT_TRUE(registry.load_file(plugin_file("test_bytes"), LoadMode::private_copy));
+  EXPECT_FALSE(fs::exists(dead));
+  EXPECT_TRUE(fs::exists(live / "Ab12Cd" / "qkv_test-bytes.so"));
+  EXPECT_TRUE(fs::exists(other / "Ab12Cd"));
 }
 
 TEST_F(HostReload, NonLibraryFileIsRefusedWithTheLoaderCause) {

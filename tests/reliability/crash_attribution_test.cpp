@@ -96,7 +96,8 @@ TEST(CrashAttribution, ASegfaultingJobEndsSuspectAfterItsSecondCrashAndTheJobBes
 
 TEST(CrashAttribution, KillNineBlamesNoOne) {
   CrashRig s;
-  auto texts = lines("victim", 300);
+  // ~3 s per run (1500 x 4 ms, two threads): it never ends between "running" and the kill.
+  auto texts = lines("victim", 1500);
   write_text(s.in / "victim.jsonl", jsonl_of(texts));
   Daemon d(s);
   d.start();
