@@ -1,7 +1,8 @@
 #include "config/install_layout.hpp"
 
-#include <algorithm>
 #include <cstdlib>
+#include <fstream>
+#include <string>
 #include <system_error>
 
 namespace qkv::config {
@@ -18,25 +19,25 @@ fs::path executable_dir() {
   return exe.empty() ? fs::current_path() : exe.parent_path();
 }
 
+namespace {
+// Written by daemon/config/CMakeLists.txt at configure time; never installed.
+fs::path build_tree_marker() { return executable_dir() / "../qkv-build-tree"; }
+}  // namespace
+
 bool is_build_tree_executable() {
-#ifdef QKV_BUILD_TREE
   std::error_code ec;
-  const fs::path build = fs::weakly_canonical(QKV_BUILD_TREE, ec);
-  if (ec || build.empty()) return false;
-  const fs::path exe = executable_path();
-  auto [b, e] = std::mismatch(build.begin(), build.end(), exe.begin(), exe.end());
-  return b == build.end();
-#else
-  return false;
-#endif
+  return fs::is_regular_file(build_tree_marker(), ec);
 }
 
 fs::path default_config_file() {
   if (const char* env = std::getenv("QKVD_CONFIG"); env && *env) return env;
   std::error_code ec;
-#ifdef QKV_SOURCE_CONFIG
-  if (is_build_tree_executable()) return fs::exists(QKV_SOURCE_CONFIG, ec) ? QKV_SOURCE_CONFIG : "";
-#endif
+  if (is_build_tree_executable()) {
+    std::ifstream marker(build_tree_marker());
+    std::string source_config;
+    std::getline(marker, source_config);
+    return fs::exists(source_config, ec) ? fs::path(source_config) : fs::path{};
+  }
   for (const fs::path& candidate : {(executable_dir() / "../etc/qkv/qkvd.yaml").lexically_normal(),
                                     fs::path("/etc/qkv/qkvd.yaml")}) {
     if (fs::exists(candidate, ec)) return candidate;

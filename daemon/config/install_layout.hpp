@@ -12,7 +12,8 @@ namespace qkv::config {
 std::filesystem::path executable_path();
 std::filesystem::path executable_dir();
 
-// True when the running executable lies inside the build tree this code was compiled for.
+// True when the running executable lies in a build tree's bin/ (the build's marker file is
+// beside it).
 bool is_build_tree_executable();
 
 // The daemon config used when none is named: $QKVD_CONFIG; for a build-tree binary the source

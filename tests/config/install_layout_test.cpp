@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 namespace fs = std::filesystem;
@@ -87,5 +88,17 @@ TEST_F(InstallLayout, BuildTreeBinaryUsesItsCheckoutsConfig) {
     EXPECT_NE(r.output.find(sock), std::string::npos) << r.output;
   }
 }
+
+#ifdef NDEBUG  // debug builds keep assert()'s __FILE__ names
+TEST(InstalledBinaries, CarryNoPathOfTheTreeTheyWereBuiltIn) {
+  for (const char* exe : {QKVCTL_PATH, QKVD_PATH}) {
+    std::ifstream in(exe, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ASSERT_GT(bytes.size(), 0u) << exe;
+    EXPECT_EQ(bytes.find(QKV_SOURCE_DIR), std::string::npos) << exe;
+    EXPECT_EQ(bytes.find(QKV_BINARY_DIR), std::string::npos) << exe;
+  }
+}
+#endif
 
 }  // namespace
