@@ -15,9 +15,12 @@ class IdsJsonlWriter final : public OutputWriter {
         offsets_(offsets) {}
 
   bool wants_offsets() const override { return offsets_; }
-  void append_document(std::string& chunk, const DocumentIds& doc) const override {
+  int64_t append_document(std::string& chunk, const DocumentIds& doc) const override {
     append_ids_record(chunk, doc, fields_, offsets_);
     chunk += '\n';
+    int64_t n = 0;
+    for (const auto& f : doc.ids) n += static_cast<int64_t>(f.size());
+    return n;
   }
   void write_chunk(const ChunkOutput& chunk) override { main_.write(chunk.bytes); }
   std::string dtype() const override { return "int32"; }

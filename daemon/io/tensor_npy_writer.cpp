@@ -15,7 +15,7 @@ class TensorNpyWriter final : public OutputWriter {
  public:
   explicit TensorNpyWriter(const std::filesystem::path& output) : outputs_(output) {}
 
-  void append_document(std::string&, const DocumentIds&) const override {}
+  int64_t append_document(std::string&, const DocumentIds&) const override { return 0; }
   void write_chunk(const ChunkOutput& chunk) override {
     if (tensors_.empty()) {
       for (const auto& t : chunk.tensors) {

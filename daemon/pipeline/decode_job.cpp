@@ -73,6 +73,8 @@ class IdsReader {
                              : uint32_t(p[2 * i]) | uint32_t(p[2 * i + 1]) << 8;
           ids[static_cast<size_t>(i)] = static_cast<int32_t>(v);
         }
+        // The separator a training output put after each document is not text.
+        if (separator_ && !ids.empty() && ids.back() == *separator_) ids.pop_back();
         ids_in_chunk += ids.size();
         c.ids_in.push_back(std::move(ids));
         ++doc_;
@@ -117,6 +119,16 @@ class IdsReader {
     bin_.emplace(path, std::ios::binary);
     if (!*bin_) throw JobFailed(path.string() + ": cannot open");
     doc_ = 0;
+    separator_ = separator_of(path);
+  }
+  // The document separator the .bin's manifest (X.manifest.json, written by qkv) records.
+  static std::optional<int32_t> separator_of(const std::filesystem::path& bin) {
+    std::ifstream in(std::filesystem::path(bin).replace_extension(".manifest.json"));
+    if (!in) return std::nullopt;
+    const nlohmann::json m = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (!m.is_object() || !m.contains("separator") || !m["separator"].is_number_integer())
+      return std::nullopt;
+    return m["separator"].get<int32_t>();
   }
   void next_file() {
     bin_.reset();
@@ -131,6 +143,7 @@ class IdsReader {
   std::optional<std::ifstream> bin_;
   std::vector<int64_t> idx_;
   size_t doc_ = 0;
+  std::optional<int32_t> separator_;
   std::optional<io::LineStream> lines_;
 };
 

@@ -8,6 +8,7 @@
 #include "io/utf8.hpp"
 #include "pipeline/job_context.hpp"
 #include "pipeline/manifest.hpp"
+#include "pipeline/output_format.hpp"
 #include "pipeline/runner.hpp"
 
 namespace qkv::detail {
@@ -56,18 +57,28 @@ std::vector<std::string> output_keys(const config::PipelineConfig& p) {
   return keys;
 }
 
-// The one place the output format is decided: the writer for the pipeline's output config.
+// The one place the writer is chosen, for the job's output format and separator
+// (pipeline/output_format.hpp).
 std::unique_ptr<io::OutputWriter> make_writer(const config::PipelineConfig& p,
-                                              const std::filesystem::path& output, bool wide) {
-  switch (p.output.format) {
+                                              const std::filesystem::path& output,
+                                              config::OutputFormat format,
+                                              std::optional<int32_t> separator,
+                                              uint32_t vocab_size) {
+  switch (format) {
     case config::OutputFormat::jsonl:
       return io::make_ids_jsonl_writer(output, output_keys(p), p.output.offsets);
     case config::OutputFormat::bin:
-      return io::make_ids_bin_writer(output, wide);
+      return io::make_ids_bin_writer(output, vocab_size > 65536, separator);
+    case config::OutputFormat::megatron:
+      return io::make_megatron_writer(output, vocab_size, separator);
     case config::OutputFormat::npy:
       return io::make_tensor_npy_writer(output);
   }
   throw JobFailed("pipeline " + p.name + ": unknown output format");
+}
+
+bool is_training_format(config::OutputFormat f) {
+  return f == config::OutputFormat::bin || f == config::OutputFormat::megatron;
 }
 
 void append_stage(StageOutput& into, StageOutput&& part) {
@@ -115,7 +126,6 @@ class Encoder {
       ctx.progress.documents_total = ctx.spec.texts.size();
       ctx.progress.bytes_total = input_bytes_;
     }
-    wide_ = ctx.tokenizer->vocab_size() > 65536;
     record_keys_ = output_keys(p_);
   }
 
@@ -124,7 +134,10 @@ class Encoder {
     if (!inline_job) {
       if (ctx_.spec.output.empty()) throw JobFailed("no output path given");
       try {
-        writer_ = make_writer(p_, ctx_.spec.output, wide_);
+        format_ = output_format_for(p_, ctx_.spec.output);
+        if (is_training_format(format_)) separator_ = document_separator(p_, *ctx_.tokenizer);
+        writer_ =
+            make_writer(p_, ctx_.spec.output, format_, separator_, ctx_.tokenizer->vocab_size());
       } catch (const JobFailed&) {
         throw;
       } catch (const std::exception& e) {
@@ -152,7 +165,11 @@ class Encoder {
       run_chunks(ctx_, read, work, write);
       ctx_.progress.bytes_done = input_bytes_;
       if (inline_job) return result;
-      auto paths = writer_->commit(make_manifest(p_, inputs_, result, writer_->dtype()));
+      auto manifest = make_manifest(p_, inputs_, result, writer_->dtype());
+      manifest["format"] = config::to_string(format_);
+      if (is_training_format(format_))
+        manifest["separator"] = separator_ ? nlohmann::json(*separator_) : nlohmann::json(nullptr);
+      auto paths = writer_->commit(std::move(manifest));
       for (auto& p : paths) result.outputs.push_back(p.string());
     } catch (const std::exception& e) {
       if (dynamic_cast<const JobFailed*>(&e) || dynamic_cast<const JobCancelled*>(&e)) throw;
@@ -317,7 +334,7 @@ class Encoder {
         continue;
       }
       try {
-        writer_->append_document(c.out, doc);
+        c.doc_tokens.back() = writer_->append_document(c.out, doc);
       } catch (const std::exception& e) {
         c.error = doc_error(c, i, e.what());
         return;
@@ -370,8 +387,9 @@ class Encoder {
   std::optional<io::LineStream> stream_;
   uint64_t input_bytes_ = 0;
   uint64_t next_doc_ = 0;
-  bool wide_ = false;
   std::vector<std::string> record_keys_;
+  config::OutputFormat format_ = config::OutputFormat::jsonl;
+  std::optional<int32_t> separator_;          // training formats only
   std::unique_ptr<io::OutputWriter> writer_;  // none for inline jobs
 };
 
