@@ -20,6 +20,9 @@ class IdsBinWriter final : public OutputWriter {
     main_.write(chunk.bytes);
     for (int64_t n : chunk.doc_tokens) starts_.push_back(starts_.back() + n);
   }
+  AtomicFile& add_companion(std::string_view suffix) override {
+    return outputs_.add(outputs_.companion(suffix));
+  }
   std::string dtype() const override { return wide_ ? "uint32" : "uint16"; }
   std::vector<std::filesystem::path> commit(nlohmann::json manifest) override {
     auto& idx = outputs_.add(outputs_.companion(".idx.npy"));

@@ -23,6 +23,9 @@ class IdsJsonlWriter final : public OutputWriter {
     return n;
   }
   void write_chunk(const ChunkOutput& chunk) override { main_.write(chunk.bytes); }
+  AtomicFile& add_companion(std::string_view suffix) override {
+    return outputs_.add(outputs_.companion(suffix));
+  }
   std::string dtype() const override { return "int32"; }
   std::vector<std::filesystem::path> commit(nlohmann::json manifest) override {
     return outputs_.commit(std::move(manifest));

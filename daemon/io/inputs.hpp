@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -13,6 +14,9 @@
 namespace qkv::io {
 
 enum class TextFormat { jsonl, txt };
+// How a .txt file is cut into documents: each line, blank-line separated paragraphs (joined
+// with LF), or the whole file (its bytes unchanged).
+enum class TxtDocuments { line, paragraph, file };
 
 struct InputFile {
   std::filesystem::path path;
@@ -32,21 +36,34 @@ struct RawLine {
   uint64_t offset = 0;  // byte offset of the line in its (decompressed) file
 };
 
-// Reads the lines of every input in order, one file open at a time.
+// Reads the records of every input in order, one file open at a time. File framing only, never
+// the text inside a record: a UTF-8 BOM at the start of a file is skipped; a .txt line ends at
+// LF or CRLF; blank lines at the end of a file are not records; .txt files are cut per
+// `txt_documents` (a paragraph's `line` and `offset` are those of its first line).
 class LineStream {
  public:
-  explicit LineStream(std::vector<InputFile> inputs);
+  explicit LineStream(std::vector<InputFile> inputs,
+                      TxtDocuments txt_documents = TxtDocuments::line);
   bool next(RawLine& out);
   const std::vector<InputFile>& inputs() const { return inputs_; }
   // On-disk bytes of the files finished so far (progress).
   uint64_t bytes_done() const { return bytes_done_; }
 
  private:
+  // The next line of the current file (BOM and, for .txt, CR removed); false at its end.
+  bool next_line(RawLine& out);
+  bool next_paragraph(RawLine& out);
+  bool whole_file(RawLine& out);
+  void next_file();
+
   std::vector<InputFile> inputs_;
+  TxtDocuments txt_documents_;
   std::unique_ptr<LineReader> reader_;
   size_t current_ = 0;
   uint64_t line_ = 0;
   uint64_t bytes_done_ = 0;
+  std::deque<RawLine> pending_;  // lines read ahead past held-back blank lines
+  bool file_done_ = false;       // whole-file mode: the current file was returned
 };
 
 }  // namespace qkv::io

@@ -38,6 +38,9 @@ class MegatronWriter final : public OutputWriter {
     main_.write(chunk.bytes);
     for (int64_t n : chunk.doc_tokens) sizes_.push_back(static_cast<int32_t>(n));
   }
+  AtomicFile& add_companion(std::string_view suffix) override {
+    return outputs_.add(outputs_.companion(suffix));
+  }
   std::string dtype() const override { return wide_ ? "int32" : "uint16"; }
   std::vector<std::filesystem::path> commit(nlohmann::json manifest) override {
     auto& idx = outputs_.add(outputs_.companion(".idx"));

@@ -24,6 +24,8 @@
 
 namespace qkv::io {
 
+class AtomicFile;
+
 // One document's token ids, one entry per input field.
 struct DocumentIds {
   std::span<const std::vector<int32_t>> ids;
@@ -57,6 +59,8 @@ class OutputWriter {
   virtual int64_t append_document(std::string& chunk, const DocumentIds& doc) const = 0;
   // The writer thread: the chunks in document order.
   virtual void write_chunk(const ChunkOutput& chunk) = 0;
+  // A further file of this output (e.g. OUT.rejects.jsonl), committed with the rest.
+  virtual AtomicFile& add_companion(std::string_view suffix) = 0;
   // The manifest's "dtype" of the ids or values written.
   virtual std::string dtype() const = 0;
   // After the last chunk: trailing files, then every file renamed into place with `manifest`

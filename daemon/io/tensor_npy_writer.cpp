@@ -38,6 +38,9 @@ class TensorNpyWriter final : public OutputWriter {
       for (int64_t n : t.row_counts) d.offsets.push_back(d.offsets.back() + n);
     }
   }
+  AtomicFile& add_companion(std::string_view suffix) override {
+    return outputs_.add(outputs_.companion(suffix));
+  }
   std::string dtype() const override { return "float32"; }
   std::vector<std::filesystem::path> commit(nlohmann::json manifest) override {
     if (tensors_.empty()) {  // no documents: an empty main array

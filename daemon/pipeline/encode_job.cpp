@@ -1,8 +1,11 @@
 // The encode direction: text documents -> ids or model outputs, written by the io/ writer of the
 // pipeline's output format (io/output_writer.hpp), or returned inline.
+#include <nlohmann/json.hpp>
+
 #include <charconv>
 #include <optional>
 
+#include "io/atomic_file.hpp"
 #include "io/json_fields.hpp"
 #include "io/output_writer.hpp"
 #include "io/utf8.hpp"
@@ -77,6 +80,18 @@ std::unique_ptr<io::OutputWriter> make_writer(const config::PipelineConfig& p,
   throw JobFailed("pipeline " + p.name + ": unknown output format");
 }
 
+io::TxtDocuments txt_documents(config::DocumentMode m) {
+  switch (m) {
+    case config::DocumentMode::paragraph:
+      return io::TxtDocuments::paragraph;
+    case config::DocumentMode::file:
+      return io::TxtDocuments::file;
+    case config::DocumentMode::line:
+      break;
+  }
+  return io::TxtDocuments::line;
+}
+
 bool is_training_format(config::OutputFormat f) {
   return f == config::OutputFormat::bin || f == config::OutputFormat::megatron;
 }
@@ -111,7 +126,7 @@ class Encoder {
       }
       for (const auto& in : inputs_) input_bytes_ += in.size;
       ctx.progress.bytes_total = input_bytes_;
-      stream_.emplace(inputs_);
+      stream_.emplace(inputs_, txt_documents(p_.input.document));
       if (p_.input.multi_field)
         for (const auto& in : inputs_)
           if (in.format == io::TextFormat::txt)
@@ -138,6 +153,8 @@ class Encoder {
         if (is_training_format(format_)) separator_ = document_separator(p_, *ctx_.tokenizer);
         writer_ =
             make_writer(p_, ctx_.spec.output, format_, separator_, ctx_.tokenizer->vocab_size());
+        // Always written when skipping, so an old run's rejects never outlive it.
+        if (p_.input.skip_bad_records) rejects_ = &writer_->add_companion(".rejects.jsonl");
       } catch (const JobFailed&) {
         throw;
       } catch (const std::exception& e) {
@@ -153,6 +170,7 @@ class Encoder {
       result.documents += c.documents();
       result.tokens += c.tokens;
       result.truncated += c.truncated + c.model_out.truncated_documents;
+      if (c.rejected) write_rejects(c, result);
       if (inline_job) {
         for (auto& r : c.records) result.inline_results.push_back(std::move(r));
       } else {
@@ -167,6 +185,7 @@ class Encoder {
       if (inline_job) return result;
       auto manifest = make_manifest(p_, inputs_, result, writer_->dtype());
       manifest["format"] = config::to_string(format_);
+      if (p_.input.skip_bad_records) manifest["rejected_records"] = result.rejected;
       if (is_training_format(format_))
         manifest["separator"] = separator_ ? nlohmann::json(*separator_) : nlohmann::json(nullptr);
       auto paths = writer_->commit(std::move(manifest));
@@ -217,44 +236,51 @@ class Encoder {
     return true;
   }
 
-  // The texts of one record under the UTF-8 policy; false (and c.error) on failure.
-  bool texts_of(Chunk& c, size_t i, std::vector<std::string>& texts) {
+  // The texts of one record under the UTF-8 policy; what is wrong with the record, if anything.
+  std::optional<std::string> texts_of(Chunk& c, size_t i, std::vector<std::string>& texts) {
     io::RawLine& l = c.lines[i];
     const bool jsonl = stream_ && inputs_[l.file].format == io::TextFormat::jsonl;
-    const uint64_t doc = c.first_doc + i;
     texts.clear();
     if (jsonl) {
       io::FieldsResult r = io::extract_fields(l.bytes, field_names_, p_.input.replace_invalid);
-      if (!r.error.empty()) {
-        c.error = ctx_.where(c, i, inputs_) + ": document " + std::to_string(doc) + ": " + r.error;
-        return false;
-      }
-      if (r.invalid) {
-        c.error =
-            ctx_.where(c, i, inputs_) + ": document " + std::to_string(doc) +
-            ": invalid UTF-8 in field \"" + field_names_[r.invalid->field] + "\" at byte " +
-            std::to_string(r.invalid->doc_offset) + " of the document's text (byte " +
-            std::to_string(l.offset + r.invalid->line_offset) +
-            " of the file); set input.invalid_utf8: replace to turn invalid bytes into U+FFFD";
-        return false;
-      }
+      if (!r.error.empty()) return r.error;
+      if (r.invalid)
+        return "invalid UTF-8 in field \"" + field_names_[r.invalid->field] + "\" at byte " +
+               std::to_string(r.invalid->doc_offset) + " of the document's text (byte " +
+               std::to_string(l.offset + r.invalid->line_offset) +
+               " of the file); set input.invalid_utf8: replace to turn invalid bytes into U+FFFD";
       texts = std::move(r.texts);
-      return true;
+      return std::nullopt;
     }
     const size_t bad = io::utf8_first_invalid(l.bytes);
     if (bad != l.bytes.size()) {
-      if (!p_.input.replace_invalid) {
-        c.error = ctx_.where(c, i, inputs_) + ": document " + std::to_string(doc) +
-                  ": invalid UTF-8 at byte " + std::to_string(bad) + " of the document's text" +
-                  (stream_ ? " (byte " + std::to_string(l.offset + bad) + " of the file)"
-                           : std::string()) +
-                  "; set input.invalid_utf8: replace to turn invalid bytes into U+FFFD";
-        return false;
-      }
+      if (!p_.input.replace_invalid)
+        return "invalid UTF-8 at byte " + std::to_string(bad) + " of the document's text" +
+               (stream_ ? " (byte " + std::to_string(l.offset + bad) + " of the file)"
+                        : std::string()) +
+               "; set input.invalid_utf8: replace to turn invalid bytes into U+FFFD";
       texts.push_back(io::utf8_repair(l.bytes));
     } else {
       texts.push_back(std::move(l.bytes));
     }
+    return std::nullopt;
+  }
+
+  // A record that cannot become a document: with input.on_error: skip (file jobs) it goes to
+  // the chunk's rejects and the caller moves on (true); else it fails the job (false).
+  bool bad_record(Chunk& c, size_t i, const std::string& what) {
+    if (!p_.input.skip_bad_records || !stream_) {
+      c.error = doc_error(c, i, what);
+      return false;
+    }
+    const io::RawLine& l = c.lines[i];
+    const nlohmann::json reject{{"file", inputs_[l.file].path.string()},
+                                {"line", l.line + 1},
+                                {"byte_offset", l.offset},
+                                {"error", what}};
+    c.rejects += reject.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    c.rejects += '\n';
+    ++c.rejected;
     return true;
   }
 
@@ -284,33 +310,40 @@ class Encoder {
         c.cancelled = true;
         return;
       }
-      if (!texts_of(c, i, texts)) return;
+      if (auto bad = texts_of(c, i, texts)) {
+        if (bad_record(c, i, *bad)) continue;
+        return;
+      }
       int64_t doc_tokens = 0;
       bool doc_truncated = false;
+      std::optional<std::string> rejected;
       for (size_t f = 0; f < nf; ++f) {
         ids[f].clear();
         offs[f].clear();
         try {
           ctx_.tokenizer->encode(texts[f], ids[f], offsets ? &offs[f] : nullptr);
         } catch (const std::exception& e) {
-          c.error = doc_error(c, i, e.what());
-          return;
+          rejected = e.what();
+          break;
         }
         if (model) {
           const size_t limit = ctx_.model->max_tokens(f);
           if (limit && ids[f].size() > limit) {
             if (!p_.model->truncate) {
-              c.error = doc_error(c, i,
-                                  "has " + std::to_string(ids[f].size()) +
-                                      " tokens, the model takes at most " + std::to_string(limit) +
-                                      "; set model.truncate: true to cut such documents");
-              return;
+              rejected = "has " + std::to_string(ids[f].size()) +
+                         " tokens, the model takes at most " + std::to_string(limit) +
+                         "; set model.truncate: true to cut such documents";
+              break;
             }
             ids[f].resize(limit);
             doc_truncated = true;
           }
         }
         doc_tokens += static_cast<int64_t>(ids[f].size());
+      }
+      if (rejected) {
+        if (bad_record(c, i, *rejected)) continue;
+        return;
       }
       if (doc_truncated) ++c.truncated;
       c.tokens += static_cast<uint64_t>(doc_tokens);
@@ -333,10 +366,15 @@ class Encoder {
         c.records.push_back(std::move(record));
         continue;
       }
+      const size_t out_before = c.out.size();
       try {
         c.doc_tokens.back() = writer_->append_document(c.out, doc);
       } catch (const std::exception& e) {
-        c.error = doc_error(c, i, e.what());
+        c.out.resize(out_before);  // no partial row
+        c.doc_tokens.pop_back();
+        c.tokens -= static_cast<uint64_t>(doc_tokens);
+        if (doc_truncated) --c.truncated;
+        if (bad_record(c, i, e.what())) continue;
         return;
       }
     }
@@ -372,6 +410,18 @@ class Encoder {
     }
   }
 
+  // The writer thread: a chunk's rejected records onto OUT.rejects.jsonl, until there are more
+  // than input.max_errors.
+  void write_rejects(const Chunk& c, JobResult& result) {
+    result.rejected += c.rejected;
+    if (result.rejected > p_.input.max_errors)
+      throw JobFailed(std::to_string(result.rejected) +
+                      " bad records, more than input.max_errors (" +
+                      std::to_string(p_.input.max_errors) +
+                      "); one of them: " + c.rejects.substr(0, c.rejects.find('\n')));
+    rejects_->write(c.rejects);
+  }
+
   // Hands a finished chunk to the writer, in document order (the writer thread).
   void write_chunk(const Chunk& c) {
     std::vector<io::TensorRows> tensors;
@@ -391,6 +441,7 @@ class Encoder {
   config::OutputFormat format_ = config::OutputFormat::jsonl;
   std::optional<int32_t> separator_;          // training formats only
   std::unique_ptr<io::OutputWriter> writer_;  // none for inline jobs
+  io::AtomicFile* rejects_ = nullptr;         // OUT.rejects.jsonl (input.on_error: skip)
 };
 
 }  // namespace
