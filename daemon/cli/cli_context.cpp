@@ -1,5 +1,7 @@
 #include "cli/cli_context.hpp"
 
+#include "config/install_layout.hpp"
+
 #include <unistd.h>
 
 #include <cstdlib>
@@ -7,12 +9,6 @@
 
 namespace qkv::cli {
 namespace fs = std::filesystem;
-
-fs::path executable_dir() {
-  std::error_code ec;
-  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? fs::current_path() : exe.parent_path();
-}
 
 fs::path CliContext::config_path() const {
   if (!config_file.empty()) return config_file;
@@ -28,7 +24,7 @@ const config::DaemonConfig& CliContext::daemon_config() {
     }
     const fs::path file = config_path();
     if (file.empty()) {
-      fs::path dir = executable_dir() / "../share/qkv/pipelines";
+      fs::path dir = config::executable_dir() / "../share/qkv/pipelines";
       daemon_ = config::default_daemon_config(dir.lexically_normal());
     } else {
       daemon_ = config::load_daemon_config(file, sets);
@@ -43,7 +39,7 @@ std::vector<fs::path> plugin_dirs_for(const config::DaemonConfig& cfg) {
   // The build tree puts plugins in <build>/plugins beside <build>/bin; an install in
   // <prefix>/lib/qkv/plugins beside <prefix>/bin. The first that exists is the built-in one.
   for (const char* rel : {"../plugins", "../lib/qkv/plugins"}) {
-    fs::path d = (executable_dir() / rel).lexically_normal();
+    fs::path d = (config::executable_dir() / rel).lexically_normal();
     if (fs::is_directory(d, ec)) {
       dirs.push_back(d);
       break;

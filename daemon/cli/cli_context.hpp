@@ -44,8 +44,6 @@ struct CliContext {
   std::unique_ptr<host::PluginRegistry> registry_;
 };
 
-// Folder of the running executable.
-std::filesystem::path executable_dir();
 // The built-in plugin folder next to the executable, then the config's plugin_dirs.
 std::vector<std::filesystem::path> plugin_dirs_for(const config::DaemonConfig& cfg);
 

@@ -21,7 +21,9 @@ void register_pipelines(CLI::App& app, CliContext& ctx) {
           auto p = config::load_pipeline_config(file);
           std::cout << "  " << name << (name == daemon.default_pipeline ? " (default)" : "") << ": "
                     << p.tokenizer.plugin << (p.model ? " + model" : "") << " -> "
-                    << config::to_string(p.output.format);
+                    << (p.output.format ? config::to_string(*p.output.format)
+                        : p.model       ? "npy"
+                                        : "by extension");
           if (!p.description.empty()) std::cout << "  # " << p.description;
           std::cout << "\n";
         } catch (const config::ConfigError& e) {

@@ -105,7 +105,9 @@ void register_run(CLI::App& app, CliContext& ctx) {
                   "with --decode: ids .jsonl or .bin)")
       ->required()
       ->expected(1, -1);
-  sub->add_option("--output,-o", o->output, "Output path (format per the pipeline's output.format)")
+  sub->add_option("--output,-o", o->output,
+                  "Output path: .jsonl ids, .bin training data, .npy model outputs (or the "
+                  "pipeline's output.format)")
       ->required();
   sub->add_option("--set", o->sets, "Override a pipeline value: key.path=value (YAML); repeatable");
   sub->add_option("--threads,-t", o->threads,

@@ -125,14 +125,4 @@ DaemonConfig load_daemon_config(const fs::path& file, const Overrides& overrides
   return c;
 }
 
-fs::path default_config_file() {
-  if (const char* env = std::getenv("QKVD_CONFIG"); env && *env) return env;
-  std::error_code ec;
-  if (fs::exists("/etc/qkv/qkvd.yaml", ec)) return "/etc/qkv/qkvd.yaml";
-#ifdef QKV_SOURCE_CONFIG
-  if (fs::exists(QKV_SOURCE_CONFIG, ec)) return QKV_SOURCE_CONFIG;
-#endif
-  return {};
-}
-
 }  // namespace qkv::config

@@ -67,8 +67,4 @@ DaemonConfig load_daemon_config(const std::filesystem::path& file, const Overrid
 // The configuration used when no file is given: defaults, pipelines from `pipelines_dir`.
 DaemonConfig default_daemon_config(const std::filesystem::path& pipelines_dir);
 
-// The daemon config used when none is named: $QKVD_CONFIG, else /etc/qkv/qkvd.yaml, else (in
-// a build tree) the source tree's configs/qkvd.yaml; empty if none exists.
-std::filesystem::path default_config_file();
-
 }  // namespace qkv::config

@@ -1,6 +1,7 @@
 #include "pipeline_config.hpp"
 
 #include <algorithm>
+#include <string>
 #include <system_error>
 
 #include "document.hpp"
@@ -22,6 +23,13 @@ void read_input(Section& s, PipelineConfig::Input& in) {
                 : *v == "txt" ? InputFormat::txt
                               : InputFormat::automatic;
   if (auto v = s.choice("invalid_utf8", {"error", "replace"})) in.replace_invalid = *v == "replace";
+  if (auto v = s.choice("document", {"line", "paragraph", "file"}))
+    in.document = *v == "paragraph" ? DocumentMode::paragraph
+                  : *v == "file"    ? DocumentMode::file
+                                    : DocumentMode::line;
+  if (auto v = s.choice("on_error", {"fail", "skip"})) in.skip_bad_records = *v == "skip";
+  if (auto v = s.integer("max_errors", 0, int64_t{1} << 40))
+    in.max_errors = static_cast<uint64_t>(*v);
   auto field = s.string("field");
   if (field) in.fields = {{"text", *field}};
   if (auto m = s.mapping("fields")) {
@@ -134,6 +142,8 @@ const char* to_string(OutputFormat f) {
       return "bin";
     case OutputFormat::npy:
       return "npy";
+    case OutputFormat::megatron:
+      return "megatron";
   }
   return "?";
 }
@@ -187,24 +197,47 @@ PipelineConfig load_pipeline_config(const fs::path& file, const Overrides& overr
       }
     }
     Section out(doc, s.raw("output"), "output");
-    if (auto v = out.choice("format", {"jsonl", "bin", "npy"}))
-      c.output.format = *v == "bin"   ? OutputFormat::bin
-                        : *v == "npy" ? OutputFormat::npy
-                                      : OutputFormat::jsonl;
+    if (auto v = out.choice("format", {"jsonl", "bin", "npy", "megatron"}))
+      c.output.format = *v == "bin"        ? OutputFormat::bin
+                        : *v == "npy"      ? OutputFormat::npy
+                        : *v == "megatron" ? OutputFormat::megatron
+                                           : OutputFormat::jsonl;
     if (auto v = out.boolean("offsets")) c.output.offsets = *v;
     if (auto v = out.boolean("overwrite")) c.output.overwrite = *v;
-    if (model.IsDefined() && !model.IsNull()) {
-      if (out.has("format") && c.output.format != OutputFormat::npy)
-        out.error("format", "expected npy: a pipeline with a model writes dense vectors");
-      c.output.format = OutputFormat::npy;
-    } else if (c.output.format == OutputFormat::npy) {
-      out.error("format", "expected jsonl or bin: npy needs a `model:` section");
+    if (auto v = out.string("separator")) {
+      using Kind = PipelineConfig::Output::Separator::Kind;
+      auto& sep = c.output.separator;
+      if (*v == "none") {
+        sep.kind = Kind::none;
+      } else if (!v->empty() && v->size() <= 9 && std::all_of(v->begin(), v->end(), [](char ch) {
+                   return ch >= '0' && ch <= '9';
+                 })) {
+        sep.kind = Kind::id;
+        sep.id = std::stoi(*v);
+      } else if (!v->empty()) {
+        sep.kind = Kind::token;
+        sep.token = *v;
+      } else {
+        out.error("separator", "expected none, a token (e.g. <|endoftext|>) or an id");
+      }
     }
-    if (c.output.offsets && c.output.format != OutputFormat::jsonl)
-      out.error("offsets", "expected false: offsets are written only with output.format jsonl");
-    if (c.output.format == OutputFormat::bin && c.input.multi_field)
-      out.error("format",
-                "expected jsonl: a .bin holds one id stream, but input.fields names several");
+    // An explicit format is checked here; one that comes from the output's extension is
+    // checked by the same rules when the job starts (pipeline/output_format.cpp).
+    const bool has_model = model.IsDefined() && !model.IsNull();
+    if (c.output.format) {
+      const OutputFormat f = *c.output.format;
+      if (has_model && f != OutputFormat::npy)
+        out.error("format", "expected npy: a pipeline with a model writes dense vectors");
+      if (!has_model && f == OutputFormat::npy)
+        out.error("format", "expected jsonl, bin or megatron: npy needs a `model:` section");
+      if (c.output.offsets && f != OutputFormat::jsonl)
+        out.error("offsets", "expected false: offsets are written only with output.format jsonl");
+      if ((f == OutputFormat::bin || f == OutputFormat::megatron) && c.input.multi_field)
+        out.error("format",
+                  "expected jsonl: a .bin holds one id stream, but input.fields names several");
+    }
+    if (has_model && c.output.offsets)
+      out.error("offsets", "expected false: a pipeline with a model writes dense vectors");
     Section b(doc, s.raw("batch"), "batch");
     if (auto v = b.integer("documents", 1, 1000000)) c.batch.documents = static_cast<uint32_t>(*v);
     if (auto v = b.integer("max_tokens", 1, 1 << 30))

@@ -15,7 +15,10 @@
 namespace qkv::config {
 
 enum class InputFormat { automatic, jsonl, txt };
-enum class OutputFormat { jsonl, bin, npy };
+enum class OutputFormat { jsonl, bin, npy, megatron };
+// How a .txt input is cut into documents: each line, blank-line separated paragraphs, or the
+// whole file.
+enum class DocumentMode { line, paragraph, file };
 enum class SpecialTokens { default_, none, all, list };
 enum class ModelOutput { hidden, pooled_cls, pooled_mean, logprobs, topk };
 
@@ -37,8 +40,11 @@ struct PipelineConfig {
     InputFormat format = InputFormat::automatic;
     // role -> jsonl field, in the file's order; a single-field pipeline has one ("text", field)
     std::vector<std::pair<std::string, std::string>> fields{{"text", "text"}};
-    bool multi_field = false;      // `fields:` given (ids output per role)
-    bool replace_invalid = false;  // invalid_utf8: replace (else error)
+    bool multi_field = false;                    // `fields:` given (ids output per role)
+    bool replace_invalid = false;                // invalid_utf8: replace (else error)
+    DocumentMode document = DocumentMode::line;  // .txt inputs only
+    bool skip_bad_records = false;               // on_error: skip (else fail)
+    uint64_t max_errors = 1000;                  // skipped records before the job fails anyway
   } input;
 
   struct Tokenizer : PluginRef {  // config: an empty mapping when none is given
@@ -60,9 +66,16 @@ struct PipelineConfig {
   std::optional<Model> model;
 
   struct Output {
-    OutputFormat format = OutputFormat::jsonl;
+    // Given explicitly; else the output's extension decides (pipeline/output_format.hpp).
+    std::optional<OutputFormat> format;
     bool offsets = false;
     bool overwrite = true;  // false: an existing output fails the job (output_exists)
+    // The id after each document of a .bin / megatron output (output.separator).
+    struct Separator {
+      enum class Kind { default_, none, token, id } kind = Kind::default_;
+      std::string token;  // Kind::token
+      int32_t id = -1;    // Kind::id
+    } separator;
   } output;
 
   struct Batch {

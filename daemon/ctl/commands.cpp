@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "config/daemon_config.hpp"
+#include "config/install_layout.hpp"
 #include "ctl/client.hpp"
 #include "ctl/exit_codes.hpp"
 #include "ctl/progress_view.hpp"
@@ -211,8 +212,9 @@ std::string resolve_socket(const Options& o) {
     try {
       return config::load_daemon_config(cfg).socket.string();
     } catch (const std::exception& e) {
-      if (!o.config.empty())
-        throw UsageError(std::string("cannot read ") + cfg.string() + ": " + e.what());
+      // A broken default config is an error too: guessing the socket would report
+      // "cannot connect" to a path the user never chose.
+      throw UsageError(std::string("cannot read ") + cfg.string() + ": " + e.what());
     }
   }
   return config::DaemonConfig{}.socket.string();

@@ -15,11 +15,17 @@ class IdsJsonlWriter final : public OutputWriter {
         offsets_(offsets) {}
 
   bool wants_offsets() const override { return offsets_; }
-  void append_document(std::string& chunk, const DocumentIds& doc) const override {
+  int64_t append_document(std::string& chunk, const DocumentIds& doc) const override {
     append_ids_record(chunk, doc, fields_, offsets_);
     chunk += '\n';
+    int64_t n = 0;
+    for (const auto& f : doc.ids) n += static_cast<int64_t>(f.size());
+    return n;
   }
   void write_chunk(const ChunkOutput& chunk) override { main_.write(chunk.bytes); }
+  AtomicFile& add_companion(std::string_view suffix) override {
+    return outputs_.add(outputs_.companion(suffix));
+  }
   std::string dtype() const override { return "int32"; }
   std::vector<std::filesystem::path> commit(nlohmann::json manifest) override {
     return outputs_.commit(std::move(manifest));

@@ -3,6 +3,8 @@
 #include <glob.h>
 
 #include <algorithm>
+#include <deque>
+#include <string_view>
 #include <system_error>
 
 #include "io_error.hpp"
@@ -57,41 +59,152 @@ std::vector<InputFile> expand_inputs(const std::vector<std::string>& args,
   return out;
 }
 
-LineStream::LineStream(std::vector<InputFile> inputs, InputOpener open, StreamLimits limits)
-    : inputs_(std::move(inputs)), open_(std::move(open)), limits_(limits) {}
+LineStream::LineStream(std::vector<InputFile> inputs, InputOpener open, StreamLimits limits,
+                       TxtDocuments txt_documents)
+    : inputs_(std::move(inputs)),
+      open_(std::move(open)),
+      txt_documents_(txt_documents),
+      limits_(limits) {}
+
+namespace {
+constexpr std::string_view kBom = "\xEF\xBB\xBF";
+
+bool is_blank(std::string_view s) {
+  return s.find_first_not_of(" \t\r\f\v") == std::string_view::npos;
+}
+}  // namespace
+
+std::unique_ptr<ByteSource> LineStream::open_current() const {
+  const auto& file = inputs_[current_].path;
+  return open_ ? open_source(file, open_(file)) : open_source(file);
+}
+
+bool LineStream::next_line(RawLine& out) {
+  const auto& file = inputs_[current_].path;
+  if (!reader_) {
+    reader_ = std::make_unique<LineReader>(open_current(), size_t{1} << 20, limits_.max_line_bytes);
+    line_ = 0;
+  }
+  bool got = false;
+  try {
+    got = reader_->next(out.bytes, out.offset);
+  } catch (const LineTooLong& e) {
+    throw IoError(file.string() + ": line " + std::to_string(line_ + 1) + " (byte " +
+                  std::to_string(e.offset) + " after decompression) is longer than " +
+                  "limits.max_document_bytes (" + std::to_string(limits_.max_line_bytes) +
+                  " bytes)");
+  }
+  check_total(expanded_ + reader_->bytes_consumed());
+  if (!got) return false;
+  out.file = static_cast<uint32_t>(current_);
+  out.line = line_++;
+  if (out.line == 0 && std::string_view(out.bytes).starts_with(kBom)) {
+    out.bytes.erase(0, kBom.size());
+    out.offset += kBom.size();
+  }
+  if (inputs_[current_].format == TextFormat::txt && !out.bytes.empty() && out.bytes.back() == '\r')
+    out.bytes.pop_back();
+  return true;
+}
+
+void LineStream::check_total(uint64_t expanded) const {
+  if (limits_.max_total_bytes && expanded > limits_.max_total_bytes)
+    throw IoError(inputs_[current_].path.string() +
+                  ": the inputs expand to more than limits.max_job_input_bytes (" +
+                  std::to_string(limits_.max_total_bytes) +
+                  " bytes, counted after decompression) by line " + std::to_string(line_ + 1));
+}
+
+void LineStream::next_file() {
+  if (reader_) expanded_ += reader_->bytes_consumed();
+  reader_.reset();
+  file_done_ = false;
+  bytes_done_ += inputs_[current_].size;
+  ++current_;
+}
+
+bool LineStream::whole_file(RawLine& out) {
+  if (file_done_) return false;
+  file_done_ = true;
+  auto src = open_current();
+  out.bytes.clear();
+  char buf[1 << 16];
+  const uint64_t max_doc = limits_.max_line_bytes;
+  while (size_t n = src->read(buf, sizeof buf)) {
+    out.bytes.append(buf, n);
+    if (max_doc && out.bytes.size() > max_doc)
+      throw IoError(inputs_[current_].path.string() +
+                    ": the file is one document (input.document: file) longer than "
+                    "limits.max_document_bytes (" +
+                    std::to_string(max_doc) + " bytes)");
+    check_total(expanded_ + out.bytes.size());
+  }
+  expanded_ += out.bytes.size();
+  out.file = static_cast<uint32_t>(current_);
+  out.line = 0;
+  out.offset = 0;
+  if (std::string_view(out.bytes).starts_with(kBom)) {
+    out.bytes.erase(0, kBom.size());
+    out.offset = kBom.size();
+  }
+  return true;
+}
+
+bool LineStream::next_paragraph(RawLine& out) {
+  RawLine l;
+  bool started = false;
+  while (next_line(l)) {
+    if (is_blank(l.bytes)) {
+      if (started) return true;
+      continue;
+    }
+    if (!started) {
+      out = std::move(l);
+      started = true;
+    } else {
+      out.bytes += '\n';
+      out.bytes += l.bytes;
+    }
+  }
+  return started;
+}
 
 bool LineStream::next(RawLine& out) {
   while (current_ < inputs_.size()) {
-    const auto& file = inputs_[current_].path;
-    if (!reader_) {
-      reader_ =
-          std::make_unique<LineReader>(open_ ? open_source(file, open_(file)) : open_source(file),
-                                       size_t{1} << 20, limits_.max_line_bytes);
-      line_ = 0;
+    const bool txt = inputs_[current_].format == TextFormat::txt;
+    if (txt && txt_documents_ == TxtDocuments::file) {
+      if (whole_file(out)) return true;
+    } else if (txt && txt_documents_ == TxtDocuments::paragraph) {
+      if (next_paragraph(out)) return true;
+    } else {
+      if (!pending_.empty()) {
+        out = std::move(pending_.front());
+        pending_.pop_front();
+        return true;
+      }
+      // Blank lines are held back until text follows them: then they are records (empty
+      // documents in a .txt, bad records in a .jsonl); at the end of the file they are not.
+      std::vector<RawLine> held;
+      RawLine l;
+      while (next_line(l)) {
+        if (is_blank(l.bytes)) {
+          held.push_back(std::move(l));
+          l = RawLine{};
+          continue;
+        }
+        if (held.empty()) {
+          out = std::move(l);
+          return true;
+        }
+        for (auto& h : held) pending_.push_back(std::move(h));
+        pending_.push_back(std::move(l));
+        out = std::move(pending_.front());
+        pending_.pop_front();
+        return true;
+      }
+      // The end of the file: held-back blank lines are not records.
     }
-    bool got = false;
-    try {
-      got = reader_->next(out.bytes, out.offset);
-    } catch (const LineTooLong& e) {
-      throw IoError(file.string() + ": line " + std::to_string(line_ + 1) + " (byte " +
-                    std::to_string(e.offset) + " after decompression) is longer than " +
-                    "limits.max_document_bytes (" + std::to_string(limits_.max_line_bytes) +
-                    " bytes)");
-    }
-    if (limits_.max_total_bytes && expanded_ + reader_->bytes_consumed() > limits_.max_total_bytes)
-      throw IoError(file.string() +
-                    ": the inputs expand to more than limits.max_job_input_bytes (" +
-                    std::to_string(limits_.max_total_bytes) +
-                    " bytes, counted after decompression) by line " + std::to_string(line_ + 1));
-    if (got) {
-      out.file = static_cast<uint32_t>(current_);
-      out.line = line_++;
-      return true;
-    }
-    expanded_ += reader_->bytes_consumed();
-    reader_.reset();
-    bytes_done_ += inputs_[current_].size;
-    ++current_;
+    next_file();
   }
   return false;
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -14,6 +15,9 @@
 namespace qkv::io {
 
 enum class TextFormat { jsonl, txt };
+// How a .txt file is cut into documents: each line, blank-line separated paragraphs (joined
+// with LF), or the whole file (its bytes unchanged).
+enum class TxtDocuments { line, paragraph, file };
 
 struct InputFile {
   std::filesystem::path path;
@@ -43,27 +47,41 @@ struct StreamLimits {
   uint64_t max_total_bytes = 0;  // all inputs together
 };
 
-// Reads the lines of every input in order, one file open at a time, each opened by `open`
-// (empty: by path). Throws IoError naming the file and line when a limit is passed, before
-// more than the limit is held.
+// Reads the records of every input in order, one file open at a time, each opened by `open`
+// (empty: by path). File framing only, never the text inside a record: a UTF-8 BOM at the
+// start of a file is skipped; a .txt line ends at LF or CRLF; blank lines at the end of a file
+// are not records; .txt files are cut per `txt_documents` (a paragraph's `line` and `offset`
+// are those of its first line). Throws IoError naming the file and line when a limit is
+// passed, before more than the limit is held.
 class LineStream {
  public:
   explicit LineStream(std::vector<InputFile> inputs, InputOpener open = {},
-                      StreamLimits limits = {});
+                      StreamLimits limits = {}, TxtDocuments txt_documents = TxtDocuments::line);
   bool next(RawLine& out);
   const std::vector<InputFile>& inputs() const { return inputs_; }
   // On-disk bytes of the files finished so far (progress).
   uint64_t bytes_done() const { return bytes_done_; }
 
  private:
+  // The next line of the current file (BOM and, for .txt, CR removed); false at its end.
+  bool next_line(RawLine& out);
+  bool next_paragraph(RawLine& out);
+  bool whole_file(RawLine& out);
+  void next_file();
+  std::unique_ptr<ByteSource> open_current() const;
+  void check_total(uint64_t expanded) const;  // limits.max_job_input_bytes
+
   std::vector<InputFile> inputs_;
   InputOpener open_;
+  TxtDocuments txt_documents_;
   std::unique_ptr<LineReader> reader_;
   size_t current_ = 0;
   uint64_t line_ = 0;
   uint64_t bytes_done_ = 0;
   StreamLimits limits_;
-  uint64_t expanded_ = 0;  // decompressed bytes of the files finished so far
+  uint64_t expanded_ = 0;        // decompressed bytes of the files finished so far
+  std::deque<RawLine> pending_;  // lines read ahead past held-back blank lines
+  bool file_done_ = false;       // whole-file mode: the current file was returned
 };
 
 }  // namespace qkv::io

@@ -1,6 +1,7 @@
 // The writer of one job's output, one implementation per output format (docs/formats.md):
 //   ids jsonl         io/ids_jsonl_writer.cpp
 //   ids .bin + .idx   io/ids_bin_writer.cpp
+//   Megatron .bin + .idx   io/megatron_writer.cpp
 //   tensors .npy (+ .offsets.npy)   io/tensor_npy_writer.cpp
 // and the generation jsonl to come: a text writer with its own DocumentText input beside
 // DocumentIds, made by its own factory here. The pipeline makes one writer per job from its
@@ -15,6 +16,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -23,6 +25,8 @@
 #include "output_set.hpp"
 
 namespace qkv::io {
+
+class AtomicFile;
 
 // One document's token ids, one entry per input field.
 struct DocumentIds {
@@ -42,7 +46,7 @@ struct TensorRows {
 // What a chunk carries to the writer thread.
 struct ChunkOutput {
   std::string_view bytes;               // append_document's output, in document order
-  std::span<const int64_t> doc_tokens;  // tokens of each document
+  std::span<const int64_t> doc_tokens;  // ids append_document wrote for each document
   std::span<const TensorRows> tensors;  // model outputs (empty without a model)
 };
 
@@ -51,11 +55,14 @@ class OutputWriter {
   virtual ~OutputWriter() = default;
   // Whether append_document needs token offsets (the tokenizer computes them only then).
   virtual bool wants_offsets() const { return false; }
-  // Worker threads: one document's bytes onto its chunk. Throws std::exception (e.g. an id that
-  // does not fit the format) with a message the caller prefixes with the document.
-  virtual void append_document(std::string& chunk, const DocumentIds& doc) const = 0;
+  // Worker threads: one document's bytes onto its chunk; returns the ids written (a training
+  // output's separator included). Throws std::exception (e.g. an id that does not fit the
+  // format) with a message the caller prefixes with the document.
+  virtual int64_t append_document(std::string& chunk, const DocumentIds& doc) const = 0;
   // The writer thread: the chunks in document order.
   virtual void write_chunk(const ChunkOutput& chunk) = 0;
+  // A further file of this output (e.g. OUT.rejects.jsonl), committed with the rest.
+  virtual AtomicFile& add_companion(std::string_view suffix) = 0;
   // The manifest's "dtype" of the ids or values written.
   virtual std::string dtype() const = 0;
   // After the last chunk: trailing files, then every file renamed into place with `manifest`
@@ -71,8 +78,20 @@ std::unique_ptr<OutputWriter> make_ids_jsonl_writer(const OutputTarget& output,
 void append_ids_record(std::string& out, const DocumentIds& doc,
                        std::span<const std::string> fields, bool offsets);
 // Token ids for training: X.bin (uint16, or uint32 when `wide`) and X.idx.npy (int64 document
-// start offsets, one more than documents). Reads only the first field.
-std::unique_ptr<OutputWriter> make_ids_bin_writer(const OutputTarget& output, bool wide);
+// start offsets, one more than documents). Reads only the first field. `separator` follows
+// each document unless the document already ends with it (BERT's [SEP] is not doubled); it
+// lies inside the document's range.
+std::unique_ptr<OutputWriter> make_ids_bin_writer(const OutputTarget& output, bool wide,
+                                                  std::optional<int32_t> separator);
+// Token ids as Megatron-LM's indexed dataset (the MMIDIDX format its preprocess_data.py
+// writes): X.bin (uint16 when the vocabulary has fewer than 65500 ids, else int32) and X.idx;
+// one sequence per document, separator as above.
+std::unique_ptr<OutputWriter> make_megatron_writer(const OutputTarget& output, uint32_t vocab_size,
+                                                   std::optional<int32_t> separator);
+// The ids of one document for a training output: the first field's ids, then `separator`
+// unless they already end with it. Appends the little-endian ids to `out`; returns the count.
+int64_t append_training_ids(std::string& out, std::span<const int32_t> ids, bool wide,
+                            std::optional<int32_t> separator);
 // Model outputs: X<suffix>.npy float32 per tensor, X<suffix>.offsets.npy (int64 row offsets)
 // for per-token tensors.
 std::unique_ptr<OutputWriter> make_tensor_npy_writer(const OutputTarget& output);

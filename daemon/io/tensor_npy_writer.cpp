@@ -15,7 +15,7 @@ class TensorNpyWriter final : public OutputWriter {
  public:
   explicit TensorNpyWriter(const OutputTarget& output) : outputs_(output) {}
 
-  void append_document(std::string&, const DocumentIds&) const override {}
+  int64_t append_document(std::string&, const DocumentIds&) const override { return 0; }
   void write_chunk(const ChunkOutput& chunk) override {
     if (tensors_.empty()) {
       for (const auto& t : chunk.tensors) {
@@ -37,6 +37,9 @@ class TensorNpyWriter final : public OutputWriter {
       d.rows += static_cast<int64_t>(t.values.size() / std::max<uint32_t>(1, t.width));
       for (int64_t n : t.row_counts) d.offsets.push_back(d.offsets.back() + n);
     }
+  }
+  AtomicFile& add_companion(std::string_view suffix) override {
+    return outputs_.add(outputs_.companion(suffix));
   }
   std::string dtype() const override { return "float32"; }
   std::vector<std::filesystem::path> commit(nlohmann::json manifest) override {

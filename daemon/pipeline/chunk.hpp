@@ -28,6 +28,8 @@ struct Chunk {
   std::vector<int64_t> doc_tokens;   // ids per document (bin idx)
   uint64_t tokens = 0;
   uint64_t truncated = 0;
+  std::string rejects;  // input.on_error: skip: one OUT.rejects.jsonl line per bad record
+  uint64_t rejected = 0;
   StageOutput model_out;             // model outputs, documents in order
   std::optional<std::string> error;  // the first failure, in document order
   bool cancelled = false;

@@ -76,6 +76,8 @@ class IdsReader {
                              : uint32_t(p[2 * i]) | uint32_t(p[2 * i + 1]) << 8;
           ids[static_cast<size_t>(i)] = static_cast<int32_t>(v);
         }
+        // The separator a training output put after each document is not text.
+        if (separator_ && !ids.empty() && ids.back() == *separator_) ids.pop_back();
         ids_in_chunk += ids.size();
         c.ids_in.push_back(std::move(ids));
         ++doc_;
@@ -134,6 +136,27 @@ class IdsReader {
                       idx_path.string() + "; the tokenizer's vocabulary decides the width)");
     bin_ = io::open_source(path, std::move(fd));
     doc_ = 0;
+    separator_ = separator_of(path);
+  }
+  // The document separator the .bin's manifest (X.manifest.json, written by qkv) records; the
+  // manifest is opened like the inputs (through the job's path policy).
+  std::optional<int32_t> separator_of(const std::filesystem::path& bin) const {
+    const auto path = std::filesystem::path(bin).replace_extension(".manifest.json");
+    std::string text;
+    try {
+      auto src = open_ ? io::open_source(path, open_(path)) : io::open_source(path);
+      char buf[1 << 14];
+      while (size_t n = src->read(buf, sizeof buf)) {
+        text.append(buf, n);
+        if (text.size() > (16u << 20)) return std::nullopt;  // not a manifest of ours
+      }
+    } catch (const std::exception&) {
+      return std::nullopt;  // no manifest: every id is the document's
+    }
+    const nlohmann::json m = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (!m.is_object() || !m.contains("separator") || !m["separator"].is_number_integer())
+      return std::nullopt;
+    return m["separator"].get<int32_t>();
   }
   void next_file() {
     bin_.reset();
@@ -161,6 +184,7 @@ class IdsReader {
   std::unique_ptr<io::ByteSource> bin_;
   std::vector<int64_t> idx_;
   size_t doc_ = 0;
+  std::optional<int32_t> separator_;
   std::optional<io::LineStream> lines_;
 };
 

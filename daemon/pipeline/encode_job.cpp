@@ -1,13 +1,17 @@
 // The encode direction: text documents -> ids or model outputs, written by the io/ writer of the
 // pipeline's output format (io/output_writer.hpp), or returned inline.
+#include <nlohmann/json.hpp>
+
 #include <charconv>
 #include <optional>
 
+#include "io/atomic_file.hpp"
 #include "io/json_fields.hpp"
 #include "io/output_writer.hpp"
 #include "io/utf8.hpp"
 #include "pipeline/job_context.hpp"
 #include "pipeline/manifest.hpp"
+#include "pipeline/output_format.hpp"
 #include "pipeline/runner.hpp"
 
 namespace qkv::detail {
@@ -56,18 +60,40 @@ std::vector<std::string> output_keys(const config::PipelineConfig& p) {
   return keys;
 }
 
-// The one place the output format is decided: the writer for the pipeline's output config.
+// The one place the writer is chosen, for the job's output format and separator
+// (pipeline/output_format.hpp).
 std::unique_ptr<io::OutputWriter> make_writer(const config::PipelineConfig& p,
-                                              const io::OutputTarget& output, bool wide) {
-  switch (p.output.format) {
+                                              const io::OutputTarget& output,
+                                              config::OutputFormat format,
+                                              std::optional<int32_t> separator,
+                                              uint32_t vocab_size) {
+  switch (format) {
     case config::OutputFormat::jsonl:
       return io::make_ids_jsonl_writer(output, output_keys(p), p.output.offsets);
     case config::OutputFormat::bin:
-      return io::make_ids_bin_writer(output, wide);
+      return io::make_ids_bin_writer(output, vocab_size > 65536, separator);
+    case config::OutputFormat::megatron:
+      return io::make_megatron_writer(output, vocab_size, separator);
     case config::OutputFormat::npy:
       return io::make_tensor_npy_writer(output);
   }
   throw JobFailed("pipeline " + p.name + ": unknown output format");
+}
+
+io::TxtDocuments txt_documents(config::DocumentMode m) {
+  switch (m) {
+    case config::DocumentMode::paragraph:
+      return io::TxtDocuments::paragraph;
+    case config::DocumentMode::file:
+      return io::TxtDocuments::file;
+    case config::DocumentMode::line:
+      break;
+  }
+  return io::TxtDocuments::line;
+}
+
+bool is_training_format(config::OutputFormat f) {
+  return f == config::OutputFormat::bin || f == config::OutputFormat::megatron;
 }
 
 void append_stage(StageOutput& into, StageOutput&& part) {
@@ -100,7 +126,8 @@ class Encoder {
       }
       for (const auto& in : inputs_) input_bytes_ += in.size;
       ctx.progress.bytes_total = input_bytes_;
-      stream_.emplace(inputs_, ctx.input_opener(), ctx.input_limits);
+      stream_.emplace(inputs_, ctx.input_opener(), ctx.input_limits,
+                      txt_documents(p_.input.document));
       if (p_.input.multi_field)
         for (const auto& in : inputs_)
           if (in.format == io::TextFormat::txt)
@@ -115,7 +142,6 @@ class Encoder {
       ctx.progress.documents_total = ctx.spec.texts.size();
       ctx.progress.bytes_total = input_bytes_;
     }
-    wide_ = ctx.tokenizer->vocab_size() > 65536;
     record_keys_ = output_keys(p_);
   }
 
@@ -124,7 +150,12 @@ class Encoder {
     if (!inline_job) {
       if (ctx_.spec.output.empty()) throw JobFailed("no output path given");
       try {
-        writer_ = make_writer(p_, ctx_.open_output(inputs_), wide_);
+        format_ = output_format_for(p_, ctx_.spec.output);
+        if (is_training_format(format_)) separator_ = document_separator(p_, *ctx_.tokenizer);
+        writer_ = make_writer(p_, ctx_.open_output(inputs_), format_, separator_,
+                              ctx_.tokenizer->vocab_size());
+        // Always written when skipping, so an old run's rejects never outlive it.
+        if (p_.input.skip_bad_records) rejects_ = &writer_->add_companion(".rejects.jsonl");
       } catch (const JobFailed&) {
         throw;
       } catch (const io::PathError&) {
@@ -142,6 +173,7 @@ class Encoder {
       result.documents += c.documents();
       result.tokens += c.tokens;
       result.truncated += c.truncated + c.model_out.truncated_documents;
+      if (c.rejected) write_rejects(c, result);
       if (inline_job) {
         for (auto& r : c.records) result.inline_results.push_back(std::move(r));
       } else {
@@ -154,7 +186,12 @@ class Encoder {
       run_chunks(ctx_, read, work, write);
       ctx_.progress.bytes_done = input_bytes_;
       if (inline_job) return result;
-      auto paths = writer_->commit(make_manifest(ctx_.spec, p_, inputs_, result, writer_->dtype()));
+      auto manifest = make_manifest(ctx_.spec, p_, inputs_, result, writer_->dtype());
+      manifest["format"] = config::to_string(format_);
+      if (p_.input.skip_bad_records) manifest["rejected_records"] = result.rejected;
+      if (is_training_format(format_))
+        manifest["separator"] = separator_ ? nlohmann::json(*separator_) : nlohmann::json(nullptr);
+      auto paths = writer_->commit(std::move(manifest));
       for (auto& p : paths) result.outputs.push_back(p.string());
     } catch (const std::exception& e) {
       if (dynamic_cast<const JobFailed*>(&e) || dynamic_cast<const JobCancelled*>(&e) ||
@@ -206,44 +243,51 @@ class Encoder {
     return true;
   }
 
-  // The texts of one record under the UTF-8 policy; false (and c.error) on failure.
-  bool texts_of(Chunk& c, size_t i, std::vector<std::string>& texts) {
+  // The texts of one record under the UTF-8 policy; what is wrong with the record, if anything.
+  std::optional<std::string> texts_of(Chunk& c, size_t i, std::vector<std::string>& texts) {
     io::RawLine& l = c.lines[i];
     const bool jsonl = stream_ && inputs_[l.file].format == io::TextFormat::jsonl;
-    const uint64_t doc = c.first_doc + i;
     texts.clear();
     if (jsonl) {
       io::FieldsResult r = io::extract_fields(l.bytes, field_names_, p_.input.replace_invalid);
-      if (!r.error.empty()) {
-        c.error = ctx_.where(c, i, inputs_) + ": document " + std::to_string(doc) + ": " + r.error;
-        return false;
-      }
-      if (r.invalid) {
-        c.error =
-            ctx_.where(c, i, inputs_) + ": document " + std::to_string(doc) +
-            ": invalid UTF-8 in field \"" + field_names_[r.invalid->field] + "\" at byte " +
-            std::to_string(r.invalid->doc_offset) + " of the document's text (byte " +
-            std::to_string(l.offset + r.invalid->line_offset) +
-            " of the file); set input.invalid_utf8: replace to turn invalid bytes into U+FFFD";
-        return false;
-      }
+      if (!r.error.empty()) return r.error;
+      if (r.invalid)
+        return "invalid UTF-8 in field \"" + field_names_[r.invalid->field] + "\" at byte " +
+               std::to_string(r.invalid->doc_offset) + " of the document's text (byte " +
+               std::to_string(l.offset + r.invalid->line_offset) +
+               " of the file); set input.invalid_utf8: replace to turn invalid bytes into U+FFFD";
       texts = std::move(r.texts);
-      return true;
+      return std::nullopt;
     }
     const size_t bad = io::utf8_first_invalid(l.bytes);
     if (bad != l.bytes.size()) {
-      if (!p_.input.replace_invalid) {
-        c.error = ctx_.where(c, i, inputs_) + ": document " + std::to_string(doc) +
-                  ": invalid UTF-8 at byte " + std::to_string(bad) + " of the document's text" +
-                  (stream_ ? " (byte " + std::to_string(l.offset + bad) + " of the file)"
-                           : std::string()) +
-                  "; set input.invalid_utf8: replace to turn invalid bytes into U+FFFD";
-        return false;
-      }
+      if (!p_.input.replace_invalid)
+        return "invalid UTF-8 at byte " + std::to_string(bad) + " of the document's text" +
+               (stream_ ? " (byte " + std::to_string(l.offset + bad) + " of the file)"
+                        : std::string()) +
+               "; set input.invalid_utf8: replace to turn invalid bytes into U+FFFD";
       texts.push_back(io::utf8_repair(l.bytes));
     } else {
       texts.push_back(std::move(l.bytes));
     }
+    return std::nullopt;
+  }
+
+  // A record that cannot become a document: with input.on_error: skip (file jobs) it goes to
+  // the chunk's rejects and the caller moves on (true); else it fails the job (false).
+  bool bad_record(Chunk& c, size_t i, const std::string& what) {
+    if (!p_.input.skip_bad_records || !stream_) {
+      c.error = doc_error(c, i, what);
+      return false;
+    }
+    const io::RawLine& l = c.lines[i];
+    const nlohmann::json reject{{"file", inputs_[l.file].path.string()},
+                                {"line", l.line + 1},
+                                {"byte_offset", l.offset},
+                                {"error", what}};
+    c.rejects += reject.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    c.rejects += '\n';
+    ++c.rejected;
     return true;
   }
 
@@ -273,33 +317,40 @@ class Encoder {
         c.cancelled = true;
         return;
       }
-      if (!texts_of(c, i, texts)) return;
+      if (auto bad = texts_of(c, i, texts)) {
+        if (bad_record(c, i, *bad)) continue;
+        return;
+      }
       int64_t doc_tokens = 0;
       bool doc_truncated = false;
+      std::optional<std::string> rejected;
       for (size_t f = 0; f < nf; ++f) {
         ids[f].clear();
         offs[f].clear();
         try {
           ctx_.tokenizer->encode(texts[f], ids[f], offsets ? &offs[f] : nullptr);
         } catch (const std::exception& e) {
-          c.error = doc_error(c, i, e.what());
-          return;
+          rejected = e.what();
+          break;
         }
         if (model) {
           const size_t limit = ctx_.model->max_tokens(f);
           if (limit && ids[f].size() > limit) {
             if (!p_.model->truncate) {
-              c.error = doc_error(c, i,
-                                  "has " + std::to_string(ids[f].size()) +
-                                      " tokens, the model takes at most " + std::to_string(limit) +
-                                      "; set model.truncate: true to cut such documents");
-              return;
+              rejected = "has " + std::to_string(ids[f].size()) +
+                         " tokens, the model takes at most " + std::to_string(limit) +
+                         "; set model.truncate: true to cut such documents";
+              break;
             }
             ids[f].resize(limit);
             doc_truncated = true;
           }
         }
         doc_tokens += static_cast<int64_t>(ids[f].size());
+      }
+      if (rejected) {
+        if (bad_record(c, i, *rejected)) continue;
+        return;
       }
       if (doc_truncated) ++c.truncated;
       c.tokens += static_cast<uint64_t>(doc_tokens);
@@ -322,10 +373,15 @@ class Encoder {
         c.records.push_back(std::move(record));
         continue;
       }
+      const size_t out_before = c.out.size();
       try {
-        writer_->append_document(c.out, doc);
+        c.doc_tokens.back() = writer_->append_document(c.out, doc);
       } catch (const std::exception& e) {
-        c.error = doc_error(c, i, e.what());
+        c.out.resize(out_before);  // no partial row
+        c.doc_tokens.pop_back();
+        c.tokens -= static_cast<uint64_t>(doc_tokens);
+        if (doc_truncated) --c.truncated;
+        if (bad_record(c, i, e.what())) continue;
         return;
       }
     }
@@ -361,6 +417,18 @@ class Encoder {
     }
   }
 
+  // The writer thread: a chunk's rejected records onto OUT.rejects.jsonl, until there are more
+  // than input.max_errors.
+  void write_rejects(const Chunk& c, JobResult& result) {
+    result.rejected += c.rejected;
+    if (result.rejected > p_.input.max_errors)
+      throw JobFailed(std::to_string(result.rejected) +
+                      " bad records, more than input.max_errors (" +
+                      std::to_string(p_.input.max_errors) +
+                      "); one of them: " + c.rejects.substr(0, c.rejects.find('\n')));
+    rejects_->write(c.rejects);
+  }
+
   // Hands a finished chunk to the writer, in document order (the writer thread).
   void write_chunk(const Chunk& c) {
     std::vector<io::TensorRows> tensors;
@@ -376,9 +444,11 @@ class Encoder {
   std::optional<io::LineStream> stream_;
   uint64_t input_bytes_ = 0;
   uint64_t next_doc_ = 0;
-  bool wide_ = false;
   std::vector<std::string> record_keys_;
+  config::OutputFormat format_ = config::OutputFormat::jsonl;
+  std::optional<int32_t> separator_;          // training formats only
   std::unique_ptr<io::OutputWriter> writer_;  // none for inline jobs
+  io::AtomicFile* rejects_ = nullptr;         // OUT.rejects.jsonl (input.on_error: skip)
 };
 
 }  // namespace

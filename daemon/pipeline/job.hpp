@@ -41,6 +41,7 @@ struct JobResult {
   uint64_t tokens = 0;
   uint64_t input_bytes = 0;
   uint64_t truncated = 0;  // documents cut to the model's position table
+  uint64_t rejected = 0;   // bad records skipped (input.on_error: skip)
   double seconds = 0;
   std::vector<std::string> outputs;  // files written (final names)
   // Inline jobs: one entry per text, the compact JSON of its ids (or vector).

@@ -43,6 +43,9 @@ class PluginTokenizer final : public Tokenizer {
     handle_.decode(ids, out);
   }
   uint32_t vocab_size() const override { return handle_.info().vocab_size; }
+  int32_t eos_id() const override { return handle_.info().eos_id; }
+  int32_t sep_id() const override { return handle_.info().sep_id; }
+  int32_t token_id(std::string_view token) const override { return handle_.token_to_id(token); }
 
  private:
   host::TokenizerHandle handle_;

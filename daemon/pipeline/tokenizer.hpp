@@ -21,6 +21,12 @@ class Tokenizer {
   virtual void decode(std::span<const int32_t> ids, std::string& out) const = 0;
   // One past the largest id (chooses uint16 or uint32 for .bin files).
   virtual uint32_t vocab_size() const = 0;
+  // The vocabulary's end-of-text / end-of-sequence id and BERT's [SEP]; -1 when it has none.
+  // They pick the default document separator of training outputs (pipeline/output_format.hpp).
+  virtual int32_t eos_id() const { return -1; }
+  virtual int32_t sep_id() const { return -1; }
+  // The id of the token spelled exactly `token`, or -1.
+  virtual int32_t token_id(std::string_view /*token*/) const { return -1; }
 };
 
 }  // namespace qkv

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -31,10 +32,7 @@ void write_docs(OutputWriter& w, const std::vector<Ids>& docs,
   std::vector<int64_t> tokens;
   for (size_t d = 0; d < docs.size(); ++d) {
     const Offsets none(docs[d].size());
-    w.append_document(bytes, {docs[d], offs.empty() ? none : offs[d]});
-    int64_t n = 0;
-    for (const auto& f : docs[d]) n += static_cast<int64_t>(f.size());
-    tokens.push_back(n);
+    tokens.push_back(w.append_document(bytes, {docs[d], offs.empty() ? none : offs[d]}));
   }
   w.write_chunk({bytes, tokens, {}});
 }
@@ -81,7 +79,7 @@ TEST(OutputWriters, IdsJsonlOffsetsAndFields) {
 
 TEST(OutputWriters, IdsBinLittleEndianWithDocumentStarts) {
   TempDir t;
-  auto w = make_ids_bin_writer(t.path() / "t.bin", false);
+  auto w = make_ids_bin_writer(t.path() / "t.bin", false, std::nullopt);
   write_docs(*w, {{{0x61, 0x0102}}, {{}}});
   write_docs(*w, {{{0xffff, 1, 2}}});
   EXPECT_EQ(w->dtype(), "uint16");
@@ -94,17 +92,62 @@ TEST(OutputWriters, IdsBinLittleEndianWithDocumentStarts) {
   ASSERT_EQ(paths.size(), 3u);
   EXPECT_EQ(paths[1], t.path() / "t.idx.npy");
 
-  auto narrow = make_ids_bin_writer(t.path() / "n.bin", false);
+  auto narrow = make_ids_bin_writer(t.path() / "n.bin", false, std::nullopt);
   std::string bytes;
   const Ids too_big{{65536}};
   const Offsets none(1);
   EXPECT_THROW(narrow->append_document(bytes, {too_big, none}), std::out_of_range);
 
-  auto wide = make_ids_bin_writer(t.path() / "w.bin", true);
+  auto wide = make_ids_bin_writer(t.path() / "w.bin", true, std::nullopt);
   write_docs(*wide, {{{65536, 3}}});
   EXPECT_EQ(wide->dtype(), "uint32");
   wide->commit({});
   EXPECT_EQ(slurp(t.path() / "w.bin"), std::string("\x00\x00\x01\x00\x03\x00\x00\x00", 8));
+}
+
+TEST(OutputWriters, IdsBinSeparatorFollowsEachDocumentInsideItsRange) {
+  TempDir t;
+  auto w = make_ids_bin_writer(t.path() / "s.bin", false, 9);
+  // The second document already ends with the separator (BERT's [SEP]): not doubled. An
+  // empty document is the separator alone, as nanoGPT's prepare scripts write it.
+  write_docs(*w, {{{1, 2}}, {{3, 9}}, {{}}});
+  w->commit({});
+  EXPECT_EQ(slurp(t.path() / "s.bin"),
+            std::string("\x01\x00\x02\x00\x09\x00\x03\x00\x09\x00\x09\x00", 12));
+  EXPECT_EQ(read_npy_independently(t.path() / "s.idx.npy").values<int64_t>(),
+            (std::vector<int64_t>{0, 3, 5, 6}));
+}
+
+// Megatron-LM's MMIDIDX index, laid out by hand from its format description: magic, version,
+// dtype code, sequence count, document count + 1, sizes, byte pointers, document boundaries.
+TEST(OutputWriters, MegatronIndexedDataset) {
+  TempDir t;
+  auto w = make_megatron_writer(t.path() / "m.bin", 50257, 50256);
+  EXPECT_EQ(w->dtype(), "uint16");
+  write_docs(*w, {{{10, 11}}, {{12}}});
+  auto paths = w->commit({});
+  EXPECT_EQ(slurp(t.path() / "m.bin"), std::string("\x0a\x00\x0b\x00\x50\xc4\x0c\x00\x50\xc4", 10));
+  std::string idx("MMIDIDX\0\0", 9);
+  auto le = [&](uint64_t v, int n) {
+    for (int i = 0; i < n; ++i) idx += static_cast<char>((v >> (8 * i)) & 0xff);
+  };
+  le(1, 8);                      // version
+  idx += '\x08';                 // uint16
+  le(2, 8);                      // sequences
+  le(3, 8);                      // documents + 1
+  le(3, 4), le(2, 4);            // sizes (int32)
+  le(0, 8), le(6, 8);            // pointers in bytes (int64)
+  le(0, 8), le(1, 8), le(2, 8);  // document boundaries (int64)
+  EXPECT_EQ(slurp(t.path() / "m.idx"), idx);
+  ASSERT_EQ(paths.size(), 3u);
+  EXPECT_EQ(paths[1], t.path() / "m.idx");
+
+  auto big = make_megatron_writer(t.path() / "b.bin", 100277, std::nullopt);
+  EXPECT_EQ(big->dtype(), "int32");
+  write_docs(*big, {{{100000}}});
+  big->commit({});
+  EXPECT_EQ(slurp(t.path() / "b.bin"), std::string("\xa0\x86\x01\x00", 4));
+  EXPECT_EQ(slurp(t.path() / "b.idx").substr(17, 1), "\x04") << "int32 dtype code";
 }
 
 TEST(OutputWriters, TensorNpyPerTokenWithOffsetsPerDocumentWithout) {
@@ -147,7 +190,7 @@ TEST(OutputWriters, TensorNpyWithoutDocumentsIsAnEmptyArray) {
 TEST(OutputWriters, DestroyedBeforeCommitLeavesNothing) {
   TempDir t;
   {
-    auto w = make_ids_bin_writer(t.path() / "t.bin", false);
+    auto w = make_ids_bin_writer(t.path() / "t.bin", false, std::nullopt);
     write_docs(*w, {{{1, 2, 3}}});
   }
   EXPECT_TRUE(fs::is_empty(t.path()));

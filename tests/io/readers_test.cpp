@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -156,6 +157,55 @@ TEST_F(Readers, LineStreamCrossesFiles) {
   }
   EXPECT_EQ(got, (std::vector<std::string>{"a", "b", "c"}));
   EXPECT_EQ(files, (std::vector<uint32_t>{0, 0, 1}));
+}
+
+// Records of one file as (line, offset, bytes).
+struct Record {
+  uint64_t line, offset;
+  std::string bytes;
+  bool operator==(const Record&) const = default;
+};
+std::vector<Record> records(const fs::path& p, TxtDocuments mode = TxtDocuments::line) {
+  LineStream s(expand_inputs({p.string()}, nullptr), {}, {}, mode);
+  std::vector<Record> out;
+  RawLine l;
+  while (s.next(l)) out.push_back({l.line, l.offset, l.bytes});
+  return out;
+}
+void PrintTo(const Record& r, std::ostream* os) {
+  *os << "{" << r.line << "," << r.offset << ",\"" << r.bytes << "\"}";
+}
+
+TEST_F(Readers, ByteOrderMarkAndCrlfAreFramingOnly) {
+  // A BOM starts the file, not the first document; CRLF ends a .txt line.
+  EXPECT_EQ(records(plain("b.txt", "\xEF\xBB\xBFone\r\ntwo\r\n")),
+            (std::vector<Record>{{0, 3, "one"}, {1, 8, "two"}}));
+  EXPECT_EQ(records(plain("b.jsonl", "\xEF\xBB\xBF{\"text\":\"a\\r\"}\r\n")),
+            (std::vector<Record>{{0, 3, "{\"text\":\"a\\r\"}\r"}}))
+      << "a .jsonl line is handed to the JSON reader whole: \\r is JSON whitespace there";
+  // A BOM anywhere else is text.
+  EXPECT_EQ(records(plain("m.txt", "a\n\xEF\xBB\xBFz\n")),
+            (std::vector<Record>{{0, 0, "a"}, {1, 2, "\xEF\xBB\xBFz"}}));
+}
+
+TEST_F(Readers, TrailingBlankLinesAreNotRecords) {
+  EXPECT_EQ(records(plain("t.jsonl", "{}\n\n{}\n\n  \n")),
+            (std::vector<Record>{{0, 0, "{}"}, {1, 3, ""}, {2, 4, "{}"}}))
+      << "a blank line before more text stays a record (the reader reports it)";
+  EXPECT_EQ(records(plain("t.txt", "a\r\n\r\nb\r\n\r\n\r\n")),
+            (std::vector<Record>{{0, 0, "a"}, {1, 3, ""}, {2, 5, "b"}}));
+  EXPECT_TRUE(records(plain("e.txt", "\n\n")).empty());
+}
+
+TEST_F(Readers, TxtParagraphAndFileDocuments) {
+  const std::string text = "\xEF\xBB\xBFTitle\r\nline two\r\n\r\n\r\nSecond para\n  \nlast\n\n";
+  const fs::path p = plain("p.txt", text);
+  EXPECT_EQ(
+      records(p, TxtDocuments::paragraph),
+      (std::vector<Record>{{0, 3, "Title\nline two"}, {4, 24, "Second para"}, {6, 39, "last"}}));
+  EXPECT_EQ(records(p, TxtDocuments::file), (std::vector<Record>{{0, 3, text.substr(3)}}));
+  // Modes apply to .txt only: a .jsonl stays one record per line.
+  EXPECT_EQ(records(plain("j.jsonl", "{}\n{}\n"), TxtDocuments::file).size(), 2u);
 }
 
 }  // namespace

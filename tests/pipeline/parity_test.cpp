@@ -7,6 +7,7 @@
 #include <zlib.h>
 
 #include <memory>
+#include <tuple>
 
 #include "cli/cli_context.hpp"
 #include "config/diagnostics.hpp"
@@ -181,16 +182,33 @@ TEST_F(Parity, DecodeOfEncodeIsTheOriginalText) {
   }
 }
 
-// Training .bin (uint16 for GPT-2, uint32 for cl100k) decodes back to the text.
+// Training .bin (uint16 for GPT-2, uint32 for cl100k; the format from the extension): each
+// document is followed by tiktoken's eot_token, inside its .idx.npy range, as nanoGPT's
+// prepare scripts write it; decoding drops the separator and gives the text back.
 TEST_F(Parity, BinDecodesBackToText) {
   const fs::path in = kRoot / "tests/data/corpus/ru.jsonl";
-  for (const auto& [pipeline, width] :
-       {std::pair{"tokenize-gpt2", 2}, std::pair{"tokenize-cl100k", 4}}) {
-    JobResult enc = run(pipeline, {in.string()}, dir_ / "train.bin", {{"output.format", "bin"}});
-    EXPECT_EQ(fs::file_size(dir_ / "train.bin"), enc.tokens * width) << pipeline;
+  for (const auto& [pipeline, width, eot] :
+       {std::tuple{"tokenize-gpt2", 2, 50256}, std::tuple{"tokenize-cl100k", 4, 100257}}) {
+    JobResult enc = run(pipeline, {in.string()}, dir_ / "train.bin");
+    const uint64_t ids = enc.tokens + enc.documents;
+    EXPECT_EQ(fs::file_size(dir_ / "train.bin"), ids * width) << pipeline;
     Npy idx = read_npy_independently(dir_ / "train.idx.npy");
     ASSERT_EQ(idx.shape, (std::vector<int64_t>{static_cast<int64_t>(enc.documents + 1)}));
-    EXPECT_EQ(static_cast<uint64_t>(idx.values<int64_t>().back()), enc.tokens);
+    const auto starts = idx.values<int64_t>();
+    EXPECT_EQ(static_cast<uint64_t>(starts.back()), ids);
+    const std::string bin = slurp(dir_ / "train.bin");
+    auto id_at = [&](int64_t i) {
+      uint32_t v = 0;
+      for (int b = width - 1; b >= 0; --b)
+        v = v << 8 | static_cast<unsigned char>(bin[i * width + b]);
+      return static_cast<int32_t>(v);
+    };
+    size_t ends_with_eot = 0;
+    for (size_t d = 1; d < starts.size(); ++d) ends_with_eot += id_at(starts[d] - 1) == eot;
+    EXPECT_EQ(ends_with_eot, enc.documents) << pipeline;
+    auto manifest = nlohmann::json::parse(slurp(dir_ / "train.manifest.json"));
+    EXPECT_EQ(manifest["format"], "bin");
+    EXPECT_EQ(manifest["separator"], eot);
     run(pipeline, {(dir_ / "train.bin").string()}, dir_ / "back.jsonl", {}, true);
     auto originals = split_lines(slurp(in));
     auto decoded = split_lines(slurp(dir_ / "back.jsonl"));

@@ -110,6 +110,71 @@ TEST_F(Runner, JsonlIdsInInputOrder) {
                                                     "out.manifest.json"}));
 }
 
+// input.on_error: skip: bad records get no output row and go to OUT.rejects.jsonl with file,
+// line and byte offset; the manifest counts them; more than input.max_errors fails the job and
+// writes nothing; without skip the first bad record fails the job.
+TEST_F(Runner, BadRecordsAreSkippedIntoRejectsWhenAsked) {
+  const std::string bad_json = "{\"text\": oops}\n";
+  const std::string bad_utf8 = "{\"text\":\"\xff\"}\n";
+  spit(dir_ / "in.jsonl", "{\"text\":\"a\"}\n" + bad_json + "{\"text\":\"b\"}\n" + bad_utf8 +
+                              "{\"nofield\":1}\n{\"text\":\"c\"}\n\n");
+  JobSpec s;
+  s.inputs = {(dir_ / "in.jsonl").string()};
+  s.output = (dir_ / "o.bin").string();
+  s.overrides = {{"input.on_error", "skip"}, {"output.separator", "none"}};
+  JobResult r = run(s);
+  EXPECT_EQ(slurp(dir_ / "o.bin"), std::string("a\0b\0c\0", 6));
+  EXPECT_EQ(r.documents, 6u) << "records read, the trailing blank line is none";
+  EXPECT_EQ(r.rejected, 3u);
+  auto rejects = split_lines(slurp(dir_ / "o.rejects.jsonl"));
+  ASSERT_EQ(rejects.size(), 3u);
+  const std::string in = (dir_ / "in.jsonl").string();
+  auto first = nlohmann::json::parse(rejects[0]);
+  EXPECT_EQ(first["file"], in);
+  EXPECT_EQ(first["line"], 2);
+  EXPECT_EQ(first["byte_offset"], 13);
+  EXPECT_FALSE(first["error"].get<std::string>().empty());
+  EXPECT_EQ(nlohmann::json::parse(rejects[1])["line"], 4);
+  EXPECT_NE(nlohmann::json::parse(rejects[1])["error"].get<std::string>().find("invalid UTF-8"),
+            std::string::npos);
+  EXPECT_EQ(nlohmann::json::parse(rejects[2])["line"], 5);
+  auto m = nlohmann::json::parse(slurp(dir_ / "o.manifest.json"));
+  EXPECT_EQ(m["rejected_records"], 3);
+  EXPECT_EQ(read_npy_independently(dir_ / "o.idx.npy").values<int64_t>(),
+            (std::vector<int64_t>{0, 1, 2, 3}));
+
+  s.output = (dir_ / "few.bin").string();
+  s.overrides.push_back({"input.max_errors", "2"});
+  EXPECT_NE(fail(s).find("3 bad records, more than input.max_errors (2)"), std::string::npos);
+  EXPECT_FALSE(fs::exists(dir_ / "few.bin"));
+  EXPECT_FALSE(fs::exists(dir_ / "few.rejects.jsonl"));
+
+  s.output = (dir_ / "strict.bin").string();
+  s.overrides = {};
+  EXPECT_NE(fail(s).find(":2: document 1: "), std::string::npos) << fail(s);
+  EXPECT_FALSE(fs::exists(dir_ / "strict.bin"));
+}
+
+// .txt framing (input.document) through a whole job: BOM skipped, CRLF ends lines, paragraphs.
+TEST_F(Runner, TxtDocumentModes) {
+  spit(dir_ / "in.txt",
+       "\xEF\xBB\xBF"
+       "ab\r\ncd\r\n\r\nef\r\n");
+  JobSpec s;
+  s.inputs = {(dir_ / "in.txt").string()};
+  s.output = (dir_ / "lines.jsonl").string();
+  run(s);
+  EXPECT_EQ(slurp(dir_ / "lines.jsonl"), "[97,98]\n[99,100]\n[]\n[101,102]\n");
+  s.output = (dir_ / "paras.jsonl").string();
+  s.overrides = {{"input.document", "paragraph"}};
+  run(s);
+  EXPECT_EQ(slurp(dir_ / "paras.jsonl"), "[97,98,10,99,100]\n[101,102]\n");
+  s.output = (dir_ / "file.jsonl").string();
+  s.overrides = {{"input.document", "file"}};
+  run(s);
+  EXPECT_EQ(slurp(dir_ / "file.jsonl"), "[97,98,13,10,99,100,13,10,13,10,101,102,13,10]\n");
+}
+
 TEST_F(Runner, OffsetsForm) {
   spit(dir_ / "in.txt", "hi\n");
   JobSpec s;
