@@ -11,11 +11,7 @@ namespace {
 
 TEST(LimitsPool, HealthAnswersWhileAPluginCallHangsAndTheRunTimesOut) {
   Rig rig("limits: {request_timeout_seconds: 3}\n");
-  const fs::path release = rig.dir.path / "release-hang";
-  rig.write_pipeline("hang",
-                     "tokenizer: {plugin: test-bytes, config: {hang_on: HANG, "
-                     "hang_release: " +
-                         release.string() + "}}\noutput: {format: jsonl}\n");
+  const fs::path release = write_hang_pipeline(rig);
   Daemon d(rig);
   d.start();
 
@@ -70,11 +66,7 @@ TEST(LimitsPool, HealthAnswersWhileATwoGigabyteVocabularyLoads) {
 // buffered) and has nothing to write must stay alive: replies hold it only weakly.
 TEST(LimitsPool, AConnectionWaitingOnAPoolRunWithReadingPausedStaysOpen) {
   Rig rig("limits: {request_timeout_seconds: 2}\n");
-  const fs::path release = rig.dir.path / "release-hang";
-  rig.write_pipeline("hang",
-                     "tokenizer: {plugin: test-bytes, config: {hang_on: HANG, "
-                     "hang_release: " +
-                         release.string() + "}}\noutput: {format: jsonl}\n");
+  const fs::path release = write_hang_pipeline(rig);
   Daemon d(rig);
   d.start();
   auto c = d.client();
