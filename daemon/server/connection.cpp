@@ -213,6 +213,9 @@ void Connection::process() {
         std::make_shared<ConnectionReply>(weak_from_this(), request_seq_, socket_.get_executor());
     close_hooks_.push_back([reply] { reply->mark_closed(); });
     if (eof_) reply->mark_closed();
+    // Replies hold the connection weakly; while its request runs it may have no read or write
+    // pending (reading paused), so it keeps itself until the request ends or the client goes.
+    keep_alive_ = shared_from_this();
     backend_.handle(std::move(request), peer_.identity, reply);
   }
   if (!busy_ && !closing_ && !gone_) arm_idle();
@@ -291,6 +294,7 @@ void Connection::deliver_done(uint64_t request, std::string line) {
 
 void Connection::finish_request() {
   busy_ = false;
+  auto self = std::move(keep_alive_);  // released when this call returns
   close_hooks_.clear();
   process();
   read_more();
@@ -354,6 +358,7 @@ void Connection::mark_gone() {
   out_.clear();  // unsent replies of a client that is gone
   socket_.close(ignored);
   if (on_gone_) on_gone_();
+  keep_alive_.reset();  // callers hold their own reference
 }
 
 }  // namespace qkv::server

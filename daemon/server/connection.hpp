@@ -79,9 +79,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string in_;           // received bytes not yet consumed
   std::vector<char> chunk_;  // read buffer
   bool reading_ = false, eof_ = false, gone_ = false, closing_ = false;
-  bool busy_ = false;         // a request is in progress
-  bool idle_armed_ = false;   // the idle deadline is running
-  uint64_t request_seq_ = 0;  // id of the request in progress
+  bool busy_ = false;                       // a request is in progress
+  bool idle_armed_ = false;                 // the idle deadline is running
+  uint64_t request_seq_ = 0;                // id of the request in progress
+  std::shared_ptr<Connection> keep_alive_;  // set while a request is in progress
   std::vector<std::function<void()>> close_hooks_;
 
   std::deque<std::string> out_;

@@ -181,17 +181,31 @@ void Server::accept_next(Acceptor& acceptor, bool unix_socket) {
                    "qkvd serves at most " + std::to_string(options_.max_connections) +
                        " connections at once; retry later");
     } else if (of_peer > options_.max_connections_per_peer) {
-      conn->refuse(protocol::code::too_many_connections,
-                   key + " already has " + std::to_string(of_peer - 1) +
-                       " connections, the limit (limits.max_connections_per_peer); retry later");
+      // A client that closed one connection and opened the next at once is counted twice until
+      // the daemon reads the first one's end: look again after a short grace before refusing.
+      auto grace = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(100));
+      grace->async_wait([this, alive, conn, key, grace](const boost::system::error_code& ec) {
+        if (ec || !*alive) return;
+        if (auto it = per_peer_.find(key);
+            it != per_peer_.end() && it->second > options_.max_connections_per_peer)
+          return conn->refuse(protocol::code::too_many_connections,
+                              key + " already has " + std::to_string(it->second - 1) +
+                                  " connections, the limit (limits.max_connections_per_peer); "
+                                  "retry later");
+        admit(conn);
+      });
     } else {
-      if (conns_.size() > 2 * live_ + 64)  // forget closed ones now and then
-        std::erase_if(conns_, [](auto& w) { return w.expired(); });
-      conns_.push_back(conn);
-      conn->start();
+      admit(conn);
     }
     accept_next(acceptor, unix_socket);
   });
+}
+
+void Server::admit(const std::shared_ptr<Connection>& conn) {
+  if (conns_.size() > 2 * live_ + 64)  // forget closed ones now and then
+    std::erase_if(conns_, [](auto& w) { return w.expired(); });
+  conns_.push_back(conn);
+  conn->start();
 }
 
 void Server::stop_accepting() {

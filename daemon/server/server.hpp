@@ -40,6 +40,7 @@ class Server {
  private:
   using Acceptor = asio::basic_socket_acceptor<asio::generic::stream_protocol>;
   void accept_next(Acceptor& acceptor, bool unix_socket);
+  void admit(const std::shared_ptr<Connection>& conn);  // starts serving it
   void open_unix();
   void open_tcp();
 

@@ -38,11 +38,7 @@ TEST(LimitsFairness, OneSubmitterCannotFillTheQueueAndJobsStartRoundRobin) {
   write_text(tokens, "alice:" + kAlice + "\nbob:" + kBob + "\n");
   ::chmod(tokens.c_str(), 0600);
   write_text(rig.config, read_text(rig.config) + "  tokens_file: " + tokens.string() + "\n");
-  const fs::path release = rig.dir.path / "release";
-  rig.write_pipeline("hang",
-                     "tokenizer: {plugin: test-bytes, config: {hang_on: HANG, "
-                     "hang_release: " +
-                         release.string() + "}}\noutput: {format: jsonl}\n");
+  const fs::path release = write_hang_pipeline(rig);
   write_text(rig.in / "hang.jsonl", jsonl_of({"HANG"}));
   // 5 documents at 2 ms each (the rig's slow pipeline): start times differ by >= 10 ms.
   write_text(rig.in / "a.jsonl", jsonl_of({"a", "b", "c", "d", "e"}));

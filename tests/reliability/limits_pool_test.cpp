@@ -11,11 +11,7 @@ namespace {
 
 TEST(LimitsPool, HealthAnswersWhileAPluginCallHangsAndTheRunTimesOut) {
   Rig rig("limits: {request_timeout_seconds: 3}\n");
-  const fs::path release = rig.dir.path / "release-hang";
-  rig.write_pipeline("hang",
-                     "tokenizer: {plugin: test-bytes, config: {hang_on: HANG, "
-                     "hang_release: " +
-                         release.string() + "}}\noutput: {format: jsonl}\n");
+  const fs::path release = write_hang_pipeline(rig);
   Daemon d(rig);
   d.start();
 
@@ -64,6 +60,26 @@ TEST(LimitsPool, HealthAnswersWhileATwoGigabyteVocabularyLoads) {
   auto r = d.client().call({{"op", "run"}, {"pipeline", "bytes"}, {"texts", {"ok"}}});
   EXPECT_EQ(r["results"], json::parse("[[111,107]]")) << r.dump();
   EXPECT_FALSE(reply_ready(loading)) << "the load ended before health was checked";
+}
+
+// While a request runs, a connection that has stopped reading (a request's worth already
+// buffered) and has nothing to write must stay alive: replies hold it only weakly.
+TEST(LimitsPool, AConnectionWaitingOnAPoolRunWithReadingPausedStaysOpen) {
+  Rig rig("limits: {request_timeout_seconds: 2}\n");
+  const fs::path release = write_hang_pipeline(rig);
+  Daemon d(rig);
+  d.start();
+  auto c = d.client();
+  // A 20 KB text (the shared-arena size), then 2 MB of blank lines (ignored) and a health.
+  c.send({{"op", "run"}, {"pipeline", "hang"}, {"texts", {"HANG" + std::string(20000, 'a')}}});
+  std::string blank = std::string(999, ' ') + "\n";
+  for (int i = 0; i < 2000; ++i) c.send_raw(blank);
+  c.send({{"op", "health"}});
+  ASSERT_TRUE(eventually([&] { return fs::exists(release.string() + ".started"); }));
+  auto first = c.read_json(30s);
+  EXPECT_EQ(error_code_of(first), "timeout") << first.dump();
+  EXPECT_TRUE(c.read_json(30s).value("ok", false));
+  write_text(release, "go\n");
 }
 
 }  // namespace

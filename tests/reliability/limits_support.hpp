@@ -51,6 +51,17 @@ inline std::vector<double> health_times(const Daemon& d, int n) {
   return ms;
 }
 
+// Writes pipeline "hang": test-bytes hangs in encode on a text containing HANG until the
+// returned file exists (it writes <file>.started when it begins).
+inline fs::path write_hang_pipeline(const Rig& rig) {
+  const fs::path release = rig.dir.path / "release-hang";
+  rig.write_pipeline("hang",
+                     "tokenizer: {plugin: test-bytes, config: {hang_on: HANG, "
+                     "hang_release: " +
+                         release.string() + "}}\noutput: {format: jsonl}\n");
+  return release;
+}
+
 inline std::string error_code_of(const json& reply) {
   return reply.value("error", json::object()).value("code", "");
 }
