@@ -62,10 +62,11 @@ void Transformer::self_attention(const LayerWeights& L, const float* x, Packed i
   const size_t T = in.ids.size(), d = config_.d_model;
   std::vector<float> qkv(T * 3 * d), ctx(T * d);
   apply_linear(gemm_, L.qkv, x, T, d, qkv.data(), 3 * d);
-  if (pos && pos->rotary()) {
-    pos->rotate(qkv.data(), config_.heads, config_.head_dim(), 3 * d, positions);
-    pos->rotate(qkv.data() + d, config_.heads, config_.head_dim(), 3 * d, positions);
-  }
+  // q and k lie side by side in each row, so one call rotates both, as 2 x heads heads of the
+  // same width (the layout sdk/include/qkv/abi.h gives `rotate`): the angles of each position
+  // are computed once for q and k.
+  if (pos && pos->rotary())
+    pos->rotate(qkv.data(), 2 * config_.heads, config_.head_dim(), 3 * d, positions);
   auto a = attention_args(config_, static_cast<uint32_t>(in.cu_seqlens.size() - 1),
                           in.cu_seqlens.data(), in.cu_seqlens.data(), causal);
   a.q = qkv.data();

@@ -4,7 +4,7 @@
 #include <tbb/task_arena.h>
 
 #include "model/heads.hpp"
-#include "model/model_dir.hpp"
+#include "plugin_support.hpp"
 #include "model/safetensors.hpp"
 #include "test_support.hpp"
 
@@ -19,7 +19,7 @@ struct Outputs {
   std::vector<float> hidden, memory;
 };
 
-Outputs run(const LoadedModel& m, const Expected& e, unsigned threads) {
+Outputs run(const PluggedModel& m, const Expected& e, unsigned threads) {
   Outputs o;
   tbb::task_arena(static_cast<int>(threads)).execute([&] {
     const auto b = m.backends(kAttention);
@@ -38,7 +38,7 @@ Outputs run(const LoadedModel& m, const Expected& e, unsigned threads) {
   return o;
 }
 
-void check_lm(const LoadedModel& m, const Expected& e, const std::vector<float>& hidden,
+void check_lm(const PluggedModel& m, const Expected& e, const std::vector<float>& hidden,
               const std::string& ids_name, const std::string& cu_name) {
   const auto ids = e.ints(ids_name), cu = e.ints(cu_name);
   const auto& head = m.transformer->weights().lm_head;
@@ -54,7 +54,7 @@ void check_lm(const LoadedModel& m, const Expected& e, const std::vector<float>&
 class Parity : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Parity, MatchesTorch) {
-  const auto m = load_model_dir(fixture(GetParam()));
+  const auto m = load_plugged(fixture(GetParam()));
   const Expected e(GetParam());
   const auto out = run(m, e, 2);
   expect_close(out.hidden, e.floats("hidden"), "hidden");
@@ -72,7 +72,7 @@ TEST_P(Parity, MatchesTorch) {
 }
 
 TEST_P(Parity, SameBytesOnOneAndTwoThreads) {
-  const auto m = load_model_dir(fixture(GetParam()));
+  const auto m = load_plugged(fixture(GetParam()));
   const Expected e(GetParam());
   const auto one = run(m, e, 1), two = run(m, e, 2);
   ASSERT_EQ(one.hidden.size(), two.hidden.size());
