@@ -93,7 +93,7 @@ std::pair<double, double> gemm_gflops(Shape s, tbb::task_arena& arena, int threa
   const Timing t = best_timing(
       [&] {
         arena.execute([&] {
-          model::gemm(model::GemmBackend::Highway,
+          model::gemm(model::GemmKernel::Highway,
                       {s.m, s.n, s.k, a.data(), s.k, b.data(), s.n, c.data(), s.n});
         });
       },

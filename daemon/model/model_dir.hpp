@@ -10,9 +10,9 @@ namespace qkv::model {
 // Throws ModelError naming the file and what is wrong. Positions are not part of it: they come
 // from positional plugins (daemon/model/plugin_positions.hpp).
 Transformer load_model_dir(const std::filesystem::path& dir,
-                           GemmBackend gemm = default_gemm_backend());
+                           GemmKernel gemm = default_gemm_kernel());
 // The same, from a config already read (and possibly adjusted) by the caller.
 Transformer load_model(const ModelConfig& config, const std::filesystem::path& safetensors,
-                       GemmBackend gemm = default_gemm_backend());
+                       GemmKernel gemm = default_gemm_kernel());
 
 }  // namespace qkv::model

@@ -11,7 +11,7 @@ namespace qkv::model {
 
 namespace {
 
-class PluginPositions final : public PositionalBackend {
+class PluginPositions final : public PositionalEncoding {
  public:
   explicit PluginPositions(std::shared_ptr<host::PluginInstance> i) : handle_(std::move(i)) {}
   bool rotary() const override { return handle_.rotary(); }
@@ -106,8 +106,8 @@ ModelPositions::ModelPositions(const Transformer& model, const config::PluginRef
   if (!c.has_decoder()) decoder_.reset();
 }
 
-Backends ModelPositions::backends(const AttentionBackend& attention) const {
-  Backends b;
+Components ModelPositions::components(const Attention& attention) const {
+  Components b;
   b.attention = &attention;
   b.encoder_positions = encoder_.get();
   b.decoder_positions = decoder_.get();

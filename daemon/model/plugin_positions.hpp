@@ -7,7 +7,7 @@
 #include <optional>
 
 #include "config/pipeline_config.hpp"
-#include "model/backends.hpp"
+#include "model/components.hpp"
 #include "model/plugin_source.hpp"
 #include "model/transformer.hpp"
 
@@ -30,12 +30,12 @@ class ModelPositions {
   ModelPositions(const Transformer& model, const config::PluginRef& chosen,
                  const PluginSource& source);
 
-  const PositionalBackend* encoder() const noexcept { return encoder_.get(); }
-  const PositionalBackend* decoder() const noexcept { return decoder_.get(); }
-  Backends backends(const AttentionBackend& attention) const;
+  const PositionalEncoding* encoder() const noexcept { return encoder_.get(); }
+  const PositionalEncoding* decoder() const noexcept { return decoder_.get(); }
+  Components components(const Attention& attention) const;
 
  private:
-  std::shared_ptr<const PositionalBackend> encoder_, decoder_;  // null: none, or no such stack
+  std::shared_ptr<const PositionalEncoding> encoder_, decoder_;  // null: none, or no such stack
 };
 
 }  // namespace qkv::model

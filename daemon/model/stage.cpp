@@ -12,7 +12,7 @@ namespace qkv::model {
 
 namespace {
 
-class PluginAttention final : public AttentionBackend {
+class PluginAttention final : public Attention {
  public:
   explicit PluginAttention(std::shared_ptr<host::PluginInstance> i) : handle_(std::move(i)) {}
   void forward(const qkv_attention_args& args) const override { handle_.forward(args); }
@@ -50,14 +50,14 @@ class TransformerStage final : public ModelStage {
     const auto& c = model_.config();
     const bool decoder_field =
         c.arch == Arch::Decoder || (c.arch == Arch::EncoderDecoder && field == 1);
-    const PositionalBackend* p = decoder_field ? positions_.decoder() : positions_.encoder();
+    const PositionalEncoding* p = decoder_field ? positions_.decoder() : positions_.encoder();
     return p ? static_cast<size_t>(p->max_positions()) : 0;
   }
 
   StageOutput run(const TokenBatch& batch) const override {
     const auto& t = model_;
     const auto& c = t.config();
-    const Backends b = positions_.backends(attention_);
+    const Components b = positions_.components(attention_);
     const size_t fields = c.arch == Arch::EncoderDecoder ? 2 : 1;
     if (batch.ids.size() < fields || batch.cu_seqlens.size() < fields)
       throw ModelError(c.arch == Arch::EncoderDecoder
@@ -88,13 +88,13 @@ class TransformerStage final : public ModelStage {
         out.tensors.push_back({"", c.d_model, true, pool_mean(hidden, c.d_model, cu), ones});
         break;
       case Output::logprobs: {
-        auto s = next_token_scores(t.gemm_backend(), t.weights().lm_head, hidden, ids, cu);
+        auto s = next_token_scores(t.gemm_kernel(), t.weights().lm_head, hidden, ids, cu);
         out.tensors.push_back({"", 1, false, std::move(s.logprobs), rows});
         out.tensors.push_back({".perplexity", 1, true, std::move(s.perplexity), ones});
         break;
       }
       case Output::topk: {
-        auto k = top_k_logits(t.gemm_backend(), t.weights().lm_head, hidden, topk_);
+        auto k = top_k_logits(t.gemm_kernel(), t.weights().lm_head, hidden, topk_);
         std::vector<float> id_values(k.ids.begin(), k.ids.end());  // exact below 2^24
         const uint32_t w = std::min(topk_, c.vocab_size);
         out.tensors.push_back({"", w, false, std::move(k.logits), rows});

@@ -12,7 +12,7 @@ namespace {
 const NaiveAttention kAttention;
 
 std::vector<float> run(const PluggedModel& m, const std::vector<int32_t>& ids, Faults f = {}) {
-  auto b = m.backends(kAttention);
+  auto b = m.components(kAttention);
   b.faults = f;
   const std::vector<int32_t> cu = {0, static_cast<int32_t>(ids.size())};
   return m.transformer->config().arch == Arch::Encoder ? m.transformer->encode({ids, cu}, b)
@@ -112,10 +112,10 @@ struct Seq2Seq {
 
   std::vector<float> memory(const std::vector<int32_t>& src) const {
     const std::vector<int32_t> cu = {0, static_cast<int32_t>(src.size())};
-    return m.transformer->encode({src, cu}, m.backends(kAttention));
+    return m.transformer->encode({src, cu}, m.components(kAttention));
   }
   std::vector<float> decode(const std::vector<float>& mem, Faults f) const {
-    auto b = m.backends(kAttention);
+    auto b = m.components(kAttention);
     b.faults = f;
     const int32_t s = static_cast<int32_t>(mem.size() / m.transformer->config().d_model);
     const std::vector<int32_t> cu = {0, static_cast<int32_t>(tgt.size())}, mcu = {0, s};

@@ -22,7 +22,7 @@ struct Outputs {
 Outputs run(const PluggedModel& m, const Expected& e, unsigned threads) {
   Outputs o;
   tbb::task_arena(static_cast<int>(threads)).execute([&] {
-    const auto b = m.backends(kAttention);
+    const auto b = m.components(kAttention);
     const auto& c = m.transformer->config();
     if (c.arch == Arch::EncoderDecoder) {
       const auto sids = e.ints("src_ids"), scu = e.ints("src_cu");
@@ -42,11 +42,11 @@ void check_lm(const PluggedModel& m, const Expected& e, const std::vector<float>
               const std::string& ids_name, const std::string& cu_name) {
   const auto ids = e.ints(ids_name), cu = e.ints(cu_name);
   const auto& head = m.transformer->weights().lm_head;
-  const auto s = next_token_scores(m.transformer->gemm_backend(), head, hidden, ids, cu);
+  const auto s = next_token_scores(m.transformer->gemm_kernel(), head, hidden, ids, cu);
   expect_close(s.logprobs, e.floats("logprobs"), "logprobs");
   expect_close(s.perplexity, e.floats("perplexity"), "perplexity");
   const uint32_t k = static_cast<uint32_t>(e.shape("topk_ids")[1]);
-  const auto top = top_k_logits(m.transformer->gemm_backend(), head, hidden, k);
+  const auto top = top_k_logits(m.transformer->gemm_kernel(), head, hidden, k);
   expect_close(top.logits, e.floats("topk_logits"), "topk logits");
   EXPECT_EQ(top.ids, e.ints("topk_ids"));
 }

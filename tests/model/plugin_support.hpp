@@ -28,13 +28,13 @@ inline PluginSource plugin_source(const std::filesystem::path& safetensors) {
           TensorCache::lookup(std::make_shared<TensorCache>(safetensors))};
 }
 
-// A Transformer and its positions; backends() as the stage builds them.
+// A Transformer and its positions; components() as the stage builds them.
 struct PluggedModel {
   PluggedModel(Transformer t, const std::filesystem::path& safetensors)
       : transformer(std::make_unique<Transformer>(std::move(t))),
         positions(*transformer, {}, plugin_source(safetensors)) {}
-  Backends backends(const AttentionBackend& attention) const {
-    return positions.backends(attention);
+  Components components(const Attention& attention) const {
+    return positions.components(attention);
   }
   std::unique_ptr<Transformer> transformer;
   ModelPositions positions;

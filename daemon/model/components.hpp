@@ -1,5 +1,5 @@
-// What the runtime needs from attention and positional implementations. The runtime computes
-// neither itself: daemon/model/stage.cpp and plugin_positions.cpp adapt the host's plugin
+// The interfaces the runtime computes attention and positions through. It computes neither
+// itself: daemon/model/stage.cpp and plugin_positions.cpp adapt the host's plugin
 // handles to these (tests add an independent double-precision attention).
 #pragma once
 
@@ -10,16 +10,16 @@
 
 namespace qkv::model {
 
-class AttentionBackend {
+class Attention {
  public:
-  virtual ~AttentionBackend() = default;
+  virtual ~Attention() = default;
   // One packed varlen batch; struct_size is filled in by the caller. Throws on error.
   virtual void forward(const qkv_attention_args& args) const = 0;
 };
 
-class PositionalBackend {
+class PositionalEncoding {
  public:
-  virtual ~PositionalBackend() = default;
+  virtual ~PositionalEncoding() = default;
   virtual bool rotary() const = 0;
   virtual int64_t max_positions() const = 0;  // 0: unbounded
   // Each call covers a whole packed batch (every row of every document), never one row: the
