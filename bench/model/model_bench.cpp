@@ -109,8 +109,8 @@ std::vector<int32_t> bench_ids(size_t n, uint32_t vocab) {
   return ids;
 }
 
-std::unique_ptr<ModelStage> make_stage(const std::string& dir,
-                                       const host::PluginRegistry& plugins) {
+std::unique_ptr<pipeline::ModelStage> make_stage(const std::string& dir,
+                                                 const host::PluginRegistry& plugins) {
   config::PipelineConfig::Model m;
   m.path = std::filesystem::absolute(dir);
   m.attention.plugin = "attention-flash";
@@ -179,7 +179,7 @@ int main(int argc, char** argv) {
   host::PluginRegistry plugins;
   plugins.load_directory(plugin_dir);
   const auto cfg = model::load_config(model_dir);
-  TokenBatch batch;
+  pipeline::TokenBatch batch;
   batch.ids.push_back(bench_ids(static_cast<size_t>(sequences) * seq_len, cfg.vocab_size));
   batch.cu_seqlens.emplace_back();
   for (int b = 0; b <= sequences; ++b) batch.cu_seqlens[0].push_back(b * seq_len);

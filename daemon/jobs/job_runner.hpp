@@ -12,9 +12,10 @@ class JobRunner {
   virtual ~JobRunner() = default;
   // Runs to completion, or returns/throws early once `cancel` is set. Throws on failure
   // (JobError for a known code, any std::exception otherwise).
-  virtual JobResult run(const JobSpec& spec, JobProgress& progress, CancelFlag& cancel) = 0;
+  virtual pipeline::JobResult run(const pipeline::JobSpec& spec, pipeline::JobProgress& progress,
+                                  pipeline::CancelFlag& cancel) = 0;
   // Checks what can be checked before queueing (pipeline exists, overrides apply); throws.
-  virtual void validate(const JobSpec& spec) { (void)spec; }
+  virtual void validate(const pipeline::JobSpec& spec) { (void)spec; }
 };
 
 }  // namespace qkv::jobs

@@ -238,7 +238,7 @@ void Scheduler::run_one(const std::shared_ptr<JobRecord>& job) {
 
 JobOutcome Scheduler::execute(const std::shared_ptr<JobRecord>& job) {
   JobOutcome out;
-  JobSpec spec = job->spec();
+  pipeline::JobSpec spec = job->spec();
   if (executor_.single_threaded_jobs()) spec.threads = 1;
   try {
     auto runner = runner_();

@@ -23,7 +23,7 @@ class SpoolSource final : public JobSource {
   // `validate` checks a parsed spec before it is accepted (pipeline exists); throws JobError.
   SpoolSource(Spool& spool, std::function<const io::PathPolicy&()> policy,
               std::function<std::string()> default_pipeline,
-              std::function<void(const JobSpec&)> validate);
+              std::function<void(const pipeline::JobSpec&)> validate);
 
   std::string_view name() const override { return "spool"; }
   void recover() override;
@@ -42,12 +42,12 @@ class SpoolSource final : public JobSource {
   std::shared_ptr<JobRecord> load(const Spool::Waiting& w);
   void fail_unclaimed(const std::string& name, const std::string& id, const std::string& code,
                       const std::string& message, uid_t owner);
-  JobSpec checked_spec(const nlohmann::json& request) const;
+  pipeline::JobSpec checked_spec(const nlohmann::json& request) const;
 
   Spool& spool_;
   std::function<const io::PathPolicy&()> policy_;
   std::function<std::string()> default_pipeline_;
-  std::function<void(const JobSpec&)> validate_;
+  std::function<void(const pipeline::JobSpec&)> validate_;
   std::mutex mutex_;               // one reader of incoming/ at a time (poll vs submit)
   std::set<std::string> offered_;  // incoming names handed to the sink, not yet claimed
 };

@@ -29,9 +29,9 @@ std::vector<int64_t> lengths(std::span<const int32_t> cu) {
   return n;
 }
 
-class TransformerStage final : public ModelStage {
+class TransformerStage final : public pipeline::ModelStage {
  public:
-  explicit TransformerStage(const ModelStageContext& ctx)
+  explicit TransformerStage(const pipeline::ModelStageContext& ctx)
       : model_(load_model_dir(ctx.model.path)),
         output_(ctx.model.output),
         topk_(ctx.model.topk),
@@ -54,7 +54,7 @@ class TransformerStage final : public ModelStage {
     return p ? static_cast<size_t>(p->max_positions()) : 0;
   }
 
-  StageOutput run(const TokenBatch& batch) const override {
+  pipeline::StageOutput run(const pipeline::TokenBatch& batch) const override {
     const auto& t = model_;
     const auto& c = t.config();
     const Components b = positions_.components(attention_);
@@ -74,7 +74,7 @@ class TransformerStage final : public ModelStage {
       const auto memory = t.encode({batch.ids[0], batch.cu_seqlens[0]}, b);
       hidden = t.decode({ids, cu}, b, memory, batch.cu_seqlens[0]);
     }
-    StageOutput out;
+    pipeline::StageOutput out;
     const auto rows = lengths(cu);
     const std::vector<int64_t> ones(rows.size(), 1);
     switch (output_) {
@@ -116,7 +116,7 @@ class TransformerStage final : public ModelStage {
 
 }  // namespace
 
-std::unique_ptr<ModelStage> make_model_stage(const ModelStageContext& context) {
+std::unique_ptr<pipeline::ModelStage> make_model_stage(const pipeline::ModelStageContext& context) {
   return std::make_unique<TransformerStage>(context);
 }
 

@@ -8,9 +8,9 @@
 #include "io/utf8.hpp"
 #include "pipeline/job_context.hpp"
 #include "pipeline/manifest.hpp"
-#include "pipeline/runner.hpp"
+#include "pipeline/run_job.hpp"
 
-namespace qkv::detail {
+namespace qkv::pipeline::detail {
 namespace {
 
 constexpr size_t kChunkBytes = 8u << 20;  // a chunk also ends after this many input bytes
@@ -379,4 +379,4 @@ class Encoder {
 
 JobResult run_encode(JobContext& ctx) { return Encoder(ctx).run(); }
 
-}  // namespace qkv::detail
+}  // namespace qkv::pipeline::detail

@@ -15,7 +15,7 @@
 #include "pipeline/model_stage.hpp"
 #include "pipeline/tokenizer.hpp"
 
-namespace qkv::detail {
+namespace qkv::pipeline::detail {
 
 struct JobContext {
   const JobSpec& spec;
@@ -45,4 +45,4 @@ struct ManifestInputs {
   std::vector<io::InputFile> files;
 };
 
-}  // namespace qkv::detail
+}  // namespace qkv::pipeline::detail

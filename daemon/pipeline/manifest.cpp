@@ -1,6 +1,6 @@
 #include "pipeline/manifest.hpp"
 
-namespace qkv::detail {
+namespace qkv::pipeline::detail {
 
 nlohmann::json make_manifest(const config::PipelineConfig& pipeline,
                              const std::vector<io::InputFile>& inputs, const JobResult& result,
@@ -19,4 +19,4 @@ nlohmann::json make_manifest(const config::PipelineConfig& pipeline,
   return m;
 }
 
-}  // namespace qkv::detail
+}  // namespace qkv::pipeline::detail

@@ -11,7 +11,7 @@ namespace qkv::host {
 class PluginRegistry;
 }
 
-namespace qkv {
+namespace qkv::pipeline {
 
 // Throws (PluginError, std::runtime_error) naming the pipeline file when the plugin is not
 // loaded or refuses its config. With a cache, jobs whose tokenizer sections agree share the
@@ -20,4 +20,4 @@ std::shared_ptr<const Tokenizer> make_plugin_tokenizer(const config::PipelineCon
                                                        const host::PluginRegistry& plugins,
                                                        StageCache* cache = nullptr);
 
-}  // namespace qkv
+}  // namespace qkv::pipeline

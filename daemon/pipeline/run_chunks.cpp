@@ -6,9 +6,9 @@
 #include <mutex>
 
 #include "pipeline/job_context.hpp"
-#include "pipeline/runner.hpp"
+#include "pipeline/run_job.hpp"
 
-namespace qkv::detail {
+namespace qkv::pipeline::detail {
 
 std::string JobContext::where(const Chunk& chunk, size_t i,
                               const std::vector<io::InputFile>& inputs) const {
@@ -132,4 +132,4 @@ void run_chunks(JobContext& ctx, const std::function<bool(Chunk&)>& read,
   if (ctx.cancel()) throw JobCancelled("job " + ctx.spec.id + " was cancelled");
 }
 
-}  // namespace qkv::detail
+}  // namespace qkv::pipeline::detail

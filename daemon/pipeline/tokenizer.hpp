@@ -1,4 +1,4 @@
-// What the runner needs from a tokenizer: the pipeline's encode options already applied.
+// What a pipeline run needs from a tokenizer: the pipeline's encode options already applied.
 // The plugin-backed implementation is in plugin_tokenizer.hpp; tests plug in simple fakes.
 #pragma once
 
@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-namespace qkv {
+namespace qkv::pipeline {
 
 class Tokenizer {
  public:
@@ -23,4 +23,4 @@ class Tokenizer {
   virtual uint32_t vocab_size() const = 0;
 };
 
-}  // namespace qkv
+}  // namespace qkv::pipeline

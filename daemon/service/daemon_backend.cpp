@@ -301,20 +301,20 @@ void DaemonBackend::reload(server::Request& r, const Who& who,
 void DaemonBackend::run(server::Request& r, std::shared_ptr<server::Reply> reply) {
   if (draining_)
     return reply->done(error_line(code::shutting_down, "qkvd is shutting down", r.tag));
-  JobSpec spec = jobs::to_job_spec(std::move(std::get<protocol::RunRequest>(r.body).job),
-                                   ctx_.default_pipeline);
+  pipeline::JobSpec spec = jobs::to_job_spec(std::move(std::get<protocol::RunRequest>(r.body).job),
+                                             ctx_.default_pipeline);
   std::size_t bytes = 0;
   for (auto& t : spec.texts) bytes += t.size();
   inline_runs_++;
   inline_texts_ += spec.texts.size();
   auto work = [this, spec = std::move(spec), tag = r.tag, reply](bool on_socket_thread) mutable {
-    JobProgress progress;
-    auto cancel = std::make_shared<CancelFlag>();
+    pipeline::JobProgress progress;
+    auto cancel = std::make_shared<pipeline::CancelFlag>();
     if (on_socket_thread) spec.threads = 1;
     spec.id = "inline";
     try {
       auto runner = ctx_.runner.current();
-      JobResult res;
+      pipeline::JobResult res;
       if (on_socket_thread) {
         res = runner->run(spec, progress, *cancel);
       } else {

@@ -1,6 +1,7 @@
-// The concept card's "typical mistakes" as invariances. Each property is a function that is
-// checked on the real model and on a deliberately broken variant (Faults), where it must fail:
-// a test that cannot fail proves nothing.
+// Typical mistakes of a Transformer runtime as invariances (future leaks, lost positions, swapped
+// cross-attention sources). Each property is a function that is checked on the real model and
+// on a deliberately broken variant (Faults), where it must fail: a test that cannot fail proves
+// nothing.
 #include "plugin_support.hpp"
 #include "test_support.hpp"
 

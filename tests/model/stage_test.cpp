@@ -1,4 +1,4 @@
-// The ModelStage as the pipeline runner sees it, with the real attention and positional
+// The ModelStage as a pipeline run sees it, with the real attention and positional
 // plugins loaded through the host, against the PyTorch fixtures.
 #include <unistd.h>
 
@@ -43,8 +43,8 @@ struct PipelineDir {
 };
 
 // The stage of a pipeline whose `model:` section is `yaml`, read by config/ as qkvd reads it.
-std::unique_ptr<ModelStage> stage(const std::string& yaml,
-                                  const host::PluginRegistry& registry = plugins()) {
+std::unique_ptr<pipeline::ModelStage> stage(const std::string& yaml,
+                                            const host::PluginRegistry& registry = plugins()) {
   static const PipelineDir pipelines;
   const fs::path file = pipelines.dir / "p.yaml";
   std::ofstream(file) << "tokenizer: {plugin: tokenizer-bpe}\nmodel: " << yaml << "\n";
@@ -61,8 +61,9 @@ std::string error_of(const std::function<void()>& f) {
   return {};
 }
 
-TokenBatch batch_of(const Expected& e, std::vector<std::pair<std::string, std::string>> fields) {
-  TokenBatch b;
+pipeline::TokenBatch batch_of(const Expected& e,
+                              std::vector<std::pair<std::string, std::string>> fields) {
+  pipeline::TokenBatch b;
   for (auto& [ids, cu] : fields) {
     b.ids.push_back(e.ints(ids));
     b.cu_seqlens.push_back(e.ints(cu));

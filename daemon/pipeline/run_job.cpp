@@ -1,4 +1,4 @@
-#include "pipeline/runner.hpp"
+#include "pipeline/run_job.hpp"
 
 #include <oneapi/tbb/info.h>
 
@@ -9,7 +9,7 @@
 #include "pipeline/job_context.hpp"
 #include "pipeline/plugin_tokenizer.hpp"
 
-namespace qkv {
+namespace qkv::pipeline {
 
 config::PipelineConfig load_job_pipeline(const JobSpec& spec, const RunEnvironment& env) {
   if (spec.pipeline.empty()) throw JobFailed("no pipeline named");
@@ -71,4 +71,4 @@ JobResult run_job(const JobSpec& spec, const RunEnvironment& env, JobProgress& p
   return result;
 }
 
-}  // namespace qkv
+}  // namespace qkv::pipeline

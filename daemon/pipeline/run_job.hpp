@@ -1,4 +1,4 @@
-// The pipeline runner: executes one JobSpec (files or inline texts, encode or decode) with a
+// Pipeline runs: run_job executes one JobSpec (files or inline texts, encode or decode) with a
 // oneTBB parallel_pipeline: serial in-order read -> parallel tokenize [-> model] -> serial
 // in-order write. Memory stays bounded (a few chunks in flight per worker); output bytes do
 // not depend on the thread count. Safe to call from many threads at once (one job each).
@@ -25,7 +25,7 @@ namespace qkv::config {
 struct DaemonConfig;
 }
 
-namespace qkv {
+namespace qkv::pipeline {
 
 struct RunEnvironment {
   const config::DaemonConfig* daemon = nullptr;   // optional
@@ -63,4 +63,4 @@ JobResult run_job(const JobSpec& spec, const RunEnvironment& env, JobProgress& p
 // The pipeline a job names, loaded and validated with the job's overrides.
 config::PipelineConfig load_job_pipeline(const JobSpec& spec, const RunEnvironment& env);
 
-}  // namespace qkv
+}  // namespace qkv::pipeline
