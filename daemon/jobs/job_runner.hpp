@@ -1,6 +1,6 @@
-// What the scheduler calls to execute a job. The daemon adapts the pipeline runner
-// (daemon/pipeline run_job) to it; tests plug in fakes. Implementations are thread-safe:
-// several jobs run at once.
+// What the scheduler calls to execute a job. The daemon adapts pipeline runs
+// (pipeline::run_job, daemon/pipeline/run_job.hpp) to it; tests plug in fakes. Implementations
+// are thread-safe: several jobs run at once.
 #pragma once
 
 #include "pipeline/job.hpp"

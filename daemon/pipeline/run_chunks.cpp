@@ -1,3 +1,7 @@
+// The streaming core of a pipeline run: one oneTBB parallel_pipeline over the chunks a job's
+// reader yields (declared in pipeline/job_context.hpp): serial in-order read, parallel
+// tokenize [-> model], serial in-order write; and JobContext::where, a document's place in
+// messages.
 #include <oneapi/tbb/parallel_pipeline.h>
 
 #include <atomic>

@@ -1,4 +1,4 @@
-// The daemon's JobRunner: the pipeline runner (run_job) over one plugin registry, in the
+// The daemon's JobRunner: pipeline runs (pipeline::run_job) over one plugin registry, in the
 // executor's shared arena, with one StageCache so jobs share tokenizer instances and model
 // stages, and parsed pipelines reused by inline runs. One instance per reload generation.
 #pragma once
