@@ -4,6 +4,9 @@
 // weights and threads). One table on stdout.
 //   model_bench --threads 2 --model DIR [--torch torch.json]     full run (bench/model/run.sh)
 //   model_bench --smoke                                           tiny shapes, fixture model
+//   model_bench --stage-only --model DIR [--runs N]               only the model row, e.g. for
+//       before/after comparisons of the runtime on bench/model/make_synthetic.py's models
+//       (--runs: exactly N timed runs after one warm-up, a fixed workload for callgrind)
 #include <tbb/global_control.h>
 #include <tbb/task_arena.h>
 
@@ -36,7 +39,7 @@ double median_seconds(Fn fn, int reps, double min_total = 0.2) {
   fn();  // warm-up
   std::vector<double> t;
   double total = 0;
-  for (int r = 0; r < reps || total < min_total; ++r) {
+  for (int r = 0; r < reps || (min_total > 0 && total < min_total); ++r) {
     const auto t0 = Clock::now();
     fn();
     t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
@@ -90,7 +93,7 @@ std::pair<double, double> gemm_gflops(Shape s, tbb::task_arena& arena, int threa
   const Timing t = best_timing(
       [&] {
         arena.execute([&] {
-          model::gemm(model::GemmBackend::Highway,
+          model::gemm(model::GemmKernel::Highway,
                       {s.m, s.n, s.k, a.data(), s.k, b.data(), s.n, c.data(), s.n});
         });
       },
@@ -106,8 +109,8 @@ std::vector<int32_t> bench_ids(size_t n, uint32_t vocab) {
   return ids;
 }
 
-std::unique_ptr<ModelStage> make_stage(const std::string& dir,
-                                       const host::PluginRegistry& plugins) {
+std::unique_ptr<pipeline::ModelStage> make_stage(const std::string& dir,
+                                                 const host::PluginRegistry& plugins) {
   config::PipelineConfig::Model m;
   m.path = std::filesystem::absolute(dir);
   m.attention.plugin = "attention-flash";
@@ -121,8 +124,11 @@ int main(int argc, char** argv) {
   bool smoke = false;
   int threads = 2;
   std::string model_dir, torch_json, plugin_dir = QKV_PLUGIN_DIR;
-  int sequences = 8, seq_len = 128;
+  int sequences = 8, seq_len = 128, runs = 0;
+  bool stage_only = false;
   app.add_flag("--smoke", smoke, "tiny shapes and the fixture model, no peer");
+  app.add_flag("--stage-only", stage_only, "only the model row (no FMA peak, no GEMM rows)");
+  app.add_option("--runs", runs, "exactly this many timed model runs (0: until 3 s)");
   app.add_option("--threads", threads, "oneTBB threads (torch ran with the same)");
   app.add_option("--model", model_dir, "BERT-base-sized model directory");
   app.add_option("--torch", torch_json, "torch_bert.py's result for the same model");
@@ -142,21 +148,25 @@ int main(int argc, char** argv) {
   tbb::global_control gc(tbb::global_control::max_allowed_parallelism, threads);
   tbb::task_arena arena(threads);
 
-  qkv::bench::print_machine();
-  std::printf("SIMD targets run: GEMM %s, attention-flash %s\n\n", model::gemm_target_name(),
-              attention::flash_target_name());
-  const double peak = qkv::bench::measure_fma_peak(threads);
+  if (!stage_only) {
+    qkv::bench::print_machine();
+    std::printf("SIMD targets run: GEMM %s, attention-flash %s\n\n", model::gemm_target_name(),
+                attention::flash_target_name());
+  }
+  const double peak = stage_only ? 0 : qkv::bench::measure_fma_peak(threads);
   std::printf("| measurement | shape | qkv | reference | ratio |\n|---|---|---|---|---|\n");
-  std::printf("| FMA peak, %d threads (measured, %s) | fp32 | %.1f GFLOP/s | | |\n", threads,
-              qkv::bench::fma_peak_target(), peak);
+  if (!stage_only)
+    std::printf("| FMA peak, %d threads (measured, %s) | fp32 | %.1f GFLOP/s | | |\n", threads,
+                qkv::bench::fma_peak_target(), peak);
 
   const size_t M = smoke ? 64 : static_cast<size_t>(sequences) * seq_len;
   const std::vector<Shape> shapes =
-      smoke ? std::vector<Shape>{{"qkv projection", M, 96, 32}, {"ffn up", M, 128, 32}}
-            : std::vector<Shape>{{"qkv projection", M, 2304, 768},
-                                 {"attention output", M, 768, 768},
-                                 {"ffn up", M, 3072, 768},
-                                 {"ffn down", M, 768, 3072}};
+      stage_only ? std::vector<Shape>{}
+      : smoke    ? std::vector<Shape>{{"qkv projection", M, 96, 32}, {"ffn up", M, 128, 32}}
+                 : std::vector<Shape>{{"qkv projection", M, 2304, 768},
+                                      {"attention output", M, 768, 768},
+                                      {"ffn up", M, 3072, 768},
+                                      {"ffn down", M, 768, 3072}};
   for (const auto& s : shapes) {
     const auto [wall, cpu] = gemm_gflops(s, arena, threads);
     std::printf(
@@ -169,13 +179,13 @@ int main(int argc, char** argv) {
   host::PluginRegistry plugins;
   plugins.load_directory(plugin_dir);
   const auto cfg = model::load_config(model_dir);
-  TokenBatch batch;
+  pipeline::TokenBatch batch;
   batch.ids.push_back(bench_ids(static_cast<size_t>(sequences) * seq_len, cfg.vocab_size));
   batch.cu_seqlens.emplace_back();
   for (int b = 0; b <= sequences; ++b) batch.cu_seqlens[0].push_back(b * seq_len);
   const double tokens = static_cast<double>(sequences) * seq_len;
   // Dense flops per token: 4 d^2 (QKV+O) + 2 d f (FFN) multiply-adds per layer, plus attention.
-  const double d = cfg.d_model, f = cfg.ffn_dim, L = cfg.encoder_layers;
+  const double d = cfg.d_model, f = cfg.ffn_dim, L = cfg.encoder_layers + cfg.decoder_layers;
   const double flops_per_token = L * (2 * (4 * d * d + 2 * d * f) + 4.0 * seq_len * d);
   double ttps = 0, ttps_cpu = 0;
   std::string torch_version;
@@ -197,7 +207,10 @@ int main(int argc, char** argv) {
           cpu_total += cpu_seconds() - c0;
           ++runs;
         },
-        smoke ? 1 : 5, smoke ? 0 : 3.0);
+        runs > 0 ? runs
+        : smoke  ? 1
+                 : 5,
+        runs > 0 || smoke ? 0 : 3.0);
     const double tps = tokens / sec;
     const double tps_cpu = tokens / (cpu_total / runs / threads);
     std::string ref, ratio;
@@ -210,13 +223,21 @@ int main(int argc, char** argv) {
       std::snprintf(buf, sizeof buf, "%.2fx wall, %.2fx CPU-s", tps / ttps, tps_cpu / ttps_cpu);
       ratio = buf;
     }
+    const char* arch = cfg.arch == model::Arch::Encoder   ? "encoder"
+                       : cfg.arch == model::Arch::Decoder ? "decoder"
+                                                          : "encoder-decoder";
+    const char* positions = cfg.positions == model::Positions::Learned      ? "learned"
+                            : cfg.positions == model::Positions::Sinusoidal ? "sinusoidal"
+                            : cfg.positions == model::Positions::Rotary     ? "rotary"
+                                                                            : "no";
     std::printf(
-        "| encoder %u layers, d=%u, %u heads, %d x %d tokens, Highway %s GEMM | %s | %.0f tokens/s "
-        "wall, "
-        "%.0f per CPU-s x %d (%.1f GFLOP/s) | %s | %s |\n",
-        cfg.encoder_layers, cfg.d_model, cfg.heads, sequences, seq_len, model::gemm_target_name(),
-        smoke ? "smoke" : "BERT-base", tps, tps_cpu, threads, tps_cpu * flops_per_token / 1e9,
-        ref.c_str(), ratio.c_str());
+        "| %s %.0f layers, d=%u, %u heads, %s positions, %d x %d tokens, Highway %s GEMM | %s | "
+        "%.0f tokens/s wall, %.0f per CPU-s x %d (%.1f GFLOP/s) | %s | %s |\n",
+        arch, L, cfg.d_model, cfg.heads, positions, sequences, seq_len, model::gemm_target_name(),
+        smoke                      ? "smoke"
+        : cfg.model_type == "bert" ? "BERT-base"
+                                   : "synthetic",
+        tps, tps_cpu, threads, tps_cpu * flops_per_token / 1e9, ref.c_str(), ratio.c_str());
   }
   return 0;
 }

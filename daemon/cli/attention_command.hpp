@@ -1,5 +1,6 @@
-// `qkvd attention`: one attention call on NumPy files, for checking a backend by hand or from
-// scripts: float32 q/k/v shaped [tokens, heads, head_dim], optional int32 cu_seqlens.
+// `qkvd attention`: one attention call on NumPy files, for checking an attention plugin by
+// hand or from scripts: float32 q/k/v shaped [tokens, heads, head_dim], optional int32
+// cu_seqlens.
 #pragma once
 
 #include <CLI/CLI.hpp>

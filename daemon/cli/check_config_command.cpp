@@ -19,7 +19,7 @@ int check_pipeline(const fs::path& file, const host::PluginRegistry* plugins, st
     auto p = config::load_pipeline_config(file);
     if (!plugins) return 0;
     try {
-      (void)make_plugin_tokenizer(p, *plugins);
+      (void)pipeline::make_plugin_tokenizer(p, *plugins);
     } catch (const std::exception& e) {
       out << e.what() << "\n";
       return 1;

@@ -25,7 +25,7 @@ struct CliContext {
   // Run when no subcommand is given (the daemon's serve registers it); unset: print help.
   std::function<int()> default_action;
   // Builds model stages for `run` and the daemon (set by qkvd's main; empty: no model runtime).
-  ModelStageFactory model_stage_factory;
+  pipeline::ModelStageFactory model_stage_factory;
   // What the chosen subcommand returns as exit status.
   int exit_code = 0;
 

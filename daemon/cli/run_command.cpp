@@ -1,4 +1,4 @@
-// `qkvd run`: one job in-process, through the same runner the daemon uses.
+// `qkvd run`: one job in-process, through the same pipeline::run_job the daemon's runner uses.
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -6,13 +6,13 @@
 #include "io/human_bytes.hpp"
 #include "cli/cli_context.hpp"
 #include "config/diagnostics.hpp"
-#include "pipeline/runner.hpp"
+#include "pipeline/run_job.hpp"
 #include "service/daemon_paths.hpp"
 
 namespace qkv::cli {
 namespace {
 
-CancelFlag* g_cancel = nullptr;  // set while a job runs; SIGINT/SIGTERM cancel it cleanly
+pipeline::CancelFlag* g_cancel = nullptr;  // set while a job runs; SIGINT/SIGTERM cancel it cleanly
 
 extern "C" void on_signal(int) {
   if (g_cancel) g_cancel->requested.store(true);
@@ -28,7 +28,7 @@ struct RunOptions {
 };
 
 int run(CliContext& ctx, const RunOptions& o) {
-  JobSpec spec;
+  pipeline::JobSpec spec;
   spec.inputs = o.inputs;
   spec.output = o.output;
   spec.decode = o.decode;
@@ -44,7 +44,7 @@ int run(CliContext& ctx, const RunOptions& o) {
   try {
     const auto& daemon = ctx.daemon_config();
     spec.pipeline = o.pipeline.empty() ? daemon.default_pipeline : o.pipeline;
-    RunEnvironment env;
+    pipeline::RunEnvironment env;
     env.daemon = &daemon;
     env.pipelines_dir = daemon.pipelines_dir;
     // The user's own rights (no roots), but never an output onto the daemon's own files.
@@ -53,12 +53,12 @@ int run(CliContext& ctx, const RunOptions& o) {
     env.plugins = &ctx.plugins();
     env.model_stage_factory = ctx.model_stage_factory;
     env.threads = daemon.threads;
-    JobProgress progress;
-    CancelFlag cancel;
+    pipeline::JobProgress progress;
+    pipeline::CancelFlag cancel;
     g_cancel = &cancel;
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
-    JobResult r = run_job(spec, env, progress, cancel);
+    pipeline::JobResult r = pipeline::run_job(spec, env, progress, cancel);
     g_cancel = nullptr;
     const double secs = r.seconds > 0 ? r.seconds : 1e-9;
     std::fprintf(stderr, "qkvd run: %s%s: %llu documents, %llu tokens, %s in %.2f s (%.2f MB/s)\n",
@@ -72,7 +72,7 @@ int run(CliContext& ctx, const RunOptions& o) {
                    static_cast<unsigned long long>(r.truncated));
     for (const auto& out : r.outputs) std::fprintf(stderr, "  wrote %s\n", out.c_str());
     return 0;
-  } catch (const JobCancelled& e) {
+  } catch (const pipeline::JobCancelled& e) {
     g_cancel = nullptr;
     std::cerr << "qkvd run: cancelled; no output written\n";
     return 130;

@@ -1,5 +1,5 @@
-// The serve mode: maps the daemon config onto the service, and builds the pipeline runner
-// (plugins + pipelines) at start and on every reload.
+// The serve mode: maps the daemon config onto the service, and builds the daemon's runner
+// (service::PipelineJobRunner over the plugins + pipelines) at start and on every reload.
 #include "cli/serve_command.hpp"
 
 #include <iostream>

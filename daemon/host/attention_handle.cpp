@@ -14,7 +14,7 @@ AttentionHandle::AttentionHandle(std::shared_ptr<PluginInstance> instance)
   if (instance_->plugin().kind != QKV_KIND_ATTENTION)
     throw PluginError(QKV_ERR_INVALID_ARGUMENT, instance_->context() + " is a " +
                                                     kind_name(instance_->plugin().kind) +
-                                                    " plugin, not an attention backend");
+                                                    " plugin, not an attention plugin");
   api_ = static_cast<const qkv_attention_api*>(instance_->api());
 }
 

@@ -1,4 +1,5 @@
-// Version negotiation (DESIGN §2): decides whether this host can use a plugin's descriptor.
+// Version negotiation (docs/sdk.md §6, versions and compatibility): decides whether this host can
+// use a plugin's descriptor.
 #pragma once
 
 #include <qkv/abi.h>

@@ -62,7 +62,7 @@ void require_absolute(const std::string& p, const char* what) {
 
 bool has_glob(const std::string& s) { return s.find_first_of("*?[") != std::string::npos; }
 
-// The runner expands globs again: a resolved name with glob characters is escaped so it
+// The pipeline run expands globs again: a resolved name with glob characters is escaped so it
 // matches only itself.
 std::string glob_escape(const std::string& s) {
   if (!has_glob(s)) return s;

@@ -8,8 +8,8 @@
 
 namespace qkv::jobs {
 
-JobSpec to_job_spec(protocol::JobFields fields, const std::string& default_pipeline) {
-  JobSpec spec;
+pipeline::JobSpec to_job_spec(protocol::JobFields fields, const std::string& default_pipeline) {
+  pipeline::JobSpec spec;
   spec.pipeline = fields.pipeline.value_or(default_pipeline);
   if (spec.pipeline.empty())
     throw JobError(code::bad_request,
@@ -23,7 +23,8 @@ JobSpec to_job_spec(protocol::JobFields fields, const std::string& default_pipel
   return spec;
 }
 
-JobSpec parse_job_fields(const json& request, JobKind kind, const std::string& default_pipeline) {
+pipeline::JobSpec parse_job_fields(const json& request, JobKind kind,
+                                   const std::string& default_pipeline) {
   return to_job_spec(protocol::parse_job_fields(request, kind), default_pipeline);
 }
 
@@ -88,7 +89,7 @@ std::string iso_time(Clock::time_point t) {
   return buf;
 }
 
-json progress_json(const JobProgress& p) {
+json progress_json(const pipeline::JobProgress& p) {
   uint64_t dd = p.documents_done.load(), dt = p.documents_total.load();
   uint64_t bd = p.bytes_done.load(), bt = p.bytes_total.load();
   json j = {
@@ -101,13 +102,13 @@ json progress_json(const JobProgress& p) {
   return j;
 }
 
-json result_json(const JobResult& r) {
+json result_json(const pipeline::JobResult& r) {
   return {{"documents", r.documents}, {"tokens", r.tokens},   {"input_bytes", r.input_bytes},
           {"truncated", r.truncated}, {"seconds", r.seconds}, {"outputs", r.outputs}};
 }
 
 json job_view(const JobRecord& job, const JobOutcome* final) {
-  const JobSpec& s = job.spec();
+  const pipeline::JobSpec& s = job.spec();
   auto times = job.times();
   auto outcome = final ? std::optional<JobOutcome>(*final) : job.outcome();
   if (final && !times.ended) times.ended = Clock::now();

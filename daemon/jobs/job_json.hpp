@@ -16,17 +16,18 @@ using protocol::JobKind;
 
 // The JobSpec of a request's job fields; `default_pipeline` fills an absent `pipeline`.
 // Throws JobError(bad_request) when there is no pipeline either way.
-JobSpec to_job_spec(protocol::JobFields fields, const std::string& default_pipeline);
+pipeline::JobSpec to_job_spec(protocol::JobFields fields, const std::string& default_pipeline);
 // Reads the job fields of a request object (protocol::parse_job_fields: throws JobError
 // naming the field), then to_job_spec. Paths are taken as given (PathPolicy checks them).
-JobSpec parse_job_fields(const json& request, JobKind kind, const std::string& default_pipeline);
+pipeline::JobSpec parse_job_fields(const json& request, JobKind kind,
+                                   const std::string& default_pipeline);
 
 // The job view: id, state, pipeline, paths, submitter, progress, times, result or error.
 // `final` gives the outcome before the record itself has ended (the spool report is written
 // before waiters are told).
 json job_view(const JobRecord& job, const JobOutcome* final = nullptr);
-json progress_json(const JobProgress& p);
-json result_json(const JobResult& r);
+json progress_json(const pipeline::JobProgress& p);
+json result_json(const pipeline::JobResult& r);
 std::string iso_time(Clock::time_point t);
 
 // A report (or any spool JSON) as text that always serializes: JSON strings carry no raw bytes,

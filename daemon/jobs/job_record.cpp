@@ -4,7 +4,8 @@
 
 namespace qkv::jobs {
 
-JobRecord::JobRecord(std::string id, JobSpec spec, Submitter who, std::shared_ptr<JobLease> lease)
+JobRecord::JobRecord(std::string id, pipeline::JobSpec spec, Submitter who,
+                     std::shared_ptr<JobLease> lease)
     : id_(std::move(id)),
       spec_(std::move(spec)),
       submitter_(std::move(who)),

@@ -29,24 +29,24 @@ struct JobOutcome {
   JobState state = JobState::done;
   std::string error_code;  // empty when done
   std::string error_message;
-  JobResult result;
+  pipeline::JobResult result;
 };
 
 using Clock = std::chrono::system_clock;
 
 class JobRecord {
  public:
-  JobRecord(std::string id, JobSpec spec, Submitter who, std::shared_ptr<JobLease> lease);
+  JobRecord(std::string id, pipeline::JobSpec spec, Submitter who, std::shared_ptr<JobLease> lease);
 
   const std::string& id() const noexcept { return id_; }
-  const JobSpec& spec() const noexcept { return spec_; }
+  const pipeline::JobSpec& spec() const noexcept { return spec_; }
   const Submitter& submitter() const noexcept { return submitter_; }
   JobLease& lease() const noexcept { return *lease_; }
 
   JobState state() const noexcept { return state_.load(std::memory_order_acquire); }
-  JobProgress& progress() noexcept { return progress_; }
-  const JobProgress& progress() const noexcept { return progress_; }
-  CancelFlag& cancel_flag() noexcept { return cancel_; }
+  pipeline::JobProgress& progress() noexcept { return progress_; }
+  const pipeline::JobProgress& progress() const noexcept { return progress_; }
+  pipeline::CancelFlag& cancel_flag() noexcept { return cancel_; }
 
   // Asks the job to stop; `reason` becomes its error code ("cancelled", "timeout",
   // "shutdown"). The first reason wins. Returns false when the job had already ended.
@@ -69,12 +69,12 @@ class JobRecord {
 
  private:
   const std::string id_;
-  const JobSpec spec_;
+  const pipeline::JobSpec spec_;
   const Submitter submitter_;
   const std::shared_ptr<JobLease> lease_;
   std::atomic<JobState> state_{JobState::queued};
-  JobProgress progress_;
-  CancelFlag cancel_;
+  pipeline::JobProgress progress_;
+  pipeline::CancelFlag cancel_;
 
   mutable std::mutex mutex_;
   Times times_;

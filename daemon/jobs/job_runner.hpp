@@ -1,6 +1,6 @@
-// What the scheduler calls to execute a job. The daemon adapts the pipeline runner
-// (daemon/pipeline run_job) to it; tests plug in fakes. Implementations are thread-safe:
-// several jobs run at once.
+// What the scheduler calls to execute a job. The daemon adapts pipeline runs
+// (pipeline::run_job, daemon/pipeline/run_job.hpp) to it; tests plug in fakes. Implementations
+// are thread-safe: several jobs run at once.
 #pragma once
 
 #include "pipeline/job.hpp"
@@ -12,9 +12,10 @@ class JobRunner {
   virtual ~JobRunner() = default;
   // Runs to completion, or returns/throws early once `cancel` is set. Throws on failure
   // (JobError for a known code, any std::exception otherwise).
-  virtual JobResult run(const JobSpec& spec, JobProgress& progress, CancelFlag& cancel) = 0;
+  virtual pipeline::JobResult run(const pipeline::JobSpec& spec, pipeline::JobProgress& progress,
+                                  pipeline::CancelFlag& cancel) = 0;
   // Checks what can be checked before queueing (pipeline exists, overrides apply); throws.
-  virtual void validate(const JobSpec& spec) { (void)spec; }
+  virtual void validate(const pipeline::JobSpec& spec) { (void)spec; }
 };
 
 }  // namespace qkv::jobs

@@ -1,6 +1,6 @@
-// Job sources are one interface (DESIGN §4): the spool directory today (which socket submits
-// also go through), a Redis Streams consumer group tomorrow. The scheduler only sees JobSink /
-// JobLease, so adding a source touches neither the scheduler nor the pipeline.
+// Job sources are one interface (docs/glossary.md, "job source"): the spool directory today (which
+// socket submits also go through), a Redis Streams consumer group tomorrow. The scheduler only sees
+// JobSink / JobLease, so adding a source touches neither the scheduler nor the pipeline.
 #pragma once
 
 #include <cstddef>

@@ -311,7 +311,7 @@ bool Scheduler::record_end(const std::shared_ptr<JobRecord>& job, const JobOutco
 
 JobOutcome Scheduler::execute(const std::shared_ptr<JobRecord>& job) {
   JobOutcome out;
-  JobSpec spec = job->spec();
+  pipeline::JobSpec spec = job->spec();
   spec.id = job->id();  // named in messages and recorded in the output manifest
   if (executor_.single_threaded_jobs()) spec.threads = 1;
   try {

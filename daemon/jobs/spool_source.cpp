@@ -68,7 +68,7 @@ std::string id_for(const std::string& name) {
 
 SpoolSource::SpoolSource(Spool& spool, std::function<const io::PathPolicy&()> policy,
                          std::function<std::string()> default_pipeline,
-                         std::function<void(const JobSpec&)> validate)
+                         std::function<void(const pipeline::JobSpec&)> validate)
     : spool_(spool),
       policy_(std::move(policy)),
       default_pipeline_(std::move(default_pipeline)),
@@ -104,8 +104,8 @@ void SpoolSource::maintain() {
     std::cerr << "qkvd: retention removed " << n << " old job(s)\n";
 }
 
-JobSpec SpoolSource::checked_spec(const nlohmann::json& request) const {
-  JobSpec spec = parse_job_fields(request, JobKind::file, default_pipeline_());
+pipeline::JobSpec SpoolSource::checked_spec(const nlohmann::json& request) const {
+  pipeline::JobSpec spec = parse_job_fields(request, JobKind::file, default_pipeline_());
   try {
     spec.inputs = policy_().resolve_inputs(spec.inputs);
     spec.output = policy_().resolve_output(spec.output);
@@ -118,7 +118,7 @@ JobSpec SpoolSource::checked_spec(const nlohmann::json& request) const {
 }
 
 Submitted SpoolSource::submit(const nlohmann::json& request, const Submitter& who, JobSink& sink) {
-  JobSpec spec = checked_spec(request);
+  pipeline::JobSpec spec = checked_spec(request);
   std::lock_guard lock(mutex_);
   const std::string* rid = request_id_of(request);
   const auto key = std::make_pair(owner_key(who), rid ? *rid : "");
@@ -220,7 +220,7 @@ std::shared_ptr<JobRecord> SpoolSource::load(const Spool::Waiting& w) {
       if (who.via == protocol::via::spool) who.uid = owner;
     }
   }
-  JobSpec spec;
+  pipeline::JobSpec spec;
   try {
     spec = checked_spec(request);
   } catch (const JobError& e) {

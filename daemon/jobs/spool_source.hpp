@@ -31,7 +31,7 @@ class SpoolSource final : public JobSource {
   // `validate` checks a parsed spec before it is accepted (pipeline exists); throws JobError.
   SpoolSource(Spool& spool, std::function<const io::PathPolicy&()> policy,
               std::function<std::string()> default_pipeline,
-              std::function<void(const JobSpec&)> validate);
+              std::function<void(const pipeline::JobSpec&)> validate);
 
   std::string_view name() const override { return "spool"; }
   void recover(const std::vector<crash::Record>& crashes) override;
@@ -51,7 +51,7 @@ class SpoolSource final : public JobSource {
   std::shared_ptr<JobRecord> load(const Spool::Waiting& w);
   void fail_unclaimed(const std::string& name, const std::string& id, const std::string& code,
                       const std::string& message, uid_t owner);
-  JobSpec checked_spec(const nlohmann::json& request) const;
+  pipeline::JobSpec checked_spec(const nlohmann::json& request) const;
 
   // Idempotent submits: (submitter, request_id) -> the job and the sha256 of its body. Rebuilt
   // from the job files at recover(); an entry counts only while its job is kept.
@@ -63,7 +63,7 @@ class SpoolSource final : public JobSource {
   Spool& spool_;
   std::function<const io::PathPolicy&()> policy_;
   std::function<std::string()> default_pipeline_;
-  std::function<void(const JobSpec&)> validate_;
+  std::function<void(const pipeline::JobSpec&)> validate_;
   std::mutex mutex_;               // one reader of incoming/ at a time (poll vs submit)
   std::set<std::string> offered_;  // incoming names handed to the sink, not yet claimed
 };

@@ -11,11 +11,11 @@
 
 namespace qkv::model {
 
-std::string_view gemm_backend_name(GemmBackend) { return "highway"; }
+std::string_view gemm_kernel_name(GemmKernel) { return "highway"; }
 
-GemmBackend default_gemm_backend() { return GemmBackend::Highway; }
+GemmKernel default_gemm_kernel() { return GemmKernel::Highway; }
 
-void gemm(GemmBackend, const GemmArgs& g, bool parallel) {
+void gemm(GemmKernel, const GemmArgs& g, bool parallel) {
   if (g.m == 0 || g.n == 0) return;
   if (g.k == 0) {
     if (!g.accumulate)

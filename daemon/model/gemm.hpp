@@ -9,16 +9,16 @@
 
 namespace qkv::model {
 
-// One backend today: the Highway kernel (gemm_hwy.cpp). OpenBLAS was dropped: Debian's serial
+// One kernel today: the Highway kernel (gemm_hwy.cpp). OpenBLAS was dropped: Debian's serial
 // build is not safe under concurrent calls from oneTBB threads (a flaky parity test), and the
-// Highway kernel was faster. A library backend may come back here only if it is safe under
+// Highway kernel was faster. A library (BLAS) kernel may come back here only if it is safe under
 // concurrent calls and keeps outputs independent of the thread count.
-enum class GemmBackend { Highway };
+enum class GemmKernel { Highway };
 
-std::string_view gemm_backend_name(GemmBackend b);
+std::string_view gemm_kernel_name(GemmKernel k);
 
-// The backend a model uses when none is given.
-GemmBackend default_gemm_backend();
+// The kernel a model uses when none is given.
+GemmKernel default_gemm_kernel();
 
 struct GemmArgs {
   size_t m = 0, n = 0, k = 0;
@@ -38,7 +38,7 @@ inline constexpr size_t kGemmTileN = 256;
 inline constexpr size_t kGemmBlockK = 256;
 
 // Tiles run on the caller's oneTBB arena (one thread when `parallel` is false).
-void gemm(GemmBackend backend, const GemmArgs& args, bool parallel = true);
+void gemm(GemmKernel kernel, const GemmArgs& args, bool parallel = true);
 
 // The kernels gemm() runs (gemm_hwy.cpp): B's columns of one column tile (column.n <=
 // kGemmTileN), all K, packed into ceil(K / kGemmBlockK) slabs of kGemmBlockK x kGemmTileN

@@ -17,7 +17,7 @@ constexpr size_t kLogitRows = 64;  // logits are made in blocks of rows: bounded
 
 // Calls fn(row0, rows, logits) for blocks of rows; logits is [rows, vocab].
 template <class Fn>
-void for_logit_blocks(GemmBackend gemm, const Linear& head, std::span<const float> hidden, Fn fn) {
+void for_logit_blocks(GemmKernel gemm, const Linear& head, std::span<const float> hidden, Fn fn) {
   const size_t d = head.in, T = hidden.size() / d;
   const size_t blocks = (T + kLogitRows - 1) / kLogitRows;
   std::vector<float> logits;
@@ -55,7 +55,7 @@ std::vector<float> pool_mean(std::span<const float> hidden, uint32_t d,
   return out;
 }
 
-NextTokenScores next_token_scores(GemmBackend gemm, const Linear& head,
+NextTokenScores next_token_scores(GemmKernel gemm, const Linear& head,
                                   std::span<const float> hidden, std::span<const int32_t> ids,
                                   std::span<const int32_t> cu) {
   const size_t T = ids.size(), V = head.out;
@@ -86,7 +86,7 @@ NextTokenScores next_token_scores(GemmBackend gemm, const Linear& head,
   return s;
 }
 
-TopK top_k_logits(GemmBackend gemm, const Linear& head, std::span<const float> hidden, uint32_t k) {
+TopK top_k_logits(GemmKernel gemm, const Linear& head, std::span<const float> hidden, uint32_t k) {
   const size_t T = hidden.size() / head.in, V = head.out;
   k = static_cast<uint32_t>(std::min<size_t>(k, V));
   TopK out;

@@ -24,7 +24,7 @@ struct NextTokenScores {
   std::vector<float>
       perplexity;  // [documents]: exp(-mean of the predicted rows); NaN with < 2 tokens
 };
-NextTokenScores next_token_scores(GemmBackend gemm, const Linear& lm_head,
+NextTokenScores next_token_scores(GemmKernel gemm, const Linear& lm_head,
                                   std::span<const float> hidden, std::span<const int32_t> ids,
                                   std::span<const int32_t> cu);
 
@@ -32,7 +32,7 @@ struct TopK {
   std::vector<float> logits;  // [tokens, k], descending
   std::vector<int32_t> ids;   // [tokens, k]; ties: smaller id first
 };
-TopK top_k_logits(GemmBackend gemm, const Linear& lm_head, std::span<const float> hidden,
+TopK top_k_logits(GemmKernel gemm, const Linear& lm_head, std::span<const float> hidden,
                   uint32_t k);
 
 }  // namespace qkv::model

@@ -5,18 +5,13 @@
 
 namespace qkv::model {
 
-LoadedModel load_model(const ModelConfig& config, const std::filesystem::path& safetensors,
-                       GemmBackend gemm) {
+Transformer load_model(const ModelConfig& config, const std::filesystem::path& safetensors,
+                       GemmKernel gemm) {
   const auto file = SafetensorsFile::open(safetensors);
-  LoadedModel m;
-  m.transformer = std::make_unique<Transformer>(config, load_weights(config, file), gemm);
-  const auto& w = m.transformer->weights();
-  if (config.has_encoder()) m.encoder_positions = builtin_positions(config, w.encoder);
-  if (config.has_decoder()) m.decoder_positions = builtin_positions(config, w.decoder);
-  return m;
+  return Transformer(config, load_weights(config, file), gemm);
 }
 
-LoadedModel load_model_dir(const std::filesystem::path& dir, GemmBackend gemm) {
+Transformer load_model_dir(const std::filesystem::path& dir, GemmKernel gemm) {
   if (!std::filesystem::is_directory(dir))
     throw ModelError(dir.string() +
                      ": model directory not found (expected config.json + model.safetensors)");

@@ -2,32 +2,17 @@
 #pragma once
 
 #include <filesystem>
-#include <memory>
 
-#include "model/backends.hpp"
 #include "model/transformer.hpp"
 
 namespace qkv::model {
 
-struct LoadedModel {
-  std::unique_ptr<Transformer> transformer;
-  // Built-in positions of each stack (nullptr: none, or the stack is absent).
-  std::unique_ptr<PositionalBackend> encoder_positions, decoder_positions;
-
-  Backends backends(const AttentionBackend& attention) const {
-    Backends b;
-    b.attention = &attention;
-    b.encoder_positions = encoder_positions.get();
-    b.decoder_positions = decoder_positions.get();
-    return b;
-  }
-};
-
-// Throws ModelError naming the file and what is wrong.
-LoadedModel load_model_dir(const std::filesystem::path& dir,
-                           GemmBackend gemm = default_gemm_backend());
+// Throws ModelError naming the file and what is wrong. Positions are not part of it: they come
+// from positional plugins (daemon/model/plugin_positions.hpp).
+Transformer load_model_dir(const std::filesystem::path& dir,
+                           GemmKernel gemm = default_gemm_kernel());
 // The same, from a config already read (and possibly adjusted) by the caller.
-LoadedModel load_model(const ModelConfig& config, const std::filesystem::path& safetensors,
-                       GemmBackend gemm = default_gemm_backend());
+Transformer load_model(const ModelConfig& config, const std::filesystem::path& safetensors,
+                       GemmKernel gemm = default_gemm_kernel());
 
 }  // namespace qkv::model

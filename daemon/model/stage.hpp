@@ -8,9 +8,10 @@
 namespace qkv::model {
 
 // Builds the stage from the pipeline's validated `model:` section (config/pipeline_config.hpp):
-// attention defaults to attention-flash, positions to the ones the model config names, built
-// in. Throws ModelError (model files, an output the model cannot give) or PluginError.
-// qkvd hands it to the runner as RunEnvironment::model_stage_factory.
-std::unique_ptr<ModelStage> make_model_stage(const ModelStageContext& context);
+// attention defaults to attention-flash, positions to the positional plugins that compute what
+// the model's config.json names (model/plugin_positions.hpp). Throws ModelError (model files,
+// an output the model cannot give, a plugin that does not fit) or PluginError.
+// qkvd hands it to pipeline runs as RunEnvironment::model_stage_factory.
+std::unique_ptr<pipeline::ModelStage> make_model_stage(const pipeline::ModelStageContext& context);
 
 }  // namespace qkv::model

@@ -46,26 +46,27 @@ qkv_attention_args attention_args(const ModelConfig& c, uint32_t batch, const in
 
 }  // namespace
 
-void apply_linear(GemmBackend backend, const Linear& l, const float* x, size_t rows,
-                  size_t x_stride, float* y, size_t y_stride) {
+void apply_linear(GemmKernel kernel, const Linear& l, const float* x, size_t rows, size_t x_stride,
+                  float* y, size_t y_stride) {
   if (!l.b.empty())
     for (size_t r = 0; r < rows; ++r) std::copy(l.b.begin(), l.b.end(), y + r * y_stride);
-  gemm(backend, {rows, l.out, l.in, x, x_stride, l.w.data(), l.out, y, y_stride, !l.b.empty()});
+  gemm(kernel, {rows, l.out, l.in, x, x_stride, l.w.data(), l.out, y, y_stride, !l.b.empty()});
 }
 
-Transformer::Transformer(ModelConfig config, ModelWeights weights, GemmBackend gemm)
+Transformer::Transformer(ModelConfig config, ModelWeights weights, GemmKernel gemm)
     : config_(std::move(config)), weights_(std::move(weights)), gemm_(gemm) {}
 
 void Transformer::self_attention(const LayerWeights& L, const float* x, Packed in,
-                                 std::span<const int32_t> positions, const PositionalBackend* pos,
-                                 bool causal, const AttentionBackend& att, float* out) const {
+                                 std::span<const int32_t> positions, const PositionalEncoding* pos,
+                                 bool causal, const Attention& att, float* out) const {
   const size_t T = in.ids.size(), d = config_.d_model;
   std::vector<float> qkv(T * 3 * d), ctx(T * d);
   apply_linear(gemm_, L.qkv, x, T, d, qkv.data(), 3 * d);
-  if (pos && pos->rotary()) {
-    pos->rotate(qkv.data(), config_.heads, config_.head_dim(), 3 * d, positions);
-    pos->rotate(qkv.data() + d, config_.heads, config_.head_dim(), 3 * d, positions);
-  }
+  // q and k lie side by side in each row, so one call rotates both, as 2 x heads heads of the
+  // same width (the layout sdk/include/qkv/abi.h gives `rotate`): the angles of each position
+  // are computed once for q and k.
+  if (pos && pos->rotary())
+    pos->rotate(qkv.data(), 2 * config_.heads, config_.head_dim(), 3 * d, positions);
   auto a = attention_args(config_, static_cast<uint32_t>(in.cu_seqlens.size() - 1),
                           in.cu_seqlens.data(), in.cu_seqlens.data(), causal);
   a.q = qkv.data();
@@ -79,12 +80,12 @@ void Transformer::self_attention(const LayerWeights& L, const float* x, Packed i
 }
 
 std::vector<float> Transformer::run_stack(const StackWeights& st, Packed in,
-                                          const PositionalBackend* pos, bool causal,
-                                          const Backends& b, std::span<const float> memory,
+                                          const PositionalEncoding* pos, bool causal,
+                                          const Components& b, std::span<const float> memory,
                                           std::span<const int32_t> memory_cu) const {
   const auto& c = config_;
   const size_t d = c.d_model;
-  if (!b.attention) throw ModelError("no attention backend");
+  if (!b.attention) throw ModelError("no attention given");
   if (b.faults.drop_positions) pos = nullptr;
   check_packed(in, "input batch");
   size_t T = in.ids.size();
@@ -189,13 +190,14 @@ std::vector<float> Transformer::run_stack(const StackWeights& st, Packed in,
   return x;
 }
 
-std::vector<float> Transformer::encode(Packed src, const Backends& b) const {
+std::vector<float> Transformer::encode(Packed src, const Components& b) const {
   if (!config_.has_encoder()) throw ModelError("this model has no encoder");
   return run_stack(weights_.encoder, src, b.encoder_positions, b.faults.force_causal_mask, b, {},
                    {});
 }
 
-std::vector<float> Transformer::decode(Packed tgt, const Backends& b, std::span<const float> memory,
+std::vector<float> Transformer::decode(Packed tgt, const Components& b,
+                                       std::span<const float> memory,
                                        std::span<const int32_t> memory_cu) const {
   if (!config_.has_decoder()) throw ModelError("this model has no decoder");
   return run_stack(weights_.decoder, tgt, b.decoder_positions, !b.faults.drop_causal_mask, b,

@@ -6,7 +6,7 @@
 #include <span>
 #include <vector>
 
-#include "model/backends.hpp"
+#include "model/components.hpp"
 #include "model/config.hpp"
 #include "model/gemm.hpp"
 #include "model/weights.hpp"
@@ -29,46 +29,48 @@ struct Packed {
   std::span<const int32_t> cu_seqlens;  // documents + 1, cu[0] == 0, cu.back() == ids.size()
 };
 
-struct Backends {
-  const AttentionBackend* attention = nullptr;
-  const PositionalBackend* encoder_positions = nullptr;  // nullptr: none
-  const PositionalBackend* decoder_positions = nullptr;
+// What a forward pass computes attention and positions with (plugins in the daemon,
+// daemon/model/plugin_positions.hpp; an independent attention in tests).
+struct Components {
+  const Attention* attention = nullptr;
+  const PositionalEncoding* encoder_positions = nullptr;  // nullptr: none
+  const PositionalEncoding* decoder_positions = nullptr;
   Faults faults;
 };
 
 // y[rows, out] = x[rows, in] * W + b.
-void apply_linear(GemmBackend backend, const Linear& l, const float* x, size_t rows,
-                  size_t x_stride, float* y, size_t y_stride);
+void apply_linear(GemmKernel kernel, const Linear& l, const float* x, size_t rows, size_t x_stride,
+                  float* y, size_t y_stride);
 
 class Transformer {
  public:
-  Transformer(ModelConfig config, ModelWeights weights, GemmBackend gemm = default_gemm_backend());
+  Transformer(ModelConfig config, ModelWeights weights, GemmKernel gemm = default_gemm_kernel());
 
   const ModelConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }
-  GemmBackend gemm_backend() const { return gemm_; }
+  GemmKernel gemm_kernel() const { return gemm_; }
 
   // Encoder hidden states [tokens, d] (after the final norm when the config has one).
-  std::vector<float> encode(Packed src, const Backends& b) const;
+  std::vector<float> encode(Packed src, const Components& b) const;
   // Decoder hidden states [tokens, d]. For encoder-decoder models `memory` holds the encoder's
   // output rows with `memory_cu` (same number of documents as `tgt`).
-  std::vector<float> decode(Packed tgt, const Backends& b, std::span<const float> memory = {},
+  std::vector<float> decode(Packed tgt, const Components& b, std::span<const float> memory = {},
                             std::span<const int32_t> memory_cu = {}) const;
 
   // Self-attention sub-block of a layer (projections, positions, attention, output projection)
   // on rows that are already normalized as the layer requires: out[tokens, d].
   void self_attention(const LayerWeights& L, const float* x, Packed in,
-                      std::span<const int32_t> positions, const PositionalBackend* pos, bool causal,
-                      const AttentionBackend& att, float* out) const;
+                      std::span<const int32_t> positions, const PositionalEncoding* pos,
+                      bool causal, const Attention& att, float* out) const;
 
  private:
-  std::vector<float> run_stack(const StackWeights& st, Packed in, const PositionalBackend* pos,
-                               bool causal, const Backends& b, std::span<const float> memory,
+  std::vector<float> run_stack(const StackWeights& st, Packed in, const PositionalEncoding* pos,
+                               bool causal, const Components& b, std::span<const float> memory,
                                std::span<const int32_t> memory_cu) const;
 
   ModelConfig config_;
   ModelWeights weights_;
-  GemmBackend gemm_;
+  GemmKernel gemm_;
 };
 
 }  // namespace qkv::model

@@ -22,7 +22,18 @@ class Source {
 
   bool has(const std::string& name) const { return f_.find(prefix_ + name) != nullptr; }
 
-  std::vector<float> get(const std::string& name, std::vector<int64_t> shape) const {
+  std::vector<float> get(const std::string& name, const std::vector<int64_t>& shape) const {
+    return f_.to_f32(entry(name, shape));
+  }
+
+  // The full name of a tensor that must exist with `shape`, for those read later by name.
+  std::string checked_name(const std::string& name, const std::vector<int64_t>& shape) const {
+    entry(name, shape);
+    return prefix_ + name;
+  }
+
+ private:
+  const TensorEntry& entry(const std::string& name, const std::vector<int64_t>& shape) const {
     const auto full = prefix_ + name;
     const TensorEntry* t = f_.find(full);
     if (!t)
@@ -30,10 +41,9 @@ class Source {
     if (t->shape != shape)
       throw ModelError(f_.path().string() + ": tensor '" + full + "' has shape " +
                        shape_str(t->shape) + ", expected " + shape_str(shape));
-    return f_.to_f32(*t);
+    return *t;
   }
 
- private:
   const SafetensorsFile& f_;
   std::string prefix_;
 };
@@ -110,7 +120,8 @@ void load_bert(const ModelConfig& c, const SafetensorsFile& f, ModelWeights& m) 
   const uint32_t d = c.d_model;
   auto& st = m.encoder;
   st.tokens = s.get("embeddings.word_embeddings.weight", {c.vocab_size, d});
-  st.positions = s.get("embeddings.position_embeddings.weight", {c.max_positions, d});
+  st.positions_tensor =
+      s.checked_name("embeddings.position_embeddings.weight", {c.max_positions, d});
   auto types = s.get("embeddings.token_type_embeddings.weight", {c.type_vocab_size, d});
   st.type0.assign(types.begin(), types.begin() + d);
   st.embed_norm = norm(s, "embeddings.LayerNorm", d, true);
@@ -138,7 +149,7 @@ void load_gpt2(const ModelConfig& c, const SafetensorsFile& f, ModelWeights& m) 
   const uint32_t d = c.d_model;
   auto& st = m.decoder;
   st.tokens = s.get("wte.weight", {c.vocab_size, d});
-  st.positions = s.get("wpe.weight", {c.max_positions, d});
+  st.positions_tensor = s.checked_name("wpe.weight", {c.max_positions, d});
   for (uint32_t i = 0; i < c.decoder_layers; ++i) {
     const auto p = "h." + std::to_string(i) + ".";
     LayerWeights L;
@@ -194,7 +205,7 @@ void load_qkv_stack(const ModelConfig& c, const Source& s, const std::string& na
   else
     st.tokens = s.get(name + ".embed_tokens.weight", {c.vocab_size, d});
   if (c.positions == Positions::Learned)
-    st.positions = s.get(name + ".embed_positions.weight", {c.max_positions, d});
+    st.positions_tensor = s.checked_name(name + ".embed_positions.weight", {c.max_positions, d});
   if (c.embed_norm) st.embed_norm = norm(s, name + ".embed_norm", d, bias);
   for (uint32_t i = 0; i < layers; ++i)
     st.layers.push_back(qkv_layer(c, s, name + ".layers." + std::to_string(i) + ".", cross));

@@ -38,10 +38,13 @@ struct LayerWeights {
 };
 
 struct StackWeights {
-  std::vector<float> tokens;     // [vocab, d]
-  std::vector<float> positions;  // [max_positions, d] (learned positions only)
-  std::vector<float> type0;      // [d]: token type 0 (BERT), empty otherwise
-  Norm embed_norm;               // when config.embed_norm
+  std::vector<float> tokens;  // [vocab, d]
+  // Checkpoint name of the learned position table ([max_positions, d], shape checked on load),
+  // empty without learned positions. The table is not copied here: positional-learned reads it
+  // through the host's tensor lookup (daemon/model/plugin_positions.cpp).
+  std::string positions_tensor;
+  std::vector<float> type0;  // [d]: token type 0 (BERT), empty otherwise
+  Norm embed_norm;           // when config.embed_norm
   std::vector<LayerWeights> layers;
   Norm final_norm;  // when config.final_norm
 };

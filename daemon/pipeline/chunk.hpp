@@ -1,5 +1,5 @@
-// One chunk of documents moving through the parallel pipeline, and what the runner keeps for
-// the whole job. Internal to the runner.
+// One chunk of documents moving through the parallel pipeline, and what a pipeline run keeps
+// for the whole job. Internal to pipeline/ (run_job.cpp, run_chunks.cpp).
 #pragma once
 
 #include <atomic>
@@ -12,7 +12,7 @@
 #include "io/inputs.hpp"
 #include "pipeline/model_stage.hpp"
 
-namespace qkv::detail {
+namespace qkv::pipeline::detail {
 
 struct Chunk {
   uint64_t first_doc = 0;                    // job-wide number of the first document
@@ -42,4 +42,4 @@ struct Chunk {
   size_t documents() const { return lines.empty() ? ids_in.size() : lines.size(); }
 };
 
-}  // namespace qkv::detail
+}  // namespace qkv::pipeline::detail

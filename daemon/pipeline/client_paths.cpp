@@ -3,7 +3,7 @@
 #include "host/config_keys.hpp"
 #include "host/plugin_registry.hpp"
 
-namespace qkv {
+namespace qkv::pipeline {
 namespace {
 
 // The declared path keys of the plugin `ref` names: its client scalars are resolved in place.
@@ -35,4 +35,4 @@ void check_client_paths(config::PipelineConfig& p, const io::PathPolicy& policy,
   check_plugin(p.model->positional, QKV_KIND_POSITIONAL, "model.positional", p, policy, plugins);
 }
 
-}  // namespace qkv
+}  // namespace qkv::pipeline

@@ -13,10 +13,10 @@ namespace qkv::host {
 class PluginRegistry;
 }
 
-namespace qkv {
+namespace qkv::pipeline {
 
 // Throws io::PathError (path_denied, not_found, bad_request) naming the key.
 void check_client_paths(config::PipelineConfig& pipeline, const io::PathPolicy& policy,
                         const host::PluginRegistry* plugins);
 
-}  // namespace qkv
+}  // namespace qkv::pipeline

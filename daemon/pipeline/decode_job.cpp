@@ -11,9 +11,9 @@
 #include "io/output_set.hpp"
 #include "pipeline/job_context.hpp"
 #include "pipeline/manifest.hpp"
-#include "pipeline/runner.hpp"
+#include "pipeline/run_job.hpp"
 
-namespace qkv::detail {
+namespace qkv::pipeline::detail {
 namespace {
 
 constexpr size_t kChunkIds = 1u << 20;
@@ -317,4 +317,4 @@ JobResult run_decode(JobContext& ctx) {
   return result;
 }
 
-}  // namespace qkv::detail
+}  // namespace qkv::pipeline::detail

@@ -12,9 +12,9 @@
 #include "pipeline/job_context.hpp"
 #include "pipeline/manifest.hpp"
 #include "pipeline/output_format.hpp"
-#include "pipeline/runner.hpp"
+#include "pipeline/run_job.hpp"
 
-namespace qkv::detail {
+namespace qkv::pipeline::detail {
 namespace {
 
 constexpr size_t kChunkBytes = 8u << 20;  // a chunk also ends after this many input bytes
@@ -455,4 +455,4 @@ class Encoder {
 
 JobResult run_encode(JobContext& ctx) { return Encoder(ctx).run(); }
 
-}  // namespace qkv::detail
+}  // namespace qkv::pipeline::detail

@@ -1,5 +1,6 @@
-// The contract between job sources (qkvd run, the socket, the spool) and the pipeline runner.
-// A source builds a JobSpec, the runner executes it; neither knows how the other works.
+// The contract between job sources (qkvd run, the socket, the spool) and pipeline runs
+// (pipeline/run_job.hpp). A source builds a JobSpec, run_job executes it; neither knows how the
+// other works.
 #pragma once
 
 #include <atomic>
@@ -9,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-namespace qkv {
+namespace qkv::pipeline {
 
 struct JobSpec {
   std::string id;  // the daemon's job id (recorded in the output manifest); empty for qkvd run
@@ -30,7 +31,7 @@ struct JobProgress {
   std::atomic<uint64_t> bytes_total{0};
 };
 
-// Set by cancel; the runner polls it between chunks and stops promptly, removing temp files.
+// Set by cancel; a pipeline run polls it between chunks and stops promptly, removing temp files.
 struct CancelFlag {
   std::atomic<bool> requested{false};
   bool operator()() const noexcept { return requested.load(std::memory_order_relaxed); }
@@ -48,4 +49,4 @@ struct JobResult {
   std::vector<std::string> inline_results;
 };
 
-}  // namespace qkv
+}  // namespace qkv::pipeline

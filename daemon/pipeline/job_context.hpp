@@ -17,7 +17,7 @@
 #include "pipeline/model_stage.hpp"
 #include "pipeline/tokenizer.hpp"
 
-namespace qkv::detail {
+namespace qkv::pipeline::detail {
 
 struct JobContext {
   const JobSpec& spec;
@@ -55,4 +55,4 @@ struct ManifestInputs {
   std::vector<io::InputFile> files;
 };
 
-}  // namespace qkv::detail
+}  // namespace qkv::pipeline::detail

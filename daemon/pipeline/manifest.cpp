@@ -2,7 +2,7 @@
 
 #include "io/sha256.hpp"
 
-namespace qkv::detail {
+namespace qkv::pipeline::detail {
 
 std::string spec_sha256(const JobSpec& spec) {
   nlohmann::json set = nlohmann::json::array();
@@ -36,4 +36,4 @@ nlohmann::json make_manifest(const JobSpec& spec, const config::PipelineConfig& 
   return m;
 }
 
-}  // namespace qkv::detail
+}  // namespace qkv::pipeline::detail

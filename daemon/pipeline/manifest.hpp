@@ -10,7 +10,7 @@
 #include "io/inputs.hpp"
 #include "pipeline/job.hpp"
 
-namespace qkv::detail {
+namespace qkv::pipeline::detail {
 
 constexpr int kFormatVersion = 1;
 
@@ -23,4 +23,4 @@ nlohmann::json make_manifest(const JobSpec& spec, const config::PipelineConfig& 
                              const std::vector<io::InputFile>& inputs, const JobResult& result,
                              const std::string& dtype, bool decode = false);
 
-}  // namespace qkv::detail
+}  // namespace qkv::pipeline::detail

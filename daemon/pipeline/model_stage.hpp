@@ -1,6 +1,6 @@
-// The contract between the pipeline runner and the model runtime (daemon/model).
-// The runner tokenizes and packs documents; a ModelStage turns a packed batch into float rows.
-// The runner owns ordering, chunking and writing; the stage owns the math.
+// The contract between a pipeline run (pipeline/run_job.hpp) and the model runtime
+// (daemon/model). The run tokenizes and packs documents; a ModelStage turns a packed batch into
+// float rows. The run owns ordering, chunking and writing; the stage owns the math.
 #pragma once
 
 #include <cstdint>
@@ -16,10 +16,11 @@ namespace qkv::host {
 class PluginRegistry;
 }
 
-namespace qkv {
+namespace qkv::pipeline {
 
-// Documents packed without padding (DESIGN §1). One entry per input field the pipeline
-// tokenizes: field 0 is the only one for most pipelines; seq2seq has 0 = src, 1 = tgt.
+// Documents packed without padding (flat ids plus cu_seqlens prefix sums, docs/model.md). One entry
+// per input field the pipeline tokenizes: field 0 is the only one for most pipelines; seq2seq has 0
+// = src, 1 = tgt.
 struct TokenBatch {
   std::vector<std::vector<int32_t>> ids;         // [field][flat tokens]
   std::vector<std::vector<int32_t>> cu_seqlens;  // [field][documents + 1]
@@ -44,10 +45,10 @@ struct StageOutput {
 class ModelStage {
  public:
   virtual ~ModelStage() = default;
-  // Maximum tokens per document per field it accepts (0: unbounded); the runner truncates
+  // Maximum tokens per document per field it accepts (0: unbounded); the pipeline run truncates
   // longer documents to it when the pipeline says so (and counts them).
   virtual size_t max_tokens(size_t field) const = 0;
-  // Thread-safe: the runner calls it from several pipeline workers at once.
+  // Thread-safe: a pipeline run calls it from several pipeline workers at once.
   virtual StageOutput run(const TokenBatch& batch) const = 0;
 };
 
@@ -63,4 +64,4 @@ struct ModelStageContext {
 // can be built and tested alone.
 using ModelStageFactory = std::function<std::unique_ptr<ModelStage>(const ModelStageContext&)>;
 
-}  // namespace qkv
+}  // namespace qkv::pipeline

@@ -2,9 +2,9 @@
 
 #include <string>
 
-#include "pipeline/runner.hpp"
+#include "pipeline/run_job.hpp"
 
-namespace qkv::detail {
+namespace qkv::pipeline::detail {
 namespace fs = std::filesystem;
 using config::OutputFormat;
 
@@ -84,4 +84,4 @@ std::optional<int32_t> document_separator(const config::PipelineConfig& p, const
   return std::nullopt;
 }
 
-}  // namespace qkv::detail
+}  // namespace qkv::pipeline::detail

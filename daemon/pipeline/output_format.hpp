@@ -10,7 +10,7 @@
 #include "config/pipeline_config.hpp"
 #include "pipeline/tokenizer.hpp"
 
-namespace qkv::detail {
+namespace qkv::pipeline::detail {
 
 // `.jsonl` ids, `.bin` nanoGPT training data, `.npy` dense vectors; `output.format` overrides
 // and must not contradict a known extension; megatron data is named `*.bin` (its `.idx` goes
@@ -26,4 +26,4 @@ config::OutputFormat output_format_for(const config::PipelineConfig& pipeline,
 std::optional<int32_t> document_separator(const config::PipelineConfig& pipeline,
                                           const Tokenizer& tokenizer);
 
-}  // namespace qkv::detail
+}  // namespace qkv::pipeline::detail

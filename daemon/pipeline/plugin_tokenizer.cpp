@@ -7,7 +7,7 @@
 #include "host/plugin_registry.hpp"
 #include "host/tokenizer_handle.hpp"
 
-namespace qkv {
+namespace qkv::pipeline {
 namespace {
 
 class PluginTokenizer final : public Tokenizer {
@@ -84,4 +84,4 @@ std::shared_ptr<const Tokenizer> make_plugin_tokenizer(const config::PipelineCon
                                            pipeline.tokenizer);
 }
 
-}  // namespace qkv
+}  // namespace qkv::pipeline

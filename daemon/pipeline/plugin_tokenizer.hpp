@@ -12,7 +12,7 @@ namespace qkv::host {
 class PluginRegistry;
 }
 
-namespace qkv {
+namespace qkv::pipeline {
 
 // Throws (PluginError, std::runtime_error) naming the pipeline file when the plugin is not
 // loaded or refuses its config. With a cache, jobs whose tokenizer sections agree share the
@@ -23,4 +23,4 @@ std::shared_ptr<const Tokenizer> make_plugin_tokenizer(const config::PipelineCon
                                                        StageCache* cache = nullptr,
                                                        uint64_t max_vocab_bytes = 0);
 
-}  // namespace qkv
+}  // namespace qkv::pipeline

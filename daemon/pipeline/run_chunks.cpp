@@ -1,3 +1,7 @@
+// The streaming core of a pipeline run: one oneTBB parallel_pipeline over the chunks a job's
+// reader yields (declared in pipeline/job_context.hpp): serial in-order read, parallel
+// tokenize [-> model], serial in-order write; and JobContext::where, a document's place in
+// messages.
 #include <oneapi/tbb/parallel_pipeline.h>
 
 #include <atomic>
@@ -7,9 +11,9 @@
 
 #include "crash/call_slot.hpp"
 #include "pipeline/job_context.hpp"
-#include "pipeline/runner.hpp"
+#include "pipeline/run_job.hpp"
 
-namespace qkv::detail {
+namespace qkv::pipeline::detail {
 namespace {
 
 std::string cancelled_message(const JobSpec& spec) {
@@ -156,4 +160,4 @@ void run_chunks(JobContext& ctx, const std::function<bool(Chunk&)>& read,
   if (ctx.cancel()) throw JobCancelled(cancelled_message(ctx.spec));
 }
 
-}  // namespace qkv::detail
+}  // namespace qkv::pipeline::detail

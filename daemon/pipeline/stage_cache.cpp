@@ -5,7 +5,7 @@
 
 #include "host/plugin_instance.hpp"
 
-namespace qkv {
+namespace qkv::pipeline {
 namespace {
 
 void append(std::string& key, const std::string& part) {
@@ -141,4 +141,4 @@ size_t StageCache::models() const {
   return models_.size();
 }
 
-}  // namespace qkv
+}  // namespace qkv::pipeline

@@ -19,7 +19,7 @@ namespace qkv::host {
 class PluginInstance;
 }
 
-namespace qkv {
+namespace qkv::pipeline {
 
 class StageCache {
  public:
@@ -72,4 +72,4 @@ class StageCache {
   std::map<std::string, std::shared_ptr<Slot<const ModelStage>>> models_;
 };
 
-}  // namespace qkv
+}  // namespace qkv::pipeline

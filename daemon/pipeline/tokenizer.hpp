@@ -1,4 +1,4 @@
-// What the runner needs from a tokenizer: the pipeline's encode options already applied.
+// What a pipeline run needs from a tokenizer: the pipeline's encode options already applied.
 // The plugin-backed implementation is in plugin_tokenizer.hpp; tests plug in simple fakes.
 #pragma once
 
@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-namespace qkv {
+namespace qkv::pipeline {
 
 class Tokenizer {
  public:
@@ -29,4 +29,4 @@ class Tokenizer {
   virtual int32_t token_id(std::string_view /*token*/) const { return -1; }
 };
 
-}  // namespace qkv
+}  // namespace qkv::pipeline

@@ -1,5 +1,5 @@
-// Boost 1.74 Asio under C++20 with g++ 12 uses std::exchange without <utility> (DESIGN §7):
-// every Asio include goes through this header.
+// Boost 1.74 Asio under C++20 with g++ 12 uses std::exchange without including <utility>:
+// every Asio include goes through this header, which includes it first.
 #pragma once
 
 #include <utility>

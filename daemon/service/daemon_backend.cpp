@@ -311,8 +311,8 @@ void DaemonBackend::reload(server::Request& r, const Who& who,
 void DaemonBackend::run(server::Request& r, std::shared_ptr<server::Reply> reply) {
   if (draining_)
     return reply->done(error_line(code::shutting_down, "qkvd is shutting down", r.tag));
-  JobSpec spec = jobs::to_job_spec(std::move(std::get<protocol::RunRequest>(r.body).job),
-                                   ctx_.default_pipeline);
+  pipeline::JobSpec spec = jobs::to_job_spec(std::move(std::get<protocol::RunRequest>(r.body).job),
+                                             ctx_.default_pipeline);
   if (auto refused = refuse_loading_overrides(spec.overrides)) {
     ++inline_errors_;
     return reply->done(error_line(code::bad_request, *refused, r.tag));
@@ -326,7 +326,7 @@ void DaemonBackend::run(server::Request& r, std::shared_ptr<server::Reply> reply
   inline_texts_ += spec.texts.size();
   if (bytes <= kInlineSmallBytes) spec.threads = 1;  // not worth the shared arena
   spec.id = "inline";
-  auto cancel = std::make_shared<CancelFlag>();
+  auto cancel = std::make_shared<pipeline::CancelFlag>();
   reply->on_close([cancel] { cancel->requested = true; });
   // The deadline runs from arrival, so time spent waiting for a pool thread counts. A plugin
   // call that never returns keeps its thread; the client gets `timeout` and others go on.
@@ -348,12 +348,12 @@ void DaemonBackend::run(server::Request& r, std::shared_ptr<server::Reply> reply
   });
 }
 
-std::string DaemonBackend::run_inline(const JobSpec& spec, const json& tag,
-                                      const std::string& owner, CancelFlag& cancel) {
-  JobProgress progress;
+std::string DaemonBackend::run_inline(const pipeline::JobSpec& spec, const json& tag,
+                                      const std::string& owner, pipeline::CancelFlag& cancel) {
+  pipeline::JobProgress progress;
   try {
     auto runner = ctx_.runner.current();
-    JobResult res;
+    pipeline::JobResult res;
     // Every thread that runs plugin calls for this request names it in its crash slot.
     auto run = [&] {
       crash::OwnerScope as_owner(owner, spec.pipeline);
@@ -383,7 +383,7 @@ std::string DaemonBackend::run_inline(const JobSpec& spec, const json& tag,
   }
 }
 
-std::string DaemonBackend::quarantined(const JobSpec& spec, const json& tag,
+std::string DaemonBackend::quarantined(const pipeline::JobSpec& spec, const json& tag,
                                        std::string& owner) const {
   std::string key = crash::inline_key(spec.pipeline, spec.overrides, spec.texts);
   if (ctx_.quarantine.refuses(key))

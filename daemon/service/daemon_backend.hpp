@@ -64,12 +64,12 @@ class DaemonBackend final : public server::Backend {
   void health(server::Request& r, std::shared_ptr<server::Reply> reply);
   void run(server::Request& r, std::shared_ptr<server::Reply> reply);
   // Runs one inline request on a pool thread; returns its reply line.
-  std::string run_inline(const JobSpec& spec, const json& tag, const std::string& owner,
-                         CancelFlag& cancel);
+  std::string run_inline(const pipeline::JobSpec& spec, const json& tag, const std::string& owner,
+                         pipeline::CancelFlag& cancel);
   void reload(server::Request& r, const Who& who, std::shared_ptr<server::Reply> reply);
   // The crash owner of an inline run ("inline:<key>"), or an error line when that request
   // crashed qkvd recently (code suspect, limits.crash_quarantine_seconds).
-  std::string quarantined(const JobSpec& spec, const json& tag, std::string& owner) const;
+  std::string quarantined(const pipeline::JobSpec& spec, const json& tag, std::string& owner) const;
   // The submitter of job `id` wherever it is (queue, reports, incoming/); nullopt if none.
   std::optional<Who> owner_of(const std::string& id) const;
   // True if `who` may act on job `id` (or no such job: the op then answers not_found);

@@ -39,7 +39,7 @@ struct DaemonService::Impl {
         source(
             spool, [this]() -> const io::PathPolicy& { return policy; },
             [this] { return opt.default_pipeline; },
-            [this](const JobSpec& spec) { runner.current()->validate(spec); }),
+            [this](const pipeline::JobSpec& spec) { runner.current()->validate(spec); }),
         compute(executor->concurrency()),
         signals(io, SIGHUP, SIGTERM, SIGINT),
         poll_timer(io),
@@ -129,13 +129,13 @@ struct DaemonService::Impl {
     // Loads the default pipeline now, so the first inline run does not pay for it.
     asio::post(compute, [this] {
       try {
-        JobSpec spec;
+        pipeline::JobSpec spec;
         spec.id = "warm-up";
         spec.pipeline = opt.default_pipeline;
         spec.texts = {"warm up"};
         spec.threads = 1;
-        JobProgress p;
-        CancelFlag c;
+        pipeline::JobProgress p;
+        pipeline::CancelFlag c;
         runner.current()->run(spec, p, c);
       } catch (const std::exception& e) {
         std::cerr << "qkvd: warning: default pipeline '" << opt.default_pipeline

@@ -12,9 +12,9 @@ template <class F>
 auto mapped(F&& f) {
   try {
     return f();
-  } catch (const JobCancelled& e) {
+  } catch (const pipeline::JobCancelled& e) {
     throw jobs::JobError("cancelled", e.what());
-  } catch (const JobFailed& e) {
+  } catch (const pipeline::JobFailed& e) {
     throw jobs::JobError("job_failed", e.what());
   } catch (const config::ConfigError& e) {
     throw jobs::JobError("pipeline_error", e.what());
@@ -29,7 +29,7 @@ auto mapped(F&& f) {
 
 PipelineJobRunner::PipelineJobRunner(config::DaemonConfig config,
                                      std::shared_ptr<const host::PluginRegistry> plugins,
-                                     jobs::Executor& executor, ModelStageFactory models)
+                                     jobs::Executor& executor, pipeline::ModelStageFactory models)
     : config_(std::move(config)),
       plugins_(std::move(plugins)),
       paths_(path_roots(config_), config_.limits.max_job_input_bytes, protected_paths(config_)) {
@@ -39,13 +39,13 @@ PipelineJobRunner::PipelineJobRunner(config::DaemonConfig config,
   env_.plugins = plugins_.get();
   env_.arena = executor.arena();
   env_.threads = executor.single_threaded_jobs() ? 1 : config_.threads;
-  env_.cache = std::make_shared<StageCache>(config_.limits.cache_bytes);
+  env_.cache = std::make_shared<pipeline::StageCache>(config_.limits.cache_bytes);
   env_.model_stage_factory = std::move(models);
-  env_.pipeline_loader = [this](const JobSpec& spec) { return pipeline_for(spec); };
+  env_.pipeline_loader = [this](const pipeline::JobSpec& spec) { return pipeline_for(spec); };
 }
 
-config::PipelineConfig PipelineJobRunner::pipeline_for(const JobSpec& spec) {
-  if (spec.texts.empty()) return load_job_pipeline(spec, env_);
+config::PipelineConfig PipelineJobRunner::pipeline_for(const pipeline::JobSpec& spec) {
+  if (spec.texts.empty()) return pipeline::load_job_pipeline(spec, env_);
   std::string key = spec.pipeline;
   for (auto& [k, v] : spec.overrides) key += '\0' + k + '=' + v;
   std::error_code ec;
@@ -58,7 +58,7 @@ config::PipelineConfig PipelineJobRunner::pipeline_for(const JobSpec& spec) {
     });
   auto mtime = std::filesystem::last_write_time(file, ec);
   auto size = ec ? 0 : std::filesystem::file_size(file, ec);
-  if (ec) return load_job_pipeline(spec, env_);  // it explains what is missing
+  if (ec) return pipeline::load_job_pipeline(spec, env_);  // it explains what is missing
   {
     std::lock_guard lock(pipelines_mutex_);
     if (auto it = pipelines_.find(key);
@@ -67,19 +67,21 @@ config::PipelineConfig PipelineJobRunner::pipeline_for(const JobSpec& spec) {
   }
   // A PipelineConfig holds no YAML (plugin subtrees are immutable copies), so one parse can
   // serve jobs on any thread, model pipelines included.
-  config::PipelineConfig cfg = load_job_pipeline(spec, env_);
+  config::PipelineConfig cfg = pipeline::load_job_pipeline(spec, env_);
   std::lock_guard lock(pipelines_mutex_);
   pipelines_[key] = CachedPipeline{mtime, size, cfg};
   return cfg;
 }
 
-JobResult PipelineJobRunner::run(const JobSpec& spec, JobProgress& progress, CancelFlag& cancel) {
-  return mapped([&] { return run_job(spec, env_, progress, cancel); });
+pipeline::JobResult PipelineJobRunner::run(const pipeline::JobSpec& spec,
+                                           pipeline::JobProgress& progress,
+                                           pipeline::CancelFlag& cancel) {
+  return mapped([&] { return pipeline::run_job(spec, env_, progress, cancel); });
 }
 
-void PipelineJobRunner::validate(const JobSpec& spec) {
+void PipelineJobRunner::validate(const pipeline::JobSpec& spec) {
   mapped([&] {
-    load_job_pipeline(spec, env_);
+    pipeline::load_job_pipeline(spec, env_);
     return 0;
   });
 }

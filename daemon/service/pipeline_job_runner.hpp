@@ -1,4 +1,4 @@
-// The daemon's JobRunner: the pipeline runner (run_job) over one plugin registry, in the
+// The daemon's JobRunner: pipeline runs (pipeline::run_job) over one plugin registry, in the
 // executor's shared arena, with one StageCache so jobs share tokenizer instances and model
 // stages, and parsed pipelines reused by inline runs. One instance per reload generation.
 #pragma once
@@ -13,7 +13,7 @@
 #include "host/plugin_registry.hpp"
 #include "jobs/executor.hpp"
 #include "jobs/job_runner.hpp"
-#include "pipeline/runner.hpp"
+#include "pipeline/run_job.hpp"
 
 namespace qkv::service {
 
@@ -22,21 +22,22 @@ class PipelineJobRunner final : public jobs::JobRunner {
   // `models` builds model stages (empty: pipelines with `model:` fail with a clear message).
   PipelineJobRunner(config::DaemonConfig config,
                     std::shared_ptr<const host::PluginRegistry> plugins, jobs::Executor& executor,
-                    ModelStageFactory models = {});
+                    pipeline::ModelStageFactory models = {});
 
   // Maps the runner's exceptions onto protocol error codes (docs/protocol.md):
   // pipeline_error (pipeline file or override), plugin_error, job_failed, cancelled, and the
   // path policy's (path_denied, not_found, output_exists...).
-  JobResult run(const JobSpec& spec, JobProgress& progress, CancelFlag& cancel) override;
-  void validate(const JobSpec& spec) override;
+  pipeline::JobResult run(const pipeline::JobSpec& spec, pipeline::JobProgress& progress,
+                          pipeline::CancelFlag& cancel) override;
+  void validate(const pipeline::JobSpec& spec) override;
 
   // What this generation's jobs share (for tests and status).
-  const StageCache& cache() const { return *env_.cache; }
+  const pipeline::StageCache& cache() const { return *env_.cache; }
 
  private:
   // Inline runs reuse the parsed pipeline while its file is unchanged (parsing YAML would
   // dominate a short run); file jobs parse per job.
-  config::PipelineConfig pipeline_for(const JobSpec& spec);
+  config::PipelineConfig pipeline_for(const pipeline::JobSpec& spec);
 
   struct CachedPipeline {
     std::filesystem::file_time_type mtime;
@@ -49,7 +50,7 @@ class PipelineJobRunner final : public jobs::JobRunner {
   config::DaemonConfig config_;
   std::shared_ptr<const host::PluginRegistry> plugins_;
   io::PathPolicy paths_;  // the config's roots: where jobs open files, what clients may name
-  RunEnvironment env_;
+  pipeline::RunEnvironment env_;
 };
 
 }  // namespace qkv::service

@@ -1,5 +1,5 @@
 // The oracle: softmax(q k^T * scale + mask) v by its definition, accumulated in double.
-// Every other attention backend is tested against this.
+// Every other attention plugin is tested against this.
 #ifndef QKV_REFERENCE_ATTENTION_HPP
 #define QKV_REFERENCE_ATTENTION_HPP
 

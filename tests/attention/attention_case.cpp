@@ -67,7 +67,7 @@ std::string Case::describe() const {
   return s.str();
 }
 
-Result run(const Backend& backend, const Case& c, bool with_probs) {
+Result run(const AttentionFn& impl, const Case& c, bool with_probs) {
   const size_t qrow = size_t(c.heads_q) * c.head_dim, kvrow = size_t(c.heads_kv) * c.head_dim;
   const auto q = restride(c.q, qrow, c.q_stride);
   const auto k = restride(c.k, kvrow, c.k_stride);
@@ -95,7 +95,7 @@ Result run(const Backend& backend, const Case& c, bool with_probs) {
   a.k_stride = c.k_stride;
   a.v_stride = c.v_stride;
   a.out_stride = c.out_stride;
-  backend(a);
+  impl(a);
 
   Result r;
   r.out.resize(c.tokens_q() * qrow);
@@ -103,8 +103,7 @@ Result run(const Backend& backend, const Case& c, bool with_probs) {
     std::copy_n(&out[t * out_row], qrow, &r.out[t * qrow]);
     for (size_t i = qrow; i < out_row; ++i)
       if (out[t * out_row + i] != kPadValue)
-        throw std::runtime_error("backend wrote into out_stride padding of row " +
-                                 std::to_string(t));
+        throw std::runtime_error("impl wrote into out_stride padding of row " + std::to_string(t));
   }
   r.probs = std::move(probs);
   return r;

@@ -1,4 +1,4 @@
-// Test helpers for attention backends: a self-owning packed varlen batch (inputs, outputs,
+// Test helpers for attention implementations: a self-owning packed varlen batch (inputs, outputs,
 // cu_seqlens, strides), fixture loading, random cases and the per-tensor tolerance.
 #ifndef QKV_TESTS_ATTENTION_CASE_HPP
 #define QKV_TESTS_ATTENTION_CASE_HPP
@@ -33,17 +33,17 @@ struct Case {
   std::string describe() const;
 };
 
-// What a backend produced for a case.
+// What an implementation produced for a case.
 struct Result {
   std::vector<float> out, probs;
 };
 
-// forward(args) of one backend.
-using Backend = std::function<void(const qkv_attention_args&)>;
+// forward(args) of one implementation.
+using AttentionFn = std::function<void(const qkv_attention_args&)>;
 
-// Runs `backend` on `c` (probs only when asked); output rows honour out_stride, and the padding
+// Runs `impl` on `c` (probs only when asked); output rows honour out_stride, and the padding
 // between rows is checked to stay untouched.
-Result run(const Backend& backend, const Case& c, bool with_probs);
+Result run(const AttentionFn& impl, const Case& c, bool with_probs);
 
 // Loads tests/attention/fixtures/<name>.json and its .bin files.
 Case load_fixture(const std::string& name);

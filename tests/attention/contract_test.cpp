@@ -1,4 +1,4 @@
-// Contract details common to both backends: argument checks, strides, probabilities rows,
+// Contract details common to both implementations: argument checks, strides, probabilities rows,
 // and flash's thread-count invariance.
 #include "attention_case.hpp"
 #include "flash_attention.hpp"
@@ -19,7 +19,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-const Backend kBackends[] = {reference_forward, flash_forward};
+const AttentionFn kImplementations[] = {reference_forward, flash_forward};
 
 Case small_case() {
   std::mt19937_64 rng(7);
@@ -32,12 +32,12 @@ Case small_case() {
   return c;
 }
 
-// The error message of forward(args), or "" when it did not throw. The backends throw
+// The error message of forward(args), or "" when it did not throw. The implementations throw
 // std::invalid_argument (qkv/attention_check.hpp); the SDK's trampolines turn it into
 // QKV_ERR_INVALID_ARGUMENT (plugin_test checks that through the plugins).
-std::string error_of(const Backend& backend, const qkv_attention_args& a) {
+std::string error_of(const AttentionFn& impl, const qkv_attention_args& a) {
   try {
-    backend(a);
+    impl(a);
   } catch (const std::invalid_argument& e) {
     return e.what();
   }
@@ -58,66 +58,66 @@ TEST(AttentionContract, RejectsBrokenArgumentsWithTheFieldName) {
     a.out = out.data();
     return a;
   };
-  for (const auto& backend : kBackends) {
-    EXPECT_EQ(error_of(backend, good()), "");
+  for (const auto& impl : kImplementations) {
+    EXPECT_EQ(error_of(impl, good()), "");
     auto a = good();
     a.heads_q = 3;
-    EXPECT_THAT(error_of(backend, a), HasSubstr("not a multiple of heads_kv"));
+    EXPECT_THAT(error_of(impl, a), HasSubstr("not a multiple of heads_kv"));
     a = good();
     a.heads_kv = 0;
-    EXPECT_THAT(error_of(backend, a), HasSubstr("heads_q and heads_kv"));
+    EXPECT_THAT(error_of(impl, a), HasSubstr("heads_q and heads_kv"));
     a = good();
     a.mask = 9;
-    EXPECT_THAT(error_of(backend, a), HasSubstr("mask"));
+    EXPECT_THAT(error_of(impl, a), HasSubstr("mask"));
     a = good();
     a.batch = 2;
     a.cu_seqlens_q = bad_cu.data();
-    EXPECT_THAT(error_of(backend, a), HasSubstr("cu_seqlens_q decreases at index 2"));
+    EXPECT_THAT(error_of(impl, a), HasSubstr("cu_seqlens_q decreases at index 2"));
     a = good();
     a.cu_seqlens_k = nullptr;
-    EXPECT_THAT(error_of(backend, a), HasSubstr("cu_seqlens_k is NULL"));
+    EXPECT_THAT(error_of(impl, a), HasSubstr("cu_seqlens_k is NULL"));
     a = good();
     a.q_stride = 5;
-    EXPECT_THAT(error_of(backend, a), HasSubstr("q_stride"));
+    EXPECT_THAT(error_of(impl, a), HasSubstr("q_stride"));
     a = good();
     a.out = nullptr;
-    EXPECT_THAT(error_of(backend, a), HasSubstr("NULL"));
+    EXPECT_THAT(error_of(impl, a), HasSubstr("NULL"));
     a = good();
     a.head_dim = 0;
-    EXPECT_THAT(error_of(backend, a), HasSubstr("head_dim"));
+    EXPECT_THAT(error_of(impl, a), HasSubstr("head_dim"));
     a = good();
     a.struct_size = 8;
-    EXPECT_THAT(error_of(backend, a), HasSubstr("struct_size"));
+    EXPECT_THAT(error_of(impl, a), HasSubstr("struct_size"));
     a = good();
     a.scale = NAN;
-    EXPECT_THAT(error_of(backend, a), HasSubstr("scale"));
+    EXPECT_THAT(error_of(impl, a), HasSubstr("scale"));
   }
 }
 
 TEST(AttentionContract, EmptyBatchAndEmptySequencesAreFine) {
   std::vector<int32_t> cu0{0}, cu{0, 0, 0};
-  for (const auto& backend : kBackends) {
+  for (const auto& impl : kImplementations) {
     qkv_attention_args a{};
     a.struct_size = sizeof a;
     a.heads_q = a.heads_kv = a.head_dim = 1;
     a.cu_seqlens_q = a.cu_seqlens_k = cu0.data();
-    EXPECT_NO_THROW(backend(a));
+    EXPECT_NO_THROW(impl(a));
     a.batch = 2;
     a.cu_seqlens_q = a.cu_seqlens_k = cu.data();
-    EXPECT_NO_THROW(backend(a));
+    EXPECT_NO_THROW(impl(a));
   }
 }
 
 TEST(AttentionContract, StridedRowsGiveThePackedResult) {
   Case c = small_case();
-  for (const auto& backend : kBackends) {
-    const Result packed = run(backend, c, false);
+  for (const auto& impl : kImplementations) {
+    const Result packed = run(impl, c, false);
     Case s = c;
     s.q_stride = size_t(c.heads_q) * c.head_dim + 3;
     s.k_stride = size_t(c.heads_kv) * c.head_dim + 5;
     s.v_stride = size_t(c.heads_kv) * c.head_dim + 1;
     s.out_stride = size_t(c.heads_q) * c.head_dim + 7;
-    const Result strided = run(backend, s, false);  // run() checks the padding stays untouched
+    const Result strided = run(impl, s, false);  // run() checks the padding stays untouched
     EXPECT_EQ(packed.out, strided.out);
   }
 }
@@ -183,8 +183,8 @@ TEST(AttentionContract, CausalIgnoresKeysPastTheDiagonal) {
   Case later = c;
   const size_t row = size_t(c.heads_kv) * c.head_dim;
   for (size_t i = 51 * row; i < later.k.size(); ++i) later.k[i] = 1e3f, later.v[i] = -1e3f;
-  for (const auto& backend : kBackends) {
-    const Result a = run(backend, c, false), b = run(backend, later, false);
+  for (const auto& impl : kImplementations) {
+    const Result a = run(impl, c, false), b = run(impl, later, false);
     const size_t qrow = size_t(c.heads_q) * c.head_dim;
     for (size_t i = 0; i < qrow; ++i) EXPECT_EQ(a.out[i], b.out[i]);  // query 0 sees keys 0..50
   }

@@ -1,4 +1,4 @@
-// Both backends against the PyTorch fixtures (tests/attention/make_fixtures.py), per tensor
+// Both implementations against the PyTorch fixtures (tests/attention/make_fixtures.py), per tensor
 // |a - b| <= 1e-5 + 1e-4 * max|ref|.
 #include "attention_case.hpp"
 #include "flash_attention.hpp"
@@ -16,10 +16,10 @@ namespace {
 
 struct Named {
   const char* name;
-  Backend backend;
+  AttentionFn impl;
 };
 
-const Named kBackends[] = {{"reference", reference_forward}, {"flash", flash_forward}};
+const Named kImplementations[] = {{"reference", reference_forward}, {"flash", flash_forward}};
 
 TEST(AttentionFixtures, ManifestListsEveryCase) {
   const auto names = fixture_names();
@@ -46,12 +46,12 @@ TEST(AttentionFixtures, FilesMatchTheManifest) {
   EXPECT_EQ(n, on_disk) << "files in fixtures/ that the manifest does not list";
 }
 
-TEST(AttentionFixtures, BothBackendsMatchTorch) {
+TEST(AttentionFixtures, BothImplementationsMatchTorch) {
   for (const auto& name : fixture_names()) {
     const Case c = load_fixture(name);
-    for (const auto& [backend_name, backend] : kBackends) {
-      SCOPED_TRACE(std::string(backend_name) + " " + c.describe());
-      const Result r = run(backend, c, !c.expected_probs.empty());
+    for (const auto& [impl_name, impl] : kImplementations) {
+      SCOPED_TRACE(std::string(impl_name) + " " + c.describe());
+      const Result r = run(impl, c, !c.expected_probs.empty());
       EXPECT_EQ(compare(r.out, c.expected_out, "out"), "");
       if (!c.expected_probs.empty()) {
         EXPECT_EQ(compare(r.probs, c.expected_probs, "probs"), "");
@@ -63,9 +63,9 @@ TEST(AttentionFixtures, BothBackendsMatchTorch) {
 TEST(AttentionFixtures, FullyMaskedRowsAreZeroNotNaN) {
   // causal_long_q: Lq=10 > Lk=4, bottom-right aligned, so queries 0..5 see no key.
   const Case c = load_fixture("causal_long_q");
-  for (const auto& [backend_name, backend] : kBackends) {
-    SCOPED_TRACE(backend_name);
-    const Result r = run(backend, c, true);
+  for (const auto& [impl_name, impl] : kImplementations) {
+    SCOPED_TRACE(impl_name);
+    const Result r = run(impl, c, true);
     const size_t row = size_t(c.heads_q) * c.head_dim;
     for (size_t t = 0; t < 6; ++t)
       for (size_t i = 0; i < row; ++i) ASSERT_EQ(r.out[t * row + i], 0.0f) << "row " << t;

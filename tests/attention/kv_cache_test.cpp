@@ -1,4 +1,4 @@
-// The ABI 1.1 attention fields on both backends: per-sequence K/V caches (k_seqs / v_seqs,
+// The ABI 1.1 attention fields on both implementations: per-sequence K/V caches (k_seqs / v_seqs,
 // per-sequence strides) give the same bytes as the contiguous call, and the sliding-window
 // mask matches its definition (query i sees keys j with i' - window < j <= i', i' = i + Lk -
 // Lq), checked against attention over exactly those keys with no mask.
@@ -17,9 +17,9 @@ namespace {
 
 struct Named {
   const char* name;
-  Backend backend;
+  AttentionFn impl;
 };
-const Named kBackends[] = {{"reference", reference_forward}, {"flash", flash_forward}};
+const Named kImplementations[] = {{"reference", reference_forward}, {"flash", flash_forward}};
 
 // The packed buffers of a Case plus the call over them; `mask`/`window` override the case's.
 struct Call {
@@ -107,14 +107,14 @@ TEST(AttentionKvCache, PerSequenceCachesGiveTheContiguousResult) {
   for (int round = 0; round < 20; ++round) {
     const Case c = random_packed(rng, round % 2 ? 150 : 20);
     const uint32_t mask = c.causal ? QKV_MASK_CAUSAL : QKV_MASK_NONE;
-    for (const auto& [name, backend] : kBackends) {
+    for (const auto& [name, impl] : kImplementations) {
       SCOPED_TRACE(std::string(name) + " " + c.describe());
       Call packed = contiguous_call(c, mask, 0, true);
-      backend(packed.a);
+      impl(packed.a);
       Call cached = contiguous_call(c, mask, 0, true);
       SeparateCaches caches(c);
       caches.attach(cached.a);
-      backend(cached.a);
+      impl(cached.a);
       EXPECT_EQ(cached.out, packed.out);  // same arithmetic in the same order: same bytes
       EXPECT_EQ(cached.probs, packed.probs);
     }
@@ -130,20 +130,20 @@ TEST(AttentionKvCache, DecodeStepReadsEachSequencesCacheInPlace) {
   for (uint32_t b = 0; b <= c.batch(); ++b) cu_q[b] = int32_t(b);
   c.cu_q = cu_q;
   c.q.resize(c.batch() * size_t(c.heads_q) * c.head_dim);
-  for (const auto& [name, backend] : kBackends) {
+  for (const auto& [name, impl] : kImplementations) {
     SCOPED_TRACE(name);
     Call packed = contiguous_call(c, QKV_MASK_CAUSAL, 0, false);
-    backend(packed.a);
+    impl(packed.a);
     Call cached = contiguous_call(c, QKV_MASK_CAUSAL, 0, false);
     SeparateCaches caches(c);
     caches.attach(cached.a);
-    backend(cached.a);
+    impl(cached.a);
     EXPECT_EQ(cached.out, packed.out);
   }
 }
 
 // The definition, row by row: attention with no mask over exactly the keys [i'-w+1, i'] of
-// query i (clamped to the sequence), on the reference backend (checked against PyTorch by
+// query i (clamped to the sequence), on the reference implementation (checked against PyTorch by
 // fixture_test for unmasked calls). Probabilities land at those keys; the rest are 0.
 Call sliding_by_definition(const Case& c, uint32_t window) {
   Call call = contiguous_call(c, QKV_MASK_NONE, 0, true);
@@ -187,17 +187,17 @@ TEST(AttentionSlidingWindow, MatchesAttentionOverTheVisibleKeysOnly) {
     const Case c = random_packed(rng, round % 2 ? 130 : 24);
     const uint32_t window = std::uniform_int_distribution<uint32_t>(1, 40)(rng);
     const Call want = sliding_by_definition(c, window);
-    for (const auto& [name, backend] : kBackends) {
+    for (const auto& [name, impl] : kImplementations) {
       SCOPED_TRACE(std::string(name) + " window=" + std::to_string(window) + " " + c.describe());
       Call got = contiguous_call(c, QKV_MASK_SLIDING_WINDOW, window, true);
-      backend(got.a);
+      impl(got.a);
       EXPECT_EQ(compare(got.out, want.out, "out"), "");
       EXPECT_EQ(compare(got.probs, want.probs, "probs"), "");
       // And through per-sequence caches (a decoder with a sliding window reads its cache so).
       Call cached = contiguous_call(c, QKV_MASK_SLIDING_WINDOW, window, false);
       SeparateCaches caches(c);
       caches.attach(cached.a);
-      backend(cached.a);
+      impl(cached.a);
       EXPECT_EQ(compare(cached.out, want.out, "out via caches"), "");
     }
   }
@@ -214,10 +214,10 @@ TEST(AttentionSlidingWindow, HidesKeysOlderThanTheWindow) {
   c.q = {1, 0};
   c.k = {1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0};  // equal scores: equal weights
   c.v = {100, 100, 100, 100, 100, 100, 100, 100, 2, 4, 6, 8};
-  for (const auto& [name, backend] : kBackends) {
+  for (const auto& [name, impl] : kImplementations) {
     SCOPED_TRACE(name);
     Call call = contiguous_call(c, QKV_MASK_SLIDING_WINDOW, 2, true);
-    backend(call.a);
+    impl(call.a);
     EXPECT_NEAR(call.out[0], 4.0f, 1e-5f);
     EXPECT_NEAR(call.out[1], 6.0f, 1e-5f);
     const std::vector<float> probs{0, 0, 0, 0, 0.5f, 0.5f};
@@ -228,12 +228,12 @@ TEST(AttentionSlidingWindow, HidesKeysOlderThanTheWindow) {
 TEST(AttentionSlidingWindow, WindowCoveringEveryKeyIsCausal) {
   std::mt19937_64 rng(9);
   const Case c = random_packed(rng, 50);
-  for (const auto& [name, backend] : kBackends) {
+  for (const auto& [name, impl] : kImplementations) {
     SCOPED_TRACE(name);
     Call causal = contiguous_call(c, QKV_MASK_CAUSAL, 0, true);
-    backend(causal.a);
+    impl(causal.a);
     Call window = contiguous_call(c, QKV_MASK_SLIDING_WINDOW, 1000, true);
-    backend(window.a);
+    impl(window.a);
     EXPECT_EQ(window.out, causal.out);
     EXPECT_EQ(window.probs, causal.probs);
   }
@@ -242,13 +242,13 @@ TEST(AttentionSlidingWindow, WindowCoveringEveryKeyIsCausal) {
 TEST(AttentionSlidingWindow, RejectsAMissingWindowAndHalfSetCaches) {
   std::mt19937_64 rng(3);
   const Case c = random_packed(rng, 10);
-  for (const auto& [name, backend] : kBackends) {
+  for (const auto& [name, impl] : kImplementations) {
     SCOPED_TRACE(name);
     Call call = contiguous_call(c, QKV_MASK_SLIDING_WINDOW, 0, false);
     EXPECT_THROW(
         {
           try {
-            backend(call.a);
+            impl(call.a);
           } catch (const std::invalid_argument& e) {
             EXPECT_NE(std::string(e.what()).find("window >= 1"), std::string::npos) << e.what();
             throw;
@@ -258,11 +258,11 @@ TEST(AttentionSlidingWindow, RejectsAMissingWindowAndHalfSetCaches) {
     // A 1.0-sized struct cannot carry a window: the mask is refused, not read past the end.
     Call old = contiguous_call(c, QKV_MASK_SLIDING_WINDOW, 4, false);
     old.a.struct_size = offsetof(qkv_attention_args, out_stride) + sizeof(size_t);
-    EXPECT_THROW(backend(old.a), std::invalid_argument);
+    EXPECT_THROW(impl(old.a), std::invalid_argument);
     Call half = contiguous_call(c, QKV_MASK_NONE, 0, false);
     SeparateCaches caches(c);
     half.a.k_seqs = caches.k_ptr.data();
-    EXPECT_THROW(backend(half.a), std::invalid_argument);
+    EXPECT_THROW(impl(half.a), std::invalid_argument);
   }
 }
 

@@ -26,11 +26,11 @@ TEST_P(AttentionPlugins, LoadsAndMatchesTorchFixtures) {
   const host::LoadedPlugin& plugin = registry.require(QKV_KIND_ATTENTION, name);
   EXPECT_TRUE(plugin.thread_safe());
   host::AttentionHandle handle(host::create_instance(plugin, YAML::Node(), QKV_SOURCE_DIR));
-  const Backend backend = [&](const qkv_attention_args& a) { handle.forward(a); };
+  const AttentionFn impl = [&](const qkv_attention_args& a) { handle.forward(a); };
   for (const char* fixture : {"gqa", "probs", "causal_long_q", "cross"}) {
     const Case c = load_fixture(fixture);
     SCOPED_TRACE(c.describe());
-    const Result r = run(backend, c, !c.expected_probs.empty());
+    const Result r = run(impl, c, !c.expected_probs.empty());
     EXPECT_EQ(compare(r.out, c.expected_out, "out"), "");
     if (!c.expected_probs.empty()) {
       EXPECT_EQ(compare(r.probs, c.expected_probs, "probs"), "");

@@ -35,7 +35,7 @@ constexpr bool kBig = QKV_PROPERTY_BIG && !QKV_SANITIZED
 TEST(AttentionProperty, FlashMatchesReference) {
   std::mt19937_64 rng(test_seed());
   RandomSpec spec;
-  double budget;  // multiply-adds per backend per run
+  double budget;  // multiply-adds per impl per run
   int cases;
   if (kBig) {
     spec.max_len = 1000;
@@ -70,7 +70,7 @@ TEST(AttentionProperty, FlashMatchesReference) {
       ASSERT_EQ(compare(fl.probs, ref.probs, "probs"), "");
     }
   }
-  std::printf("ran %d cases (%d over the work cap skipped), %.3g multiply-adds each backend\n", ran,
+  std::printf("ran %d cases (%d over the work cap skipped), %.3g multiply-adds each impl\n", ran,
               skipped, spent);
   EXPECT_GT(ran, cases / 4);
 }

@@ -1,5 +1,5 @@
 // Runs a real qkvd (and qkvctl) for the daemon tests: temp folders, a config with test
-// pipelines, start/stop/kill, a socket client, command runner.
+// pipelines, start/stop/kill, a socket client, running commands.
 #pragma once
 
 #include <sys/types.h>

@@ -34,7 +34,7 @@ void check(Case c, bool accumulate) {
   const size_t lda = c.k + 3, ldb = c.n + 5, ldc = c.n + 1;
   auto a = random_vec(c.m * lda, 1), b = random_vec(c.k * ldb, 2), c0 = random_vec(c.m * ldc, 3);
   auto out = c0;
-  gemm(GemmBackend::Highway,
+  gemm(GemmKernel::Highway,
        {c.m, c.n, c.k, a.data(), lda, b.data(), ldb, out.data(), ldc, accumulate});
   for (size_t i = 0; i < c.m; ++i)
     for (size_t j = 0; j < c.n; ++j) {
@@ -79,10 +79,10 @@ TEST(Gemm, SameBitsForOneAndTwoThreads) {
   auto a = random_vec(m * k, 4), b = random_vec(k * n, 5);
   std::vector<float> c1(m * n), c2(m * n);
   tbb::task_arena(1).execute([&] {
-    gemm(GemmBackend::Highway, {m, n, k, a.data(), k, b.data(), n, c1.data(), n});
+    gemm(GemmKernel::Highway, {m, n, k, a.data(), k, b.data(), n, c1.data(), n});
   });
   tbb::task_arena(2).execute([&] {
-    gemm(GemmBackend::Highway, {m, n, k, a.data(), k, b.data(), n, c2.data(), n});
+    gemm(GemmKernel::Highway, {m, n, k, a.data(), k, b.data(), n, c2.data(), n});
   });
   EXPECT_EQ(0, std::memcmp(c1.data(), c2.data(), c1.size() * 4));
 }

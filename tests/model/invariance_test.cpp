@@ -1,7 +1,8 @@
-// The concept card's "typical mistakes" as invariances. Each property is a function that is
-// checked on the real model and on a deliberately broken variant (Faults), where it must fail:
-// a test that cannot fail proves nothing.
-#include "model/model_dir.hpp"
+// Typical mistakes of a Transformer runtime as invariances (future leaks, lost positions, swapped
+// cross-attention sources). Each property is a function that is checked on the real model and
+// on a deliberately broken variant (Faults), where it must fail: a test that cannot fail proves
+// nothing.
+#include "plugin_support.hpp"
 #include "test_support.hpp"
 
 using namespace qkv::model;
@@ -11,8 +12,8 @@ namespace {
 
 const NaiveAttention kAttention;
 
-std::vector<float> run(const LoadedModel& m, const std::vector<int32_t>& ids, Faults f = {}) {
-  auto b = m.backends(kAttention);
+std::vector<float> run(const PluggedModel& m, const std::vector<int32_t>& ids, Faults f = {}) {
+  auto b = m.components(kAttention);
   b.faults = f;
   const std::vector<int32_t> cu = {0, static_cast<int32_t>(ids.size())};
   return m.transformer->config().arch == Arch::Encoder ? m.transformer->encode({ids, cu}, b)
@@ -34,7 +35,7 @@ bool near(const std::vector<float>& a, const std::vector<float>& b) {
 }
 
 // Rows [0, t] bit-identical after token t+1 changes?
-bool prefix_unchanged(const LoadedModel& m, Faults f, size_t t) {
+bool prefix_unchanged(const PluggedModel& m, Faults f, size_t t) {
   const uint32_t d = m.transformer->config().d_model;
   std::vector<int32_t> ids = {3, 17, 5, 42, 8, 11, 29, 2};
   const auto a = run(m, ids, f);
@@ -46,7 +47,7 @@ bool prefix_unchanged(const LoadedModel& m, Faults f, size_t t) {
 TEST(Invariance, DecoderIgnoresTheFuture) {
   for (const char* name : {"gpt2-prefixed", "qkv-decoder"}) {
     SCOPED_TRACE(name);
-    const auto m = load_model_dir(fixture(name));
+    const auto m = load_plugged(fixture(name));
     for (size_t t : {0u, 3u, 6u}) {
       EXPECT_TRUE(prefix_unchanged(m, {}, t)) << "t=" << t;
       Faults broken;
@@ -57,7 +58,7 @@ TEST(Invariance, DecoderIgnoresTheFuture) {
 }
 
 TEST(Invariance, EncoderSeesTheWholeSequence) {
-  const auto m = load_model_dir(fixture("bert-prefixed"));
+  const auto m = load_plugged(fixture("bert-prefixed"));
   for (size_t t : {0u, 3u, 6u}) {
     EXPECT_FALSE(prefix_unchanged(m, {}, t)) << "t=" << t;
     Faults broken;
@@ -67,7 +68,7 @@ TEST(Invariance, EncoderSeesTheWholeSequence) {
 }
 
 // Does permuting the input only permute the output rows?
-bool permutation_equivariant(const LoadedModel& m, Faults f) {
+bool permutation_equivariant(const PluggedModel& m, Faults f) {
   const uint32_t d = m.transformer->config().d_model;
   const std::vector<int32_t> ids = {3, 17, 5, 42, 8, 11, 29, 2, 60};
   const std::vector<size_t> perm = {4, 0, 8, 2, 7, 1, 6, 3, 5};
@@ -80,11 +81,12 @@ bool permutation_equivariant(const LoadedModel& m, Faults f) {
 }
 
 // The seq2seq fixture's encoder alone, with or without its sinusoidal positions.
-LoadedModel encoder_of_seq2seq(Positions positions) {
+PluggedModel encoder_of_seq2seq(Positions positions) {
   auto c = load_config(fixture("seq2seq-tiny"));
   c.arch = Arch::Encoder;
   c.positions = positions;
-  return load_model(c, fixture("seq2seq-tiny") / "model.safetensors");
+  const auto file = fixture("seq2seq-tiny") / "model.safetensors";
+  return PluggedModel(load_model(c, file), file);
 }
 
 TEST(Invariance, WithoutPositionsPermutingOnlyPermutes) {
@@ -106,15 +108,15 @@ TEST(Invariance, WithPositionsPermutingChangesOutputs) {
 // ---------------------------------------------------------------- cross-attention
 
 struct Seq2Seq {
-  LoadedModel m = load_model_dir(fixture("seq2seq-tiny"));
+  PluggedModel m = load_plugged(fixture("seq2seq-tiny"));
   const std::vector<int32_t> tgt = {1, 9, 4, 33, 7};
 
   std::vector<float> memory(const std::vector<int32_t>& src) const {
     const std::vector<int32_t> cu = {0, static_cast<int32_t>(src.size())};
-    return m.transformer->encode({src, cu}, m.backends(kAttention));
+    return m.transformer->encode({src, cu}, m.components(kAttention));
   }
   std::vector<float> decode(const std::vector<float>& mem, Faults f) const {
-    auto b = m.backends(kAttention);
+    auto b = m.components(kAttention);
     b.faults = f;
     const int32_t s = static_cast<int32_t>(mem.size() / m.transformer->config().d_model);
     const std::vector<int32_t> cu = {0, static_cast<int32_t>(tgt.size())}, mcu = {0, s};

@@ -4,7 +4,7 @@
 #include <tbb/task_arena.h>
 
 #include "model/heads.hpp"
-#include "model/model_dir.hpp"
+#include "plugin_support.hpp"
 #include "model/safetensors.hpp"
 #include "test_support.hpp"
 
@@ -19,10 +19,10 @@ struct Outputs {
   std::vector<float> hidden, memory;
 };
 
-Outputs run(const LoadedModel& m, const Expected& e, unsigned threads) {
+Outputs run(const PluggedModel& m, const Expected& e, unsigned threads) {
   Outputs o;
   tbb::task_arena(static_cast<int>(threads)).execute([&] {
-    const auto b = m.backends(kAttention);
+    const auto b = m.components(kAttention);
     const auto& c = m.transformer->config();
     if (c.arch == Arch::EncoderDecoder) {
       const auto sids = e.ints("src_ids"), scu = e.ints("src_cu");
@@ -38,15 +38,15 @@ Outputs run(const LoadedModel& m, const Expected& e, unsigned threads) {
   return o;
 }
 
-void check_lm(const LoadedModel& m, const Expected& e, const std::vector<float>& hidden,
+void check_lm(const PluggedModel& m, const Expected& e, const std::vector<float>& hidden,
               const std::string& ids_name, const std::string& cu_name) {
   const auto ids = e.ints(ids_name), cu = e.ints(cu_name);
   const auto& head = m.transformer->weights().lm_head;
-  const auto s = next_token_scores(m.transformer->gemm_backend(), head, hidden, ids, cu);
+  const auto s = next_token_scores(m.transformer->gemm_kernel(), head, hidden, ids, cu);
   expect_close(s.logprobs, e.floats("logprobs"), "logprobs");
   expect_close(s.perplexity, e.floats("perplexity"), "perplexity");
   const uint32_t k = static_cast<uint32_t>(e.shape("topk_ids")[1]);
-  const auto top = top_k_logits(m.transformer->gemm_backend(), head, hidden, k);
+  const auto top = top_k_logits(m.transformer->gemm_kernel(), head, hidden, k);
   expect_close(top.logits, e.floats("topk_logits"), "topk logits");
   EXPECT_EQ(top.ids, e.ints("topk_ids"));
 }
@@ -54,7 +54,7 @@ void check_lm(const LoadedModel& m, const Expected& e, const std::vector<float>&
 class Parity : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Parity, MatchesTorch) {
-  const auto m = load_model_dir(fixture(GetParam()));
+  const auto m = load_plugged(fixture(GetParam()));
   const Expected e(GetParam());
   const auto out = run(m, e, 2);
   expect_close(out.hidden, e.floats("hidden"), "hidden");
@@ -72,7 +72,7 @@ TEST_P(Parity, MatchesTorch) {
 }
 
 TEST_P(Parity, SameBytesOnOneAndTwoThreads) {
-  const auto m = load_model_dir(fixture(GetParam()));
+  const auto m = load_plugged(fixture(GetParam()));
   const Expected e(GetParam());
   const auto one = run(m, e, 1), two = run(m, e, 2);
   ASSERT_EQ(one.hidden.size(), two.hidden.size());

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "model/backends.hpp"
+#include "model/components.hpp"
 #include "model/safetensors.hpp"
 
 namespace qkv::model::testing {
@@ -21,7 +21,7 @@ inline std::filesystem::path fixture(const std::string& name) {
 }
 
 // softmax(q k^T * scale + mask) v straight from the definition, in double.
-class NaiveAttention final : public AttentionBackend {
+class NaiveAttention final : public Attention {
  public:
   void forward(const qkv_attention_args& a) const override {
     const size_t hd = a.head_dim, group = a.heads_q / a.heads_kv;

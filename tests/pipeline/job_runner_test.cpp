@@ -13,11 +13,11 @@ using namespace qkv::test;
 namespace {
 
 // Each token as (id, position in its document).
-class IdStage final : public ModelStage {
+class IdStage final : public pipeline::ModelStage {
  public:
   size_t max_tokens(size_t) const override { return 0; }
-  StageOutput run(const TokenBatch& b) const override {
-    StageTensor t{"", 2, false, {}, {}};
+  pipeline::StageOutput run(const pipeline::TokenBatch& b) const override {
+    pipeline::StageTensor t{"", 2, false, {}, {}};
     for (size_t d = 0; d < b.documents(); ++d) {
       const int32_t begin = b.cu_seqlens[0][d], end = b.cu_seqlens[0][d + 1];
       for (int32_t i = begin; i < end; ++i) {
@@ -26,7 +26,7 @@ class IdStage final : public ModelStage {
       }
       t.row_counts.push_back(end - begin);
     }
-    StageOutput out;
+    pipeline::StageOutput out;
     out.tensors = {t};
     return out;
   }
@@ -52,20 +52,21 @@ TEST(PipelineJobRunner, ModelStageIsMadeOnceForRepeatedInlineRuns) {
   ASSERT_NE(plugins->find(QKV_KIND_TOKENIZER, "tokenizer-bpe"), nullptr);
   auto executor = jobs::make_arena_executor(2);
   std::atomic<int> made{0};
-  service::PipelineJobRunner runner(cfg, plugins, *executor, [&](const ModelStageContext&) {
-    ++made;
-    return std::make_unique<IdStage>();
-  });
+  service::PipelineJobRunner runner(cfg, plugins, *executor,
+                                    [&](const pipeline::ModelStageContext&) {
+                                      ++made;
+                                      return std::make_unique<IdStage>();
+                                    });
 
-  JobSpec spec;
+  pipeline::JobSpec spec;
   spec.id = "inline";
   spec.pipeline = "embed";
   spec.texts = {"hello world"};
   // GPT-2 (r50k_base): "hello" = 31373, " world" = 995.
   const std::vector<std::string> want{"[[31373,0],[995,1]]"};
   for (int i = 0; i < 3; ++i) {
-    JobProgress progress;
-    CancelFlag cancel;
+    pipeline::JobProgress progress;
+    pipeline::CancelFlag cancel;
     EXPECT_EQ(runner.run(spec, progress, cancel).inline_results, want) << "run " << i;
   }
   EXPECT_EQ(made.load(), 1);
@@ -75,8 +76,8 @@ TEST(PipelineJobRunner, ModelStageIsMadeOnceForRepeatedInlineRuns) {
 
   // An edited pipeline file is parsed again, and a different model section is a new stage.
   spit(dir.path() / "embed.yaml", pipeline_yaml("{path: m, output: pooled_mean}"));
-  JobProgress progress;
-  CancelFlag cancel;
+  pipeline::JobProgress progress;
+  pipeline::CancelFlag cancel;
   EXPECT_EQ(runner.run(spec, progress, cancel).inline_results, want);
   EXPECT_EQ(made.load(), 2);
   EXPECT_EQ(runner.cache().models(), 2u);

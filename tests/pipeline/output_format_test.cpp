@@ -7,16 +7,16 @@
 #include <string>
 
 #include "pipeline/output_format.hpp"
-#include "pipeline/runner.hpp"
+#include "pipeline/run_job.hpp"
 #include "test_support.hpp"
 
-namespace qkv::detail {
+namespace qkv::pipeline::detail {
 namespace {
 
 namespace fs = std::filesystem;
 using config::OutputFormat;
 
-class FakeVocabulary : public Tokenizer {
+class FakeVocabulary : public pipeline::Tokenizer {
  public:
   FakeVocabulary(int32_t eos, int32_t sep) : eos_(eos), sep_(sep) {}
   void encode(std::string_view, std::vector<int32_t>&, std::vector<uint32_t>*) const override {}
@@ -40,7 +40,7 @@ class OutputFormatTest : public ::testing::Test {
   std::string error_of(const config::PipelineConfig& p, const std::string& output) {
     try {
       output_format_for(p, output);
-    } catch (const JobFailed& e) {
+    } catch (const pipeline::JobFailed& e) {
       return e.what();
     }
     return "";
@@ -86,15 +86,15 @@ TEST_F(OutputFormatTest, SeparatorDefaultsToEndOfTextThenSep) {
   EXPECT_EQ(document_separator(load("output: {separator: 42}\n"), FakeVocabulary(1, 2)), 42);
   EXPECT_EQ(document_separator(load("output: {separator: <|sep|>}\n"), FakeVocabulary(1, 2)), 7);
   EXPECT_THROW(document_separator(load("output: {separator: 1000}\n"), FakeVocabulary(1, 2)),
-               JobFailed);
+               pipeline::JobFailed);
   try {
     document_separator(load("output: {separator: <|nope|>}\n"), FakeVocabulary(1, 2));
     ADD_FAILURE() << "an unknown token is an error";
-  } catch (const JobFailed& e) {
+  } catch (const pipeline::JobFailed& e) {
     EXPECT_STREQ(e.what(),
                  "pipeline p: output.separator '<|nope|>' is not a token of the vocabulary");
   }
 }
 
 }  // namespace
-}  // namespace qkv::detail
+}  // namespace qkv::pipeline::detail

@@ -1,4 +1,4 @@
-// End to end through the runner with the real tokenizer plugins and the shipped pipelines:
+// End to end through pipeline::run_job with the real tokenizer plugins and the shipped pipelines:
 // ids equal the goldens (tests/data/golden, made by tiktoken / HF tokenizers) for every
 // document of every corpus file; the invalid-UTF-8 policies; decode(encode(x)) == x through
 // the decode direction; .bin round trips.
@@ -12,7 +12,7 @@
 #include "cli/cli_context.hpp"
 #include "config/diagnostics.hpp"
 #include "host/plugin_registry.hpp"
-#include "pipeline/runner.hpp"
+#include "pipeline/run_job.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -39,7 +39,7 @@ class Parity : public ::testing::Test {
   static void SetUpTestSuite() {
     registry_ = std::make_unique<host::PluginRegistry>();
     registry_->load_directory(QKV_PLUGIN_DIR);
-    cache_ = std::make_shared<StageCache>();
+    cache_ = std::make_shared<pipeline::StageCache>();
   }
   static void TearDownTestSuite() {
     cache_.reset();
@@ -55,18 +55,18 @@ class Parity : public ::testing::Test {
     env_.threads = 2;
     env_.cache = cache_;  // each vocabulary loads once for the whole suite
   }
-  JobResult run(const std::string& pipeline, std::vector<std::string> inputs, const fs::path& out,
-                config::Overrides sets = {}, bool decode = false) {
-    JobSpec s;
+  pipeline::JobResult run(const std::string& pipeline, std::vector<std::string> inputs,
+                          const fs::path& out, config::Overrides sets = {}, bool decode = false) {
+    pipeline::JobSpec s;
     s.id = "parity";
     s.pipeline = pipeline;
     s.inputs = std::move(inputs);
     s.output = out.string();
     s.overrides = std::move(sets);
     s.decode = decode;
-    JobProgress progress;
-    CancelFlag cancel;
-    return run_job(s, env_, progress, cancel);
+    pipeline::JobProgress progress;
+    pipeline::CancelFlag cancel;
+    return pipeline::run_job(s, env_, progress, cancel);
   }
   // Compares line by line, reporting the first few differing documents.
   static void expect_same_lines(const std::string& got, const std::string& want,
@@ -86,12 +86,12 @@ class Parity : public ::testing::Test {
   }
 
   static std::unique_ptr<host::PluginRegistry> registry_;
-  static std::shared_ptr<StageCache> cache_;
-  RunEnvironment env_;
+  static std::shared_ptr<pipeline::StageCache> cache_;
+  pipeline::RunEnvironment env_;
   TempDir dir_;
 };
 std::unique_ptr<host::PluginRegistry> Parity::registry_;
-std::shared_ptr<StageCache> Parity::cache_;
+std::shared_ptr<pipeline::StageCache> Parity::cache_;
 
 struct Shipped {
   const char* pipeline;
@@ -134,8 +134,9 @@ TEST_F(Parity, AllowedSpecialTokensOnMixedEdge) {
 TEST_F(Parity, InvalidUtf8ReplacePolicyMatchesReplacedGoldens) {
   for (const auto& s : kShipped) {
     const fs::path out = dir_ / "replaced.jsonl";
-    JobResult r = run(s.pipeline, {(kRoot / "tests/data/corpus/invalid_utf8.bin").string()}, out,
-                      {{"input.format", "txt"}, {"input.invalid_utf8", "replace"}});
+    pipeline::JobResult r =
+        run(s.pipeline, {(kRoot / "tests/data/corpus/invalid_utf8.bin").string()}, out,
+            {{"input.format", "txt"}, {"input.invalid_utf8", "replace"}});
     EXPECT_EQ(r.documents, 49u);
     expect_same_lines(slurp(out),
                       gunzip(kRoot / "tests/data/golden" /
@@ -151,7 +152,7 @@ TEST_F(Parity, InvalidUtf8ErrorPolicyNamesTheFirstBadPlace) {
   try {
     run("tokenize-cl100k", {in.string()}, out, {{"input.format", "txt"}});
     FAIL() << "no error";
-  } catch (const JobFailed& e) {
+  } catch (const pipeline::JobFailed& e) {
     EXPECT_EQ(std::string(e.what()),
               in.string() +
                   ":1: document 0: invalid UTF-8 at byte 0 of the document's text "
@@ -189,7 +190,7 @@ TEST_F(Parity, BinDecodesBackToText) {
   const fs::path in = kRoot / "tests/data/corpus/ru.jsonl";
   for (const auto& [pipeline, width, eot] :
        {std::tuple{"tokenize-gpt2", 2, 50256}, std::tuple{"tokenize-cl100k", 4, 100257}}) {
-    JobResult enc = run(pipeline, {in.string()}, dir_ / "train.bin");
+    pipeline::JobResult enc = run(pipeline, {in.string()}, dir_ / "train.bin");
     const uint64_t ids = enc.tokens + enc.documents;
     EXPECT_EQ(fs::file_size(dir_ / "train.bin"), ids * width) << pipeline;
     Npy idx = read_npy_independently(dir_ / "train.idx.npy");
@@ -259,7 +260,7 @@ TEST_F(Parity, ThreadCountDoesNotChangeBytes) {
 // Jobs share a tokenizer instance when their tokenizer sections agree; options such as
 // special_tokens stay per job.
 TEST_F(Parity, StageCacheSharesTokenizerInstancesNotOptions) {
-  env_.cache = std::make_shared<StageCache>();
+  env_.cache = std::make_shared<pipeline::StageCache>();
   const fs::path in = kRoot / "tests/data/corpus/mixed_edge.jsonl";
   run("tokenize-cl100k", {in.string()}, dir_ / "a.jsonl");
   run("tokenize-cl100k", {in.string()}, dir_ / "b.jsonl", {{"tokenizer.special_tokens", "all"}});

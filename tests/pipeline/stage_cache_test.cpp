@@ -9,14 +9,14 @@
 namespace qkv {
 namespace {
 
-struct FakeStage final : ModelStage {
+struct FakeStage final : pipeline::ModelStage {
   size_t max_tokens(size_t) const override { return 0; }
-  StageOutput run(const TokenBatch&) const override { return {}; }
+  pipeline::StageOutput run(const pipeline::TokenBatch&) const override { return {}; }
 };
 
 struct Counted {
   int makes = 0;
-  StageCache::MakeModel make() {
+  pipeline::StageCache::MakeModel make() {
     return [this] {
       ++makes;
       return std::make_unique<FakeStage>();
@@ -25,7 +25,7 @@ struct Counted {
 };
 
 TEST(StageCacheBytes, DropsLeastRecentlyUsedEntriesNoJobHolds) {
-  StageCache cache(100);
+  pipeline::StageCache cache(100);
   Counted a, b, c;
   auto held_a = cache.model("a", a.make(), 60);
   auto held_b = cache.model("b", b.make(), 60);
@@ -46,7 +46,7 @@ TEST(StageCacheBytes, DropsLeastRecentlyUsedEntriesNoJobHolds) {
 }
 
 TEST(StageCacheBytes, NoLimitKeepsEverything) {
-  StageCache cache;
+  pipeline::StageCache cache;
   Counted a, b;
   cache.model("a", a.make(), 1ull << 40);
   cache.model("b", b.make(), 1ull << 40);

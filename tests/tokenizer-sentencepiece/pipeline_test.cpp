@@ -1,7 +1,7 @@
-// The shipped tokenize-sp-unigram / tokenize-sp-bpe pipelines end to end through the runner with
-// the real plugin: ids equal the SentencePiece goldens on every document of every corpus; either
-// pipeline serves any model through --set tokenizer.config.model (Unigram or BPE comes from the
-// file); tokenizer_json instead; .bin output picks uint16 for these vocabularies.
+// The shipped tokenize-sp-unigram / tokenize-sp-bpe pipelines end to end through pipeline::run_job
+// with the real plugin: ids equal the SentencePiece goldens on every document of every corpus;
+// either pipeline serves any model through --set tokenizer.config.model (Unigram or BPE comes from
+// the file); tokenizer_json instead; .bin output picks uint16 for these vocabularies.
 #include <gtest/gtest.h>
 #include <zlib.h>
 
@@ -10,7 +10,7 @@
 
 #include "fixtures.hpp"
 #include "host/plugin_registry.hpp"
-#include "pipeline/runner.hpp"
+#include "pipeline/run_job.hpp"
 #include "pipeline/stage_cache.hpp"
 #include "test_support.hpp"
 
@@ -43,19 +43,19 @@ class SentencePiecePipelines : public ::testing::Test {
     env_.pipelines_dir = kRoot / "configs/pipelines";
     env_.plugins = registry_.get();
     env_.threads = 2;
-    env_.cache = std::make_shared<StageCache>();
+    env_.cache = std::make_shared<pipeline::StageCache>();
   }
-  JobResult run(const std::string& pipeline, const std::string& corpus, const fs::path& out,
-                config::Overrides sets = {}) {
-    JobSpec s;
+  pipeline::JobResult run(const std::string& pipeline, const std::string& corpus,
+                          const fs::path& out, config::Overrides sets = {}) {
+    pipeline::JobSpec s;
     s.id = "sp";
     s.pipeline = pipeline;
     s.inputs = {(kRoot / "tests/data/corpus" / (corpus + ".jsonl")).string()};
     s.output = out.string();
     s.overrides = std::move(sets);
-    JobProgress progress;
-    CancelFlag cancel;
-    return run_job(s, env_, progress, cancel);
+    pipeline::JobProgress progress;
+    pipeline::CancelFlag cancel;
+    return pipeline::run_job(s, env_, progress, cancel);
   }
   static void expect_same_lines(const std::string& got, const std::string& want,
                                 const std::string& what) {
@@ -73,7 +73,7 @@ class SentencePiecePipelines : public ::testing::Test {
   }
 
   static std::unique_ptr<host::PluginRegistry> registry_;
-  RunEnvironment env_;
+  pipeline::RunEnvironment env_;
   TempDir dir_;
 };
 std::unique_ptr<host::PluginRegistry> SentencePiecePipelines::registry_;
@@ -134,7 +134,7 @@ TEST_F(SentencePiecePipelines, BothModelKeysAreAnError) {
 
 TEST_F(SentencePiecePipelines, BinOutputIsUint16ForTheseVocabularies) {
   for (const char* pipeline : {"tokenize-sp-unigram", "tokenize-sp-bpe"}) {
-    JobResult r = run(pipeline, "ru", dir_ / "train.bin", {});
+    pipeline::JobResult r = run(pipeline, "ru", dir_ / "train.bin", {});
     EXPECT_GT(r.tokens, 0u);
     // Each document is followed by the model's </s> (the default separator).
     const uint64_t ids = r.tokens + r.documents;

@@ -22,12 +22,12 @@ struct Unsupported : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-class AttentionRunner {
+class AttentionSubject {
  public:
   // self_check: also hold the reference to the plain definition (when the plugin under test is
   // the reference itself, comparing it with itself alone would prove nothing).
-  AttentionRunner(host::AttentionHandle plugin, host::AttentionHandle reference, uint64_t seed,
-                  bool self_check)
+  AttentionSubject(host::AttentionHandle plugin, host::AttentionHandle reference, uint64_t seed,
+                   bool self_check)
       : plugin_(std::move(plugin)),
         reference_(std::move(reference)),
         rng_(seed),
@@ -127,7 +127,7 @@ class AttentionRunner {
   bool self_check_;
 };
 
-AttentionShape shape(AttentionRunner& r, uint32_t hq, uint32_t hkv, uint32_t mask) {
+AttentionShape shape(AttentionSubject& r, uint32_t hq, uint32_t hkv, uint32_t mask) {
   AttentionShape s;
   s.heads_q = hq;
   s.heads_kv = hkv;
@@ -137,14 +137,14 @@ AttentionShape shape(AttentionRunner& r, uint32_t hq, uint32_t hkv, uint32_t mas
 }
 
 // Sequences with equal query and key lengths (self-attention).
-void self_lengths(AttentionRunner& r, AttentionShape& s, int batch, int lo, int hi) {
+void self_lengths(AttentionSubject& r, AttentionShape& s, int batch, int lo, int hi) {
   for (int b = 0; b < batch; ++b) {
     s.lq.push_back(r.len(lo, hi));
     s.lk.push_back(s.lq.back());
   }
 }
 
-void other_lengths(AttentionRunner& r, AttentionShape& s, int batch, int lo, int hi) {
+void other_lengths(AttentionSubject& r, AttentionShape& s, int batch, int lo, int hi) {
   for (int b = 0; b < batch; ++b) {
     s.lq.push_back(r.len(lo, hi));
     int k;
@@ -154,7 +154,7 @@ void other_lengths(AttentionRunner& r, AttentionShape& s, int batch, int lo, int
   }
 }
 
-void run_concurrency(Checker& c, AttentionRunner& r, unsigned threads) {
+void run_concurrency(Checker& c, AttentionSubject& r, unsigned threads) {
   std::vector<AttentionCase> cases;
   std::vector<std::vector<float>> expected;
   for (int i = 0; i < 12; ++i) {
@@ -217,17 +217,17 @@ void attention_suite(Report& report, const host::LoadedPlugin& plugin, const Opt
       return;
     }
   }
-  std::optional<AttentionRunner> runner;
+  std::optional<AttentionSubject> subject;
   if (!report.run("create", "create an instance with the given config", [&](Checker& c) {
         c.count_case();
-        runner.emplace(
+        subject.emplace(
             host::AttentionHandle(
                 host::create_instance(plugin, o.config, o.config_dir, o.config_file)),
             host::AttentionHandle(host::create_instance(*ref_plugin, YAML::Node(), o.config_dir)),
             o.seed, ref_plugin == &plugin);
       }))
     return;
-  auto& r = *runner;
+  auto& r = *subject;
 
   report.run("self-attention", "no mask, equal lengths, MHA, default scale", [&](Checker& c) {
     for (int i = 0; i < 8; ++i) {

@@ -22,10 +22,10 @@ struct Problem {
   std::vector<float> x;
 };
 
-class PositionalRunner {
+class PositionalSubject {
  public:
-  PositionalRunner(std::shared_ptr<host::PluginInstance> instance, uint64_t seed,
-                   uint32_t table_dim)
+  PositionalSubject(std::shared_ptr<host::PluginInstance> instance, uint64_t seed,
+                    uint32_t table_dim)
       : instance_(instance), h_(std::move(instance)), rng_(seed) {
     const auto& info = h_.info();
     dim_ = info.dim ? info.dim : (rotary() ? 64 : table_dim);
@@ -78,7 +78,7 @@ double dot(const float* a, const float* b, uint32_t n) {
   return s;
 }
 
-void check_bounds(Checker& c, PositionalRunner& r) {
+void check_bounds(Checker& c, PositionalSubject& r) {
   std::vector<int32_t> bad = {-1};
   if (r.max_positions() > 0) bad.push_back(static_cast<int32_t>(r.max_positions()));
   for (int32_t b : bad) {
@@ -103,7 +103,7 @@ void check_bounds(Checker& c, PositionalRunner& r) {
   }
 }
 
-void check_additive(Checker& c, PositionalRunner& r) {
+void check_additive(Checker& c, PositionalSubject& r) {
   // x + PE(pos) == PE(pos) added to zeros, then to x: the vector depends on the position only.
   auto p = r.problem(16);
   Problem zeros = p;
@@ -133,7 +133,7 @@ void check_additive(Checker& c, PositionalRunner& r) {
            "the same position gave two different vectors in one call");
 }
 
-void check_rotary(Checker& c, PositionalRunner& r) {
+void check_rotary(Checker& c, PositionalSubject& r) {
   auto p = r.problem(16);
   const auto x0 = p.x;
   r.apply(p);
@@ -191,18 +191,19 @@ void positional_suite(Report& report, const host::LoadedPlugin& plugin, const Op
     v.data = table.data();
     return v;
   };
-  std::optional<PositionalRunner> runner;
+  std::optional<PositionalSubject> subject;
   if (!report.run("create", "create an instance with the given config", [&](Checker& c) {
         c.count_case();
-        runner.emplace(host::create_instance(plugin, o.config, o.config_dir, o.config_file, lookup),
-                       o.seed, o.table_dim);
-        const auto& info = runner->handle().info();
+        subject.emplace(
+            host::create_instance(plugin, o.config, o.config_dir, o.config_file, lookup), o.seed,
+            o.table_dim);
+        const auto& info = subject->handle().info();
         c.expect(info.mode == QKV_POSITIONAL_ADDITIVE || info.mode == QKV_POSITIONAL_ROTARY,
                  "info().mode is " + std::to_string(info.mode) + ", neither additive nor rotary");
         c.expect(info.max_positions >= 0, "info().max_positions is negative");
       }))
     return;
-  auto& r = *runner;
+  auto& r = *subject;
   report.run("determinism", "the same call twice gives the same bytes", [&](Checker& c) {
     for (size_t n : {1, 7, 64}) {
       c.count_case();

@@ -17,6 +17,8 @@ namespace qkv::sdk {
 inline std::string positions_error(std::span<const int32_t> positions, int64_t max_positions) {
   for (size_t t = 0; t < positions.size(); ++t) {
     const int32_t p = positions[t];
+    // Runs once per token of every positional call: text is made only for the one reported.
+    if (p >= 0 && (max_positions <= 0 || p < max_positions)) continue;
     const std::string which = "position " + std::to_string(p) + " of token " + std::to_string(t);
     if (p < 0) return which + " is negative";
     if (max_positions > 0 && p >= max_positions)

@@ -17,7 +17,8 @@ class FakeRunner : public jobs::JobRunner {
   std::atomic<int> runs{0};
   std::atomic<int> max_parallel{0};
 
-  JobResult run(const JobSpec& spec, JobProgress& progress, CancelFlag& cancel) override {
+  pipeline::JobResult run(const pipeline::JobSpec& spec, pipeline::JobProgress& progress,
+                          pipeline::CancelFlag& cancel) override {
     ++runs;
     int now = ++parallel_;
     for (int m = max_parallel.load(); now > m && !max_parallel.compare_exchange_weak(m, now);) {
@@ -29,7 +30,7 @@ class FakeRunner : public jobs::JobRunner {
     if (!spec.inputs.empty() && spec.inputs[0] == "fail")
       throw jobs::JobError("pipeline_error", "fake failure");
     progress.documents_total = spec.inputs.size();
-    JobResult r;
+    pipeline::JobResult r;
     for (size_t i = 0; i < spec.inputs.size(); ++i) {
       if (cancel()) return r;
       std::this_thread::sleep_for(step);

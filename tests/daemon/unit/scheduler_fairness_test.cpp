@@ -59,7 +59,7 @@ struct Fairness : ::testing::Test {
     return s;
   }
   std::shared_ptr<JobRecord> job(const std::string& id, const Submitter& who, bool hold = false) {
-    JobSpec spec;
+    pipeline::JobSpec spec;
     spec.inputs = {"doc"};
     return std::make_shared<JobRecord>(id, spec, who,
                                        std::make_shared<OrderedLease>(claims, id, hold));

@@ -46,7 +46,7 @@ struct Fixture : ::testing::Test {
   }
   std::pair<std::shared_ptr<JobRecord>, std::shared_ptr<MemoryLease>> job(std::string id,
                                                                           int docs) {
-    JobSpec s;
+    pipeline::JobSpec s;
     s.inputs.assign(docs, "doc");
     auto lease = std::make_shared<MemoryLease>();
     return {std::make_shared<JobRecord>(id, s, Submitter{}, lease), lease};
@@ -126,7 +126,7 @@ TEST_F(Fixture, RunTimeLimitFailsTheJobWithTimeout) {
 
 TEST_F(Fixture, RunnerErrorCodeReachesTheOutcome) {
   auto s = make({.max_queue = 8, .max_running = 1});
-  JobSpec spec;
+  pipeline::JobSpec spec;
   spec.inputs = {"fail"};
   auto lease = std::make_shared<MemoryLease>();
   auto j = std::make_shared<JobRecord>("f", spec, Submitter{}, lease);

@@ -54,7 +54,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     expect_failure_report("bad_json", std::string("job file is not valid JSON: ") + e.what());
     return 0;
   }
-  qkv::JobSpec spec;
+  qkv::pipeline::JobSpec spec;
   try {
     spec = jobs::parse_job_fields(request, jobs::JobKind::file, "tokenize-gpt2");
   } catch (const jobs::JobError& e) {

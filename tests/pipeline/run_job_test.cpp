@@ -1,4 +1,4 @@
-// The pipeline runner with a byte-level fake tokenizer (id = byte value), so every expected
+// pipeline::run_job with a byte-level fake tokenizer (id = byte value), so every expected
 // output is computed directly from the input bytes: formats, ordering, thread-count
 // independence, the UTF-8 policy, decode, inline jobs, cancel, a model stage.
 #include <gtest/gtest.h>
@@ -10,7 +10,7 @@
 
 #include "config/diagnostics.hpp"
 #include "pipeline/model_stage.hpp"
-#include "pipeline/runner.hpp"
+#include "pipeline/run_job.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -18,7 +18,7 @@ namespace {
 using namespace qkv;
 using namespace qkv::test;
 
-class ByteTokenizer : public Tokenizer {
+class ByteTokenizer : public pipeline::Tokenizer {
  public:
   explicit ByteTokenizer(uint32_t vocab = 256, int32_t shift = 0) : vocab_(vocab), shift_(shift) {}
   void encode(std::string_view text, std::vector<int32_t>& ids,
@@ -56,7 +56,7 @@ std::string ids_of(std::string_view text, int32_t shift = 0) {
   return s + "]";
 }
 
-class Runner : public ::testing::Test {
+class RunJob : public ::testing::Test {
  protected:
   void SetUp() override {
     spit(dir_ / "byte.yaml",
@@ -65,12 +65,12 @@ class Runner : public ::testing::Test {
     env_.pipelines_dir = dir_.path();
     env_.tokenizer_factory = [this](const config::PipelineConfig&) { return tokenizer_; };
   }
-  JobResult run(JobSpec spec, unsigned threads = 2) {
+  pipeline::JobResult run(pipeline::JobSpec spec, unsigned threads = 2) {
     if (spec.pipeline.empty()) spec.pipeline = "byte";
     spec.threads = threads;
-    return run_job(spec, env_, progress_, cancel_);
+    return pipeline::run_job(spec, env_, progress_, cancel_);
   }
-  std::string fail(JobSpec spec) {
+  std::string fail(pipeline::JobSpec spec) {
     try {
       run(std::move(spec));
     } catch (const std::exception& e) {
@@ -79,20 +79,20 @@ class Runner : public ::testing::Test {
     return "no error";
   }
   TempDir dir_;
-  RunEnvironment env_;
-  JobProgress progress_;
-  CancelFlag cancel_;
+  pipeline::RunEnvironment env_;
+  pipeline::JobProgress progress_;
+  pipeline::CancelFlag cancel_;
   std::shared_ptr<ByteTokenizer> tokenizer_ = std::make_shared<ByteTokenizer>();
 };
 
-TEST_F(Runner, JsonlIdsInInputOrder) {
+TEST_F(RunJob, JsonlIdsInInputOrder) {
   spit(dir_ / "in.jsonl",
        "{\"text\":\"ab\"}\n{\"id\":2,\"text\":\"\"}\n{\"text\":\"x\\ny\"}\n{\"text\":\"z\"}\n");
   spit(dir_ / "in2.txt", "line one\n\nlast");
-  JobSpec s;
+  pipeline::JobSpec s;
   s.inputs = {(dir_ / "in.jsonl").string(), (dir_ / "in2.txt").string()};
   s.output = (dir_ / "out.jsonl").string();
-  JobResult r = run(s);
+  pipeline::JobResult r = run(s);
   EXPECT_EQ(slurp(dir_ / "out.jsonl"), "[97,98]\n[]\n[120,10,121]\n[122]\n" + ids_of("line one") +
                                            "\n[]\n" + ids_of("last") + "\n");
   EXPECT_EQ(r.documents, 7u);
@@ -113,16 +113,16 @@ TEST_F(Runner, JsonlIdsInInputOrder) {
 // input.on_error: skip: bad records get no output row and go to OUT.rejects.jsonl with file,
 // line and byte offset; the manifest counts them; more than input.max_errors fails the job and
 // writes nothing; without skip the first bad record fails the job.
-TEST_F(Runner, BadRecordsAreSkippedIntoRejectsWhenAsked) {
+TEST_F(RunJob, BadRecordsAreSkippedIntoRejectsWhenAsked) {
   const std::string bad_json = "{\"text\": oops}\n";
   const std::string bad_utf8 = "{\"text\":\"\xff\"}\n";
   spit(dir_ / "in.jsonl", "{\"text\":\"a\"}\n" + bad_json + "{\"text\":\"b\"}\n" + bad_utf8 +
                               "{\"nofield\":1}\n{\"text\":\"c\"}\n\n");
-  JobSpec s;
+  pipeline::JobSpec s;
   s.inputs = {(dir_ / "in.jsonl").string()};
   s.output = (dir_ / "o.bin").string();
   s.overrides = {{"input.on_error", "skip"}, {"output.separator", "none"}};
-  JobResult r = run(s);
+  pipeline::JobResult r = run(s);
   EXPECT_EQ(slurp(dir_ / "o.bin"), std::string("a\0b\0c\0", 6));
   EXPECT_EQ(r.documents, 6u) << "records read, the trailing blank line is none";
   EXPECT_EQ(r.rejected, 3u);
@@ -156,11 +156,11 @@ TEST_F(Runner, BadRecordsAreSkippedIntoRejectsWhenAsked) {
 }
 
 // .txt framing (input.document) through a whole job: BOM skipped, CRLF ends lines, paragraphs.
-TEST_F(Runner, TxtDocumentModes) {
+TEST_F(RunJob, TxtDocumentModes) {
   spit(dir_ / "in.txt",
        "\xEF\xBB\xBF"
        "ab\r\ncd\r\n\r\nef\r\n");
-  JobSpec s;
+  pipeline::JobSpec s;
   s.inputs = {(dir_ / "in.txt").string()};
   s.output = (dir_ / "lines.jsonl").string();
   run(s);
@@ -175,9 +175,9 @@ TEST_F(Runner, TxtDocumentModes) {
   EXPECT_EQ(slurp(dir_ / "file.jsonl"), "[97,98,13,10,99,100,13,10,13,10,101,102,13,10]\n");
 }
 
-TEST_F(Runner, OffsetsForm) {
+TEST_F(RunJob, OffsetsForm) {
   spit(dir_ / "in.txt", "hi\n");
-  JobSpec s;
+  pipeline::JobSpec s;
   s.inputs = {(dir_ / "in.txt").string()};
   s.output = (dir_ / "o.jsonl").string();
   s.overrides = {{"output.offsets", "true"}};
@@ -185,9 +185,9 @@ TEST_F(Runner, OffsetsForm) {
   EXPECT_EQ(slurp(dir_ / "o.jsonl"), "{\"ids\":[104,105],\"offsets\":[[0,1],[1,2]]}\n");
 }
 
-TEST_F(Runner, MultiFieldJsonl) {
+TEST_F(RunJob, MultiFieldJsonl) {
   spit(dir_ / "in.jsonl", "{\"a\":\"x\",\"b\":\"yz\"}\n");
-  JobSpec s;
+  pipeline::JobSpec s;
   s.inputs = {(dir_ / "in.jsonl").string()};
   s.output = (dir_ / "o.jsonl").string();
   s.overrides = {{"input.fields", "{src: a, tgt: b}"}};
@@ -196,7 +196,7 @@ TEST_F(Runner, MultiFieldJsonl) {
 }
 
 // Many documents, chunks of 7, compressed and plain inputs: same bytes for 1, 2 and 4 threads.
-TEST_F(Runner, OutputBytesDoNotDependOnThreads) {
+TEST_F(RunJob, OutputBytesDoNotDependOnThreads) {
   std::mt19937 rng(7);
   std::string jsonl, txt;
   for (int i = 0; i < 3000; ++i) {
@@ -212,11 +212,11 @@ TEST_F(Runner, OutputBytesDoNotDependOnThreads) {
   for (const char* format : {"jsonl", "bin"}) {
     std::vector<std::string> outs;
     for (unsigned threads : {1u, 2u, 4u}) {
-      JobSpec s;
+      pipeline::JobSpec s;
       s.inputs = {(dir_ / "a.jsonl").string(), (dir_ / "b.txt.gz").string()};
       s.output = (dir_ / (std::string("o") + std::to_string(threads) + "." + format)).string();
       s.overrides = {{"batch.documents", "7"}, {"output.format", format}};
-      JobResult r = run(s, threads);
+      pipeline::JobResult r = run(s, threads);
       EXPECT_EQ(r.documents, 6000u);
       std::string bytes = slurp(s.output);
       if (std::string(format) == "bin")
@@ -228,9 +228,9 @@ TEST_F(Runner, OutputBytesDoNotDependOnThreads) {
   }
 }
 
-TEST_F(Runner, BinAndIdxReadBackIndependently) {
+TEST_F(RunJob, BinAndIdxReadBackIndependently) {
   spit(dir_ / "in.txt", "ab\n\nxyz\n");
-  JobSpec s;
+  pipeline::JobSpec s;
   s.inputs = {(dir_ / "in.txt").string()};
   s.output = (dir_ / "t.bin").string();
   s.overrides = {{"output.format", "bin"}};
@@ -257,13 +257,13 @@ TEST_F(Runner, BinAndIdxReadBackIndependently) {
   EXPECT_EQ(nlohmann::json::parse(slurp(dir_ / "w.manifest.json"))["dtype"], "uint32");
 }
 
-TEST_F(Runner, InvalidUtf8ErrorNamesFileDocumentAndOffsets) {
+TEST_F(RunJob, InvalidUtf8ErrorNamesFileDocumentAndOffsets) {
   // Line 2 (document 1): "ok " then 0xC3 0x28 -> invalid at byte 3 of the text.
   const std::string first = "{\"text\":\"fine\"}\n";
   const std::string second = "{\"text\":\"ok \xC3(\"}\n";
   spit(dir_ / "in.jsonl", first + second);
   spit(dir_ / "out.jsonl", "existing");
-  JobSpec s;
+  pipeline::JobSpec s;
   s.inputs = {(dir_ / "in.jsonl").string()};
   s.output = (dir_ / "out.jsonl").string();
   const std::string msg = fail(s);
@@ -283,7 +283,7 @@ TEST_F(Runner, InvalidUtf8ErrorNamesFileDocumentAndOffsets) {
 
 // Every case of invalid_utf8.bin, placed as line 2 of a .txt after a valid line: the error
 // names line 2, document 1 and Python's first-invalid offset (tests/io/data).
-TEST_F(Runner, InvalidUtf8CasesReportPythonsOffsets) {
+TEST_F(RunJob, InvalidUtf8CasesReportPythonsOffsets) {
   const auto cases =
       split_lines(slurp(fs::path(QKV_SOURCE_DIR) / "tests/data/corpus/invalid_utf8.bin"));
   auto rows =
@@ -294,7 +294,7 @@ TEST_F(Runner, InvalidUtf8CasesReportPythonsOffsets) {
     size_t line, first;
     r >> line >> first;
     spit(dir_ / "case.txt", "valid\n" + cases[line] + "\n");
-    JobSpec s;
+    pipeline::JobSpec s;
     s.inputs = {(dir_ / "case.txt").string()};
     s.output = (dir_ / "o.jsonl").string();
     EXPECT_EQ(
@@ -307,33 +307,33 @@ TEST_F(Runner, InvalidUtf8CasesReportPythonsOffsets) {
 }
 
 // A read error (truncated .gz) fails the job even when it falls between chunks.
-TEST_F(Runner, TruncatedCompressedInputFailsTheJob) {
+TEST_F(RunJob, TruncatedCompressedInputFailsTheJob) {
   std::string txt;
   for (int i = 0; i < 20000; ++i) txt += "line " + std::to_string(i * 7919 % 10007) + "\n";
   gzFile g = gzopen((dir_ / "t.txt.gz").c_str(), "wb");
   gzwrite(g, txt.data(), static_cast<unsigned>(txt.size()));
   gzclose(g);
   fs::resize_file(dir_ / "t.txt.gz", fs::file_size(dir_ / "t.txt.gz") / 2);
-  JobSpec s;
+  pipeline::JobSpec s;
   s.inputs = {(dir_ / "t.txt.gz").string()};
   s.output = (dir_ / "o.jsonl").string();
   EXPECT_NE(fail(s).find("t.txt.gz: gzip data is corrupt or truncated"), std::string::npos);
   EXPECT_FALSE(fs::exists(dir_ / "o.jsonl"));
 }
 
-TEST_F(Runner, JsonErrorsNameTheLine) {
+TEST_F(RunJob, JsonErrorsNameTheLine) {
   spit(dir_ / "in.jsonl", "{\"text\":\"a\"}\n{\"txt\":\"b\"}\n");
-  JobSpec s;
+  pipeline::JobSpec s;
   s.inputs = {(dir_ / "in.jsonl").string()};
   s.output = (dir_ / "o.jsonl").string();
   EXPECT_EQ(fail(s), (dir_ / "in.jsonl").string() + ":2: document 1: has no field \"text\"");
   EXPECT_FALSE(fs::exists(dir_ / "o.jsonl"));
 }
 
-TEST_F(Runner, DecodeJsonlAndBin) {
+TEST_F(RunJob, DecodeJsonlAndBin) {
   const std::string text = "h\xC3\xA9llo \"w\"\n";
   spit(dir_ / "in.txt", text + "\n" + "\xC3\xA9\n");
-  JobSpec enc;
+  pipeline::JobSpec enc;
   enc.inputs = {(dir_ / "in.txt").string()};
   enc.output = (dir_ / "ids.jsonl").string();
   run(enc);
@@ -342,11 +342,11 @@ TEST_F(Runner, DecodeJsonlAndBin) {
   run(enc);
   spit(dir_ / "more.jsonl", "{\"ids\":[195],\"offsets\":[[0,1]]}\n");
   for (const char* in : {"ids.jsonl", "ids.bin"}) {
-    JobSpec dec;
+    pipeline::JobSpec dec;
     dec.decode = true;
     dec.inputs = {(dir_ / in).string(), (dir_ / "more.jsonl").string()};
     dec.output = (dir_ / "text.jsonl").string();
-    JobResult r = run(dec);
+    pipeline::JobResult r = run(dec);
     EXPECT_EQ(r.documents, 4u);
     EXPECT_EQ(slurp(dir_ / "text.jsonl"),
               "{\"text\":\"h\xC3\xA9llo \\\"w\\\"\"}\n{\"text\":\"\"}\n{\"text\":\"\xC3\xA9\"}\n"
@@ -361,13 +361,13 @@ TEST_F(Runner, DecodeJsonlAndBin) {
   idx += std::string("\0\0\0\0\0\0\0\0\x01\0\0\0\0\0\0\0", 16);
   spit(dir_ / "bad.idx.npy", idx);
   spit(dir_ / "bad.bin", std::string("\xe7\x03", 2));  // 999
-  JobSpec bin;
+  pipeline::JobSpec bin;
   bin.decode = true;
   bin.inputs = {(dir_ / "ids.bin").string(), (dir_ / "bad.bin").string()};
   bin.output = (dir_ / "t3.jsonl").string();
   EXPECT_EQ(fail(bin), (dir_ / "bad.bin").string() + ": document 3: unknown id 999");
   spit(dir_ / "bad.jsonl", "[1,2]\n[1,\"x\"]\n");
-  JobSpec dec;
+  pipeline::JobSpec dec;
   dec.decode = true;
   dec.inputs = {(dir_ / "bad.jsonl").string()};
   dec.output = (dir_ / "t2.jsonl").string();
@@ -378,22 +378,22 @@ TEST_F(Runner, DecodeJsonlAndBin) {
   EXPECT_EQ(fail(dec), (dir_ / "bad.jsonl").string() + ":1: document 0: unknown id 999");
 }
 
-TEST_F(Runner, InlineJobs) {
-  JobSpec s;
+TEST_F(RunJob, InlineJobs) {
+  pipeline::JobSpec s;
   s.texts = {"ab", "", "\xC3"};
   EXPECT_NE(fail(s).find("inline text 2: document 2: invalid UTF-8 at byte 0"), std::string::npos);
   s.overrides = {{"input.invalid_utf8", "replace"}};
-  JobResult r = run(s);
+  pipeline::JobResult r = run(s);
   EXPECT_EQ(r.inline_results, (std::vector<std::string>{"[97,98]", "[]", "[239,191,189]"}));
   EXPECT_TRUE(r.outputs.empty());
-  JobSpec d;
+  pipeline::JobSpec d;
   d.decode = true;
   d.texts = {"[104,105]", "[195]"};
   EXPECT_EQ(run(d).inline_results,
             (std::vector<std::string>{"{\"text\":\"hi\"}", "{\"bytes_b64\":\"ww==\"}"}));
 }
 
-TEST_F(Runner, CancelRemovesTemporaryFiles) {
+TEST_F(RunJob, CancelRemovesTemporaryFiles) {
   std::string many;
   for (int i = 0; i < 2000; ++i) many += "document number " + std::to_string(i) + "\n";
   spit(dir_ / "in.txt", many);
@@ -401,16 +401,16 @@ TEST_F(Runner, CancelRemovesTemporaryFiles) {
   tokenizer_->on_encode = [&] {
     if (++seen == 5000) cancel_.requested = true;
   };
-  JobSpec s;
+  pipeline::JobSpec s;
   s.inputs = {(dir_ / "in.txt").string()};
   s.output = (dir_ / "o.jsonl").string();
-  EXPECT_THROW(run(s), JobCancelled);
+  EXPECT_THROW(run(s), pipeline::JobCancelled);
   EXPECT_EQ(dir_.names(), (std::vector<std::string>{"byte.yaml", "in.txt"}));
 }
 
-TEST_F(Runner, PipelineLookupAndConfigErrors) {
+TEST_F(RunJob, PipelineLookupAndConfigErrors) {
   spit(dir_ / "in.txt", "a\n");
-  JobSpec s;
+  pipeline::JobSpec s;
   s.inputs = {(dir_ / "in.txt").string()};
   s.output = (dir_ / "o.jsonl").string();
   s.pipeline = (dir_ / "byte.yaml").string();  // by path
@@ -427,12 +427,12 @@ TEST_F(Runner, PipelineLookupAndConfigErrors) {
 }
 
 // A model stage that returns, per token, [id, position] and, per document, its length.
-class FakeStage : public ModelStage {
+class FakeStage : public pipeline::ModelStage {
  public:
   size_t max_tokens(size_t) const override { return 4; }
-  StageOutput run(const TokenBatch& b) const override {
-    StageOutput out;
-    StageTensor tok{"", 2, false, {}, {}}, len{".len", 1, true, {}, {}};
+  pipeline::StageOutput run(const pipeline::TokenBatch& b) const override {
+    pipeline::StageOutput out;
+    pipeline::StageTensor tok{"", 2, false, {}, {}}, len{".len", 1, true, {}, {}};
     for (size_t d = 0; d < b.documents(); ++d) {
       const int32_t begin = b.cu_seqlens[0][d], end = b.cu_seqlens[0][d + 1];
       for (int32_t t = begin; t < end; ++t) {
@@ -448,17 +448,19 @@ class FakeStage : public ModelStage {
   }
 };
 
-TEST_F(Runner, ModelStageWritesNpyWithOffsets) {
+TEST_F(RunJob, ModelStageWritesNpyWithOffsets) {
   fs::create_directories(dir_ / "m");
   spit(dir_ / "model.yaml",
        "tokenizer: {plugin: fake}\nmodel: {path: m}\nbatch: {documents: 2, max_tokens: 5}\n");
-  env_.model_stage_factory = [](const ModelStageContext&) { return std::make_unique<FakeStage>(); };
+  env_.model_stage_factory = [](const pipeline::ModelStageContext&) {
+    return std::make_unique<FakeStage>();
+  };
   spit(dir_ / "in.txt", "ab\nc\nlonger\n");
-  JobSpec s;
+  pipeline::JobSpec s;
   s.pipeline = "model";
   s.inputs = {(dir_ / "in.txt").string()};
   s.output = (dir_ / "v.npy").string();
-  JobResult r = run(s);
+  pipeline::JobResult r = run(s);
   EXPECT_EQ(r.truncated, 1u);  // "longer" cut to 4 tokens
   Npy main = read_npy_independently(dir_ / "v.npy");
   EXPECT_EQ(main.descr, "<f4");
@@ -471,16 +473,16 @@ TEST_F(Runner, ModelStageWritesNpyWithOffsets) {
   EXPECT_EQ(len.shape, (std::vector<int64_t>{3}));
   EXPECT_EQ(len.values<float>(), (std::vector<float>{2, 1, 4}));
   EXPECT_FALSE(fs::exists(dir_ / "v.len.offsets.npy"));
-  JobSpec inl;
+  pipeline::JobSpec inl;
   inl.pipeline = "model";
   inl.texts = {"hi"};
   EXPECT_EQ(run(inl).inline_results, (std::vector<std::string>{"[[104,0],[105,1]]"}));
 }
 
-TEST_F(Runner, ModelPipelineWithoutModelRuntimeFailsClearly) {
+TEST_F(RunJob, ModelPipelineWithoutModelRuntimeFailsClearly) {
   fs::create_directories(dir_ / "m");
   spit(dir_ / "model.yaml", "tokenizer: {plugin: fake}\nmodel: {path: m}\n");
-  JobSpec inl;
+  pipeline::JobSpec inl;
   inl.pipeline = "model";
   inl.texts = {"hi"};
   EXPECT_NE(fail(inl).find("model.yaml: model: this program was built without the model runtime"),
@@ -490,14 +492,14 @@ TEST_F(Runner, ModelPipelineWithoutModelRuntimeFailsClearly) {
 
 // With a StageCache (the daemon's), jobs of one model pipeline share one stage: the weights
 // load once, not per inline run. The factory sees the typed section config/ validated.
-TEST_F(Runner, ModelStageIsMadeOncePerPipelineWithACache) {
+TEST_F(RunJob, ModelStageIsMadeOncePerPipelineWithACache) {
   fs::create_directories(dir_ / "m");
   spit(dir_ / "model.yaml",
        "tokenizer: {plugin: fake}\nmodel: {path: m, output: topk, topk: 3, attention: {plugin: "
        "attention-reference, config: {k: v}}}\n");
   std::atomic<int> made{0};
   uint32_t want_topk = 3;
-  env_.model_stage_factory = [&](const ModelStageContext& c) {
+  env_.model_stage_factory = [&](const pipeline::ModelStageContext& c) {
     ++made;
     EXPECT_EQ(c.model.path, fs::absolute(dir_ / "m").lexically_normal());
     EXPECT_EQ(c.model.output, config::ModelOutput::topk);
@@ -508,8 +510,8 @@ TEST_F(Runner, ModelStageIsMadeOncePerPipelineWithACache) {
     EXPECT_EQ(c.source_file, (dir_ / "model.yaml").string());
     return std::make_unique<FakeStage>();
   };
-  env_.cache = std::make_shared<StageCache>();
-  JobSpec inl;
+  env_.cache = std::make_shared<pipeline::StageCache>();
+  pipeline::JobSpec inl;
   inl.pipeline = "model";
   inl.texts = {"hi"};
   EXPECT_EQ(run(inl).inline_results, (std::vector<std::string>{"[[104,0],[105,1]]"}));

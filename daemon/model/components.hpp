@@ -1,30 +1,29 @@
-// What the runtime needs from attention and positional implementations. The ModelStage adapts
-// the host's plugin handles to these; built-in positions implement them directly.
+// The interfaces the runtime computes attention and positions through. It computes neither
+// itself: daemon/model/stage.cpp and plugin_positions.cpp adapt the host's plugin
+// handles to these (tests add an independent double-precision attention).
 #pragma once
 
 #include <qkv/abi.h>
 
 #include <cstdint>
-#include <memory>
 #include <span>
 
 namespace qkv::model {
 
-struct ModelConfig;
-struct StackWeights;
-
-class AttentionBackend {
+class Attention {
  public:
-  virtual ~AttentionBackend() = default;
+  virtual ~Attention() = default;
   // One packed varlen batch; struct_size is filled in by the caller. Throws on error.
   virtual void forward(const qkv_attention_args& args) const = 0;
 };
 
-class PositionalBackend {
+class PositionalEncoding {
  public:
-  virtual ~PositionalBackend() = default;
+  virtual ~PositionalEncoding() = default;
   virtual bool rotary() const = 0;
   virtual int64_t max_positions() const = 0;  // 0: unbounded
+  // Each call covers a whole packed batch (every row of every document), never one row: the
+  // per-call cost of crossing the plugin ABI is paid once per batch and layer.
   // x[t*row_stride + i] += PE(positions[t])[i], i < dim.
   virtual void add(float* x, uint32_t dim, size_t row_stride,
                    std::span<const int32_t> positions) const = 0;
@@ -32,10 +31,5 @@ class PositionalBackend {
   virtual void rotate(float* x, uint32_t heads, uint32_t head_dim, size_t row_stride,
                       std::span<const int32_t> positions) const = 0;
 };
-
-// The positions the model config asks for, computed in the runtime (learned table from the
-// stack's weights, sinusoidal, rotary NeoX half-split); nullptr for Positions::None.
-std::unique_ptr<PositionalBackend> builtin_positions(const ModelConfig& config,
-                                                     const StackWeights& stack);
 
 }  // namespace qkv::model

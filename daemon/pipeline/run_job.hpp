@@ -1,4 +1,4 @@
-// The pipeline runner: executes one JobSpec (files or inline texts, encode or decode) with a
+// Pipeline runs: run_job executes one JobSpec (files or inline texts, encode or decode) with a
 // oneTBB parallel_pipeline: serial in-order read -> parallel tokenize [-> model] -> serial
 // in-order write. Memory stays bounded (a few chunks in flight per worker); output bytes do
 // not depend on the thread count. Safe to call from many threads at once (one job each).
@@ -26,7 +26,7 @@ namespace qkv::config {
 struct DaemonConfig;
 }
 
-namespace qkv {
+namespace qkv::pipeline {
 
 struct RunEnvironment {
   const config::DaemonConfig* daemon = nullptr;  // optional
@@ -70,4 +70,4 @@ JobResult run_job(const JobSpec& spec, const RunEnvironment& env, JobProgress& p
 // (pipeline/client_paths.hpp); refusals throw io::PathError.
 config::PipelineConfig load_job_pipeline(const JobSpec& spec, const RunEnvironment& env);
 
-}  // namespace qkv
+}  // namespace qkv::pipeline

@@ -1,4 +1,4 @@
-#include "pipeline/runner.hpp"
+#include "pipeline/run_job.hpp"
 
 #include <oneapi/tbb/info.h>
 
@@ -11,7 +11,7 @@
 #include "pipeline/job_context.hpp"
 #include "pipeline/plugin_tokenizer.hpp"
 
-namespace qkv {
+namespace qkv::pipeline {
 namespace {
 
 // What a model stage holds, for the cache's byte limit: the files of its folder (weights).
@@ -106,4 +106,4 @@ JobResult run_job(const JobSpec& spec, const RunEnvironment& env, JobProgress& p
   return result;
 }
 
-}  // namespace qkv
+}  // namespace qkv::pipeline
