@@ -48,6 +48,17 @@ int exit_for_state(const std::string& state) {
   return kJobFailed;
 }
 
+// ", 3 truncated (model.truncate), 2 bad records skipped (OUT.rejects.jsonl)", or "": what a
+// done job's result did not write whole, shown by status and wait, not only in the manifest.
+std::string cut_and_skipped(const json& result) {
+  std::string s;
+  if (auto n = result.value("truncated", uint64_t(0)))
+    s += ", " + std::to_string(n) + " truncated (model.truncate)";
+  if (auto n = result.value("rejected", uint64_t(0)))
+    s += ", " + std::to_string(n) + " bad records skipped (OUT.rejects.jsonl)";
+  return s;
+}
+
 void print_outcome(const json& job) {
   std::string id = job.value("id", ""), state = job.value("state", "");
   if (protocol::parse_job_state(state) == JobState::done) {
@@ -59,6 +70,8 @@ void print_outcome(const json& job) {
                 static_cast<unsigned long long>(r.value("tokens", uint64_t(0))),
                 human_bytes(bytes).c_str(), seconds,
                 human_bytes(seconds > 0 ? bytes / seconds : 0).c_str());
+    if (std::string more = cut_and_skipped(r); !more.empty())
+      std::printf("job %s: %s\n", id.c_str(), more.substr(2).c_str());
     for (auto& out : r.value("outputs", json::array()))
       std::printf("  wrote %s\n", out.get<std::string>().c_str());
   } else {
@@ -133,7 +146,8 @@ void print_status(const json& job) {
   if (job.contains("result")) {
     auto r = job["result"];
     line("result:", std::to_string(r.value("documents", uint64_t(0))) + " documents, " +
-                        std::to_string(r.value("tokens", uint64_t(0))) + " tokens");
+                        std::to_string(r.value("tokens", uint64_t(0))) + " tokens" +
+                        cut_and_skipped(r));
     for (auto& out : r.value("outputs", json::array())) line("wrote:", out.get<std::string>());
   }
   if (job.contains("error")) {

@@ -103,8 +103,9 @@ json progress_json(const pipeline::JobProgress& p) {
 }
 
 json result_json(const pipeline::JobResult& r) {
-  return {{"documents", r.documents}, {"tokens", r.tokens},   {"input_bytes", r.input_bytes},
-          {"truncated", r.truncated}, {"seconds", r.seconds}, {"outputs", r.outputs}};
+  return {{"documents", r.documents}, {"tokens", r.tokens},     {"input_bytes", r.input_bytes},
+          {"truncated", r.truncated}, {"rejected", r.rejected}, {"seconds", r.seconds},
+          {"outputs", r.outputs}};
 }
 
 json job_view(const JobRecord& job, const JobOutcome* final) {

@@ -85,5 +85,35 @@ TEST(QkvctlSurface, SubmitListStatusAndJsonKeepTheirShape) {
   EXPECT_TRUE(reply.contains("id"));
 }
 
+// A done job that skipped bad records (input.on_error: skip) says so in `status` and `wait`,
+// not only in its manifest: one result line, and wait's summary line stays the first.
+TEST(QkvctlSurface, StatusAndWaitShowSkippedRecords) {
+  Rig s;
+  write_text(s.in / "bad.jsonl", "{\"text\":\"one\"}\n{\"text\": oops}\n{\"text\":\"two\"}\n");
+  Daemon d(s);
+  d.start();
+  auto ctl = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {bin("qkvctl"), "--socket", s.socket.string()});
+    return run_cmd(args);
+  };
+  auto sub = ctl({"submit", "-p", "bytes", "--set", "input.on_error=skip", "-o",
+                  (s.out / "bad.jsonl").string(), (s.in / "bad.jsonl").string()});
+  ASSERT_EQ(sub.code, 0) << sub.err;
+  const std::string id = lines_of(sub.out).at(0);
+  auto wait = ctl({"wait", id});
+  ASSERT_EQ(wait.code, 0) << wait.err;
+  auto wl = lines_of(wait.out);
+  ASSERT_GE(wl.size(), 2u) << wait.out;
+  EXPECT_EQ(wl[0].rfind("job " + id + " done: 3 documents", 0), 0u) << wait.out;
+  EXPECT_EQ(wl[1], "job " + id + ": 1 bad records skipped (OUT.rejects.jsonl)") << wait.out;
+  auto st = ctl({"status", id});
+  ASSERT_EQ(st.code, 0) << st.err;
+  EXPECT_NE(st.out.find("result:    3 documents, 6 tokens, 1 bad records skipped"),
+            std::string::npos)
+      << st.out;
+  EXPECT_EQ(read_text(s.out / "bad.jsonl"), "[111,110,101]\n[116,119,111]\n");
+  EXPECT_TRUE(fs::exists(s.out / "bad.rejects.jsonl"));
+}
+
 }  // namespace
 }  // namespace qkv::test
