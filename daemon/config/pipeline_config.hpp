@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -57,6 +58,9 @@ struct PipelineConfig {
   struct Model {
     std::filesystem::path path;     // absolute: a directory with config.json + model.safetensors
     bool path_from_client = false;  // see host::ConfigValue::from_client
+    // A client's folder, opened beneath its root when checked (pipeline/client_paths.cpp): the
+    // model is read through this fd (as /proc/self/fd/N), never through the path again.
+    std::shared_ptr<const io::UniqueFd> pinned;
     ModelOutput output = ModelOutput::hidden;
     uint32_t topk = 5;
     bool truncate = true;  // cut documents longer than the positions (else the job fails)

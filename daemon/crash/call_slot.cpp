@@ -1,5 +1,7 @@
 #include "crash/call_slot.hpp"
 
+#include "crash/signal_stack.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -30,6 +32,7 @@ OwnerScope::OwnerScope(const Owner& owner) noexcept : previous_(slot.owner) { sl
 OwnerScope::~OwnerScope() { slot.owner = previous_; }
 
 CallScope::CallScope(std::string_view plugin, const char* what) noexcept : previous_(slot.call) {
+  ensure_signal_stack();  // a plugin's stack overflow must still reach the handler
   // The owner is complete before the call is marked (a signal may come between the stores).
   Call c{plugin.data(), plugin.size(), what};
   std::atomic_signal_fence(std::memory_order_seq_cst);

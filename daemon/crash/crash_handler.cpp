@@ -42,7 +42,9 @@ void install_crash_handler(int fd) {
   record_fd = fd;
   struct sigaction sa {};
   sa.sa_sigaction = on_fatal;
-  sa.sa_flags = SA_SIGINFO;
+  // SA_ONSTACK: on a thread with an alternate stack (crash/signal_stack.hpp) the handler
+  // runs even when the fault is a stack overflow.
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
   sigemptyset(&sa.sa_mask);
   // The other fatal signals wait while one record is written (two threads crashing at once).
   for (int s : kSignals) sigaddset(&sa.sa_mask, s);

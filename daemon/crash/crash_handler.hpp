@@ -2,8 +2,9 @@
 // thread's slot (crash/call_slot.hpp) as a crash record (crash/crash_record.hpp) to a file
 // descriptor opened beforehand, fsyncs it, restores the default action and re-raises, so the
 // process still dies with the signal (and dumps core where configured). Only async-signal-safe
-// calls. Not covered: a stack overflow (no alternate stack on the oneTBB workers), which then
-// dies without a record and blames no one.
+// calls. A stack overflow inside a plugin call is covered too: every thread that calls a
+// plugin has an alternate signal stack (crash/signal_stack.hpp). One outside any plugin call
+// on a thread without one dies without a record and blames no one.
 #pragma once
 
 namespace qkv::crash {

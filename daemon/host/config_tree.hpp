@@ -6,6 +6,9 @@
 
 #include <qkv/abi.h>
 
+#include "io/directory.hpp"
+
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +30,10 @@ struct ConfigValue {
   // (pipeline/client_paths.hpp), which replaces the scalar by the resolved path.
   bool from_client = false;
   bool path_checked = false;
+  // A checked client path, opened beneath its root when it was checked: config_path hands the
+  // plugin this open file (as /proc/self/fd/N), never the path, which a client could swap for
+  // a symlink after the check. Shared by copies; not part of fingerprint() (the path is).
+  std::shared_ptr<const io::UniqueFd> pinned;
 
   // Copies `node` (an undefined or invalid node gives a MISSING value).
   static ConfigValue from_yaml(const YAML::Node& node);

@@ -3,7 +3,11 @@
 #include "host/logger.hpp"
 #include "host/plugin_error.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstring>
 
@@ -164,21 +168,58 @@ qkv_error* HostServices::path(const qkv_config* cfg, std::string_view key, const
                          "and roots.input, and this plugin does not declare the key as a path");
   std::filesystem::path p(std::string(text, size));
   if (p.is_relative()) p = settings_.config_dir / p;
-  if (settings_.max_file_bytes) {  // before the plugin reads a byte of it
+  std::string handed = p.lexically_normal().string();
+  if (v->pinned && *v->pinned) {
+    // The file the policy checked, as it was opened then: the plugin reopens this fd, whatever
+    // happened to the path since (pipeline/client_paths.cpp opened it beneath its root).
+    struct stat st {};
+    if (::fstat(v->pinned->get(), &st) != 0 || !S_ISREG(st.st_mode))
+      return error_new(QKV_ERR_IO, where(cfg, key) + ": '" + std::string(key) + "': " + p.string() +
+                                       " is not a regular file");
+    if (settings_.max_file_bytes && uint64_t(st.st_size) > settings_.max_file_bytes)
+      return too_large(cfg, key, p, uint64_t(st.st_size));
+    std::string fd_path = "/proc/self/fd/" + std::to_string(v->pinned->get());
+    if (::access(fd_path.c_str(), R_OK) == 0) {  // no /proc: the checked path, as before
+      handed = fd_path;
+      std::lock_guard lock(mutex_);
+      shown_as_.try_emplace(std::move(fd_path), p.lexically_normal().string());
+    }
+  } else if (settings_.max_file_bytes) {  // before the plugin reads a byte of it
     std::error_code ec;
     if (std::filesystem::is_regular_file(p, ec)) {
       auto bytes = std::filesystem::file_size(p, ec);
-      if (!ec && bytes > settings_.max_file_bytes)
-        return error_new(QKV_ERR_IO, where(cfg, key) + ": '" + std::string(key) +
-                                         "': " + p.string() + " is " + std::to_string(bytes) +
-                                         " bytes, over " + settings_.limit_name + " (" +
-                                         std::to_string(settings_.max_file_bytes) + ")");
+      if (!ec && bytes > settings_.max_file_bytes) return too_large(cfg, key, p, bytes);
     }
   }
   std::lock_guard lock(mutex_);
-  auto [it, inserted] = resolved_.try_emplace(std::string(key), p.lexically_normal().string());
+  auto [it, inserted] = resolved_.try_emplace(std::string(key), std::move(handed));
   if (out) *out = it->second.c_str();
   return nullptr;
+}
+
+qkv_error* HostServices::too_large(const qkv_config* cfg, std::string_view key,
+                                   const std::filesystem::path& file, uint64_t bytes) {
+  return error_new(QKV_ERR_IO, where(cfg, key) + ": '" + std::string(key) + "': " + file.string() +
+                                   " is " + std::to_string(bytes) + " bytes, over " +
+                                   settings_.limit_name + " (" +
+                                   std::to_string(settings_.max_file_bytes) + ")");
+}
+
+std::string HostServices::readable(std::string message) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& [fd_path, real] : shown_as_) {
+    for (size_t at = message.find(fd_path); at != std::string::npos;
+         at = message.find(fd_path, at + real.size())) {
+      // "/proc/self/fd/1" must not match inside "/proc/self/fd/12".
+      const size_t end = at + fd_path.size();
+      if (end < message.size() && std::isdigit(static_cast<unsigned char>(message[end]))) {
+        at += 1;
+        continue;
+      }
+      message.replace(at, fd_path.size(), real);
+    }
+  }
+  return message;
 }
 
 uint64_t HostServices::file_bytes() const {

@@ -50,6 +50,9 @@ class HostServices {
                            const char** key, size_t* key_size, const char** text, size_t* size);
   std::string where(const qkv_config* cfg, std::string_view path);
   qkv_error* path(const qkv_config* cfg, std::string_view key, const char** out);
+  // `message` (a plugin's error) with each /proc/self/fd/N path() handed out shown as the file
+  // it stands for, so users read the path they gave.
+  std::string readable(std::string message) const;
   // Bytes of the regular files handed out by path() so far: what the instance has loaded.
   uint64_t file_bytes() const;
   qkv_error* tensor(std::string_view name, qkv_tensor_view* out);
@@ -60,12 +63,16 @@ class HostServices {
     return cfg ? cfg->root : config_.root;
   }
 
+  qkv_error* too_large(const qkv_config* cfg, std::string_view key,
+                       const std::filesystem::path& file, uint64_t bytes);
+
   std::string plugin_name_;
   InstanceConfig settings_;
   qkv_config config_;
   qkv_host table_{};
-  mutable std::mutex mutex_;                               // guards resolved_
+  mutable std::mutex mutex_;                               // guards resolved_ and shown_as_
   std::unordered_map<std::string, std::string> resolved_;  // config_path results handed out
+  std::unordered_map<std::string, std::string> shown_as_;  // "/proc/self/fd/N" -> its path
 };
 
 }  // namespace qkv::host

@@ -34,6 +34,7 @@ qkv_instance* PluginInstance::create_one() {
   qkv_instance* out = nullptr;
   crash::CallScope call(plugin_.name, "create");
   qkv_error* error = plugin_.descriptor->create(services_->table(), services_->config(), &out);
+  if (error) error->message = services_->readable(std::move(error->message));
   throw_if_error(error, context_ + ": create failed");
   if (!out)
     throw PluginError(QKV_ERR_INTERNAL,

@@ -29,11 +29,14 @@ OutputSet::OutputSet(OutputTarget target)
       stem_(stem_of(main_)),
       dir_(target_.folder) {}
 
-std::size_t OutputSet::remove_stale_temps(const fs::path& main) noexcept {
+std::size_t OutputSet::remove_stale_temps(const fs::path& main, const PathPolicy* policy) noexcept {
   try {
     const std::string name = main.filename().string();
     const std::string companion_prefix = stem_of(main).filename().string() + ".";
-    return io::remove_stale_temps(Directory::open(main.parent_path()), [&](std::string_view f) {
+    const auto folder =
+        policy ? policy->open_output_folder(main.parent_path())
+               : std::make_shared<const Directory>(Directory::open(main.parent_path()));
+    return io::remove_stale_temps(*folder, [&](std::string_view f) {
       return f == name || f.substr(0, companion_prefix.size()) == companion_prefix;
     });
   } catch (...) {

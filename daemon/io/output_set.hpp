@@ -18,6 +18,8 @@
 
 namespace qkv::io {
 
+class PathPolicy;
+
 // Where an output set goes: its folder fd, the main file, the rule each file name of the set is
 // held to, and whether existing files may be replaced.
 struct OutputTarget {
@@ -49,8 +51,10 @@ class OutputSet {
   std::vector<std::filesystem::path> commit(nlohmann::json manifest);
 
   // After a crash: removes the temporary files a dead writer left for the output set of `main`
-  // (its main file and companions). Returns how many; never throws.
-  static std::size_t remove_stale_temps(const std::filesystem::path& main) noexcept;
+  // (its main file and companions), in the folder `policy` opens (beneath its output root; no
+  // policy: by path). Returns how many; never throws.
+  static std::size_t remove_stale_temps(const std::filesystem::path& main,
+                                        const PathPolicy* policy = nullptr) noexcept;
 
  private:
   static std::filesystem::path stem_of(const std::filesystem::path& main);

@@ -259,6 +259,35 @@ UniqueFd PathPolicy::open_input(const fs::path& file) const {
   return fd;
 }
 
+std::shared_ptr<const Directory> PathPolicy::open_output_folder(const fs::path& folder) const {
+  const fs::path p = folder.lexically_normal();
+  if (!restricted_) return std::make_shared<const Directory>(Directory::open(p));
+  return open_folder_beneath(output_, p);
+}
+
+UniqueFd PathPolicy::open_asset(const fs::path& resolved, bool folder) const {
+  const fs::path p = resolved.lexically_normal();
+  const int flags = O_RDONLY | (folder ? O_DIRECTORY : 0);
+  for (const Roots* roots : {&models_, &input_}) {
+    for (size_t i = 0; i < roots->paths.size(); ++i) {
+      if (!is_within(p, roots->paths[i])) continue;
+      const std::string rel = p.lexically_relative(roots->paths[i]).string();
+      UniqueFd fd = (rel.empty() || rel == ".")
+                        ? UniqueFd(::openat(roots->dirs[i]->fd(), ".", flags | O_CLOEXEC))
+                        : open_beneath(*roots->dirs[i], rel, flags);
+      if (!fd) throw_errno(p.string(), "cannot open", errno);
+      struct stat st {};
+      if (::fstat(fd.get(), &st) != 0 || (folder ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)))
+        throw PathError("bad_request",
+                        "'" + p.string() + "' is not a " + (folder ? "folder" : "regular file"));
+      return fd;
+    }
+  }
+  throw PathError("path_denied", "'" + p.string() + "' is outside the asset roots (" +
+                                     roots_text(models_.key, models_.paths) + "; " +
+                                     roots_text(input_.key, input_.paths) + ")");
+}
+
 OutputTarget PathPolicy::open_output(const fs::path& output, std::span<const fs::path> inputs,
                                      bool replace) const {
   const fs::path main = output.lexically_normal();

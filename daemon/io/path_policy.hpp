@@ -79,12 +79,21 @@ class PathPolicy {
   // Opens an input for reading: beneath the input root holding the (resolved) path, refusing
   // any symlink on the way. Throws PathError (path_denied, not_found) or IoError.
   UniqueFd open_input(const fs::path& file) const;
+  // Opens a client asset resolve_asset() returned (a file, or a folder when `folder`), beneath
+  // the roots.models or roots.input root holding it, refusing any symlink on the way: the fd
+  // pins what was checked, so a folder swapped for a symlink afterwards changes nothing.
+  UniqueFd open_asset(const fs::path& resolved, bool folder) const;
   // Opens the folder of `output` beneath its output root and checks the output rules for the
   // main file; every further file of the set is checked through OutputTarget::check. `inputs`
   // are the job's input files (an output may not be one of them). `replace` false:
   // an existing output is refused with output_exists (and never replaced at commit).
   OutputTarget open_output(const fs::path& output, std::span<const fs::path> inputs,
                            bool replace) const;
+
+  // An output folder (absolute, as resolve_output returned it), opened beneath its output root
+  // (restricted) or by path: for cleaning up after a dead writer without following a folder a
+  // client swapped for a symlink since. Throws PathError or IoError.
+  std::shared_ptr<const Directory> open_output_folder(const fs::path& folder) const;
 
   const std::vector<fs::path>& input_roots() const noexcept { return input_.paths; }
   const std::vector<fs::path>& output_roots() const noexcept { return output_.paths; }

@@ -1,5 +1,6 @@
 #include "jobs/spool.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -245,7 +246,8 @@ std::optional<json> Spool::finished_report(const std::string& id, const json& jo
               {"job", job}};
 }
 
-RecoveryReport Spool::recover(const std::vector<crash::Record>& crashes) {
+RecoveryReport Spool::recover(const std::vector<crash::Record>& crashes,
+                              const io::PathPolicy* outputs) {
   RecoveryReport rep;
   std::error_code ec;
   std::vector<fs::path> left;
@@ -280,7 +282,7 @@ RecoveryReport Spool::recover(const std::vector<crash::Record>& crashes) {
     }
     // Interrupted: its half-written outputs go (the re-run writes them again).
     if (job.is_object() && job.contains("output") && job["output"].is_string())
-      io::OutputSet::remove_stale_temps(job["output"].get<std::string>());
+      io::OutputSet::remove_stale_temps(job["output"].get<std::string>(), outputs);
     auto blames = blames_of(id);
     bool changed = false;
     for (auto& r : crashes) {
@@ -331,8 +333,14 @@ RecoveryReport Spool::recover(const std::vector<crash::Record>& crashes) {
   // only when stale.
   io::remove_stale_temps(folder("tmp"), [](std::string_view) { return true; });
   auto stale = std::chrono::system_clock::now() - std::chrono::hours(36);
-  for (auto& e : fs::directory_iterator(dir("tmp"), ec))
-    if (mtime_of(e.path()) < stale) remove_quietly(e.path());
+  for (auto& e : fs::directory_iterator(dir("tmp"), ec)) {
+    const std::string name = e.path().filename().string();
+    struct stat st {};  // through the folder fd, never following the entry
+    if (::fstatat(folder("tmp").fd(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    const auto mtime = std::chrono::system_clock::time_point(
+        std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec));
+    if (mtime < stale) folder("tmp").remove(name);
+  }
   return rep;
 }
 

@@ -23,6 +23,10 @@
 #include "crash/crash_record.hpp"
 #include "io/directory.hpp"
 
+namespace qkv::io {
+class PathPolicy;
+}
+
 namespace qkv::jobs {
 
 namespace fs = std::filesystem;
@@ -84,7 +88,10 @@ class Spool {
   // Finishes what a stop cut short. `crashes` are the crash records of earlier processes
   // (crash/crash_log.hpp): only a job a record names is blamed; a job blamed twice ends in
   // failed/ with code `suspect`. A job no record names (kill -9, OOM, power loss) just runs again.
-  RecoveryReport recover(const std::vector<crash::Record>& crashes = {});
+  // `outputs` opens an interrupted job's output folder for its temporaries' cleanup (beneath
+  // the output roots; null: by path).
+  RecoveryReport recover(const std::vector<crash::Record>& crashes = {},
+                         const io::PathPolicy* outputs = nullptr);
   // Removes done/ and failed/ entries older than the retention. Returns how many.
   std::size_t prune();
 

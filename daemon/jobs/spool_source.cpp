@@ -75,7 +75,7 @@ SpoolSource::SpoolSource(Spool& spool, std::function<const io::PathPolicy&()> po
       validate_(std::move(validate)) {}
 
 void SpoolSource::recover(const std::vector<crash::Record>& crashes) {
-  auto rep = spool_.recover(crashes);
+  auto rep = spool_.recover(crashes, &policy_());
   std::lock_guard lock(mutex_);
   requests_.clear();
   for (auto& [id, file] : spool_.job_files()) {

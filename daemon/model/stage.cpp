@@ -23,6 +23,31 @@ class PluginAttention final : public Attention {
 
 using Output = config::ModelOutput;
 
+// Where the model's files are read: the folder a client named, through the fd pinned when its
+// path was checked (pipeline/client_paths.cpp); a trusted pipeline's folder by its path.
+std::filesystem::path model_folder(const config::PipelineConfig::Model& m) {
+  if (m.pinned && *m.pinned) {
+    std::filesystem::path fd_path = "/proc/self/fd/" + std::to_string(m.pinned->get());
+    std::error_code ec;
+    if (std::filesystem::is_directory(fd_path, ec)) return fd_path;
+  }
+  return m.path;
+}
+
+Transformer load_folder(const config::PipelineConfig::Model& m) {
+  const std::filesystem::path folder = model_folder(m);
+  try {
+    return load_model_dir(folder);
+  } catch (const ModelError& e) {
+    if (folder == m.path) throw;
+    std::string message = e.what();  // name the folder the user gave, not the fd
+    for (size_t at = message.find(folder.string()); at != std::string::npos;
+         at = message.find(folder.string(), at + m.path.string().size()))
+      message.replace(at, folder.string().size(), m.path.string());
+    throw ModelError(message);
+  }
+}
+
 std::vector<int64_t> lengths(std::span<const int32_t> cu) {
   std::vector<int64_t> n;
   for (size_t b = 0; b + 1 < cu.size(); ++b) n.push_back(cu[b + 1] - cu[b]);
@@ -32,12 +57,12 @@ std::vector<int64_t> lengths(std::span<const int32_t> cu) {
 class TransformerStage final : public pipeline::ModelStage {
  public:
   explicit TransformerStage(const pipeline::ModelStageContext& ctx)
-      : model_(load_model_dir(ctx.model.path)),
+      : model_(load_folder(ctx.model)),
         output_(ctx.model.output),
         topk_(ctx.model.topk),
         source_{ctx.plugins, ctx.config_dir, ctx.source_file,
                 TensorCache::lookup(
-                    std::make_shared<TensorCache>(ctx.model.path / "model.safetensors"))},
+                    std::make_shared<TensorCache>(model_folder(ctx.model) / "model.safetensors"))},
         attention_(source_.create(QKV_KIND_ATTENTION, ctx.model.attention, "attention-flash")),
         positions_(model_, ctx.model.positional, source_) {
     const auto& c = model_.config();

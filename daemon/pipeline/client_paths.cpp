@@ -3,8 +3,31 @@
 #include "host/config_keys.hpp"
 #include "host/plugin_registry.hpp"
 
+#include <filesystem>
+#include <memory>
+
 namespace qkv::pipeline {
 namespace {
+
+namespace fs = std::filesystem;
+
+// The model folder's own files are opened by name inside the pinned folder: a symlink among
+// them must lead into the asset roots too (two levels: sentence-transformers keep
+// 1_Pooling/config.json). A client who can write into the folder itself could still swap a file
+// after this check; such a folder is that client's own asset anyway (docs/service.md).
+void check_links_inside(const io::UniqueFd& folder, const fs::path& shown,
+                        const io::PathPolicy& policy) {
+  const fs::path opened = "/proc/self/fd/" + std::to_string(folder.get());
+  std::error_code ec;
+  if (!fs::is_directory(opened, ec)) return;  // no /proc: the loader reads the checked path
+  auto it = fs::recursive_directory_iterator(opened, ec);
+  for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it.depth() >= 1) it.disable_recursion_pending();
+    if (!it->is_symlink(ec)) continue;
+    const fs::path rel = it->path().lexically_relative(opened);
+    policy.resolve_asset((shown / rel).string(), shown, "model.path file '" + rel.string() + "'");
+  }
+}
 
 // The declared path keys of the plugin `ref` names: its client scalars are resolved in place.
 void check_plugin(config::PluginRef& ref, qkv_kind kind, const std::string& section,
@@ -18,7 +41,10 @@ void check_plugin(config::PluginRef& ref, qkv_kind kind, const std::string& sect
     if (!v.from_client || v.type != QKV_VALUE_SCALAR ||
         !host::is_path_key(*plugin->descriptor, ref.config.keys[i]))
       continue;
-    v.scalar = policy.resolve_asset(v.scalar, p.dir, section + ".config." + ref.config.keys[i]);
+    const std::string what = section + ".config." + ref.config.keys[i];
+    v.scalar = policy.resolve_asset(v.scalar, p.dir, what);
+    if (policy.restricted())
+      v.pinned = std::make_shared<const io::UniqueFd>(policy.open_asset(v.scalar, false));
     v.path_checked = true;
   }
 }
@@ -29,8 +55,14 @@ void check_client_paths(config::PipelineConfig& p, const io::PathPolicy& policy,
                         const host::PluginRegistry* plugins) {
   check_plugin(p.tokenizer, QKV_KIND_TOKENIZER, "tokenizer", p, policy, plugins);
   if (!p.model) return;
-  if (p.model->path_from_client)
+  if (p.model->path_from_client) {
     p.model->path = policy.resolve_asset(p.model->path.string(), p.dir, "model.path");
+    if (policy.restricted()) {
+      p.model->pinned =
+          std::make_shared<const io::UniqueFd>(policy.open_asset(p.model->path, true));
+      check_links_inside(*p.model->pinned, p.model->path, policy);
+    }
+  }
   check_plugin(p.model->attention, QKV_KIND_ATTENTION, "model.attention", p, policy, plugins);
   check_plugin(p.model->positional, QKV_KIND_POSITIONAL, "model.positional", p, policy, plugins);
 }

@@ -218,5 +218,27 @@ TEST(PathPolicy, AReplacedOutputKeepsItsModeAndANewOneIsNotReplacedWhenToldSo) {
   EXPECT_EQ(s, "theirs");
 }
 
+// After a crash, an interrupted job's temporaries are removed from its output folder: through
+// the folder opened beneath the output root, so a folder swapped for a symlink since the job
+// was accepted is not where anything is deleted (issue 10 item 2).
+TEST(PathPolicy, StaleTempCleanupDoesNotFollowASwappedOutputFolder) {
+  Tmp t;
+  fs::create_directories(t.path / "out" / "job");
+  fs::create_directories(t.path / "victim");
+  const std::string stale = ".x.jsonl.tmp-999999999-0123456789abcdef-1";  // a dead writer's
+  touch(t.path / "victim" / stale, "someone else's");
+  touch(t.path / "out" / "job" / stale, "ours");
+  PathPolicy p({{}, {t.path / "out"}, {}}, 0);
+  fs::rename(t.path / "out" / "job", t.path / "out" / "job.before");
+  fs::create_directory_symlink(t.path / "victim", t.path / "out" / "job");
+  EXPECT_EQ(OutputSet::remove_stale_temps(t.path / "out" / "job" / "x.jsonl", &p), 0u);
+  EXPECT_TRUE(fs::exists(t.path / "victim" / stale)) << "cleanup followed the symlink";
+  // Unswapped, the same cleanup does its job.
+  fs::remove(t.path / "out" / "job");
+  fs::rename(t.path / "out" / "job.before", t.path / "out" / "job");
+  EXPECT_EQ(OutputSet::remove_stale_temps(t.path / "out" / "job" / "x.jsonl", &p), 1u);
+  EXPECT_FALSE(fs::exists(t.path / "out" / "job" / stale));
+}
+
 }  // namespace
 }  // namespace qkv::io

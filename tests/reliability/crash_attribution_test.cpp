@@ -94,6 +94,33 @@ TEST(CrashAttribution, ASegfaultingJobEndsSuspectAfterItsSecondCrashAndTheJobBes
   EXPECT_EQ(d.wait_exit(), 0);
 }
 
+// A stack overflow faults on the exhausted stack itself: only an alternate signal stack lets the
+// handler run and write the record that blames the job (crash/signal_stack.hpp).
+TEST(CrashAttribution, AStackOverflowInAPluginIsBlamedOnItsJob) {
+  CrashRig s;
+  s.write_pipeline("overflow",
+                   "tokenizer: {plugin: test-bytes, config: {overflow_on: DEEP}}\n"
+                   "output: {format: jsonl}\n");
+  write_text(s.in / "deep.jsonl", jsonl_of({"fine", "this one recurses DEEP", "fine too"}));
+  Daemon d(s);
+  d.start();
+  std::string bad = submit(d, s, "overflow", "deep")["id"];
+  EXPECT_EQ(d.wait_exit(), -SIGSEGV);
+  // The restart applies the crash record (a blame) and runs the job again: a second crash.
+  d.spawn();
+  EXPECT_EQ(d.wait_exit(), -SIGSEGV);
+  EXPECT_TRUE(fs::exists(s.spool / "crashes" / bad)) << "no crash record: " << d.log();
+  d.start();
+  auto rep = report_of(s, bad);
+  ASSERT_FALSE(rep.is_null()) << d.log();
+  EXPECT_EQ(rep["error"]["code"], "suspect");
+  std::string msg = rep["error"]["message"];
+  EXPECT_NE(msg.find("SIGSEGV in plugin 'test-bytes' (encode)"), std::string::npos) << msg;
+  EXPECT_TRUE(d.client().call({{"op", "health"}}).value("ok", false));
+  d.signal(SIGTERM);
+  EXPECT_EQ(d.wait_exit(), 0);
+}
+
 TEST(CrashAttribution, KillNineBlamesNoOne) {
   CrashRig s;
   // ~3 s per run (1500 x 4 ms, two threads): it never ends between "running" and the kill.

@@ -1,6 +1,7 @@
 // A tokenizer plugin for the daemon tests only: ids are the text's bytes (so tests compute
 // expected outputs independently), with knobs to make jobs slow (delay_us per document), to
-// crash the process on a marker text (crash_on: abort; segv_on: a real invalid write), for the
+// crash the process on a marker text (crash_on: abort; segv_on: a real invalid write;
+// overflow_on: unbounded recursion until the stack's guard page), for the
 // suspect rule and crash attribution (tests/reliability/crash_attribution_test.cpp), to hold a
 // job until a file exists (wait_for), the deterministic seam of the TOCTOU tests, to hang in
 // encode on a marker text until a file appears (hang_on, hang_release), and to load a
@@ -23,6 +24,15 @@ namespace {
 // Opaque to the compiler, so the write below is a real fault, not an optimized-away trap.
 volatile std::uintptr_t bad_address = 0;
 
+// Recursion the compiler can neither flatten nor turn into a loop: each frame keeps 4 KiB
+// live across the call, so the thread's stack runs out within a few thousand frames.
+__attribute__((noinline)) std::uintptr_t recurse(std::uintptr_t depth) {
+  volatile char frame[4096];
+  if (depth == ~std::uintptr_t{0}) return 0;  // never: a base case keeps -Winfinite-recursion quiet
+  frame[depth % sizeof frame] = static_cast<char>(depth);
+  return recurse(depth + 1) + frame[(depth * 7) % sizeof frame];
+}
+
 class TestBytes final : public qkv::sdk::Tokenizer {
  public:
   TestBytes(qkv::sdk::Host&, qkv::sdk::Config cfg)
@@ -30,6 +40,7 @@ class TestBytes final : public qkv::sdk::Tokenizer {
         crash_on_(cfg.string_or("crash_on", "")),
         wait_for_(cfg.string_or("wait_for", "")),
         segv_on_(cfg.string_or("segv_on", "")),
+        overflow_on_(cfg.string_or("overflow_on", "")),
         hang_on_(cfg.string_or("hang_on", "")),
         hang_release_(cfg.string_or("hang_release", "")) {
     if (cfg.has("vocab")) load(cfg.path("vocab"), cfg.integer_or<long>("vocab_delay_us", 0));
@@ -40,6 +51,8 @@ class TestBytes final : public qkv::sdk::Tokenizer {
     if (!crash_on_.empty() && text.find(crash_on_) != std::string_view::npos) std::abort();
     if (!segv_on_.empty() && text.find(segv_on_) != std::string_view::npos)
       *reinterpret_cast<volatile int*>(bad_address) = 1;
+    if (!overflow_on_.empty() && text.find(overflow_on_) != std::string_view::npos)
+      bad_address = recurse(bad_address);
     if (!hang_on_.empty() && text.find(hang_on_) != std::string_view::npos) hang();
     if (delay_us_ > 0) std::this_thread::sleep_for(std::chrono::microseconds(delay_us_));
     while (!wait_for_.empty() && ::access(wait_for_.c_str(), F_OK) != 0)
@@ -88,6 +101,7 @@ class TestBytes final : public qkv::sdk::Tokenizer {
   std::string crash_on_;
   std::string wait_for_;  // a plain string, not a path key: only its existence is tested
   std::string segv_on_;
+  std::string overflow_on_;
   std::string hang_on_, hang_release_;
 };
 
