@@ -107,6 +107,16 @@ DaemonConfig load_daemon_config(const fs::path& file, const Overrides& overrides
         c.tcp = out;
       }
     }
+    YAML::Node metrics = s.raw("metrics");
+    if (metrics.IsDefined() && !metrics.IsNull()) {
+      Section m(doc, metrics, "metrics");
+      if (m.valid()) {
+        DaemonConfig::Metrics out;
+        if (auto v = m.string("address")) out.address = *v;
+        if (auto v = m.integer("port", 1, 65535, true)) out.port = static_cast<uint16_t>(*v);
+        c.metrics = out;
+      }
+    }
     if (auto m = s.mapping("access")) {
       Section a(doc, *m, "access");
       read_access(a, c.access);

@@ -32,6 +32,13 @@ struct DaemonConfig {
     std::filesystem::path tokens_file;  // required: NAME:TOKEN lines, mode 0600
   };
   std::optional<Tcp> tcp;  // no TCP listener unless configured
+  // Prometheus text at GET /metrics on its own read-only listener (docs/service.md), never on
+  // tcp.port; aggregate numbers only, so no authentication.
+  struct Metrics {
+    std::string address = "127.0.0.1";
+    uint16_t port = 0;
+  };
+  std::optional<Metrics> metrics;  // off unless configured
   struct Access {
     std::vector<uint32_t> admin_uids{0};    // see, wait on and cancel every job; may reload
     std::vector<std::string> admin_groups;  // group names or numeric gids: the same rights

@@ -14,6 +14,7 @@
 #include "jobs/scheduler.hpp"
 #include "jobs/spool_lock.hpp"
 #include "jobs/spool_source.hpp"
+#include "server/metrics_listener.hpp"
 #include "server/server.hpp"
 #include "service/daemon_backend.hpp"
 #include "service/runner_holder.hpp"
@@ -54,11 +55,15 @@ struct DaemonService::Impl {
     scheduler =
         std::make_unique<jobs::Scheduler>(so, *executor, [this] { return runner.current(); });
     scheduler->set_on_room([this] { schedule_poll(); });
-    scheduler->set_on_end([](const jobs::JobRecord& j) { log_end(j); });
-    backend = std::make_unique<DaemonBackend>(BackendContext{
-        io, blocking, compute, *scheduler, source, runner, *executor,
-        [this] { return server ? server->connections() : std::size_t(0); }, opt.max_inline_texts,
-        opt.request_timeout, opt.default_pipeline, access, quarantine});
+    scheduler->set_on_end([this](const jobs::JobRecord& j) {
+      metrics.job_ended(j);
+      log_end(j);
+    });
+    backend = std::make_unique<DaemonBackend>(
+        BackendContext{io, blocking, compute, *scheduler, source, runner, *executor,
+                       [this] { return server ? server->connections() : std::size_t(0); },
+                       opt.max_inline_texts, opt.request_timeout, opt.default_pipeline, access,
+                       quarantine, problems, metrics, opt.max_queue});
     backend->set_reload([this](auto done) { reload(std::move(done)); });
     server::ServerOptions so2;
     so2.socket = opt.socket;
@@ -71,6 +76,15 @@ struct DaemonService::Impl {
     so2.limits.idle_timeout =
         std::chrono::duration_cast<std::chrono::milliseconds>(opt.idle_timeout);
     server = std::make_unique<server::Server>(io, so2, *backend);
+    if (opt.metrics)
+      metrics_listener = std::make_unique<server::MetricsListener>(
+          io, opt.metrics->first, opt.metrics->second, [this] { return backend->metrics_text(); });
+  }
+
+  // Health and the inventory ops answer from what this load found until the next one.
+  void loaded(RunnerBundle& b) {
+    problems.set("pipelines", b.problems);
+    backend->set_inventory(std::move(b.plugins_view), std::move(b.pipelines_view));
   }
 
   // The test-only seam of tests/reliability (a spool that fills up): QKV_TEST_SPOOL_ENOSPC_AFTER.
@@ -145,11 +159,8 @@ struct DaemonService::Impl {
   }
 
   static json bundle_json(const RunnerBundle& b, uint64_t generation) {
-    return {{"reloaded", true},
-            {"generation", generation},
-            {"pipelines", b.pipelines},
-            {"plugins", b.plugins},
-            {"warnings", b.warnings}};
+    return {{"reloaded", true},     {"generation", generation}, {"pipelines", b.pipelines},
+            {"plugins", b.plugins}, {"warnings", b.warnings},   {"problems", b.problems}};
   }
 
   void reload(std::function<void(bool, std::string)> done) {
@@ -158,6 +169,7 @@ struct DaemonService::Impl {
       try {
         RunnerBundle b = runner.reload();
         for (auto& w : b.warnings) std::cerr << "qkvd: reload: " << w << "\n";
+        loaded(b);
         std::cerr << "qkvd: reloaded: " << b.pipelines << " pipeline(s), " << b.plugins
                   << " plugin(s); running jobs finish on what they started with\n";
         notify_ready("serving");
@@ -201,6 +213,7 @@ struct DaemonService::Impl {
       scheduler->drain(std::chrono::steady_clock::now() + opt.drain);
       asio::post(io, [this] {
         server->close_all();
+        if (metrics_listener) metrics_listener->stop();
         // Let the last replies (end events) flush, then stop.
         stop_timer = std::make_unique<asio::steady_timer>(io, std::chrono::milliseconds(200));
         stop_timer->async_wait([this](const boost::system::error_code&) {
@@ -239,8 +252,10 @@ struct DaemonService::Impl {
     recover_from_crashes();
     RunnerBundle b = runner.reload();  // throws: nothing to serve with
     for (auto& w : b.warnings) std::cerr << "qkvd: " << w << "\n";
+    loaded(b);
     source.poll(*scheduler);  // jobs waiting in the spool are known before clients ask
     server->listen();
+    if (metrics_listener) metrics_listener->listen();
     wait_signal();
     schedule_poll();
     arm_poll();
@@ -274,12 +289,15 @@ struct DaemonService::Impl {
   crash::Quarantine quarantine;
   io::PathPolicy policy;
   AccessPolicy access;
+  jobs::Problems problems;  // health: load and reload set "pipelines"; job sources their own
+  ServiceMetrics metrics;
   jobs::SpoolSource source;
   std::unique_ptr<jobs::Scheduler> scheduler;
   asio::thread_pool blocking{2};
   asio::thread_pool compute;
   std::unique_ptr<DaemonBackend> backend;
   std::unique_ptr<server::Server> server;
+  std::unique_ptr<server::MetricsListener> metrics_listener;
   asio::signal_set signals;
   asio::steady_timer poll_timer, maintain_timer;
   std::unique_ptr<asio::steady_timer> stop_timer;
