@@ -2,6 +2,7 @@
 // (service::PipelineJobRunner over the plugins + pipelines) at start and on every reload.
 #include "cli/serve_command.hpp"
 
+#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <set>
@@ -10,6 +11,7 @@
 #include "cli/daemon_inventory.hpp"
 #include "config/diagnostics.hpp"
 #include "host/library.hpp"
+#include "host/logger.hpp"
 #include "service/daemon_paths.hpp"
 #include "service/daemon_service.hpp"
 #include "service/pipeline_job_runner.hpp"
@@ -163,9 +165,18 @@ service::RunnerBundle build_runner(CliContext& ctx, LoadState& state, jobs::Exec
   return b;
 }
 
+host::LogFormat log_format(const config::DaemonConfig& c) {
+  if (c.log_format == "json") return host::LogFormat::json;
+  if (c.log_format == "syslog") return host::LogFormat::syslog;
+  if (c.log_format == "text") return host::LogFormat::text;
+  const char* journal = std::getenv("JOURNAL_STREAM");  // set by systemd for the journal
+  return journal && *journal ? host::LogFormat::syslog : host::LogFormat::text;
+}
+
 int serve(CliContext& ctx) {
   try {
     const auto& cfg = ctx.daemon_config();
+    host::frame_stderr(log_format(cfg));
     // Private plugin copies beside the spool; those of dead daemons (kill -9 mid-reload) go.
     if (std::size_t n = host::set_private_copy_place(cfg.spool / "plugin-copies", ""))
       std::cerr << "qkvd: removed " << n << " stale plugin-copies folder(s) of dead daemons\n";
@@ -175,10 +186,10 @@ int serve(CliContext& ctx) {
     service::DaemonService daemon(std::move(o));
     return daemon.run();
   } catch (const config::ConfigError& e) {
-    std::cerr << "qkvd: " << e.what() << "\n";
+    std::cerr << "qkvd: error: " << e.what() << "\n";
     return 2;
   } catch (const std::exception& e) {
-    std::cerr << "qkvd: cannot serve: " << e.what() << "\n";
+    std::cerr << "qkvd: error: cannot serve: " << e.what() << "\n";
     return 1;
   }
 }

@@ -20,6 +20,9 @@ struct DaemonConfig {
   std::vector<std::filesystem::path> plugin_dirs;  // after the built-in folder
   std::string default_pipeline = "tokenize-gpt2";
   unsigned threads = 0;  // 0 = all cores
+  // stderr lines: auto (syslog priorities when $JOURNAL_STREAM names stderr, else text),
+  // text, syslog or json (host/logger.hpp).
+  std::string log_format = "auto";
   // Where client-named paths may resolve (io/path_policy.hpp); absent or empty: none at all.
   struct Roots {
     std::vector<std::filesystem::path> input, output;

@@ -96,7 +96,8 @@ struct DaemonService::Impl {
   static void log_end(const jobs::JobRecord& j) {
     auto o = j.outcome();
     if (!o) return;
-    std::cerr << "qkvd: job " << j.id() << " " << jobs::to_string(o->state);
+    std::cerr << "qkvd: " << (o->state == jobs::JobState::failed ? "warning: " : "") << "job "
+              << j.id() << " " << jobs::to_string(o->state);
     if (o->state == jobs::JobState::done)
       std::cerr << " (" << o->result.documents << " documents, " << o->result.tokens << " tokens)";
     else if (!o->error_message.empty())
@@ -111,7 +112,7 @@ struct DaemonService::Impl {
       try {
         source.poll(*scheduler);
       } catch (const std::exception& e) {
-        std::cerr << "qkvd: reading the spool failed: " << e.what() << "\n";
+        std::cerr << "qkvd: error: reading the spool failed: " << e.what() << "\n";
       }
     });
   }
@@ -130,7 +131,7 @@ struct DaemonService::Impl {
       try {
         source.maintain();
       } catch (const std::exception& e) {
-        std::cerr << "qkvd: spool retention failed: " << e.what() << "\n";
+        std::cerr << "qkvd: error: spool retention failed: " << e.what() << "\n";
       }
     });
     maintain_timer.expires_after(std::chrono::hours(1));
@@ -168,7 +169,7 @@ struct DaemonService::Impl {
     asio::post(blocking, [this, done = std::move(done)] {
       try {
         RunnerBundle b = runner.reload();
-        for (auto& w : b.warnings) std::cerr << "qkvd: reload: " << w << "\n";
+        for (auto& w : b.warnings) std::cerr << "qkvd: warning: reload: " << w << "\n";
         loaded(b);
         std::cerr << "qkvd: reloaded: " << b.pipelines << " pipeline(s), " << b.plugins
                   << " plugin(s); running jobs finish on what they started with\n";
@@ -176,8 +177,8 @@ struct DaemonService::Impl {
         warm_up();
         if (done) done(true, bundle_json(b, runner.generation()).dump());
       } catch (const std::exception& e) {
-        std::cerr << "qkvd: reload failed, keeping the previous pipelines and plugins: " << e.what()
-                  << "\n";
+        std::cerr << "qkvd: error: reload failed, keeping the previous pipelines and plugins: "
+                  << e.what() << "\n";
         notify_ready("serving (last reload failed)");
         if (done) done(false, e.what());
       }
@@ -233,14 +234,15 @@ struct DaemonService::Impl {
       std::string_view owner = r.owner;
       if (owner.substr(0, crash::kInlineOwnerPrefix.size()) == crash::kInlineOwnerPrefix) {
         quarantine.add(std::string(owner.substr(crash::kInlineOwnerPrefix.size())));
-        std::cerr << "qkvd: an inline run of pipeline '" << r.pipeline << "' crashed qkvd ("
+        std::cerr << "qkvd: error: an inline run of pipeline '" << r.pipeline << "' crashed qkvd ("
                   << crash::describe(r) << "); the same request is refused for "
                   << quarantine.period().count() << " s\n";
       } else if (owner.empty()) {
-        std::cerr << "qkvd: the previous run died of " << crash::describe(r)
+        std::cerr << "qkvd: error: the previous run died of " << crash::describe(r)
                   << " on a thread working for no job; nobody is blamed\n";
       } else {
-        std::cerr << "qkvd: job " << r.owner << " crashed qkvd: " << crash::describe(r) << "\n";
+        std::cerr << "qkvd: error: job " << r.owner << " crashed qkvd: " << crash::describe(r)
+                  << "\n";
       }
     }
     source.recover(records);
@@ -251,7 +253,7 @@ struct DaemonService::Impl {
   int run() {
     recover_from_crashes();
     RunnerBundle b = runner.reload();  // throws: nothing to serve with
-    for (auto& w : b.warnings) std::cerr << "qkvd: " << w << "\n";
+    for (auto& w : b.warnings) std::cerr << "qkvd: warning: " << w << "\n";
     loaded(b);
     source.poll(*scheduler);  // jobs waiting in the spool are known before clients ask
     server->listen();

@@ -8,6 +8,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <set>
+#include <sstream>
+
 #include <nlohmann/json.hpp>
 
 #include "harness.hpp"
@@ -115,6 +118,52 @@ TEST(Health, ReloadWarnsAboutKeysThatNeedARestart) {
   EXPECT_NE(r.err.find("drain_seconds changed"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("takes effect when qkvd restarts"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("socket changed"), std::string::npos) << r.err;
+}
+
+// Every line of a log, split.
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+
+TEST(Logs, SyslogPrioritiesWhenStderrIsTheJournal) {
+  Rig s;
+  s.write_pipeline("broken", "tokenizer: {plugin: no-such-plugin}\n");
+  Daemon d(s);
+  d.start({{"JOURNAL_STREAM", "8:12345"}});  // what systemd sets when stderr is the journal
+  d.signal(SIGTERM);
+  EXPECT_EQ(d.wait_exit(), 0);
+  bool serving = false, warned = false;
+  for (const auto& l : lines_of(d.log())) {
+    ASSERT_EQ(l[0], '<') << l;  // every line carries its priority
+    if (l.rfind("<6>qkvd: serving on ", 0) == 0) serving = true;
+    if (l.rfind("<4>qkvd: warning: pipeline 'broken' is invalid", 0) == 0) warned = true;
+  }
+  EXPECT_TRUE(serving) << d.log();
+  EXPECT_TRUE(warned) << d.log();
+}
+
+TEST(Logs, JsonLinesWhenAsked) {
+  Rig s("log_format: json\n");
+  s.write_pipeline("broken", "tokenizer: {plugin: no-such-plugin}\n");
+  Daemon d(s);
+  d.start();
+  d.signal(SIGTERM);
+  EXPECT_EQ(d.wait_exit(), 0);
+  bool warned = false;
+  for (const auto& l : lines_of(d.log())) {
+    json j = json::parse(l, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << l;
+    EXPECT_TRUE(j["time"].is_string()) << l;
+    if (j["level"] == "warning" &&
+        j["message"].get<std::string>().rfind("pipeline 'broken' is invalid", 0) == 0) {
+      warned = true;
+      EXPECT_EQ(j["priority"], 4);
+    }
+  }
+  EXPECT_TRUE(warned) << d.log();
 }
 
 TEST(Inventory, PluginsAndPipelinesComeFromTheRunningDaemon) {
