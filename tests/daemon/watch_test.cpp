@@ -209,6 +209,48 @@ TEST(Inventory, DecodeTextIsLikeTheSameIdsOnStdin) {
   EXPECT_NE(by_text.out.find("hi"), std::string::npos) << by_text.out;
 }
 
+TEST(QkvdRun, DashStreamsStdinToStdout) {
+  Rig s;
+  auto r = run_cmd(
+      {bin("qkvd"), "--config", s.config.string(), "run", "-p", "bytes", "-i", "-", "-o", "-"},
+      jsonl_of({"ab", "c"}));
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "[97,98]\n[99]\n");  // only the ids on stdout; the summary is on stderr
+  EXPECT_NE(r.err.find("2 documents"), std::string::npos) << r.err;
+  // And back: ids on stdin, text on stdout.
+  r = run_cmd({bin("qkvd"), "--config", s.config.string(), "run", "-p", "bytes", "--decode", "-i",
+               "-", "-o", "-"},
+              "[104,105]\n");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "{\"text\":\"hi\"}\n");
+  // Nothing is left behind in the private folder.
+  TempDir tmp;
+  r = run_cmd({"/usr/bin/env", "TMPDIR=" + tmp.path.string(), bin("qkvd"), "--config",
+               s.config.string(), "run", "-p", "bytes", "-i", "-", "-o", "-"},
+              jsonl_of({"x"}));
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(fs::is_empty(tmp.path));
+}
+
+TEST(QkvdRun, DrawsAProgressBarOnATerminalOnly) {
+  Rig s("", 20000);  // 20 ms per document: a run of about a second
+  std::vector<std::string> texts(50, "slow");
+  write_text(s.in / "slow.jsonl", jsonl_of(texts));
+  const std::string cmd = bin("qkvd") + " --config " + s.config.string() + " run -p slow -i " +
+                          (s.in / "slow.jsonl").string() + " -o " + (s.out / "a.jsonl").string();
+  // script(1) gives the run a terminal; its output is what the terminal showed.
+  auto tty = run_cmd({"/usr/bin/script", "-qec", cmd, "/dev/null"});
+  EXPECT_EQ(tty.code, 0) << tty.err;
+  EXPECT_NE(tty.out.find("\r\033[Krunning  ["), std::string::npos) << tty.out;
+  EXPECT_NE(tty.out.find("50 documents"), std::string::npos) << tty.out;
+  // Not a terminal (a log, a pipe): no bar.
+  fs::remove(s.out / "a.jsonl");
+  fs::remove(s.out / "a.manifest.json");
+  auto plain = run_cmd({"/bin/sh", "-c", cmd});
+  EXPECT_EQ(plain.code, 0) << plain.err;
+  EXPECT_EQ(plain.err.find("\033[K"), std::string::npos) << plain.err;
+}
+
 TEST(Metrics, PrometheusTextOnItsOwnListener) {
   const uint16_t port = free_tcp_port();
   Rig s("metrics: {address: 127.0.0.1, port: " + std::to_string(port) + "}\n");
