@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <iostream>
 #include <mutex>
@@ -13,7 +14,17 @@
 
 namespace qkv::host {
 namespace {
-std::atomic<int> threshold{QKV_LOG_INFO};
+// $QKV_LOG_LEVEL (debug, info, warning, error) sets the start value for every program that
+// loads plugins (qkvd, qkv-conformance): the way to see a plugin's debug log.
+int initial_threshold() {
+  const char* v = std::getenv("QKV_LOG_LEVEL");
+  std::string_view s = v ? v : "";
+  if (s == "debug") return QKV_LOG_DEBUG;
+  if (s == "warning") return QKV_LOG_WARN;
+  if (s == "error") return QKV_LOG_ERROR;
+  return QKV_LOG_INFO;
+}
+std::atomic<int> threshold{initial_threshold()};
 std::atomic<LogFormat> stderr_format{LogFormat::text};
 std::mutex output_mutex;
 
