@@ -1,9 +1,22 @@
 // `qkvd run`: one job in-process, through the same pipeline::run_job the daemon's runner uses.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <mutex>
+#include <optional>
+#include <thread>
 
 #include "io/human_bytes.hpp"
+#include "io/progress_bar.hpp"
 #include "cli/cli_context.hpp"
 #include "config/diagnostics.hpp"
 #include "pipeline/run_job.hpp"
@@ -27,10 +40,84 @@ struct RunOptions {
   bool decode = false;
 };
 
+namespace fs = std::filesystem;
+
+// `-i -` and `-o -`: the readers and writers work on named files (the extension picks the
+// format, outputs are renamed into place whole), so stdin is first copied into a private
+// folder as `stdin.jsonl`, and the output is written there as `stdout.jsonl` and then copied to
+// stdout. Removed at the end, whatever happened.
+struct StdStreams {
+  fs::path dir;
+  StdStreams() {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern =
+        (tmp && *tmp ? std::string(tmp) : std::string("/tmp")) + "/qkvd-run-XXXXXX";
+    if (!::mkdtemp(pattern.data()))
+      throw std::runtime_error("cannot create a folder in " + pattern);
+    dir = pattern;
+  }
+  ~StdStreams() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+  std::string input() const {
+    fs::path p = dir / "stdin.jsonl";
+    std::ofstream f(p, std::ios::binary);
+    f << std::cin.rdbuf();
+    if (!f.flush()) throw std::runtime_error("cannot copy stdin to " + p.string());
+    return p.string();
+  }
+  std::string output() const { return (dir / "stdout.jsonl").string(); }
+  void send_output() const {
+    std::ifstream f(output(), std::ios::binary);
+    std::cout << f.rdbuf();
+    std::cout.flush();
+  }
+};
+
+// Runs the job on a worker thread and, on a terminal, redraws a progress bar on stderr.
+pipeline::JobResult run_with_bar(const pipeline::JobSpec& spec, const pipeline::RunEnvironment& env,
+                                 pipeline::JobProgress& progress, pipeline::CancelFlag& cancel) {
+  if (!::isatty(STDERR_FILENO)) return pipeline::run_job(spec, env, progress, cancel);
+  pipeline::JobResult result;
+  std::exception_ptr error;
+  std::mutex m;
+  std::condition_variable cv;
+  bool done = false;
+  std::thread worker([&] {
+    try {
+      result = pipeline::run_job(spec, env, progress, cancel);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    std::lock_guard lock(m);
+    done = true;
+    cv.notify_one();
+  });
+  std::unique_lock lock(m);
+  bool drawn = false;
+  while (!cv.wait_for(lock, std::chrono::milliseconds(200), [&] { return done; })) {
+    uint64_t bd = progress.bytes_done, bt = progress.bytes_total;
+    double fraction = bt ? std::min(1.0, double(bd) / double(bt)) : -1.0;
+    std::fputs(io::progress_bar("running", fraction, progress.documents_done, double(bd),
+                                double(bt), spec.pipeline)
+                   .c_str(),
+               stderr);
+    std::fflush(stderr);
+    drawn = true;
+  }
+  lock.unlock();
+  worker.join();
+  if (drawn) std::fputs("\r\033[K", stderr);
+  if (error) std::rethrow_exception(error);
+  return result;
+}
+
 int run(CliContext& ctx, const RunOptions& o) {
   pipeline::JobSpec spec;
   spec.inputs = o.inputs;
   spec.output = o.output;
+  std::optional<StdStreams> streams;
   spec.decode = o.decode;
   if (o.threads) spec.threads = o.threads;
   for (const auto& s : o.sets) {
@@ -42,6 +129,15 @@ int run(CliContext& ctx, const RunOptions& o) {
     spec.overrides.emplace_back(s.substr(0, eq), s.substr(eq + 1));
   }
   try {
+    const bool from_stdin =
+        std::find(spec.inputs.begin(), spec.inputs.end(), "-") != spec.inputs.end();
+    if (from_stdin || spec.output == "-") streams.emplace();
+    if (from_stdin) {
+      if (spec.inputs.size() != 1)
+        throw std::runtime_error("-i - reads stdin: give no other input");
+      spec.inputs = {streams->input()};
+    }
+    if (spec.output == "-") spec.output = streams->output();
     const auto& daemon = ctx.daemon_config();
     spec.pipeline = o.pipeline.empty() ? daemon.default_pipeline : o.pipeline;
     pipeline::RunEnvironment env;
@@ -58,8 +154,12 @@ int run(CliContext& ctx, const RunOptions& o) {
     g_cancel = &cancel;
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
-    pipeline::JobResult r = pipeline::run_job(spec, env, progress, cancel);
+    pipeline::JobResult r = run_with_bar(spec, env, progress, cancel);
     g_cancel = nullptr;
+    if (o.output == "-") {
+      streams->send_output();
+      r.outputs = {"-"};  // the files of the private folder are gone with it
+    }
     const double secs = r.seconds > 0 ? r.seconds : 1e-9;
     std::fprintf(stderr, "qkvd run: %s%s: %llu documents, %llu tokens, %s in %.2f s (%.2f MB/s)\n",
                  spec.pipeline.c_str(), o.decode ? " (decode)" : "",
@@ -102,12 +202,12 @@ void register_run(CLI::App& app, CliContext& ctx) {
                   "the config's default_pipeline");
   sub->add_option("--input,-i", o->inputs,
                   "Input files or globs (.jsonl/.txt, optionally .gz/.zst; "
-                  "with --decode: ids .jsonl or .bin)")
+                  "with --decode: ids .jsonl or .bin); - reads jsonl from stdin")
       ->required()
       ->expected(1, -1);
   sub->add_option("--output,-o", o->output,
                   "Output path: .jsonl ids, .bin training data, .npy model outputs (or the "
-                  "pipeline's output.format)")
+                  "pipeline's output.format); - writes jsonl to stdout")
       ->required();
   sub->add_option("--set", o->sets, "Override a pipeline value: key.path=value (YAML); repeatable");
   sub->add_option("--threads,-t", o->threads,

@@ -2,11 +2,16 @@
 // (service::PipelineJobRunner over the plugins + pipelines) at start and on every reload.
 #include "cli/serve_command.hpp"
 
+#include <cstdlib>
 #include <iostream>
+#include <map>
 #include <set>
+#include <type_traits>
 
+#include "cli/daemon_inventory.hpp"
 #include "config/diagnostics.hpp"
 #include "host/library.hpp"
+#include "host/logger.hpp"
 #include "service/daemon_paths.hpp"
 #include "service/daemon_service.hpp"
 #include "service/pipeline_job_runner.hpp"
@@ -24,6 +29,7 @@ service::ServiceOptions options_from(const config::DaemonConfig& c) {
     o.tcp = std::make_pair(c.tcp->address, c.tcp->port);
     o.tokens_file = c.tcp->tokens_file;
   }
+  if (c.metrics) o.metrics = std::make_pair(c.metrics->address, c.metrics->port);
   o.admin_uids = c.access.admin_uids;
   o.admin_groups = c.access.admin_groups;
   o.admin_tokens = c.access.admin_tokens;
@@ -49,11 +55,59 @@ service::ServiceOptions options_from(const config::DaemonConfig& c) {
   return o;
 }
 
+// The daemon config keys serve reads once (options_from above): a reload that changes one
+// warns that it takes effect at the next start. Values as text, for comparing and naming.
+std::map<std::string, std::string> restart_only(const config::DaemonConfig& c) {
+  auto list = [](const auto& v) {
+    std::string s;
+    for (const auto& x : v) {
+      if (!s.empty()) s += ',';
+      if constexpr (std::is_same_v<std::decay_t<decltype(x)>, fs::path>)
+        s += x.string();
+      else if constexpr (std::is_arithmetic_v<std::decay_t<decltype(x)>>)
+        s += std::to_string(x);
+      else
+        s += x;
+    }
+    return s;
+  };
+  const auto& l = c.limits;
+  return {
+      {"socket", c.socket.string()},
+      {"socket_mode", std::to_string(c.socket_mode)},
+      {"spool", c.spool.string()},
+      {"default_pipeline", c.default_pipeline},
+      {"threads", std::to_string(c.threads)},
+      {"tcp", c.tcp ? c.tcp->address + ":" + std::to_string(c.tcp->port) + " " +
+                          c.tcp->tokens_file.string()
+                    : ""},
+      {"metrics", c.metrics ? c.metrics->address + ":" + std::to_string(c.metrics->port) : ""},
+      {"access", list(c.access.admin_uids) + ";" + list(c.access.admin_groups) + ";" +
+                     list(c.access.admin_tokens)},
+      {"roots", list(c.roots.input) + ";" + list(c.roots.output) + ";" + list(c.roots.models)},
+      {"limits.max_request_bytes", std::to_string(l.max_request_bytes)},
+      {"limits.max_queue", std::to_string(l.max_queue)},
+      {"limits.max_job_input_bytes", std::to_string(l.max_job_input_bytes)},
+      {"limits.max_run_seconds", std::to_string(l.max_run_seconds)},
+      {"limits.idle_timeout_seconds", std::to_string(l.idle_timeout_seconds)},
+      {"limits.max_inline_texts", std::to_string(l.max_inline_texts)},
+      {"limits.max_connections_per_peer", std::to_string(l.max_connections_per_peer)},
+      {"limits.request_timeout_seconds", std::to_string(l.request_timeout_seconds)},
+      {"limits.max_reply_buffer_bytes", std::to_string(l.max_reply_buffer_bytes)},
+      {"limits.max_queued_per_submitter", std::to_string(l.max_queued_per_submitter)},
+      {"limits.crash_quarantine_seconds", std::to_string(l.crash_quarantine_seconds)},
+      {"retention",
+       std::to_string(c.retention.done_days) + "," + std::to_string(c.retention.failed_days)},
+      {"drain_seconds", std::to_string(c.drain_seconds)},
+  };
+}
+
 // What the last successful load had: a reload that loses one of these plugins is refused,
 // so pipelines that worked keep working on the old libraries.
 struct LoadState {
   bool first = true;
-  std::set<std::string> plugins;  // "kind/name"
+  std::set<std::string> plugins;               // "kind/name"
+  std::map<std::string, std::string> restart;  // restart_only() of the config serve started with
 };
 
 service::RunnerBundle build_runner(CliContext& ctx, LoadState& state, jobs::Executor& executor) {
@@ -87,16 +141,42 @@ service::RunnerBundle build_runner(CliContext& ctx, LoadState& state, jobs::Exec
   b.warnings = registry->errors();
   b.plugins = now.size();
   b.pipelines = config::list_pipelines(cfg.pipelines_dir).size();
-  b.runner = std::make_shared<service::PipelineJobRunner>(cfg, registry, executor,
-                                                          ctx.model_stage_factory);
+  auto runner = std::make_shared<service::PipelineJobRunner>(cfg, registry, executor,
+                                                             ctx.model_stage_factory);
+  b.runner = runner;
+  DaemonInventory inv = take_inventory(cfg, *registry, *runner);
+  for (const auto& p : inv.pipelines)
+    if (!p.value("valid", false))
+      b.warnings.push_back("pipeline '" + p.value("name", "") +
+                           "' is invalid: " + p.value("error", ""));
+  if (state.first) {
+    state.restart = restart_only(cfg);
+  } else {
+    for (const auto& [key, value] : restart_only(cfg))
+      if (state.restart[key] != value)
+        b.warnings.push_back(key + " changed in " + cfg.file.string() +
+                             ": it takes effect when qkvd restarts, not on reload");
+  }
+  b.problems = std::move(inv.problems);
+  b.plugins_view = std::move(inv.plugins);
+  b.pipelines_view = std::move(inv.pipelines);
   state.first = false;
   state.plugins = std::move(now);
   return b;
 }
 
+host::LogFormat log_format(const config::DaemonConfig& c) {
+  if (c.log_format == "json") return host::LogFormat::json;
+  if (c.log_format == "syslog") return host::LogFormat::syslog;
+  if (c.log_format == "text") return host::LogFormat::text;
+  const char* journal = std::getenv("JOURNAL_STREAM");  // set by systemd for the journal
+  return journal && *journal ? host::LogFormat::syslog : host::LogFormat::text;
+}
+
 int serve(CliContext& ctx) {
   try {
     const auto& cfg = ctx.daemon_config();
+    host::frame_stderr(log_format(cfg));
     // Private plugin copies beside the spool; those of dead daemons (kill -9 mid-reload) go.
     if (std::size_t n = host::set_private_copy_place(cfg.spool / "plugin-copies", ""))
       std::cerr << "qkvd: removed " << n << " stale plugin-copies folder(s) of dead daemons\n";
@@ -106,10 +186,10 @@ int serve(CliContext& ctx) {
     service::DaemonService daemon(std::move(o));
     return daemon.run();
   } catch (const config::ConfigError& e) {
-    std::cerr << "qkvd: " << e.what() << "\n";
+    std::cerr << "qkvd: error: " << e.what() << "\n";
     return 2;
   } catch (const std::exception& e) {
-    std::cerr << "qkvd: cannot serve: " << e.what() << "\n";
+    std::cerr << "qkvd: error: cannot serve: " << e.what() << "\n";
     return 1;
   }
 }

@@ -86,6 +86,7 @@ DaemonConfig load_daemon_config(const fs::path& file, const Overrides& overrides
     if (auto v = s.path_list("plugin_dirs", PathKind::directory)) c.plugin_dirs = *v;
     if (auto v = s.string("default_pipeline")) c.default_pipeline = *v;
     if (auto v = s.integer("threads", 0, 4096)) c.threads = static_cast<unsigned>(*v);
+    if (auto v = s.choice("log_format", {"auto", "text", "syslog", "json"})) c.log_format = *v;
     if (auto v = s.integer("drain_seconds", 0, 86400)) c.drain_seconds = static_cast<uint32_t>(*v);
     if (auto m = s.mapping("roots")) {
       Section r(doc, *m, "roots");
@@ -105,6 +106,16 @@ DaemonConfig load_daemon_config(const fs::path& file, const Overrides& overrides
         // Required: without tokens anyone who can reach the port would act as the daemon.
         if (auto v = t.path("tokens_file", PathKind::file, true)) out.tokens_file = *v;
         c.tcp = out;
+      }
+    }
+    YAML::Node metrics = s.raw("metrics");
+    if (metrics.IsDefined() && !metrics.IsNull()) {
+      Section m(doc, metrics, "metrics");
+      if (m.valid()) {
+        DaemonConfig::Metrics out;
+        if (auto v = m.string("address")) out.address = *v;
+        if (auto v = m.integer("port", 1, 65535, true)) out.port = static_cast<uint16_t>(*v);
+        c.metrics = out;
       }
     }
     if (auto m = s.mapping("access")) {

@@ -20,6 +20,9 @@ struct DaemonConfig {
   std::vector<std::filesystem::path> plugin_dirs;  // after the built-in folder
   std::string default_pipeline = "tokenize-gpt2";
   unsigned threads = 0;  // 0 = all cores
+  // stderr lines: auto (syslog priorities when $JOURNAL_STREAM names stderr, else text),
+  // text, syslog or json (host/logger.hpp).
+  std::string log_format = "auto";
   // Where client-named paths may resolve (io/path_policy.hpp); absent or empty: none at all.
   struct Roots {
     std::vector<std::filesystem::path> input, output;
@@ -32,6 +35,13 @@ struct DaemonConfig {
     std::filesystem::path tokens_file;  // required: NAME:TOKEN lines, mode 0600
   };
   std::optional<Tcp> tcp;  // no TCP listener unless configured
+  // Prometheus text at GET /metrics on its own read-only listener (docs/service.md), never on
+  // tcp.port; aggregate numbers only, so no authentication.
+  struct Metrics {
+    std::string address = "127.0.0.1";
+    uint16_t port = 0;
+  };
+  std::optional<Metrics> metrics;  // off unless configured
   struct Access {
     std::vector<uint32_t> admin_uids{0};    // see, wait on and cancel every job; may reload
     std::vector<std::string> admin_groups;  // group names or numeric gids: the same rights

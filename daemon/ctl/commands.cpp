@@ -180,6 +180,38 @@ void flat(const json& j, const std::string& prefix) {
   }
 }
 
+// `qkvctl plugins`: what the running daemon loaded (not what is on disk now).
+void print_plugins(const json& r) {
+  auto loaded = r.value("plugins", json::array());
+  std::printf("loaded plugins (%zu):\n", loaded.size());
+  for (auto& p : loaded) {
+    std::printf("  %-11s %-22s %-10s ABI %s  %s", p.value("kind", "").c_str(),
+                p.value("name", "").c_str(), p.value("version", "").c_str(),
+                p.value("abi", "").c_str(), p.value("file", "").c_str());
+    if (auto d = p.value("description", ""); !d.empty()) std::printf("  -- %s", d.c_str());
+    std::printf("\n");
+  }
+  auto refused = r.value("refused", json::array());
+  if (!refused.empty()) std::printf("refused (%zu):\n", refused.size());
+  for (auto& p : refused) std::printf("  %s\n", p.value("error", "").c_str());
+}
+
+// `qkvctl pipelines`: the pipelines the running daemon validated at its last (re)load.
+void print_pipelines(const json& r) {
+  for (auto& p : r.value("pipelines", json::array())) {
+    std::string name = p.value("name", "");
+    if (p.value("default", false)) name += " (default)";
+    if (!p.value("valid", false)) {
+      std::printf("  %s: INVALID: %s\n", name.c_str(), p.value("error", "").c_str());
+      continue;
+    }
+    std::printf("  %s: %s%s -> %s", name.c_str(), p.value("tokenizer", "").c_str(),
+                p.value("model", false) ? " + model" : "", p.value("format", "").c_str());
+    if (auto d = p.value("description", ""); !d.empty()) std::printf("  # %s", d.c_str());
+    std::printf("\n");
+  }
+}
+
 int cancel(Client& c, const Options& o) {
   json reply = call(c, build_request("cancel", o));
   if (!reply_ok(reply)) return refused(reply, o);
@@ -266,16 +298,23 @@ int run_command(const std::string& name, const Options& o) {
     if (name == "health") {
       json reply = call(c, build_request(name, o));
       if (!reply_ok(reply)) return refused(reply, o);
-      if (o.json)
+      const std::string status = reply.value("status", "");
+      if (o.json) {
         std::cout << reply.dump() << std::endl;
-      else
+      } else {
         std::printf("qkvd %s %s: protocol %d, pid %lld, up %.0f s, %zu queued, %zu running\n",
-                    reply.value("version", "").c_str(), reply.value("status", "").c_str(),
-                    reply.value("protocol", 0), static_cast<long long>(reply.value("pid", 0LL)),
+                    reply.value("version", "").c_str(), status.c_str(), reply.value("protocol", 0),
+                    static_cast<long long>(reply.value("pid", 0LL)),
                     reply.value("uptime_seconds", 0.0), reply.value("queued", std::size_t(0)),
                     reply.value("running", std::size_t(0)));
-      return reply.value("status", "") == "ok" ? kOk : kTempFail;
+        for (auto& p : reply.value("problems", json::array()))
+          std::printf("  problem: %s\n", p.get<std::string>().c_str());
+      }
+      // degraded still serves (what works keeps working); only draining means "go elsewhere".
+      return status == "ok" || status == "degraded" ? kOk : kTempFail;
     }
+    if (name == "plugins") return simple(c, name, o, print_plugins);
+    if (name == "pipelines") return simple(c, name, o, print_pipelines);
     if (name == "run") return run(c, o);
     std::cerr << "qkvctl: unknown command " << name << "\n";
     return kUsage;

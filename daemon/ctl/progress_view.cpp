@@ -1,6 +1,6 @@
 #include "ctl/progress_view.hpp"
 
-#include <algorithm>
+#include "io/progress_bar.hpp"
 
 namespace qkv::ctl {
 
@@ -16,14 +16,7 @@ void ProgressView::update(const nlohmann::json& ev) {
          bt = double(p.value("bytes_total", uint64_t(0)));
   std::string id = ev.value("id", "");
   if (tty_) {
-    constexpr int width = 30;
-    int fill = frac < 0 ? 0 : std::clamp(int(frac * width + 0.5), 0, width);
-    std::string bar(std::size_t(fill), '#');
-    bar.resize(width, '.');
-    std::string size = bt > 0 ? human_bytes(bd) + "/" + human_bytes(bt) : human_bytes(bd);
-    std::fprintf(out_, "\r\033[K%-8s [%s] %3.0f%%  %llu docs  %s  %s", state.c_str(), bar.c_str(),
-                 frac < 0 ? 0.0 : frac * 100, static_cast<unsigned long long>(docs), size.c_str(),
-                 id.c_str());
+    std::fputs(io::progress_bar(state, frac, docs, bd, bt, id).c_str(), out_);
     std::fflush(out_);
     drawn_ = true;
     return;

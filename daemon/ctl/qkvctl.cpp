@@ -47,12 +47,17 @@ int main(int argc, char** argv) {
   list->add_option("--limit", o.limit, "At most this many");
   app.add_subcommand("stats", "Daemon counters");
   app.add_subcommand("reload", "Reload pipelines and plugins (like SIGHUP)");
-  app.add_subcommand("health", "Is qkvd up? (exit 0 when it serves)");
+  app.add_subcommand("health",
+                     "Is qkvd up? ok or degraded (with its problems): exit 0; draining: 75");
+  app.add_subcommand("plugins", "The plugins the running qkvd loaded, and those it refused");
+  app.add_subcommand("pipelines", "The running qkvd's pipelines, each as validated at its load");
   auto* run =
       app.add_subcommand("run", "Run inline texts and print their ids (one JSON line each)");
   run->add_option("--pipeline,-p", o.pipeline,
                   "Pipeline name or YAML path (default: the daemon's)");
-  run->add_option("--text,-t", o.texts, "A text (repeatable); none: one text per stdin line");
+  // One value per --text: CLI11 would otherwise split '[0,1,2]' into three texts.
+  run->add_option("--text,-t", o.texts, "A text (repeatable); none: one text per stdin line")
+      ->allow_extra_args(false);
   run->add_option("--set", o.sets, "Pipeline override key.path=value (repeatable)");
   run->add_flag("--decode", o.decode, "Texts are JSON id arrays; print the decoded text");
 

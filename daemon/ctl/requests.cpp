@@ -60,6 +60,8 @@ protocol::RequestBody build_request(std::string_view command, const Options& o) 
   if (command == "stats") return protocol::StatsRequest{};
   if (command == "reload") return protocol::ReloadRequest{};
   if (command == "health") return protocol::HealthRequest{};
+  if (command == "plugins") return protocol::PluginsRequest{};
+  if (command == "pipelines") return protocol::PipelinesRequest{};
   if (command == "run") {
     protocol::RunRequest r{job_fields(o)};
     r.job.texts = o.texts;

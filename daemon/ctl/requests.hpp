@@ -18,7 +18,7 @@ class UsageError : public std::runtime_error {
 };
 
 // The request of a command (`submit`, `status`, `wait`, `cancel`, `list`, `stats`, `reload`,
-// `health`, `run`). Paths become absolute, a pipeline that looks like a path too; `run` takes
+// `health`, `run`, `plugins`, `pipelines`). Paths become absolute, a pipeline that looks like a path too; `run` takes
 // its texts from `o.texts` (the caller reads stdin first). Throws UsageError.
 protocol::RequestBody build_request(std::string_view command, const Options& o);
 

@@ -80,6 +80,14 @@ void TokenizerHandle::encode(std::string_view text, const qkv_encode_options& op
     if (offsets) offsets->resize(before_offsets);
     throw_if_error(e, instance_->context() + ": encode");
   }
+  // Truncation is a promise to the output (a model's position table, a fixed-size batch):
+  // kept even when a plugin ignores it.
+  if (o.max_length && ids.size() - before > o.max_length) {
+    ++*overlong_;
+    ids.resize(before + o.max_length);
+    if (offsets && offsets->size() > before_offsets + 2 * std::size_t(o.max_length))
+      offsets->resize(before_offsets + 2 * std::size_t(o.max_length));
+  }
 }
 
 std::vector<int32_t> TokenizerHandle::encode(std::string_view text,

@@ -4,7 +4,9 @@
 
 #include "host/plugin_instance.hpp"
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -24,7 +26,9 @@ class TokenizerHandle {
 
   // Appends the ids of `text` (valid UTF-8) to `ids`, and 2 offsets per id to `offsets` when
   // given (QKV_ENCODE_OFFSETS is then set for the call). No allocation beyond the vectors'
-  // growth: clear() and reuse them across calls. Throws PluginError.
+  // growth: clear() and reuse them across calls. Throws PluginError. The host enforces
+  // `max_length` itself: a plugin that returns more ids has them cut to max_length (counted in
+  // overlong_results(), which qkv-conformance reports as the plugin's fault).
   void encode(std::string_view text, const qkv_encode_options& options, std::vector<int32_t>& ids,
               std::vector<uint32_t>* offsets = nullptr) const;
   std::vector<int32_t> encode(std::string_view text,
@@ -37,11 +41,14 @@ class TokenizerHandle {
   const qkv_tokenizer_info& info() const noexcept { return info_; }
   int32_t token_to_id(std::string_view token) const;
   const LoadedPlugin& plugin() const noexcept { return instance_->plugin(); }
+  // Encode results over their max_length that the host cut (all copies of this handle).
+  uint64_t overlong_results() const noexcept { return overlong_->load(); }
 
  private:
   std::shared_ptr<PluginInstance> instance_;
   const qkv_tokenizer_api* api_;
   qkv_tokenizer_info info_{};
+  std::shared_ptr<std::atomic<uint64_t>> overlong_ = std::make_shared<std::atomic<uint64_t>>(0);
 };
 
 }  // namespace qkv::host

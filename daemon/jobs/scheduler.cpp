@@ -164,7 +164,7 @@ CancelResult Scheduler::cancel(std::string_view id) {
     try {
       queued->lease().complete(*queued, out);
     } catch (const std::exception& e) {
-      std::cerr << "qkvd: job " << queued->id() << ": recording cancel failed: " << e.what()
+      std::cerr << "qkvd: error: job " << queued->id() << ": recording cancel failed: " << e.what()
                 << "\n";
     }
   }
@@ -209,7 +209,7 @@ void Scheduler::drain(Steady::time_point deadline) {
   }
   std::unique_lock lock(mutex_);
   if (!idle_cv_.wait_until(lock, deadline, [&] { return running_since_.empty(); })) {
-    std::cerr << "qkvd: drain deadline reached, stopping " << running_since_.size()
+    std::cerr << "qkvd: warning: drain deadline reached, stopping " << running_since_.size()
               << " running job(s); they run again after the next start\n";
     for (auto& [id, t] : running_since_)
       if (auto it = live_.find(id); it != live_.end()) it->second->request_cancel("shutdown");
@@ -270,7 +270,8 @@ void Scheduler::run_one(const std::shared_ptr<JobRecord>& job) {
     try {
       job->lease().release();
     } catch (const std::exception& e) {
-      std::cerr << "qkvd: job " << job->id() << ": giving it back failed: " << e.what() << "\n";
+      std::cerr << "qkvd: error: job " << job->id() << ": giving it back failed: " << e.what()
+                << "\n";
     }
     out.state = JobState::queued;
     out.error_code = code::shutting_down;
@@ -299,7 +300,7 @@ bool Scheduler::record_end(const std::shared_ptr<JobRecord>& job, const JobOutco
       return true;
     } catch (const std::exception& e) {
       if (attempt == 0 || pause >= std::chrono::seconds(2))
-        std::cerr << "qkvd: job " << job->id() << ": recording its end failed: " << e.what()
+        std::cerr << "qkvd: error: job " << job->id() << ": recording its end failed: " << e.what()
                   << "; retrying\n";
     }
     std::unique_lock lock(mutex_);

@@ -241,7 +241,7 @@ std::shared_ptr<JobRecord> SpoolSource::load(const Spool::Waiting& w) {
 
 void SpoolSource::fail_unclaimed(const std::string& name, const std::string& id,
                                  const std::string& code, const std::string& message, uid_t owner) {
-  std::cerr << "qkvd: spool file incoming/" << name << ": " << message << "\n";
+  std::cerr << "qkvd: warning: spool file incoming/" << name << ": " << message << "\n";
   try {
     if (!spool_.claim(name, id)) return;
     nlohmann::json report = {{"id", id},
@@ -252,7 +252,8 @@ void SpoolSource::fail_unclaimed(const std::string& name, const std::string& id,
                              {"error", {{"code", code}, {"message", message}}}};
     spool_.complete(id, false, report);
   } catch (const std::exception& e) {
-    std::cerr << "qkvd: cannot move incoming/" << name << " to failed/: " << e.what() << "\n";
+    std::cerr << "qkvd: error: cannot move incoming/" << name << " to failed/: " << e.what()
+              << "\n";
   }
 }
 

@@ -22,6 +22,10 @@ std::string_view to_string(Op op) noexcept {
       return "health";
     case Op::run:
       return "run";
+    case Op::plugins:
+      return "plugins";
+    case Op::pipelines:
+      return "pipelines";
     case Op::auth:
       return "auth";
   }

@@ -13,9 +13,23 @@ namespace qkv::protocol {
 inline constexpr int kProtocolVersion = 1;
 
 // `auth` is answered by the server itself (the first request on a TCP connection).
-enum class Op { submit, status, wait, cancel, list, stats, reload, health, run, auth };
-inline constexpr std::array kOps = {Op::submit, Op::status, Op::wait,   Op::cancel, Op::list,
-                                    Op::stats,  Op::reload, Op::health, Op::run,    Op::auth};
+enum class Op {
+  submit,
+  status,
+  wait,
+  cancel,
+  list,
+  stats,
+  reload,
+  health,
+  run,
+  plugins,
+  pipelines,
+  auth
+};
+inline constexpr std::array kOps = {Op::submit, Op::status,  Op::wait,      Op::cancel,
+                                    Op::list,   Op::stats,   Op::reload,    Op::health,
+                                    Op::run,    Op::plugins, Op::pipelines, Op::auth};
 inline constexpr std::size_t kOpCount = kOps.size();
 
 std::string_view to_string(Op op) noexcept;

@@ -112,6 +112,10 @@ RequestBody read_body(Op op, const json& j, const ProtocolLimits& limits) {
                                               "); submit a file job instead");
       return r;
     }
+    case Op::plugins:
+      return PluginsRequest{};
+    case Op::pipelines:
+      return PipelinesRequest{};
     case Op::auth: {
       auto it = j.find("token");
       if (it == j.end() || !it->is_string() || it->get_ref<const std::string&>().empty())
@@ -152,6 +156,8 @@ void to_json(json& j, const ListRequest& r) {
 void to_json(json& j, const StatsRequest& r) { j = with_op(r.op); }
 void to_json(json& j, const ReloadRequest& r) { j = with_op(r.op); }
 void to_json(json& j, const HealthRequest& r) { j = with_op(r.op); }
+void to_json(json& j, const PluginsRequest& r) { j = with_op(r.op); }
+void to_json(json& j, const PipelinesRequest& r) { j = with_op(r.op); }
 void to_json(json& j, const RunRequest& r) {
   j = with_op(r.op);
   write_job_fields(j, r.job);

@@ -81,6 +81,17 @@ struct RunRequest {
   bool operator==(const RunRequest&) const = default;
 };
 
+// What the running daemon loaded at its last start or reload (not what is on disk now).
+struct PluginsRequest {
+  static constexpr Op op = Op::plugins;
+  bool operator==(const PluginsRequest&) const = default;
+};
+
+struct PipelinesRequest {
+  static constexpr Op op = Op::pipelines;
+  bool operator==(const PipelinesRequest&) const = default;
+};
+
 // Proves who a TCP client is: a token from the daemon's tcp.tokens_file.
 struct AuthRequest {
   static constexpr Op op = Op::auth;
@@ -89,9 +100,9 @@ struct AuthRequest {
 };
 
 // One alternative per op, in the order of Op (checked in requests.cpp).
-using RequestBody =
-    std::variant<SubmitRequest, StatusRequest, WaitRequest, CancelRequest, ListRequest,
-                 StatsRequest, ReloadRequest, HealthRequest, RunRequest, AuthRequest>;
+using RequestBody = std::variant<SubmitRequest, StatusRequest, WaitRequest, CancelRequest,
+                                 ListRequest, StatsRequest, ReloadRequest, HealthRequest,
+                                 RunRequest, PluginsRequest, PipelinesRequest, AuthRequest>;
 Op op_of(const RequestBody& body) noexcept;
 
 // Wire form of each request, `op` included (nlohmann's to_json convention).
@@ -104,6 +115,8 @@ void to_json(json& j, const StatsRequest& r);
 void to_json(json& j, const ReloadRequest& r);
 void to_json(json& j, const HealthRequest& r);
 void to_json(json& j, const RunRequest& r);
+void to_json(json& j, const PluginsRequest& r);
+void to_json(json& j, const PipelinesRequest& r);
 void to_json(json& j, const AuthRequest& r);
 // The request object of any op; `tag` (a string or number) is added unless null.
 json request_object(const RequestBody& body, const json& tag = nullptr);

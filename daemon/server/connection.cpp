@@ -157,7 +157,7 @@ void Connection::process() {
     if (nl == std::string::npos) {
       if (in_.size() > max_line) {
         if (!authenticated_) {
-          std::cerr << "qkvd: refused authentication from " << peer_.address
+          std::cerr << "qkvd: warning: refused authentication from " << peer_.address
                     << ": no auth line within " << max_line << " bytes\n";
           refuse(code::unauthenticated,
                  "the first request on a TCP connection must be "
@@ -231,8 +231,8 @@ void Connection::arm_stall() {
     if (!self) return;
     self->stall_armed_ = false;
     if (ec || self->gone_ || !self->replies_full()) return;
-    std::cerr << "qkvd: closing " << self->peer_.address << ": it does not read its replies ("
-              << self->out_bytes_
+    std::cerr << "qkvd: warning: closing " << self->peer_.address
+              << ": it does not read its replies (" << self->out_bytes_
               << " bytes unsent, over limits.max_reply_buffer_bytes, for "
                  "limits.idle_timeout_seconds)\n";
     self->mark_gone();
@@ -242,7 +242,8 @@ void Connection::arm_stall() {
 bool Connection::authenticate(const std::string& line) {
   auto refuse_auth = [&](const std::string& why, std::string_view message,
                          const nlohmann::json& tag = nullptr) {
-    std::cerr << "qkvd: refused authentication from " << peer_.address << ": " << why << "\n";
+    std::cerr << "qkvd: warning: refused authentication from " << peer_.address << ": " << why
+              << "\n";
     queue_write(error_line(code::unauthenticated, message, tag));
     closing_ = true;
     write_next();

@@ -145,7 +145,7 @@ void Server::accept_next(Acceptor& acceptor, bool unix_socket) {
     if (!*alive || ec == asio::error::operation_aborted || !acceptor.is_open()) return;
     if (ec) {
       // Out of descriptors and the like: wait a little instead of spinning.
-      std::cerr << "qkvd: accept failed: " << ec.message() << "\n";
+      std::cerr << "qkvd: error: accept failed: " << ec.message() << "\n";
       backoff_.expires_after(std::chrono::milliseconds(100));
       backoff_.async_wait(
           [this, &acceptor, unix_socket, alive](const boost::system::error_code& e) {

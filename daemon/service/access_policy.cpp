@@ -56,8 +56,8 @@ bool AccessPolicy::may_act_on(const protocol::Identity& who,
 }
 
 std::string AccessPolicy::deny(const protocol::Identity& who, std::string_view what) const {
-  std::cerr << "qkvd: permission_denied: " << protocol::describe(who) << " asked to " << what
-            << "\n";
+  std::cerr << "qkvd: warning: permission_denied: " << protocol::describe(who) << " asked to "
+            << what << "\n";
   return "permission denied: " + std::string(what) +
          " is allowed only to its submitter and to admins (access.admin_uids, admin_groups, "
          "admin_tokens)";

@@ -49,6 +49,9 @@ void DaemonBackend::handle(server::Request r, const Who& who,
         return health(r, std::move(reply));
       case Op::run:
         return run(r, std::move(reply));
+      case Op::plugins:
+      case Op::pipelines:
+        return inventory(r, std::move(reply));
       case Op::reload:
         return reload(r, who, std::move(reply));
       case Op::auth:  // answered by the server before it reaches here
@@ -283,10 +286,21 @@ void DaemonBackend::stats(server::Request& r, std::shared_ptr<server::Reply> rep
               r.tag));
 }
 
+std::string DaemonBackend::health_status() const {
+  if (draining_) return "draining";
+  return ctx_.problems.all().empty() ? "ok" : "degraded";
+}
+
 void DaemonBackend::health(server::Request& r, std::shared_ptr<server::Reply> reply) {
   auto s = ctx_.scheduler.stats();
   double up = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-  reply->done(ok_line({{"status", draining_ ? "draining" : "ok"},
+  // Problems were found at load or reload (or reported by a job source): nothing is checked
+  // here, so health answers at once whatever the plugins do.
+  auto problems = ctx_.problems.all();
+  reply->done(ok_line({{"status", draining_          ? "draining"
+                                  : problems.empty() ? "ok"
+                                                     : "degraded"},
+                       {"problems", problems},
                        {"version", QKV_VERSION},
                        {"protocol", protocol::kProtocolVersion},
                        {"pid", ::getpid()},
@@ -294,6 +308,44 @@ void DaemonBackend::health(server::Request& r, std::shared_ptr<server::Reply> re
                        {"queued", s.queued},
                        {"running", s.running}},
                       r.tag));
+}
+
+void DaemonBackend::set_inventory(json plugins, json pipelines) {
+  std::lock_guard lock(inventory_mutex_);
+  plugins_view_ = std::move(plugins);
+  pipelines_view_ = std::move(pipelines);
+}
+
+void DaemonBackend::inventory(server::Request& r, std::shared_ptr<server::Reply> reply) {
+  json fields = {{"generation", ctx_.runner.generation()}};
+  {
+    std::lock_guard lock(inventory_mutex_);
+    if (r.op() == Op::plugins) {
+      fields["plugins"] = plugins_view_.value("loaded", json::array());
+      fields["refused"] = plugins_view_.value("refused", json::array());
+    } else {
+      fields["pipelines"] = pipelines_view_;
+      fields["default_pipeline"] = ctx_.default_pipeline;
+    }
+  }
+  reply->done(ok_line(std::move(fields), r.tag));
+}
+
+std::string DaemonBackend::metrics_text() const {
+  MetricsSnapshot now;
+  now.scheduler = ctx_.scheduler.stats();
+  now.max_queue = ctx_.max_queue;
+  now.health = health_status();
+  now.problems = ctx_.problems.all().size();
+  now.uptime_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  now.connections = ctx_.connections();
+  now.runner_generation = ctx_.runner.generation();
+  for (std::size_t i = 0; i < requests_.size(); ++i)
+    if (protocol::kOps[i] != Op::auth)
+      now.requests.emplace_back(std::string(protocol::to_string(protocol::kOps[i])),
+                                requests_[i].load());
+  return ctx_.metrics.render(now);
 }
 
 void DaemonBackend::reload(server::Request& r, const Who& who,
@@ -309,6 +361,7 @@ void DaemonBackend::reload(server::Request& r, const Who& who,
 }
 
 void DaemonBackend::run(server::Request& r, std::shared_ptr<server::Reply> reply) {
+  const auto arrived = std::chrono::steady_clock::now();
   if (draining_)
     return reply->done(error_line(code::shutting_down, "qkvd is shutting down", r.tag));
   pipeline::JobSpec spec = jobs::to_job_spec(std::move(std::get<protocol::RunRequest>(r.body).job),
@@ -331,10 +384,14 @@ void DaemonBackend::run(server::Request& r, std::shared_ptr<server::Reply> reply
   // The deadline runs from arrival, so time spent waiting for a pool thread counts. A plugin
   // call that never returns keeps its thread; the client gets `timeout` and others go on.
   auto deadline = std::make_shared<asio::steady_timer>(ctx_.io, ctx_.request_timeout);
-  deadline->async_wait([this, reply, cancel, tag = r.tag](const boost::system::error_code& ec) {
+  deadline->async_wait([this, reply, cancel, tag = r.tag, arrived,
+                        pipeline = spec.pipeline](const boost::system::error_code& ec) {
     if (ec) return;
     cancel->requested = true;
     ++inline_errors_;
+    ctx_.metrics.inline_ended(
+        pipeline, std::chrono::duration<double>(std::chrono::steady_clock::now() - arrived).count(),
+        false, 0, 0, 0);
     reply->done(error_line(code::timeout,
                            "the inline run did not finish within limits.request_timeout_seconds (" +
                                std::to_string(ctx_.request_timeout.count()) + " s)",
@@ -342,15 +399,23 @@ void DaemonBackend::run(server::Request& r, std::shared_ptr<server::Reply> reply
   });
   // One hand-off per request, onto the bounded compute pool: never a thread per request.
   asio::post(ctx_.compute, [this, spec = std::move(spec), tag = r.tag, reply, cancel, deadline,
-                            owner = std::move(owner)]() mutable {
-    if (!cancel->requested) reply->done(run_inline(spec, tag, owner, *cancel));
+                            owner = std::move(owner), arrived]() mutable {
+    if (!cancel->requested) reply->done(run_inline(spec, tag, owner, *cancel, arrived));
     asio::post(ctx_.io, [deadline] { deadline->cancel(); });
   });
 }
 
 std::string DaemonBackend::run_inline(const pipeline::JobSpec& spec, const json& tag,
-                                      const std::string& owner, pipeline::CancelFlag& cancel) {
+                                      const std::string& owner, pipeline::CancelFlag& cancel,
+                                      std::chrono::steady_clock::time_point arrived) {
   pipeline::JobProgress progress;
+  auto ended = [&](bool ok, const pipeline::JobResult& res) {
+    if (cancel.requested) return;  // timed out (counted then) or the client left
+    ctx_.metrics.inline_ended(
+        spec.pipeline,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - arrived).count(), ok,
+        res.documents, res.tokens, res.input_bytes);
+  };
   try {
     auto runner = ctx_.runner.current();
     pipeline::JobResult res;
@@ -373,12 +438,15 @@ std::string DaemonBackend::run_inline(const pipeline::JobSpec& spec, const json&
       line += res.inline_results[i];
     }
     line += "]}\n";
+    ended(true, res);
     return line;
   } catch (const jobs::JobError& e) {
     ++inline_errors_;
+    ended(false, {});
     return error_line(e.code(), e.what(), tag);
   } catch (const std::exception& e) {
     ++inline_errors_;
+    ended(false, {});
     return error_line(code::job_failed, e.what(), tag);
   }
 }

@@ -11,12 +11,14 @@
 #include <optional>
 
 #include "crash/quarantine.hpp"
+#include "jobs/problems.hpp"
 #include "jobs/scheduler.hpp"
 #include "jobs/spool_source.hpp"
 #include "server/asio.hpp"
 #include "server/backend.hpp"
 #include "service/access_policy.hpp"
 #include "service/runner_holder.hpp"
+#include "service/service_metrics.hpp"
 
 namespace qkv::service {
 
@@ -37,6 +39,9 @@ struct BackendContext {
   std::string default_pipeline;
   const AccessPolicy& access;
   const crash::Quarantine& quarantine;  // inline requests that crashed qkvd
+  const jobs::Problems& problems;       // health: degraded while there are any
+  ServiceMetrics& metrics;
+  std::size_t max_queue = 0;
 };
 
 class DaemonBackend final : public server::Backend {
@@ -52,6 +57,12 @@ class DaemonBackend final : public server::Backend {
   // Performs a reload (the same as SIGHUP) and calls back with the reply fields or an error.
   using ReloadFn = std::function<void(std::function<void(bool ok, std::string json_or_error)>)>;
   void set_reload(ReloadFn fn) { reload_fn_ = std::move(fn); }
+  // What the last load or reload found: the answers of the `plugins` and `pipelines` ops.
+  void set_inventory(json plugins, json pipelines);
+  // ok, degraded (problems) or draining.
+  std::string health_status() const;
+  // The Prometheus text of GET /metrics.
+  std::string metrics_text() const;
 
  private:
   using Who = server::Identity;
@@ -63,9 +74,12 @@ class DaemonBackend final : public server::Backend {
   void stats(server::Request& r, std::shared_ptr<server::Reply> reply);
   void health(server::Request& r, std::shared_ptr<server::Reply> reply);
   void run(server::Request& r, std::shared_ptr<server::Reply> reply);
-  // Runs one inline request on a pool thread; returns its reply line.
+  void inventory(server::Request& r, std::shared_ptr<server::Reply> reply);
+  // Runs one inline request on a pool thread; returns its reply line. `arrived`: for the
+  // latency histogram.
   std::string run_inline(const pipeline::JobSpec& spec, const json& tag, const std::string& owner,
-                         pipeline::CancelFlag& cancel);
+                         pipeline::CancelFlag& cancel,
+                         std::chrono::steady_clock::time_point arrived);
   void reload(server::Request& r, const Who& who, std::shared_ptr<server::Reply> reply);
   // The crash owner of an inline run ("inline:<key>"), or an error line when that request
   // crashed qkvd recently (code suspect, limits.crash_quarantine_seconds).
@@ -84,6 +98,8 @@ class DaemonBackend final : public server::Backend {
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::array<std::atomic<uint64_t>, protocol::kOpCount> requests_{};  // per op
   std::atomic<uint64_t> inline_runs_{0}, inline_texts_{0}, inline_errors_{0};
+  mutable std::mutex inventory_mutex_;
+  json plugins_view_ = json::object(), pipelines_view_ = json::array();
 };
 
 }  // namespace qkv::service

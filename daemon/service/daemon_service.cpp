@@ -14,6 +14,7 @@
 #include "jobs/scheduler.hpp"
 #include "jobs/spool_lock.hpp"
 #include "jobs/spool_source.hpp"
+#include "server/metrics_listener.hpp"
 #include "server/server.hpp"
 #include "service/daemon_backend.hpp"
 #include "service/runner_holder.hpp"
@@ -54,11 +55,15 @@ struct DaemonService::Impl {
     scheduler =
         std::make_unique<jobs::Scheduler>(so, *executor, [this] { return runner.current(); });
     scheduler->set_on_room([this] { schedule_poll(); });
-    scheduler->set_on_end([](const jobs::JobRecord& j) { log_end(j); });
-    backend = std::make_unique<DaemonBackend>(BackendContext{
-        io, blocking, compute, *scheduler, source, runner, *executor,
-        [this] { return server ? server->connections() : std::size_t(0); }, opt.max_inline_texts,
-        opt.request_timeout, opt.default_pipeline, access, quarantine});
+    scheduler->set_on_end([this](const jobs::JobRecord& j) {
+      metrics.job_ended(j);
+      log_end(j);
+    });
+    backend = std::make_unique<DaemonBackend>(
+        BackendContext{io, blocking, compute, *scheduler, source, runner, *executor,
+                       [this] { return server ? server->connections() : std::size_t(0); },
+                       opt.max_inline_texts, opt.request_timeout, opt.default_pipeline, access,
+                       quarantine, problems, metrics, opt.max_queue});
     backend->set_reload([this](auto done) { reload(std::move(done)); });
     server::ServerOptions so2;
     so2.socket = opt.socket;
@@ -71,6 +76,15 @@ struct DaemonService::Impl {
     so2.limits.idle_timeout =
         std::chrono::duration_cast<std::chrono::milliseconds>(opt.idle_timeout);
     server = std::make_unique<server::Server>(io, so2, *backend);
+    if (opt.metrics)
+      metrics_listener = std::make_unique<server::MetricsListener>(
+          io, opt.metrics->first, opt.metrics->second, [this] { return backend->metrics_text(); });
+  }
+
+  // Health and the inventory ops answer from what this load found until the next one.
+  void loaded(RunnerBundle& b) {
+    problems.set("pipelines", b.problems);
+    backend->set_inventory(std::move(b.plugins_view), std::move(b.pipelines_view));
   }
 
   // The test-only seam of tests/reliability (a spool that fills up): QKV_TEST_SPOOL_ENOSPC_AFTER.
@@ -82,7 +96,8 @@ struct DaemonService::Impl {
   static void log_end(const jobs::JobRecord& j) {
     auto o = j.outcome();
     if (!o) return;
-    std::cerr << "qkvd: job " << j.id() << " " << jobs::to_string(o->state);
+    std::cerr << "qkvd: " << (o->state == jobs::JobState::failed ? "warning: " : "") << "job "
+              << j.id() << " " << jobs::to_string(o->state);
     if (o->state == jobs::JobState::done)
       std::cerr << " (" << o->result.documents << " documents, " << o->result.tokens << " tokens)";
     else if (!o->error_message.empty())
@@ -97,7 +112,7 @@ struct DaemonService::Impl {
       try {
         source.poll(*scheduler);
       } catch (const std::exception& e) {
-        std::cerr << "qkvd: reading the spool failed: " << e.what() << "\n";
+        std::cerr << "qkvd: error: reading the spool failed: " << e.what() << "\n";
       }
     });
   }
@@ -116,7 +131,7 @@ struct DaemonService::Impl {
       try {
         source.maintain();
       } catch (const std::exception& e) {
-        std::cerr << "qkvd: spool retention failed: " << e.what() << "\n";
+        std::cerr << "qkvd: error: spool retention failed: " << e.what() << "\n";
       }
     });
     maintain_timer.expires_after(std::chrono::hours(1));
@@ -145,11 +160,8 @@ struct DaemonService::Impl {
   }
 
   static json bundle_json(const RunnerBundle& b, uint64_t generation) {
-    return {{"reloaded", true},
-            {"generation", generation},
-            {"pipelines", b.pipelines},
-            {"plugins", b.plugins},
-            {"warnings", b.warnings}};
+    return {{"reloaded", true},     {"generation", generation}, {"pipelines", b.pipelines},
+            {"plugins", b.plugins}, {"warnings", b.warnings},   {"problems", b.problems}};
   }
 
   void reload(std::function<void(bool, std::string)> done) {
@@ -157,15 +169,16 @@ struct DaemonService::Impl {
     asio::post(blocking, [this, done = std::move(done)] {
       try {
         RunnerBundle b = runner.reload();
-        for (auto& w : b.warnings) std::cerr << "qkvd: reload: " << w << "\n";
+        for (auto& w : b.warnings) std::cerr << "qkvd: warning: reload: " << w << "\n";
+        loaded(b);
         std::cerr << "qkvd: reloaded: " << b.pipelines << " pipeline(s), " << b.plugins
                   << " plugin(s); running jobs finish on what they started with\n";
         notify_ready("serving");
         warm_up();
         if (done) done(true, bundle_json(b, runner.generation()).dump());
       } catch (const std::exception& e) {
-        std::cerr << "qkvd: reload failed, keeping the previous pipelines and plugins: " << e.what()
-                  << "\n";
+        std::cerr << "qkvd: error: reload failed, keeping the previous pipelines and plugins: "
+                  << e.what() << "\n";
         notify_ready("serving (last reload failed)");
         if (done) done(false, e.what());
       }
@@ -201,6 +214,7 @@ struct DaemonService::Impl {
       scheduler->drain(std::chrono::steady_clock::now() + opt.drain);
       asio::post(io, [this] {
         server->close_all();
+        if (metrics_listener) metrics_listener->stop();
         // Let the last replies (end events) flush, then stop.
         stop_timer = std::make_unique<asio::steady_timer>(io, std::chrono::milliseconds(200));
         stop_timer->async_wait([this](const boost::system::error_code&) {
@@ -220,14 +234,15 @@ struct DaemonService::Impl {
       std::string_view owner = r.owner;
       if (owner.substr(0, crash::kInlineOwnerPrefix.size()) == crash::kInlineOwnerPrefix) {
         quarantine.add(std::string(owner.substr(crash::kInlineOwnerPrefix.size())));
-        std::cerr << "qkvd: an inline run of pipeline '" << r.pipeline << "' crashed qkvd ("
+        std::cerr << "qkvd: error: an inline run of pipeline '" << r.pipeline << "' crashed qkvd ("
                   << crash::describe(r) << "); the same request is refused for "
                   << quarantine.period().count() << " s\n";
       } else if (owner.empty()) {
-        std::cerr << "qkvd: the previous run died of " << crash::describe(r)
+        std::cerr << "qkvd: error: the previous run died of " << crash::describe(r)
                   << " on a thread working for no job; nobody is blamed\n";
       } else {
-        std::cerr << "qkvd: job " << r.owner << " crashed qkvd: " << crash::describe(r) << "\n";
+        std::cerr << "qkvd: error: job " << r.owner << " crashed qkvd: " << crash::describe(r)
+                  << "\n";
       }
     }
     source.recover(records);
@@ -238,9 +253,11 @@ struct DaemonService::Impl {
   int run() {
     recover_from_crashes();
     RunnerBundle b = runner.reload();  // throws: nothing to serve with
-    for (auto& w : b.warnings) std::cerr << "qkvd: " << w << "\n";
+    for (auto& w : b.warnings) std::cerr << "qkvd: warning: " << w << "\n";
+    loaded(b);
     source.poll(*scheduler);  // jobs waiting in the spool are known before clients ask
     server->listen();
+    if (metrics_listener) metrics_listener->listen();
     wait_signal();
     schedule_poll();
     arm_poll();
@@ -274,12 +291,15 @@ struct DaemonService::Impl {
   crash::Quarantine quarantine;
   io::PathPolicy policy;
   AccessPolicy access;
+  jobs::Problems problems;  // health: load and reload set "pipelines"; job sources their own
+  ServiceMetrics metrics;
   jobs::SpoolSource source;
   std::unique_ptr<jobs::Scheduler> scheduler;
   asio::thread_pool blocking{2};
   asio::thread_pool compute;
   std::unique_ptr<DaemonBackend> backend;
   std::unique_ptr<server::Server> server;
+  std::unique_ptr<server::MetricsListener> metrics_listener;
   asio::signal_set signals;
   asio::steady_timer poll_timer, maintain_timer;
   std::unique_ptr<asio::steady_timer> stop_timer;

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "io/path_policy.hpp"
 #include "jobs/executor.hpp"
 #include "jobs/job_runner.hpp"
@@ -22,13 +24,19 @@ struct RunnerBundle {
   std::vector<std::string> warnings;
   std::size_t pipelines = 0;
   std::size_t plugins = 0;
+  // Invalid pipelines and refused plugins: `health` is `degraded` while there are any.
+  std::vector<std::string> problems;
+  // The answers of the `plugins` and `pipelines` ops until the next reload.
+  nlohmann::json plugins_view = nlohmann::json::object();
+  nlohmann::json pipelines_view = nlohmann::json::array();
 };
 
 struct ServiceOptions {
   std::filesystem::path socket;
   unsigned socket_mode = 0660;
   std::optional<std::pair<std::string, uint16_t>> tcp;
-  std::filesystem::path tokens_file;  // required with tcp
+  std::filesystem::path tokens_file;                        // required with tcp
+  std::optional<std::pair<std::string, uint16_t>> metrics;  // GET /metrics listener
   std::vector<uint32_t> admin_uids{0};
   std::vector<std::string> admin_groups, admin_tokens;
   std::size_t max_connections_per_peer = 64;

@@ -76,6 +76,14 @@ TEST(Conformance, WrongAttentionPluginsFailNamingTheClass) {
   expect_fail(wrong("test-attention-no-scale"), "scale");
 }
 
+TEST(Conformance, WrongTokenizerPluginsFailNamingTheClass) {
+  expect_fail(wrong("test-tokenizer-no-max-length"), "max-length");
+  expect_fail(wrong("test-tokenizer-no-add-special"), "add-special");
+  expect_fail(wrong("test-tokenizer-overlapping-offsets"), "offsets");
+  // The same plugin without a flaw passes: the classes above fail for the flaw alone.
+  expect_pass(wrong("test-tokenizer-right"));
+}
+
 #ifdef QKV_HAVE_ATTENTION_REFERENCE
 TEST(Conformance, AttentionReferencePasses) { expect_pass(plugin("attention-reference")); }
 #endif

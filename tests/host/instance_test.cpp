@@ -52,6 +52,22 @@ TEST(HostTokenizer, MaxLengthCountsSpecials) {
               ElementsAre(1000, 'a', 'b', 1001));
 }
 
+TEST(HostTokenizer, HostCutsResultsOverMaxLength) {
+  PluginRegistry registry;
+  const auto& p = load(registry, "test_bytes_overlong", QKV_KIND_TOKENIZER, "test-bytes-overlong");
+  TokenizerHandle tok(create_instance(p, YAML::Node(), "/cfg"));
+  std::vector<int32_t> ids{7};  // appended to: what was there stays
+  std::vector<uint32_t> offsets{0, 0};
+  tok.encode("abcdef", encode_options(0, QKV_SPECIAL_DEFAULT, 3), ids, &offsets);
+  EXPECT_THAT(ids, ElementsAre(7, 'a', 'b', 'c'));
+  EXPECT_THAT(offsets, ElementsAre(0, 0, 0, 1, 1, 2, 2, 3));
+  EXPECT_EQ(tok.overlong_results(), 1u);
+  // Within the limit, or without one, nothing is cut or counted.
+  EXPECT_EQ(tok.encode("abcdef").size(), 6u);
+  EXPECT_EQ(tok.encode("ab", encode_options(0, QKV_SPECIAL_DEFAULT, 3)).size(), 2u);
+  EXPECT_EQ(tok.overlong_results(), 1u);
+}
+
 TEST(HostTokenizer, PluginErrorsBecomePluginErrorWithCodeAndContext) {
   PluginRegistry registry;
   const auto& p = load(registry, "test_bytes", QKV_KIND_TOKENIZER, "test-bytes");

@@ -1,6 +1,8 @@
-// Tokenizer conformance: determinism, ids inside the vocabulary, byte offsets within bounds and
-// monotone, decode(encode(x)) == x on a built-in multilingual sample (or, for lossy tokenizers
-// such as uncased WordPiece, encode(decode(encode(x))) == encode(x)), and concurrency.
+// Tokenizer conformance: determinism, ids inside the vocabulary, byte offsets within bounds,
+// monotone and not overlapping, max_length honoured (a prefix of the full ids), add_special
+// adding only special ids around the plain ones, decode(encode(x)) == x on a built-in multilingual
+// sample (or, for lossy tokenizers such as uncased WordPiece, encode(decode(encode(x))) ==
+// encode(x)), and concurrency.
 #include <algorithm>
 #include <sstream>
 #include <thread>
@@ -75,31 +77,99 @@ void tokenizer_suite(Report& report, const host::LoadedPlugin& plugin, const Opt
           break;
     }
   });
-  report.run("offsets", "byte offsets within the text, begin <= end, begins monotone; same ids",
+  report.run(
+      "offsets",
+      "byte offsets within the text, begin <= end, in order, no partial overlap; same ids",
+      [&](Checker& c) {
+        for (const char* text : kSample) {
+          c.count_case();
+          const std::string_view s(text);
+          std::vector<int32_t> ids;
+          std::vector<uint32_t> offsets;
+          tok.encode(s, host::encode_options(QKV_ENCODE_OFFSETS), ids, &offsets);
+          if (!c.expect(ids == tok.encode(s, plain),
+                        "asking for offsets changed the ids of " + show(s)) ||
+              !c.expect(offsets.size() == 2 * ids.size(),
+                        "got " + std::to_string(offsets.size()) + " offsets for " +
+                            std::to_string(ids.size()) + " ids of " + show(s)))
+            continue;
+          uint32_t last_begin = 0, last_end = 0;
+          for (size_t i = 0; i < ids.size(); ++i) {
+            const uint32_t b = offsets[2 * i], e = offsets[2 * i + 1];
+            // Tokens of one text cover disjoint byte ranges, in order. Several tokens may
+            // share one range (pieces of one character: WordPiece splits a decomposed
+            // Hangul syllable), but never overlap partly.
+            const bool same_range = b == last_begin && e == last_end;
+            if (!c.expect(
+                    b <= e && e <= s.size() && b >= last_begin && (b >= last_end || same_range),
+                    "token " + std::to_string(i) + " of " + show(s) + " has [" + std::to_string(b) +
+                        ", " + std::to_string(e) + ") (text size " + std::to_string(s.size()) +
+                        ", previous token [" + std::to_string(last_begin) + ", " +
+                        std::to_string(last_end) + "))"))
+              break;
+            last_begin = b;
+            last_end = e;
+          }
+        }
+      });
+  report.run(
+      "max-length",
+      "with max_length m, at most m ids, the first m of the full encoding (specials "
+      "count)",
+      [&](Checker& c) {
+        const uint64_t cut_before = tok.overlong_results();
+        for (const char* text : kSample) {
+          const auto full = tok.encode(text, plain);
+          if (full.size() < 2) continue;
+          for (uint32_t m : {1u, uint32_t(full.size() / 2), uint32_t(full.size() - 1)}) {
+            if (m == 0) continue;
+            c.count_case();
+            auto cut = tok.encode(text, host::encode_options(0, QKV_SPECIAL_DEFAULT, m));
+            c.expect(std::equal(cut.begin(), cut.end(), full.begin()) && cut.size() == m,
+                     "max_length " + std::to_string(m) + " on " + show(text) + " gave " +
+                         std::to_string(cut.size()) +
+                         " ids that are not the first ones of the full encoding");
+            c.count_case();
+            tok.encode(text, host::encode_options(QKV_ENCODE_ADD_SPECIAL, QKV_SPECIAL_DEFAULT, m));
+          }
+        }
+        // The host cuts an overlong result itself (host/tokenizer_handle.cpp), so what
+        // the plugin did shows in its count, not in the ids.
+        const uint64_t overlong = tok.overlong_results() - cut_before;
+        c.expect(overlong == 0, "the plugin ignored max_length: " + std::to_string(overlong) +
+                                    " results were longer (the host cut them)");
+      });
+  report.run("add-special",
+             "add_special adds only special ids (bos, eos, cls, sep) around the plain ids; a "
+             "vocabulary with cls and sep ids adds them",
              [&](Checker& c) {
+               const auto& info = tok.info();
+               auto special = [&](int32_t id) {
+                 return id >= 0 && (id == info.bos_id || id == info.eos_id || id == info.cls_id ||
+                                    id == info.sep_id);
+               };
+               const auto with = host::encode_options(QKV_ENCODE_ADD_SPECIAL);
                for (const char* text : kSample) {
                  c.count_case();
-                 const std::string_view s(text);
-                 std::vector<int32_t> ids;
-                 std::vector<uint32_t> offsets;
-                 tok.encode(s, host::encode_options(QKV_ENCODE_OFFSETS), ids, &offsets);
-                 if (!c.expect(ids == tok.encode(s, plain),
-                               "asking for offsets changed the ids of " + show(s)) ||
-                     !c.expect(offsets.size() == 2 * ids.size(),
-                               "got " + std::to_string(offsets.size()) + " offsets for " +
-                                   std::to_string(ids.size()) + " ids of " + show(s)))
+                 const auto bare = tok.encode(text, plain);
+                 const auto ids = tok.encode(text, with);
+                 auto at = std::search(ids.begin(), ids.end(), bare.begin(), bare.end());
+                 if (!c.expect(at != ids.end() || bare.empty(),
+                               "with add_special the ids of " + show(text) +
+                                   " no longer contain the plain ones"))
                    continue;
-                 uint32_t last_begin = 0;
-                 for (size_t i = 0; i < ids.size(); ++i) {
-                   const uint32_t b = offsets[2 * i], e = offsets[2 * i + 1];
-                   if (!c.expect(b <= e && e <= s.size() && b >= last_begin,
-                                 "token " + std::to_string(i) + " of " + show(s) + " has [" +
-                                     std::to_string(b) + ", " + std::to_string(e) +
-                                     ") (text size " + std::to_string(s.size()) +
-                                     ", previous begin " + std::to_string(last_begin) + ")"))
-                     break;
-                   last_begin = b;
-                 }
+                 if (bare.empty()) at = ids.begin();
+                 const bool only_specials =
+                     std::all_of(ids.begin(), at, special) &&
+                     std::all_of(at + std::ptrdiff_t(bare.size()), ids.end(), special);
+                 if (!c.expect(only_specials, "add_special put non-special ids around " +
+                                                  show(text) + " (not bos/eos/cls/sep of info())"))
+                   continue;
+                 if (info.cls_id >= 0 && info.sep_id >= 0)
+                   c.expect(ids.size() > bare.size(),
+                            "the vocabulary has cls_id and sep_id, but add_special added "
+                            "nothing to " +
+                                show(text) + " (is QKV_ENCODE_ADD_SPECIAL ignored?)");
                }
              });
   if (!o.lossy)

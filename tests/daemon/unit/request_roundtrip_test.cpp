@@ -55,7 +55,7 @@ std::vector<std::pair<std::string, ctl::Options>> command_lines() {
   o.limit = 5;
   out.emplace_back("list", o);
   o = {};
-  for (auto c : {"stats", "reload", "health"}) out.emplace_back(c, o);
+  for (auto c : {"stats", "reload", "health", "plugins", "pipelines"}) out.emplace_back(c, o);
   o.texts = {"Hello world", "", "{\"not\": \"json-in-json\"} [[[", "h\xC3\xA9llo"};
   out.emplace_back("run", o);
   o.pipeline = "wordpiece";

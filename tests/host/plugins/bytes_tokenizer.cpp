@@ -1,6 +1,7 @@
 // Test plugin: a byte tokenizer (id = byte + `offset`), written with the C++ SDK layer.
 // Built twice: "test-bytes" and, with TEST_NOT_THREAD_SAFE, "test-bytes-serial", which
-// fails loudly if one instance is ever used by two threads at once.
+// fails loudly if one instance is ever used by two threads at once; and, with
+// TEST_IGNORE_MAX_LENGTH, "test-bytes-overlong", which returns every id whatever max_length is.
 #include <qkv/plugin.hpp>
 
 #include <atomic>
@@ -23,7 +24,11 @@ class Bytes : public qkv::sdk::Tokenizer {
   void encode(std::string_view text, const qkv::sdk::EncodeOptions& options,
               qkv::sdk::TokenSink& sink) override {
     Busy busy(busy_);
+#ifdef TEST_IGNORE_MAX_LENGTH
+    size_t budget = SIZE_MAX;
+#else
     size_t budget = options.max_length ? options.max_length : SIZE_MAX;
+#endif
     if (options.add_special && budget > 0) sink.push(kBos, 0, 0), --budget;
     const bool eos = options.add_special && budget > 0;
     if (eos) --budget;
@@ -91,6 +96,9 @@ class Bytes : public qkv::sdk::Tokenizer {
 #ifdef TEST_NOT_THREAD_SAFE
 QKV_PLUGIN_FLAGS(qkv::sdk::Tokenizer, Bytes, "test-bytes-serial", "1.0.0",
                  "byte tokenizer, one instance per thread", QKV_PLUGIN_FLAG_NOT_THREAD_SAFE)
+#elif defined(TEST_IGNORE_MAX_LENGTH)
+QKV_PLUGIN(qkv::sdk::Tokenizer, Bytes, "test-bytes-overlong", "1.0.0",
+           "byte tokenizer that ignores max_length")
 #else
 QKV_PLUGIN(qkv::sdk::Tokenizer, Bytes, "test-bytes", "1.0.0", "byte tokenizer for host tests")
 #endif

@@ -1,0 +1,306 @@
+// A service you can watch (issue 12 item 7): health ok / degraded / draining with its
+// problems, GET /metrics on its own listener, qkvctl plugins / pipelines asking the running
+// daemon, reload warnings, and `qkvctl run --decode --text '[...]'`.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "harness.hpp"
+
+namespace qkv::test {
+namespace {
+
+using json = nlohmann::json;
+
+CmdResult ctl(const Rig& s, std::vector<std::string> args, const std::string& input = "") {
+  args.insert(args.begin(), {bin("qkvctl"), "--socket", s.socket.string()});
+  return run_cmd(args, input);
+}
+
+// One HTTP request to 127.0.0.1:port; the whole response (head and body).
+std::string http(uint16_t port, const std::string& request) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    if (fd >= 0) ::close(fd);
+    return "";
+  }
+  (void)!::write(fd, request.data(), request.size());
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) out.append(buf, std::size_t(n));
+  ::close(fd);
+  return out;
+}
+
+// The value of one sample line `name{labels} value` of an exposition text, or -1.
+double sample(const std::string& text, const std::string& series) {
+  auto at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + series.size() + 2));
+}
+
+TEST(Health, DegradedNamesTheBrokenPipelineAndStillServes) {
+  Rig s;
+  Daemon d(s);
+  d.start();
+  auto c = d.client();
+  json h = c.call({{"op", "health"}});
+  EXPECT_EQ(h["status"], "ok") << h.dump();
+  EXPECT_EQ(h["problems"], json::array());
+
+  // A pipeline whose plugin does not exist: reload warns, health turns degraded and says why.
+  s.write_pipeline("broken", "tokenizer: {plugin: no-such-plugin}\n");
+  auto r = ctl(s, {"reload"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("pipeline 'broken' is invalid"), std::string::npos) << r.err;
+  h = c.call({{"op", "health"}});
+  EXPECT_EQ(h["status"], "degraded") << h.dump();
+  ASSERT_EQ(h["problems"].size(), 1u) << h.dump();
+  EXPECT_NE(h["problems"][0].get<std::string>().find("'broken'"), std::string::npos);
+  EXPECT_NE(h["problems"][0].get<std::string>().find("no-such-plugin"), std::string::npos);
+  // Degraded still serves: qkvctl health exits 0 and lists the problem; the good pipeline runs.
+  r = ctl(s, {"health"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("degraded"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("problem: pipeline 'broken'"), std::string::npos) << r.out;
+  r = ctl(s, {"run", "--text", "ab"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "[97,98]\n");
+
+  // Fixed and reloaded: ok again.
+  fs::remove(s.pipelines / "broken.yaml");
+  ASSERT_EQ(ctl(s, {"reload"}).code, 0);
+  h = c.call({{"op", "health"}});
+  EXPECT_EQ(h["status"], "ok") << h.dump();
+  EXPECT_EQ(h["problems"], json::array());
+}
+
+TEST(Health, DrainingWhileAJobFinishes) {
+  Rig s("", 20000);  // 20 ms per document
+  Daemon d(s);
+  d.start();
+  std::vector<std::string> texts(40, "slow");
+  write_text(s.in / "slow.jsonl", jsonl_of(texts));
+  auto sub = ctl(s, {"submit", "-p", "slow", (s.in / "slow.jsonl").string(), "-o",
+                     (s.out / "slow.jsonl").string()});
+  ASSERT_EQ(sub.code, 0) << sub.err;
+  auto c = d.client();  // opened before the drain: new connections are refused then
+  ASSERT_TRUE(eventually([&] { return c.call({{"op", "health"}})["running"] == 1; }));
+  d.signal(SIGTERM);
+  EXPECT_TRUE(eventually([&] {
+    json h = c.call({{"op", "health"}});
+    return h.value("status", "") == "draining";
+  }));
+  EXPECT_EQ(d.wait_exit(), 0);
+}
+
+TEST(Health, ReloadWarnsAboutKeysThatNeedARestart) {
+  Rig s;
+  Daemon d(s);
+  d.start();
+  std::string cfg = read_text(s.config);
+  write_text(s.config, cfg + "limits: {max_queue: 7}\ndrain_seconds: 9\n");
+  auto r = ctl(s, {"reload"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("limits.max_queue changed"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("drain_seconds changed"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("takes effect when qkvd restarts"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("socket changed"), std::string::npos) << r.err;
+}
+
+// Every line of a log, split.
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+
+TEST(Logs, SyslogPrioritiesWhenStderrIsTheJournal) {
+  Rig s;
+  s.write_pipeline("broken", "tokenizer: {plugin: no-such-plugin}\n");
+  Daemon d(s);
+  d.start({{"JOURNAL_STREAM", "8:12345"}});  // what systemd sets when stderr is the journal
+  d.signal(SIGTERM);
+  EXPECT_EQ(d.wait_exit(), 0);
+  bool serving = false, warned = false;
+  for (const auto& l : lines_of(d.log())) {
+    ASSERT_EQ(l[0], '<') << l;  // every line carries its priority
+    if (l.rfind("<6>qkvd: serving on ", 0) == 0) serving = true;
+    if (l.rfind("<4>qkvd: warning: pipeline 'broken' is invalid", 0) == 0) warned = true;
+  }
+  EXPECT_TRUE(serving) << d.log();
+  EXPECT_TRUE(warned) << d.log();
+}
+
+TEST(Logs, JsonLinesWhenAsked) {
+  Rig s("log_format: json\n");
+  s.write_pipeline("broken", "tokenizer: {plugin: no-such-plugin}\n");
+  Daemon d(s);
+  d.start();
+  d.signal(SIGTERM);
+  EXPECT_EQ(d.wait_exit(), 0);
+  bool warned = false;
+  for (const auto& l : lines_of(d.log())) {
+    json j = json::parse(l, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << l;
+    EXPECT_TRUE(j["time"].is_string()) << l;
+    if (j["level"] == "warning" &&
+        j["message"].get<std::string>().rfind("pipeline 'broken' is invalid", 0) == 0) {
+      warned = true;
+      EXPECT_EQ(j["priority"], 4);
+    }
+  }
+  EXPECT_TRUE(warned) << d.log();
+}
+
+TEST(Inventory, PluginsAndPipelinesComeFromTheRunningDaemon) {
+  Rig s;
+  Daemon d(s);
+  d.start();
+  auto r = ctl(s, {"plugins"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("test-bytes"), std::string::npos) << r.out;
+  r = ctl(s, {"--json", "pipelines"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  json p = json::parse(r.out);
+  std::set<std::string> names;
+  for (auto& x : p["pipelines"]) {
+    names.insert(x["name"].get<std::string>());
+    EXPECT_TRUE(x["valid"].get<bool>()) << x.dump();
+    if (x["name"] == "bytes") {
+      EXPECT_TRUE(x["default"].get<bool>());
+      EXPECT_EQ(x["tokenizer"], "test-bytes");
+    }
+  }
+  EXPECT_EQ(names, (std::set<std::string>{"bytes", "crashy", "slow"}));
+
+  // A pipeline added on disk is not the daemon's until it reloads.
+  s.write_pipeline("later", "tokenizer: {plugin: test-bytes}\n");
+  r = ctl(s, {"pipelines"});
+  EXPECT_EQ(r.out.find("later"), std::string::npos) << r.out;
+  ASSERT_EQ(ctl(s, {"reload"}).code, 0);
+  r = ctl(s, {"pipelines"});
+  EXPECT_NE(r.out.find("  later: test-bytes"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  bytes (default): test-bytes"), std::string::npos) << r.out;
+}
+
+TEST(Inventory, DecodeTextIsLikeTheSameIdsOnStdin) {
+  Rig s;
+  Daemon d(s);
+  d.start();
+  auto by_text = ctl(s, {"run", "--decode", "--text", "[104,105]"});
+  auto by_stdin = ctl(s, {"run", "--decode"}, "[104,105]\n");
+  EXPECT_EQ(by_text.code, 0) << by_text.err;
+  EXPECT_EQ(by_stdin.code, 0) << by_stdin.err;
+  EXPECT_EQ(by_text.out, by_stdin.out);
+  EXPECT_NE(by_text.out.find("hi"), std::string::npos) << by_text.out;
+}
+
+TEST(QkvdRun, DashStreamsStdinToStdout) {
+  Rig s;
+  auto r = run_cmd(
+      {bin("qkvd"), "--config", s.config.string(), "run", "-p", "bytes", "-i", "-", "-o", "-"},
+      jsonl_of({"ab", "c"}));
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "[97,98]\n[99]\n");  // only the ids on stdout; the summary is on stderr
+  EXPECT_NE(r.err.find("2 documents"), std::string::npos) << r.err;
+  // And back: ids on stdin, text on stdout.
+  r = run_cmd({bin("qkvd"), "--config", s.config.string(), "run", "-p", "bytes", "--decode", "-i",
+               "-", "-o", "-"},
+              "[104,105]\n");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "{\"text\":\"hi\"}\n");
+  // Nothing is left behind in the private folder.
+  TempDir tmp;
+  r = run_cmd({"/usr/bin/env", "TMPDIR=" + tmp.path.string(), bin("qkvd"), "--config",
+               s.config.string(), "run", "-p", "bytes", "-i", "-", "-o", "-"},
+              jsonl_of({"x"}));
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(fs::is_empty(tmp.path));
+}
+
+TEST(QkvdRun, DrawsAProgressBarOnATerminalOnly) {
+  Rig s("", 20000);  // 20 ms per document: a run of about a second
+  std::vector<std::string> texts(50, "slow");
+  write_text(s.in / "slow.jsonl", jsonl_of(texts));
+  const std::string cmd = bin("qkvd") + " --config " + s.config.string() + " run -p slow -i " +
+                          (s.in / "slow.jsonl").string() + " -o " + (s.out / "a.jsonl").string();
+  // script(1) gives the run a terminal; its output is what the terminal showed.
+  auto tty = run_cmd({"/usr/bin/script", "-qec", cmd, "/dev/null"});
+  EXPECT_EQ(tty.code, 0) << tty.err;
+  EXPECT_NE(tty.out.find("\r\033[Krunning  ["), std::string::npos) << tty.out;
+  EXPECT_NE(tty.out.find("50 documents"), std::string::npos) << tty.out;
+  // Not a terminal (a log, a pipe): no bar.
+  fs::remove(s.out / "a.jsonl");
+  fs::remove(s.out / "a.manifest.json");
+  auto plain = run_cmd({"/bin/sh", "-c", cmd});
+  EXPECT_EQ(plain.code, 0) << plain.err;
+  EXPECT_EQ(plain.err.find("\033[K"), std::string::npos) << plain.err;
+}
+
+TEST(Metrics, PrometheusTextOnItsOwnListener) {
+  const uint16_t port = free_tcp_port();
+  Rig s("metrics: {address: 127.0.0.1, port: " + std::to_string(port) + "}\n");
+  Daemon d(s);
+  d.start();
+  std::vector<std::string> texts = {"one", "two", "three"};
+  write_text(s.in / "a.jsonl", jsonl_of(texts));
+  auto sub =
+      ctl(s, {"submit", "--wait", (s.in / "a.jsonl").string(), "-o", (s.out / "a.jsonl").string()});
+  ASSERT_EQ(sub.code, 0) << sub.err;
+  ASSERT_EQ(ctl(s, {"run", "--text", "abcd"}).code, 0);
+  ASSERT_NE(ctl(s, {"run", "-p", "nope", "--text", "x"}).code, 0);
+
+  std::string text;
+  // The job's end is counted by its end listener, which may run just after `wait` returned.
+  ASSERT_TRUE(eventually([&] {
+    text = http(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    return sample(text, "qkv_jobs_ended_total{pipeline=\"bytes\",state=\"done\"}") == 1;
+  })) << text;
+  EXPECT_EQ(text.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << text;
+  EXPECT_NE(text.find("Content-Type: text/plain; version=0.0.4"), std::string::npos);
+  EXPECT_EQ(sample(text, "qkv_health{status=\"ok\"}"), 1);
+  EXPECT_EQ(sample(text, "qkv_health{status=\"degraded\"}"), 0);
+  EXPECT_EQ(sample(text, "qkv_jobs{state=\"running\"}"), 0);
+  EXPECT_EQ(sample(text, "qkv_queue_depth"), 0);
+  // 3 documents of the job and 1 inline text; tokens are bytes for test-bytes.
+  EXPECT_EQ(sample(text, "qkv_documents_processed_total{pipeline=\"bytes\"}"), 4);
+  EXPECT_EQ(sample(text, "qkv_tokens_processed_total{pipeline=\"bytes\"}"), 3 + 3 + 5 + 4);
+  EXPECT_EQ(sample(text, "qkv_job_duration_seconds_count{pipeline=\"bytes\"}"), 1);
+  EXPECT_EQ(sample(text, "qkv_job_duration_seconds_bucket{pipeline=\"bytes\",le=\"+Inf\"}"), 1);
+  EXPECT_EQ(sample(text, "qkv_inline_request_duration_seconds_count{pipeline=\"bytes\"}"), 1);
+  EXPECT_EQ(sample(text, "qkv_inline_requests_total{pipeline=\"nope\",result=\"error\"}"), 1);
+  EXPECT_GE(sample(text, "qkv_requests_total{op=\"submit\"}"), 1);
+  // Aggregates only: no job ids or paths.
+  EXPECT_EQ(text.find(s.in.string()), std::string::npos);
+  EXPECT_EQ(text.find(s.out.string()), std::string::npos);
+
+  // Read only, one path.
+  EXPECT_EQ(http(port, "GET / HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 404", 0), 0u);
+  EXPECT_EQ(http(port, "POST /metrics HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 405", 0), 0u);
+  // The protocol is not served there: a request line gets no protocol reply.
+  EXPECT_EQ(http(port, "{\"op\":\"health\"}\n\r\n\r\n").find("\"ok\""), std::string::npos);
+  // Off by default: the daemon of a config without `metrics:` does not listen on that port.
+  d.signal(SIGTERM);
+  EXPECT_EQ(d.wait_exit(), 0);
+  Rig plain;
+  Daemon d2(plain);
+  d2.start();
+  EXPECT_EQ(http(port, "GET /metrics HTTP/1.1\r\n\r\n"), "");
+}
+
+}  // namespace
+}  // namespace qkv::test
