@@ -63,7 +63,7 @@ struct DaemonService::Impl {
     backend = std::make_unique<DaemonBackend>(BackendContext{
         io, blocking, compute, *scheduler, source, runner, *executor,
         [this] { return server ? server->connections() : std::size_t(0); }, opt.max_inline_texts,
-        opt.request_timeout, opt.default_pipeline, access, quarantine});
+        opt.request_timeout, opt.default_pipeline, access, quarantine, redis.get()});
     backend->set_reload([this](auto done) { reload(std::move(done)); });
     server::ServerOptions so2;
     so2.socket = opt.socket;

@@ -258,6 +258,41 @@ TEST(RedisScale, EntryDeliveredTooOftenGoesToDeadLetters) {
   EXPECT_FALSE(fs::exists(c.out() / "poison.jsonl"));
 }
 
+// A socket submit with "queue": "redis" to one worker, `wait` and `status` on another.
+TEST(RedisScale, QueueRedisSubmitIsSeenByEveryWorker) {
+  Cluster c(2);
+  c.start_all();
+  auto texts = c.write_input("via-socket", 20);
+  auto sub = run_cmd({bin("qkvctl"), "--socket", c.rigs[1]->socket.string(), "submit", "--queue",
+                      "redis", (c.in() / "via-socket.jsonl").string(), "-o",
+                      (c.out() / "via-socket.jsonl").string()});
+  ASSERT_EQ(sub.code, 0) << sub.err << sub.out;
+  std::string id = sub.out.substr(0, sub.out.find('\n'));
+  ASSERT_EQ(id.substr(0, 6), "redis-") << sub.out;
+  auto waited = run_cmd({bin("qkvctl"), "--socket", c.rigs[0]->socket.string(), "wait", id});
+  EXPECT_EQ(waited.code, 0) << waited.err << waited.out;
+  for (auto& rig : c.rigs) {
+    auto st = run_cmd({bin("qkvctl"), "--json", "--socket", rig->socket.string(), "status", id});
+    ASSERT_EQ(st.code, 0) << st.err;
+    auto j = json::parse(st.out.substr(0, st.out.find('\n')));
+    EXPECT_EQ(j["job"]["state"], "done") << st.out;
+    EXPECT_EQ(j["job"]["submitted_by"]["via"], "unix") << "the accepting worker's proof";
+  }
+  EXPECT_EQ(read_text(c.out() / "via-socket.jsonl"), bytes_ids_jsonl(texts));
+  auto stats = c.workers[0]->client().call({{"v", 1}, {"op", "stats"}});
+  EXPECT_EQ(stats["sources"]["redis"]["consumer"], "w0") << stats.dump();
+  // A worker without a Redis source refuses the queue by name and keeps serving.
+  Rig plain;
+  Daemon d(plain);
+  d.start();
+  auto no =
+      run_cmd({bin("qkvctl"), "--socket", plain.socket.string(), "submit", "--queue", "redis",
+               (c.in() / "via-socket.jsonl").string(), "-o", (plain.out / "x.jsonl").string()});
+  EXPECT_EQ(no.code, 4) << no.out;
+  EXPECT_NE((no.err + no.out).find("sources.redis"), std::string::npos) << no.err << no.out;
+  EXPECT_EQ(run_cmd({bin("qkvctl"), "--socket", plain.socket.string(), "health"}).code, 0);
+}
+
 TEST(RedisScale, ConfigRefusesTlsUrlsAndTooShortClaimIdle) {
   TempDir d;
   auto refused = [&](const std::string& redis_yaml) {

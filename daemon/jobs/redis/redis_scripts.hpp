@@ -21,7 +21,8 @@ return out
 )lua";
 
 // The end of one entry, exactly once. KEYS: stream, fence (<stream>:end:<id>), results.
-// ARGV: group, consumer, entry id, fence seconds, then the result's field/value pairs.
+// ARGV: group, consumer, entry id, fence seconds, the job view (JSON, the fence's value, read
+// by `status` and `wait` on any worker), then the result's field/value pairs.
 // Fence set: someone recorded the end already, only ack. Not ours: record nothing ("lost").
 // Else: fence, result XADD, XACK and XDEL in one step.
 inline constexpr const char* kEnd = R"lua(
@@ -32,9 +33,9 @@ if redis.call('EXISTS', KEYS[2]) == 1 then
 end
 local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1)
 if #p == 0 or p[1][2] ~= ARGV[2] then return 'lost' end
-redis.call('SET', KEYS[2], ARGV[2], 'EX', tonumber(ARGV[4]))
+redis.call('SET', KEYS[2], ARGV[5], 'EX', tonumber(ARGV[4]))
 local fields = {}
-for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('XADD', KEYS[3], '*', unpack(fields))
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])
 redis.call('XDEL', KEYS[1], ARGV[3])

@@ -245,6 +245,24 @@ void RedisSource::fail_entry(const std::string& entry, const std::string& code,
                              const std::string& message) {
   std::cerr << "qkvd: redis entry " << entry << " (job " << job_id_of(entry) << "): " << message
             << "\n";
+  nlohmann::json view = {{"id", job_id_of(entry)},
+                         {"state", "failed"},
+                         {"queue", "redis"},
+                         {"worker", options_.consumer},
+                         {"ended_at", iso_time(Clock::now())},
+                         {"error", {{"code", code}, {"message", message}}}};
+  end_entry(entry, view,
+            {{"id", job_id_of(entry)},
+             {"state", "failed"},
+             {"documents", "0"},
+             {"tokens", "0"},
+             {"worker", options_.consumer},
+             {"seconds", "0"},
+             {"error", code + ": " + message}});
+}
+
+Reply RedisSource::end_entry(const std::string& entry, const nlohmann::json& view,
+                             const std::vector<std::pair<std::string, std::string>>& fields) {
   std::vector<std::string> argv{
       "EVAL",
       scripts::kEnd,
@@ -256,21 +274,9 @@ void RedisSource::fail_entry(const std::string& entry, const std::string& code,
       options_.consumer,
       entry,
       std::to_string(static_cast<long long>(options_.results_days * 86400) + 1),
-      "id",
-      job_id_of(entry),
-      "state",
-      "failed",
-      "documents",
-      "0",
-      "tokens",
-      "0",
-      "worker",
-      options_.consumer,
-      "seconds",
-      "0",
-      "error",
-      code + ": " + message};
-  call(argv);
+      report_text(view, -1)};
+  for (auto& [k, v] : fields) argv.insert(argv.end(), {k, v});
+  return call(argv);
 }
 
 bool RedisSource::started(const std::string& entry) {
@@ -293,34 +299,22 @@ void RedisSource::record_end(const std::string& entry, const JobRecord& job,
   }
   char secs[32];
   std::snprintf(secs, sizeof secs, "%.3f", seconds);
-  std::vector<std::string> argv{
-      "EVAL",
-      scripts::kEnd,
-      "3",
-      options_.stream,
-      options_.stream + ":end:" + entry,
-      results_,
-      options_.group,
-      options_.consumer,
-      entry,
-      std::to_string(static_cast<long long>(options_.results_days * 86400) + 1),
-      "id",
-      job.id(),
-      "state",
-      std::string(to_string(outcome.state)),
-      "documents",
-      std::to_string(outcome.result.documents),
-      "tokens",
-      std::to_string(outcome.result.tokens),
-      "worker",
-      options_.consumer,
-      "seconds",
-      secs};
+  std::vector<std::pair<std::string, std::string>> result{
+      {"id", job.id()},
+      {"state", std::string(to_string(outcome.state))},
+      {"documents", std::to_string(outcome.result.documents)},
+      {"tokens", std::to_string(outcome.result.tokens)},
+      {"worker", options_.consumer},
+      {"seconds", secs}};
   for (const char* k : {"parent", "shard"})  // shard entries only
-    if (auto v = field_or(fields, k); !v.empty()) argv.insert(argv.end(), {k, v});
+    if (auto v = field_or(fields, k); !v.empty()) result.emplace_back(k, v);
   if (!outcome.error_code.empty())
-    argv.insert(argv.end(), {"error", outcome.error_code + ": " + outcome.error_message});
-  Reply r = call(argv);  // throws: the scheduler retries (jobs/scheduler.cpp, record_end)
+    result.emplace_back("error", outcome.error_code + ": " + outcome.error_message);
+  nlohmann::json view = job_view(job, &outcome);
+  view["queue"] = "redis";
+  view["worker"] = options_.consumer;
+  view["ended_at"] = iso_time(Clock::now());
+  Reply r = end_entry(entry, view, result);  // throws: the scheduler retries (jobs/scheduler.cpp)
   {
     std::lock_guard lock(mutex_);
     // Counted lost once: here, or by the heartbeat that noticed first (and dropped it).
@@ -378,6 +372,7 @@ void RedisSource::heartbeat_loop() {
     if (stopping_) break;
     lock.unlock();
     heartbeat_once();
+    refresh_figures();
     lock.lock();
   }
 }
@@ -419,7 +414,62 @@ void RedisSource::heartbeat_once() {
   for (auto& job : lost) {
     std::cerr << "qkvd: job " << job->id()
               << ": another worker took its redis entry over; stopping it here\n";
-    job->request_cancel("lease_lost");
+    job->request_cancel(std::string(code::lease_lost));
+  }
+}
+
+std::string RedisSource::submit(const nlohmann::json& request, const Submitter& who) {
+  checked_spec_(request);  // throws JobError naming the field
+  nlohmann::json file = request;
+  for (const char* k : {"v", "tag", "queue", "request_id"}) file.erase(k);
+  file["op"] = "submit";
+  file["submitted_by"] = protocol::submitted_by(who);
+  try {
+    ensure_group();
+    return job_id_of(call({"XADD", options_.stream, "*", "job", file.dump()}).str);
+  } catch (const ConnectionError& e) {
+    note_problem(e.what());
+    throw JobError(code::queue_unavailable, std::string("the job was not queued: ") + e.what());
+  }
+}
+
+std::optional<nlohmann::json> RedisSource::lookup(const std::string& id) {
+  if (!is_redis_id(id)) return std::nullopt;
+  const std::string entry = id.substr(6);
+  try {
+    if (Reply end = call({"GET", options_.stream + ":end:" + entry}); !end.is_nil()) {
+      try {
+        return nlohmann::json::parse(end.str);
+      } catch (const nlohmann::json::exception&) {
+        return nlohmann::json{{"id", id}, {"state", "done"}, {"queue", "redis"}};
+      }
+    }
+    nlohmann::json view{{"id", id}, {"queue", "redis"}};
+    Reply entries = call({"XRANGE", options_.stream, entry, entry});
+    if (entries.elements.empty()) return std::nullopt;
+    if (entries.elements[0].elements.size() >= 2)
+      if (const Reply* job = entries.elements[0].elements[1].field("job")) try {
+          auto file = nlohmann::json::parse(job->str);
+          for (const char* k : {"pipeline", "inputs", "output", "submitted_by"})
+            if (file.contains(k)) view[k] = file[k];
+        } catch (const nlohmann::json::exception&) {
+          // A bad entry: its end (failed, bad_json) comes with the first worker that takes it.
+        }
+    view["state"] = "queued";
+    try {
+      Reply p = call({"XPENDING", options_.stream, options_.group, entry, entry, "1"});
+      // Taken by a worker: queued there or running (its own `status` tells which).
+      if (!p.elements.empty() && p.elements[0].elements.size() >= 2) {
+        view["state"] = "running";
+        view["worker"] = p.elements[0].elements[1].str;
+      }
+    } catch (const ReplyError&) {
+      // No group yet: nobody took it.
+    }
+    return view;
+  } catch (const ConnectionError& e) {
+    note_problem(e.what());
+    throw JobError(code::queue_unavailable, std::string("cannot look the job up: ") + e.what());
   }
 }
 
@@ -448,12 +498,17 @@ void RedisSource::maintain() {
   }
 }
 
-Figures RedisSource::figures() {
+Figures RedisSource::figures() const {
+  std::lock_guard lock(mutex_);
+  Figures f = counts_;
+  f.pending = remote_.pending;
+  f.lag = remote_.lag;
+  f.dead = remote_.dead;
+  return f;
+}
+
+void RedisSource::refresh_figures() {
   Figures f;
-  {
-    std::lock_guard lock(mutex_);
-    f = counts_;
-  }
   try {
     Reply p = call({"XPENDING", options_.stream, options_.group});
     if (!p.elements.empty()) f.pending = static_cast<uint64_t>(p.elements[0].integer);
@@ -464,9 +519,10 @@ Figures RedisSource::figures() {
           f.lag = lag->integer;
     f.dead = static_cast<uint64_t>(call({"XLEN", dead_}).integer);
   } catch (const std::exception&) {
-    // Unreachable: the counters of this worker are still worth showing.
+    return;  // unreachable or no group yet: the last figures stay
   }
-  return f;
+  std::lock_guard lock(mutex_);
+  remote_ = f;
 }
 
 }  // namespace qkv::jobs::redis

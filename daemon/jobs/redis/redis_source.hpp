@@ -46,9 +46,20 @@ class RedisSource final : public JobSource {
   std::size_t poll(JobSink& sink) override;
   void maintain() override;
 
+  // A socket submit with "queue": "redis": checks the request as the spool does, then adds
+  // the entry (submitted_by = `who`, proven by this worker). Returns the job id once XADD
+  // returned. Throws JobError (bad_request, path_denied..., queue_unavailable when Redis is down).
+  std::string submit(const nlohmann::json& request, const Submitter& who);
+  // The job view of a Redis job id ("redis-<entry>") from Redis: ended (the end fence holds
+  // its view), taken by a worker, or waiting in the stream; nullopt when Redis knows none.
+  // Throws JobError(queue_unavailable) when Redis cannot be reached.
+  std::optional<nlohmann::json> lookup(const std::string& id);
+  static bool is_redis_id(std::string_view id) { return id.substr(0, 6) == "redis-"; }
+
   // Why the source does not work right now (Redis unreachable...), for `health`; nullopt when fine.
   std::optional<std::string> problem() const;
-  Figures figures();
+  // This worker's counters and the stream's figures as of the last heartbeat (no Redis call).
+  Figures figures() const;
   const std::string& consumer() const noexcept { return options_.consumer; }
   // Gives every entry taken but not started back to the group (called after the scheduler
   // drained: its queued jobs were never claimed).
@@ -67,8 +78,12 @@ class RedisSource final : public JobSource {
   void offer(JobSink& sink, QueueSlot slot, const std::string& entry, const Reply& fields,
              long long deliveries);
   void fail_entry(const std::string& entry, const std::string& code, const std::string& message);
+  // Runs scripts::kEnd for `entry` with the job `view` and flat result `fields`.
+  Reply end_entry(const std::string& entry, const nlohmann::json& view,
+                  const std::vector<std::pair<std::string, std::string>>& fields);
   void heartbeat_loop();
   void heartbeat_once();
+  void refresh_figures();  // the stream's figures into figures_ (heartbeat thread)
   void note_problem(const std::string& what);
   std::vector<std::string> entry_args(const std::string& entry) const;  // held_ mutex held
 
@@ -93,6 +108,7 @@ class RedisSource final : public JobSource {
   std::chrono::steady_clock::time_point retry_at_{};
   std::chrono::milliseconds backoff_{0};
   Figures counts_;
+  Figures remote_;  // pending, lag, dead as of the last refresh
 
   std::condition_variable stop_cv_;
   bool stopping_ = false;
