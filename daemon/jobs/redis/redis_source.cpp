@@ -122,67 +122,52 @@ std::size_t RedisSource::poll(JobSink& sink) {
   std::size_t n = 0;
   try {
     ensure_group();
-    // Entries are taken only for places the queue has: what is not taken stays in the stream
-    // for other workers.
-    std::vector<QueueSlot> slots;
-    while (slots.size() < kMaxTakePerPoll) {
-      auto s = sink.reserve();
-      if (!s) break;
-      slots.push_back(std::move(*s));
-    }
-    if (slots.empty()) return 0;
+    // One entry per queue place, taking one place at a time: a place held while Redis answers
+    // is one a local submit cannot have (it would get queue_full), and what is not taken stays
+    // in the stream for other workers.
+    std::optional<QueueSlot> slot;
+    auto next_slot = [&] {  // QueueSlot moves but is not assignable
+      slot.reset();
+      if (auto s = sink.reserve()) slot.emplace(std::move(*s));
+    };
+    next_slot();
     const std::string idle_ms = std::to_string(options_.claim_idle.count() * 1000);
-    Reply claimed = call({"XAUTOCLAIM", options_.stream, options_.group, options_.consumer, idle_ms,
-                          autoclaim_cursor_, "COUNT", std::to_string(slots.size())});
-    if (claimed.elements.size() >= 2) {
+    // Takeovers first: entries of dead or cut-off workers, idle past claim_idle_seconds.
+    while (slot && n < kMaxTakePerPoll) {
+      Reply claimed = call({"XAUTOCLAIM", options_.stream, options_.group, options_.consumer,
+                            idle_ms, autoclaim_cursor_, "COUNT", "1"});
+      if (claimed.elements.size() < 2) break;
       autoclaim_cursor_ = claimed.elements[0].str;
+      bool any = false;
       for (auto& e : claimed.elements[1].elements) {
-        if (e.elements.size() < 2 || slots.empty()) continue;  // deleted meanwhile
-        const std::string& id = e.elements[0].str;
-        {
-          std::lock_guard lock(mutex_);
-          if (held_.count(id)) continue;  // ours already (a heartbeat came late)
+        if (e.elements.size() < 2) continue;  // deleted meanwhile
+        any = true;
+        if (take_over(sink, *slot, e)) {
+          ++n;
+          next_slot();
+          if (!slot) break;
         }
-        Reply p = call({"XPENDING", options_.stream, options_.group, id, id, "1"});
-        long long deliveries = 0;
-        if (!p.elements.empty() && p.elements[0].elements.size() >= 4)
-          deliveries = p.elements[0].elements[3].integer;
-        if (deliveries > static_cast<long long>(options_.max_deliveries)) {
-          std::string reason = "delivered " + std::to_string(deliveries) +
-                               " times, more than sources.redis.max_deliveries (" +
-                               std::to_string(options_.max_deliveries) +
-                               "): its workers died or lost it each time";
-          std::vector<std::string> argv{
-              "EVAL",         scripts::kDeadLetter, "2", options_.stream, dead_,
-              options_.group, options_.consumer,    id,  reason};
-          for (auto& [k, v] : pairs_of(e.elements[1])) argv.insert(argv.end(), {k, v});
-          call(argv);
-          std::cerr << "qkvd: redis entry " << id << " moved to " << dead_ << ": " << reason
-                    << "\n";
-          std::lock_guard lock(mutex_);
-          ++counts_.dead_lettered;
-          continue;
-        }
-        std::cerr << "qkvd: redis entry " << id << " taken over (idle more than "
-                  << options_.claim_idle.count() << " s, delivery " << deliveries << ")\n";
-        offer(sink, std::move(slots.back()), id, e.elements[1], deliveries);
-        slots.pop_back();
-        ++n;
       }
+      if (!any) break;
     }
-    if (!slots.empty()) {
-      Reply r = call({"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT",
-                      std::to_string(slots.size()), "STREAMS", options_.stream, ">"});
+    // Then new entries.
+    while (slot && n < kMaxTakePerPoll) {
+      Reply r = call({"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT", "1",
+                      "STREAMS", options_.stream, ">"});
+      bool any = false;
       for (auto& stream : r.elements) {
         if (stream.elements.size() < 2) continue;
         for (auto& e : stream.elements[1].elements) {
-          if (e.elements.size() < 2 || slots.empty()) continue;
-          offer(sink, std::move(slots.back()), e.elements[0].str, e.elements[1], 1);
-          slots.pop_back();
+          if (e.elements.size() < 2 || !slot) continue;
+          any = true;
+          offer(sink, std::move(*slot), e.elements[0].str, e.elements[1], 1);
           ++n;
+          next_slot();
         }
       }
+      if (!any) break;
     }
+    slot.reset();  // its place goes back before anything else happens
     std::lock_guard lock(mutex_);
     if (problem_) std::cerr << "qkvd: redis source: connected to " << options_.url << " again\n";
     problem_.reset();
@@ -197,6 +182,36 @@ std::size_t RedisSource::poll(JobSink& sink) {
     note_problem(std::string("Redis refused a command: ") + e.what());
   }
   return n;
+}
+
+bool RedisSource::take_over(JobSink& sink, QueueSlot& slot, const Reply& e) {
+  const std::string& id = e.elements[0].str;
+  {
+    std::lock_guard lock(mutex_);
+    if (held_.count(id)) return false;  // ours already (a heartbeat came late)
+  }
+  Reply p = call({"XPENDING", options_.stream, options_.group, id, id, "1"});
+  long long deliveries = 0;
+  if (!p.elements.empty() && p.elements[0].elements.size() >= 4)
+    deliveries = p.elements[0].elements[3].integer;
+  if (deliveries > static_cast<long long>(options_.max_deliveries)) {
+    std::string reason = "delivered " + std::to_string(deliveries) +
+                         " times, more than sources.redis.max_deliveries (" +
+                         std::to_string(options_.max_deliveries) +
+                         "): its workers died or lost it each time";
+    std::vector<std::string> argv{"EVAL",         scripts::kDeadLetter, "2", options_.stream, dead_,
+                                  options_.group, options_.consumer,    id,  reason};
+    for (auto& [k, v] : pairs_of(e.elements[1])) argv.insert(argv.end(), {k, v});
+    call(argv);
+    std::cerr << "qkvd: redis entry " << id << " moved to " << dead_ << ": " << reason << "\n";
+    std::lock_guard lock(mutex_);
+    ++counts_.dead_lettered;
+    return false;
+  }
+  std::cerr << "qkvd: redis entry " << id << " taken over (idle more than "
+            << options_.claim_idle.count() << " s, delivery " << deliveries << ")\n";
+  offer(sink, std::move(slot), id, e.elements[1], deliveries);
+  return true;
 }
 
 void RedisSource::offer(JobSink& sink, QueueSlot slot, const std::string& entry,

@@ -75,6 +75,9 @@ class RedisSource final : public JobSource {
   // Runs a command on the shared connection; a broken connection becomes problem() and a backoff.
   Reply call(const std::vector<std::string>& argv);
   void ensure_group();
+  // An entry XAUTOCLAIM gave: dead-lettered when delivered too often (false), else offered
+  // with `slot` (true: the slot is used).
+  bool take_over(JobSink& sink, QueueSlot& slot, const Reply& entry);
   void offer(JobSink& sink, QueueSlot slot, const std::string& entry, const Reply& fields,
              long long deliveries);
   void fail_entry(const std::string& entry, const std::string& code, const std::string& message);
