@@ -258,6 +258,31 @@ TEST(RedisScale, EntryDeliveredTooOftenGoesToDeadLetters) {
   EXPECT_FALSE(fs::exists(c.out() / "poison.jsonl"));
 }
 
+// SIGTERM: the running job drains and records its end; entries taken but not started go back to
+// the stream at once (not after claim_idle_seconds) and another worker runs them.
+TEST(RedisScale, DrainingWorkerGivesUnstartedEntriesBack) {
+  Cluster c(2, 5000);
+  c.workers[0]->start();
+  std::map<std::string, std::vector<std::string>> texts;  // output name -> documents
+  for (int i = 0; i < 3; ++i) {
+    std::string name = "d" + std::to_string(i);
+    texts[name] = c.write_input(name, 400);  // 2 s each: SIGTERM comes while the first runs
+    c.add_job(c.job(name, "slow"));
+  }
+  ASSERT_TRUE(eventually([&] { return c.pending() == 3; })) << "worker 0 takes all three";
+  c.workers[0]->signal(SIGTERM);
+  EXPECT_EQ(c.workers[0]->wait_exit(60s), 0);
+  EXPECT_EQ(c.pending(), 0);
+  EXPECT_EQ(c.results().size(), 1u) << "the running job ended, the others were not started";
+  EXPECT_EQ(c.redis.cmd({"XLEN", kStream}).integer, 2) << "given back as fresh entries";
+  c.workers[1]->start();
+  ASSERT_TRUE(eventually([&] { return c.results().size() == 3; }, 60s));
+  for (auto& r : c.results()) EXPECT_EQ(r["state"], "done") << r["error"];
+  for (auto& [name, t] : texts)
+    EXPECT_EQ(read_text(c.out() / (name + ".jsonl")), bytes_ids_jsonl(t)) << name;
+  EXPECT_EQ(c.pending(), 0);
+}
+
 // A socket submit with "queue": "redis" to one worker, `wait` and `status` on another.
 TEST(RedisScale, QueueRedisSubmitIsSeenByEveryWorker) {
   Cluster c(2);
