@@ -14,9 +14,10 @@ packages=(
   unicode-data                              # DerivedAge.txt: WordPiece's Unicode 8.0 gate
   zlib1g-dev libzstd-dev zstd gzip libssl-dev
   python3 valgrind clang-format
+  libhiredis-dev redis-server               # the Redis Streams job source and its tests (issue 16)
 )
 if [[ "${1:-}" == "--peers" ]]; then
-  packages+=(python3-torch python3-numpy redis-server redis-tools python3-sentencepiece)
+  packages+=(python3-torch python3-numpy redis-tools python3-sentencepiece)
   command -v npm >/dev/null || packages+=(nodejs npm)
 fi
 

@@ -3,6 +3,7 @@
 #include "cli/serve_command.hpp"
 
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <set>
@@ -20,6 +21,27 @@ namespace qkv::cli {
 namespace {
 
 namespace fs = std::filesystem;
+
+// sources.redis (docs/scale-out.md); the password is the first line of password_file.
+jobs::redis::Options redis_options(const config::DaemonConfig::Redis& r, double results_days) {
+  jobs::redis::Options o;
+  o.url = r.url;
+  o.stream = r.stream;
+  o.group = r.group;
+  o.consumer = r.consumer;
+  o.heartbeat = std::chrono::seconds(r.heartbeat_seconds);
+  o.claim_idle = std::chrono::seconds(r.claim_idle_seconds);
+  o.max_deliveries = r.max_deliveries;
+  o.username = r.username;
+  o.results_days = results_days;
+  if (!r.password_file.empty()) {
+    std::ifstream f(r.password_file);
+    if (!f || !std::getline(f, o.password))
+      throw std::runtime_error("sources.redis.password_file: cannot read " +
+                               r.password_file.string());
+  }
+  return o;
+}
 
 service::ServiceOptions options_from(const config::DaemonConfig& c) {
   service::ServiceOptions o;
@@ -52,6 +74,7 @@ service::ServiceOptions options_from(const config::DaemonConfig& c) {
   o.done_days = c.retention.done_days;
   o.failed_days = c.retention.failed_days;
   o.drain = std::chrono::seconds(c.drain_seconds);
+  if (c.redis) o.redis = redis_options(*c.redis, c.retention.done_days);
   return o;
 }
 

@@ -62,6 +62,34 @@ void read_socket_mode(Section& s, DaemonConfig& c) {
   c.socket_mode = mode;
 }
 
+// sources.redis: only the shape of the url here; jobs/redis/redis_client.cpp parses it.
+void read_redis(Section& s, DaemonConfig::Redis& r) {
+  if (auto v = s.string("url", true)) {
+    r.url = *v;
+    if (v->rfind("rediss://", 0) == 0)
+      s.error("url",
+              "rediss:// (TLS) is not supported: hiredis 0.14 has no TLS; use a private "
+              "network, stunnel or WireGuard (docs/scale-out.md)");
+    else if (v->rfind("redis://", 0) != 0 && v->rfind("unix:///", 0) != 0)
+      s.error("url", "expected redis://host:port or unix:///path, got '" + *v + "'");
+  }
+  if (auto v = s.string("stream")) r.stream = *v;
+  if (auto v = s.string("group")) r.group = *v;
+  if (auto v = s.string("consumer")) r.consumer = *v;
+  if (auto v = s.string("username")) r.username = *v;
+  if (auto v = s.path("password_file", PathKind::file)) r.password_file = *v;
+  if (auto v = s.integer("heartbeat_seconds", 1, 86400)) r.heartbeat_seconds = *v;
+  if (auto v = s.integer("claim_idle_seconds", 2, 7 * 86400)) r.claim_idle_seconds = *v;
+  if (auto v = s.integer("max_deliveries", 1, 1000)) r.max_deliveries = *v;
+  for (auto* name : {&r.stream, &r.group})
+    if (name->empty()) s.error(name == &r.stream ? "stream" : "group", "must not be empty");
+  // A worker must beat at least twice within the idle time, or a slow beat loses its entry.
+  if (r.claim_idle_seconds < 2 * r.heartbeat_seconds)
+    s.error("claim_idle_seconds", "must be at least 2 x heartbeat_seconds (" +
+                                      std::to_string(2 * r.heartbeat_seconds) + "), got " +
+                                      std::to_string(r.claim_idle_seconds));
+}
+
 }  // namespace
 
 DaemonConfig default_daemon_config(const fs::path& pipelines_dir) {
@@ -125,6 +153,15 @@ DaemonConfig load_daemon_config(const fs::path& file, const Overrides& overrides
     if (auto m = s.mapping("limits")) {
       Section l(doc, *m, "limits");
       read_limits(l, c.limits);
+    }
+    if (auto m = s.mapping("sources")) {
+      Section src(doc, *m, "sources");
+      if (auto r = src.mapping("redis")) {
+        Section rs(doc, *r, "sources.redis");
+        DaemonConfig::Redis out;
+        read_redis(rs, out);
+        c.redis = out;
+      }
     }
     if (auto m = s.mapping("retention")) {
       Section r(doc, *m, "retention");

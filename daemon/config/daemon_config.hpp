@@ -68,6 +68,19 @@ struct DaemonConfig {
     uint32_t failed_days = 30;
   } retention;
   uint32_t drain_seconds = 30;
+  // --- Scale-out (docs/scale-out.md): `sources.redis` ---
+  struct Redis {
+    std::string url;  // redis://host:port or unix:///path (rediss:// refused: no TLS)
+    std::string stream = "qkv:jobs";
+    std::string group = "qkv";
+    std::string consumer;  // empty: hostname-pid
+    uint32_t claim_idle_seconds = 60;
+    uint32_t heartbeat_seconds = 10;
+    uint32_t max_deliveries = 5;
+    std::filesystem::path password_file;  // first line is the password
+    std::string username;
+  };
+  std::optional<Redis> redis;
 };
 
 // Loads and validates; throws ConfigError listing every problem. Relative paths resolve

@@ -21,7 +21,7 @@ enum Exit : int {
 inline int exit_for_error(std::string_view error_code) {
   namespace code = protocol::code;
   if (error_code == code::queue_full || error_code == code::shutting_down ||
-      error_code == code::too_many_connections)
+      error_code == code::too_many_connections || error_code == code::queue_unavailable)
     return kTempFail;
   return kRefused;
 }

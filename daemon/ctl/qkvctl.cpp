@@ -34,6 +34,8 @@ int main(int argc, char** argv) {
   submit->add_flag("--wait,-w", o.wait, "Wait for the end, showing progress");
   submit->add_option("--request-id", o.request_id,
                      "Idempotency key: a retry with the same id and job gets the first job back");
+  submit->add_option("--queue", o.queue, "local (this qkvd's spool) or redis (its Redis stream)")
+      ->check(CLI::IsMember({"local", "redis"}));
 
   auto* status = app.add_subcommand("status", "Show a job");
   status->add_option("id", o.id, "Job id")->required();

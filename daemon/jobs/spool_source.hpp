@@ -46,12 +46,15 @@ class SpoolSource final : public JobSource {
 
   Spool& spool() noexcept { return spool_; }
 
+  // A job file's spec as every source checks it: job fields, path policy, pipeline exists.
+  // Throws JobError. (The Redis source, jobs/redis/, checks its entries with it too.)
+  pipeline::JobSpec checked_spec(const nlohmann::json& request) const;
+
  private:
   // Reads one incoming file into a record, or fails it into failed/ (returns nullptr).
   std::shared_ptr<JobRecord> load(const Spool::Waiting& w);
   void fail_unclaimed(const std::string& name, const std::string& id, const std::string& code,
                       const std::string& message, uid_t owner);
-  pipeline::JobSpec checked_spec(const nlohmann::json& request) const;
 
   // Idempotent submits: (submitter, request_id) -> the job and the sha256 of its body. Rebuilt
   // from the job files at recover(); an entry counts only while its job is kept.

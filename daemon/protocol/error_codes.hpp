@@ -22,6 +22,8 @@ inline constexpr std::string_view permission_denied = "permission_denied";
 // Admission.
 inline constexpr std::string_view queue_full = "queue_full";
 inline constexpr std::string_view shutting_down = "shutting_down";
+// The Redis queue (sources.redis, docs/scale-out.md) cannot be reached; nothing was queued.
+inline constexpr std::string_view queue_unavailable = "queue_unavailable";
 inline constexpr std::string_view not_found = "not_found";
 inline constexpr std::string_view path_denied = "path_denied";
 inline constexpr std::string_view output_exists = "output_exists";  // output.overwrite: false
@@ -33,6 +35,8 @@ inline constexpr std::string_view job_failed = "job_failed";
 inline constexpr std::string_view timeout = "timeout";
 inline constexpr std::string_view cancelled = "cancelled";
 inline constexpr std::string_view suspect = "suspect";
+// Another worker took the job's Redis entry over (this worker stopped; that one records the end).
+inline constexpr std::string_view lease_lost = "lease_lost";
 // The daemon.
 inline constexpr std::string_view reload_failed = "reload_failed";
 inline constexpr std::string_view internal = "internal";
@@ -42,8 +46,9 @@ inline constexpr std::array all = {
     bad_json,          bad_request,       unknown_op,           unsupported_version,
     request_too_large, idle_timeout,      too_many_connections, too_many_texts,
     unauthenticated,   permission_denied, queue_full,           shutting_down,
-    not_found,         path_denied,       output_exists,        input_too_large,
-    pipeline_error,    plugin_error,      job_failed,           timeout,
-    cancelled,         suspect,           reload_failed,        internal};
+    queue_unavailable, not_found,         path_denied,          output_exists,
+    input_too_large,   pipeline_error,    plugin_error,         job_failed,
+    timeout,           cancelled,         suspect,              lease_lost,
+    reload_failed,     internal};
 
 }  // namespace qkv::protocol::code

@@ -41,6 +41,14 @@ bool nesting_within(std::string_view s, std::size_t max_depth) {
 
 [[noreturn]] void bad(const std::string& message) { throw Error(code::bad_request, message); }
 
+std::optional<std::string> optional_queue(const json& j) {
+  auto it = j.find("queue");
+  if (it == j.end() || it->is_null()) return std::nullopt;
+  if (!it->is_string() || (*it != "local" && *it != "redis"))
+    bad("field 'queue': expected \"local\" or \"redis\", got " + it->dump());
+  return it->get<std::string>();
+}
+
 std::optional<std::string> optional_request_id(const json& j) {
   auto it = j.find("request_id");
   if (it == j.end() || it->is_null()) return std::nullopt;
@@ -68,7 +76,8 @@ RequestBody read_body(Op op, const json& j, const ProtocolLimits& limits) {
   switch (op) {
     case Op::submit:
       // Types only: paths are checked (and the job stored) by the daemon.
-      return SubmitRequest{parse_job_fields(j, JobKind::file), optional_request_id(j)};
+      return SubmitRequest{parse_job_fields(j, JobKind::file), optional_request_id(j),
+                           optional_queue(j)};
     case Op::status:
       return StatusRequest{required_id(j)};
     case Op::cancel:
@@ -134,6 +143,7 @@ void to_json(json& j, const SubmitRequest& r) {
   j = with_op(r.op);
   write_job_fields(j, r.job);
   if (r.request_id) j["request_id"] = *r.request_id;
+  if (r.queue) j["queue"] = *r.queue;
 }
 void to_json(json& j, const StatusRequest& r) {
   j = with_op(r.op);

@@ -27,6 +27,9 @@ struct SubmitRequest {
   // Idempotent submit: a retry with the same (submitter, request_id) and the same body gets the
   // first job back instead of a second one; another body with it gets bad_request.
   std::optional<std::string> request_id;
+  // Where the job goes: "local" (this qkvd's spool, the default) or "redis" (the stream of its
+  // Redis source, docs/scale-out.md).
+  std::optional<std::string> queue;
   bool operator==(const SubmitRequest&) const = default;
 };
 

@@ -106,6 +106,15 @@ void DaemonBackend::submit(server::Request& r, const Who& peer,
         error_line(code::shutting_down, "qkvd is shutting down and accepts no new jobs", r.tag));
   }
   jobs::Submitter who = peer;
+  // protocol/requests.cpp checked the value ("local" or "redis").
+  if (std::get<protocol::SubmitRequest>(r.body).queue == "redis") {
+    if (!ctx_.redis)
+      return reply->done(error_line(code::bad_request,
+                                    "field 'queue': \"redis\" needs a Redis source, and this qkvd "
+                                    "has none (sources.redis in its config, docs/scale-out.md)",
+                                    r.tag));
+    return submit_redis(std::move(r.object), who, r.tag, std::move(reply));
+  }
   // Path checks and the fsync happen off the socket thread.
   asio::post(ctx_.blocking, [this, body = std::move(r.object), tag = r.tag, who, reply] {
     try {
@@ -130,12 +139,71 @@ void DaemonBackend::submit(server::Request& r, const Who& peer,
   });
 }
 
+void DaemonBackend::submit_redis(json body, const jobs::Submitter& who, const json& tag,
+                                 std::shared_ptr<server::Reply> reply) {
+  asio::post(ctx_.blocking, [this, body = std::move(body), tag, who, reply] {
+    try {
+      // Answered only after XADD returned: the entry is in Redis (its AOF) by then.
+      std::string id = ctx_.redis->submit(body, who);
+      reply->done(ok_line(
+          {{"id", id}, {"state", jobs::to_string(jobs::JobState::queued)}, {"queue", "redis"}},
+          tag));
+    } catch (const jobs::JobError& e) {
+      reply->done(error_line(e.code(), e.what(), tag));
+    } catch (const std::exception& e) {
+      reply->done(
+          error_line(code::internal, std::string("queueing the job failed: ") + e.what(), tag));
+    }
+  });
+}
+
+void DaemonBackend::status_redis(const std::string& id, const Who& who, const json& tag,
+                                 std::shared_ptr<server::Reply> reply, bool wait,
+                                 unsigned interval_ms) {
+  asio::post(ctx_.blocking, [this, id, who, tag, reply, wait, interval_ms] {
+    if (reply->closed()) return;
+    std::optional<json> view;
+    try {
+      view = ctx_.redis->lookup(id);
+    } catch (const jobs::JobError& e) {
+      return reply->done(error_line(e.code(), e.what(), tag));
+    }
+    if (!view)
+      return reply->done(error_line(code::not_found,
+                                    "no job '" + id +
+                                        "' on the Redis queue (ended jobs are kept for the "
+                                        "configured retention)",
+                                    tag));
+    if (view->contains("submitted_by")) {
+      auto owner = protocol::identity_from_json((*view)["submitted_by"]);
+      if (!ctx_.access.may_act_on(who, owner))
+        return reply->done(error_line(
+            code::permission_denied,
+            ctx_.access.deny(who, "see job '" + id + "' of " + protocol::describe(owner)), tag));
+    }
+    const std::string state = view->value("state", "");
+    const bool ended = state == "done" || state == "failed" || state == "cancelled";
+    if (!wait) return reply->done(ok_line({{"job", *view}}, tag));
+    if (ended) return reply->done(ok_line({{"event", event::end}, {"job", *view}}, tag));
+    reply->event(event_line({{"event", event::progress}, {"id", id}, {"state", state}}, tag));
+    // Ended on another worker: only Redis knows, so look again after the interval.
+    auto timer =
+        std::make_shared<asio::steady_timer>(ctx_.io, std::chrono::milliseconds(interval_ms));
+    timer->async_wait(
+        [this, id, who, tag, reply, interval_ms, timer](const boost::system::error_code& ec) {
+          if (!ec && !reply->closed()) status_redis(id, who, tag, reply, true, interval_ms);
+        });
+  });
+}
+
 void DaemonBackend::status(server::Request& r, const Who& who,
                            std::shared_ptr<server::Reply> reply) {
   const std::string& id = std::get<protocol::StatusRequest>(r.body).id;
   if (!permitted(who, id, "see", r.tag, *reply)) return;
   if (auto job = ctx_.scheduler.find(id))
     return reply->done(ok_line({{"job", jobs::job_view(*job)}}, r.tag));
+  if (ctx_.redis && jobs::redis::RedisSource::is_redis_id(id))
+    return status_redis(id, who, r.tag, std::move(reply), false, 0);
   if (auto report = ctx_.spool.spool().find_report(id))
     return reply->done(ok_line({{"job", *report}}, r.tag));
   if (jobs::valid_job_id(id) && std::filesystem::exists(ctx_.spool.spool().incoming(id + ".json")))
@@ -150,6 +218,9 @@ void DaemonBackend::wait(server::Request& r, const Who& who, std::shared_ptr<ser
   const auto& req = std::get<protocol::WaitRequest>(r.body);
   if (!permitted(who, req.id, "wait on", r.tag, *reply)) return;
   auto job = ctx_.scheduler.find(req.id);
+  if (!job && ctx_.redis && jobs::redis::RedisSource::is_redis_id(req.id))
+    return status_redis(req.id, who, r.tag, std::move(reply), true,
+                        std::max<unsigned>(100, req.interval_ms));
   if (!job) {
     if (auto report = ctx_.spool.spool().find_report(req.id))
       return reply->done(ok_line({{"event", event::end}, {"job", *report}}, r.tag));
@@ -263,8 +334,23 @@ void DaemonBackend::stats(server::Request& r, std::shared_ptr<server::Reply> rep
   for (std::size_t i = 0; i < requests_.size(); ++i)
     req[std::string(protocol::to_string(protocol::kOps[i]))] = requests_[i].load();
   double up = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  json sources = json::object();
+  if (ctx_.redis) {
+    auto f = ctx_.redis->figures();
+    auto problem = ctx_.redis->problem();
+    sources["redis"] = {{"consumer", ctx_.redis->consumer()},
+                        {"pending", f.pending},
+                        {"lag", f.lag},
+                        {"dead", f.dead},
+                        {"taken", f.taken},
+                        {"recorded", f.recorded},
+                        {"lost", f.lost},
+                        {"dead_lettered", f.dead_lettered},
+                        {"problem", problem ? json(*problem) : json(nullptr)}};
+  }
   reply->done(
       ok_line({{"uptime_seconds", up},
+               {"sources", std::move(sources)},
                {"connections", ctx_.connections()},
                {"threads", ctx_.executor.concurrency()},
                {"runner_generation", ctx_.runner.generation()},

@@ -12,6 +12,7 @@
 
 #include "crash/quarantine.hpp"
 #include "jobs/problems.hpp"
+#include "jobs/redis/redis_source.hpp"
 #include "jobs/scheduler.hpp"
 #include "jobs/spool_source.hpp"
 #include "server/asio.hpp"
@@ -42,6 +43,7 @@ struct BackendContext {
   const jobs::Problems& problems;       // health: degraded while there are any
   ServiceMetrics& metrics;
   std::size_t max_queue = 0;
+  jobs::redis::RedisSource* redis = nullptr;  // sources.redis, when configured
 };
 
 class DaemonBackend final : public server::Backend {
@@ -68,6 +70,12 @@ class DaemonBackend final : public server::Backend {
   using Who = server::Identity;
   void submit(server::Request& r, const Who& who, std::shared_ptr<server::Reply> reply);
   void status(server::Request& r, const Who& who, std::shared_ptr<server::Reply> reply);
+  // Submit, status and wait of jobs on the Redis queue (docs/scale-out.md); Redis is asked on
+  // the blocking pool, never on the socket thread.
+  void submit_redis(json body, const jobs::Submitter& who, const json& tag,
+                    std::shared_ptr<server::Reply> reply);
+  void status_redis(const std::string& id, const Who& who, const json& tag,
+                    std::shared_ptr<server::Reply> reply, bool wait, unsigned interval_ms);
   void wait(server::Request& r, const Who& who, std::shared_ptr<server::Reply> reply);
   void cancel(server::Request& r, const Who& who, std::shared_ptr<server::Reply> reply);
   void list(server::Request& r, const Who& who, std::shared_ptr<server::Reply> reply);

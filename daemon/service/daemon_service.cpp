@@ -11,6 +11,7 @@
 #include "crash/crash_log.hpp"
 #include "crash/quarantine.hpp"
 #include "jobs/job_json.hpp"
+#include "jobs/redis/redis_source.hpp"
 #include "jobs/scheduler.hpp"
 #include "jobs/spool_lock.hpp"
 #include "jobs/spool_source.hpp"
@@ -44,7 +45,11 @@ struct DaemonService::Impl {
         compute(executor->concurrency()),
         signals(io, SIGHUP, SIGTERM, SIGINT),
         poll_timer(io),
+        redis_timer(io),
         maintain_timer(io) {
+    if (opt.redis)  // throws (bad url): no start
+      redis = std::make_unique<jobs::redis::RedisSource>(
+          *opt.redis, [this](const nlohmann::json& file) { return source.checked_spec(file); });
     jobs::SchedulerOptions so;
     so.max_queue = opt.max_queue;
     so.max_queued_per_submitter = opt.max_queued_per_submitter
@@ -63,7 +68,7 @@ struct DaemonService::Impl {
         BackendContext{io, blocking, compute, *scheduler, source, runner, *executor,
                        [this] { return server ? server->connections() : std::size_t(0); },
                        opt.max_inline_texts, opt.request_timeout, opt.default_pipeline, access,
-                       quarantine, problems, metrics, opt.max_queue});
+                       quarantine, problems, metrics, opt.max_queue, redis.get()});
     backend->set_reload([this](auto done) { reload(std::move(done)); });
     server::ServerOptions so2;
     so2.socket = opt.socket;
@@ -114,6 +119,32 @@ struct DaemonService::Impl {
       } catch (const std::exception& e) {
         std::cerr << "qkvd: error: reading the spool failed: " << e.what() << "\n";
       }
+      poll_redis();
+    });
+  }
+
+  // Never throws: the Redis source turns its failures into problem() and a backoff.
+  void poll_redis() {
+    if (!redis || redis_poll_busy.exchange(true)) return;
+    try {
+      redis->poll(*scheduler);
+    } catch (const std::exception& e) {
+      std::cerr << "qkvd: error: polling redis failed: " << e.what() << "\n";
+    }
+    // Health shows the queue's trouble (degraded) until a poll gets through again.
+    auto trouble = redis->problem();
+    problems.set("redis", trouble ? std::vector<std::string>{"sources.redis: " + *trouble}
+                                  : std::vector<std::string>{});
+    redis_poll_busy = false;
+  }
+
+  void arm_redis_poll() {
+    if (!redis) return;
+    redis_timer.expires_after(opt.redis_poll);
+    redis_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || draining) return;
+      asio::post(blocking, [this] { poll_redis(); });
+      arm_redis_poll();
     });
   }
 
@@ -133,6 +164,7 @@ struct DaemonService::Impl {
       } catch (const std::exception& e) {
         std::cerr << "qkvd: error: spool retention failed: " << e.what() << "\n";
       }
+      if (redis) redis->maintain();
     });
     maintain_timer.expires_after(std::chrono::hours(1));
     maintain_timer.async_wait([this](const boost::system::error_code& ec) {
@@ -209,9 +241,12 @@ struct DaemonService::Impl {
     backend->set_draining();
     server->stop_accepting();
     poll_timer.cancel();
+    redis_timer.cancel();
     maintain_timer.cancel();
     drain_thread = std::thread([this] {
       scheduler->drain(std::chrono::steady_clock::now() + opt.drain);
+      // Entries taken but never started go back to the group for the other workers.
+      if (redis) redis->give_back_unstarted();
       asio::post(io, [this] {
         server->close_all();
         if (metrics_listener) metrics_listener->stop();
@@ -261,6 +296,7 @@ struct DaemonService::Impl {
     wait_signal();
     schedule_poll();
     arm_poll();
+    arm_redis_poll();
     arm_maintain();
     warm_up();
     std::cerr << "qkvd: serving on " << opt.socket.string() << " (" << executor->concurrency()
@@ -294,6 +330,7 @@ struct DaemonService::Impl {
   jobs::Problems problems;  // health: load and reload set "pipelines"; job sources their own
   ServiceMetrics metrics;
   jobs::SpoolSource source;
+  std::unique_ptr<jobs::redis::RedisSource> redis;  // after the scheduler is gone: declared before
   std::unique_ptr<jobs::Scheduler> scheduler;
   asio::thread_pool blocking{2};
   asio::thread_pool compute;
@@ -301,9 +338,9 @@ struct DaemonService::Impl {
   std::unique_ptr<server::Server> server;
   std::unique_ptr<server::MetricsListener> metrics_listener;
   asio::signal_set signals;
-  asio::steady_timer poll_timer, maintain_timer;
+  asio::steady_timer poll_timer, redis_timer, maintain_timer;
   std::unique_ptr<asio::steady_timer> stop_timer;
-  std::atomic<bool> poll_pending{false}, draining{false};
+  std::atomic<bool> poll_pending{false}, draining{false}, redis_poll_busy{false};
   std::thread drain_thread;
 };
 

@@ -15,6 +15,7 @@
 #include "io/path_policy.hpp"
 #include "jobs/executor.hpp"
 #include "jobs/job_runner.hpp"
+#include "jobs/redis/redis_options.hpp"
 
 namespace qkv::service {
 
@@ -58,6 +59,9 @@ struct ServiceOptions {
   double done_days = 7, failed_days = 30;
   std::chrono::seconds drain{30};
   std::chrono::milliseconds spool_poll{1000};
+  // A Redis Streams consumer group as a second job source (docs/scale-out.md).
+  std::optional<jobs::redis::Options> redis;
+  std::chrono::milliseconds redis_poll{100};
   // Builds a runner from the current pipelines and plugins; called at start and on reload,
   // with the executor whose arena jobs run in. Throws (with a message) when the result would
   // be unusable; on reload the old runner then stays.

@@ -7,6 +7,8 @@ against the include roots (daemon/, sdk/include/, the component folders). An inc
 resolves to no file of the tree is external (system, Boost, Highway) and not checked. An
 include that lands in another component must be allowed by the rules; a known violation must
 be listed as an `except` line, and an `except` that is no longer needed is an error too.
+A `private PREFIX: FOLDER...` line confines the includes spelled PREFIX... (a system library
+such as hiredis/, or a sub-folder of a component) to files under the listed folders.
 
 Usage: check_layering.py [--root DIR] [--rules FILE] [--expect FILE]
   --expect FILE  pass only if the violations found are exactly the lines of FILE (the
@@ -30,8 +32,8 @@ class RulesError(Exception):
 
 
 def read_rules(path):
-    """Returns ({component pattern: [allowed]}, {(component, target): reason})."""
-    allow, exceptions = {}, {}
+    """Returns ({component pattern: [allowed]}, {(component, target): reason}, {prefix: [folders]})."""
+    allow, exceptions, private = {}, {}, {}
     with open(path, encoding="utf-8") as f:
         for number, raw in enumerate(f, 1):
             line = raw.strip() if raw.lstrip().startswith("except") else raw.split("#", 1)[0].strip()
@@ -44,13 +46,28 @@ def read_rules(path):
                     raise RulesError(f"{where}: expected 'except SOURCE -> TARGET: REASON'")
                 exceptions[(m[1], m[2])] = m[3]
                 continue
+            if line.startswith("private "):
+                m = re.fullmatch(r"private\s+(\S+):\s*(.+)", line)
+                if not m:
+                    raise RulesError(f"{where}: expected 'private PREFIX: FOLDER...'")
+                private[m[1]] = m[2].split()
+                continue
             name, sep, rest = line.partition(":")
             if not sep or not name.strip():
                 raise RulesError(f"{where}: expected 'COMPONENT: ALLOWED...'")
             if name.strip() in allow:
                 raise RulesError(f"{where}: {name.strip()} is listed twice")
             allow[name.strip()] = rest.split()
-    return allow, exceptions
+    return allow, exceptions, private
+
+
+def private_violation(private, rel, spelled):
+    """Why an include spelled `spelled` in file `rel` breaks a `private` rule, or None."""
+    for prefix, folders in private.items():
+        if spelled.startswith(prefix) and not any(
+                (rel + "/").startswith(f.rstrip("/") + "/") for f in folders):
+            return f"only {' '.join(folders)} may include {prefix}..."
+    return None
 
 
 def component_of(rel):
@@ -110,7 +127,7 @@ def allowed(allowed_list, target_file, target_component):
 
 def check(root, rules_path, check_exceptions_used=True):
     """Returns (violations, problems): violations are 'FILE:LINE: ...' strings."""
-    allow, exceptions = read_rules(rules_path)
+    allow, exceptions, private = read_rules(rules_path)
     roots = include_roots(root)
     violations, problems, used_exceptions = [], [], set()
     unlisted = set()
@@ -126,6 +143,10 @@ def check(root, rules_path, check_exceptions_used=True):
             for number, line in enumerate(f, 1):
                 m = INCLUDE.match(line)
                 if not m:
+                    continue
+                why = private_violation(private, rel, m[2])
+                if why:
+                    violations.append(f"{rel}:{number}: {m[2]}: {why}")
                     continue
                 target = resolve(root, roots, rel, m[1], m[2])
                 if target is None:

@@ -1,0 +1,543 @@
+#include "jobs/redis/redis_source.hpp"
+
+#include <unistd.h>
+
+#include <iostream>
+
+#include "io/output_set.hpp"
+#include "jobs/job_error.hpp"
+#include "jobs/job_json.hpp"
+#include "jobs/redis/redis_scripts.hpp"
+
+namespace qkv::jobs::redis {
+namespace {
+
+using Steady = std::chrono::steady_clock;
+constexpr std::size_t kMaxTakePerPoll = 64;
+constexpr auto kFirstBackoff = std::chrono::milliseconds(200);
+constexpr auto kMaxBackoff = std::chrono::milliseconds(10000);
+
+// A delivered stream entry as field/value pairs (XREADGROUP/XAUTOCLAIM reply layout).
+std::vector<std::pair<std::string, std::string>> pairs_of(const Reply& fields) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (std::size_t i = 0; i + 1 < fields.elements.size(); i += 2)
+    out.emplace_back(fields.elements[i].str, fields.elements[i + 1].str);
+  return out;
+}
+
+std::string field_or(const std::vector<std::pair<std::string, std::string>>& f,
+                     std::string_view name, std::string fallback = "") {
+  for (auto& [k, v] : f)
+    if (k == name) return v;
+  return fallback;
+}
+
+class RedisLease final : public JobLease {
+ public:
+  RedisLease(RedisSource& source, std::string entry) : source_(source), entry_(std::move(entry)) {}
+  bool claim() override {
+    // The entry is already delivered to this consumer; it is ours while we still hold it
+    // (the heartbeat drops entries another worker took over).
+    return source_.started(entry_);
+  }
+  void complete(const JobRecord& job, const JobOutcome& outcome) override {
+    source_.record_end(entry_, job, outcome);
+  }
+  void release() override { source_.requeue(entry_); }
+
+ private:
+  RedisSource& source_;
+  std::string entry_;
+};
+
+}  // namespace
+
+std::string job_id_of(const std::string& entry) { return "redis-" + entry; }
+
+RedisSource::RedisSource(Options options,
+                         std::function<pipeline::JobSpec(const nlohmann::json&)> checked_spec)
+    : options_(std::move(options)),
+      checked_spec_(std::move(checked_spec)),
+      results_(options_.stream + ":results"),
+      dead_(options_.stream + ":dead"),
+      client_(parse_url(options_.url), Credentials{options_.username, options_.password}) {
+  if (options_.consumer.empty()) options_.consumer = default_consumer();
+  heartbeat_ = std::thread([this] { heartbeat_loop(); });
+}
+
+RedisSource::~RedisSource() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  heartbeat_.join();
+}
+
+void RedisSource::note_problem(const std::string& what) {
+  std::lock_guard lock(mutex_);
+  backoff_ = backoff_.count() ? std::min<std::chrono::milliseconds>(backoff_ * 2, kMaxBackoff)
+                              : std::chrono::milliseconds(kFirstBackoff);
+  retry_at_ = Steady::now() + backoff_;
+  if (!problem_ || *problem_ != what)
+    std::cerr << "qkvd: redis source: " << what << "; retrying with backoff\n";
+  problem_ = what;
+}
+
+Reply RedisSource::call(const std::vector<std::string>& argv) {
+  std::lock_guard lock(redis_mutex_);
+  try {
+    return client_.command(argv);
+  } catch (const ConnectionError&) {
+    group_ready_ = false;  // a restarted Redis without its data has no group
+    throw;
+  }
+}
+
+std::optional<std::string> RedisSource::problem() const {
+  std::lock_guard lock(mutex_);
+  return problem_;
+}
+
+void RedisSource::ensure_group() {
+  {
+    std::lock_guard lock(redis_mutex_);
+    if (group_ready_) return;
+  }
+  try {
+    // From the stream's start, so entries added before the first worker came are run too.
+    call({"XGROUP", "CREATE", options_.stream, options_.group, "0", "MKSTREAM"});
+  } catch (const ReplyError& e) {
+    if (std::string_view(e.what()).find("BUSYGROUP") == std::string_view::npos) throw;
+  }
+  std::lock_guard lock(redis_mutex_);
+  group_ready_ = true;
+}
+
+std::size_t RedisSource::poll(JobSink& sink) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ || Steady::now() < retry_at_) return 0;
+  }
+  std::size_t n = 0;
+  try {
+    ensure_group();
+    // One entry per queue place, taking one place at a time: a place held while Redis answers
+    // is one a local submit cannot have (it would get queue_full), and what is not taken stays
+    // in the stream for other workers.
+    std::optional<QueueSlot> slot;
+    auto next_slot = [&] {  // QueueSlot moves but is not assignable
+      slot.reset();
+      if (auto s = sink.reserve()) slot.emplace(std::move(*s));
+    };
+    next_slot();
+    const std::string idle_ms = std::to_string(options_.claim_idle.count() * 1000);
+    // Takeovers first: entries of dead or cut-off workers, idle past claim_idle_seconds.
+    while (slot && n < kMaxTakePerPoll) {
+      Reply claimed = call({"XAUTOCLAIM", options_.stream, options_.group, options_.consumer,
+                            idle_ms, autoclaim_cursor_, "COUNT", "1"});
+      if (claimed.elements.size() < 2) break;
+      autoclaim_cursor_ = claimed.elements[0].str;
+      bool any = false;
+      for (auto& e : claimed.elements[1].elements) {
+        if (e.elements.size() < 2) continue;  // deleted meanwhile
+        any = true;
+        if (take_over(sink, *slot, e)) {
+          ++n;
+          next_slot();
+          if (!slot) break;
+        }
+      }
+      if (!any) break;
+    }
+    // Then new entries.
+    while (slot && n < kMaxTakePerPoll) {
+      Reply r = call({"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT", "1",
+                      "STREAMS", options_.stream, ">"});
+      bool any = false;
+      for (auto& stream : r.elements) {
+        if (stream.elements.size() < 2) continue;
+        for (auto& e : stream.elements[1].elements) {
+          if (e.elements.size() < 2 || !slot) continue;
+          any = true;
+          offer(sink, std::move(*slot), e.elements[0].str, e.elements[1], 1);
+          ++n;
+          next_slot();
+        }
+      }
+      if (!any) break;
+    }
+    slot.reset();  // its place goes back before anything else happens
+    std::lock_guard lock(mutex_);
+    if (problem_) std::cerr << "qkvd: redis source: connected to " << options_.url << " again\n";
+    problem_.reset();
+    backoff_ = std::chrono::milliseconds(0);
+  } catch (const ConnectionError& e) {
+    note_problem(e.what());
+  } catch (const ReplyError& e) {
+    {
+      std::lock_guard lock(redis_mutex_);
+      group_ready_ = false;  // NOGROUP after the stream was deleted: create it again
+    }
+    note_problem(std::string("Redis refused a command: ") + e.what());
+  }
+  return n;
+}
+
+bool RedisSource::take_over(JobSink& sink, QueueSlot& slot, const Reply& e) {
+  const std::string& id = e.elements[0].str;
+  {
+    std::lock_guard lock(mutex_);
+    if (held_.count(id)) return false;  // ours already (a heartbeat came late)
+  }
+  Reply p = call({"XPENDING", options_.stream, options_.group, id, id, "1"});
+  long long deliveries = 0;
+  if (!p.elements.empty() && p.elements[0].elements.size() >= 4)
+    deliveries = p.elements[0].elements[3].integer;
+  if (deliveries > static_cast<long long>(options_.max_deliveries)) {
+    std::string reason = "delivered " + std::to_string(deliveries) +
+                         " times, more than sources.redis.max_deliveries (" +
+                         std::to_string(options_.max_deliveries) +
+                         "): its workers died or lost it each time";
+    std::vector<std::string> argv{"EVAL",         scripts::kDeadLetter, "2", options_.stream, dead_,
+                                  options_.group, options_.consumer,    id,  reason};
+    for (auto& [k, v] : pairs_of(e.elements[1])) argv.insert(argv.end(), {k, v});
+    call(argv);
+    std::cerr << "qkvd: redis entry " << id << " moved to " << dead_ << ": " << reason << "\n";
+    std::lock_guard lock(mutex_);
+    ++counts_.dead_lettered;
+    return false;
+  }
+  std::cerr << "qkvd: redis entry " << id << " taken over (idle more than "
+            << options_.claim_idle.count() << " s, delivery " << deliveries << ")\n";
+  offer(sink, std::move(slot), id, e.elements[1], deliveries);
+  return true;
+}
+
+void RedisSource::offer(JobSink& sink, QueueSlot slot, const std::string& entry,
+                        const Reply& fields, long long deliveries) {
+  auto pairs = pairs_of(fields);
+  const std::string id = job_id_of(entry);
+  nlohmann::json file;
+  pipeline::JobSpec spec;
+  try {
+    std::string text = field_or(pairs, "job");
+    if (text.empty())
+      throw JobError(code::bad_request, "the entry has no field 'job' (the job-file JSON)");
+    try {
+      file = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::exception& e) {
+      throw JobError("bad_json", std::string("field 'job' is not valid JSON: ") + e.what());
+    }
+    spec = checked_spec_(file);
+  } catch (const JobError& e) {
+    fail_entry(entry, e.code(), e.what());
+    return;
+  } catch (const std::exception& e) {
+    fail_entry(entry, std::string(code::bad_request), e.what());
+    return;
+  }
+  // A worker that died mid-job left its temporary files (a live writer's are kept:
+  // io/atomic_file.hpp).
+  if (deliveries > 1 && !spec.output.empty()) io::OutputSet::remove_stale_temps(spec.output);
+  Submitter who;
+  who.via = protocol::via::spool;
+  who.uid = ::geteuid();
+  if (auto it = file.find("submitted_by"); it != file.end() && it->is_object())
+    who = protocol::identity_from_json(*it);
+  if (sink.knows(id)) return;  // the slot goes back
+  auto lease = std::make_shared<RedisLease>(*this, entry);
+  auto record = std::make_shared<JobRecord>(id, std::move(spec), who, lease);
+  {
+    std::lock_guard lock(mutex_);
+    held_[entry] = Entry{std::move(pairs), record, false};
+    ++counts_.taken;
+  }
+  sink.enqueue(std::move(slot), record);
+}
+
+void RedisSource::fail_entry(const std::string& entry, const std::string& code,
+                             const std::string& message) {
+  std::cerr << "qkvd: redis entry " << entry << " (job " << job_id_of(entry) << "): " << message
+            << "\n";
+  nlohmann::json view = {{"id", job_id_of(entry)},
+                         {"state", "failed"},
+                         {"queue", "redis"},
+                         {"worker", options_.consumer},
+                         {"ended_at", iso_time(Clock::now())},
+                         {"error", {{"code", code}, {"message", message}}}};
+  end_entry(entry, view,
+            {{"id", job_id_of(entry)},
+             {"state", "failed"},
+             {"documents", "0"},
+             {"tokens", "0"},
+             {"worker", options_.consumer},
+             {"seconds", "0"},
+             {"error", code + ": " + message}});
+}
+
+Reply RedisSource::end_entry(const std::string& entry, const nlohmann::json& view,
+                             const std::vector<std::pair<std::string, std::string>>& fields) {
+  std::vector<std::string> argv{
+      "EVAL",
+      scripts::kEnd,
+      "3",
+      options_.stream,
+      options_.stream + ":end:" + entry,
+      results_,
+      options_.group,
+      options_.consumer,
+      entry,
+      std::to_string(static_cast<long long>(options_.results_days * 86400) + 1),
+      report_text(view, -1)};
+  for (auto& [k, v] : fields) argv.insert(argv.end(), {k, v});
+  return call(argv);
+}
+
+bool RedisSource::started(const std::string& entry) {
+  std::lock_guard lock(mutex_);
+  auto it = held_.find(entry);
+  if (it == held_.end()) return false;
+  it->second.running = true;
+  return true;
+}
+
+void RedisSource::record_end(const std::string& entry, const JobRecord& job,
+                             const JobOutcome& outcome) {
+  double seconds = 0;
+  if (auto started = job.times().started)
+    seconds = std::chrono::duration<double>(Clock::now() - *started).count();
+  std::vector<std::pair<std::string, std::string>> fields;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = held_.find(entry); it != held_.end()) fields = it->second.fields;
+  }
+  char secs[32];
+  std::snprintf(secs, sizeof secs, "%.3f", seconds);
+  std::vector<std::pair<std::string, std::string>> result{
+      {"id", job.id()},
+      {"state", std::string(to_string(outcome.state))},
+      {"documents", std::to_string(outcome.result.documents)},
+      {"tokens", std::to_string(outcome.result.tokens)},
+      {"worker", options_.consumer},
+      {"seconds", secs}};
+  for (const char* k : {"parent", "shard"})  // shard entries only
+    if (auto v = field_or(fields, k); !v.empty()) result.emplace_back(k, v);
+  if (!outcome.error_code.empty())
+    result.emplace_back("error", outcome.error_code + ": " + outcome.error_message);
+  nlohmann::json view = job_view(job, &outcome);
+  view["queue"] = "redis";
+  view["worker"] = options_.consumer;
+  view["ended_at"] = iso_time(Clock::now());
+  Reply r = end_entry(entry, view, result);  // throws: the scheduler retries (jobs/scheduler.cpp)
+  {
+    std::lock_guard lock(mutex_);
+    // Counted lost once: here, or by the heartbeat that noticed first (and dropped it).
+    if (held_.erase(entry) && r.str == "lost") ++counts_.lost;
+    if (r.str == "recorded") ++counts_.recorded;
+  }
+  if (r.str == "lost")
+    std::cerr << "qkvd: job " << job.id() << ": another worker took redis entry " << entry
+              << " over; it records the end, this worker records nothing\n";
+  else if (r.str == "fenced")
+    std::cerr << "qkvd: job " << job.id() << ": its end was already recorded by another worker; "
+              << "acked only\n";
+}
+
+std::vector<std::string> RedisSource::entry_args(const std::string& entry) const {
+  std::vector<std::string> out;
+  if (auto it = held_.find(entry); it != held_.end())
+    for (auto& [k, v] : it->second.fields) out.insert(out.end(), {k, v});
+  return out;
+}
+
+void RedisSource::requeue(const std::string& entry) {
+  std::vector<std::string> argv{"EVAL",         scripts::kRequeue, "1",  options_.stream,
+                                options_.group, options_.consumer, entry};
+  {
+    std::lock_guard lock(mutex_);
+    auto rest = entry_args(entry);
+    if (rest.empty()) return;  // not ours any more
+    argv.insert(argv.end(), rest.begin(), rest.end());
+    held_.erase(entry);
+  }
+  // Unreachable Redis: the entry stays pending and is taken over after claim_idle_seconds.
+  try {
+    call(argv);
+  } catch (const std::exception& e) {
+    std::cerr << "qkvd: redis entry " << entry << ": giving it back failed (" << e.what()
+              << "); another worker takes it over after " << options_.claim_idle.count() << " s\n";
+  }
+}
+
+void RedisSource::give_back_unstarted() {
+  std::vector<std::string> waiting;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [entry, e] : held_)
+      if (!e.running) waiting.push_back(entry);
+  }
+  for (auto& entry : waiting) requeue(entry);
+}
+
+void RedisSource::heartbeat_loop() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    stop_cv_.wait_for(lock, options_.heartbeat, [&] { return stopping_; });
+    if (stopping_) break;
+    lock.unlock();
+    heartbeat_once();
+    refresh_figures();
+    lock.lock();
+  }
+}
+
+void RedisSource::heartbeat_once() {
+  std::vector<std::string> ids;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [entry, e] : held_) ids.push_back(entry);
+  }
+  if (ids.empty()) return;
+  std::vector<std::string> argv{"EVAL",          scripts::kHeartbeat, "1",
+                                options_.stream, options_.group,      options_.consumer};
+  argv.insert(argv.end(), ids.begin(), ids.end());
+  Reply r;
+  try {
+    r = call(argv);
+  } catch (const ConnectionError& e) {
+    note_problem(e.what());
+    return;
+  } catch (const ReplyError& e) {
+    note_problem(std::string("the heartbeat script failed: ") + e.what());
+    return;
+  }
+  std::vector<std::shared_ptr<JobRecord>> lost;
+  {
+    std::lock_guard lock(mutex_);
+    for (std::size_t i = 0; i < ids.size() && i < r.elements.size(); ++i) {
+      if (r.elements[i].integer == 1) continue;
+      auto it = held_.find(ids[i]);
+      if (it == held_.end()) continue;
+      if (auto job = it->second.job.lock()) lost.push_back(job);
+      held_.erase(it);
+      ++counts_.lost;
+    }
+  }
+  // Stopped at the next chunk boundary; its AtomicFiles remove their temporaries
+  // (io/atomic_file.hpp) and its end script records nothing (scripts::kEnd: "lost").
+  for (auto& job : lost) {
+    std::cerr << "qkvd: job " << job->id()
+              << ": another worker took its redis entry over; stopping it here\n";
+    job->request_cancel(std::string(code::lease_lost));
+  }
+}
+
+std::string RedisSource::submit(const nlohmann::json& request, const Submitter& who) {
+  checked_spec_(request);  // throws JobError naming the field
+  nlohmann::json file = request;
+  for (const char* k : {"v", "tag", "queue", "request_id"}) file.erase(k);
+  file["op"] = "submit";
+  file["submitted_by"] = protocol::submitted_by(who);
+  try {
+    ensure_group();
+    return job_id_of(call({"XADD", options_.stream, "*", "job", file.dump()}).str);
+  } catch (const ConnectionError& e) {
+    note_problem(e.what());
+    throw JobError(code::queue_unavailable, std::string("the job was not queued: ") + e.what());
+  }
+}
+
+std::optional<nlohmann::json> RedisSource::lookup(const std::string& id) {
+  if (!is_redis_id(id)) return std::nullopt;
+  const std::string entry = id.substr(6);
+  try {
+    if (Reply end = call({"GET", options_.stream + ":end:" + entry}); !end.is_nil()) {
+      try {
+        return nlohmann::json::parse(end.str);
+      } catch (const nlohmann::json::exception&) {
+        return nlohmann::json{{"id", id}, {"state", "done"}, {"queue", "redis"}};
+      }
+    }
+    nlohmann::json view{{"id", id}, {"queue", "redis"}};
+    Reply entries = call({"XRANGE", options_.stream, entry, entry});
+    if (entries.elements.empty()) return std::nullopt;
+    if (entries.elements[0].elements.size() >= 2)
+      if (const Reply* job = entries.elements[0].elements[1].field("job")) try {
+          auto file = nlohmann::json::parse(job->str);
+          for (const char* k : {"pipeline", "inputs", "output", "submitted_by"})
+            if (file.contains(k)) view[k] = file[k];
+        } catch (const nlohmann::json::exception&) {
+          // A bad entry: its end (failed, bad_json) comes with the first worker that takes it.
+        }
+    view["state"] = "queued";
+    try {
+      Reply p = call({"XPENDING", options_.stream, options_.group, entry, entry, "1"});
+      // Taken by a worker: queued there or running (its own `status` tells which).
+      if (!p.elements.empty() && p.elements[0].elements.size() >= 2) {
+        view["state"] = "running";
+        view["worker"] = p.elements[0].elements[1].str;
+      }
+    } catch (const ReplyError&) {
+      // No group yet: nobody took it.
+    }
+    return view;
+  } catch (const ConnectionError& e) {
+    note_problem(e.what());
+    throw JobError(code::queue_unavailable, std::string("cannot look the job up: ") + e.what());
+  }
+}
+
+void RedisSource::maintain() {
+  try {
+    auto keep_ms = static_cast<long long>(options_.results_days * 86400 * 1000);
+    auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    call({"XTRIM", results_, "MINID", std::to_string(now_ms - keep_ms)});
+    // Consumers of dead processes (hostname-pid names) stay in the group until removed; one
+    // with nothing pending and idle for long is gone for good.
+    Reply consumers = call({"XINFO", "CONSUMERS", options_.stream, options_.group});
+    for (auto& c : consumers.elements) {
+      const Reply* name = c.field("name");
+      const Reply* pending = c.field("pending");
+      const Reply* idle = c.field("idle");
+      if (!name || !pending || !idle || name->str == options_.consumer) continue;
+      if (pending->integer == 0 && idle->integer > options_.claim_idle.count() * 1000 * 10)
+        call({"XGROUP", "DELCONSUMER", options_.stream, options_.group, name->str});
+    }
+  } catch (const ConnectionError& e) {
+    note_problem(e.what());
+  } catch (const ReplyError&) {
+    // No group yet (nothing was ever taken): nothing to clean.
+  }
+}
+
+Figures RedisSource::figures() const {
+  std::lock_guard lock(mutex_);
+  Figures f = counts_;
+  f.pending = remote_.pending;
+  f.lag = remote_.lag;
+  f.dead = remote_.dead;
+  return f;
+}
+
+void RedisSource::refresh_figures() {
+  Figures f;
+  try {
+    Reply p = call({"XPENDING", options_.stream, options_.group});
+    if (!p.elements.empty()) f.pending = static_cast<uint64_t>(p.elements[0].integer);
+    Reply groups = call({"XINFO", "GROUPS", options_.stream});
+    for (auto& g : groups.elements)
+      if (const Reply* name = g.field("name"); name && name->str == options_.group)
+        if (const Reply* lag = g.field("lag"); lag && lag->type == Reply::Type::integer)
+          f.lag = lag->integer;
+    f.dead = static_cast<uint64_t>(call({"XLEN", dead_}).integer);
+  } catch (const std::exception&) {
+    return;  // unreachable or no group yet: the last figures stay
+  }
+  std::lock_guard lock(mutex_);
+  remote_ = f;
+}
+
+}  // namespace qkv::jobs::redis

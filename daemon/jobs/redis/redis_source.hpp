@@ -1,0 +1,124 @@
+// A Redis Streams consumer group as a job source (docs/scale-out.md): entries carry the spool
+// job-file JSON in field `job`; the scheduler sees JobRecords like the spool's. Takes entries
+// only while the queue has room, keeps them with a heartbeat, takes over the idle entries of
+// dead workers, dead-letters entries delivered too often and records each end exactly once.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "jobs/job_record.hpp"
+#include "jobs/job_source.hpp"
+#include "jobs/redis/redis_client.hpp"
+#include "jobs/redis/redis_options.hpp"
+
+namespace qkv::jobs::redis {
+
+// Source figures for `stats` (RedisSource::figures).
+struct Figures {
+  uint64_t pending = 0;  // entries delivered to some worker and not yet acked
+  int64_t lag = -1;      // entries not yet delivered to the group (-1: unknown)
+  uint64_t dead = 0;     // entries in <stream>:dead
+  uint64_t taken = 0, recorded = 0, lost = 0, dead_lettered = 0;  // by this worker
+};
+
+class RedisSource final : public JobSource {
+ public:
+  // `checked_spec` turns a job-file JSON into a spec the path policy allows (throws JobError).
+  // Throws std::invalid_argument for a bad url.
+  RedisSource(Options options,
+              std::function<pipeline::JobSpec(const nlohmann::json&)> checked_spec);
+  ~RedisSource() override;
+  RedisSource(const RedisSource&) = delete;
+  RedisSource& operator=(const RedisSource&) = delete;
+
+  std::string_view name() const override { return "redis"; }
+  std::size_t poll(JobSink& sink) override;
+  void maintain() override;
+
+  // A socket submit with "queue": "redis": checks the request as the spool does, then adds
+  // the entry (submitted_by = `who`, proven by this worker). Returns the job id once XADD
+  // returned. Throws JobError (bad_request, path_denied..., queue_unavailable when Redis is down).
+  std::string submit(const nlohmann::json& request, const Submitter& who);
+  // The job view of a Redis job id ("redis-<entry>") from Redis: ended (the end fence holds
+  // its view), taken by a worker, or waiting in the stream; nullopt when Redis knows none.
+  // Throws JobError(queue_unavailable) when Redis cannot be reached.
+  std::optional<nlohmann::json> lookup(const std::string& id);
+  static bool is_redis_id(std::string_view id) { return id.substr(0, 6) == "redis-"; }
+
+  // Why the source does not work right now (Redis unreachable...), for `health`; nullopt when fine.
+  std::optional<std::string> problem() const;
+  // This worker's counters and the stream's figures as of the last heartbeat (no Redis call).
+  Figures figures() const;
+  const std::string& consumer() const noexcept { return options_.consumer; }
+  // Gives every entry taken but not started back to the group (called after the scheduler
+  // drained: its queued jobs were never claimed).
+  void give_back_unstarted();
+
+  // Lease bookkeeping (RedisLease, redis_source.cpp).
+  struct Held;
+  bool started(const std::string& entry);
+  void record_end(const std::string& entry, const JobRecord& job, const JobOutcome& outcome);
+  void requeue(const std::string& entry);
+
+ private:
+  // Runs a command on the shared connection; a broken connection becomes problem() and a backoff.
+  Reply call(const std::vector<std::string>& argv);
+  void ensure_group();
+  // An entry XAUTOCLAIM gave: dead-lettered when delivered too often (false), else offered
+  // with `slot` (true: the slot is used).
+  bool take_over(JobSink& sink, QueueSlot& slot, const Reply& entry);
+  void offer(JobSink& sink, QueueSlot slot, const std::string& entry, const Reply& fields,
+             long long deliveries);
+  void fail_entry(const std::string& entry, const std::string& code, const std::string& message);
+  // Runs scripts::kEnd for `entry` with the job `view` and flat result `fields`.
+  Reply end_entry(const std::string& entry, const nlohmann::json& view,
+                  const std::vector<std::pair<std::string, std::string>>& fields);
+  void heartbeat_loop();
+  void heartbeat_once();
+  void refresh_figures();  // the stream's figures into figures_ (heartbeat thread)
+  void note_problem(const std::string& what);
+  std::vector<std::string> entry_args(const std::string& entry) const;  // held_ mutex held
+
+  Options options_;
+  std::function<pipeline::JobSpec(const nlohmann::json&)> checked_spec_;
+  std::string results_, dead_;
+
+  std::mutex redis_mutex_;  // one command at a time on the connection
+  Client client_;
+  bool group_ready_ = false;
+  std::string autoclaim_cursor_ = "0-0";
+
+  mutable std::mutex mutex_;
+  // Entries this worker holds: taken (queued here) or running.
+  struct Entry {
+    std::vector<std::pair<std::string, std::string>> fields;
+    std::weak_ptr<JobRecord> job;
+    bool running = false;
+  };
+  std::map<std::string, Entry> held_;
+  std::optional<std::string> problem_;
+  std::chrono::steady_clock::time_point retry_at_{};
+  std::chrono::milliseconds backoff_{0};
+  Figures counts_;
+  Figures remote_;  // pending, lag, dead as of the last refresh
+
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::thread heartbeat_;
+};
+
+// The job id of an entry: "redis-" + the stream entry id (valid for jobs/spool.hpp's rules).
+std::string job_id_of(const std::string& entry);
+
+}  // namespace qkv::jobs::redis
