@@ -4,6 +4,10 @@ find_package(Boost 1.74 REQUIRED COMPONENTS filesystem)
 find_package(yaml-cpp REQUIRED)
 find_package(TBB REQUIRED)
 find_package(hwy REQUIRED)
+# Highway 1.0.3 compiles AVX3_DL (AVX-512 with VNNI/VBMI2/VAES/GFNI..., Ice Lake and later) only
+# when asked; every translation unit using Highway sees the same set of targets (the SIMD tests,
+# tests/simd/simd_targets.hpp, force each one and compare it with the reference).
+set_property(TARGET hwy::hwy APPEND PROPERTY INTERFACE_COMPILE_DEFINITIONS HWY_WANT_AVX3_DL)
 find_package(nlohmann_json 3 REQUIRED)
 find_package(simdjson REQUIRED)  # the .jsonl reader's fast path
 find_package(CLI11 REQUIRED)

@@ -35,7 +35,8 @@ std::string simd_flags() {
   std::istringstream flags(cpuinfo_field("flags"));
   std::string out;
   for (std::string f; flags >> f;)
-    if (f == "sse4_2" || f == "avx" || f == "avx2" || f == "fma" || f.rfind("avx512", 0) == 0)
+    if (f == "sse4_2" || f == "avx" || f == "avx2" || f == "fma" || f.rfind("avx512", 0) == 0 ||
+        f == "vaes" || f == "vpclmulqdq" || f == "gfni")
       out += (out.empty() ? "" : " ") + f;
   return out.empty() ? "(none of sse4_2/avx/avx2/fma/avx512*)" : out;
 }

@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ctl/client.hpp"
+#include "machine.hpp"
 
 extern char** environ;
 
@@ -156,6 +157,8 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--build") && i + 1 < argc)
       build = argv[++i];
   }
+  qkv::bench::print_machine();
+  std::printf("\n");
   const fs::path src = QKV_SOURCE_DIR;
   char tmpl[] = "/tmp/qkvbench-XXXXXX";
   fs::path dir = ::mkdtemp(tmpl);

@@ -1,18 +1,24 @@
 // Model runtime benchmark: the machine (CPU, ISA flags, FMA peak of the widest SIMD target),
 // GEMM GFLOP/s of the Highway kernel for projection and FFN shapes, and a BERT-base-sized
-// encoder's tokens/s against torch (numbers passed in from torch_bert.py, run on the same
-// weights and threads). One table on stdout.
-//   model_bench --threads 2 --model DIR [--torch torch.json]     full run (bench/model/run.sh)
+// encoder's tokens/s against ONNX Runtime and torch (numbers passed in from ort/ort_bert.mjs and
+// torch_bert.py, run on the same weights, ids and threads; ORT's hidden states are compared with
+// qkv's). oneDNN and BLIS GEMMs are measured beside the Highway kernel where installed
+// (gemm_peers.hpp). One table on stdout.
+//   model_bench --threads 2 --model DIR [--torch torch.json] [--ort ort.json --ort-hidden F]
+//       full run (bench/model/run.sh)
 //   model_bench --smoke                                           tiny shapes, fixture model
 //   model_bench --stage-only --model DIR [--runs N]               only the model row, e.g. for
 //       before/after comparisons of the runtime on bench/model/make_synthetic.py's models
 //       (--runs: exactly N timed runs after one warm-up, a fixed workload for callgrind)
+#include <tbb/blocked_range2d.h>
 #include <tbb/global_control.h>
+#include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <ctime>
 #include <cstdio>
 #include <fstream>
@@ -23,6 +29,7 @@
 
 #include "flash_attention.hpp"
 #include "fma_peak.hpp"
+#include "gemm_peers.hpp"
 #include "machine.hpp"
 #include "host/plugin_registry.hpp"
 #include "model/config.hpp"
@@ -82,24 +89,49 @@ struct Shape {
   size_t m, n, k;
 };
 
+// The operands of one GEMM shape, random, and C.
+struct GemmData {
+  std::vector<float> a, b, c;
+  explicit GemmData(Shape s) : a(s.m * s.k), b(s.k * s.n), c(s.m * s.n) {
+    std::mt19937 rng(1);
+    std::uniform_real_distribution<float> u(-1, 1);
+    for (auto& x : a) x = u(rng);
+    for (auto& x : b) x = u(rng);
+  }
+};
+
 // GFLOP/s by wall clock, and per CPU-second times the thread count (the rate when the cores
 // are ours; spinning workers count as busy, so it is never flattering).
-std::pair<double, double> gemm_gflops(Shape s, tbb::task_arena& arena, int threads) {
-  std::mt19937 rng(1);
-  std::uniform_real_distribution<float> u(-1, 1);
-  std::vector<float> a(s.m * s.k), b(s.k * s.n), c(s.m * s.n);
-  for (auto& x : a) x = u(rng);
-  for (auto& x : b) x = u(rng);
-  const Timing t = best_timing(
-      [&] {
-        arena.execute([&] {
-          model::gemm(model::GemmKernel::Highway,
-                      {s.m, s.n, s.k, a.data(), s.k, b.data(), s.n, c.data(), s.n});
-        });
-      },
-      15);
+template <class Fn>
+std::pair<double, double> gflops(Shape s, int threads, Fn fn) {
+  const Timing t = best_timing(fn, 15);
   const double flops = 2.0 * s.m * s.n * s.k;
   return {flops / t.wall / 1e9, flops / (t.cpu / threads) / 1e9};
+}
+
+// A library's single-threaded GEMM over qkv's fixed tiles of C (model/gemm.hpp) on oneTBB.
+void tiled_peer(const bench::GemmPeer& p, Shape s, GemmData& g) {
+  const size_t tm = (s.m + model::kGemmTileM - 1) / model::kGemmTileM;
+  const size_t tn = (s.n + model::kGemmTileN - 1) / model::kGemmTileN;
+  tbb::parallel_for(
+      tbb::blocked_range2d<size_t>(0, tm, 1, 0, tn, 1),
+      [&](const tbb::blocked_range2d<size_t>& r) {
+        for (size_t i = r.rows().begin(); i < r.rows().end(); ++i)
+          for (size_t j = r.cols().begin(); j < r.cols().end(); ++j) {
+            const size_t i0 = i * model::kGemmTileM, j0 = j * model::kGemmTileN;
+            p.tile(std::min(model::kGemmTileM, s.m - i0), std::min(model::kGemmTileN, s.n - j0),
+                   s.k, g.a.data() + i0 * s.k, s.k, g.b.data() + j0, s.n,
+                   g.c.data() + i0 * s.n + j0, s.n);
+          }
+      },
+      tbb::simple_partitioner());
+}
+
+// Largest |x - y| over two equally long float arrays.
+float max_abs_diff(const std::vector<float>& x, const std::vector<float>& y) {
+  float d = 0;
+  for (size_t i = 0; i < x.size() && i < y.size(); ++i) d = std::max(d, std::abs(x[i] - y[i]));
+  return d;
 }
 
 // Token ids both sides generate the same way (torch_bert.py: same formula).
@@ -123,7 +155,7 @@ int main(int argc, char** argv) {
   CLI::App app{"qkv model runtime benchmark"};
   bool smoke = false;
   int threads = 2;
-  std::string model_dir, torch_json, plugin_dir = QKV_PLUGIN_DIR;
+  std::string model_dir, torch_json, ort_json, ort_hidden, plugin_dir = QKV_PLUGIN_DIR;
   int sequences = 8, seq_len = 128, runs = 0;
   bool stage_only = false;
   app.add_flag("--smoke", smoke, "tiny shapes and the fixture model, no peer");
@@ -132,6 +164,8 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "oneTBB threads (torch ran with the same)");
   app.add_option("--model", model_dir, "BERT-base-sized model directory");
   app.add_option("--torch", torch_json, "torch_bert.py's result for the same model");
+  app.add_option("--ort", ort_json, "ort/ort_bert.mjs's result for the same model and ids");
+  app.add_option("--ort-hidden", ort_hidden, "ORT's hidden states (float32) to compare with");
   app.add_option("--sequences", sequences, "sequences per batch");
   app.add_option("--seq-len", seq_len, "tokens per sequence");
   app.add_option("--plugins", plugin_dir, "plugin directory (attention-flash)");
@@ -167,12 +201,29 @@ int main(int argc, char** argv) {
                                       {"attention output", M, 768, 768},
                                       {"ffn up", M, 3072, 768},
                                       {"ffn down", M, 768, 3072}};
+  const auto peers = bench::gemm_peers();
   for (const auto& s : shapes) {
-    const auto [wall, cpu] = gemm_gflops(s, arena, threads);
-    std::printf(
-        "| GEMM %s, Highway %s + oneTBB tiles | %zux%zux%zu | %.1f GFLOP/s per CPU-s x %d (wall: "
-        "%.1f) | | %.0f%% of peak |\n",
-        s.name, model::gemm_target_name(), s.m, s.n, s.k, cpu, threads, wall, 100 * cpu / peak);
+    GemmData g(s);
+    auto row = [&](const std::string& what, std::pair<double, double> r) {
+      std::printf(
+          "| GEMM %s, %s | %zux%zux%zu | %.1f GFLOP/s per CPU-s x %d (wall: %.1f) | | %.0f%% of "
+          "peak |\n",
+          s.name, what.c_str(), s.m, s.n, s.k, r.second, threads, r.first, 100 * r.second / peak);
+    };
+    row(std::string("Highway ") + model::gemm_target_name() + " + oneTBB tiles",
+        gflops(s, threads, [&] {
+          arena.execute([&] {
+            model::gemm(model::GemmKernel::Highway,
+                        {s.m, s.n, s.k, g.a.data(), s.k, g.b.data(), s.n, g.c.data(), s.n});
+          });
+        }));
+    for (const auto& p : peers) {
+      row(p.name + " whole, " + std::to_string(threads) + " library threads",
+          gflops(s, threads,
+                 [&] { p.whole(s.m, s.n, s.k, g.a.data(), g.b.data(), g.c.data(), threads); }));
+      row(p.name + " 1 thread per oneTBB tile",
+          gflops(s, threads, [&] { arena.execute([&] { tiled_peer(p, s, g); }); }));
+    }
   }
 
   // The encoder through the pipeline's ModelStage (attention-flash plugin).
@@ -187,23 +238,30 @@ int main(int argc, char** argv) {
   // Dense flops per token: 4 d^2 (QKV+O) + 2 d f (FFN) multiply-adds per layer, plus attention.
   const double d = cfg.d_model, f = cfg.ffn_dim, L = cfg.encoder_layers + cfg.decoder_layers;
   const double flops_per_token = L * (2 * (4 * d * d + 2 * d * f) + 4.0 * seq_len * d);
-  double ttps = 0, ttps_cpu = 0;
-  std::string torch_version;
-  if (!torch_json.empty()) {
-    std::ifstream in(torch_json);
+  // A peer's tokens/s wall and per CPU-second x threads, from its JSON line.
+  struct Peer {
+    std::string label;
+    double tps = 0, tps_cpu = 0;
+  };
+  std::vector<Peer> peer_rows;
+  for (const auto& [file, key] : {std::pair{ort_json, "ort"}, std::pair{torch_json, "torch"}}) {
+    if (file.empty()) continue;
+    std::ifstream in(file);
     const auto j = nlohmann::json::parse(in);
-    ttps = j.at("tokens_per_s").get<double>();
-    ttps_cpu = j.at("tokens_per_cpu_s").get<double>() * threads;
-    torch_version = j.at("torch").get<std::string>();
+    peer_rows.push_back({std::string(key == std::string("ort") ? "ONNX Runtime " : "torch ") +
+                             j.at(key).get<std::string>(),
+                         j.at("tokens_per_s").get<double>(),
+                         j.at("tokens_per_cpu_s").get<double>() * threads});
   }
   {
     const auto stage = make_stage(model_dir, plugins);
     double cpu_total = 0;
     int runs = 0;
+    pipeline::StageOutput out;
     const double sec = median_seconds(
         [&] {
           const double c0 = cpu_seconds();
-          arena.execute([&] { stage->run(batch); });
+          arena.execute([&] { out = stage->run(batch); });
           cpu_total += cpu_seconds() - c0;
           ++runs;
         },
@@ -214,14 +272,25 @@ int main(int argc, char** argv) {
     const double tps = tokens / sec;
     const double tps_cpu = tokens / (cpu_total / runs / threads);
     std::string ref, ratio;
-    if (ttps > 0) {
+    for (const auto& p : peer_rows) {
       char buf[256];
-      std::snprintf(
-          buf, sizeof buf, "torch %s: %.0f tokens/s wall, %.0f per CPU-s x %d (%.1f GFLOP/s)",
-          torch_version.c_str(), ttps, ttps_cpu, threads, ttps_cpu * flops_per_token / 1e9);
-      ref = buf;
-      std::snprintf(buf, sizeof buf, "%.2fx wall, %.2fx CPU-s", tps / ttps, tps_cpu / ttps_cpu);
-      ratio = buf;
+      std::snprintf(buf, sizeof buf, "%s%s: %.0f tokens/s wall, %.0f per CPU-s x %d (%.1f GFLOP/s)",
+                    ref.empty() ? "" : "; ", p.label.c_str(), p.tps, p.tps_cpu, threads,
+                    p.tps_cpu * flops_per_token / 1e9);
+      ref += buf;
+      std::snprintf(buf, sizeof buf, "%svs %s: %.2fx wall, %.2fx CPU-s", ratio.empty() ? "" : "; ",
+                    p.label.c_str(), tps / p.tps, tps_cpu / p.tps_cpu);
+      ratio += buf;
+    }
+    if (!ort_hidden.empty() && !out.tensors.empty()) {
+      std::ifstream in(ort_hidden, std::ios::binary);
+      std::vector<float> theirs(out.tensors[0].values.size());
+      in.read(reinterpret_cast<char*>(theirs.data()),
+              static_cast<std::streamsize>(theirs.size() * sizeof(float)));
+      ratio +=
+          in.gcount() == static_cast<std::streamsize>(theirs.size() * sizeof(float))
+              ? "; max |qkv - ORT| " + std::to_string(max_abs_diff(out.tensors[0].values, theirs))
+              : "; ORT hidden states: short file " + ort_hidden;
     }
     const char* arch = cfg.arch == model::Arch::Encoder   ? "encoder"
                        : cfg.arch == model::Arch::Decoder ? "decoder"

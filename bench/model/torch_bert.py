@@ -3,6 +3,8 @@
 
   torch_bert.py make DIR                writes DIR/config.json + DIR/model.safetensors
   torch_bert.py time DIR --threads N    times torch 1.13 on the same weights, prints JSON
+  torch_bert.py export DIR              writes DIR/model.onnx (the same weights) for ORT's side,
+                                        bench/model/ort/ort_bert.mjs
 
 The model is tests/model/make_fixtures.py's BertLike (the parity-tested definition), so both
 sides compute the same function; ids follow the formula model_bench.cpp uses.
@@ -57,6 +59,29 @@ def make(d):
     save_safetensors(os.path.join(d, "model.safetensors"), m.state_dict())
 
 
+def export(d):
+    """ids [sequences, seq_len] (int64) -> hidden [sequences, seq_len, 768]; every token is real
+    (the bench's documents are all full length), so the key mask is all ones inside the graph."""
+    m = build()
+    m.load_state_dict(load_safetensors(os.path.join(d, "model.safetensors")))
+    m.eval()
+
+    class IdsOnly(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, ids):
+            return self.inner(ids, torch.ones_like(ids, dtype=torch.bool))
+
+    ids = torch.zeros(2, 128, dtype=torch.int64)
+    with torch.no_grad():
+        torch.onnx.export(IdsOnly(m), (ids,), os.path.join(d, "model.onnx"), input_names=["ids"],
+                          output_names=["hidden"], opset_version=14,
+                          dynamic_axes={"ids": {0: "sequences", 1: "tokens"},
+                                        "hidden": {0: "sequences", 1: "tokens"}})
+
+
 def time_it(d, threads, sequences, seq_len, reps):
     torch.set_num_threads(threads)
     m = build()
@@ -81,7 +106,7 @@ def time_it(d, threads, sequences, seq_len, reps):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["make", "time"])
+    ap.add_argument("what", choices=["make", "time", "export"])
     ap.add_argument("dir")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--sequences", type=int, default=8)
@@ -90,6 +115,8 @@ def main():
     a = ap.parse_args()
     if a.what == "make":
         make(a.dir)
+    elif a.what == "export":
+        export(a.dir)
     else:
         time_it(a.dir, a.threads, a.sequences, a.seq_len, a.reps)
 

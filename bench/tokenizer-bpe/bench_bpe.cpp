@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "factory.hpp"
+#include "machine.hpp"
 
 namespace {
 
@@ -156,6 +157,8 @@ int main(int argc, char** argv) {
     }
   }
   if (a.smoke) a.runs = 1;
+  qkv::bench::print_machine();
+  std::printf("\n");
   const size_t max_bytes = a.smoke ? 64 * 1024 : SIZE_MAX;
   const std::string vocab = a.root + "/data/vocab/";
 

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "model_spec.hpp"
+#include "machine.hpp"
 #include "sentencepiece_tokenizer.hpp"
 
 namespace {
@@ -114,6 +115,8 @@ int main(int argc, char** argv) {
     }
   }
   if (smoke) runs = 1;
+  qkv::bench::print_machine();
+  std::printf("\n");
   try {
     nlohmann::json sp, hf;
     if (!sp_file.empty()) sp = nlohmann::json::parse(slurp(sp_file));

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "wordpiece_tokenizer.hpp"
+#include "machine.hpp"
 
 namespace {
 
@@ -150,6 +151,8 @@ int main(int argc, char** argv) {
     }
   }
   if (smoke) runs = 1;
+  qkv::bench::print_machine();
+  std::printf("\n");
   try {
     nlohmann::json peer;
     if (!peer_file.empty()) peer = nlohmann::json::parse(slurp(peer_file));

@@ -1,5 +1,6 @@
 #include "model/transformer.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include "model/error.hpp"
@@ -58,9 +59,16 @@ Transformer::Transformer(ModelConfig config, ModelWeights weights, GemmKernel ge
 
 void Transformer::self_attention(const LayerWeights& L, const float* x, Packed in,
                                  std::span<const int32_t> positions, const PositionalEncoding* pos,
-                                 bool causal, const Attention& att, float* out) const {
+                                 bool causal, const Attention& att, float* out,
+                                 std::vector<float>* scratch) const {
   const size_t T = in.ids.size(), d = config_.d_model;
-  std::vector<float> qkv(T * 3 * d), ctx(T * d);
+  std::vector<float> own;
+  std::vector<float>& buf = scratch ? *scratch : own;
+  buf.resize(T * 4 * d);
+  const std::span<float> qkv(buf.data(), T * 3 * d), ctx(buf.data() + T * 3 * d, T * d);
+  // The projection writes all of qkv; ctx starts at zero as a fresh buffer did, whatever rows
+  // an attention plugin leaves alone.
+  std::fill(ctx.begin(), ctx.end(), 0.0f);
   apply_linear(gemm_, L.qkv, x, T, d, qkv.data(), 3 * d);
   // q and k lie side by side in each row, so one call rotates both, as 2 x heads heads of the
   // same width (the layout sdk/include/qkv/abi.h gives `rotate`): the angles of each position
@@ -107,7 +115,7 @@ std::vector<float> Transformer::run_stack(const StackWeights& st, Packed in,
   if (pos && !pos->rotary()) pos->add(x.data(), c.d_model, d, positions);
   if (c.embed_norm) apply_norm(c, st.embed_norm, x.data(), x.data(), T);
 
-  std::vector<float> h(T * d), o(T * d), ffn;
+  std::vector<float> h(T * d), o(T * d), ffn, attention_scratch;
   for (const auto& L : st.layers) {
     const Packed cur{std::span<const int32_t>(positions.data(), T), cu};  // only sizes are read
     // Self-attention.
@@ -116,7 +124,8 @@ std::vector<float> Transformer::run_stack(const StackWeights& st, Packed in,
       apply_norm(c, L.self_norm, x.data(), h.data(), T);
       sa_in = h.data();
     }
-    self_attention(L, sa_in, cur, positions, pos, causal, *b.attention, o.data());
+    self_attention(L, sa_in, cur, positions, pos, causal, *b.attention, o.data(),
+                   &attention_scratch);
     add_into(x.data(), o.data(), T * d);
     if (!c.pre_norm) apply_norm(c, L.self_norm, x.data(), x.data(), T);
 

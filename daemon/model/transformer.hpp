@@ -58,10 +58,13 @@ class Transformer {
                             std::span<const int32_t> memory_cu = {}) const;
 
   // Self-attention sub-block of a layer (projections, positions, attention, output projection)
-  // on rows that are already normalized as the layer requires: out[tokens, d].
+  // on rows that are already normalized as the layer requires: out[tokens, d]. `scratch`, when
+  // given, holds the projections between calls (run_stack reuses one per stack: a fresh
+  // 4 x tokens x d block per layer was a page-fault storm on large batches).
   void self_attention(const LayerWeights& L, const float* x, Packed in,
                       std::span<const int32_t> positions, const PositionalEncoding* pos,
-                      bool causal, const Attention& att, float* out) const;
+                      bool causal, const Attention& att, float* out,
+                      std::vector<float>* scratch = nullptr) const;
 
  private:
   std::vector<float> run_stack(const StackWeights& st, Packed in, const PositionalEncoding* pos,

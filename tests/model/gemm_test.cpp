@@ -66,6 +66,27 @@ TEST_P(GemmTargets, MatchesReference) {
     for (bool acc : {false, true}) check(c, acc);
 }
 
+// A row's result must not depend on the batch around it (how many rows, where it sits in a
+// GEMM tile or a register tile): documents are batched differently for other inputs and
+// --threads values, and their outputs promise the same bits (docs/model.md).
+TEST_P(GemmTargets, RowsDoNotDependOnTheBatch) {
+  const int64_t target = GetParam();
+  if (!qkv::simd_test::target_runs_here(target))
+    GTEST_SKIP() << hwy::TargetName(target) << " is not supported by this CPU";
+  hwy::SetSupportedTargetsForTest(target);
+  const size_t m = 230, n = 530, k = 600;  // several GEMM tiles, ragged register tiles, 3 K blocks
+  auto a = random_vec(m * k, 6), b = random_vec(k * n, 7);
+  std::vector<float> all(m * n);
+  gemm(GemmKernel::Highway, {m, n, k, a.data(), k, b.data(), n, all.data(), n});
+  for (auto [first, rows] :
+       {std::pair<size_t, size_t>{0, 1}, {37, 1}, {5, 13}, {101, 96}, {50, 180}}) {
+    std::vector<float> part(rows * n);
+    gemm(GemmKernel::Highway, {rows, n, k, a.data() + first * k, k, b.data(), n, part.data(), n});
+    EXPECT_EQ(0, std::memcmp(part.data(), all.data() + first * n, part.size() * 4))
+        << gemm_target_name() << ": " << rows << " rows from row " << first;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Each, GemmTargets,
                          ::testing::ValuesIn(qkv::simd_test::compiled_simd_targets()),
                          [](const auto& info) { return std::string(hwy::TargetName(info.param)); });
