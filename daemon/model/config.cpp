@@ -58,15 +58,93 @@ struct Reader {
 };
 
 void check(const ModelConfig& c, const Reader& r) {
-  if (c.d_model == 0 || c.heads == 0 || c.d_model % c.heads != 0)
+  if (c.d_model == 0 || c.heads == 0 || (c.head_size == 0 && c.d_model % c.heads != 0))
     r.fail("heads", "d_model (" + std::to_string(c.d_model) +
                         ") must be a positive multiple of the head count (" +
                         std::to_string(c.heads) + ")");
+  if (c.kv_heads != 0 && c.heads % c.kv_heads != 0)
+    r.fail("num_key_value_heads", "the head count (" + std::to_string(c.heads) +
+                                      ") must be a multiple of it, found " +
+                                      std::to_string(c.kv_heads));
   if (c.vocab_size == 0) r.fail("vocab_size", "must be positive");
   if (c.positions == Positions::Rotary && c.head_dim() % 2 != 0)
     r.fail("positions", "rotary positions need an even head dimension");
   if (c.positions == Positions::Learned && c.max_positions == 0)
     r.fail("max_positions", "learned positions need the table size");
+}
+
+// HF rope_scaling (modeling_rope_utils.py): the type under `rope_type` (newer) or `type`.
+RopeScaling rope_scaling(const Reader& r) {
+  RopeScaling s;
+  auto it = r.j.find("rope_scaling");
+  if (it == r.j.end() || it->is_null()) return s;
+  if (!it->is_object()) r.fail("rope_scaling", "expected an object or null");
+  const Reader sub{*it, r.where};
+  auto fail = [&](const std::string& key, const std::string& what) {
+    r.fail("rope_scaling." + key, what);
+  };
+  std::string type = sub.string("rope_type", "");
+  const char* type_key = "rope_type";
+  if (type.empty()) {
+    type = sub.string("type", "");
+    type_key = "type";
+  }
+  if (type.empty() || type == "default") return s;
+  if (type != "linear" && type != "llama3")
+    fail(type_key, "unsupported rope scaling '" + type + "' (linear, llama3)");
+  s.type = type;
+  s.factor = sub.number("factor", 0.0);
+  if (!(s.factor >= 1.0)) fail("factor", "required, a number >= 1");
+  if (type == "llama3") {
+    s.low_freq_factor = sub.number("low_freq_factor", 1.0);
+    s.high_freq_factor = sub.number("high_freq_factor", 4.0);
+    s.original_max_positions = sub.uint("original_max_position_embeddings");
+    if (!(s.high_freq_factor > s.low_freq_factor && s.low_freq_factor > 0))
+      fail("high_freq_factor", "llama3 needs 0 < low_freq_factor < high_freq_factor");
+    if (s.original_max_positions == 0) fail("original_max_position_embeddings", "must be positive");
+  }
+  return s;
+}
+
+// HF LlamaConfig / Qwen2Config / MistralConfig (modeling_llama.py, modeling_qwen2.py,
+// modeling_mistral.py): pre-norm RMSNorm decoder, rotary positions, SwiGLU, GQA.
+void parse_llama(const Reader& r, ModelConfig& c) {
+  c.arch = Arch::Decoder;
+  c.vocab_size = r.uint("vocab_size");
+  c.d_model = r.uint("hidden_size");
+  c.heads = r.uint("num_attention_heads");
+  c.kv_heads = r.uint("num_key_value_heads", c.heads);
+  c.head_size = r.uint("head_dim", 0);
+  c.decoder_layers = r.uint("num_hidden_layers");
+  c.ffn_dim = r.uint("intermediate_size");
+  c.max_positions = r.uint("max_position_embeddings", 0);
+  c.norm = NormKind::RmsNorm;
+  c.norm_eps = static_cast<float>(r.number("rms_norm_eps", 1e-6));
+  c.pre_norm = true;
+  c.final_norm = true;
+  const auto act = r.string("hidden_act", "silu");
+  if (act != "silu") r.fail("hidden_act", "only 'silu' (SwiGLU) is supported, found '" + act + "'");
+  c.ffn = Ffn::SwiGlu;
+  c.positions = Positions::Rotary;
+  c.rope_base = r.number("rope_theta", 10000.0);
+  c.rope_scaling = rope_scaling(r);
+  c.tie_lm_head = r.boolean("tie_word_embeddings", false);
+  if (c.model_type == "qwen2") {  // Qwen2Attention: q/k/v biases, o_proj none
+    c.attention_bias = true;
+    c.attn_out_bias = false;
+    c.mlp_bias = false;
+    if (r.boolean("use_sliding_window", false)) {
+      c.sliding_window = r.uint("sliding_window");
+      c.window_from_layer = r.uint("max_window_layers", 0);
+    }
+  } else {
+    c.attention_bias = c.attn_out_bias = r.boolean("attention_bias", false);
+    c.mlp_bias = r.boolean("mlp_bias", false);
+    if (c.model_type == "mistral") c.sliding_window = r.uint("sliding_window", 0);
+  }
+  if (c.head_size == 0 && c.heads && c.d_model % c.heads != 0)
+    r.fail("head_dim", "required when hidden_size (" + std::to_string(c.d_model) +
+                           ") is not a multiple of num_attention_heads");
 }
 
 }  // namespace
@@ -106,6 +184,8 @@ ModelConfig parse_config(const std::string& text, const std::string& where) {
     c.positions = Positions::Learned;
     c.pre_norm = true;
     c.final_norm = true;
+  } else if (c.model_type == "llama" || c.model_type == "qwen2" || c.model_type == "mistral") {
+    parse_llama(r, c);
   } else if (c.model_type == "qkv") {
     const auto arch = r.string("architecture", "");
     if (arch == "encoder")
@@ -152,7 +232,8 @@ ModelConfig parse_config(const std::string& text, const std::string& where) {
     c.embed_scale = static_cast<float>(r.number("embed_scale", 1.0));
     c.tie_lm_head = r.boolean("tie_lm_head", true);
   } else {
-    r.fail("model_type", "unsupported model_type '" + c.model_type + "' (bert, gpt2, qkv)");
+    r.fail("model_type", "unsupported model_type '" + c.model_type +
+                             "' (bert, gpt2, llama, qwen2, mistral, qkv)");
   }
   check(c, r);
   return c;

@@ -34,7 +34,8 @@ struct LayerWeights {
   Linear cross_kv;  // [d, 2d]: k | v
   Linear cross_out;
   Norm ffn_norm;
-  Linear ffn_up, ffn_down;
+  Linear ffn_up, ffn_down;  // Ffn::SwiGlu: ffn_up is [d, 2*ffn], gate | up
+  uint32_t window = 0;      // sliding-window self-attention (keys per query), 0: none
 };
 
 struct StackWeights {

@@ -1,0 +1,273 @@
+#!/usr/bin/python3
+"""HF-layout fixtures for the model families (issue 14). Run with Debian's python3 (torch 1.13).
+
+Each fixture is a small random checkpoint in the family's exact HF layout and config.json
+conventions (model.safetensors + config.json), plus expected.safetensors: what an independent
+forward pass written here computes, in float64 from the stored (rounded) weights, on a batch of
+documents of different lengths (real tokens only, packed in order). The forward pass follows the
+published modeling code of HF transformers, not qkv:
+
+  modeling_llama.py    LlamaRMSNorm, LlamaRotaryEmbedding, rotate_half, apply_rotary_pos_emb,
+                       repeat_kv, eager_attention_forward, LlamaMLP, LlamaDecoderLayer,
+                       LlamaModel (final norm), LlamaForCausalLM (lm_head, tie_word_embeddings)
+  modeling_rope_utils.py  _compute_default_rope_parameters, _compute_linear_scaling_rope_parameters,
+                       _compute_llama3_parameters
+  modeling_qwen2.py    Qwen2Attention (q/k/v with bias, o_proj without)
+  modeling_mistral.py  sliding_window: query i sees keys j with i - sliding_window < j <= i
+
+Fixtures (tests/model/hf_fixtures/):
+  llama-gqa1        llama, 5 heads (not a power of two), 1 kv head, head_dim 12 != 40/5, untied
+                    lm_head, F32
+  qwen2-gqa2-bf16   qwen2, 6 heads / 2 kv heads, q/k/v biases, tied embeddings, rope_theta 1e6,
+                    rope_scaling linear (factor 2, under "type"), BF16
+  mistral-mha-f16   mistral, 4 heads = 4 kv heads, sliding_window 5 < document lengths, full GPT-2
+                    vocabulary and tied embeddings (runs in the lm-gpt2 pipeline), F16
+  llama3-scaled     llama, rope_scaling llama3 (under "rope_type") with
+                    original_max_position_embeddings 16 and documents up to 40 tokens,
+                    attention_bias and mlp_bias, 2 kv heads of 4, F32
+
+safetensors is written by hand (tests/model/make_fixtures.py); manifest.json records the torch
+version and the sha256 of every file.
+"""
+import hashlib
+import json
+import math
+import os
+
+import torch
+
+from make_fixtures import GPT2_VOCAB, batch, pack, save_safetensors
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "hf_fixtures")
+D = torch.float64
+
+torch.set_num_threads(1)
+
+
+# ---------------------------------------------------------------- modeling_rope_utils.py
+
+def default_inv_freq(base, dim):
+    # _compute_default_rope_parameters: 1 / base^(arange(0, dim, 2) / dim)
+    return 1.0 / (base ** (torch.arange(0, dim, 2, dtype=D) / dim))
+
+
+def rope_inv_freq(cfg, dim):
+    inv = default_inv_freq(cfg.get("rope_theta", 10000.0), dim)
+    rs = cfg.get("rope_scaling") or {}
+    kind = rs.get("rope_type", rs.get("type", "default"))
+    if kind == "linear":  # _compute_linear_scaling_rope_parameters
+        return inv / rs["factor"]
+    if kind == "llama3":  # _compute_llama3_parameters
+        factor, low, high = rs["factor"], rs["low_freq_factor"], rs["high_freq_factor"]
+        old_context_len = rs["original_max_position_embeddings"]
+        low_freq_wavelen = old_context_len / low
+        high_freq_wavelen = old_context_len / high
+        wavelen = 2 * math.pi / inv
+        inv_llama = torch.where(wavelen > low_freq_wavelen, inv / factor, inv)
+        smooth = (old_context_len / wavelen - low) / (high - low)
+        smoothed = (1 - smooth) * inv_llama / factor + smooth * inv_llama
+        is_medium = ~(wavelen < high_freq_wavelen) * ~(wavelen > low_freq_wavelen)
+        return torch.where(is_medium, smoothed, inv_llama)
+    assert kind == "default"
+    return inv
+
+
+# ---------------------------------------------------------------- modeling_llama.py
+
+def rms_norm(x, w, eps):  # LlamaRMSNorm.forward
+    variance = x.pow(2).mean(-1, keepdim=True)
+    return w * (x * torch.rsqrt(variance + eps))
+
+
+def rotate_half(x):
+    x1, x2 = x[..., : x.shape[-1] // 2], x[..., x.shape[-1] // 2:]
+    return torch.cat((-x2, x1), dim=-1)
+
+
+def apply_rotary_pos_emb(q, k, cos, sin):  # cos, sin: [L, hd], unsqueezed over batch and heads
+    cos, sin = cos[None, None], sin[None, None]
+    return q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+
+
+def repeat_kv(x, n_rep):  # [B, kv, L, hd] -> [B, kv * n_rep, L, hd]
+    B, kv, L, hd = x.shape
+    return x[:, :, None].expand(B, kv, n_rep, L, hd).reshape(B, kv * n_rep, L, hd)
+
+
+def linear(x, st, name, bias):
+    y = x @ st[name + ".weight"].t()
+    return y + st[name + ".bias"] if bias else y
+
+
+def llama_forward(cfg, st, ids):
+    """LlamaModel / Qwen2Model / MistralModel on right-padded ids [B, L]: last hidden state."""
+    B, L = ids.shape
+    H, d = cfg["num_attention_heads"], cfg["hidden_size"]
+    kv = cfg.get("num_key_value_heads", H)
+    hd = cfg.get("head_dim") or d // H
+    eps = cfg["rms_norm_eps"]
+    qwen2 = cfg["model_type"] == "qwen2"
+    qkv_bias = True if qwen2 else cfg.get("attention_bias", False)
+    o_bias = False if qwen2 else cfg.get("attention_bias", False)
+    mlp_bias = False if qwen2 else cfg.get("mlp_bias", False)
+    window = cfg.get("sliding_window") if cfg["model_type"] == "mistral" else None
+
+    inv = rope_inv_freq(cfg, hd)  # LlamaRotaryEmbedding.forward, position_ids = arange(L)
+    freqs = torch.arange(L, dtype=D)[:, None] * inv[None]
+    emb = torch.cat((freqs, freqs), dim=-1)
+    cos, sin = emb.cos(), emb.sin()
+
+    i = torch.arange(L)[:, None]
+    j = torch.arange(L)[None]
+    hide = j > i  # causal
+    if window is not None:
+        hide = hide | (j <= i - window)
+
+    x = st["model.embed_tokens.weight"][ids]
+    for layer in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{layer}."
+        r = x
+        h = rms_norm(x, st[p + "input_layernorm.weight"], eps)
+        q = linear(h, st, p + "self_attn.q_proj", qkv_bias).view(B, L, H, hd).transpose(1, 2)
+        k = linear(h, st, p + "self_attn.k_proj", qkv_bias).view(B, L, kv, hd).transpose(1, 2)
+        v = linear(h, st, p + "self_attn.v_proj", qkv_bias).view(B, L, kv, hd).transpose(1, 2)
+        q, k = apply_rotary_pos_emb(q, k, cos, sin)
+        k, v = repeat_kv(k, H // kv), repeat_kv(v, H // kv)
+        w = (q @ k.transpose(2, 3)) * hd ** -0.5  # eager_attention_forward, scaling = head_dim^-0.5
+        w = w.masked_fill(hide[None, None], float("-inf")).softmax(-1)
+        a = (w @ v).transpose(1, 2).reshape(B, L, H * hd)
+        x = r + linear(a, st, p + "self_attn.o_proj", o_bias)
+        r = x
+        h = rms_norm(x, st[p + "post_attention_layernorm.weight"], eps)
+        gate = linear(h, st, p + "mlp.gate_proj", mlp_bias)
+        up = linear(h, st, p + "mlp.up_proj", mlp_bias)
+        x = r + linear(torch.nn.functional.silu(gate) * up, st, p + "mlp.down_proj", mlp_bias)
+    return rms_norm(x, st["model.norm.weight"], eps)
+
+
+def llama_state(cfg, dtype, gen):
+    """Random weights in LlamaForCausalLM names, rounded to the storage dtype."""
+    H, d = cfg["num_attention_heads"], cfg["hidden_size"]
+    kv = cfg.get("num_key_value_heads", H)
+    hd = cfg.get("head_dim") or d // H
+    V, ffn = cfg["vocab_size"], cfg["intermediate_size"]
+    qwen2 = cfg["model_type"] == "qwen2"
+    qkv_bias = True if qwen2 else cfg.get("attention_bias", False)
+    o_bias = False if qwen2 else cfg.get("attention_bias", False)
+    mlp_bias = False if qwen2 else cfg.get("mlp_bias", False)
+    shapes = {"model.embed_tokens.weight": [V, d], "model.norm.weight": [d]}
+    for layer in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{layer}."
+        for name, out, inp, bias in [("self_attn.q_proj", H * hd, d, qkv_bias),
+                                     ("self_attn.k_proj", kv * hd, d, qkv_bias),
+                                     ("self_attn.v_proj", kv * hd, d, qkv_bias),
+                                     ("self_attn.o_proj", d, H * hd, o_bias),
+                                     ("mlp.gate_proj", ffn, d, mlp_bias),
+                                     ("mlp.up_proj", ffn, d, mlp_bias),
+                                     ("mlp.down_proj", d, ffn, mlp_bias)]:
+            shapes[p + name + ".weight"] = [out, inp]
+            if bias:
+                shapes[p + name + ".bias"] = [out]
+        shapes[p + "input_layernorm.weight"] = [d]
+        shapes[p + "post_attention_layernorm.weight"] = [d]
+    if not cfg.get("tie_word_embeddings", False):
+        shapes["lm_head.weight"] = [V, d]
+    st = {}
+    for name, shape in shapes.items():
+        if name.endswith("norm.weight"):  # norm weights != 1
+            v = 1.0 + 0.2 * torch.randn(shape, generator=gen)
+        else:
+            v = 0.2 * torch.randn(shape, generator=gen)
+        st[name] = v.to(dtype)
+    return st
+
+
+def lm_outputs(hidden, head, padded, mask, k=5):
+    """Next-token log-probabilities (row 0 of each document: 0), perplexities, top-k logits."""
+    logits = hidden @ head.t()
+    logp = logits.log_softmax(-1)
+    lp = torch.zeros(padded.shape, dtype=D)
+    lp[:, 1:] = logp[:, :-1].gather(-1, padded[:, 1:, None])[..., 0]
+    lp = lp * mask
+    n = mask.sum(1)
+    ppl = torch.exp(-lp.sum(1) / (n - 1).clamp(min=1))
+    ppl[n < 2] = float("nan")
+    top = logits.topk(k, -1)
+    return {"logprobs": pack(lp, mask).float(), "perplexity": ppl.float(),
+            "topk_logits": pack(top.values, mask).float(),
+            "topk_ids": pack(top.indices, mask).to(torch.int32)}
+
+
+DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
+
+
+def make_llama(name, cfg, dtype, lengths, seed):
+    gen = torch.Generator().manual_seed(seed)
+    st = llama_state(cfg, DTYPES[dtype], gen)
+    ref = {k: v.to(D) for k, v in st.items()}
+    padded, mask, ids, cu = batch(lengths, cfg["vocab_size"], seed + 100)
+    with torch.no_grad():
+        h = llama_forward(cfg, ref, padded)
+        head = ref["model.embed_tokens.weight" if cfg.get("tie_word_embeddings") else "lm_head.weight"]
+        expected = {"ids": ids, "cu": cu, "hidden": pack(h, mask).float()}
+        expected.update(lm_outputs(h, head, padded, mask))
+    d = os.path.join(OUT, name)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2, sort_keys=True)
+        f.write("\n")
+    save_safetensors(os.path.join(d, "model.safetensors"), st)
+    save_safetensors(os.path.join(d, "expected.safetensors"), expected)
+
+
+def llama_config(model_type, **kw):
+    cfg = {"model_type": model_type, "architectures": [
+        {"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "mistral": "MistralForCausalLM"}[model_type]],
+        "hidden_act": "silu", "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "rope_scaling": None,
+        "tie_word_embeddings": False, "max_position_embeddings": 64, "torch_dtype": "float32"}
+    cfg.update(kw)
+    return cfg
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    make_llama("llama-gqa1", llama_config(
+        "llama", vocab_size=96, hidden_size=40, intermediate_size=56, num_hidden_layers=2,
+        num_attention_heads=5, num_key_value_heads=1, head_dim=12, attention_bias=False,
+        mlp_bias=False), "F32", [9, 4, 13, 1], 11)
+    make_llama("qwen2-gqa2-bf16", llama_config(
+        "qwen2", vocab_size=112, hidden_size=48, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=6, num_key_value_heads=2, rope_theta=1000000.0,
+        rope_scaling={"type": "linear", "factor": 2.0}, tie_word_embeddings=True,
+        use_sliding_window=False, sliding_window=4, max_window_layers=2,
+        torch_dtype="bfloat16"), "BF16", [7, 12, 3], 12)
+    make_llama("mistral-mha-f16", llama_config(
+        "mistral", vocab_size=GPT2_VOCAB, hidden_size=16, intermediate_size=24,
+        num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4, sliding_window=5,
+        tie_word_embeddings=True, max_position_embeddings=1024, torch_dtype="float16"),
+        "F16", [11, 3, 8], 13)
+    make_llama("llama3-scaled", llama_config(
+        "llama", vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, attention_bias=True, mlp_bias=True,
+        rope_theta=500000.0, max_position_embeddings=128,
+        rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                      "high_freq_factor": 4.0, "original_max_position_embeddings": 16}),
+        "F32", [40, 17, 29], 14)
+    files = {}
+    for root, _, names in os.walk(OUT):
+        for n in sorted(names):
+            p = os.path.join(root, n)
+            if n == "manifest.json" and root == OUT:
+                continue
+            with open(p, "rb") as f:
+                files[os.path.relpath(p, OUT)] = hashlib.sha256(f.read()).hexdigest()
+    manifest = {"generator": "tests/model/make_hf_fixtures.py", "torch": torch.__version__,
+                "files": dict(sorted(files.items()))}
+    with open(os.path.join(OUT, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
