@@ -155,9 +155,10 @@ ModelConfig parse_config(const std::string& text, const std::string& where) {
   Reader r{j, where};
   ModelConfig c;
   c.model_type = r.string("model_type", "");
-  if (c.model_type == "bert") {
-    if (r.string("position_embedding_type", "absolute") != "absolute")
-      r.fail("position_embedding_type", "only 'absolute' is supported");
+  if (c.model_type == "bert" || c.model_type == "roberta" || c.model_type == "xlm-roberta") {
+    const auto pet = r.string("position_embedding_type", "absolute");
+    if (pet != "absolute")
+      r.fail("position_embedding_type", "only 'absolute' is supported, found '" + pet + "'");
     c.arch = Arch::Encoder;
     c.vocab_size = r.uint("vocab_size");
     c.d_model = r.uint("hidden_size");
@@ -165,7 +166,14 @@ ModelConfig parse_config(const std::string& text, const std::string& where) {
     c.encoder_layers = r.uint("num_hidden_layers");
     c.ffn_dim = r.uint("intermediate_size");
     c.max_positions = r.uint("max_position_embeddings");
-    c.type_vocab_size = r.uint("type_vocab_size", 2);
+    const bool roberta = c.model_type != "bert";
+    c.type_vocab_size = r.uint("type_vocab_size", roberta ? 1 : 2);
+    if (roberta) {  // RobertaEmbeddings: positions start after padding_idx
+      c.position_offset = r.uint("pad_token_id", 1) + 1;
+      if (c.position_offset >= c.max_positions)
+        r.fail("max_position_embeddings",
+               "must exceed pad_token_id + 1 (" + std::to_string(c.position_offset) + ")");
+    }
     c.norm_eps = static_cast<float>(r.number("layer_norm_eps", 1e-12));
     c.activation = r.activation("hidden_act", "gelu");
     c.positions = Positions::Learned;
@@ -233,7 +241,7 @@ ModelConfig parse_config(const std::string& text, const std::string& where) {
     c.tie_lm_head = r.boolean("tie_lm_head", true);
   } else {
     r.fail("model_type", "unsupported model_type '" + c.model_type +
-                             "' (bert, gpt2, llama, qwen2, mistral, qkv)");
+                             "' (bert, roberta, xlm-roberta, gpt2, llama, qwen2, mistral, qkv)");
   }
   check(c, r);
   return c;

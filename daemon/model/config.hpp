@@ -1,5 +1,5 @@
-// A model's shape and flavour, read from config.json (HF `bert`, `gpt2`, the Llama layout
-// `llama` | `qwen2` | `mistral`, or qkv's own `qkv`; fields in docs/model.md).
+// A model's shape and flavour, read from config.json (HF `bert`, `roberta`, `xlm-roberta`, `gpt2`,
+// the Llama layout `llama` | `qwen2` | `mistral`, or qkv's own `qkv`; fields in docs/model.md).
 #pragma once
 
 #include <cstdint>
@@ -24,7 +24,7 @@ struct RopeScaling {
 };
 
 struct ModelConfig {
-  std::string model_type;  // bert | gpt2 | llama | qwen2 | mistral | qkv
+  std::string model_type;  // bert | roberta | xlm-roberta | gpt2 | llama | qwen2 | mistral | qkv
   Arch arch = Arch::Encoder;
   uint32_t vocab_size = 0;
   uint32_t d_model = 0;
@@ -36,6 +36,9 @@ struct ModelConfig {
   uint32_t decoder_layers = 0;   // Decoder / EncoderDecoder
   uint32_t max_positions = 0;    // 0: unbounded
   uint32_t type_vocab_size = 0;  // BERT token types (row 0 is added to every token)
+  // Learned positions: position p reads table row p + position_offset (RoBERTa / XLM-R:
+  // padding_idx + 1, modeling_roberta.py create_position_ids_from_input_ids).
+  uint32_t position_offset = 0;
   NormKind norm = NormKind::LayerNorm;
   float norm_eps = 1e-5f;
   bool pre_norm = false;    // x + f(norm(x)) instead of norm(x + f(x))

@@ -78,8 +78,11 @@ std::optional<config::PluginRef> implied_positional(const ModelConfig& c, const 
   switch (c.positions) {
     case Positions::None:
       return std::nullopt;
-    case Positions::Learned:
-      return plugin_ref("positional-learned", {{"tensor", st.positions_tensor}});
+    case Positions::Learned: {
+      auto ref = plugin_ref("positional-learned", {{"tensor", st.positions_tensor}});
+      if (c.position_offset != 0) add_key(ref, "offset", std::to_string(c.position_offset));
+      return ref;
+    }
     case Positions::Sinusoidal:
       return plugin_ref("positional-sinusoidal",
                         {{"base", number_text(c.sinusoidal_base)}, {"max_positions", max}});

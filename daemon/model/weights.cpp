@@ -41,8 +41,11 @@ Linear slice_rows(const Linear& packed_out_in_t, uint32_t c0, uint32_t c1) {
 // ---------------------------------------------------------------- HF BERT (modeling_bert.py)
 
 void load_bert(const ModelConfig& c, const SafetensorsFile& f, ModelWeights& m) {
-  const bool prefixed = f.find("bert.embeddings.word_embeddings.weight") != nullptr;
-  const Source s(f, prefixed ? "bert." : "");
+  // BertModel / RobertaModel files have no prefix, *ForMaskedLM and the like `bert.` / `roberta.`.
+  std::string prefix;
+  for (const char* p : {"bert.", "roberta."})
+    if (f.find(std::string(p) + "embeddings.word_embeddings.weight")) prefix = p;
+  const Source s(f, prefix);
   const uint32_t d = c.d_model;
   auto& st = m.encoder;
   st.tokens = s.get("embeddings.word_embeddings.weight", {c.vocab_size, d});
@@ -167,7 +170,8 @@ LayerWeights load_attention_module(const SafetensorsFile& file, const std::strin
 
 ModelWeights load_weights(const ModelConfig& config, const SafetensorsFile& file) {
   ModelWeights m;
-  if (config.model_type == "bert")
+  if (config.model_type == "bert" || config.model_type == "roberta" ||
+      config.model_type == "xlm-roberta")
     load_bert(config, file, m);
   else if (config.model_type == "gpt2")
     load_gpt2(config, file, m);

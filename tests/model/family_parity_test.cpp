@@ -3,16 +3,12 @@
 // modeling_mistral.py): hidden states and LM scores to the parity bound, f32 / f16 / bf16
 // checkpoints; and the config.json refusals that name the file and the key.
 #include <tbb/task_arena.h>
-#include <unistd.h>
 
-#include <fstream>
-
-#include "config/pipeline_config.hpp"
 #include "model/config.hpp"
 #include "model/error.hpp"
 #include "model/heads.hpp"
-#include "model/stage.hpp"
 #include "plugin_support.hpp"
+#include "hf_support.hpp"
 #include "test_support.hpp"
 
 using namespace qkv::model;
@@ -21,33 +17,6 @@ using namespace qkv::model::testing;
 namespace {
 
 const NaiveAttention kAttention;
-
-std::filesystem::path hf_fixture(const std::string& name) {
-  return std::filesystem::path(QKV_SOURCE_DIR) / "tests/model/hf_fixtures" / name;
-}
-
-// expected.safetensors of an hf_fixtures model (Expected reads tests/model/fixtures/).
-class HfExpected {
- public:
-  explicit HfExpected(const std::string& model)
-      : f_(SafetensorsFile::open(hf_fixture(model) / "expected.safetensors")) {}
-  std::vector<float> floats(const std::string& name) const { return f_.to_f32(entry(name)); }
-  std::vector<int32_t> ints(const std::string& name) const {
-    const auto& e = entry(name);
-    std::vector<int32_t> v(e.elements());
-    std::memcpy(v.data(), f_.bytes(e).data(), v.size() * 4);
-    return v;
-  }
-  int64_t cols(const std::string& name) const { return entry(name).shape.at(1); }
-
- private:
-  const TensorEntry& entry(const std::string& name) const {
-    const auto* e = f_.find(name);
-    if (!e) throw std::runtime_error("fixture has no tensor " + name);
-    return *e;
-  }
-  SafetensorsFile f_;
-};
 
 std::vector<float> decode(const PluggedModel& m, const HfExpected& e) {
   std::vector<float> h;
@@ -93,27 +62,19 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, FamilyParity,
 // Through the ModelStage as a pipeline run builds it, with the shipped attention plugins
 // (attention-flash computes grouped-query heads and the sliding window itself).
 TEST_P(FamilyParity, ThroughTheStageWithEachAttentionPlugin) {
-  namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / ("qkv-family-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
   const HfExpected e(GetParam());
   qkv::pipeline::TokenBatch batch;
   batch.ids.push_back(e.ints("ids"));
   batch.cu_seqlens.push_back(e.ints("cu"));
   for (const char* att : {"attention-flash", "attention-reference"}) {
     SCOPED_TRACE(att);
-    const fs::path file = dir / "p.yaml";
-    std::ofstream(file) << "tokenizer: {plugin: tokenizer-bpe}\nmodel: {path: "
-                        << hf_fixture(GetParam()).string() << ", attention: {plugin: " << att
-                        << "}, output: logprobs}\n";
-    const auto p = qkv::config::load_pipeline_config(file);
-    const auto stage = make_model_stage({*p.model, p.dir, p.file.string(), &bundled_plugins()});
-    const auto out = stage->run(batch);
+    const auto out = hf_stage("{path: " + hf_fixture(GetParam()).string() +
+                              ", attention: {plugin: " + att + "}, output: logprobs}")
+                         ->run(batch);
     ASSERT_EQ(out.tensors.size(), 2u);
     expect_close(out.tensors[0].values, e.floats("logprobs"), "logprobs");
     expect_close(out.tensors[1].values, e.floats("perplexity"), "perplexity");
   }
-  fs::remove_all(dir);
 }
 
 // The fixtures can fail: without the feature each one exercises, qkv no longer matches.

@@ -14,6 +14,11 @@ published modeling code of HF transformers, not qkv:
                        _compute_llama3_parameters
   modeling_qwen2.py    Qwen2Attention (q/k/v with bias, o_proj without)
   modeling_mistral.py  sliding_window: query i sees keys j with i - sliding_window < j <= i
+  modeling_roberta.py  create_position_ids_from_input_ids, RobertaEmbeddings, RobertaSelfAttention
+                       (extended attention mask over padding), RobertaSelfOutput,
+                       RobertaIntermediate, RobertaOutput (XLMRobertaModel is the same code)
+  sentence_transformers/models/Pooling.py, Normalize.py  cls / mean / max / lasttoken pooling
+                       over the attention mask, L2 normalization
 
 Fixtures (tests/model/hf_fixtures/):
   llama-gqa1        llama, 5 heads (not a power of two), 1 kv head, head_dim 12 != 40/5, untied
@@ -25,6 +30,12 @@ Fixtures (tests/model/hf_fixtures/):
   llama3-scaled     llama, rope_scaling llama3 (under "rope_type") with
                     original_max_position_embeddings 16 and documents up to 40 tokens,
                     attention_bias and mlp_bias, 2 kv heads of 4, F32
+
+  roberta-mixed     roberta (RobertaModel names, `roberta.` prefix), pad_token_id 1, padded
+                    batch of mixed lengths in torch vs padding-free in qkv, F32: hidden and every
+                    pooling
+  xlmr-st           xlm-roberta as a sentence-transformers folder (modules.json, 1_Pooling mean,
+                    2_Normalize, sentence_bert_config.json), no prefix, F16: normalized mean
 
 safetensors is written by hand (tests/model/make_fixtures.py); manifest.json records the torch
 version and the sha256 of every file.
@@ -230,6 +241,134 @@ def llama_config(model_type, **kw):
     return cfg
 
 
+# ---------------------------------------------------------------- modeling_roberta.py
+
+def create_position_ids_from_input_ids(input_ids, padding_idx):
+    mask = input_ids.ne(padding_idx).int()
+    incremental_indices = torch.cumsum(mask, dim=1).type_as(mask) * mask
+    return incremental_indices.long() + padding_idx
+
+
+def layer_norm(x, st, name, eps):
+    mu = x.mean(-1, keepdim=True)
+    var = (x - mu).pow(2).mean(-1, keepdim=True)
+    return (x - mu) / torch.sqrt(var + eps) * st[name + ".weight"] + st[name + ".bias"]
+
+
+def roberta_forward(cfg, st, ids, mask, prefix):
+    B, L = ids.shape
+    H, d = cfg["num_attention_heads"], cfg["hidden_size"]
+    hd, eps = d // H, cfg["layer_norm_eps"]
+    p = prefix + "embeddings."
+    pos = create_position_ids_from_input_ids(ids, cfg["pad_token_id"])
+    x = (st[p + "word_embeddings.weight"][ids] + st[p + "position_embeddings.weight"][pos]
+         + st[p + "token_type_embeddings.weight"][torch.zeros_like(ids)])
+    x = layer_norm(x, st, p + "LayerNorm", eps)
+    ext = (~mask)[:, None, None, :]  # get_extended_attention_mask: padding keys hidden
+    for layer in range(cfg["num_hidden_layers"]):
+        p = f"{prefix}encoder.layer.{layer}."
+        q = linear(x, st, p + "attention.self.query", True).view(B, L, H, hd).transpose(1, 2)
+        k = linear(x, st, p + "attention.self.key", True).view(B, L, H, hd).transpose(1, 2)
+        v = linear(x, st, p + "attention.self.value", True).view(B, L, H, hd).transpose(1, 2)
+        w = (q @ k.transpose(-1, -2)) / math.sqrt(hd)
+        w = w.masked_fill(ext, float("-inf")).softmax(-1)
+        a = (w @ v).transpose(1, 2).reshape(B, L, d)
+        x = layer_norm(linear(a, st, p + "attention.output.dense", True) + x, st,
+                       p + "attention.output.LayerNorm", eps)
+        h = torch.nn.functional.gelu(linear(x, st, p + "intermediate.dense", True))
+        x = layer_norm(linear(h, st, p + "output.dense", True) + x, st, p + "output.LayerNorm", eps)
+    return x
+
+
+def st_pooling(h, mask):
+    """sentence_transformers Pooling.forward over the attention mask, each mode alone."""
+    m = mask[..., None].to(D)
+    lengths = mask.sum(1)
+    return {
+        "pooled_cls": h[:, 0],
+        "pooled_mean": (h * m).sum(1) / m.sum(1).clamp(min=1e-9),
+        "pooled_max": h.masked_fill(~mask[..., None], -1e9).max(1).values,
+        "pooled_last": h[torch.arange(h.shape[0]), lengths - 1],
+    }
+
+
+def roberta_state(cfg, dtype, gen, prefix):
+    V, d, ffn = cfg["vocab_size"], cfg["hidden_size"], cfg["intermediate_size"]
+    P, T = cfg["max_position_embeddings"], cfg["type_vocab_size"]
+    shapes = {"embeddings.word_embeddings.weight": [V, d],
+              "embeddings.position_embeddings.weight": [P, d],
+              "embeddings.token_type_embeddings.weight": [T, d],
+              "embeddings.LayerNorm.weight": [d], "embeddings.LayerNorm.bias": [d]}
+    for layer in range(cfg["num_hidden_layers"]):
+        p = f"encoder.layer.{layer}."
+        for name, out, inp in [("attention.self.query", d, d), ("attention.self.key", d, d),
+                               ("attention.self.value", d, d), ("attention.output.dense", d, d),
+                               ("intermediate.dense", ffn, d), ("output.dense", d, ffn)]:
+            shapes[p + name + ".weight"] = [out, inp]
+            shapes[p + name + ".bias"] = [out]
+        for name in ["attention.output.LayerNorm", "output.LayerNorm"]:
+            shapes[p + name + ".weight"] = [d]
+            shapes[p + name + ".bias"] = [d]
+    st = {}
+    for name, shape in shapes.items():
+        v = 1.0 + 0.2 * torch.randn(shape, generator=gen) if name.endswith("LayerNorm.weight") \
+            else 0.2 * torch.randn(shape, generator=gen)
+        st[prefix + name] = v.to(dtype)
+    if prefix:  # RobertaForMaskedLM's head, which qkv must ignore
+        st["lm_head.bias"] = torch.zeros(V, dtype=dtype)
+    return st
+
+
+def roberta_batch(lengths, V, pad, seed):
+    """Right-padded with pad_token_id, as a tokenizer pads; no document contains it."""
+    g = torch.Generator().manual_seed(seed)
+    docs = [torch.randint(pad + 2, V, (n,), generator=g) for n in lengths]
+    L = max(lengths)
+    padded = torch.full((len(lengths), L), pad, dtype=torch.long)
+    mask = torch.zeros(len(lengths), L, dtype=torch.bool)
+    for b, x in enumerate(docs):
+        padded[b, : len(x)] = x
+        mask[b, : len(x)] = True
+    cu = torch.tensor([0] + list(torch.tensor(lengths).cumsum(0)), dtype=torch.int32)
+    return padded, mask, torch.cat(docs).to(torch.int32), cu
+
+
+def make_roberta(name, cfg, dtype, prefix, lengths, seed, st_folder=None):
+    gen = torch.Generator().manual_seed(seed)
+    st = roberta_state(cfg, DTYPES[dtype], gen, prefix)
+    ref = {k: v.to(D) for k, v in st.items()}
+    padded, mask, ids, cu = roberta_batch(lengths, cfg["vocab_size"], cfg["pad_token_id"], seed + 100)
+    with torch.no_grad():
+        h = roberta_forward(cfg, ref, padded, mask, prefix)
+        expected = {"ids": ids, "cu": cu, "hidden": pack(h, mask).float()}
+        pooled = st_pooling(h, mask)
+        expected.update({k: v.float().contiguous() for k, v in pooled.items()})
+        # Normalize.forward: F.normalize(p=2, dim=1); Matryoshka: truncate to 8, then normalize
+        expected["normalized_mean"] = torch.nn.functional.normalize(pooled["pooled_mean"], p=2, dim=1).float()
+        expected["mean_dims8"] = torch.nn.functional.normalize(pooled["pooled_mean"][:, :8], p=2, dim=1).float()
+    d = os.path.join(OUT, name)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2, sort_keys=True)
+        f.write("\n")
+    save_safetensors(os.path.join(d, "model.safetensors"), st)
+    save_safetensors(os.path.join(d, "expected.safetensors"), expected)
+    for rel, content in (st_folder or {}).items():  # sentence-transformers files
+        os.makedirs(os.path.dirname(os.path.join(d, rel)), exist_ok=True)
+        with open(os.path.join(d, rel), "w") as f:
+            json.dump(content, f, indent=2)
+            f.write("\n")
+
+
+def roberta_config(model_type, **kw):
+    cfg = {"model_type": model_type,
+           "architectures": ["RobertaModel" if model_type == "roberta" else "XLMRobertaModel"],
+           "hidden_act": "gelu", "layer_norm_eps": 1e-5, "pad_token_id": 1, "bos_token_id": 0,
+           "eos_token_id": 2, "type_vocab_size": 1, "position_embedding_type": "absolute"}
+    cfg.update(kw)
+    return cfg
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     make_llama("llama-gqa1", llama_config(
@@ -254,6 +393,23 @@ def main():
         rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
                       "high_freq_factor": 4.0, "original_max_position_embeddings": 16}),
         "F32", [40, 17, 29], 14)
+    make_roberta("roberta-mixed", roberta_config(
+        "roberta", vocab_size=90, hidden_size=24, num_attention_heads=3, num_hidden_layers=2,
+        intermediate_size=40, max_position_embeddings=34), "F32", "roberta.", [7, 1, 15, 4, 32], 15)
+    modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+               {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+               {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}]
+    pooling = {"word_embedding_dimension": 16, "pooling_mode_cls_token": False,
+               "pooling_mode_mean_tokens": True, "pooling_mode_max_tokens": False,
+               "pooling_mode_mean_sqrt_len_tokens": False, "pooling_mode_weightedmean_tokens": False,
+               "pooling_mode_lasttoken": False, "include_prompt": True}
+    make_roberta("xlmr-st", roberta_config(
+        "xlm-roberta", vocab_size=120, hidden_size=16, num_attention_heads=2, num_hidden_layers=2,
+        intermediate_size=32, max_position_embeddings=40), "F16", "", [9, 3, 14], 16,
+        {"modules.json": modules, "1_Pooling/config.json": pooling,
+         "sentence_bert_config.json": {"max_seq_length": 24, "do_lower_case": False},
+         "config_sentence_transformers.json": {"prompts": {"query": "query: ", "passage": "passage: "},
+                                                "default_prompt_name": None}})
     files = {}
     for root, _, names in os.walk(OUT):
         for n in sorted(names):
