@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -19,10 +20,12 @@ inline std::string shape_str(const std::vector<int64_t>& s) {
   return out + "]";
 }
 
-// Tensor access with a name prefix and shape checks.
+// Tensor access with a name prefix and shape checks; each tensor read is noted in `read` when
+// given (ModelWeights::tensors_read: what `qkvd models inspect` reports as ignored is the rest).
 class Source {
  public:
-  Source(const SafetensorsFile& f, std::string prefix) : f_(f), prefix_(std::move(prefix)) {}
+  Source(const SafetensorsFile& f, std::string prefix, std::set<std::string>* read = nullptr)
+      : f_(f), prefix_(std::move(prefix)), read_(read) {}
 
   bool has(const std::string& name) const { return f_.find(prefix_ + name) != nullptr; }
 
@@ -45,11 +48,13 @@ class Source {
     if (t->shape != shape)
       throw ModelError(f_.path().string() + ": tensor '" + full + "' has shape " +
                        shape_str(t->shape) + ", expected " + shape_str(shape));
+    if (read_) read_->insert(full);
     return *t;
   }
 
   const SafetensorsFile& f_;
   std::string prefix_;
+  std::set<std::string>* read_;
 };
 
 // nn.Linear stores [out, in]; the runtime wants [in, out].

@@ -8,7 +8,7 @@ using namespace checkpoint;
 
 void load_hf_llama(const ModelConfig& c, const SafetensorsFile& f, ModelWeights& m) {
   const bool prefixed = f.find("model.embed_tokens.weight") != nullptr;
-  const Source s(f, prefixed ? "model." : "");
+  const Source s(f, prefixed ? "model." : "", &m.tensors_read);
   const uint32_t d = c.d_model, qw = c.q_width(), kvw = c.kv_width();
   auto& st = m.decoder;
   st.tokens = s.get("embed_tokens.weight", {c.vocab_size, d});
@@ -32,7 +32,7 @@ void load_hf_llama(const ModelConfig& c, const SafetensorsFile& f, ModelWeights&
   st.final_norm = norm(s, "norm", d, false);
   // tie_word_embeddings: PreTrainedModel.tie_weights makes lm_head the token table, whatever
   // the file holds; untied, lm_head.weight must be there.
-  const Source top(f, "");
+  const Source top(f, "", &m.tensors_read);
   if (c.tie_lm_head)
     m.lm_head = transpose_to_linear(st.tokens, c.vocab_size, d);
   else

@@ -45,7 +45,7 @@ void load_bert(const ModelConfig& c, const SafetensorsFile& f, ModelWeights& m) 
   std::string prefix;
   for (const char* p : {"bert.", "roberta."})
     if (f.find(std::string(p) + "embeddings.word_embeddings.weight")) prefix = p;
-  const Source s(f, prefix);
+  const Source s(f, prefix, &m.tensors_read);
   const uint32_t d = c.d_model;
   auto& st = m.encoder;
   st.tokens = s.get("embeddings.word_embeddings.weight", {c.vocab_size, d});
@@ -74,7 +74,7 @@ void load_bert(const ModelConfig& c, const SafetensorsFile& f, ModelWeights& m) 
 
 void load_gpt2(const ModelConfig& c, const SafetensorsFile& f, ModelWeights& m) {
   const bool prefixed = f.find("transformer.wte.weight") != nullptr;
-  const Source s(f, prefixed ? "transformer." : "");
+  const Source s(f, prefixed ? "transformer." : "", &m.tensors_read);
   const uint32_t d = c.d_model;
   auto& st = m.decoder;
   st.tokens = s.get("wte.weight", {c.vocab_size, d});
@@ -92,7 +92,7 @@ void load_gpt2(const ModelConfig& c, const SafetensorsFile& f, ModelWeights& m) 
   }
   st.final_norm = norm(s, "ln_f", d, true);
   // GPT2LMHeadModel ties lm_head to wte; a separate lm_head.weight is used when present.
-  const Source top(f, "");
+  const Source top(f, "", &m.tensors_read);
   if (top.has("lm_head.weight"))
     m.lm_head = linear_out_in(top, "lm_head", d, c.vocab_size, false);
   else
@@ -142,7 +142,7 @@ void load_qkv_stack(const ModelConfig& c, const Source& s, const std::string& na
 }
 
 void load_qkv(const ModelConfig& c, const SafetensorsFile& f, ModelWeights& m) {
-  const Source s(f, "");
+  const Source s(f, "", &m.tensors_read);
   if (c.has_encoder()) load_qkv_stack(c, s, "encoder", c.encoder_layers, false, m.encoder);
   if (c.has_decoder()) {
     load_qkv_stack(c, s, "decoder", c.decoder_layers, c.arch == Arch::EncoderDecoder, m.decoder);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -52,7 +53,8 @@ struct StackWeights {
 
 struct ModelWeights {
   StackWeights encoder, decoder;
-  Linear lm_head;  // [d, vocab], only for stacks that have a decoder
+  Linear lm_head;                      // [d, vocab], only for stacks that have a decoder
+  std::set<std::string> tensors_read;  // checkpoint names the loader used
 };
 
 // Loads DIR/model.safetensors for `config`. Throws ModelError naming the file, the tensor and
