@@ -136,6 +136,7 @@ def llama_forward(cfg, st, ids):
         hide = hide | (j <= i - window)
 
     x = st["model.embed_tokens.weight"][ids]
+    cos, sin = cos.to(x.dtype), sin.to(x.dtype)  # float64 here; float32 in bench/model-families
     for layer in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{layer}."
         r = x
@@ -157,7 +158,7 @@ def llama_forward(cfg, st, ids):
     return rms_norm(x, st["model.norm.weight"], eps)
 
 
-def llama_state(cfg, dtype, gen):
+def llama_state(cfg, dtype, gen, std=0.2):
     """Random weights in LlamaForCausalLM names, rounded to the storage dtype."""
     H, d = cfg["num_attention_heads"], cfg["hidden_size"]
     kv = cfg.get("num_key_value_heads", H)
@@ -189,7 +190,7 @@ def llama_state(cfg, dtype, gen):
         if name.endswith("norm.weight"):  # norm weights != 1
             v = 1.0 + 0.2 * torch.randn(shape, generator=gen)
         else:
-            v = 0.2 * torch.randn(shape, generator=gen)
+            v = std * torch.randn(shape, generator=gen)
         st[name] = v.to(dtype)
     return st
 
