@@ -1,5 +1,6 @@
 #include "model/config.hpp"
 
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -147,6 +148,36 @@ void parse_llama(const Reader& r, ModelConfig& c) {
                            ") is not a multiple of num_attention_heads");
 }
 
+// HF BartConfig (modeling_bart.py): post-norm encoder-decoder, learned positions with an offset
+// of 2, layernorm_embedding, optional sqrt(d_model) embedding scale.
+void parse_bart(const Reader& r, ModelConfig& c) {
+  c.arch = Arch::EncoderDecoder;
+  c.vocab_size = r.uint("vocab_size");
+  c.d_model = r.uint("d_model");
+  c.heads = r.uint("encoder_attention_heads");
+  if (r.uint("decoder_attention_heads", c.heads) != c.heads)
+    r.fail("decoder_attention_heads",
+           "must equal encoder_attention_heads (" + std::to_string(c.heads) + ") in qkv");
+  c.ffn_dim = r.uint("encoder_ffn_dim");
+  if (r.uint("decoder_ffn_dim", c.ffn_dim) != c.ffn_dim)
+    r.fail("decoder_ffn_dim",
+           "must equal encoder_ffn_dim (" + std::to_string(c.ffn_dim) + ") in qkv");
+  c.encoder_layers = r.uint("encoder_layers");
+  c.decoder_layers = r.uint("decoder_layers");
+  c.max_positions = r.uint("max_position_embeddings") + 2;  // table rows: the offset first
+  c.position_offset = 2;                                    // BartLearnedPositionalEmbedding.offset
+  c.activation = r.activation("activation_function", "gelu");
+  c.norm_eps = 1e-5f;  // nn.LayerNorm's default, which modeling_bart.py uses
+  if (r.boolean("normalize_before", false) || r.boolean("add_final_layer_norm", false))
+    r.fail("normalize_before", "pre-norm BART variants (mBART) are not supported");
+  c.pre_norm = false;
+  c.embed_norm = true;  // layernorm_embedding
+  c.positions = Positions::Learned;
+  c.embed_scale = r.boolean("scale_embedding", false) ? std::sqrt(float(c.d_model)) : 1.0f;
+  c.tie_lm_head = r.boolean("tie_word_embeddings", true);
+  c.decoder_start_token_id = r.uint("decoder_start_token_id", 2);
+}
+
 }  // namespace
 
 ModelConfig parse_config(const std::string& text, const std::string& where) {
@@ -194,6 +225,8 @@ ModelConfig parse_config(const std::string& text, const std::string& where) {
     c.final_norm = true;
   } else if (c.model_type == "llama" || c.model_type == "qwen2" || c.model_type == "mistral") {
     parse_llama(r, c);
+  } else if (c.model_type == "bart") {
+    parse_bart(r, c);
   } else if (c.model_type == "qkv") {
     const auto arch = r.string("architecture", "");
     if (arch == "encoder")
@@ -240,8 +273,9 @@ ModelConfig parse_config(const std::string& text, const std::string& where) {
     c.embed_scale = static_cast<float>(r.number("embed_scale", 1.0));
     c.tie_lm_head = r.boolean("tie_lm_head", true);
   } else {
-    r.fail("model_type", "unsupported model_type '" + c.model_type +
-                             "' (bert, roberta, xlm-roberta, gpt2, llama, qwen2, mistral, qkv)");
+    r.fail("model_type",
+           "unsupported model_type '" + c.model_type +
+               "' (bert, roberta, xlm-roberta, gpt2, llama, qwen2, mistral, bart, qkv)");
   }
   check(c, r);
   return c;

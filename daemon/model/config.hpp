@@ -1,5 +1,6 @@
 // A model's shape and flavour, read from config.json (HF `bert`, `roberta`, `xlm-roberta`, `gpt2`,
-// the Llama layout `llama` | `qwen2` | `mistral`, or qkv's own `qkv`; fields in docs/model.md).
+// the Llama layout `llama` | `qwen2` | `mistral`, `bart`, or qkv's own `qkv`; fields in
+// docs/model.md).
 #pragma once
 
 #include <cstdint>
@@ -24,7 +25,8 @@ struct RopeScaling {
 };
 
 struct ModelConfig {
-  std::string model_type;  // bert | roberta | xlm-roberta | gpt2 | llama | qwen2 | mistral | qkv
+  std::string
+      model_type;  // bert | roberta | xlm-roberta | gpt2 | llama | qwen2 | mistral | bart | qkv
   Arch arch = Arch::Encoder;
   uint32_t vocab_size = 0;
   uint32_t d_model = 0;
@@ -60,6 +62,7 @@ struct ModelConfig {
   double sinusoidal_base = 10000.0;
   float embed_scale = 1.0f;  // token embeddings are multiplied by this (e.g. sqrt(d_model))
   bool tie_lm_head = true;
+  uint32_t decoder_start_token_id = 0;  // BART: the first decoder input of teacher forcing
 
   uint32_t head_dim() const { return head_size ? head_size : heads ? d_model / heads : 0; }
   uint32_t kv_head_count() const { return kv_heads ? kv_heads : heads; }

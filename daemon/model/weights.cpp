@@ -4,6 +4,7 @@
 
 #include "model/error.hpp"
 #include "model/checkpoint_source.hpp"
+#include "model/hf_bart.hpp"
 #include "model/hf_llama.hpp"
 #include "model/safetensors.hpp"
 
@@ -178,6 +179,8 @@ ModelWeights load_weights(const ModelConfig& config, const SafetensorsFile& file
   else if (config.model_type == "llama" || config.model_type == "qwen2" ||
            config.model_type == "mistral")
     load_hf_llama(config, file, m);
+  else if (config.model_type == "bart")
+    load_hf_bart(config, file, m);
   else
     load_qkv(config, file, m);
   return m;

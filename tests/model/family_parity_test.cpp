@@ -179,3 +179,82 @@ TEST(FamilyConfig, MissingOrMisshapenTensorNamesFileTensorAndShapes) {
 }
 
 }  // namespace
+
+namespace {
+
+// BART (modeling_bart.py): encoder output, decoder hidden states and logits with
+// final_logits_bias, on the teacher-forced ids as given.
+struct BartRun {
+  std::vector<float> memory, hidden;
+};
+
+BartRun run_bart(const PluggedModel& m, const HfExpected& e) {
+  BartRun r;
+  const auto sids = e.ints("src_ids"), scu = e.ints("src_cu");
+  const auto tids = e.ints("tgt_ids"), tcu = e.ints("tgt_cu");
+  const auto b = m.components(kAttention);
+  r.memory = m.transformer->encode({sids, scu}, b);
+  r.hidden = m.transformer->decode({tids, tcu}, b, r.memory, scu);
+  return r;
+}
+
+TEST(Bart, MatchesTheHfForward) {
+  const auto m = load_plugged(hf_fixture("bart-tiny"));
+  const auto& c = m.transformer->config();
+  EXPECT_EQ(c.position_offset, 2u);
+  EXPECT_EQ(c.decoder_start_token_id, 2u);
+  const HfExpected e("bart-tiny");
+  const auto r = run_bart(m, e);
+  expect_close(r.memory, e.floats("memory"), "encoder output");
+  expect_close(r.hidden, e.floats("hidden"), "decoder hidden");
+  const auto top =
+      top_k_logits(m.transformer->gemm_kernel(), m.transformer->weights().lm_head, r.hidden, 5);
+  expect_close(top.logits, e.floats("topk_logits"), "topk logits (+ final_logits_bias)");
+  EXPECT_EQ(top.ids, e.ints("topk_ids"));
+}
+
+TEST(Bart, FinalLogitsBiasAndScaleMatter) {
+  const HfExpected e("bart-tiny");
+  {
+    const auto m = load_plugged(hf_fixture("bart-tiny"));
+    auto head = m.transformer->weights().lm_head;
+    ASSERT_EQ(head.b.size(), m.transformer->config().vocab_size);
+    head.b.clear();
+    const auto r = run_bart(m, e);
+    const auto top = top_k_logits(m.transformer->gemm_kernel(), head, r.hidden, 5);
+    EXPECT_GT(max_abs_diff(top.logits, e.floats("topk_logits")), 1e-2);
+  }
+  auto c = load_config(hf_fixture("bart-tiny"));
+  c.embed_scale = 1.0f;  // scale_embedding ignored
+  const auto r = run_bart(load_with("bart-tiny", c), e);
+  EXPECT_GT(max_abs_diff(r.memory, e.floats("memory")), 1e-2);
+}
+
+TEST(Bart, RefusesWhatItCannotCompute) {
+  const auto err = config_error(
+      R"({"model_type": "bart", "vocab_size": 10, "d_model": 8, "encoder_layers": 1,
+          "decoder_layers": 1, "encoder_attention_heads": 2, "decoder_attention_heads": 4,
+          "encoder_ffn_dim": 16, "max_position_embeddings": 8})");
+  EXPECT_NE(err.find("decoder_attention_heads"), std::string::npos) << err;
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Bart, ThroughTheStageWithAttentionFlash) {
+  const HfExpected e("bart-tiny");
+  qkv::pipeline::TokenBatch batch;
+  batch.ids = {e.ints("src_ids"), e.ints("tgt_ids")};
+  batch.cu_seqlens = {e.ints("src_cu"), e.ints("tgt_cu")};
+  const auto stage = hf_stage("{path: " + hf_fixture("bart-tiny").string() +
+                              ", attention: {plugin: attention-flash}, output: topk, topk: 5}");
+  EXPECT_EQ(stage->max_tokens(0), 40u);  // max_position_embeddings; the table has 2 more rows
+  const auto out = stage->run(batch);
+  ASSERT_EQ(out.tensors.size(), 2u);
+  expect_close(out.tensors[0].values, e.floats("topk_logits"), "topk logits");
+  const auto ids = e.ints("topk_ids");
+  EXPECT_EQ(out.tensors[1].values, std::vector<float>(ids.begin(), ids.end()));
+}
+
+}  // namespace

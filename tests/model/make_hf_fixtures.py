@@ -17,6 +17,11 @@ published modeling code of HF transformers, not qkv:
   modeling_roberta.py  create_position_ids_from_input_ids, RobertaEmbeddings, RobertaSelfAttention
                        (extended attention mask over padding), RobertaSelfOutput,
                        RobertaIntermediate, RobertaOutput (XLMRobertaModel is the same code)
+  modeling_bart.py     BartLearnedPositionalEmbedding (offset 2), BartScaledWordEmbedding
+                       (scale_embedding), BartAttention, BartEncoderLayer, BartDecoderLayer
+                       (post-norm, cross-attention over the encoder output), BartEncoder /
+                       BartDecoder (layernorm_embedding), BartForConditionalGeneration
+                       (lm_head tied to shared, + final_logits_bias)
   sentence_transformers/models/Pooling.py, Normalize.py  cls / mean / max / lasttoken pooling
                        over the attention mask, L2 normalization
 
@@ -36,6 +41,9 @@ Fixtures (tests/model/hf_fixtures/):
                     pooling
   xlmr-st           xlm-roberta as a sentence-transformers folder (modules.json, 1_Pooling mean,
                     2_Normalize, sentence_bert_config.json), no prefix, F16: normalized mean
+  bart-tiny         bart (BartForConditionalGeneration names, `model.` prefix), 4 heads, post-norm,
+                    scale_embedding, non-zero final_logits_bias, F32: encoder output, decoder
+                    hidden, logits (teacher-forced ids fed as given)
 
 safetensors is written by hand (tests/model/make_fixtures.py); manifest.json records the torch
 version and the sha256 of every file.
@@ -370,6 +378,111 @@ def roberta_config(model_type, **kw):
     return cfg
 
 
+# ---------------------------------------------------------------- modeling_bart.py
+
+def bart_attention(x, kv, st, p, H, key_hide, causal):
+    B, Lq, d = x.shape
+    Lk = kv.shape[1]
+    hd = d // H
+    q = (linear(x, st, p + "q_proj", True) * hd ** -0.5).view(B, Lq, H, hd).transpose(1, 2)
+    k = linear(kv, st, p + "k_proj", True).view(B, Lk, H, hd).transpose(1, 2)
+    v = linear(kv, st, p + "v_proj", True).view(B, Lk, H, hd).transpose(1, 2)
+    w = q @ k.transpose(-1, -2)
+    hide = key_hide[:, None, None, :]
+    if causal:
+        hide = hide | torch.ones(Lq, Lk, dtype=torch.bool).triu(1)
+    w = w.masked_fill(hide, float("-inf")).softmax(-1)
+    return linear((w @ v).transpose(1, 2).reshape(B, Lq, d), st, p + "out_proj", True)
+
+
+def bart_embed(cfg, st, stack, ids):
+    d = cfg["d_model"]
+    scale = math.sqrt(d) if cfg["scale_embedding"] else 1.0
+    pos = torch.arange(ids.shape[1]) + 2  # BartLearnedPositionalEmbedding.offset
+    x = st["model.shared.weight"][ids] * scale + st[f"model.{stack}.embed_positions.weight"][pos][None]
+    return layer_norm(x, st, f"model.{stack}.layernorm_embedding", 1e-5)
+
+
+def bart_forward(cfg, st, src, smask, tgt, tmask):
+    H = cfg["encoder_attention_heads"]
+    act = torch.nn.functional.gelu
+    x = bart_embed(cfg, st, "encoder", src)
+    for i in range(cfg["encoder_layers"]):
+        p = f"model.encoder.layers.{i}."
+        x = layer_norm(x + bart_attention(x, x, st, p + "self_attn.", H, ~smask, False), st,
+                       p + "self_attn_layer_norm", 1e-5)
+        x = layer_norm(x + linear(act(linear(x, st, p + "fc1", True)), st, p + "fc2", True), st,
+                       p + "final_layer_norm", 1e-5)
+    memory = x
+    y = bart_embed(cfg, st, "decoder", tgt)
+    for i in range(cfg["decoder_layers"]):
+        p = f"model.decoder.layers.{i}."
+        y = layer_norm(y + bart_attention(y, y, st, p + "self_attn.", H, ~tmask, True), st,
+                       p + "self_attn_layer_norm", 1e-5)
+        y = layer_norm(y + bart_attention(y, memory, st, p + "encoder_attn.", H, ~smask, False), st,
+                       p + "encoder_attn_layer_norm", 1e-5)
+        y = layer_norm(y + linear(act(linear(y, st, p + "fc1", True)), st, p + "fc2", True), st,
+                       p + "final_layer_norm", 1e-5)
+    return memory, y
+
+
+def bart_state(cfg, dtype, gen):
+    V, d, f, P = cfg["vocab_size"], cfg["d_model"], cfg["encoder_ffn_dim"], cfg["max_position_embeddings"]
+    shapes = {"model.shared.weight": [V, d], "final_logits_bias": [1, V]}
+    for stack, n, cross in [("encoder", cfg["encoder_layers"], False), ("decoder", cfg["decoder_layers"], True)]:
+        shapes[f"model.{stack}.embed_positions.weight"] = [P + 2, d]
+        shapes[f"model.{stack}.layernorm_embedding.weight"] = [d]
+        shapes[f"model.{stack}.layernorm_embedding.bias"] = [d]
+        for i in range(n):
+            p = f"model.{stack}.layers.{i}."
+            attns = ["self_attn."] + (["encoder_attn."] if cross else [])
+            for a in attns:
+                for proj in ["q_proj", "k_proj", "v_proj", "out_proj"]:
+                    shapes[p + a + proj + ".weight"] = [d, d]
+                    shapes[p + a + proj + ".bias"] = [d]
+            norms = ["self_attn_layer_norm", "final_layer_norm"] + (["encoder_attn_layer_norm"] if cross else [])
+            for nm in norms:
+                shapes[p + nm + ".weight"] = [d]
+                shapes[p + nm + ".bias"] = [d]
+            shapes[p + "fc1.weight"], shapes[p + "fc1.bias"] = [f, d], [f]
+            shapes[p + "fc2.weight"], shapes[p + "fc2.bias"] = [d, f], [d]
+    st = {}
+    for name, shape in shapes.items():
+        if "layer_norm.weight" in name or "layernorm_embedding.weight" in name:
+            v = 1.0 + 0.2 * torch.randn(shape, generator=gen)
+        else:
+            v = 0.2 * torch.randn(shape, generator=gen)
+        st[name] = v.to(dtype)
+    # HF files also hold the tied copies of the shared table
+    st["model.encoder.embed_tokens.weight"] = st["model.shared.weight"].clone()
+    st["model.decoder.embed_tokens.weight"] = st["model.shared.weight"].clone()
+    st["lm_head.weight"] = st["model.shared.weight"].clone()
+    return st
+
+
+def make_bart(name, cfg, dtype, src_lengths, tgt_lengths, seed):
+    gen = torch.Generator().manual_seed(seed)
+    st = bart_state(cfg, DTYPES[dtype], gen)
+    ref = {k: v.to(D) for k, v in st.items()}
+    sp, smask, sids, scu = roberta_batch(src_lengths, cfg["vocab_size"], cfg["pad_token_id"], seed + 100)
+    tp, tmask, tids, tcu = roberta_batch(tgt_lengths, cfg["vocab_size"], cfg["pad_token_id"], seed + 200)
+    with torch.no_grad():
+        memory, h = bart_forward(cfg, ref, sp, smask, tp, tmask)
+        logits = h @ ref["model.shared.weight"].t() + ref["final_logits_bias"]
+        top = logits.topk(5, -1)
+        expected = {"src_ids": sids, "src_cu": scu, "tgt_ids": tids, "tgt_cu": tcu,
+                    "memory": pack(memory, smask).float(), "hidden": pack(h, tmask).float(),
+                    "topk_logits": pack(top.values, tmask).float(),
+                    "topk_ids": pack(top.indices, tmask).to(torch.int32)}
+    d = os.path.join(OUT, name)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2, sort_keys=True)
+        f.write("\n")
+    save_safetensors(os.path.join(d, "model.safetensors"), st)
+    save_safetensors(os.path.join(d, "expected.safetensors"), expected)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     make_llama("llama-gqa1", llama_config(
@@ -394,6 +507,14 @@ def main():
         rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
                       "high_freq_factor": 4.0, "original_max_position_embeddings": 16}),
         "F32", [40, 17, 29], 14)
+    make_bart("bart-tiny", {
+        "model_type": "bart", "architectures": ["BartForConditionalGeneration"], "vocab_size": 70,
+        "d_model": 32, "encoder_layers": 2, "decoder_layers": 2, "encoder_attention_heads": 4,
+        "decoder_attention_heads": 4, "encoder_ffn_dim": 48, "decoder_ffn_dim": 48,
+        "activation_function": "gelu", "max_position_embeddings": 40, "scale_embedding": True,
+        "pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2, "decoder_start_token_id": 2,
+        "tie_word_embeddings": True, "normalize_before": False, "add_final_layer_norm": False},
+        "F32", [6, 11, 3], [5, 2, 9], 17)
     make_roberta("roberta-mixed", roberta_config(
         "roberta", vocab_size=90, hidden_size=24, num_attention_heads=3, num_hidden_layers=2,
         intermediate_size=40, max_position_embeddings=34), "F32", "roberta.", [7, 1, 15, 4, 32], 15)
