@@ -116,12 +116,16 @@ void read_model(Section& s, PipelineConfig::Model& m, ClientValues client) {
     std::error_code ec;
     m.path = fs::absolute(*v, ec).lexically_normal();
   }
-  if (auto v = s.choice("output", {"hidden", "pooled_cls", "pooled_mean", "logprobs", "topk"}))
-    m.output = *v == "pooled_cls"    ? ModelOutput::pooled_cls
-               : *v == "pooled_mean" ? ModelOutput::pooled_mean
-               : *v == "logprobs"    ? ModelOutput::logprobs
-               : *v == "topk"        ? ModelOutput::topk
-                                     : ModelOutput::hidden;
+  static constexpr ModelOutput outputs[] = {ModelOutput::hidden,     ModelOutput::pooled,
+                                            ModelOutput::pooled_cls, ModelOutput::pooled_mean,
+                                            ModelOutput::pooled_max, ModelOutput::pooled_last,
+                                            ModelOutput::logprobs,   ModelOutput::topk};
+  if (auto v = s.choice("output", {"hidden", "pooled", "pooled_cls", "pooled_mean", "pooled_max",
+                                   "pooled_last", "logprobs", "topk"}))
+    for (auto o : outputs)
+      if (*v == to_string(o)) m.output = o;
+  if (auto v = s.boolean("normalize")) m.normalize = *v;
+  if (auto v = s.integer("dimensions", 1, 1 << 20)) m.dimensions = static_cast<uint32_t>(*v);
   if (auto v = s.integer("topk", 1, 100000)) m.topk = static_cast<uint32_t>(*v);
   if (auto v = s.boolean("truncate")) m.truncate = *v;
   for (auto [key, ref] : {std::pair{"attention", &m.attention}, {"positional", &m.positional}}) {
@@ -152,8 +156,14 @@ const char* to_string(ModelOutput o) {
   switch (o) {
     case ModelOutput::hidden:
       return "hidden";
+    case ModelOutput::pooled:
+      return "pooled";
     case ModelOutput::pooled_cls:
       return "pooled_cls";
+    case ModelOutput::pooled_max:
+      return "pooled_max";
+    case ModelOutput::pooled_last:
+      return "pooled_last";
     case ModelOutput::pooled_mean:
       return "pooled_mean";
     case ModelOutput::logprobs:

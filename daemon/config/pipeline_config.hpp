@@ -21,7 +21,17 @@ enum class OutputFormat { jsonl, bin, npy, megatron };
 // whole file.
 enum class DocumentMode { line, paragraph, file };
 enum class SpecialTokens { default_, none, all, list };
-enum class ModelOutput { hidden, pooled_cls, pooled_mean, logprobs, topk };
+// pooled: the model folder's sentence-transformers pooling (daemon/model/st_folder.hpp).
+enum class ModelOutput {
+  hidden,
+  pooled,
+  pooled_cls,
+  pooled_mean,
+  pooled_max,
+  pooled_last,
+  logprobs,
+  topk
+};
 
 // A plugin a section names, with the plugin's own config subtree. Plugin subtrees are copied
 // out of YAML here, once: everything downstream (caches, threads, plugins) reads the copy.
@@ -64,6 +74,10 @@ struct PipelineConfig {
     ModelOutput output = ModelOutput::hidden;
     uint32_t topk = 5;
     bool truncate = true;  // cut documents longer than the positions (else the job fails)
+    // Pooled outputs: L2-normalize (unset: as the folder's sentence-transformers Normalize
+    // module says) after keeping the first `dimensions` values (0: all; Matryoshka).
+    std::optional<bool> normalize;
+    uint32_t dimensions = 0;
     PluginRef attention;   // plugin empty: attention-flash
     PluginRef positional;  // plugin empty: the one the model's config.json implies
   };

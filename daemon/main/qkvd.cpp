@@ -5,6 +5,7 @@
 #include "cli/attention_command.hpp"
 #include "cli/cli_context.hpp"
 #include "cli/serve_command.hpp"
+#include "model/models_command.hpp"
 #include "model/stage.hpp"
 
 #ifndef QKV_VERSION
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
   qkv::cli::register_plugins(app, ctx);
   qkv::cli::register_serve(app, ctx);
   qkv::cli::register_attention_command(app, ctx);
+  qkv::model::register_models_command(app, ctx.exit_code);
 
   try {
     app.parse(argc, argv);

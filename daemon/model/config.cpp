@@ -1,5 +1,6 @@
 #include "model/config.hpp"
 
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -58,15 +59,123 @@ struct Reader {
 };
 
 void check(const ModelConfig& c, const Reader& r) {
-  if (c.d_model == 0 || c.heads == 0 || c.d_model % c.heads != 0)
+  if (c.d_model == 0 || c.heads == 0 || (c.head_size == 0 && c.d_model % c.heads != 0))
     r.fail("heads", "d_model (" + std::to_string(c.d_model) +
                         ") must be a positive multiple of the head count (" +
                         std::to_string(c.heads) + ")");
+  if (c.kv_heads != 0 && c.heads % c.kv_heads != 0)
+    r.fail("num_key_value_heads", "the head count (" + std::to_string(c.heads) +
+                                      ") must be a multiple of it, found " +
+                                      std::to_string(c.kv_heads));
   if (c.vocab_size == 0) r.fail("vocab_size", "must be positive");
   if (c.positions == Positions::Rotary && c.head_dim() % 2 != 0)
     r.fail("positions", "rotary positions need an even head dimension");
   if (c.positions == Positions::Learned && c.max_positions == 0)
     r.fail("max_positions", "learned positions need the table size");
+}
+
+// HF rope_scaling (modeling_rope_utils.py): the type under `rope_type` (newer) or `type`.
+RopeScaling rope_scaling(const Reader& r) {
+  RopeScaling s;
+  auto it = r.j.find("rope_scaling");
+  if (it == r.j.end() || it->is_null()) return s;
+  if (!it->is_object()) r.fail("rope_scaling", "expected an object or null");
+  const Reader sub{*it, r.where};
+  auto fail = [&](const std::string& key, const std::string& what) {
+    r.fail("rope_scaling." + key, what);
+  };
+  std::string type = sub.string("rope_type", "");
+  const char* type_key = "rope_type";
+  if (type.empty()) {
+    type = sub.string("type", "");
+    type_key = "type";
+  }
+  if (type.empty() || type == "default") return s;
+  if (type != "linear" && type != "llama3")
+    fail(type_key, "unsupported rope scaling '" + type + "' (linear, llama3)");
+  s.type = type;
+  s.factor = sub.number("factor", 0.0);
+  if (!(s.factor >= 1.0)) fail("factor", "required, a number >= 1");
+  if (type == "llama3") {
+    s.low_freq_factor = sub.number("low_freq_factor", 1.0);
+    s.high_freq_factor = sub.number("high_freq_factor", 4.0);
+    s.original_max_positions = sub.uint("original_max_position_embeddings");
+    if (!(s.high_freq_factor > s.low_freq_factor && s.low_freq_factor > 0))
+      fail("high_freq_factor", "llama3 needs 0 < low_freq_factor < high_freq_factor");
+    if (s.original_max_positions == 0) fail("original_max_position_embeddings", "must be positive");
+  }
+  return s;
+}
+
+// HF LlamaConfig / Qwen2Config / MistralConfig (modeling_llama.py, modeling_qwen2.py,
+// modeling_mistral.py): pre-norm RMSNorm decoder, rotary positions, SwiGLU, GQA.
+void parse_llama(const Reader& r, ModelConfig& c) {
+  c.arch = Arch::Decoder;
+  c.vocab_size = r.uint("vocab_size");
+  c.d_model = r.uint("hidden_size");
+  c.heads = r.uint("num_attention_heads");
+  c.kv_heads = r.uint("num_key_value_heads", c.heads);
+  c.head_size = r.uint("head_dim", 0);
+  c.decoder_layers = r.uint("num_hidden_layers");
+  c.ffn_dim = r.uint("intermediate_size");
+  c.max_positions = r.uint("max_position_embeddings", 0);
+  c.norm = NormKind::RmsNorm;
+  c.norm_eps = static_cast<float>(r.number("rms_norm_eps", 1e-6));
+  c.pre_norm = true;
+  c.final_norm = true;
+  const auto act = r.string("hidden_act", "silu");
+  if (act != "silu") r.fail("hidden_act", "only 'silu' (SwiGLU) is supported, found '" + act + "'");
+  c.ffn = Ffn::SwiGlu;
+  c.positions = Positions::Rotary;
+  c.rope_base = r.number("rope_theta", 10000.0);
+  c.rope_scaling = rope_scaling(r);
+  c.tie_lm_head = r.boolean("tie_word_embeddings", false);
+  if (c.model_type == "qwen2") {  // Qwen2Attention: q/k/v biases, o_proj none
+    c.attention_bias = true;
+    c.attn_out_bias = false;
+    c.mlp_bias = false;
+    if (r.boolean("use_sliding_window", false)) {
+      c.sliding_window = r.uint("sliding_window");
+      c.window_from_layer = r.uint("max_window_layers", 0);
+    }
+  } else {
+    c.attention_bias = c.attn_out_bias = r.boolean("attention_bias", false);
+    c.mlp_bias = r.boolean("mlp_bias", false);
+    if (c.model_type == "mistral") c.sliding_window = r.uint("sliding_window", 0);
+  }
+  if (c.head_size == 0 && c.heads && c.d_model % c.heads != 0)
+    r.fail("head_dim", "required when hidden_size (" + std::to_string(c.d_model) +
+                           ") is not a multiple of num_attention_heads");
+}
+
+// HF BartConfig (modeling_bart.py): post-norm encoder-decoder, learned positions with an offset
+// of 2, layernorm_embedding, optional sqrt(d_model) embedding scale.
+void parse_bart(const Reader& r, ModelConfig& c) {
+  c.arch = Arch::EncoderDecoder;
+  c.vocab_size = r.uint("vocab_size");
+  c.d_model = r.uint("d_model");
+  c.heads = r.uint("encoder_attention_heads");
+  if (r.uint("decoder_attention_heads", c.heads) != c.heads)
+    r.fail("decoder_attention_heads",
+           "must equal encoder_attention_heads (" + std::to_string(c.heads) + ") in qkv");
+  c.ffn_dim = r.uint("encoder_ffn_dim");
+  if (r.uint("decoder_ffn_dim", c.ffn_dim) != c.ffn_dim)
+    r.fail("decoder_ffn_dim",
+           "must equal encoder_ffn_dim (" + std::to_string(c.ffn_dim) + ") in qkv");
+  c.encoder_layers = r.uint("encoder_layers");
+  c.decoder_layers = r.uint("decoder_layers");
+  c.max_positions = r.uint("max_position_embeddings") + 2;  // table rows: the offset first
+  c.position_offset = 2;                                    // BartLearnedPositionalEmbedding.offset
+  c.activation = r.activation("activation_function", "gelu");
+  c.norm_eps = 1e-5f;  // nn.LayerNorm's default, which modeling_bart.py uses
+  if (r.boolean("normalize_before", false) || r.boolean("add_final_layer_norm", false))
+    r.fail("normalize_before", "pre-norm BART variants (mBART) are not supported");
+  c.pre_norm = false;
+  c.embed_norm = true;  // layernorm_embedding
+  c.positions = Positions::Learned;
+  c.embed_scale = r.boolean("scale_embedding", false) ? std::sqrt(float(c.d_model)) : 1.0f;
+  c.tie_lm_head = r.boolean("tie_word_embeddings", true);
+  c.decoder_start_token_id = r.uint("decoder_start_token_id", 2);
 }
 
 }  // namespace
@@ -77,9 +186,10 @@ ModelConfig parse_config(const std::string& text, const std::string& where) {
   Reader r{j, where};
   ModelConfig c;
   c.model_type = r.string("model_type", "");
-  if (c.model_type == "bert") {
-    if (r.string("position_embedding_type", "absolute") != "absolute")
-      r.fail("position_embedding_type", "only 'absolute' is supported");
+  if (c.model_type == "bert" || c.model_type == "roberta" || c.model_type == "xlm-roberta") {
+    const auto pet = r.string("position_embedding_type", "absolute");
+    if (pet != "absolute")
+      r.fail("position_embedding_type", "only 'absolute' is supported, found '" + pet + "'");
     c.arch = Arch::Encoder;
     c.vocab_size = r.uint("vocab_size");
     c.d_model = r.uint("hidden_size");
@@ -87,7 +197,14 @@ ModelConfig parse_config(const std::string& text, const std::string& where) {
     c.encoder_layers = r.uint("num_hidden_layers");
     c.ffn_dim = r.uint("intermediate_size");
     c.max_positions = r.uint("max_position_embeddings");
-    c.type_vocab_size = r.uint("type_vocab_size", 2);
+    const bool roberta = c.model_type != "bert";
+    c.type_vocab_size = r.uint("type_vocab_size", roberta ? 1 : 2);
+    if (roberta) {  // RobertaEmbeddings: positions start after padding_idx
+      c.position_offset = r.uint("pad_token_id", 1) + 1;
+      if (c.position_offset >= c.max_positions)
+        r.fail("max_position_embeddings",
+               "must exceed pad_token_id + 1 (" + std::to_string(c.position_offset) + ")");
+    }
     c.norm_eps = static_cast<float>(r.number("layer_norm_eps", 1e-12));
     c.activation = r.activation("hidden_act", "gelu");
     c.positions = Positions::Learned;
@@ -106,6 +223,10 @@ ModelConfig parse_config(const std::string& text, const std::string& where) {
     c.positions = Positions::Learned;
     c.pre_norm = true;
     c.final_norm = true;
+  } else if (c.model_type == "llama" || c.model_type == "qwen2" || c.model_type == "mistral") {
+    parse_llama(r, c);
+  } else if (c.model_type == "bart") {
+    parse_bart(r, c);
   } else if (c.model_type == "qkv") {
     const auto arch = r.string("architecture", "");
     if (arch == "encoder")
@@ -152,7 +273,9 @@ ModelConfig parse_config(const std::string& text, const std::string& where) {
     c.embed_scale = static_cast<float>(r.number("embed_scale", 1.0));
     c.tie_lm_head = r.boolean("tie_lm_head", true);
   } else {
-    r.fail("model_type", "unsupported model_type '" + c.model_type + "' (bert, gpt2, qkv)");
+    r.fail("model_type",
+           "unsupported model_type '" + c.model_type +
+               "' (bert, roberta, xlm-roberta, gpt2, llama, qwen2, mistral, bart, qkv)");
   }
   check(c, r);
   return c;

@@ -55,6 +55,47 @@ std::vector<float> pool_mean(std::span<const float> hidden, uint32_t d,
   return out;
 }
 
+std::vector<float> pool_max(std::span<const float> hidden, uint32_t d,
+                            std::span<const int32_t> cu) {
+  const size_t B = cu.size() - 1;
+  std::vector<float> out(B * d, 0.0f);
+  for (size_t b = 0; b < B; ++b) {
+    if (cu[b + 1] == cu[b]) continue;
+    float* o = out.data() + b * d;
+    std::copy_n(hidden.data() + size_t(cu[b]) * d, d, o);
+    for (int32_t t = cu[b] + 1; t < cu[b + 1]; ++t)
+      for (size_t i = 0; i < d; ++i) o[i] = std::max(o[i], hidden[size_t(t) * d + i]);
+  }
+  return out;
+}
+
+std::vector<float> pool_last(std::span<const float> hidden, uint32_t d,
+                             std::span<const int32_t> cu) {
+  const size_t B = cu.size() - 1;
+  std::vector<float> out(B * d, 0.0f);
+  for (size_t b = 0; b < B; ++b)
+    if (cu[b + 1] > cu[b])
+      std::copy_n(hidden.data() + size_t(cu[b + 1] - 1) * d, d, out.data() + b * d);
+  return out;
+}
+
+std::vector<float> finish_embeddings(std::vector<float> pooled, uint32_t d, uint32_t dims,
+                                     bool normalize) {
+  const size_t rows = d ? pooled.size() / d : 0;
+  const uint32_t w = dims == 0 || dims >= d ? d : dims;
+  std::vector<float> out(rows * w);
+  for (size_t r = 0; r < rows; ++r) {
+    const float* in = pooled.data() + r * d;
+    float* o = out.data() + r * w;
+    double sq = 0;
+    for (uint32_t i = 0; i < w; ++i) sq += double(in[i]) * in[i];
+    // sentence-transformers Normalize: F.normalize(p=2), whose eps 1e-12 keeps zeros zero.
+    const double scale = normalize ? 1.0 / std::max(std::sqrt(sq), 1e-12) : 1.0;
+    for (uint32_t i = 0; i < w; ++i) o[i] = static_cast<float>(in[i] * scale);
+  }
+  return out;
+}
+
 NextTokenScores next_token_scores(GemmKernel gemm, const Linear& head,
                                   std::span<const float> hidden, std::span<const int32_t> ids,
                                   std::span<const int32_t> cu) {

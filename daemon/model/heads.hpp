@@ -18,6 +18,18 @@ std::vector<float> pool_cls(std::span<const float> hidden, uint32_t d, std::span
 std::vector<float> pool_mean(std::span<const float> hidden, uint32_t d,
                              std::span<const int32_t> cu);
 
+// [documents, d]: the element-wise maximum over each document's rows (sentence-transformers
+// pooling_mode_max_tokens); an empty document gives zeros.
+std::vector<float> pool_max(std::span<const float> hidden, uint32_t d, std::span<const int32_t> cu);
+// [documents, d]: each document's last row (pooling_mode_lasttoken, decoder embedders).
+std::vector<float> pool_last(std::span<const float> hidden, uint32_t d,
+                             std::span<const int32_t> cu);
+
+// Pooled vectors [rows, d] -> [rows, dims]: the first `dims` values of each (Matryoshka; 0 or
+// >= d keeps all), then scaled to unit L2 norm when `normalize` (a zero vector stays zero).
+std::vector<float> finish_embeddings(std::vector<float> pooled, uint32_t d, uint32_t dims,
+                                     bool normalize);
+
 struct NextTokenScores {
   std::vector<float>
       logprobs;  // [tokens]: row t = log p(ids[t] | ids[<t]); 0 at each document's first row

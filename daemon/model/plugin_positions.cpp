@@ -55,6 +55,11 @@ config::PluginRef plugin_ref(std::string plugin,
   return ref;
 }
 
+void add_key(config::PluginRef& ref, const char* key, std::string text) {
+  ref.config.keys.emplace_back(key);
+  ref.config.items.push_back(scalar(std::move(text)));
+}
+
 // The plugin must fit the model: additive ones its d_model, rotary ones its head width.
 void check_fits(const PluginPositions& p, const ModelConfig& c) {
   const auto& info = p.handle().info();
@@ -73,15 +78,28 @@ std::optional<config::PluginRef> implied_positional(const ModelConfig& c, const 
   switch (c.positions) {
     case Positions::None:
       return std::nullopt;
-    case Positions::Learned:
-      return plugin_ref("positional-learned", {{"tensor", st.positions_tensor}});
+    case Positions::Learned: {
+      auto ref = plugin_ref("positional-learned", {{"tensor", st.positions_tensor}});
+      if (c.position_offset != 0) add_key(ref, "offset", std::to_string(c.position_offset));
+      return ref;
+    }
     case Positions::Sinusoidal:
       return plugin_ref("positional-sinusoidal",
                         {{"base", number_text(c.sinusoidal_base)}, {"max_positions", max}});
-    case Positions::Rotary:
-      return plugin_ref(
+    case Positions::Rotary: {
+      auto ref = plugin_ref(
           "positional-rope",
           {{"layout", "neox"}, {"base", number_text(c.rope_base)}, {"max_positions", max}});
+      const auto& s = c.rope_scaling;
+      if (!s.type.empty()) {  // HF rope_scaling, same names (plugins/positional-rope/plugin.cpp)
+        add_key(ref, "scaling", s.type);
+        add_key(ref, "factor", number_text(s.factor));
+        add_key(ref, "low_freq_factor", number_text(s.low_freq_factor));
+        add_key(ref, "high_freq_factor", number_text(s.high_freq_factor));
+        add_key(ref, "original_max_positions", std::to_string(s.original_max_positions));
+      }
+      return ref;
+    }
   }
   return std::nullopt;
 }

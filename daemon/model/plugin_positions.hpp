@@ -15,10 +15,10 @@ namespace qkv::model {
 
 // The plugin and config that give `stack` the positions `config` names, as a pipeline's
 // model.positional would spell them; nullopt for Positions::None.
-//   learned    -> positional-learned    {tensor: the stack's table
-//   (StackWeights::positions_tensor)} sinusoidal -> positional-sinusoidal {base: sinusoidal_base,
-//   max_positions} rotary     -> positional-rope       {layout: neox, base: rope_base,
-//   max_positions}
+// - learned: positional-learned {tensor: the stack's table (StackWeights::positions_tensor)}
+// - sinusoidal: positional-sinusoidal {base: sinusoidal_base, max_positions}
+// - rotary: positional-rope {layout: neox, base: rope_base, max_positions; HF rope_scaling as
+//   scaling, factor, low_freq_factor, high_freq_factor, original_max_positions}
 std::optional<config::PluginRef> implied_positional(const ModelConfig& config,
                                                     const StackWeights& stack);
 

@@ -6,6 +6,7 @@
 #include "model/heads.hpp"
 #include "model/model_dir.hpp"
 #include "model/plugin_positions.hpp"
+#include "model/st_folder.hpp"
 #include "model/tensor_cache.hpp"
 
 namespace qkv::model {
@@ -64,11 +65,19 @@ class TransformerStage final : public pipeline::ModelStage {
                 TensorCache::lookup(
                     std::make_shared<TensorCache>(model_folder(ctx.model) / "model.safetensors"))},
         attention_(source_.create(QKV_KIND_ATTENTION, ctx.model.attention, "attention-flash")),
-        positions_(model_, ctx.model.positional, source_) {
+        positions_(model_, ctx.model.positional, source_),
+        folder_(read_sentence_transformers(ctx.model.path)),
+        dimensions_(ctx.model.dimensions),
+        normalize_(ctx.model.normalize.value_or(folder_.normalize)) {
     const auto& c = model_.config();
     if ((output_ == Output::logprobs || output_ == Output::topk) && !c.has_decoder())
       throw ModelError(ctx.model.path.string() + ": model.output " + config::to_string(output_) +
                        " needs a decoder with an LM head; this model is an encoder");
+    if (output_ == Output::pooled && folder_.pooling == Pooling::none)
+      throw ModelError(ctx.model.path.string() +
+                       ": model.output pooled needs a sentence-transformers Pooling module "
+                       "(modules.json + 1_Pooling/config.json); none found: use pooled_cls, "
+                       "pooled_mean, pooled_max or pooled_last");
   }
 
   size_t max_tokens(size_t field) const override {
@@ -76,7 +85,11 @@ class TransformerStage final : public pipeline::ModelStage {
     const bool decoder_field =
         c.arch == Arch::Decoder || (c.arch == Arch::EncoderDecoder && field == 1);
     const PositionalEncoding* p = decoder_field ? positions_.decoder() : positions_.encoder();
-    return p ? static_cast<size_t>(p->max_positions()) : 0;
+    size_t n = p ? static_cast<size_t>(p->max_positions()) : 0;
+    // sentence_bert_config.json's max_seq_length: the length the embedder was trained for.
+    if (folder_.max_seq_length != 0 && (n == 0 || folder_.max_seq_length < n))
+      n = folder_.max_seq_length;
+    return n;
   }
 
   pipeline::StageOutput run(const pipeline::TokenBatch& batch) const override {
@@ -106,12 +119,16 @@ class TransformerStage final : public pipeline::ModelStage {
       case Output::hidden:
         out.tensors.push_back({"", c.d_model, false, std::move(hidden), rows});
         break;
+      case Output::pooled:
       case Output::pooled_cls:
-        out.tensors.push_back({"", c.d_model, true, pool_cls(hidden, c.d_model, cu), ones});
-        break;
       case Output::pooled_mean:
-        out.tensors.push_back({"", c.d_model, true, pool_mean(hidden, c.d_model, cu), ones});
+      case Output::pooled_max:
+      case Output::pooled_last: {
+        const uint32_t w = dimensions_ == 0 ? c.d_model : std::min(dimensions_, c.d_model);
+        out.tensors.push_back(
+            {"", w, true, finish_embeddings(pool(hidden, cu), c.d_model, w, normalize_), ones});
         break;
+      }
       case Output::logprobs: {
         auto s = next_token_scores(t.gemm_kernel(), t.weights().lm_head, hidden, ids, cu);
         out.tensors.push_back({"", 1, false, std::move(s.logprobs), rows});
@@ -131,12 +148,37 @@ class TransformerStage final : public pipeline::ModelStage {
   }
 
  private:
+  // An explicit pooled_* names its pooling; `pooled` takes the folder's.
+  std::vector<float> pool(std::span<const float> hidden, std::span<const int32_t> cu) const {
+    const uint32_t d = model_.config().d_model;
+    Pooling p = folder_.pooling;
+    if (output_ == Output::pooled_cls) p = Pooling::cls;
+    if (output_ == Output::pooled_mean) p = Pooling::mean;
+    if (output_ == Output::pooled_max) p = Pooling::max;
+    if (output_ == Output::pooled_last) p = Pooling::last;
+    switch (p) {
+      case Pooling::cls:
+        return pool_cls(hidden, d, cu);
+      case Pooling::max:
+        return pool_max(hidden, d, cu);
+      case Pooling::last:
+        return pool_last(hidden, d, cu);
+      case Pooling::mean:
+      case Pooling::none:
+        break;
+    }
+    return pool_mean(hidden, d, cu);
+  }
+
   Transformer model_;
   Output output_;
   uint32_t topk_;
   PluginSource source_;
   PluginAttention attention_;
   ModelPositions positions_;
+  SentenceTransformersFolder folder_;
+  uint32_t dimensions_;
+  bool normalize_;
 };
 
 }  // namespace

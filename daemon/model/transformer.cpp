@@ -5,6 +5,7 @@
 
 #include "model/error.hpp"
 #include "model/kernels.hpp"
+#include "model/swiglu.hpp"
 
 namespace qkv::model {
 
@@ -36,7 +37,8 @@ qkv_attention_args attention_args(const ModelConfig& c, uint32_t batch, const in
   qkv_attention_args a{};
   a.struct_size = sizeof a;
   a.batch = batch;
-  a.heads_q = a.heads_kv = c.heads;
+  a.heads_q = c.heads;
+  a.heads_kv = c.kv_head_count();
   a.head_dim = c.head_dim();
   a.mask = causal ? QKV_MASK_CAUSAL : QKV_MASK_NONE;
   a.scale = 0.0f;
@@ -62,29 +64,36 @@ void Transformer::self_attention(const LayerWeights& L, const float* x, Packed i
                                  bool causal, const Attention& att, float* out,
                                  std::vector<float>* scratch) const {
   const size_t T = in.ids.size(), d = config_.d_model;
+  // q | k | v widths differ under grouped-query attention or a head_dim other than d / heads.
+  const size_t qw = config_.q_width(), kvw = config_.kv_width(), row = qw + 2 * kvw;
   std::vector<float> own;
   std::vector<float>& buf = scratch ? *scratch : own;
-  buf.resize(T * 4 * d);
-  const std::span<float> qkv(buf.data(), T * 3 * d), ctx(buf.data() + T * 3 * d, T * d);
+  buf.resize(T * (row + qw));
+  const std::span<float> qkv(buf.data(), T * row), ctx(buf.data() + T * row, T * qw);
   // The projection writes all of qkv; ctx starts at zero as a fresh buffer did, whatever rows
   // an attention plugin leaves alone.
   std::fill(ctx.begin(), ctx.end(), 0.0f);
-  apply_linear(gemm_, L.qkv, x, T, d, qkv.data(), 3 * d);
+  apply_linear(gemm_, L.qkv, x, T, d, qkv.data(), row);
   // q and k lie side by side in each row, so one call rotates both, as 2 x heads heads of the
   // same width (the layout sdk/include/qkv/abi.h gives `rotate`): the angles of each position
   // are computed once for q and k.
   if (pos && pos->rotary())
-    pos->rotate(qkv.data(), 2 * config_.heads, config_.head_dim(), 3 * d, positions);
+    pos->rotate(qkv.data(), config_.heads + config_.kv_head_count(), config_.head_dim(), row,
+                positions);
   auto a = attention_args(config_, static_cast<uint32_t>(in.cu_seqlens.size() - 1),
                           in.cu_seqlens.data(), in.cu_seqlens.data(), causal);
+  if (causal && L.window != 0) {
+    a.mask = QKV_MASK_SLIDING_WINDOW;
+    a.window = L.window;
+  }
   a.q = qkv.data();
-  a.k = qkv.data() + d;
-  a.v = qkv.data() + 2 * d;
-  a.q_stride = a.k_stride = a.v_stride = 3 * d;
+  a.k = qkv.data() + qw;
+  a.v = qkv.data() + qw + kvw;
+  a.q_stride = a.k_stride = a.v_stride = row;
   a.out = ctx.data();
-  a.out_stride = d;
+  a.out_stride = qw;
   if (T > 0) att.forward(a);
-  apply_linear(gemm_, L.self_out, ctx.data(), T, d, out, d);
+  apply_linear(gemm_, L.self_out, ctx.data(), T, qw, out, d);
 }
 
 std::vector<float> Transformer::run_stack(const StackWeights& st, Packed in,
@@ -115,7 +124,7 @@ std::vector<float> Transformer::run_stack(const StackWeights& st, Packed in,
   if (pos && !pos->rotary()) pos->add(x.data(), c.d_model, d, positions);
   if (c.embed_norm) apply_norm(c, st.embed_norm, x.data(), x.data(), T);
 
-  std::vector<float> h(T * d), o(T * d), ffn, attention_scratch;
+  std::vector<float> h(T * d), o(T * d), ffn, gate_up, attention_scratch;
   for (const auto& L : st.layers) {
     const Packed cur{std::span<const int32_t>(positions.data(), T), cu};  // only sizes are read
     // Self-attention.
@@ -189,8 +198,14 @@ std::vector<float> Transformer::run_stack(const StackWeights& st, Packed in,
       ff_in = h.data();
     }
     ffn.resize(T * c.ffn_dim);
-    apply_linear(gemm_, L.ffn_up, ff_in, T, d, ffn.data(), c.ffn_dim);
-    activate(c.activation, ffn.data(), ffn.size());
+    if (c.ffn == Ffn::SwiGlu) {
+      gate_up.resize(T * 2 * c.ffn_dim);
+      apply_linear(gemm_, L.ffn_up, ff_in, T, d, gate_up.data(), 2 * c.ffn_dim);
+      swiglu_rows(gate_up.data(), ffn.data(), T, c.ffn_dim);
+    } else {
+      apply_linear(gemm_, L.ffn_up, ff_in, T, d, ffn.data(), c.ffn_dim);
+      activate(c.activation, ffn.data(), ffn.size());
+    }
     apply_linear(gemm_, L.ffn_down, ffn.data(), T, c.ffn_dim, o.data(), d);
     add_into(x.data(), o.data(), T * d);
     if (!c.pre_norm) apply_norm(c, L.ffn_norm, x.data(), x.data(), T);

@@ -3,65 +3,16 @@
 #include <functional>
 
 #include "model/error.hpp"
+#include "model/checkpoint_source.hpp"
+#include "model/hf_bart.hpp"
+#include "model/hf_llama.hpp"
 #include "model/safetensors.hpp"
 
 namespace qkv::model {
 
 namespace {
 
-std::string shape_str(const std::vector<int64_t>& s) {
-  std::string out = "[";
-  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-  return out + "]";
-}
-
-// Tensor access with a name prefix and shape checks.
-class Source {
- public:
-  Source(const SafetensorsFile& f, std::string prefix) : f_(f), prefix_(std::move(prefix)) {}
-
-  bool has(const std::string& name) const { return f_.find(prefix_ + name) != nullptr; }
-
-  std::vector<float> get(const std::string& name, const std::vector<int64_t>& shape) const {
-    return f_.to_f32(entry(name, shape));
-  }
-
-  // The full name of a tensor that must exist with `shape`, for those read later by name.
-  std::string checked_name(const std::string& name, const std::vector<int64_t>& shape) const {
-    entry(name, shape);
-    return prefix_ + name;
-  }
-
- private:
-  const TensorEntry& entry(const std::string& name, const std::vector<int64_t>& shape) const {
-    const auto full = prefix_ + name;
-    const TensorEntry* t = f_.find(full);
-    if (!t)
-      throw ModelError(f_.path().string() + ": missing tensor '" + full + "' " + shape_str(shape));
-    if (t->shape != shape)
-      throw ModelError(f_.path().string() + ": tensor '" + full + "' has shape " +
-                       shape_str(t->shape) + ", expected " + shape_str(shape));
-    return *t;
-  }
-
-  const SafetensorsFile& f_;
-  std::string prefix_;
-};
-
-// nn.Linear stores [out, in]; the runtime wants [in, out].
-std::vector<float> transpose(const std::vector<float>& w, size_t rows, size_t cols) {
-  std::vector<float> t(w.size());
-  for (size_t r = 0; r < rows; ++r)
-    for (size_t c = 0; c < cols; ++c) t[c * rows + r] = w[r * cols + c];
-  return t;
-}
-
-Linear linear_out_in(const Source& s, const std::string& name, uint32_t in, uint32_t out,
-                     bool bias = true) {
-  Linear l{in, out, transpose(s.get(name + ".weight", {out, in}), out, in), {}};
-  if (bias) l.b = s.get(name + ".bias", {out});
-  return l;
-}
+using namespace checkpoint;
 
 // nn.MultiheadAttention's packed projection: in_proj_weight [3d, d], in_proj_bias [3d].
 Linear in_proj(const Source& s, const std::string& prefix, uint32_t d) {
@@ -88,35 +39,14 @@ Linear slice_rows(const Linear& packed_out_in_t, uint32_t c0, uint32_t c1) {
   return l;
 }
 
-// Concatenates [d, a] and [d, b] column blocks into [d, a+b].
-Linear concat_cols(const std::vector<const Linear*>& parts) {
-  Linear l;
-  l.in = parts[0]->in;
-  for (auto* p : parts) l.out += p->out;
-  l.w.resize(size_t(l.in) * l.out);
-  uint32_t c0 = 0;
-  for (auto* p : parts) {
-    for (size_t r = 0; r < l.in; ++r)
-      std::copy_n(p->w.begin() + r * p->out, p->out, l.w.begin() + r * l.out + c0);
-    l.b.insert(l.b.end(), p->b.begin(), p->b.end());
-    c0 += p->out;
-  }
-  return l;
-}
-
-Norm norm(const Source& s, const std::string& name, uint32_t d, bool bias, const char* w = "weight",
-          const char* b = "bias") {
-  Norm n;
-  n.gamma = s.get(name + "." + w, {d});
-  if (bias) n.beta = s.get(name + "." + b, {d});
-  return n;
-}
-
 // ---------------------------------------------------------------- HF BERT (modeling_bert.py)
 
 void load_bert(const ModelConfig& c, const SafetensorsFile& f, ModelWeights& m) {
-  const bool prefixed = f.find("bert.embeddings.word_embeddings.weight") != nullptr;
-  const Source s(f, prefixed ? "bert." : "");
+  // BertModel / RobertaModel files have no prefix, *ForMaskedLM and the like `bert.` / `roberta.`.
+  std::string prefix;
+  for (const char* p : {"bert.", "roberta."})
+    if (f.find(std::string(p) + "embeddings.word_embeddings.weight")) prefix = p;
+  const Source s(f, prefix, &m.tensors_read);
   const uint32_t d = c.d_model;
   auto& st = m.encoder;
   st.tokens = s.get("embeddings.word_embeddings.weight", {c.vocab_size, d});
@@ -145,7 +75,7 @@ void load_bert(const ModelConfig& c, const SafetensorsFile& f, ModelWeights& m) 
 
 void load_gpt2(const ModelConfig& c, const SafetensorsFile& f, ModelWeights& m) {
   const bool prefixed = f.find("transformer.wte.weight") != nullptr;
-  const Source s(f, prefixed ? "transformer." : "");
+  const Source s(f, prefixed ? "transformer." : "", &m.tensors_read);
   const uint32_t d = c.d_model;
   auto& st = m.decoder;
   st.tokens = s.get("wte.weight", {c.vocab_size, d});
@@ -163,7 +93,7 @@ void load_gpt2(const ModelConfig& c, const SafetensorsFile& f, ModelWeights& m) 
   }
   st.final_norm = norm(s, "ln_f", d, true);
   // GPT2LMHeadModel ties lm_head to wte; a separate lm_head.weight is used when present.
-  const Source top(f, "");
+  const Source top(f, "", &m.tensors_read);
   if (top.has("lm_head.weight"))
     m.lm_head = linear_out_in(top, "lm_head", d, c.vocab_size, false);
   else
@@ -213,7 +143,7 @@ void load_qkv_stack(const ModelConfig& c, const Source& s, const std::string& na
 }
 
 void load_qkv(const ModelConfig& c, const SafetensorsFile& f, ModelWeights& m) {
-  const Source s(f, "");
+  const Source s(f, "", &m.tensors_read);
   if (c.has_encoder()) load_qkv_stack(c, s, "encoder", c.encoder_layers, false, m.encoder);
   if (c.has_decoder()) {
     load_qkv_stack(c, s, "decoder", c.decoder_layers, c.arch == Arch::EncoderDecoder, m.decoder);
@@ -241,10 +171,16 @@ LayerWeights load_attention_module(const SafetensorsFile& file, const std::strin
 
 ModelWeights load_weights(const ModelConfig& config, const SafetensorsFile& file) {
   ModelWeights m;
-  if (config.model_type == "bert")
+  if (config.model_type == "bert" || config.model_type == "roberta" ||
+      config.model_type == "xlm-roberta")
     load_bert(config, file, m);
   else if (config.model_type == "gpt2")
     load_gpt2(config, file, m);
+  else if (config.model_type == "llama" || config.model_type == "qwen2" ||
+           config.model_type == "mistral")
+    load_hf_llama(config, file, m);
+  else if (config.model_type == "bart")
+    load_hf_bart(config, file, m);
   else
     load_qkv(config, file, m);
   return m;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -34,7 +35,8 @@ struct LayerWeights {
   Linear cross_kv;  // [d, 2d]: k | v
   Linear cross_out;
   Norm ffn_norm;
-  Linear ffn_up, ffn_down;
+  Linear ffn_up, ffn_down;  // Ffn::SwiGlu: ffn_up is [d, 2*ffn], gate | up
+  uint32_t window = 0;      // sliding-window self-attention (keys per query), 0: none
 };
 
 struct StackWeights {
@@ -51,7 +53,8 @@ struct StackWeights {
 
 struct ModelWeights {
   StackWeights encoder, decoder;
-  Linear lm_head;  // [d, vocab], only for stacks that have a decoder
+  Linear lm_head;                      // [d, vocab], only for stacks that have a decoder
+  std::set<std::string> tensors_read;  // checkpoint names the loader used
 };
 
 // Loads DIR/model.safetensors for `config`. Throws ModelError naming the file, the tensor and

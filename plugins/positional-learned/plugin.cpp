@@ -1,6 +1,7 @@
 // Plugin positional-learned: adds rows of a learned position table from the model weights.
-// Config: tensor (required, e.g. "wpe.weight"), a [max_positions, dim] f32 tensor the host's
-// tensor lookup provides.
+// Config: tensor (required, e.g. "wpe.weight"), a [rows, dim] f32 tensor the host's tensor
+// lookup provides; offset (default 0): position p reads row p + offset, so max_positions is
+// rows - offset (RoBERTa: padding_idx + 1, BART: 2).
 #include <qkv/plugin.hpp>
 
 #include <stdexcept>
@@ -14,7 +15,8 @@ using qkv::sdk::Error;
 
 class LearnedPlugin final : public qkv::sdk::Positional {
  public:
-  static constexpr qkv_config_key config_keys[] = {{"tensor", QKV_KEY_STRING, 0}};
+  static constexpr qkv_config_key config_keys[] = {{"tensor", QKV_KEY_STRING, 0},
+                                                   {"offset", QKV_KEY_INTEGER, 0}};
 
   LearnedPlugin(qkv::sdk::Host& host, qkv::sdk::Config config) : table_(load(host, config)) {}
 
@@ -42,8 +44,15 @@ class LearnedPlugin final : public qkv::sdk::Positional {
                                       " dimensions, expected 2 ([max_positions, dim])");
     if (view.shape[1] > INT32_MAX)
       throw Error(QKV_ERR_CONFIG, "positional-learned: tensor '" + name + "' is too wide");
+    const auto offset = config.integer_or<int64_t>("offset", 0);
+    if (offset < 0 || offset >= view.shape[0])
+      throw Error(QKV_ERR_CONFIG, config.where("offset") + ": positional-learned: offset " +
+                                      std::to_string(offset) + " must be >= 0 and below the " +
+                                      std::to_string(view.shape[0]) + " rows of tensor '" + name +
+                                      "'");
     try {
-      return qkv::positional::LearnedTable(name, view.data, view.shape[0], view.shape[1]);
+      return qkv::positional::LearnedTable(name, view.data + offset * view.shape[1],
+                                           view.shape[0] - offset, view.shape[1]);
     } catch (const std::invalid_argument& e) {
       throw Error(QKV_ERR_CONFIG, config.where("tensor") + ": positional-learned: " + e.what());
     }

@@ -1,6 +1,8 @@
 // Plugin positional-rope: rotary positions on q and k, in place.
 // Config: layout (neox | gptj, default neox), base (default 10000), rotary_fraction (default
-// 1.0), head_dim (default 0: any), max_positions (default 0: unbounded).
+// 1.0), head_dim (default 0: any), max_positions (default 0: unbounded), scaling (none | linear |
+// llama3, default none) with factor, low_freq_factor, high_freq_factor, original_max_positions
+// (the HF rope_scaling fields, plugins/positional-rope/rope.hpp).
 #include <qkv/plugin.hpp>
 
 #include <stdexcept>
@@ -14,11 +16,12 @@ using qkv::sdk::Error;
 
 class RopePlugin final : public qkv::sdk::Positional {
  public:
-  static constexpr qkv_config_key config_keys[] = {{"layout", QKV_KEY_STRING, 0},
-                                                   {"base", QKV_KEY_NUMBER, 0},
-                                                   {"rotary_fraction", QKV_KEY_NUMBER, 0},
-                                                   {"max_positions", QKV_KEY_INTEGER, 0},
-                                                   {"head_dim", QKV_KEY_INTEGER, 0}};
+  static constexpr qkv_config_key config_keys[] = {
+      {"layout", QKV_KEY_STRING, 0},           {"base", QKV_KEY_NUMBER, 0},
+      {"rotary_fraction", QKV_KEY_NUMBER, 0},  {"max_positions", QKV_KEY_INTEGER, 0},
+      {"head_dim", QKV_KEY_INTEGER, 0},        {"scaling", QKV_KEY_STRING, 0},
+      {"factor", QKV_KEY_NUMBER, 0},           {"low_freq_factor", QKV_KEY_NUMBER, 0},
+      {"high_freq_factor", QKV_KEY_NUMBER, 0}, {"original_max_positions", QKV_KEY_NUMBER, 0}};
 
   RopePlugin(qkv::sdk::Host&, qkv::sdk::Config config)
       : rope_(make(config)), head_dim_(config.integer_or<uint32_t>("head_dim", 0)) {
@@ -56,8 +59,14 @@ class RopePlugin final : public qkv::sdk::Positional {
     double fraction = config.number_or("rotary_fraction", 1.0);
     auto max_positions = config.integer_or<int64_t>("max_positions", 0);
     try {
+      qkv::positional::RopeScaling scaling;
+      scaling.kind = qkv::positional::parse_rope_scaling(config.string_or("scaling", "none"));
+      scaling.factor = config.number_or("factor", 1.0);
+      scaling.low_freq_factor = config.number_or("low_freq_factor", 1.0);
+      scaling.high_freq_factor = config.number_or("high_freq_factor", 4.0);
+      scaling.original_max_positions = config.number_or("original_max_positions", 0.0);
       return qkv::positional::Rope(qkv::positional::parse_rope_layout(layout), base, fraction,
-                                   max_positions);
+                                   max_positions, scaling);
     } catch (const std::invalid_argument& e) {
       throw Error(QKV_ERR_CONFIG, config.where("") + ": positional-rope: " + e.what());
     }

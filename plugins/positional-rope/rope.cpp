@@ -16,8 +16,34 @@ RopeLayout parse_rope_layout(std::string_view name) {
                               std::string(name) + "'");
 }
 
-Rope::Rope(RopeLayout layout, double base, double rotary_fraction, int64_t max_positions)
-    : layout_(layout), base_(base), fraction_(rotary_fraction), max_positions_(max_positions) {
+RopeScaling::Kind parse_rope_scaling(std::string_view name) {
+  if (name == "none") return RopeScaling::Kind::none;
+  if (name == "linear") return RopeScaling::Kind::linear;
+  if (name == "llama3") return RopeScaling::Kind::llama3;
+  throw std::invalid_argument("scaling must be 'none', 'linear' or 'llama3', got '" +
+                              std::string(name) + "'");
+}
+
+Rope::Rope(RopeLayout layout, double base, double rotary_fraction, int64_t max_positions,
+           RopeScaling scaling)
+    : layout_(layout),
+      base_(base),
+      fraction_(rotary_fraction),
+      max_positions_(max_positions),
+      scaling_(scaling) {
+  if (scaling.kind != RopeScaling::Kind::none &&
+      !(scaling.factor >= 1.0 && std::isfinite(scaling.factor)))
+    throw std::invalid_argument("factor must be a finite number >= 1, got " +
+                                std::to_string(scaling.factor));
+  if (scaling.kind == RopeScaling::Kind::llama3) {
+    if (!(scaling.high_freq_factor > scaling.low_freq_factor && scaling.low_freq_factor > 0))
+      throw std::invalid_argument(
+          "llama3 scaling needs 0 < low_freq_factor < high_freq_factor, got " +
+          std::to_string(scaling.low_freq_factor) + " and " +
+          std::to_string(scaling.high_freq_factor));
+    if (!(scaling.original_max_positions > 0))
+      throw std::invalid_argument("llama3 scaling needs original_max_positions > 0");
+  }
   if (!(base > 1.0) || !std::isfinite(base))
     throw std::invalid_argument("base must be a finite number > 1, got " + std::to_string(base));
   if (!(rotary_fraction > 0.0 && rotary_fraction <= 1.0))
@@ -36,6 +62,32 @@ uint32_t Rope::rotary_dim(uint32_t head_dim) const {
   return r;
 }
 
+std::vector<double> Rope::inv_freq(uint32_t rd) const {
+  const uint32_t half = rd / 2;
+  std::vector<double> inv(half);
+  for (uint32_t i = 0; i < half; ++i)
+    inv[i] = std::pow(base_, -static_cast<double>(2 * i) / static_cast<double>(rd));
+  const auto& s = scaling_;
+  if (s.kind == RopeScaling::Kind::linear) {
+    for (auto& f : inv) f /= s.factor;
+  } else if (s.kind == RopeScaling::Kind::llama3) {
+    const double pi = 3.14159265358979323846;
+    const double low_wavelen = s.original_max_positions / s.low_freq_factor;
+    const double high_wavelen = s.original_max_positions / s.high_freq_factor;
+    for (auto& f : inv) {
+      const double wavelen = 2 * pi / f;
+      if (wavelen > low_wavelen) {
+        f /= s.factor;
+      } else if (wavelen >= high_wavelen) {  // medium: blend the scaled and the kept frequency
+        const double smooth = (s.original_max_positions / wavelen - s.low_freq_factor) /
+                              (s.high_freq_factor - s.low_freq_factor);
+        f = (1 - smooth) * f / s.factor + smooth * f;
+      }
+    }
+  }
+  return inv;
+}
+
 void Rope::rotate(float* x, uint32_t heads, uint32_t head_dim, size_t row_stride,
                   std::span<const int32_t> positions) const {
   if (positions.empty()) return;
@@ -47,9 +99,8 @@ void Rope::rotate(float* x, uint32_t heads, uint32_t head_dim, size_t row_stride
   const uint32_t rd = rotary_dim(head_dim);
   sdk::check_positions(positions, max_positions_);
   const uint32_t half = rd / 2;
-  std::vector<double> inv(half), cs(half), sn(half);
-  for (uint32_t i = 0; i < half; ++i)
-    inv[i] = std::pow(base_, -static_cast<double>(2 * i) / static_cast<double>(rd));
+  const std::vector<double> inv = inv_freq(rd);
+  std::vector<double> cs(half), sn(half);
   // The pair's partner lies `half` away (neox) or next door (gptj).
   const uint32_t step = layout_ == RopeLayout::neox ? 1 : 2;
   const uint32_t partner = layout_ == RopeLayout::neox ? half : 1;

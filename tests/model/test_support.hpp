@@ -35,10 +35,15 @@ class NaiveAttention final : public Attention {
       const int32_t k0 = a.cu_seqlens_k[b], lk = a.cu_seqlens_k[b + 1] - k0;
       for (uint32_t h = 0; h < a.heads_q; ++h)
         for (int32_t i = 0; i < lq; ++i) {
-          const int32_t visible = a.mask == QKV_MASK_CAUSAL ? std::min(lk, i + lk - lq + 1) : lk;
+          // Keys [first, visible): causal and sliding-window masks are bottom-right aligned.
+          const bool causal = a.mask == QKV_MASK_CAUSAL || a.mask == QKV_MASK_SLIDING_WINDOW;
+          const int32_t visible = causal ? std::min(lk, i + lk - lq + 1) : lk;
+          const int32_t first = a.mask == QKV_MASK_SLIDING_WINDOW
+                                    ? std::max(0, visible - static_cast<int32_t>(a.window))
+                                    : 0;
           std::vector<double> s(std::max(visible, 0));
           double mx = -1e300, sum = 0;
-          for (int32_t j = 0; j < visible; ++j) {
+          for (int32_t j = first; j < visible; ++j) {
             double dot = 0;
             for (size_t c = 0; c < hd; ++c)
               dot += double(a.q[(q0 + i) * qs + h * hd + c]) *
@@ -46,10 +51,10 @@ class NaiveAttention final : public Attention {
             s[j] = dot * scale;
             mx = std::max(mx, s[j]);
           }
-          for (auto& x : s) sum += (x = std::exp(x - mx));
+          for (int32_t j = first; j < visible; ++j) sum += (s[j] = std::exp(s[j] - mx));
           for (size_t c = 0; c < hd; ++c) {
             double acc = 0;
-            for (int32_t j = 0; j < visible; ++j)
+            for (int32_t j = first; j < visible; ++j)
               acc += s[j] * a.v[(k0 + j) * vs + (h / group) * hd + c];
             a.out[(q0 + i) * os + h * hd + c] = visible > 0 ? float(acc / sum) : 0.0f;
           }

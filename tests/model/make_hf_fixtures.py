@@ -1,0 +1,551 @@
+#!/usr/bin/python3
+"""HF-layout fixtures for the model families (issue 14). Run with Debian's python3 (torch 1.13).
+
+Each fixture is a small random checkpoint in the family's exact HF layout and config.json
+conventions (model.safetensors + config.json), plus expected.safetensors: what an independent
+forward pass written here computes, in float64 from the stored (rounded) weights, on a batch of
+documents of different lengths (real tokens only, packed in order). The forward pass follows the
+published modeling code of HF transformers, not qkv:
+
+  modeling_llama.py    LlamaRMSNorm, LlamaRotaryEmbedding, rotate_half, apply_rotary_pos_emb,
+                       repeat_kv, eager_attention_forward, LlamaMLP, LlamaDecoderLayer,
+                       LlamaModel (final norm), LlamaForCausalLM (lm_head, tie_word_embeddings)
+  modeling_rope_utils.py  _compute_default_rope_parameters, _compute_linear_scaling_rope_parameters,
+                       _compute_llama3_parameters
+  modeling_qwen2.py    Qwen2Attention (q/k/v with bias, o_proj without)
+  modeling_mistral.py  sliding_window: query i sees keys j with i - sliding_window < j <= i
+  modeling_roberta.py  create_position_ids_from_input_ids, RobertaEmbeddings, RobertaSelfAttention
+                       (extended attention mask over padding), RobertaSelfOutput,
+                       RobertaIntermediate, RobertaOutput (XLMRobertaModel is the same code)
+  modeling_bart.py     BartLearnedPositionalEmbedding (offset 2), BartScaledWordEmbedding
+                       (scale_embedding), BartAttention, BartEncoderLayer, BartDecoderLayer
+                       (post-norm, cross-attention over the encoder output), BartEncoder /
+                       BartDecoder (layernorm_embedding), BartForConditionalGeneration
+                       (lm_head tied to shared, + final_logits_bias)
+  sentence_transformers/models/Pooling.py, Normalize.py  cls / mean / max / lasttoken pooling
+                       over the attention mask, L2 normalization
+
+Fixtures (tests/model/hf_fixtures/):
+  llama-gqa1        llama, 5 heads (not a power of two), 1 kv head, head_dim 12 != 40/5, untied
+                    lm_head, F32
+  qwen2-gqa2-bf16   qwen2, 6 heads / 2 kv heads, q/k/v biases, tied embeddings, rope_theta 1e6,
+                    rope_scaling linear (factor 2, under "type"), BF16
+  mistral-mha-f16   mistral, 4 heads = 4 kv heads, sliding_window 5 < document lengths, full GPT-2
+                    vocabulary and tied embeddings (runs in the lm-gpt2 pipeline), F16
+  llama3-scaled     llama, rope_scaling llama3 (under "rope_type") with
+                    original_max_position_embeddings 16 and documents up to 40 tokens,
+                    attention_bias and mlp_bias, 2 kv heads of 4, F32
+
+  roberta-mixed     roberta (RobertaModel names, `roberta.` prefix), pad_token_id 1, padded
+                    batch of mixed lengths in torch vs padding-free in qkv, F32: hidden and every
+                    pooling
+  xlmr-st           xlm-roberta as a sentence-transformers folder (modules.json, 1_Pooling mean,
+                    2_Normalize, sentence_bert_config.json), no prefix, F16: normalized mean
+  bart-tiny         bart (BartForConditionalGeneration names, `model.` prefix), 4 heads, post-norm,
+                    scale_embedding, non-zero final_logits_bias, F32: encoder output, decoder
+                    hidden, logits (teacher-forced ids fed as given)
+
+safetensors is written by hand (tests/model/make_fixtures.py); manifest.json records the torch
+version and the sha256 of every file.
+"""
+import hashlib
+import json
+import math
+import os
+
+import torch
+
+from make_fixtures import GPT2_VOCAB, batch, pack, save_safetensors
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "hf_fixtures")
+D = torch.float64
+
+torch.set_num_threads(1)
+
+
+# ---------------------------------------------------------------- modeling_rope_utils.py
+
+def default_inv_freq(base, dim):
+    # _compute_default_rope_parameters: 1 / base^(arange(0, dim, 2) / dim)
+    return 1.0 / (base ** (torch.arange(0, dim, 2, dtype=D) / dim))
+
+
+def rope_inv_freq(cfg, dim):
+    inv = default_inv_freq(cfg.get("rope_theta", 10000.0), dim)
+    rs = cfg.get("rope_scaling") or {}
+    kind = rs.get("rope_type", rs.get("type", "default"))
+    if kind == "linear":  # _compute_linear_scaling_rope_parameters
+        return inv / rs["factor"]
+    if kind == "llama3":  # _compute_llama3_parameters
+        factor, low, high = rs["factor"], rs["low_freq_factor"], rs["high_freq_factor"]
+        old_context_len = rs["original_max_position_embeddings"]
+        low_freq_wavelen = old_context_len / low
+        high_freq_wavelen = old_context_len / high
+        wavelen = 2 * math.pi / inv
+        inv_llama = torch.where(wavelen > low_freq_wavelen, inv / factor, inv)
+        smooth = (old_context_len / wavelen - low) / (high - low)
+        smoothed = (1 - smooth) * inv_llama / factor + smooth * inv_llama
+        is_medium = ~(wavelen < high_freq_wavelen) * ~(wavelen > low_freq_wavelen)
+        return torch.where(is_medium, smoothed, inv_llama)
+    assert kind == "default"
+    return inv
+
+
+# ---------------------------------------------------------------- modeling_llama.py
+
+def rms_norm(x, w, eps):  # LlamaRMSNorm.forward
+    variance = x.pow(2).mean(-1, keepdim=True)
+    return w * (x * torch.rsqrt(variance + eps))
+
+
+def rotate_half(x):
+    x1, x2 = x[..., : x.shape[-1] // 2], x[..., x.shape[-1] // 2:]
+    return torch.cat((-x2, x1), dim=-1)
+
+
+def apply_rotary_pos_emb(q, k, cos, sin):  # cos, sin: [L, hd], unsqueezed over batch and heads
+    cos, sin = cos[None, None], sin[None, None]
+    return q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+
+
+def repeat_kv(x, n_rep):  # [B, kv, L, hd] -> [B, kv * n_rep, L, hd]
+    B, kv, L, hd = x.shape
+    return x[:, :, None].expand(B, kv, n_rep, L, hd).reshape(B, kv * n_rep, L, hd)
+
+
+def linear(x, st, name, bias):
+    y = x @ st[name + ".weight"].t()
+    return y + st[name + ".bias"] if bias else y
+
+
+def llama_forward(cfg, st, ids):
+    """LlamaModel / Qwen2Model / MistralModel on right-padded ids [B, L]: last hidden state."""
+    B, L = ids.shape
+    H, d = cfg["num_attention_heads"], cfg["hidden_size"]
+    kv = cfg.get("num_key_value_heads", H)
+    hd = cfg.get("head_dim") or d // H
+    eps = cfg["rms_norm_eps"]
+    qwen2 = cfg["model_type"] == "qwen2"
+    qkv_bias = True if qwen2 else cfg.get("attention_bias", False)
+    o_bias = False if qwen2 else cfg.get("attention_bias", False)
+    mlp_bias = False if qwen2 else cfg.get("mlp_bias", False)
+    window = cfg.get("sliding_window") if cfg["model_type"] == "mistral" else None
+
+    inv = rope_inv_freq(cfg, hd)  # LlamaRotaryEmbedding.forward, position_ids = arange(L)
+    freqs = torch.arange(L, dtype=D)[:, None] * inv[None]
+    emb = torch.cat((freqs, freqs), dim=-1)
+    cos, sin = emb.cos(), emb.sin()
+
+    i = torch.arange(L)[:, None]
+    j = torch.arange(L)[None]
+    hide = j > i  # causal
+    if window is not None:
+        hide = hide | (j <= i - window)
+
+    x = st["model.embed_tokens.weight"][ids]
+    cos, sin = cos.to(x.dtype), sin.to(x.dtype)  # float64 here; float32 in bench/model-families
+    for layer in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{layer}."
+        r = x
+        h = rms_norm(x, st[p + "input_layernorm.weight"], eps)
+        q = linear(h, st, p + "self_attn.q_proj", qkv_bias).view(B, L, H, hd).transpose(1, 2)
+        k = linear(h, st, p + "self_attn.k_proj", qkv_bias).view(B, L, kv, hd).transpose(1, 2)
+        v = linear(h, st, p + "self_attn.v_proj", qkv_bias).view(B, L, kv, hd).transpose(1, 2)
+        q, k = apply_rotary_pos_emb(q, k, cos, sin)
+        k, v = repeat_kv(k, H // kv), repeat_kv(v, H // kv)
+        w = (q @ k.transpose(2, 3)) * hd ** -0.5  # eager_attention_forward, scaling = head_dim^-0.5
+        w = w.masked_fill(hide[None, None], float("-inf")).softmax(-1)
+        a = (w @ v).transpose(1, 2).reshape(B, L, H * hd)
+        x = r + linear(a, st, p + "self_attn.o_proj", o_bias)
+        r = x
+        h = rms_norm(x, st[p + "post_attention_layernorm.weight"], eps)
+        gate = linear(h, st, p + "mlp.gate_proj", mlp_bias)
+        up = linear(h, st, p + "mlp.up_proj", mlp_bias)
+        x = r + linear(torch.nn.functional.silu(gate) * up, st, p + "mlp.down_proj", mlp_bias)
+    return rms_norm(x, st["model.norm.weight"], eps)
+
+
+def llama_state(cfg, dtype, gen, std=0.2):
+    """Random weights in LlamaForCausalLM names, rounded to the storage dtype."""
+    H, d = cfg["num_attention_heads"], cfg["hidden_size"]
+    kv = cfg.get("num_key_value_heads", H)
+    hd = cfg.get("head_dim") or d // H
+    V, ffn = cfg["vocab_size"], cfg["intermediate_size"]
+    qwen2 = cfg["model_type"] == "qwen2"
+    qkv_bias = True if qwen2 else cfg.get("attention_bias", False)
+    o_bias = False if qwen2 else cfg.get("attention_bias", False)
+    mlp_bias = False if qwen2 else cfg.get("mlp_bias", False)
+    shapes = {"model.embed_tokens.weight": [V, d], "model.norm.weight": [d]}
+    for layer in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{layer}."
+        for name, out, inp, bias in [("self_attn.q_proj", H * hd, d, qkv_bias),
+                                     ("self_attn.k_proj", kv * hd, d, qkv_bias),
+                                     ("self_attn.v_proj", kv * hd, d, qkv_bias),
+                                     ("self_attn.o_proj", d, H * hd, o_bias),
+                                     ("mlp.gate_proj", ffn, d, mlp_bias),
+                                     ("mlp.up_proj", ffn, d, mlp_bias),
+                                     ("mlp.down_proj", d, ffn, mlp_bias)]:
+            shapes[p + name + ".weight"] = [out, inp]
+            if bias:
+                shapes[p + name + ".bias"] = [out]
+        shapes[p + "input_layernorm.weight"] = [d]
+        shapes[p + "post_attention_layernorm.weight"] = [d]
+    if not cfg.get("tie_word_embeddings", False):
+        shapes["lm_head.weight"] = [V, d]
+    st = {}
+    for name, shape in shapes.items():
+        if name.endswith("norm.weight"):  # norm weights != 1
+            v = 1.0 + 0.2 * torch.randn(shape, generator=gen)
+        else:
+            v = std * torch.randn(shape, generator=gen)
+        st[name] = v.to(dtype)
+    return st
+
+
+def lm_outputs(hidden, head, padded, mask, k=5):
+    """Next-token log-probabilities (row 0 of each document: 0), perplexities, top-k logits."""
+    logits = hidden @ head.t()
+    logp = logits.log_softmax(-1)
+    lp = torch.zeros(padded.shape, dtype=D)
+    lp[:, 1:] = logp[:, :-1].gather(-1, padded[:, 1:, None])[..., 0]
+    lp = lp * mask
+    n = mask.sum(1)
+    ppl = torch.exp(-lp.sum(1) / (n - 1).clamp(min=1))
+    ppl[n < 2] = float("nan")
+    top = logits.topk(k, -1)
+    return {"logprobs": pack(lp, mask).float(), "perplexity": ppl.float(),
+            "topk_logits": pack(top.values, mask).float(),
+            "topk_ids": pack(top.indices, mask).to(torch.int32)}
+
+
+DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
+
+
+def make_llama(name, cfg, dtype, lengths, seed):
+    gen = torch.Generator().manual_seed(seed)
+    st = llama_state(cfg, DTYPES[dtype], gen)
+    ref = {k: v.to(D) for k, v in st.items()}
+    padded, mask, ids, cu = batch(lengths, cfg["vocab_size"], seed + 100)
+    with torch.no_grad():
+        h = llama_forward(cfg, ref, padded)
+        head = ref["model.embed_tokens.weight" if cfg.get("tie_word_embeddings") else "lm_head.weight"]
+        expected = {"ids": ids, "cu": cu, "hidden": pack(h, mask).float()}
+        expected.update(lm_outputs(h, head, padded, mask))
+    d = os.path.join(OUT, name)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2, sort_keys=True)
+        f.write("\n")
+    save_safetensors(os.path.join(d, "model.safetensors"), st)
+    save_safetensors(os.path.join(d, "expected.safetensors"), expected)
+
+
+def llama_config(model_type, **kw):
+    cfg = {"model_type": model_type, "architectures": [
+        {"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "mistral": "MistralForCausalLM"}[model_type]],
+        "hidden_act": "silu", "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "rope_scaling": None,
+        "tie_word_embeddings": False, "max_position_embeddings": 64, "torch_dtype": "float32"}
+    cfg.update(kw)
+    return cfg
+
+
+# ---------------------------------------------------------------- modeling_roberta.py
+
+def create_position_ids_from_input_ids(input_ids, padding_idx):
+    mask = input_ids.ne(padding_idx).int()
+    incremental_indices = torch.cumsum(mask, dim=1).type_as(mask) * mask
+    return incremental_indices.long() + padding_idx
+
+
+def layer_norm(x, st, name, eps):
+    mu = x.mean(-1, keepdim=True)
+    var = (x - mu).pow(2).mean(-1, keepdim=True)
+    return (x - mu) / torch.sqrt(var + eps) * st[name + ".weight"] + st[name + ".bias"]
+
+
+def roberta_forward(cfg, st, ids, mask, prefix):
+    B, L = ids.shape
+    H, d = cfg["num_attention_heads"], cfg["hidden_size"]
+    hd, eps = d // H, cfg["layer_norm_eps"]
+    p = prefix + "embeddings."
+    pos = create_position_ids_from_input_ids(ids, cfg["pad_token_id"])
+    x = (st[p + "word_embeddings.weight"][ids] + st[p + "position_embeddings.weight"][pos]
+         + st[p + "token_type_embeddings.weight"][torch.zeros_like(ids)])
+    x = layer_norm(x, st, p + "LayerNorm", eps)
+    ext = (~mask)[:, None, None, :]  # get_extended_attention_mask: padding keys hidden
+    for layer in range(cfg["num_hidden_layers"]):
+        p = f"{prefix}encoder.layer.{layer}."
+        q = linear(x, st, p + "attention.self.query", True).view(B, L, H, hd).transpose(1, 2)
+        k = linear(x, st, p + "attention.self.key", True).view(B, L, H, hd).transpose(1, 2)
+        v = linear(x, st, p + "attention.self.value", True).view(B, L, H, hd).transpose(1, 2)
+        w = (q @ k.transpose(-1, -2)) / math.sqrt(hd)
+        w = w.masked_fill(ext, float("-inf")).softmax(-1)
+        a = (w @ v).transpose(1, 2).reshape(B, L, d)
+        x = layer_norm(linear(a, st, p + "attention.output.dense", True) + x, st,
+                       p + "attention.output.LayerNorm", eps)
+        h = torch.nn.functional.gelu(linear(x, st, p + "intermediate.dense", True))
+        x = layer_norm(linear(h, st, p + "output.dense", True) + x, st, p + "output.LayerNorm", eps)
+    return x
+
+
+def st_pooling(h, mask):
+    """sentence_transformers Pooling.forward over the attention mask, each mode alone."""
+    m = mask[..., None].to(D)
+    lengths = mask.sum(1)
+    return {
+        "pooled_cls": h[:, 0],
+        "pooled_mean": (h * m).sum(1) / m.sum(1).clamp(min=1e-9),
+        "pooled_max": h.masked_fill(~mask[..., None], -1e9).max(1).values,
+        "pooled_last": h[torch.arange(h.shape[0]), lengths - 1],
+    }
+
+
+def roberta_state(cfg, dtype, gen, prefix):
+    V, d, ffn = cfg["vocab_size"], cfg["hidden_size"], cfg["intermediate_size"]
+    P, T = cfg["max_position_embeddings"], cfg["type_vocab_size"]
+    shapes = {"embeddings.word_embeddings.weight": [V, d],
+              "embeddings.position_embeddings.weight": [P, d],
+              "embeddings.token_type_embeddings.weight": [T, d],
+              "embeddings.LayerNorm.weight": [d], "embeddings.LayerNorm.bias": [d]}
+    for layer in range(cfg["num_hidden_layers"]):
+        p = f"encoder.layer.{layer}."
+        for name, out, inp in [("attention.self.query", d, d), ("attention.self.key", d, d),
+                               ("attention.self.value", d, d), ("attention.output.dense", d, d),
+                               ("intermediate.dense", ffn, d), ("output.dense", d, ffn)]:
+            shapes[p + name + ".weight"] = [out, inp]
+            shapes[p + name + ".bias"] = [out]
+        for name in ["attention.output.LayerNorm", "output.LayerNorm"]:
+            shapes[p + name + ".weight"] = [d]
+            shapes[p + name + ".bias"] = [d]
+    st = {}
+    for name, shape in shapes.items():
+        v = 1.0 + 0.2 * torch.randn(shape, generator=gen) if name.endswith("LayerNorm.weight") \
+            else 0.2 * torch.randn(shape, generator=gen)
+        st[prefix + name] = v.to(dtype)
+    if prefix:  # RobertaForMaskedLM's head, which qkv must ignore
+        st["lm_head.bias"] = torch.zeros(V, dtype=dtype)
+    return st
+
+
+def roberta_batch(lengths, V, pad, seed):
+    """Right-padded with pad_token_id, as a tokenizer pads; no document contains it."""
+    g = torch.Generator().manual_seed(seed)
+    docs = [torch.randint(pad + 2, V, (n,), generator=g) for n in lengths]
+    L = max(lengths)
+    padded = torch.full((len(lengths), L), pad, dtype=torch.long)
+    mask = torch.zeros(len(lengths), L, dtype=torch.bool)
+    for b, x in enumerate(docs):
+        padded[b, : len(x)] = x
+        mask[b, : len(x)] = True
+    cu = torch.tensor([0] + list(torch.tensor(lengths).cumsum(0)), dtype=torch.int32)
+    return padded, mask, torch.cat(docs).to(torch.int32), cu
+
+
+def make_roberta(name, cfg, dtype, prefix, lengths, seed, st_folder=None):
+    gen = torch.Generator().manual_seed(seed)
+    st = roberta_state(cfg, DTYPES[dtype], gen, prefix)
+    ref = {k: v.to(D) for k, v in st.items()}
+    padded, mask, ids, cu = roberta_batch(lengths, cfg["vocab_size"], cfg["pad_token_id"], seed + 100)
+    with torch.no_grad():
+        h = roberta_forward(cfg, ref, padded, mask, prefix)
+        expected = {"ids": ids, "cu": cu, "hidden": pack(h, mask).float()}
+        pooled = st_pooling(h, mask)
+        expected.update({k: v.float().contiguous() for k, v in pooled.items()})
+        # Normalize.forward: F.normalize(p=2, dim=1); Matryoshka: truncate to 8, then normalize
+        expected["normalized_mean"] = torch.nn.functional.normalize(pooled["pooled_mean"], p=2, dim=1).float()
+        expected["mean_dims8"] = torch.nn.functional.normalize(pooled["pooled_mean"][:, :8], p=2, dim=1).float()
+    d = os.path.join(OUT, name)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2, sort_keys=True)
+        f.write("\n")
+    save_safetensors(os.path.join(d, "model.safetensors"), st)
+    save_safetensors(os.path.join(d, "expected.safetensors"), expected)
+    for rel, content in (st_folder or {}).items():  # sentence-transformers files
+        os.makedirs(os.path.dirname(os.path.join(d, rel)), exist_ok=True)
+        with open(os.path.join(d, rel), "w") as f:
+            json.dump(content, f, indent=2)
+            f.write("\n")
+
+
+def roberta_config(model_type, **kw):
+    cfg = {"model_type": model_type,
+           "architectures": ["RobertaModel" if model_type == "roberta" else "XLMRobertaModel"],
+           "hidden_act": "gelu", "layer_norm_eps": 1e-5, "pad_token_id": 1, "bos_token_id": 0,
+           "eos_token_id": 2, "type_vocab_size": 1, "position_embedding_type": "absolute"}
+    cfg.update(kw)
+    return cfg
+
+
+# ---------------------------------------------------------------- modeling_bart.py
+
+def bart_attention(x, kv, st, p, H, key_hide, causal):
+    B, Lq, d = x.shape
+    Lk = kv.shape[1]
+    hd = d // H
+    q = (linear(x, st, p + "q_proj", True) * hd ** -0.5).view(B, Lq, H, hd).transpose(1, 2)
+    k = linear(kv, st, p + "k_proj", True).view(B, Lk, H, hd).transpose(1, 2)
+    v = linear(kv, st, p + "v_proj", True).view(B, Lk, H, hd).transpose(1, 2)
+    w = q @ k.transpose(-1, -2)
+    hide = key_hide[:, None, None, :]
+    if causal:
+        hide = hide | torch.ones(Lq, Lk, dtype=torch.bool).triu(1)
+    w = w.masked_fill(hide, float("-inf")).softmax(-1)
+    return linear((w @ v).transpose(1, 2).reshape(B, Lq, d), st, p + "out_proj", True)
+
+
+def bart_embed(cfg, st, stack, ids):
+    d = cfg["d_model"]
+    scale = math.sqrt(d) if cfg["scale_embedding"] else 1.0
+    pos = torch.arange(ids.shape[1]) + 2  # BartLearnedPositionalEmbedding.offset
+    x = st["model.shared.weight"][ids] * scale + st[f"model.{stack}.embed_positions.weight"][pos][None]
+    return layer_norm(x, st, f"model.{stack}.layernorm_embedding", 1e-5)
+
+
+def bart_forward(cfg, st, src, smask, tgt, tmask):
+    H = cfg["encoder_attention_heads"]
+    act = torch.nn.functional.gelu
+    x = bart_embed(cfg, st, "encoder", src)
+    for i in range(cfg["encoder_layers"]):
+        p = f"model.encoder.layers.{i}."
+        x = layer_norm(x + bart_attention(x, x, st, p + "self_attn.", H, ~smask, False), st,
+                       p + "self_attn_layer_norm", 1e-5)
+        x = layer_norm(x + linear(act(linear(x, st, p + "fc1", True)), st, p + "fc2", True), st,
+                       p + "final_layer_norm", 1e-5)
+    memory = x
+    y = bart_embed(cfg, st, "decoder", tgt)
+    for i in range(cfg["decoder_layers"]):
+        p = f"model.decoder.layers.{i}."
+        y = layer_norm(y + bart_attention(y, y, st, p + "self_attn.", H, ~tmask, True), st,
+                       p + "self_attn_layer_norm", 1e-5)
+        y = layer_norm(y + bart_attention(y, memory, st, p + "encoder_attn.", H, ~smask, False), st,
+                       p + "encoder_attn_layer_norm", 1e-5)
+        y = layer_norm(y + linear(act(linear(y, st, p + "fc1", True)), st, p + "fc2", True), st,
+                       p + "final_layer_norm", 1e-5)
+    return memory, y
+
+
+def bart_state(cfg, dtype, gen):
+    V, d, f, P = cfg["vocab_size"], cfg["d_model"], cfg["encoder_ffn_dim"], cfg["max_position_embeddings"]
+    shapes = {"model.shared.weight": [V, d], "final_logits_bias": [1, V]}
+    for stack, n, cross in [("encoder", cfg["encoder_layers"], False), ("decoder", cfg["decoder_layers"], True)]:
+        shapes[f"model.{stack}.embed_positions.weight"] = [P + 2, d]
+        shapes[f"model.{stack}.layernorm_embedding.weight"] = [d]
+        shapes[f"model.{stack}.layernorm_embedding.bias"] = [d]
+        for i in range(n):
+            p = f"model.{stack}.layers.{i}."
+            attns = ["self_attn."] + (["encoder_attn."] if cross else [])
+            for a in attns:
+                for proj in ["q_proj", "k_proj", "v_proj", "out_proj"]:
+                    shapes[p + a + proj + ".weight"] = [d, d]
+                    shapes[p + a + proj + ".bias"] = [d]
+            norms = ["self_attn_layer_norm", "final_layer_norm"] + (["encoder_attn_layer_norm"] if cross else [])
+            for nm in norms:
+                shapes[p + nm + ".weight"] = [d]
+                shapes[p + nm + ".bias"] = [d]
+            shapes[p + "fc1.weight"], shapes[p + "fc1.bias"] = [f, d], [f]
+            shapes[p + "fc2.weight"], shapes[p + "fc2.bias"] = [d, f], [d]
+    st = {}
+    for name, shape in shapes.items():
+        if "layer_norm.weight" in name or "layernorm_embedding.weight" in name:
+            v = 1.0 + 0.2 * torch.randn(shape, generator=gen)
+        else:
+            v = 0.2 * torch.randn(shape, generator=gen)
+        st[name] = v.to(dtype)
+    # HF files also hold the tied copies of the shared table
+    st["model.encoder.embed_tokens.weight"] = st["model.shared.weight"].clone()
+    st["model.decoder.embed_tokens.weight"] = st["model.shared.weight"].clone()
+    st["lm_head.weight"] = st["model.shared.weight"].clone()
+    return st
+
+
+def make_bart(name, cfg, dtype, src_lengths, tgt_lengths, seed):
+    gen = torch.Generator().manual_seed(seed)
+    st = bart_state(cfg, DTYPES[dtype], gen)
+    ref = {k: v.to(D) for k, v in st.items()}
+    sp, smask, sids, scu = roberta_batch(src_lengths, cfg["vocab_size"], cfg["pad_token_id"], seed + 100)
+    tp, tmask, tids, tcu = roberta_batch(tgt_lengths, cfg["vocab_size"], cfg["pad_token_id"], seed + 200)
+    with torch.no_grad():
+        memory, h = bart_forward(cfg, ref, sp, smask, tp, tmask)
+        logits = h @ ref["model.shared.weight"].t() + ref["final_logits_bias"]
+        top = logits.topk(5, -1)
+        expected = {"src_ids": sids, "src_cu": scu, "tgt_ids": tids, "tgt_cu": tcu,
+                    "memory": pack(memory, smask).float(), "hidden": pack(h, tmask).float(),
+                    "topk_logits": pack(top.values, tmask).float(),
+                    "topk_ids": pack(top.indices, tmask).to(torch.int32)}
+    d = os.path.join(OUT, name)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2, sort_keys=True)
+        f.write("\n")
+    save_safetensors(os.path.join(d, "model.safetensors"), st)
+    save_safetensors(os.path.join(d, "expected.safetensors"), expected)
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    make_llama("llama-gqa1", llama_config(
+        "llama", vocab_size=96, hidden_size=40, intermediate_size=56, num_hidden_layers=2,
+        num_attention_heads=5, num_key_value_heads=1, head_dim=12, attention_bias=False,
+        mlp_bias=False), "F32", [9, 4, 13, 1], 11)
+    make_llama("qwen2-gqa2-bf16", llama_config(
+        "qwen2", vocab_size=112, hidden_size=48, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=6, num_key_value_heads=2, rope_theta=1000000.0,
+        rope_scaling={"type": "linear", "factor": 2.0}, tie_word_embeddings=True,
+        use_sliding_window=False, sliding_window=4, max_window_layers=2,
+        torch_dtype="bfloat16"), "BF16", [7, 12, 3], 12)
+    make_llama("mistral-mha-f16", llama_config(
+        "mistral", vocab_size=GPT2_VOCAB, hidden_size=16, intermediate_size=24,
+        num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4, sliding_window=5,
+        tie_word_embeddings=True, max_position_embeddings=1024, torch_dtype="float16"),
+        "F16", [11, 3, 8], 13)
+    make_llama("llama3-scaled", llama_config(
+        "llama", vocab_size=64, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, attention_bias=True, mlp_bias=True,
+        rope_theta=500000.0, max_position_embeddings=128,
+        rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                      "high_freq_factor": 4.0, "original_max_position_embeddings": 16}),
+        "F32", [40, 17, 29], 14)
+    make_bart("bart-tiny", {
+        "model_type": "bart", "architectures": ["BartForConditionalGeneration"], "vocab_size": 70,
+        "d_model": 32, "encoder_layers": 2, "decoder_layers": 2, "encoder_attention_heads": 4,
+        "decoder_attention_heads": 4, "encoder_ffn_dim": 48, "decoder_ffn_dim": 48,
+        "activation_function": "gelu", "max_position_embeddings": 40, "scale_embedding": True,
+        "pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2, "decoder_start_token_id": 2,
+        "tie_word_embeddings": True, "normalize_before": False, "add_final_layer_norm": False},
+        "F32", [6, 11, 3], [5, 2, 9], 17)
+    make_roberta("roberta-mixed", roberta_config(
+        "roberta", vocab_size=90, hidden_size=24, num_attention_heads=3, num_hidden_layers=2,
+        intermediate_size=40, max_position_embeddings=34), "F32", "roberta.", [7, 1, 15, 4, 32], 15)
+    modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+               {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+               {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}]
+    pooling = {"word_embedding_dimension": 16, "pooling_mode_cls_token": False,
+               "pooling_mode_mean_tokens": True, "pooling_mode_max_tokens": False,
+               "pooling_mode_mean_sqrt_len_tokens": False, "pooling_mode_weightedmean_tokens": False,
+               "pooling_mode_lasttoken": False, "include_prompt": True}
+    make_roberta("xlmr-st", roberta_config(
+        "xlm-roberta", vocab_size=120, hidden_size=16, num_attention_heads=2, num_hidden_layers=2,
+        intermediate_size=32, max_position_embeddings=40), "F16", "", [9, 3, 14], 16,
+        {"modules.json": modules, "1_Pooling/config.json": pooling,
+         "sentence_bert_config.json": {"max_seq_length": 24, "do_lower_case": False},
+         "config_sentence_transformers.json": {"prompts": {"query": "query: ", "passage": "passage: "},
+                                                "default_prompt_name": None}})
+    files = {}
+    for root, _, names in os.walk(OUT):
+        for n in sorted(names):
+            p = os.path.join(root, n)
+            if n == "manifest.json" and root == OUT:
+                continue
+            with open(p, "rb") as f:
+                files[os.path.relpath(p, OUT)] = hashlib.sha256(f.read()).hexdigest()
+    manifest = {"generator": "tests/model/make_hf_fixtures.py", "torch": torch.__version__,
+                "files": dict(sorted(files.items()))}
+    with open(os.path.join(OUT, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
