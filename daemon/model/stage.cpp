@@ -3,6 +3,7 @@
 #include "host/attention_handle.hpp"
 #include "host/plugin_instance.hpp"
 #include "model/error.hpp"
+#include "model/generator.hpp"
 #include "model/heads.hpp"
 #include "model/model_dir.hpp"
 #include "model/plugin_positions.hpp"
@@ -33,6 +34,7 @@ class TransformerStage final : public pipeline::ModelStage {
  public:
   explicit TransformerStage(const pipeline::ModelStageContext& ctx)
       : model_(load_model_dir(ctx.model.path)),
+        dir_(ctx.model.path),
         output_(ctx.model.output),
         topk_(ctx.model.topk),
         source_{ctx.plugins, ctx.config_dir, ctx.source_file,
@@ -105,8 +107,22 @@ class TransformerStage final : public pipeline::ModelStage {
     return out;
   }
 
+  std::unique_ptr<pipeline::Generator> generator(
+      const pipeline::GenerateSetup& setup) const override {
+    const auto& c = model_.config();
+    if (!c.has_decoder())
+      throw ModelError(dir_.string() +
+                       ": generate: needs a decoder with an LM head; this model "
+                       "is an encoder");
+    const PositionalEncoding* p = positions_.decoder();
+    return make_generator(model_, positions_.components(attention_),
+                          p ? static_cast<uint32_t>(p->max_positions()) : 0, setup,
+                          generation_ids(c, dir_, setup));
+  }
+
  private:
   Transformer model_;
+  std::filesystem::path dir_;
   Output output_;
   uint32_t topk_;
   PluginSource source_;
