@@ -111,6 +111,7 @@ class TransformerGenerator final : public pipeline::Generator {
   }
 
   std::span<const int32_t> eos_ids() const override { return ids_.eos; }
+  bool encoder_decoder() const override { return t_.config().arch == Arch::EncoderDecoder; }
 
  private:
   struct Seq {
@@ -121,8 +122,6 @@ class TransformerGenerator final : public pipeline::Generator {
     uint64_t steps = 0;
     bool source_done = false;
   };
-
-  bool encoder_decoder() const { return t_.config().arch == Arch::EncoderDecoder; }
 
   // Decoder positions a sequence can use: its inputs plus max_new_tokens, within the table.
   uint32_t self_capacity(size_t prompt_tokens) const {

@@ -35,6 +35,8 @@ class Generator {
   virtual std::vector<GeneratedToken> step() = 0;
   // Frees a sequence's cache (finished, or failed).
   virtual void release(uint64_t doc) = 0;
+  // Whether prompts are sources of an encoder-decoder model (not continued, but conditioned on).
+  virtual bool encoder_decoder() const = 0;
   // The ids that end a sequence (the model's eos ids); the run never writes them.
   virtual std::span<const int32_t> eos_ids() const = 0;
 };
