@@ -206,6 +206,16 @@ PipelineConfig load_pipeline_config(const fs::path& file, const Overrides& overr
         read_model(m, *c.model, client);
       }
     }
+    YAML::Node generate = s.raw("generate");
+    if (generate.IsDefined() && !generate.IsNull()) {
+      Section g(doc, generate, "generate");
+      if (g.valid()) {
+        c.generate = GenerateOptions{};
+        read_generate(g, *c.generate);
+      }
+      if (!c.model)
+        s.error("generate", "expected a `model:` section too: generation needs a model");
+    }
     Section out(doc, s.raw("output"), "output");
     if (auto v = out.choice("format", {"jsonl", "bin", "npy", "megatron"}))
       c.output.format = *v == "bin"        ? OutputFormat::bin
@@ -233,9 +243,11 @@ PipelineConfig load_pipeline_config(const fs::path& file, const Overrides& overr
     }
     // An explicit format is checked here; one that comes from the output's extension is
     // checked by the same rules when the job starts (pipeline/output_format.cpp).
-    const bool has_model = model.IsDefined() && !model.IsNull();
+    const bool has_model = model.IsDefined() && !model.IsNull() && !c.generate;
     if (c.output.format) {
       const OutputFormat f = *c.output.format;
+      if (c.generate && f != OutputFormat::jsonl)
+        out.error("format", "expected jsonl: a generation pipeline writes generation jsonl");
       if (has_model && f != OutputFormat::npy)
         out.error("format", "expected npy: a pipeline with a model writes dense vectors");
       if (!has_model && f == OutputFormat::npy)

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "config/generate_options.hpp"
 #include "host/config_tree.hpp"
 #include "overrides.hpp"
 
@@ -82,6 +83,9 @@ struct PipelineConfig {
     PluginRef positional;  // plugin empty: the one the model's config.json implies
   };
   std::optional<Model> model;
+  // `generate:` (needs `model:` with a decoder): the model continues each document and the
+  // output is generation jsonl instead of model tensors.
+  std::optional<GenerateOptions> generate;
 
   struct Output {
     // Given explicitly; else the output's extension decides (pipeline/output_format.hpp).

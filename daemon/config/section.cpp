@@ -1,6 +1,8 @@
 #include "section.hpp"
 
 #include <charconv>
+#include <cmath>
+#include <sstream>
 #include <system_error>
 #include <utility>
 
@@ -115,6 +117,27 @@ std::optional<int64_t> Section::integer(std::string_view key, int64_t min, int64
     const std::string& s = v.Scalar();
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
     parsed = ec == std::errc() && end == s.data() + s.size() && !s.empty();
+  }
+  if (!parsed || out < min || out > max) {
+    error(key, "expected " + expected + ", got " + describe(v));
+    return std::nullopt;
+  }
+  return out;
+}
+
+std::optional<double> Section::number(std::string_view key, double min, double max, bool required) {
+  std::ostringstream range;
+  range << "a number in [" << min << ", " << max << "]";
+  const std::string expected = range.str();
+  auto found = value(key, required, expected.c_str());
+  if (!found) return std::nullopt;
+  const YAML::Node v = *found;
+  double out = 0;
+  bool parsed = false;
+  if (v.IsScalar()) {
+    const std::string& s = v.Scalar();
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    parsed = ec == std::errc() && end == s.data() + s.size() && !s.empty() && std::isfinite(out);
   }
   if (!parsed || out < min || out > max) {
     error(key, "expected " + expected + ", got " + describe(v));

@@ -38,6 +38,8 @@ class Section {
   std::optional<int64_t> integer(std::string_view key, int64_t min, int64_t max,
                                  bool required = false);
   std::optional<bool> boolean(std::string_view key, bool required = false);
+  // A finite number (integer or decimal) in [min, max].
+  std::optional<double> number(std::string_view key, double min, double max, bool required = false);
   std::optional<std::string> choice(std::string_view key,
                                     std::initializer_list<std::string_view> allowed,
                                     bool required = false);

@@ -3,8 +3,8 @@
 //   ids .bin + .idx   io/ids_bin_writer.cpp
 //   Megatron .bin + .idx   io/megatron_writer.cpp
 //   tensors .npy (+ .offsets.npy)   io/tensor_npy_writer.cpp
-// and the generation jsonl to come: a text writer with its own DocumentText input beside
-// DocumentIds, made by its own factory here. The pipeline makes one writer per job from its
+//   generation jsonl   io/generation_jsonl_writer.cpp (records from append_generation_record) The
+//   pipeline makes one writer per job from its
 // output config and never asks which format it is. Pipeline workers format documents into a
 // chunk's bytes in parallel (append_document is const); the one writer thread hands chunks over in
 // document order (write_chunk), then commit() writes the trailing files and the manifest, all or
@@ -95,5 +95,18 @@ int64_t append_training_ids(std::string& out, std::span<const int32_t> ids, bool
 // Model outputs: X<suffix>.npy float32 per tensor, X<suffix>.offsets.npy (int64 row offsets)
 // for per-token tensors.
 std::unique_ptr<OutputWriter> make_tensor_npy_writer(const OutputTarget& output);
+
+// One generated continuation (docs/formats.md "generation jsonl"):
+// {"text":..,"ids":[..],"finish_reason":"length"|"eos"|"stop"[,"logprobs":[..]]}, no newline.
+// `text` must be valid UTF-8.
+struct GenerationRecord {
+  std::string_view text;
+  std::span<const int32_t> ids;
+  std::string_view finish_reason;
+  const std::vector<float>* logprobs = nullptr;  // generate.logprobs: true
+};
+void append_generation_record(std::string& out, const GenerationRecord& record);
+// Generation records as JSON lines, written as the chunks' bytes.
+std::unique_ptr<OutputWriter> make_generation_jsonl_writer(const OutputTarget& output);
 
 }  // namespace qkv::io

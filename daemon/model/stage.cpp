@@ -3,6 +3,7 @@
 #include "host/attention_handle.hpp"
 #include "host/plugin_instance.hpp"
 #include "model/error.hpp"
+#include "model/generator.hpp"
 #include "model/heads.hpp"
 #include "model/model_dir.hpp"
 #include "model/plugin_positions.hpp"
@@ -59,14 +60,16 @@ class TransformerStage final : public pipeline::ModelStage {
  public:
   explicit TransformerStage(const pipeline::ModelStageContext& ctx)
       : model_(load_folder(ctx.model)),
+        dir_(ctx.model.path),
+        files_(model_folder(ctx.model)),
         output_(ctx.model.output),
         topk_(ctx.model.topk),
         source_{ctx.plugins, ctx.config_dir, ctx.source_file,
                 TensorCache::lookup(
-                    std::make_shared<TensorCache>(model_folder(ctx.model) / "model.safetensors"))},
+                    std::make_shared<TensorCache>(files_ / "model.safetensors"))},
         attention_(source_.create(QKV_KIND_ATTENTION, ctx.model.attention, "attention-flash")),
         positions_(model_, ctx.model.positional, source_),
-        folder_(read_sentence_transformers(ctx.model.path)),
+        folder_(read_sentence_transformers(files_)),
         dimensions_(ctx.model.dimensions),
         normalize_(ctx.model.normalize.value_or(folder_.normalize)) {
     const auto& c = model_.config();
@@ -147,6 +150,19 @@ class TransformerStage final : public pipeline::ModelStage {
     return out;
   }
 
+  std::unique_ptr<pipeline::Generator> generator(
+      const pipeline::GenerateSetup& setup) const override {
+    const auto& c = model_.config();
+    if (!c.has_decoder())
+      throw ModelError(dir_.string() +
+                       ": generate: needs a decoder with an LM head; this model "
+                       "is an encoder");
+    const PositionalEncoding* p = positions_.decoder();
+    return make_generator(model_, positions_.components(attention_),
+                          p ? static_cast<uint32_t>(p->max_positions()) : 0, setup,
+                          generation_ids(c, files_, setup));
+  }
+
  private:
   // An explicit pooled_* names its pooling; `pooled` takes the folder's.
   std::vector<float> pool(std::span<const float> hidden, std::span<const int32_t> cu) const {
@@ -171,6 +187,8 @@ class TransformerStage final : public pipeline::ModelStage {
   }
 
   Transformer model_;
+  std::filesystem::path dir_;    // the folder as the pipeline names it, for messages
+  std::filesystem::path files_;  // where its files are read (model_folder)
   Output output_;
   uint32_t topk_;
   PluginSource source_;

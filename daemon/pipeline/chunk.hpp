@@ -30,7 +30,15 @@ struct Chunk {
   uint64_t truncated = 0;
   std::string rejects;  // input.on_error: skip: one OUT.rejects.jsonl line per bad record
   uint64_t rejected = 0;
-  StageOutput model_out;             // model outputs, documents in order
+  StageOutput model_out;  // model outputs, documents in order
+  // Generation pipelines: each document's prompt (or source) ids and its place, for the
+  // in-order write stage to queue (pipeline/generate_documents.hpp).
+  struct Prompt {
+    uint64_t doc;
+    std::vector<int32_t> ids;
+    std::string where;
+  };
+  std::vector<Prompt> prompts;
   std::optional<std::string> error;  // the first failure, in document order
   bool cancelled = false;
   std::exception_ptr thrown;  // an exception a stage caught, rethrown in order

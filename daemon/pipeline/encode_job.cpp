@@ -9,6 +9,7 @@
 #include "io/json_fields.hpp"
 #include "io/output_writer.hpp"
 #include "io/utf8.hpp"
+#include "pipeline/generate_documents.hpp"
 #include "pipeline/job_context.hpp"
 #include "pipeline/manifest.hpp"
 #include "pipeline/output_format.hpp"
@@ -152,8 +153,9 @@ class Encoder {
       try {
         format_ = output_format_for(p_, ctx_.spec.output);
         if (is_training_format(format_)) separator_ = document_separator(p_, *ctx_.tokenizer);
-        writer_ = make_writer(p_, ctx_.open_output(inputs_), format_, separator_,
-                              ctx_.tokenizer->vocab_size());
+        writer_ = p_.generate ? io::make_generation_jsonl_writer(ctx_.open_output(inputs_))
+                              : make_writer(p_, ctx_.open_output(inputs_), format_, separator_,
+                                            ctx_.tokenizer->vocab_size());
         // Always written when skipping, so an old run's rejects never outlive it.
         if (p_.input.skip_bad_records) rejects_ = &writer_->add_companion(".rejects.jsonl");
       } catch (const JobFailed&) {
@@ -166,6 +168,7 @@ class Encoder {
     }
     JobResult result;
     result.input_bytes = input_bytes_;
+    if (p_.generate) start_generation(result, inline_job);
 
     auto read = [&](Chunk& c) { return read_chunk(c); };
     auto work = [&](Chunk& c) { encode_chunk(c); };
@@ -174,6 +177,12 @@ class Encoder {
       result.tokens += c.tokens;
       result.truncated += c.truncated + c.model_out.truncated_documents;
       if (c.rejected) write_rejects(c, result);
+      if (generation_) {
+        for (auto& pr : c.prompts) generation_->add(pr.doc, std::move(pr.ids), std::move(pr.where));
+        generation_->run(p_.batch.documents);  // decode while the next chunks are read
+        if (c.bytes_done) ctx_.progress.bytes_done = c.bytes_done;
+        return;
+      }
       if (inline_job) {
         for (auto& r : c.records) result.inline_results.push_back(std::move(r));
       } else {
@@ -184,10 +193,15 @@ class Encoder {
     };
     try {
       run_chunks(ctx_, read, work, write);
+      if (generation_) {
+        generation_->run(0);
+        result.generated_tokens = generation_->generated_tokens();
+      }
       ctx_.progress.bytes_done = input_bytes_;
       if (inline_job) return result;
       auto manifest = make_manifest(ctx_.spec, p_, inputs_, result, writer_->dtype());
-      manifest["format"] = config::to_string(format_);
+      manifest["format"] = p_.generate ? "generation-jsonl" : config::to_string(format_);
+      if (p_.generate) manifest["generated_tokens"] = result.generated_tokens;
       if (p_.input.skip_bad_records) manifest["rejected_records"] = result.rejected;
       if (is_training_format(format_))
         manifest["separator"] = separator_ ? nlohmann::json(*separator_) : nlohmann::json(nullptr);
@@ -333,7 +347,12 @@ class Encoder {
           rejected = e.what();
           break;
         }
-        if (model) {
+        if (generation_ && f == 0 && !encoder_decoder_) {
+          if (auto bad = fit_prompt(ids[f], doc_truncated)) {
+            rejected = std::move(bad);
+            break;
+          }
+        } else if (model) {
           const size_t limit = ctx_.model->max_tokens(f);
           if (limit && ids[f].size() > limit) {
             if (!p_.model->truncate) {
@@ -355,6 +374,11 @@ class Encoder {
       if (doc_truncated) ++c.truncated;
       c.tokens += static_cast<uint64_t>(doc_tokens);
       c.doc_tokens.push_back(doc_tokens);
+      if (generation_) {
+        c.prompts.push_back({c.first_doc + i, std::move(ids[0]), ctx_.where(c, i, inputs_)});
+        ids[0] = {};
+        continue;
+      }
       if (model) {
         // Start a new model batch when this document would overflow the current one.
         const size_t in_batch = batch.ids[0].size();
@@ -385,6 +409,7 @@ class Encoder {
         return;
       }
     }
+    if (generation_) return;
     if (model && !run_model(c, batch)) return;
     if (model && inline_job) inline_model_records(c);
   }
@@ -417,6 +442,58 @@ class Encoder {
     }
   }
 
+  // Generation pipelines: one job-wide run that the write stage feeds in input order.
+  void start_generation(JobResult& result, bool inline_job) {
+    GenerateSetup setup;
+    setup.options = *p_.generate;
+    const auto& tok = *ctx_.tokenizer;
+    const int32_t eos = tok.eos_id() >= 0 ? tok.eos_id() : tok.sep_id();
+    if (eos >= 0) setup.fallback_eos_ids = {eos};
+    setup.fallback_decoder_start = tok.token_id("[CLS]") >= 0 ? tok.token_id("[CLS]") : eos;
+    bos_ = tok.eos_id() >= 0 ? tok.eos_id() : tok.token_id("[CLS]");
+    std::unique_ptr<Generator> g;
+    try {
+      g = ctx_.model->generator(setup);
+    } catch (const std::exception& e) {
+      throw JobFailed(p_.file.string() + ": generate: " + e.what());
+    }
+    encoder_decoder_ = g->encoder_decoder();
+    table_ = ctx_.model->max_tokens(0);
+    auto emit = [this, &result, inline_job](uint64_t, std::string record) {
+      ctx_.progress.documents_done += 1;
+      if (inline_job) {
+        result.inline_results.push_back(std::move(record));
+        return;
+      }
+      record += '\n';
+      writer_->write_chunk({record, {}, {}});
+    };
+    generation_ = std::make_unique<GenerationRun>(p_, *ctx_.tokenizer, std::move(g), ctx_.progress,
+                                                  std::move(emit));
+  }
+
+  // A decoder prompt with BOS when asked, cut from the left so that it fits the position table
+  // with max_new_tokens (model.truncate: true), else what is wrong with it.
+  std::optional<std::string> fit_prompt(std::vector<int32_t>& ids, bool& truncated) const {
+    const auto& g = *p_.generate;
+    if (g.add_bos) {
+      if (bos_ < 0) return "generate.add_bos: the vocabulary has no BOS / end-of-text token";
+      ids.insert(ids.begin(), bos_);
+    }
+    if (ids.empty()) return "the prompt has no tokens: a decoder needs at least one to continue";
+    if (!table_) return std::nullopt;
+    const size_t room = table_ > g.max_new_tokens ? table_ - g.max_new_tokens : 1;
+    if (ids.size() <= room) return std::nullopt;
+    if (!p_.model->truncate)
+      return "has " + std::to_string(ids.size()) + " prompt tokens; with max_new_tokens " +
+             std::to_string(g.max_new_tokens) + " the model's " + std::to_string(table_) +
+             " positions take at most " + std::to_string(room) +
+             "; set model.truncate: true to cut prompts from the left";
+    ids.erase(ids.begin(), ids.end() - static_cast<std::ptrdiff_t>(room));
+    truncated = true;
+    return std::nullopt;
+  }
+
   // The writer thread: a chunk's rejected records onto OUT.rejects.jsonl, until there are more
   // than input.max_errors.
   void write_rejects(const Chunk& c, JobResult& result) {
@@ -446,9 +523,13 @@ class Encoder {
   uint64_t next_doc_ = 0;
   std::vector<std::string> record_keys_;
   config::OutputFormat format_ = config::OutputFormat::jsonl;
-  std::optional<int32_t> separator_;          // training formats only
-  std::unique_ptr<io::OutputWriter> writer_;  // none for inline jobs
-  io::AtomicFile* rejects_ = nullptr;         // OUT.rejects.jsonl (input.on_error: skip)
+  std::optional<int32_t> separator_;           // training formats only
+  std::unique_ptr<io::OutputWriter> writer_;   // none for inline jobs
+  io::AtomicFile* rejects_ = nullptr;          // OUT.rejects.jsonl (input.on_error: skip)
+  std::unique_ptr<GenerationRun> generation_;  // generation pipelines only
+  bool encoder_decoder_ = false;
+  int32_t bos_ = -1;
+  size_t table_ = 0;  // decoder positions (0: unbounded)
 };
 
 }  // namespace

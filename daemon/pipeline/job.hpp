@@ -29,6 +29,7 @@ struct JobProgress {
   std::atomic<uint64_t> documents_total{0};  // 0 while unknown
   std::atomic<uint64_t> bytes_done{0};
   std::atomic<uint64_t> bytes_total{0};
+  std::atomic<uint64_t> generated_tokens{0};  // generation pipelines: tokens written so far
 };
 
 // Set by cancel; a pipeline run polls it between chunks and stops promptly, removing temp files.
@@ -41,8 +42,9 @@ struct JobResult {
   uint64_t documents = 0;
   uint64_t tokens = 0;
   uint64_t input_bytes = 0;
-  uint64_t truncated = 0;  // documents cut to the model's position table
-  uint64_t rejected = 0;   // bad records skipped (input.on_error: skip)
+  uint64_t truncated = 0;         // documents cut to the model's position table
+  uint64_t rejected = 0;          // bad records skipped (input.on_error: skip)
+  uint64_t generated_tokens = 0;  // generation pipelines
   double seconds = 0;
   std::vector<std::string> outputs;  // files written (final names)
   // Inline jobs: one entry per text, the compact JSON of its ids (or vector).

@@ -7,10 +7,12 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "config/pipeline_config.hpp"
+#include "pipeline/generator.hpp"
 
 namespace qkv::host {
 class PluginRegistry;
@@ -42,6 +44,14 @@ struct StageOutput {
   uint64_t truncated_documents = 0;  // cut to the position table
 };
 
+// What a generation job tells the model besides its `generate:` options: ids from the tokenizer
+// for what the model's config.json does not name (eos_token_id, decoder_start_token_id).
+struct GenerateSetup {
+  config::GenerateOptions options;
+  std::vector<int32_t> fallback_eos_ids;  // e.g. GPT-2's <|endoftext|>
+  int32_t fallback_decoder_start = -1;    // encoder-decoder models only
+};
+
 class ModelStage {
  public:
   virtual ~ModelStage() = default;
@@ -50,6 +60,11 @@ class ModelStage {
   virtual size_t max_tokens(size_t field) const = 0;
   // Thread-safe: a pipeline run calls it from several pipeline workers at once.
   virtual StageOutput run(const TokenBatch& batch) const = 0;
+  // A generator for one job (thread-safe to call; the generator itself is single-threaded).
+  // Throws std::exception when the model cannot generate (an encoder).
+  virtual std::unique_ptr<Generator> generator(const GenerateSetup& /*setup*/) const {
+    throw std::runtime_error("this model stage cannot generate");
+  }
 };
 
 struct ModelStageContext {

@@ -42,6 +42,12 @@ OutputFormat output_format_for(const config::PipelineConfig& p, const fs::path& 
                     "'; use .jsonl (ids), .bin (training ids) or .npy (model outputs), or set "
                     "output.format");
   }
+  if (p.generate) {
+    if (f != OutputFormat::jsonl)
+      throw JobFailed(where + "pipeline " + p.name +
+                      " generates text, written as generation jsonl: name the output *.jsonl");
+    return f;
+  }
   const bool model = p.model.has_value();
   if (model && f != OutputFormat::npy)
     throw JobFailed(where + "pipeline " + p.name +

@@ -1,0 +1,187 @@
+#include "model/generation_step.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include "model/error.hpp"
+#include "model/kernels.hpp"
+
+namespace qkv::model {
+
+namespace {
+
+void norm(const ModelConfig& c, const Norm& n, const float* x, float* y, size_t rows) {
+  norm_rows(c.norm, x, y, rows, c.d_model, c.d_model, c.d_model, n.gamma.data(),
+            n.beta.empty() ? nullptr : n.beta.data(), c.norm_eps);
+}
+
+// Attention of `q` rows (packed by cu_q) over per-sequence caches.
+void cached_attention(const ModelConfig& c, const Attention& att, const float* q, size_t q_stride,
+                      std::span<const int32_t> cu_q, std::span<const int32_t> cu_k,
+                      const std::vector<const float*>& k, const std::vector<const float*>& v,
+                      bool causal, float* out) {
+  const std::vector<size_t> strides(k.size(), c.d_model);
+  qkv_attention_args a{};
+  a.struct_size = sizeof a;
+  a.batch = static_cast<uint32_t>(k.size());
+  a.heads_q = a.heads_kv = c.heads;
+  a.head_dim = c.head_dim();
+  a.mask = causal ? QKV_MASK_CAUSAL : QKV_MASK_NONE;
+  a.cu_seqlens_q = cu_q.data();
+  a.cu_seqlens_k = cu_k.data();
+  a.q = q;
+  a.q_stride = q_stride;
+  a.k = k.front();  // ignored with k_seqs set
+  a.v = v.front();
+  a.k_stride = a.v_stride = c.d_model;
+  a.k_seqs = k.data();
+  a.v_seqs = v.data();
+  a.k_seq_strides = strides.data();
+  a.v_seq_strides = strides.data();
+  a.out = out;
+  a.out_stride = c.d_model;
+  att.forward(a);
+}
+
+}  // namespace
+
+std::vector<float> decode_with_cache(const Transformer& t, const Components& b,
+                                     std::span<SequenceCache* const> seqs, Packed fresh,
+                                     const CacheFaults& faults) {
+  const auto& c = t.config();
+  const auto& st = t.weights().decoder;
+  const size_t d = c.d_model, B = seqs.size(), T = fresh.ids.size();
+  const GemmKernel gk = t.gemm_kernel();
+  if (!b.attention) throw ModelError("no attention given");
+  if (fresh.cu_seqlens.size() != B + 1 || T == 0)
+    throw ModelError("decode step: the new rows do not match the sequences");
+  const PositionalEncoding* pos = b.faults.drop_positions ? nullptr : b.decoder_positions;
+
+  std::vector<int32_t> positions(T), cu_k(B + 1, 0), cu_x(B + 1, 0);
+  for (size_t s = 0; s < B; ++s) {
+    const int32_t n = fresh.cu_seqlens[s + 1] - fresh.cu_seqlens[s];
+    if (n <= 0 || seqs[s]->length() + uint32_t(n) > seqs[s]->capacity())
+      throw ModelError("decode step: sequence " + std::to_string(s) +
+                       " has no new rows or no room in its cache");
+    for (int32_t i = 0; i < n; ++i)
+      positions[fresh.cu_seqlens[s] + i] = static_cast<int32_t>(seqs[s]->length()) + i;
+    cu_k[s + 1] = cu_k[s] + static_cast<int32_t>(seqs[s]->length()) + n;
+    cu_x[s + 1] = cu_x[s] + static_cast<int32_t>(seqs[s]->cross_length());
+  }
+
+  // Embeddings (as Transformer::run_stack).
+  std::vector<float> x(T * d);
+  for (size_t r = 0; r < T; ++r) {
+    const int32_t id = fresh.ids[r];
+    if (id < 0 || static_cast<uint32_t>(id) >= c.vocab_size)
+      throw ModelError("token id " + std::to_string(id) + " is outside the model's vocabulary of " +
+                       std::to_string(c.vocab_size));
+    const float* e = st.tokens.data() + size_t(id) * d;
+    for (size_t i = 0; i < d; ++i) x[r * d + i] = e[i] * c.embed_scale;
+    if (!st.type0.empty()) add_into(x.data() + r * d, st.type0.data(), d);
+  }
+  if (pos && !pos->rotary()) pos->add(x.data(), c.d_model, d, positions);
+  if (c.embed_norm) norm(c, st.embed_norm, x.data(), x.data(), T);
+
+  std::vector<float> h(T * d), o(T * d), qkv(T * 3 * d), ctx(T * d), ffn(T * c.ffn_dim);
+  std::vector<const float*> k(B), v(B);
+  for (uint32_t l = 0; l < st.layers.size(); ++l) {
+    const LayerWeights& L = st.layers[l];
+    const float* in = x.data();
+    if (c.pre_norm) {
+      norm(c, L.self_norm, x.data(), h.data(), T);
+      in = h.data();
+    }
+    apply_linear(gk, L.qkv, in, T, d, qkv.data(), 3 * d);
+    if (pos && pos->rotary()) pos->rotate(qkv.data(), 2 * c.heads, c.head_dim(), 3 * d, positions);
+    for (size_t s = 0; s < B; ++s) {
+      SequenceCache& cache = *seqs[s];
+      const bool step = cache.length() > 0;
+      for (int32_t r = fresh.cu_seqlens[s]; r < fresh.cu_seqlens[s + 1]; ++r) {
+        const size_t at = (cache.length() + size_t(r - fresh.cu_seqlens[s])) * d;
+        if (faults.drop_step_keys && step) {
+          std::fill_n(cache.keys(l) + at, d, 0.0f);
+          std::fill_n(cache.values(l) + at, d, 0.0f);
+          continue;
+        }
+        std::copy_n(qkv.data() + size_t(r) * 3 * d + d, d, cache.keys(l) + at);
+        std::copy_n(qkv.data() + size_t(r) * 3 * d + 2 * d, d, cache.values(l) + at);
+      }
+      k[s] = cache.keys(l);
+      v[s] = cache.values(l);
+    }
+    cached_attention(c, *b.attention, qkv.data(), 3 * d, fresh.cu_seqlens, cu_k, k, v, true,
+                     ctx.data());
+    apply_linear(gk, L.self_out, ctx.data(), T, d, o.data(), d);
+    add_into(x.data(), o.data(), T * d);
+    if (!c.pre_norm) norm(c, L.self_norm, x.data(), x.data(), T);
+
+    if (L.cross) {
+      in = x.data();
+      if (c.pre_norm) {
+        norm(c, L.cross_norm, x.data(), h.data(), T);
+        in = h.data();
+      }
+      apply_linear(gk, L.cross_q, in, T, d, qkv.data(), d);
+      for (size_t s = 0; s < B; ++s) {
+        if (seqs[s]->cross_length() == 0)
+          throw ModelError("decode step: an encoder-decoder sequence without its source");
+        k[s] = seqs[s]->cross_keys(l);
+        v[s] = seqs[s]->cross_values(l);
+      }
+      cached_attention(c, *b.attention, qkv.data(), d, fresh.cu_seqlens, cu_x, k, v, false,
+                       ctx.data());
+      apply_linear(gk, L.cross_out, ctx.data(), T, d, o.data(), d);
+      add_into(x.data(), o.data(), T * d);
+      if (!c.pre_norm) norm(c, L.cross_norm, x.data(), x.data(), T);
+    }
+
+    in = x.data();
+    if (c.pre_norm) {
+      norm(c, L.ffn_norm, x.data(), h.data(), T);
+      in = h.data();
+    }
+    apply_linear(gk, L.ffn_up, in, T, d, ffn.data(), c.ffn_dim);
+    activate(c.activation, ffn.data(), ffn.size());
+    apply_linear(gk, L.ffn_down, ffn.data(), T, c.ffn_dim, o.data(), d);
+    add_into(x.data(), o.data(), T * d);
+    if (!c.pre_norm) norm(c, L.ffn_norm, x.data(), x.data(), T);
+  }
+  for (size_t s = 0; s < B; ++s)
+    seqs[s]->advance(static_cast<uint32_t>(fresh.cu_seqlens[s + 1] - fresh.cu_seqlens[s]));
+
+  // Only the last row of each sequence is read off (the next-token position).
+  std::vector<float> last(B * d);
+  for (size_t s = 0; s < B; ++s)
+    std::copy_n(x.data() + size_t(fresh.cu_seqlens[s + 1] - 1) * d, d, last.data() + s * d);
+  if (c.final_norm) norm(c, st.final_norm, last.data(), last.data(), B);
+  return last;
+}
+
+void fill_cross_cache(const Transformer& t, const Components& b,
+                      std::span<SequenceCache* const> seqs, Packed sources) {
+  const auto& c = t.config();
+  const size_t d = c.d_model;
+  if (sources.cu_seqlens.size() != seqs.size() + 1)
+    throw ModelError("cross cache: the sources do not match the sequences");
+  const std::vector<float> memory = t.encode(sources, b);
+  const auto& layers = t.weights().decoder.layers;
+  std::vector<float> kv;
+  for (size_t s = 0; s < seqs.size(); ++s) {
+    const int32_t s0 = sources.cu_seqlens[s], n = sources.cu_seqlens[s + 1] - s0;
+    seqs[s]->reserve_cross(static_cast<uint32_t>(n));
+    if (n == 0) continue;
+    kv.resize(size_t(n) * 2 * d);
+    for (uint32_t l = 0; l < layers.size(); ++l) {
+      if (!layers[l].cross) continue;
+      apply_linear(t.gemm_kernel(), layers[l].cross_kv, memory.data() + size_t(s0) * d, n, d,
+                   kv.data(), 2 * d);
+      for (int32_t r = 0; r < n; ++r) {
+        std::copy_n(kv.data() + size_t(r) * 2 * d, d, seqs[s]->cross_keys(l) + size_t(r) * d);
+        std::copy_n(kv.data() + size_t(r) * 2 * d + d, d, seqs[s]->cross_values(l) + size_t(r) * d);
+      }
+    }
+  }
+}
+
+}  // namespace qkv::model

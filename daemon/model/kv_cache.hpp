@@ -1,0 +1,43 @@
+// One sequence's KV cache for generation: the keys and values of every decoder layer for each
+// position decoded so far (self-attention), and for encoder-decoder models the cross-attention
+// keys and values over its source, computed once. Sized once for the whole generation
+// (prompt + max_new_tokens), so a step appends in place and no cache is ever copied.
+// Attention reads it through the ABI 1.1 per-sequence fields (k_seqs / v_seqs,
+// sdk/include/qkv/abi.h) with row stride d_model.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace qkv::model {
+
+class SequenceCache {
+ public:
+  SequenceCache(uint32_t layers, uint32_t d_model, uint32_t capacity);
+
+  uint32_t capacity() const { return capacity_; }
+  uint32_t length() const { return length_; }  // positions stored
+  void advance(uint32_t n) { length_ += n; }
+
+  // [capacity, d_model] rows of layer `layer`.
+  float* keys(uint32_t layer) { return self_.data() + (2 * size_t(layer)) * capacity_ * d_; }
+  float* values(uint32_t layer) { return keys(layer) + size_t(capacity_) * d_; }
+
+  // Cross-attention keys/values over a source of `tokens` rows ([tokens, d_model] per layer).
+  void reserve_cross(uint32_t tokens);
+  uint32_t cross_length() const { return cross_len_; }
+  float* cross_keys(uint32_t layer) {
+    return cross_.data() + (2 * size_t(layer)) * cross_len_ * d_;
+  }
+  float* cross_values(uint32_t layer) { return cross_keys(layer) + size_t(cross_len_) * d_; }
+
+  // Cache tokens held (what generate.max_cache_tokens counts).
+  uint64_t tokens() const { return uint64_t(capacity_) + cross_len_; }
+
+ private:
+  uint32_t layers_, d_, capacity_, length_ = 0, cross_len_ = 0;
+  std::vector<float> self_, cross_;
+};
+
+}  // namespace qkv::model

@@ -1,0 +1,156 @@
+#!/usr/bin/python3
+"""Greedy-generation references for the model runtime's generator (daemon/model/generator.cpp).
+Run with Debian's python3 (torch 1.13; there is no transformers package in Debian, so the
+decoding loop is written here from its definition: at every step the whole sequence is run
+again, without any cache, in float64, and the argmax is appended).
+
+Reads the committed tiny models (tests/model/fixtures/{gpt2-tiny,qkv-decoder}: F16 and F32
+weights) and writes fixtures/generate/greedy.json: per model, prompts of random ids and the ids
+greedy decoding appends. Where the top-2 margin of the float64 logits is below 1e-3 the
+reference stops for that prompt (a float32 runtime may rightly pick either token there);
+`ambiguous` counts those prompts.
+"""
+import json
+import math
+import os
+import struct
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIX = os.path.join(HERE, "fixtures")
+MARGIN = 1e-3
+NEW_TOKENS = 16
+
+
+def load_safetensors(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for name, e in header.items():
+        if name == "__metadata__":
+            continue
+        a, b = e["data_offsets"]
+        raw = data[a:b]
+        if e["dtype"] == "F32":
+            t = torch.from_numpy(np.frombuffer(raw, dtype=np.float32).copy())
+        elif e["dtype"] == "F16":
+            t = torch.from_numpy(np.frombuffer(raw, dtype=np.float16).astype(np.float32))
+        elif e["dtype"] == "BF16":
+            t = torch.from_numpy(np.frombuffer(raw, dtype=np.int16).copy()).view(torch.bfloat16).float()
+        else:
+            raise ValueError(e["dtype"])
+        out[name] = t.reshape(e["shape"]).double()
+    return out
+
+
+def attention(q, k, v, heads):
+    """Causal softmax(q k^T / sqrt(hd)) v over one sequence [L, d]."""
+    L, d = q.shape
+    hd = d // heads
+    q = q.view(L, heads, hd).transpose(0, 1)
+    k = k.view(L, heads, hd).transpose(0, 1)
+    v = v.view(L, heads, hd).transpose(0, 1)
+    s = q @ k.transpose(-1, -2) / math.sqrt(hd)
+    s = s.masked_fill(torch.ones(L, L, dtype=torch.bool).triu(1), float("-inf"))
+    return (torch.softmax(s, -1) @ v).transpose(0, 1).reshape(L, d)
+
+
+def layer_norm(x, w, b, eps):
+    return F.layer_norm(x, (x.shape[-1],), w, b, eps)
+
+
+def rms_norm(x, w, eps):
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
+
+
+def rope(x, heads, base):
+    """NeoX half-split rotation of [L, heads*hd]."""
+    L, d = x.shape
+    hd = d // heads
+    half = hd // 2
+    ang = torch.arange(L, dtype=torch.float64)[:, None] * base ** (
+        -2.0 * torch.arange(half, dtype=torch.float64) / hd)
+    c, s = torch.cos(ang)[:, None, :], torch.sin(ang)[:, None, :]
+    x = x.view(L, heads, hd)
+    a, b = x[..., :half], x[..., half:]
+    return torch.cat([a * c - b * s, b * c + a * s], -1).reshape(L, d)
+
+
+def gpt2_logits(w, cfg, ids):
+    H, eps = cfg["n_head"], cfg["layer_norm_epsilon"]
+    x = w["wte.weight"][ids] + w["wpe.weight"][torch.arange(len(ids))]
+    for i in range(cfg["n_layer"]):
+        p = "h.%d." % i
+        a = layer_norm(x, w[p + "ln_1.weight"], w[p + "ln_1.bias"], eps)
+        q, k, v = (a @ w[p + "attn.c_attn.weight"] + w[p + "attn.c_attn.bias"]).chunk(3, -1)
+        x = x + attention(q, k, v, H) @ w[p + "attn.c_proj.weight"] + w[p + "attn.c_proj.bias"]
+        m = layer_norm(x, w[p + "ln_2.weight"], w[p + "ln_2.bias"], eps)
+        f = F.gelu(m @ w[p + "mlp.c_fc.weight"] + w[p + "mlp.c_fc.bias"], approximate="tanh")
+        x = x + f @ w[p + "mlp.c_proj.weight"] + w[p + "mlp.c_proj.bias"]
+    x = layer_norm(x, w["ln_f.weight"], w["ln_f.bias"], eps)
+    return x[-1] @ w["wte.weight"].T
+
+
+def qkv_decoder_logits(w, cfg, ids):
+    H, eps, base = cfg["num_heads"], cfg["norm_eps"], cfg["rope_base"]
+    x = w["decoder.embed_tokens.weight"][ids]
+    for i in range(cfg["decoder_layers"]):
+        p = "decoder.layers.%d." % i
+        a = rms_norm(x, w[p + "norm1.weight"], eps)
+        q, k, v = (a @ w[p + "self_attn.in_proj_weight"].T + w[p + "self_attn.in_proj_bias"]).chunk(3, -1)
+        o = attention(rope(q, H, base), rope(k, H, base), v, H)
+        x = x + o @ w[p + "self_attn.out_proj.weight"].T + w[p + "self_attn.out_proj.bias"]
+        m = rms_norm(x, w[p + "norm2.weight"], eps)
+        f = F.gelu(m @ w[p + "linear1.weight"].T + w[p + "linear1.bias"], approximate="tanh")
+        x = x + f @ w[p + "linear2.weight"].T + w[p + "linear2.bias"]
+    x = rms_norm(x, w["decoder.norm.weight"], eps)
+    return x[-1] @ w["lm_head.weight"].T
+
+
+def greedy(logits_fn, prompt, new_tokens):
+    ids, out = list(prompt), []
+    for _ in range(new_tokens):
+        l = logits_fn(torch.tensor(ids))
+        top = torch.topk(l, 2)
+        if float(top.values[0] - top.values[1]) < MARGIN:
+            return out, True
+        out.append(int(top.indices[0]))
+        ids.append(out[-1])
+    return out, False
+
+
+def make(name, logits_fn, lengths, seed):
+    d = os.path.join(FIX, name)
+    with open(os.path.join(d, "config.json")) as f:
+        cfg = json.load(f)
+    w = load_safetensors(os.path.join(d, "model.safetensors"))
+    g = torch.Generator().manual_seed(seed)
+    V = cfg["vocab_size"]
+    cases, ambiguous = [], 0
+    for n in lengths:
+        prompt = torch.randint(0, V, (n,), generator=g).tolist()
+        ids, stopped = greedy(lambda x: logits_fn(w, cfg, x), prompt, NEW_TOKENS)
+        ambiguous += stopped
+        cases.append({"prompt": prompt, "ids": ids, "stopped_at_small_margin": stopped})
+    return {"model": name, "max_new_tokens": NEW_TOKENS, "margin": MARGIN,
+            "ambiguous": ambiguous, "cases": cases}
+
+
+def main():
+    torch.set_num_threads(1)
+    out = {"generator": "tests/model/make_generation_fixtures.py", "torch": torch.__version__,
+           "models": [make("gpt2-tiny", gpt2_logits, [1, 5, 12, 3, 20, 7, 2, 9], 11),
+                      make("qkv-decoder", qkv_decoder_logits, [1, 4, 13, 6, 25, 2, 9, 17], 12)]}
+    os.makedirs(os.path.join(FIX, "generate"), exist_ok=True)
+    with open(os.path.join(FIX, "generate", "greedy.json"), "w") as f:
+        json.dump(out, f, indent=1)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
