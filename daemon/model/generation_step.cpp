@@ -5,6 +5,7 @@
 
 #include "model/error.hpp"
 #include "model/kernels.hpp"
+#include "model/swiglu.hpp"
 
 namespace qkv::model {
 
@@ -15,31 +16,45 @@ void norm(const ModelConfig& c, const Norm& n, const float* x, float* y, size_t 
             n.beta.empty() ? nullptr : n.beta.data(), c.norm_eps);
 }
 
-// Attention of `q` rows (packed by cu_q) over per-sequence caches.
-void cached_attention(const ModelConfig& c, const Attention& att, const float* q, size_t q_stride,
+// The heads of one attention call: self-attention may share key/value heads (GQA); cross
+// attention has as many as queries.
+struct HeadShape {
+  uint32_t heads_q, heads_kv, head_dim;
+  size_t kv_width() const { return size_t(heads_kv) * head_dim; }
+  size_t q_width() const { return size_t(heads_q) * head_dim; }
+};
+
+// Attention of `q` rows (packed by cu_q) over per-sequence caches. `window` > 0: the causal
+// sliding window (bottom-right aligned, so the new rows sit at the end of their cache).
+void cached_attention(const HeadShape& hs, const Attention& att, const float* q, size_t q_stride,
                       std::span<const int32_t> cu_q, std::span<const int32_t> cu_k,
                       const std::vector<const float*>& k, const std::vector<const float*>& v,
-                      bool causal, float* out) {
-  const std::vector<size_t> strides(k.size(), c.d_model);
+                      bool causal, uint32_t window, float* out) {
+  const std::vector<size_t> strides(k.size(), hs.kv_width());
   qkv_attention_args a{};
   a.struct_size = sizeof a;
   a.batch = static_cast<uint32_t>(k.size());
-  a.heads_q = a.heads_kv = c.heads;
-  a.head_dim = c.head_dim();
+  a.heads_q = hs.heads_q;
+  a.heads_kv = hs.heads_kv;
+  a.head_dim = hs.head_dim;
   a.mask = causal ? QKV_MASK_CAUSAL : QKV_MASK_NONE;
+  if (causal && window != 0) {
+    a.mask = QKV_MASK_SLIDING_WINDOW;
+    a.window = window;
+  }
   a.cu_seqlens_q = cu_q.data();
   a.cu_seqlens_k = cu_k.data();
   a.q = q;
   a.q_stride = q_stride;
   a.k = k.front();  // ignored with k_seqs set
   a.v = v.front();
-  a.k_stride = a.v_stride = c.d_model;
+  a.k_stride = a.v_stride = hs.kv_width();
   a.k_seqs = k.data();
   a.v_seqs = v.data();
   a.k_seq_strides = strides.data();
   a.v_seq_strides = strides.data();
   a.out = out;
-  a.out_stride = c.d_model;
+  a.out_stride = hs.q_width();
   att.forward(a);
 }
 
@@ -83,7 +98,12 @@ std::vector<float> decode_with_cache(const Transformer& t, const Components& b,
   if (pos && !pos->rotary()) pos->add(x.data(), c.d_model, d, positions);
   if (c.embed_norm) norm(c, st.embed_norm, x.data(), x.data(), T);
 
-  std::vector<float> h(T * d), o(T * d), qkv(T * 3 * d), ctx(T * d), ffn(T * c.ffn_dim);
+  // q | k | v widths (as Transformer::self_attention): GQA and head_dim != d / heads.
+  const HeadShape self{c.heads, c.kv_head_count(), c.head_dim()};
+  const HeadShape cross{c.heads, c.heads, c.head_dim()};
+  const size_t qw = self.q_width(), kvw = self.kv_width(), row = qw + 2 * kvw;
+  std::vector<float> h(T * d), o(T * d), qkv(T * std::max(row, d)), ctx(T * std::max(qw, d)),
+      ffn(T * c.ffn_dim), gate_up;
   std::vector<const float*> k(B), v(B);
   for (uint32_t l = 0; l < st.layers.size(); ++l) {
     const LayerWeights& L = st.layers[l];
@@ -92,27 +112,28 @@ std::vector<float> decode_with_cache(const Transformer& t, const Components& b,
       norm(c, L.self_norm, x.data(), h.data(), T);
       in = h.data();
     }
-    apply_linear(gk, L.qkv, in, T, d, qkv.data(), 3 * d);
-    if (pos && pos->rotary()) pos->rotate(qkv.data(), 2 * c.heads, c.head_dim(), 3 * d, positions);
+    apply_linear(gk, L.qkv, in, T, d, qkv.data(), row);
+    if (pos && pos->rotary())
+      pos->rotate(qkv.data(), c.heads + c.kv_head_count(), c.head_dim(), row, positions);
     for (size_t s = 0; s < B; ++s) {
       SequenceCache& cache = *seqs[s];
       const bool step = cache.length() > 0;
       for (int32_t r = fresh.cu_seqlens[s]; r < fresh.cu_seqlens[s + 1]; ++r) {
-        const size_t at = (cache.length() + size_t(r - fresh.cu_seqlens[s])) * d;
+        const size_t at = (cache.length() + size_t(r - fresh.cu_seqlens[s])) * kvw;
         if (faults.drop_step_keys && step) {
-          std::fill_n(cache.keys(l) + at, d, 0.0f);
-          std::fill_n(cache.values(l) + at, d, 0.0f);
+          std::fill_n(cache.keys(l) + at, kvw, 0.0f);
+          std::fill_n(cache.values(l) + at, kvw, 0.0f);
           continue;
         }
-        std::copy_n(qkv.data() + size_t(r) * 3 * d + d, d, cache.keys(l) + at);
-        std::copy_n(qkv.data() + size_t(r) * 3 * d + 2 * d, d, cache.values(l) + at);
+        std::copy_n(qkv.data() + size_t(r) * row + qw, kvw, cache.keys(l) + at);
+        std::copy_n(qkv.data() + size_t(r) * row + qw + kvw, kvw, cache.values(l) + at);
       }
       k[s] = cache.keys(l);
       v[s] = cache.values(l);
     }
-    cached_attention(c, *b.attention, qkv.data(), 3 * d, fresh.cu_seqlens, cu_k, k, v, true,
-                     ctx.data());
-    apply_linear(gk, L.self_out, ctx.data(), T, d, o.data(), d);
+    cached_attention(self, *b.attention, qkv.data(), row, fresh.cu_seqlens, cu_k, k, v, true,
+                     L.window, ctx.data());
+    apply_linear(gk, L.self_out, ctx.data(), T, qw, o.data(), d);
     add_into(x.data(), o.data(), T * d);
     if (!c.pre_norm) norm(c, L.self_norm, x.data(), x.data(), T);
 
@@ -129,7 +150,7 @@ std::vector<float> decode_with_cache(const Transformer& t, const Components& b,
         k[s] = seqs[s]->cross_keys(l);
         v[s] = seqs[s]->cross_values(l);
       }
-      cached_attention(c, *b.attention, qkv.data(), d, fresh.cu_seqlens, cu_x, k, v, false,
+      cached_attention(cross, *b.attention, qkv.data(), d, fresh.cu_seqlens, cu_x, k, v, false, 0,
                        ctx.data());
       apply_linear(gk, L.cross_out, ctx.data(), T, d, o.data(), d);
       add_into(x.data(), o.data(), T * d);
@@ -141,8 +162,14 @@ std::vector<float> decode_with_cache(const Transformer& t, const Components& b,
       norm(c, L.ffn_norm, x.data(), h.data(), T);
       in = h.data();
     }
-    apply_linear(gk, L.ffn_up, in, T, d, ffn.data(), c.ffn_dim);
-    activate(c.activation, ffn.data(), ffn.size());
+    if (c.ffn == Ffn::SwiGlu) {  // as Transformer::run_stack
+      gate_up.resize(T * 2 * c.ffn_dim);
+      apply_linear(gk, L.ffn_up, in, T, d, gate_up.data(), 2 * c.ffn_dim);
+      swiglu_rows(gate_up.data(), ffn.data(), T, c.ffn_dim);
+    } else {
+      apply_linear(gk, L.ffn_up, in, T, d, ffn.data(), c.ffn_dim);
+      activate(c.activation, ffn.data(), ffn.size());
+    }
     apply_linear(gk, L.ffn_down, ffn.data(), T, c.ffn_dim, o.data(), d);
     add_into(x.data(), o.data(), T * d);
     if (!c.pre_norm) norm(c, L.ffn_norm, x.data(), x.data(), T);
