@@ -18,8 +18,9 @@ class UsageError : public std::runtime_error {
 };
 
 // The request of a command (`submit`, `status`, `wait`, `cancel`, `list`, `stats`, `reload`,
-// `health`, `run`, `plugins`, `pipelines`). Paths become absolute, a pipeline that looks like a path too; `run` takes
-// its texts from `o.texts` (the caller reads stdin first). Throws UsageError.
+// `health`, `run`, `plugins`, `pipelines`). Paths become absolute, a pipeline that looks like
+// a path too; `run` takes its texts from `o.texts` (the caller reads stdin first). Throws
+// UsageError.
 protocol::RequestBody build_request(std::string_view command, const Options& o);
 
 }  // namespace qkv::ctl

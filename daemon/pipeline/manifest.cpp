@@ -26,7 +26,13 @@ nlohmann::json make_manifest(const JobSpec& spec, const config::PipelineConfig& 
   m["format_version"] = kFormatVersion;
   if (!spec.id.empty()) m["job_id"] = spec.id;
   m["spec_sha256"] = spec_sha256(spec);
+  m["qkv_version"] = QKV_VERSION;
   m["pipeline"] = pipeline.name;
+  // The --set overrides in their order (a later one of a key wins), as given.
+  nlohmann::json set = nlohmann::json::array();
+  for (const auto& [k, v] : spec.overrides) set.push_back({{"key", k}, {"value", v}});
+  m["set"] = std::move(set);
+  m["tokenizer"] = {{"plugin", pipeline.tokenizer.plugin}};
   m["direction"] = decode ? "decode" : "encode";
   m["inputs"] = std::move(in);
   m["documents"] = result.documents;

@@ -19,6 +19,7 @@ std::string spec_sha256(const JobSpec& spec);
 
 // The manifest's `job_id` (the spec's id; absent for qkvd run) and `spec_sha256` (spec_sha256)
 // let recovery tell a finished job's outputs from a half-done or foreign one (jobs/spool.cpp).
+// `qkv_version`, `set` (the overrides) and `tokenizer.plugin` say what produced the outputs.
 nlohmann::json make_manifest(const JobSpec& spec, const config::PipelineConfig& pipeline,
                              const std::vector<io::InputFile>& inputs, const JobResult& result,
                              const std::string& dtype, bool decode = false);

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <iostream>
+#include <set>
 #include <thread>
 
 #include "crash/crash_log.hpp"
@@ -89,6 +90,9 @@ struct DaemonService::Impl {
   // Health and the inventory ops answer from what this load found until the next one.
   void loaded(RunnerBundle& b) {
     problems.set("pipelines", b.problems);
+    std::set<std::string> names;
+    for (const auto& p : b.pipelines_view) names.insert(p.value("name", ""));
+    metrics.set_known_pipelines(std::move(names));
     backend->set_inventory(std::move(b.plugins_view), std::move(b.pipelines_view));
   }
 

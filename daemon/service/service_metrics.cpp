@@ -42,8 +42,14 @@ std::string number(double v) {
 ServiceMetrics::PerPipeline::PerPipeline()
     : job_seconds(kJobBounds), inline_seconds(kInlineBounds) {}
 
+void ServiceMetrics::set_known_pipelines(std::set<std::string> names) {
+  std::lock_guard lock(mutex_);
+  known_ = std::move(names);
+}
+
 ServiceMetrics::PerPipeline& ServiceMetrics::of(const std::string& pipeline) {
-  return pipelines_.try_emplace(pipeline).first->second;
+  return pipelines_.try_emplace(known_.count(pipeline) ? pipeline : std::string("other"))
+      .first->second;
 }
 
 void ServiceMetrics::job_ended(const jobs::JobRecord& job) {

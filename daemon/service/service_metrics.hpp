@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,9 @@ class ServiceMetrics {
   void job_ended(const jobs::JobRecord& job);
   void inline_ended(const std::string& pipeline, double seconds, bool ok, uint64_t documents,
                     uint64_t tokens, uint64_t bytes);
+  // The pipelines of the last load: only these are label values; any other name (a pipeline
+  // file a client named, a typo) counts as "other", so no path shows and labels stay few.
+  void set_known_pipelines(std::set<std::string> names);
   // The Prometheus text exposition (format 0.0.4).
   std::string render(const MetricsSnapshot& now) const;
 
@@ -44,6 +48,7 @@ class ServiceMetrics {
     PerPipeline();
   };
   PerPipeline& of(const std::string& pipeline);  // with mutex_ held
+  std::set<std::string> known_;
 
   mutable std::mutex mutex_;
   std::map<std::string, PerPipeline> pipelines_;

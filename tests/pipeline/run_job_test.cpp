@@ -243,6 +243,10 @@ TEST_F(RunJob, BinAndIdxReadBackIndependently) {
   auto m = nlohmann::json::parse(slurp(dir_ / "t.manifest.json"));
   EXPECT_EQ(m["dtype"], "uint16");
   ASSERT_EQ(m["outputs"].size(), 2u);
+  // What produced it: the qkv version, the overrides as given, the tokenizer plugin.
+  EXPECT_EQ(m["qkv_version"], QKV_TEST_VERSION);
+  EXPECT_EQ(m["set"], nlohmann::json::parse(R"([{"key":"output.format","value":"bin"}])"));
+  EXPECT_TRUE(m["tokenizer"]["plugin"].is_string());
 
   // Over 65536 ids: uint32.
   tokenizer_ = std::make_shared<ByteTokenizer>(70000, 65000);
