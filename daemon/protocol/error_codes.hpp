@@ -42,13 +42,31 @@ inline constexpr std::string_view reload_failed = "reload_failed";
 inline constexpr std::string_view internal = "internal";
 
 // Every code above, in the order of the table in docs/protocol.md.
-inline constexpr std::array all = {
-    bad_json,          bad_request,       unknown_op,           unsupported_version,
-    request_too_large, idle_timeout,      too_many_connections, too_many_texts,
-    unauthenticated,   permission_denied, queue_full,           shutting_down,
-    queue_unavailable, not_found,         path_denied,          output_exists,
-    input_too_large,   pipeline_error,    plugin_error,         job_failed,
-    timeout,           cancelled,         suspect,              lease_lost,
-    reload_failed,     internal};
+inline constexpr std::array all = {bad_json,
+                                   bad_request,
+                                   unknown_op,
+                                   unsupported_version,
+                                   request_too_large,
+                                   idle_timeout,
+                                   too_many_connections,
+                                   too_many_texts,
+                                   unauthenticated,
+                                   permission_denied,
+                                   queue_full,
+                                   shutting_down,
+                                   queue_unavailable,
+                                   not_found,
+                                   path_denied,
+                                   output_exists,
+                                   input_too_large,
+                                   pipeline_error,
+                                   plugin_error,
+                                   job_failed,
+                                   timeout,
+                                   cancelled,
+                                   suspect,
+                                   lease_lost,
+                                   reload_failed,
+                                   internal};
 
 }  // namespace qkv::protocol::code

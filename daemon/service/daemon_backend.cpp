@@ -200,10 +200,12 @@ void DaemonBackend::status(server::Request& r, const Who& who,
                            std::shared_ptr<server::Reply> reply) {
   const std::string& id = std::get<protocol::StatusRequest>(r.body).id;
   if (!permitted(who, id, "see", r.tag, *reply)) return;
-  if (auto job = ctx_.scheduler.find(id))
-    return reply->done(ok_line({{"job", jobs::job_view(*job)}}, r.tag));
-  if (ctx_.redis && jobs::redis::RedisSource::is_redis_id(id))
+  auto job = ctx_.scheduler.find(id);
+  // A Redis job that ended here may have been ended by another worker (lease_lost): Redis
+  // has the one recorded end.
+  if (ctx_.redis && jobs::redis::RedisSource::is_redis_id(id) && (!job || job->outcome()))
     return status_redis(id, who, r.tag, std::move(reply), false, 0);
+  if (job) return reply->done(ok_line({{"job", jobs::job_view(*job)}}, r.tag));
   if (auto report = ctx_.spool.spool().find_report(id))
     return reply->done(ok_line({{"job", *report}}, r.tag));
   if (jobs::valid_job_id(id) && std::filesystem::exists(ctx_.spool.spool().incoming(id + ".json")))
@@ -218,7 +220,7 @@ void DaemonBackend::wait(server::Request& r, const Who& who, std::shared_ptr<ser
   const auto& req = std::get<protocol::WaitRequest>(r.body);
   if (!permitted(who, req.id, "wait on", r.tag, *reply)) return;
   auto job = ctx_.scheduler.find(req.id);
-  if (!job && ctx_.redis && jobs::redis::RedisSource::is_redis_id(req.id))
+  if (ctx_.redis && jobs::redis::RedisSource::is_redis_id(req.id) && (!job || job->outcome()))
     return status_redis(req.id, who, r.tag, std::move(reply), true,
                         std::max<unsigned>(100, req.interval_ms));
   if (!job) {

@@ -329,7 +329,18 @@ void RedisSource::record_end(const std::string& entry, const JobRecord& job,
   view["queue"] = "redis";
   view["worker"] = options_.consumer;
   view["ended_at"] = iso_time(Clock::now());
-  Reply r = end_entry(entry, view, result);  // throws: the scheduler retries (jobs/scheduler.cpp)
+  Reply r;
+  try {
+    // A ConnectionError goes up: the scheduler retries (jobs/scheduler.cpp, record_end).
+    r = end_entry(entry, view, result);
+  } catch (const ReplyError& e) {
+    // Refused (the group is gone: Redis restarted without its data): retrying cannot help.
+    std::cerr << "qkvd: job " << job.id() << ": Redis refused recording its end (" << e.what()
+              << "); nothing recorded\n";
+    std::lock_guard lock(mutex_);
+    held_.erase(entry);
+    return;
+  }
   {
     std::lock_guard lock(mutex_);
     // Counted lost once: here, or by the heartbeat that noticed first (and dropped it).
