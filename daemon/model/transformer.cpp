@@ -66,7 +66,7 @@ void Transformer::self_attention(const LayerWeights& L, const float* x, Packed i
   const size_t qw = config_.q_width(), kvw = config_.kv_width(), row = qw + 2 * kvw;
   std::vector<float> qkv(T * row), ctx(T * qw);
   apply_linear(gemm_, L.qkv, x, T, d, qkv.data(), row);
-  // q and k lie side by side in each row, so one call rotates both, as 2 x heads heads of the
+  // q and k lie side by side in each row, so one call rotates both, as heads + kv heads of the
   // same width (the layout sdk/include/qkv/abi.h gives `rotate`): the angles of each position
   // are computed once for q and k.
   if (pos && pos->rotary())
