@@ -74,7 +74,7 @@ void Transformer::self_attention(const LayerWeights& L, const float* x, Packed i
   // an attention plugin leaves alone.
   std::fill(ctx.begin(), ctx.end(), 0.0f);
   apply_linear(gemm_, L.qkv, x, T, d, qkv.data(), row);
-  // q and k lie side by side in each row, so one call rotates both, as 2 x heads heads of the
+  // q and k lie side by side in each row, so one call rotates both, as heads + kv heads of the
   // same width (the layout sdk/include/qkv/abi.h gives `rotate`): the angles of each position
   // are computed once for q and k.
   if (pos && pos->rotary())
