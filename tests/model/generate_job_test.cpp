@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "config/daemon_config.hpp"
 #include "host/plugin_registry.hpp"
 #include "model/stage.hpp"
 #include "pipeline/run_job.hpp"
@@ -195,6 +196,12 @@ TEST_F(GenerateJob, InlineTextsGiveOneGenerationObjectEach) {
     for (const auto& lp : j["logprobs"]) EXPECT_LT(lp.get<double>(), 0.0);
   }
   EXPECT_EQ(r.generated_tokens, 6u);
+  // In the daemon, limits.max_inline_new_tokens lowers max_new_tokens of inline runs.
+  config::DaemonConfig daemon;
+  daemon.limits.max_inline_new_tokens = 2;
+  env_.daemon = &daemon;
+  const auto capped = pipeline::run_job(s, env_, progress, cancel);
+  for (const auto& line : capped.inline_results) EXPECT_EQ(Json::parse(line)["ids"].size(), 2u);
 }
 
 }  // namespace
