@@ -180,6 +180,28 @@ TEST_F(GenerateJob, LongPromptsAreCutFromTheLeftOrRefused) {
   }
 }
 
+TEST_F(GenerateJob, Seq2seqGeneratesFromEachSourceInOrder) {
+  std::ofstream(dir_ / "src.jsonl")
+      << "{\"src\":\"hello world\"}\n{\"src\":\"the quick brown fox\"}\n"
+      << "{\"src\":\"hello world\"}\n";
+  pipeline::JobSpec s;
+  s.pipeline = "generate-seq2seq";
+  s.inputs = {(dir_ / "src.jsonl").string()};
+  s.output = (dir_ / "s2s.jsonl").string();
+  s.overrides = {{"generate.max_new_tokens", "5"}, {"batch.documents", "1"}};
+  pipeline::JobProgress progress;
+  pipeline::CancelFlag cancel;
+  const auto r = pipeline::run_job(s, env_, progress, cancel);
+  EXPECT_EQ(r.documents, 3u);
+  std::vector<Json> out;
+  std::istringstream lines(slurp(dir_ / "s2s.jsonl"));
+  for (std::string l; std::getline(lines, l);) out.push_back(Json::parse(l));
+  ASSERT_EQ(out.size(), 3u);
+  for (const auto& x : out) EXPECT_LE(x["ids"].size(), 5u);
+  EXPECT_EQ(out[0], out[2]);  // the same source, the same continuation, wherever it is
+  EXPECT_NE(out[0]["ids"], out[1]["ids"]);
+}
+
 TEST_F(GenerateJob, InlineTextsGiveOneGenerationObjectEach) {
   pipeline::JobSpec s;
   s.pipeline = "generate-gpt2";
