@@ -202,6 +202,18 @@ TEST_F(GenerateJob, Seq2seqGeneratesFromEachSourceInOrder) {
   EXPECT_NE(out[0]["ids"], out[1]["ids"]);
 }
 
+TEST_F(GenerateJob, ACancelledJobStopsAndWritesNothing) {
+  pipeline::JobSpec s;
+  s.pipeline = "generate-gpt2";
+  s.inputs = {(dir_ / "in.jsonl").string()};
+  s.output = (dir_ / "cancelled.jsonl").string();
+  pipeline::JobProgress progress;
+  pipeline::CancelFlag cancel;
+  cancel.requested = true;
+  EXPECT_THROW(pipeline::run_job(s, env_, progress, cancel), pipeline::JobCancelled);
+  EXPECT_FALSE(fs::exists(dir_ / "cancelled.jsonl"));
+}
+
 TEST_F(GenerateJob, InlineTextsGiveOneGenerationObjectEach) {
   pipeline::JobSpec s;
   s.pipeline = "generate-gpt2";
