@@ -19,6 +19,7 @@ void read_limits(Section& s, DaemonConfig::Limits& l) {
   if (auto v = s.integer("max_run_seconds", 0, kMaxU32)) l.max_run_seconds = *v;
   if (auto v = s.integer("idle_timeout_seconds", 0, kMaxU32)) l.idle_timeout_seconds = *v;
   if (auto v = s.integer("max_inline_texts", 1, 1000000)) l.max_inline_texts = *v;
+  if (auto v = s.integer("max_inline_new_tokens", 1, 1 << 20)) l.max_inline_new_tokens = *v;
   if (auto v = s.integer("max_connections_per_peer", 1, 1000000)) l.max_connections_per_peer = *v;
   if (auto v = s.integer("crash_quarantine_seconds", 0, kMaxU32)) l.crash_quarantine_seconds = *v;
   if (auto v = s.integer("request_timeout_seconds", 1, 86400)) l.request_timeout_seconds = *v;

@@ -54,6 +54,7 @@ struct DaemonConfig {
     uint32_t max_run_seconds = 0;      // 0 = unlimited
     uint32_t idle_timeout_seconds = 60;
     uint32_t max_inline_texts = 1024;
+    uint32_t max_inline_new_tokens = 256;          // generate.max_new_tokens of inline runs at most
     uint32_t max_connections_per_peer = 64;        // per uid (Unix socket), per address (TCP)
     uint32_t request_timeout_seconds = 30;         // inline runs: a reply (maybe `timeout`) by then
     uint64_t max_reply_buffer_bytes = 8ull << 20;  // unsent replies before a client is closed

@@ -242,7 +242,12 @@ int run(Client& c, Options o) {
   if (o.json) {
     std::cout << reply.dump() << std::endl;
   } else {
-    for (auto& r : reply.value("results", json::array())) std::cout << r.dump() << "\n";
+    for (auto& r : reply.value("results", json::array())) {
+      if (o.text_only && r.is_object() && r.contains("text") && r["text"].is_string())
+        std::cout << r["text"].get<std::string>() << "\n";
+      else
+        std::cout << r.dump() << "\n";
+    }
     std::cout.flush();
   }
   return kOk;

@@ -17,6 +17,7 @@ struct Options {
   unsigned threads = 0;
   unsigned limit = 0;
   bool decode = false, wait = false, no_wait = false;
+  bool text_only = false;  // run: print only the "text" of each result (generation pipelines)
 };
 
 }  // namespace qkv::ctl

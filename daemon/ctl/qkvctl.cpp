@@ -62,6 +62,8 @@ int main(int argc, char** argv) {
       ->allow_extra_args(false);
   run->add_option("--set", o.sets, "Pipeline override key.path=value (repeatable)");
   run->add_flag("--decode", o.decode, "Texts are JSON id arrays; print the decoded text");
+  run->add_flag("--text-only", o.text_only,
+                "Print only each result's \"text\" (generation pipelines), one per line");
 
   try {
     app.parse(argc, argv);

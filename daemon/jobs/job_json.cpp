@@ -94,6 +94,8 @@ json progress_json(const pipeline::JobProgress& p) {
   uint64_t bd = p.bytes_done.load(), bt = p.bytes_total.load();
   json j = {
       {"documents_done", dd}, {"documents_total", dt}, {"bytes_done", bd}, {"bytes_total", bt}};
+  // Generation jobs (docs/protocol.md): tokens generated so far, once there are any.
+  if (const uint64_t g = p.generated_tokens.load()) j["generated_tokens"] = g;
   // Bytes are known up front for files; documents only for inline texts.
   if (bt)
     j["fraction"] = std::min(1.0, double(bd) / double(bt));
@@ -103,9 +105,11 @@ json progress_json(const pipeline::JobProgress& p) {
 }
 
 json result_json(const pipeline::JobResult& r) {
-  return {{"documents", r.documents}, {"tokens", r.tokens},     {"input_bytes", r.input_bytes},
-          {"truncated", r.truncated}, {"rejected", r.rejected}, {"seconds", r.seconds},
-          {"outputs", r.outputs}};
+  json j = {{"documents", r.documents}, {"tokens", r.tokens},     {"input_bytes", r.input_bytes},
+            {"truncated", r.truncated}, {"rejected", r.rejected}, {"seconds", r.seconds},
+            {"outputs", r.outputs}};
+  if (r.generated_tokens) j["generated_tokens"] = r.generated_tokens;
+  return j;
 }
 
 json job_view(const JobRecord& job, const JobOutcome* final) {

@@ -468,8 +468,10 @@ class Encoder {
       record += '\n';
       writer_->write_chunk({record, {}, {}});
     };
-    generation_ = std::make_unique<GenerationRun>(p_, *ctx_.tokenizer, std::move(g), ctx_.progress,
-                                                  std::move(emit));
+    generation_ = std::make_unique<GenerationRun>(
+        p_, *ctx_.tokenizer, std::move(g), ctx_.progress, ctx_.cancel,
+        ctx_.spec.id.empty() ? "the job was cancelled" : "job " + ctx_.spec.id + " was cancelled",
+        std::move(emit));
   }
 
   // A decoder prompt with BOS when asked, cut from the left so that it fits the position table

@@ -9,7 +9,8 @@
 namespace qkv::pipeline::detail {
 
 GenerationRun::GenerationRun(const config::PipelineConfig& p, const Tokenizer& tokenizer,
-                             std::unique_ptr<Generator> generator, JobProgress& progress, Emit emit)
+                             std::unique_ptr<Generator> generator, JobProgress& progress,
+                             const CancelFlag& cancel, std::string cancelled, Emit emit)
     : o_(*p.generate),
       prefill_tokens_(p.batch.max_tokens),
       max_pending_(o_.max_pending_documents ? o_.max_pending_documents
@@ -17,6 +18,8 @@ GenerationRun::GenerationRun(const config::PipelineConfig& p, const Tokenizer& t
       tokenizer_(tokenizer),
       gen_(std::move(generator)),
       progress_(progress),
+      cancel_(cancel),
+      cancelled_(std::move(cancelled)),
       emit_(std::move(emit)) {}
 
 void GenerationRun::add(uint64_t doc, std::vector<int32_t> prompt, std::string where) {
@@ -54,6 +57,7 @@ void GenerationRun::admit() {
 
 void GenerationRun::run(size_t keep_waiting) {
   while (keep_waiting ? waiting_.size() > keep_waiting : !order_.empty()) {
+    if (cancel_()) throw JobCancelled(cancelled_);
     admit();
     if (live_.empty()) break;  // nothing left to decode
     std::vector<GeneratedToken> tokens;

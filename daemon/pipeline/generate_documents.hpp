@@ -25,8 +25,10 @@ class GenerationRun {
  public:
   // `emit` gets each document's generation record (no newline), in input order.
   using Emit = std::function<void(uint64_t doc, std::string record)>;
+  // `cancel` is polled between steps: JobCancelled(`cancelled`) when it is set.
   GenerationRun(const config::PipelineConfig& pipeline, const Tokenizer& tokenizer,
-                std::unique_ptr<Generator> generator, JobProgress& progress, Emit emit);
+                std::unique_ptr<Generator> generator, JobProgress& progress,
+                const CancelFlag& cancel, std::string cancelled, Emit emit);
 
   // Queues document `doc` (job-wide index, increasing) with its prompt (or source) ids; `where`
   // names it in messages.
@@ -60,6 +62,8 @@ class GenerationRun {
   const Tokenizer& tokenizer_;
   std::unique_ptr<Generator> gen_;
   JobProgress& progress_;
+  const CancelFlag& cancel_;
+  std::string cancelled_;
   Emit emit_;
   std::deque<Waiting> waiting_;
   std::map<uint64_t, Live> live_;

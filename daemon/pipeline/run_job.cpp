@@ -2,6 +2,7 @@
 
 #include <oneapi/tbb/info.h>
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 
@@ -63,6 +64,10 @@ JobResult run_job(const JobSpec& spec, const RunEnvironment& env, JobProgress& p
       spec,     env.pipeline_loader ? env.pipeline_loader(spec) : load_job_pipeline(spec, env),
       nullptr,  nullptr,
       progress, cancel};
+  // Inline replies are bounded: a client's request cannot ask for unbounded generation.
+  if (env.daemon && !spec.texts.empty() && ctx.pipeline.generate)
+    ctx.pipeline.generate->max_new_tokens =
+        std::min(ctx.pipeline.generate->max_new_tokens, env.daemon->limits.max_inline_new_tokens);
   static const io::PathPolicy unrestricted = io::PathPolicy::unrestricted();
   ctx.paths = env.paths ? env.paths : &unrestricted;
   if (env.daemon) {  // counted after decompression, in the daemon and in `qkvd run`

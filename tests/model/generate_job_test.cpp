@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "config/daemon_config.hpp"
 #include "host/plugin_registry.hpp"
 #include "model/stage.hpp"
 #include "pipeline/run_job.hpp"
@@ -179,6 +180,40 @@ TEST_F(GenerateJob, LongPromptsAreCutFromTheLeftOrRefused) {
   }
 }
 
+TEST_F(GenerateJob, Seq2seqGeneratesFromEachSourceInOrder) {
+  std::ofstream(dir_ / "src.jsonl")
+      << "{\"src\":\"hello world\"}\n{\"src\":\"the quick brown fox\"}\n"
+      << "{\"src\":\"hello world\"}\n";
+  pipeline::JobSpec s;
+  s.pipeline = "generate-seq2seq";
+  s.inputs = {(dir_ / "src.jsonl").string()};
+  s.output = (dir_ / "s2s.jsonl").string();
+  s.overrides = {{"generate.max_new_tokens", "5"}, {"batch.documents", "1"}};
+  pipeline::JobProgress progress;
+  pipeline::CancelFlag cancel;
+  const auto r = pipeline::run_job(s, env_, progress, cancel);
+  EXPECT_EQ(r.documents, 3u);
+  std::vector<Json> out;
+  std::istringstream lines(slurp(dir_ / "s2s.jsonl"));
+  for (std::string l; std::getline(lines, l);) out.push_back(Json::parse(l));
+  ASSERT_EQ(out.size(), 3u);
+  for (const auto& x : out) EXPECT_LE(x["ids"].size(), 5u);
+  EXPECT_EQ(out[0], out[2]);  // the same source, the same continuation, wherever it is
+  EXPECT_NE(out[0]["ids"], out[1]["ids"]);
+}
+
+TEST_F(GenerateJob, ACancelledJobStopsAndWritesNothing) {
+  pipeline::JobSpec s;
+  s.pipeline = "generate-gpt2";
+  s.inputs = {(dir_ / "in.jsonl").string()};
+  s.output = (dir_ / "cancelled.jsonl").string();
+  pipeline::JobProgress progress;
+  pipeline::CancelFlag cancel;
+  cancel.requested = true;
+  EXPECT_THROW(pipeline::run_job(s, env_, progress, cancel), pipeline::JobCancelled);
+  EXPECT_FALSE(fs::exists(dir_ / "cancelled.jsonl"));
+}
+
 TEST_F(GenerateJob, InlineTextsGiveOneGenerationObjectEach) {
   pipeline::JobSpec s;
   s.pipeline = "generate-gpt2";
@@ -195,6 +230,12 @@ TEST_F(GenerateJob, InlineTextsGiveOneGenerationObjectEach) {
     for (const auto& lp : j["logprobs"]) EXPECT_LT(lp.get<double>(), 0.0);
   }
   EXPECT_EQ(r.generated_tokens, 6u);
+  // In the daemon, limits.max_inline_new_tokens lowers max_new_tokens of inline runs.
+  config::DaemonConfig daemon;
+  daemon.limits.max_inline_new_tokens = 2;
+  env_.daemon = &daemon;
+  const auto capped = pipeline::run_job(s, env_, progress, cancel);
+  for (const auto& line : capped.inline_results) EXPECT_EQ(Json::parse(line)["ids"].size(), 2u);
 }
 
 }  // namespace

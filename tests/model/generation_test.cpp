@@ -1,6 +1,7 @@
 // Generation (daemon/model/generator.cpp, generation_step.cpp) against independent references:
 // greedy ids token-exact against the float64 torch loop of make_generation_fixtures.py (F16
-// gpt2-tiny, F32 qkv-decoder with RoPE and RMSNorm), through both bundled attention plugins'
+// gpt2-tiny, F32 qkv-decoder with RoPE and RMSNorm, F16 seq2seq-tiny: sources encoded once,
+// cross-attention K/V cached per source), through both bundled attention plugins'
 // per-sequence KV-cache path; the cached decode equals full recomputation (and a deliberately
 // broken cache is caught); and a document's tokens do not depend on what else is in the batch.
 #include <gtest/gtest.h>
@@ -65,7 +66,9 @@ std::vector<std::vector<pipeline::GeneratedToken>> run(
     uint32_t steps, std::vector<size_t> join_at = {},
     const pipeline::GenerateSetup* setup = nullptr, CacheFaults faults = {}) {
   const auto s = setup ? *setup : greedy_setup(steps);
-  auto g = make_generator(*m.transformer, m.components(att), table(m), s, {}, faults);
+  GenerationIds ids;
+  if (m.transformer->config().arch == Arch::EncoderDecoder) ids.decoder_start = 101;  // [CLS]
+  auto g = make_generator(*m.transformer, m.components(att), table(m), s, ids, faults);
   join_at.resize(prompts.size(), 0);
   std::vector<std::vector<pipeline::GeneratedToken>> out(prompts.size());
   size_t done = 0;
@@ -105,10 +108,10 @@ TEST_P(Greedy, MatchesTheTorchReferenceTokenForToken) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, Greedy,
-                         ::testing::Combine(::testing::Values("gpt2-tiny", "qkv-decoder"),
-                                            ::testing::Values("attention-flash",
-                                                              "attention-reference")));
+INSTANTIATE_TEST_SUITE_P(
+    Fixtures, Greedy,
+    ::testing::Combine(::testing::Values("gpt2-tiny", "qkv-decoder", "seq2seq-tiny"),
+                       ::testing::Values("attention-flash", "attention-reference")));
 
 // Largest difference between the cached decode's last hidden row and Transformer::decode over
 // the whole sequence so far, over a prefill and `steps` decode steps of three sequences.

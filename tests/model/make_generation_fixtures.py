@@ -4,8 +4,9 @@ Run with Debian's python3 (torch 1.13; there is no transformers package in Debia
 decoding loop is written here from its definition: at every step the whole sequence is run
 again, without any cache, in float64, and the argmax is appended).
 
-Reads the committed tiny models (tests/model/fixtures/{gpt2-tiny,qkv-decoder}: F16 and F32
-weights) and writes fixtures/generate/greedy.json: per model, prompts of random ids and the ids
+Reads the committed tiny models (tests/model/fixtures/{gpt2-tiny,qkv-decoder,seq2seq-tiny}:
+F16, F32 and F16 weights) and writes fixtures/generate/greedy.json: per model, prompts (for
+seq2seq-tiny: sources, the decoder starting from DECODER_START) of random ids and the ids
 greedy decoding appends. Where the top-2 margin of the float64 logits is below 1e-3 the
 reference stops for that prompt (a float32 runtime may rightly pick either token there);
 `ambiguous` counts those prompts.
@@ -48,16 +49,18 @@ def load_safetensors(path):
     return out
 
 
-def attention(q, k, v, heads):
-    """Causal softmax(q k^T / sqrt(hd)) v over one sequence [L, d]."""
-    L, d = q.shape
+def attention(q, k, v, heads, causal=True):
+    """softmax(q k^T / sqrt(hd) [+ causal mask]) v for one sequence: q [Lq, d], k, v [Lk, d]."""
+    Lq, d = q.shape
+    Lk = k.shape[0]
     hd = d // heads
-    q = q.view(L, heads, hd).transpose(0, 1)
-    k = k.view(L, heads, hd).transpose(0, 1)
-    v = v.view(L, heads, hd).transpose(0, 1)
+    q = q.view(Lq, heads, hd).transpose(0, 1)
+    k = k.view(Lk, heads, hd).transpose(0, 1)
+    v = v.view(Lk, heads, hd).transpose(0, 1)
     s = q @ k.transpose(-1, -2) / math.sqrt(hd)
-    s = s.masked_fill(torch.ones(L, L, dtype=torch.bool).triu(1), float("-inf"))
-    return (torch.softmax(s, -1) @ v).transpose(0, 1).reshape(L, d)
+    if causal:
+        s = s.masked_fill(torch.ones(Lq, Lk, dtype=torch.bool).triu(1), float("-inf"))
+    return (torch.softmax(s, -1) @ v).transpose(0, 1).reshape(Lq, d)
 
 
 def layer_norm(x, w, b, eps):
@@ -112,6 +115,55 @@ def qkv_decoder_logits(w, cfg, ids):
     return x[-1] @ w["lm_head.weight"].T
 
 
+DECODER_START = 101  # [CLS] of bert-base-uncased, the seq2seq pipeline's start id
+
+
+def sinusoidal(L, d, base=10000.0):
+    pos = torch.arange(L, dtype=torch.float64)[:, None]
+    inv = base ** (-2.0 * torch.arange(d // 2, dtype=torch.float64) / d)
+    pe = torch.zeros(L, d, dtype=torch.float64)
+    pe[:, 0::2] = torch.sin(pos * inv)
+    pe[:, 1::2] = torch.cos(pos * inv)
+    return pe
+
+
+def mha(w, p, x, mem, H, causal):
+    """nn.MultiheadAttention from its packed in_proj: queries from x, keys/values from mem."""
+    W, b = w[p + "in_proj_weight"], w[p + "in_proj_bias"]
+    d = x.shape[1]
+    q = x @ W[:d].T + b[:d]
+    k = mem @ W[d:2 * d].T + b[d:2 * d]
+    v = mem @ W[2 * d:].T + b[2 * d:]
+    return attention(q, k, v, H, causal) @ w[p + "out_proj.weight"].T + w[p + "out_proj.bias"]
+
+
+def seq2seq_logits(w, cfg, ids, source):
+    """nn.Transformer, post-norm, ReLU, shared embeddings scaled by embed_scale + sinusoidal."""
+    H, eps, d = cfg["num_heads"], cfg["norm_eps"], cfg["d_model"]
+    emb = w["encoder.embed_tokens.weight"]
+
+    def ln(x, p):
+        return layer_norm(x, w[p + "weight"], w[p + "bias"], eps)
+
+    def ff(x, p):
+        return F.relu(x @ w[p + "linear1.weight"].T + w[p + "linear1.bias"]) @ w[p + "linear2.weight"].T + w[p + "linear2.bias"]
+
+    m = emb[source] * cfg["embed_scale"] + sinusoidal(len(source), d)
+    for i in range(cfg["encoder_layers"]):
+        p = "encoder.layers.%d." % i
+        m = ln(m + mha(w, p + "self_attn.", m, m, H, False), p + "norm1.")
+        m = ln(m + ff(m, p), p + "norm2.")
+    m = ln(m, "encoder.norm.")
+    x = emb[ids] * cfg["embed_scale"] + sinusoidal(len(ids), d)
+    for i in range(cfg["decoder_layers"]):
+        p = "decoder.layers.%d." % i
+        x = ln(x + mha(w, p + "self_attn.", x, x, H, True), p + "norm1.")
+        x = ln(x + mha(w, p + "multihead_attn.", x, m, H, False), p + "norm2.")
+        x = ln(x + ff(x, p), p + "norm3.")
+    x = ln(x, "decoder.norm.")
+    return x[-1] @ emb.T
+
+
 def greedy(logits_fn, prompt, new_tokens):
     ids, out = list(prompt), []
     for _ in range(new_tokens):
@@ -124,7 +176,7 @@ def greedy(logits_fn, prompt, new_tokens):
     return out, False
 
 
-def make(name, logits_fn, lengths, seed):
+def make(name, logits_fn, lengths, seed, seq2seq=False):
     d = os.path.join(FIX, name)
     with open(os.path.join(d, "config.json")) as f:
         cfg = json.load(f)
@@ -134,10 +186,14 @@ def make(name, logits_fn, lengths, seed):
     cases, ambiguous = [], 0
     for n in lengths:
         prompt = torch.randint(0, V, (n,), generator=g).tolist()
-        ids, stopped = greedy(lambda x: logits_fn(w, cfg, x), prompt, NEW_TOKENS)
+        if seq2seq:  # the decoder continues [DECODER_START] conditioned on the source
+            ids, stopped = greedy(lambda x: logits_fn(w, cfg, x, torch.tensor(prompt)),
+                                  [DECODER_START], NEW_TOKENS)
+        else:
+            ids, stopped = greedy(lambda x: logits_fn(w, cfg, x), prompt, NEW_TOKENS)
         ambiguous += stopped
         cases.append({"prompt": prompt, "ids": ids, "stopped_at_small_margin": stopped})
-    return {"model": name, "max_new_tokens": NEW_TOKENS, "margin": MARGIN,
+    return {"model": name, "max_new_tokens": NEW_TOKENS, "decoder_start": DECODER_START if seq2seq else None, "margin": MARGIN,
             "ambiguous": ambiguous, "cases": cases}
 
 
@@ -145,7 +201,8 @@ def main():
     torch.set_num_threads(1)
     out = {"generator": "tests/model/make_generation_fixtures.py", "torch": torch.__version__,
            "models": [make("gpt2-tiny", gpt2_logits, [1, 5, 12, 3, 20, 7, 2, 9], 11),
-                      make("qkv-decoder", qkv_decoder_logits, [1, 4, 13, 6, 25, 2, 9, 17], 12)]}
+                      make("qkv-decoder", qkv_decoder_logits, [1, 4, 13, 6, 25, 2, 9, 17], 12),
+                      make("seq2seq-tiny", seq2seq_logits, [3, 8, 1, 12, 5, 20, 2, 7], 13, True)]}
     os.makedirs(os.path.join(FIX, "generate"), exist_ok=True)
     with open(os.path.join(FIX, "generate", "greedy.json"), "w") as f:
         json.dump(out, f, indent=1)

@@ -1,0 +1,65 @@
+// Generation through a real qkvd (issue 13 item 5): `qkvctl run --pipeline generate-gpt2 --text`
+// prints one generation object per text in order, `--text-only` prints the texts, and
+// limits.max_inline_new_tokens caps what an inline request may ask for.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "harness.hpp"
+
+namespace qkv::test {
+namespace {
+
+CmdResult ctl(const Rig& s, std::vector<std::string> args) {
+  args.insert(args.begin(), {bin("qkvctl"), "--socket", s.socket.string()});
+  return run_cmd(args, "");
+}
+
+// The shipped pipeline as one of pipelines_dir, its relative paths made absolute.
+void write_generate_pipeline(const Rig& s) {
+  std::string yaml =
+      read_text(std::string(QKV_SOURCE_DIR) + "/configs/pipelines/generate-gpt2.yaml");
+  for (size_t at; (at = yaml.find("../../")) != std::string::npos;)
+    yaml.replace(at, 6, std::string(QKV_SOURCE_DIR) + "/");
+  s.write_pipeline("generate-gpt2", yaml);
+}
+
+std::vector<nlohmann::json> lines(const std::string& out) {
+  std::vector<nlohmann::json> v;
+  std::istringstream in(out);
+  for (std::string l; std::getline(in, l);) v.push_back(nlohmann::json::parse(l));
+  return v;
+}
+
+TEST(DaemonGenerate, InlineRunPrintsOneGenerationObjectPerText) {
+  Rig s("limits: {max_inline_new_tokens: 5}\n");
+  write_generate_pipeline(s);
+  Daemon d(s);
+  d.start();
+  auto r = ctl(s, {"run", "--pipeline", "generate-gpt2", "--set", "generate.max_new_tokens=3",
+                   "--text", "Hello world", "--text", "The quick brown fox"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto got = lines(r.out);
+  ASSERT_EQ(got.size(), 2u) << r.out;
+  for (const auto& g : got) {
+    EXPECT_EQ(g["ids"].size(), 3u);
+    EXPECT_EQ(g["finish_reason"], "length");
+  }
+  // The same request again gives the same bytes (greedy, no state kept between requests).
+  EXPECT_EQ(ctl(s, {"run", "--pipeline", "generate-gpt2", "--set", "generate.max_new_tokens=3",
+                    "--text", "Hello world", "--text", "The quick brown fox"})
+                .out,
+            r.out);
+  r = ctl(s, {"run", "--pipeline", "generate-gpt2", "--text-only", "--set",
+              "generate.max_new_tokens=3", "--text", "Hello world"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, got[0]["text"].get<std::string>() + "\n");
+  // An inline request cannot ask for more than limits.max_inline_new_tokens.
+  r = ctl(s, {"run", "--pipeline", "generate-gpt2", "--set", "generate.max_new_tokens=50", "--text",
+              "Hello world"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(lines(r.out).at(0)["ids"].size(), 5u);
+}
+
+}  // namespace
+}  // namespace qkv::test
