@@ -57,9 +57,8 @@ class TransformerGenerator final : public pipeline::Generator {
     Seq s;
     s.doc = doc;
     s.prompt.assign(prompt.begin(), prompt.end());
-    s.cache =
-        std::make_unique<SequenceCache>(c.decoder_layers, c.kv_width(), self_capacity(prompt.size()),
-                                        c.d_model);
+    s.cache = std::make_unique<SequenceCache>(c.decoder_layers, c.kv_width(),
+                                              self_capacity(prompt.size()), c.d_model);
     if (encoder_decoder())
       s.context.push_back(ids_.decoder_start);
     else

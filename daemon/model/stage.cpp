@@ -65,8 +65,7 @@ class TransformerStage final : public pipeline::ModelStage {
         output_(ctx.model.output),
         topk_(ctx.model.topk),
         source_{ctx.plugins, ctx.config_dir, ctx.source_file,
-                TensorCache::lookup(
-                    std::make_shared<TensorCache>(files_ / "model.safetensors"))},
+                TensorCache::lookup(std::make_shared<TensorCache>(files_ / "model.safetensors"))},
         attention_(source_.create(QKV_KIND_ATTENTION, ctx.model.attention, "attention-flash")),
         positions_(model_, ctx.model.positional, source_),
         folder_(read_sentence_transformers(files_)),

@@ -122,7 +122,9 @@ double cache_deviation(const std::string& model, CacheFaults faults) {
   const uint32_t d = t.config().d_model, V = t.config().vocab_size;
   std::vector<std::vector<int32_t>> seqs = {{3, 9, 1, 4}, {7}, {2, 2, 8, 5, 6, 1, 0}};
   std::vector<SequenceCache> caches;
-  for (auto& s : seqs) caches.emplace_back(t.config().decoder_layers, t.config().kv_width(), uint32_t(s.size() + 8), d);
+  for (auto& s : seqs)
+    caches.emplace_back(t.config().decoder_layers, t.config().kv_width(), uint32_t(s.size() + 8),
+                        d);
   std::vector<SequenceCache*> ptr;
   for (auto& c : caches) ptr.push_back(&c);
   double worst = 0;
@@ -152,9 +154,9 @@ TEST(KvCache, CachedDecodeEqualsFullRecomputation) {
   // The HF Llama-layout fixtures (tests/model/make_hf_fixtures.py) add grouped-query attention
   // (1 and 2 key/value heads), head_dim != d / heads, SwiGLU, llama3 RoPE scaling and Mistral's
   // sliding window (5 keys, shorter than these sequences).
-  for (const char* model : {"gpt2-tiny", "qkv-decoder", "../hf_fixtures/llama-gqa1",
-                            "../hf_fixtures/qwen2-gqa2-bf16", "../hf_fixtures/mistral-mha-f16",
-                            "../hf_fixtures/llama3-scaled"}) {
+  for (const char* model :
+       {"gpt2-tiny", "qkv-decoder", "../hf_fixtures/llama-gqa1", "../hf_fixtures/qwen2-gqa2-bf16",
+        "../hf_fixtures/mistral-mha-f16", "../hf_fixtures/llama3-scaled"}) {
     EXPECT_LT(cache_deviation(model, {}), 1e-4) << model;
     // The same comparison catches a cache that loses what decode steps store.
     EXPECT_GT(cache_deviation(model, {.drop_step_keys = true}), 1e-2) << model;
