@@ -5,7 +5,6 @@
 
 #include "model/error.hpp"
 #include "model/kernels.hpp"
-#include "model/swiglu.hpp"
 
 namespace qkv::model {
 
@@ -102,8 +101,8 @@ std::vector<float> decode_with_cache(const Transformer& t, const Components& b,
   const HeadShape self{c.heads, c.kv_head_count(), c.head_dim()};
   const HeadShape cross{c.heads, c.heads, c.head_dim()};
   const size_t qw = self.q_width(), kvw = self.kv_width(), row = qw + 2 * kvw;
-  std::vector<float> h(T * d), o(T * d), qkv(T * std::max(row, d)), ctx(T * std::max(qw, d)),
-      ffn(T * c.ffn_dim), gate_up;
+  std::vector<float> h(T * d), o(T * d), qkv(T * std::max(row, d)), ctx(T * std::max(qw, d)), ffn,
+      gate_up;
   std::vector<const float*> k(B), v(B);
   for (uint32_t l = 0; l < st.layers.size(); ++l) {
     const LayerWeights& L = st.layers[l];
@@ -162,15 +161,7 @@ std::vector<float> decode_with_cache(const Transformer& t, const Components& b,
       norm(c, L.ffn_norm, x.data(), h.data(), T);
       in = h.data();
     }
-    if (c.ffn == Ffn::SwiGlu) {  // as Transformer::run_stack
-      gate_up.resize(T * 2 * c.ffn_dim);
-      apply_linear(gk, L.ffn_up, in, T, d, gate_up.data(), 2 * c.ffn_dim);
-      swiglu_rows(gate_up.data(), ffn.data(), T, c.ffn_dim);
-    } else {
-      apply_linear(gk, L.ffn_up, in, T, d, ffn.data(), c.ffn_dim);
-      activate(c.activation, ffn.data(), ffn.size());
-    }
-    apply_linear(gk, L.ffn_down, ffn.data(), T, c.ffn_dim, o.data(), d);
+    feed_forward(c, L, gk, in, T, ffn, gate_up, o.data());
     add_into(x.data(), o.data(), T * d);
     if (!c.pre_norm) norm(c, L.ffn_norm, x.data(), x.data(), T);
   }

@@ -56,6 +56,21 @@ void apply_linear(GemmKernel kernel, const Linear& l, const float* x, size_t row
   gemm(kernel, {rows, l.out, l.in, x, x_stride, l.w.data(), l.out, y, y_stride, !l.b.empty()});
 }
 
+void feed_forward(const ModelConfig& c, const LayerWeights& L, GemmKernel kernel, const float* in,
+                  size_t rows, std::vector<float>& ffn, std::vector<float>& gate_up, float* out) {
+  const size_t d = c.d_model;
+  ffn.resize(rows * c.ffn_dim);
+  if (c.ffn == Ffn::SwiGlu) {
+    gate_up.resize(rows * 2 * c.ffn_dim);
+    apply_linear(kernel, L.ffn_up, in, rows, d, gate_up.data(), 2 * c.ffn_dim);
+    swiglu_rows(gate_up.data(), ffn.data(), rows, c.ffn_dim);
+  } else {
+    apply_linear(kernel, L.ffn_up, in, rows, d, ffn.data(), c.ffn_dim);
+    activate(c.activation, ffn.data(), rows * c.ffn_dim);
+  }
+  apply_linear(kernel, L.ffn_down, ffn.data(), rows, c.ffn_dim, out, d);
+}
+
 Transformer::Transformer(ModelConfig config, ModelWeights weights, GemmKernel gemm)
     : config_(std::move(config)), weights_(std::move(weights)), gemm_(gemm) {}
 
@@ -197,16 +212,7 @@ std::vector<float> Transformer::run_stack(const StackWeights& st, Packed in,
       apply_norm(c, L.ffn_norm, x.data(), h.data(), T);
       ff_in = h.data();
     }
-    ffn.resize(T * c.ffn_dim);
-    if (c.ffn == Ffn::SwiGlu) {
-      gate_up.resize(T * 2 * c.ffn_dim);
-      apply_linear(gemm_, L.ffn_up, ff_in, T, d, gate_up.data(), 2 * c.ffn_dim);
-      swiglu_rows(gate_up.data(), ffn.data(), T, c.ffn_dim);
-    } else {
-      apply_linear(gemm_, L.ffn_up, ff_in, T, d, ffn.data(), c.ffn_dim);
-      activate(c.activation, ffn.data(), ffn.size());
-    }
-    apply_linear(gemm_, L.ffn_down, ffn.data(), T, c.ffn_dim, o.data(), d);
+    feed_forward(c, L, gemm_, ff_in, T, ffn, gate_up, o.data());
     add_into(x.data(), o.data(), T * d);
     if (!c.pre_norm) apply_norm(c, L.ffn_norm, x.data(), x.data(), T);
   }

@@ -42,6 +42,12 @@ struct Components {
 void apply_linear(GemmKernel kernel, const Linear& l, const float* x, size_t rows, size_t x_stride,
                   float* y, size_t y_stride);
 
+// The position-wise feed-forward of one layer: up projection, activation (or SwiGLU's gate),
+// down projection into `out` [rows, d_model]. The one definition the full stack and the cached
+// decode step (model/generation_step.cpp) share; `ffn` and `gate_up` are reused buffers.
+void feed_forward(const ModelConfig& c, const LayerWeights& L, GemmKernel kernel, const float* in,
+                  size_t rows, std::vector<float>& ffn, std::vector<float>& gate_up, float* out);
+
 class Transformer {
  public:
   Transformer(ModelConfig config, ModelWeights weights, GemmKernel gemm = default_gemm_kernel());
