@@ -11,12 +11,27 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The model folder's own files are opened by name inside the pinned folder: a symlink among
-// them must lead into the asset roots too (two levels: sentence-transformers keep
-// 1_Pooling/config.json). A client who can write into the folder itself could still swap a file
-// after this check; such a folder is that client's own asset anyway (docs/service.md).
-void check_links_inside(const io::UniqueFd& folder, const fs::path& shown,
-                        const io::PathPolicy& policy) {
+// Where the symlink `link` leads, read from the link itself, so that a dangling link is
+// placed too: a missing target outside the roots must still read as outside (path_denied),
+// or a client could probe which files exist there.
+fs::path link_target(const fs::path& link) {
+  std::error_code ec;
+  fs::path real = fs::canonical(link, ec);
+  if (!ec) return real;
+  fs::path target = fs::read_symlink(link, ec);
+  if (ec) return link;
+  if (target.is_relative()) target = fs::canonical(link.parent_path(), ec) / target;
+  return fs::weakly_canonical(target, ec);
+}
+
+}  // namespace
+
+// Each link is followed through the pinned folder itself (/proc/self/fd/N/...), so the links
+// checked are the ones the loader will read, even when the folder's path now names another
+// folder. A client who can write into the folder could still swap a file after this check;
+// such a folder is that client's own asset anyway (docs/service.md).
+void check_model_folder_links(const io::UniqueFd& folder, const fs::path& shown,
+                              const io::PathPolicy& policy) {
   const fs::path opened = "/proc/self/fd/" + std::to_string(folder.get());
   std::error_code ec;
   if (!fs::is_directory(opened, ec)) return;  // no /proc: the loader reads the checked path
@@ -25,9 +40,12 @@ void check_links_inside(const io::UniqueFd& folder, const fs::path& shown,
     if (it.depth() >= 1) it.disable_recursion_pending();
     if (!it->is_symlink(ec)) continue;
     const fs::path rel = it->path().lexically_relative(opened);
-    policy.resolve_asset((shown / rel).string(), shown, "model.path file '" + rel.string() + "'");
+    policy.resolve_asset(link_target(it->path()).string(), shown,
+                         "model.path file '" + (shown / rel).string() + "'");
   }
 }
+
+namespace {
 
 // The declared path keys of the plugin `ref` names: its client scalars are resolved in place.
 void check_plugin(config::PluginRef& ref, qkv_kind kind, const std::string& section,
@@ -60,7 +78,7 @@ void check_client_paths(config::PipelineConfig& p, const io::PathPolicy& policy,
     if (policy.restricted()) {
       p.model->pinned =
           std::make_shared<const io::UniqueFd>(policy.open_asset(p.model->path, true));
-      check_links_inside(*p.model->pinned, p.model->path, policy);
+      check_model_folder_links(*p.model->pinned, p.model->path, policy);
     }
   }
   check_plugin(p.model->attention, QKV_KIND_ATTENTION, "model.attention", p, policy, plugins);

@@ -19,4 +19,10 @@ namespace qkv::pipeline {
 void check_client_paths(config::PipelineConfig& pipeline, const io::PathPolicy& policy,
                         const host::PluginRegistry* plugins);
 
+// Every symlink in the model folder `folder` pins (two levels deep: sentence-transformers keep
+// 1_Pooling/config.json) must lead into the asset roots; `shown` is the folder's checked path,
+// for messages. Called by check_client_paths right after the pin.
+void check_model_folder_links(const io::UniqueFd& folder, const std::filesystem::path& shown,
+                              const io::PathPolicy& policy);
+
 }  // namespace qkv::pipeline

@@ -129,5 +129,46 @@ TEST_F(AssetPin, AModelFolderWhoseFilesLinkOutOfTheRootsIsRefused) {
   ASSERT_TRUE(ok.model && ok.model->pinned);
 }
 
+// The links are followed through the pinned folder, not through its path: a folder swapped in
+// at the same path after the pin must not hide the pinned folder's link out of the roots.
+TEST_F(AssetPin, ModelFolderLinksAreCheckedInThePinnedFolderNotAtItsPath) {
+  write(root() / "model/config.json", "{}");
+  fs::create_symlink(dir_ / "secret/vocab.txt", root() / "model/model.safetensors");
+  io::PathPolicy policy({.input = {}, .output = {}, .models = {root()}}, 0);
+  const fs::path shown = policy.resolve_asset((root() / "model").string(), root(), "model.path");
+  const io::UniqueFd pinned = policy.open_asset(shown, true);
+  fs::rename(root() / "model", root() / "model.pinned");
+  write(root() / "model/config.json", "{}");
+  write(root() / "model/model.safetensors", "harmless");
+  try {
+    pipeline::check_model_folder_links(pinned, shown, policy);
+    FAIL() << "the pinned folder's link out of the roots was checked at the swapped-in path";
+  } catch (const io::PathError& e) {
+    EXPECT_EQ(e.code(), "path_denied") << e.what();
+    EXPECT_NE(std::string(e.what()).find("model.safetensors"), std::string::npos) << e.what();
+  }
+}
+
+// A dangling link out of the roots is outside whether or not its target exists: the answer
+// must not tell a client which files exist beyond the roots.
+TEST_F(AssetPin, ADanglingModelLinkOutOfTheRootsIsDeniedNotNotFound) {
+  write(root() / "model/config.json", "{}");
+  fs::create_symlink(dir_ / "secret/no-such-file", root() / "model/model.safetensors");
+  io::PathPolicy policy({.input = {}, .output = {}, .models = {root()}}, 0);
+  write(dir_ / "pipelines/v.txt", "[PAD]\n[UNK]\n");
+  write(dir_ / "pipelines/m.yaml",
+        "tokenizer:\n  plugin: tokenizer-wordpiece\n  config: {vocab: v.txt}\n"
+        "model: {path: /nonexistent/model}\n");
+  auto cfg = config::load_pipeline_config(dir_ / "pipelines/m.yaml",
+                                          {{"model.path", (root() / "model").string()}},
+                                          config::ClientValues::overrides);
+  try {
+    pipeline::check_client_paths(cfg, policy, &registry_);
+    FAIL() << "a dangling link out of the roots was accepted";
+  } catch (const io::PathError& e) {
+    EXPECT_EQ(e.code(), "path_denied") << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace qkv
