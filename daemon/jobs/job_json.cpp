@@ -78,14 +78,20 @@ json escaped(const json& j) {
 
 std::string report_text(const json& report, int indent) { return escaped(report).dump(indent); }
 
-std::string iso_time(Clock::time_point t) {
+UtcTime utc_time(Clock::time_point t) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
   std::time_t secs = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
+  return {tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,    tm.tm_hour,
+          tm.tm_min,         tm.tm_sec,     int(ms % 1000)};
+}
+
+std::string iso_time(Clock::time_point t) {
+  const UtcTime u = utc_time(t);
   char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, int(ms % 1000));
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", u.year, u.month, u.day,
+                u.hour, u.minute, u.second, u.millisecond);
   return buf;
 }
 

@@ -28,6 +28,11 @@ pipeline::JobSpec parse_job_fields(const json& request, JobKind kind,
 json job_view(const JobRecord& job, const JobOutcome* final = nullptr);
 json progress_json(const pipeline::JobProgress& p);
 json result_json(const pipeline::JobResult& r);
+// A UTC calendar time with milliseconds: what iso_time and job ids are spelled from.
+struct UtcTime {
+  int year, month, day, hour, minute, second, millisecond;
+};
+UtcTime utc_time(Clock::time_point t);
 std::string iso_time(Clock::time_point t);
 
 // A report (or any spool JSON) as text that always serializes: JSON strings carry no raw bytes,

@@ -70,15 +70,11 @@ bool valid_job_id(std::string_view id) noexcept {
 
 std::string new_job_id() {
   static std::atomic<unsigned> counter{0};
-  auto now = std::chrono::system_clock::now();
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
+  const UtcTime u = utc_time(Clock::now());
   char buf[128];
-  std::snprintf(buf, sizeof buf, "%04d%02d%02d-%02d%02d%02d-%03d-%x-%u", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, int(ms % 1000),
-                unsigned(::getpid()), counter.fetch_add(1));
+  std::snprintf(buf, sizeof buf, "%04d%02d%02d-%02d%02d%02d-%03d-%x-%u", u.year, u.month, u.day,
+                u.hour, u.minute, u.second, u.millisecond, unsigned(::getpid()),
+                counter.fetch_add(1));
   return buf;
 }
 

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "io/atomic_file.hpp"
+#include "jobs/job_json.hpp"
 #include "jobs/spool.hpp"
 
 namespace qkv::jobs {
@@ -148,6 +149,19 @@ TEST(Spool, JobIds) {
   EXPECT_NE(new_job_id(), new_job_id());
   for (auto bad : {"", ".hidden", "-x", "a/b", "x.report", "a b", "../x"})
     EXPECT_FALSE(valid_job_id(bad)) << bad;
+}
+
+// Job ids and the job view's times are spelled from one UTC calendar time: both in UTC, with
+// the milliseconds (1795510501234 ms after the epoch is 2026-11-24T08:55:01.234Z).
+TEST(Spool, TimesAreUtcWithMilliseconds) {
+  const Clock::time_point t{std::chrono::milliseconds(1795510501234)};
+  EXPECT_EQ(iso_time(t), "2026-11-24T08:55:01.234Z");
+  const UtcTime u = utc_time(t);
+  EXPECT_EQ(u.year, 2026);
+  EXPECT_EQ(u.month, 11);
+  EXPECT_EQ(u.day, 24);
+  EXPECT_EQ(u.millisecond, 234);
+  EXPECT_EQ(new_job_id().substr(0, 2), "20");
 }
 
 }  // namespace
