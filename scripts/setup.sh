@@ -14,6 +14,7 @@ packages=(
   unicode-data                              # DerivedAge.txt: WordPiece's Unicode 8.0 gate
   zlib1g-dev libzstd-dev zstd gzip libssl-dev
   python3 valgrind clang-format
+  dpkg-dev                                  # cpack -G DEB (dpkg-shlibdeps) and the packaging test (dpkg-deb)
   libhiredis-dev redis-server               # the Redis Streams job source and its tests (issue 16)
 )
 if [[ "${1:-}" == "--peers" ]]; then

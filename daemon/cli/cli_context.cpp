@@ -45,7 +45,9 @@ std::vector<fs::path> plugin_dirs_for(const config::DaemonConfig& cfg) {
       break;
     }
   }
-  dirs.insert(dirs.end(), cfg.plugin_dirs.begin(), cfg.plugin_dirs.end());
+  // Configured folders are optional (config/daemon_config.cpp): only those present are read.
+  for (const auto& d : cfg.plugin_dirs)
+    if (fs::is_directory(d, ec)) dirs.push_back(d);
   return dirs;
 }
 

@@ -112,7 +112,9 @@ DaemonConfig load_daemon_config(const fs::path& file, const Overrides& overrides
     read_socket_mode(s, c);
     if (auto v = s.path("spool", PathKind::any)) c.spool = *v;
     if (auto v = s.path("pipelines_dir", PathKind::directory)) c.pipelines_dir = *v;
-    if (auto v = s.path_list("plugin_dirs", PathKind::directory)) c.plugin_dirs = *v;
+    // Optional folders: one that does not exist (yet) is skipped, as the package's
+    // /usr/local/lib/qkv/plugins until an admin adds a plugin; one that is a file is an error.
+    if (auto v = s.path_list("plugin_dirs", PathKind::optional_directory)) c.plugin_dirs = *v;
     if (auto v = s.string("default_pipeline")) c.default_pipeline = *v;
     if (auto v = s.integer("threads", 0, 4096)) c.threads = static_cast<unsigned>(*v);
     if (auto v = s.choice("log_format", {"auto", "text", "syslog", "json"})) c.log_format = *v;

@@ -23,7 +23,12 @@ Document Document::load(const fs::path& file, const Overrides& overrides) {
   Document doc;
   doc.file = file;
   std::error_code ec;
-  doc.dir = fs::absolute(file, ec).parent_path();
+  // Relative paths resolve against the file's real folder: a pipelines_dir reached through a
+  // symlink (the package's share/qkv/pipelines -> configs/pipelines) or a symlinked pipeline
+  // file must find ../../data/vocab beside its target, not beside the link.
+  fs::path absolute = fs::absolute(file, ec);
+  fs::path real = fs::weakly_canonical(absolute, ec);
+  doc.dir = (ec ? absolute : real).parent_path();
   if (!fs::is_regular_file(file, ec)) {
     doc.diagnostics.push_back({file.string(), "", "expected a readable YAML file (not found)"});
     return doc;

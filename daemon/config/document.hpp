@@ -23,7 +23,8 @@ class Document {
 
   YAML::Node root;
   std::filesystem::path file;  // as given
-  std::filesystem::path dir;   // absolute folder of the file: relative paths resolve here
+  std::filesystem::path
+      dir;  // real folder of the file (after symlinks): relative paths resolve here
 
   // "file:line:column" of a node, or "--set key" when the key was overridden.
   std::string where(const YAML::Node& node, const std::string& key) const;

@@ -190,6 +190,10 @@ bool Section::check_path(const std::string& key, const YAML::Node& at, const fs:
     doc_.error(at, key, "expected an existing folder, but " + p.string() + " is not one");
     return false;
   }
+  if (kind == PathKind::optional_directory && fs::exists(p, ec) && !fs::is_directory(p, ec)) {
+    doc_.error(at, key, "expected a folder (or nothing yet), but " + p.string() + " is not one");
+    return false;
+  }
   return true;
 }
 

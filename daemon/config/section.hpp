@@ -16,7 +16,8 @@
 
 namespace qkv::config {
 
-enum class PathKind { any, file, directory };
+// optional_directory: a folder, or nothing at that path (callers skip it).
+enum class PathKind { any, file, directory, optional_directory };
 
 class Section {
  public:

@@ -331,6 +331,32 @@ TEST_F(ConfigTest, DaemonOverrides) {
   EXPECT_EQ(c.tcp->port, 8080);
 }
 
+// The package's layout: share/qkv/pipelines is a symlink to configs/pipelines, whose files name
+// ../../data/vocab. Resolved beside the link, that is <prefix>/share/data (wrong).
+TEST_F(ConfigTest, RelativePathsResolveAgainstTheFilesRealFolder) {
+  fs::create_directories(dir_ / "share/configs/pipelines");
+  fs::create_directories(dir_ / "share/data");
+  std::ofstream(dir_ / "share/data/v.tiktoken") << "IQ== 0\n";
+  write("share/configs/pipelines/p.yaml",
+        "tokenizer:\n  plugin: tokenizer-bpe\n  config:\n    encoding: cl100k_base\n"
+        "    ranks: ../../data/v.tiktoken\n");
+  fs::create_directory_symlink("configs/pipelines", dir_ / "share/pipelines");
+  PipelineConfig c = load_pipeline_config(dir_ / "share/pipelines/p.yaml");
+  EXPECT_EQ(c.dir, fs::canonical(dir_ / "share/configs/pipelines"));
+  // A symlinked file resolves beside its target too.
+  fs::create_symlink(dir_ / "share/configs/pipelines/p.yaml", dir_ / "pipelines/linked.yaml");
+  EXPECT_NO_THROW(load_pipeline_config(dir_ / "pipelines/linked.yaml"));
+}
+
+TEST_F(ConfigTest, AbsentPluginFoldersAreSkippedButAFileIsAnError) {
+  DaemonConfig c = load_daemon_config(write("qkvd.yaml", "plugin_dirs: [not-yet, pipelines]\n"));
+  EXPECT_EQ(c.plugin_dirs.size(), 2u);
+  auto e = daemon_errors("plugin_dirs: [qkvd.yaml]\n");
+  ASSERT_EQ(e.size(), 1u) << ::testing::PrintToString(e);
+  EXPECT_EQ(e[0], dfile() + ":1:15: plugin_dirs.0: expected a folder (or nothing yet), but " +
+                      (fs::absolute(dir_) / "qkvd.yaml").string() + " is not one");
+}
+
 TEST(PipelineLookup, NameOrPath) {
   EXPECT_EQ(resolve_pipeline("tokenize-gpt2", "/p"), fs::path("/p/tokenize-gpt2.yaml"));
   EXPECT_EQ(resolve_pipeline("x/y.yaml", "/p"), fs::path("x/y.yaml"));
