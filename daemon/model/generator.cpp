@@ -7,6 +7,7 @@
 #include <string>
 
 #include "model/error.hpp"
+#include "model/generator_beam.hpp"
 #include "model/sampling.hpp"
 
 namespace qkv::model {
@@ -37,8 +38,6 @@ class TransformerGenerator final : public pipeline::Generator {
         sampling_(sampling_params(setup.options)),
         ids_(std::move(ids)),
         faults_(f) {
-    if (options_.strategy == Strategy::beam)
-      throw ModelError("generate.strategy: beam is not implemented yet");
     if (!t_.config().has_decoder()) throw ModelError("an encoder cannot generate");
   }
 
@@ -192,6 +191,8 @@ std::unique_ptr<pipeline::Generator> make_generator(const Transformer& model, Co
                                                     uint32_t max_positions,
                                                     const pipeline::GenerateSetup& setup,
                                                     GenerationIds ids, CacheFaults faults) {
+  if (setup.options.strategy == Strategy::beam)
+    return make_beam_generator(model, b, max_positions, setup, std::move(ids));
   return std::make_unique<TransformerGenerator>(model, b, max_positions, setup, std::move(ids),
                                                 faults);
 }

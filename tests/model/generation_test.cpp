@@ -113,6 +113,88 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Combine(::testing::Values("gpt2-tiny", "qkv-decoder", "seq2seq-tiny"),
                        ::testing::Values("attention-flash", "attention-reference")));
 
+nlohmann::json beam_fixture(const std::string& model) {
+  std::ifstream in(fixture("generate") / "beam.json");
+  const auto all = nlohmann::json::parse(in);
+  for (const auto& m : all["models"])
+    if (m["model"] == model) return m;
+  throw std::runtime_error("no beam fixture for " + model);
+}
+
+class Beam : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
+
+// Beam search (model/generator_beam.cpp) against the fixture script's implementation of HF's
+// BeamSearchScorer: the best hypothesis token for token, and whether it ended with the eos id;
+// all prompts decoded together (forking caches of several documents in one step), and joining
+// one step after another.
+TEST_P(Beam, MatchesTheReferenceBeamSearchTokenForToken) {
+  const auto& [model, att] = GetParam();
+  const auto fx = beam_fixture(model);
+  const auto m = load_plugged(fixture(model));
+  GenerationIds ids;
+  if (!fx["eos"].is_null()) ids.eos = {fx["eos"].get<int32_t>()};
+  if (!fx["decoder_start"].is_null()) ids.decoder_start = fx["decoder_start"];
+  size_t compared = 0;
+  for (const auto& r : fx["runs"]) {
+    pipeline::GenerateSetup s;
+    s.options.strategy = config::GenerateOptions::Strategy::beam;
+    s.options.max_new_tokens = fx["max_new_tokens"];
+    s.options.num_beams = r["num_beams"];
+    s.options.length_penalty = r["length_penalty"];
+    s.options.early_stopping = r["early_stopping"];
+    const auto& cases = r["cases"];
+    for (size_t stagger : {0, 1}) {
+      auto g = make_generator(*m.transformer, m.components(attention(att)), table(m), s, ids);
+      std::vector<std::vector<int32_t>> got(cases.size());
+      std::vector<bool> done(cases.size());
+      size_t finished = 0, added = 0;
+      for (size_t step = 0; finished < cases.size(); ++step) {
+        ASSERT_LT(step, 100u) << "beam search does not finish";
+        for (; added < cases.size() && added * stagger <= step; ++added)
+          g->add(added, cases[added]["prompt"].get<std::vector<int32_t>>());
+        for (const auto& t : g->step()) {
+          ASSERT_FALSE(done[t.doc]) << "tokens after the document was handed over";
+          got[t.doc].push_back(t.id);
+          if (t.cache_full || (!ids.eos.empty() && t.id == ids.eos[0])) {
+            done[t.doc] = true;
+            ++finished;
+          }
+        }
+      }
+      for (size_t i = 0; i < cases.size(); ++i) {
+        if (cases[i]["ambiguous"]) continue;
+        auto want = cases[i]["ids"].get<std::vector<int32_t>>();
+        if (cases[i]["eos"]) want.push_back(ids.eos[0]);
+        EXPECT_EQ(got[i], want) << model << " num_beams " << r["num_beams"] << " prompt " << i;
+        ++compared;
+      }
+    }
+  }
+  EXPECT_GE(compared, 12u);  // the ambiguous prompts leave enough to compare
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Fixtures, Beam,
+    ::testing::Combine(::testing::Values("gpt2-tiny", "qkv-decoder", "seq2seq-tiny"),
+                       ::testing::Values("attention-flash", "attention-reference")));
+
+TEST(Beam, CountsEveryBeamAgainstTheCacheBudget) {
+  const auto m = load_plugged(fixture("seq2seq-tiny"));
+  pipeline::GenerateSetup s;
+  s.options.strategy = config::GenerateOptions::Strategy::beam;
+  s.options.max_new_tokens = 10;
+  s.options.num_beams = 3;
+  GenerationIds ids;
+  ids.decoder_start = 101;
+  auto g =
+      make_generator(*m.transformer, m.components(attention("attention-flash")), table(m), s, ids);
+  EXPECT_EQ(g->cache_tokens(7), 3u * (1 + 10) + 7);  // 3 self caches, one shared source
+  s.options.repetition_penalty = 1.2;
+  EXPECT_THROW(
+      make_generator(*m.transformer, m.components(attention("attention-flash")), table(m), s, ids),
+      std::exception);
+}
+
 // Largest difference between the cached decode's last hidden row and Transformer::decode over
 // the whole sequence so far, over a prefill and `steps` decode steps of three sequences.
 double cache_deviation(const std::string& model, CacheFaults faults) {
