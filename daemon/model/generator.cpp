@@ -1,9 +1,6 @@
 #include "model/generator.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
-#include <fstream>
 #include <string>
 
 #include "model/error.hpp"
@@ -153,29 +150,13 @@ class TransformerGenerator final : public pipeline::Generator {
   std::vector<Seq> live_;
 };
 
-std::vector<int32_t> ids_of(const nlohmann::json& v) {
-  std::vector<int32_t> out;
-  if (v.is_number_integer()) out.push_back(v.get<int32_t>());
-  if (v.is_array())
-    for (const auto& x : v)
-      if (x.is_number_integer()) out.push_back(x.get<int32_t>());
-  return out;
-}
-
 }  // namespace
 
 GenerationIds generation_ids(const ModelConfig& config, const std::filesystem::path& dir,
                              const pipeline::GenerateSetup& setup) {
   GenerationIds ids;
-  std::ifstream in(dir / "config.json");
-  const nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
-  if (j.is_object()) {
-    if (j.contains("eos_token_id")) ids.eos = ids_of(j["eos_token_id"]);
-    if (j.contains("decoder_start_token_id")) {
-      auto s = ids_of(j["decoder_start_token_id"]);
-      if (!s.empty()) ids.decoder_start = s[0];
-    }
-  }
+  ids.eos = config.eos_token_ids;
+  if (config.has_decoder_start) ids.decoder_start = int32_t(config.decoder_start_token_id);
   if (ids.eos.empty()) ids.eos = setup.fallback_eos_ids;
   if (ids.decoder_start < 0) ids.decoder_start = setup.fallback_decoder_start;
   std::erase_if(ids.eos, [&](int32_t id) { return id < 0 || uint32_t(id) >= config.vocab_size; });

@@ -13,6 +13,8 @@
 #include <map>
 
 #include "host/attention_handle.hpp"
+#include "model/config.hpp"
+#include "model/error.hpp"
 #include "model/generator.hpp"
 #include "model/heads.hpp"
 #include "plugin_support.hpp"
@@ -257,6 +259,36 @@ TEST(KvCache, GreedyTokensAndLogprobsDoNotDependOnTheBatch) {
       EXPECT_EQ(alone[0][t].logprob, together[i][t].logprob);
     }
   }
+}
+
+TEST(GenerationIds, QkvLayoutNamesItsEosAndDecoderStartIds) {
+  const std::string base =
+      R"({"model_type": "qkv", "architecture": "encoder-decoder", "vocab_size": 50, "d_model": 8,
+          "num_heads": 2, "ffn_dim": 16, "encoder_layers": 1, "decoder_layers": 1)";
+  const auto c = parse_config(base + R"(, "eos_token_id": [3, 7], "decoder_start_token_id": 5})",
+                              "config.json");
+  EXPECT_EQ(c.eos_token_ids, (std::vector<int32_t>{3, 7}));
+  pipeline::GenerateSetup s;
+  s.fallback_eos_ids = {1};
+  s.fallback_decoder_start = 2;
+  const auto ids = generation_ids(c, "dir", s);
+  EXPECT_EQ(ids.eos, (std::vector<int32_t>{3, 7}));
+  EXPECT_EQ(ids.decoder_start, 5);
+  // Absent: the tokenizer's fallbacks; a single id works too.
+  const auto one = parse_config(base + R"(, "eos_token_id": 4})", "config.json");
+  const auto fb = generation_ids(one, "dir", s);
+  EXPECT_EQ(fb.eos, (std::vector<int32_t>{4}));
+  EXPECT_EQ(fb.decoder_start, 2);
+  // Ids outside the vocabulary are an error naming the file and the field.
+  try {
+    parse_config(base + R"(, "eos_token_id": [3, 50]})", "m/config.json");
+    FAIL() << "accepted an eos id outside the vocabulary";
+  } catch (const ModelError& e) {
+    EXPECT_NE(std::string(e.what()).find("m/config.json: field 'eos_token_id'"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(parse_config(base + R"(, "decoder_start_token_id": -1})", "config.json"),
+               ModelError);
 }
 
 TEST(Generator, StopsAtThePositionTable) {
