@@ -178,6 +178,26 @@ void parse_bart(const Reader& r, ModelConfig& c) {
   c.decoder_start_token_id = r.uint("decoder_start_token_id", 2);
 }
 
+// eos_token_id / decoder_start_token_id, read alike for every layout (generator.cpp uses them).
+void read_generation_ids(const Reader& r, ModelConfig& c) {
+  auto in_vocab = [&](const json& v, const char* key) {
+    if (!v.is_number_unsigned() || v.get<uint64_t>() >= c.vocab_size)
+      r.fail(key, "expected token ids below vocab_size (" + std::to_string(c.vocab_size) + ")");
+    return v.get<int32_t>();
+  };
+  if (auto it = r.j.find("eos_token_id"); it != r.j.end() && !it->is_null()) {
+    if (it->is_array())
+      for (const auto& v : *it) c.eos_token_ids.push_back(in_vocab(v, "eos_token_id"));
+    else
+      c.eos_token_ids.push_back(in_vocab(*it, "eos_token_id"));
+  }
+  if (auto it = r.j.find("decoder_start_token_id"); it != r.j.end() && !it->is_null()) {
+    c.decoder_start_token_id = uint32_t(in_vocab(*it, "decoder_start_token_id"));
+    c.has_decoder_start = true;
+  }
+  if (c.model_type == "bart") c.has_decoder_start = true;  // BartConfig's default
+}
+
 }  // namespace
 
 ModelConfig parse_config(const std::string& text, const std::string& where) {
@@ -277,6 +297,7 @@ ModelConfig parse_config(const std::string& text, const std::string& where) {
            "unsupported model_type '" + c.model_type +
                "' (bert, roberta, xlm-roberta, gpt2, llama, qwen2, mistral, bart, qkv)");
   }
+  read_generation_ids(r, c);
   check(c, r);
   return c;
 }

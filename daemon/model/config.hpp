@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "model/kernels.hpp"
 
@@ -63,6 +64,10 @@ struct ModelConfig {
   float embed_scale = 1.0f;  // token embeddings are multiplied by this (e.g. sqrt(d_model))
   bool tie_lm_head = true;
   uint32_t decoder_start_token_id = 0;  // BART: the first decoder input of teacher forcing
+  // Generation, every layout (qkv's own too): config.json `eos_token_id` (an id or a list;
+  // empty: none given) and whether `decoder_start_token_id` was given (BART: its default 2).
+  std::vector<int32_t> eos_token_ids;
+  bool has_decoder_start = false;
 
   uint32_t head_dim() const { return head_size ? head_size : heads ? d_model / heads : 0; }
   uint32_t kv_head_count() const { return kv_heads ? kv_heads : heads; }

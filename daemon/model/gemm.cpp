@@ -2,6 +2,8 @@
 // Highway kernel call (gemm_hwy.cpp).
 #include "model/gemm.hpp"
 
+#include "model/gemv.hpp"
+
 #include <tbb/blocked_range2d.h>
 #include <tbb/parallel_for.h>
 
@@ -17,6 +19,7 @@ GemmKernel default_gemm_kernel() { return GemmKernel::Highway; }
 
 void gemm(GemmKernel, const GemmArgs& g, bool parallel) {
   if (g.m == 0 || g.n == 0) return;
+  if (g.m <= kGemvMaxRows) return gemv(g, parallel);  // decode steps: B streamed, not packed
   if (g.k == 0) {
     if (!g.accumulate)
       for (size_t i = 0; i < g.m; ++i) std::fill_n(g.c + i * g.ldc, g.n, 0.0f);

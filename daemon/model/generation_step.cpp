@@ -83,19 +83,7 @@ std::vector<float> decode_with_cache(const Transformer& t, const Components& b,
     cu_x[s + 1] = cu_x[s] + static_cast<int32_t>(seqs[s]->cross_length());
   }
 
-  // Embeddings (as Transformer::run_stack).
-  std::vector<float> x(T * d);
-  for (size_t r = 0; r < T; ++r) {
-    const int32_t id = fresh.ids[r];
-    if (id < 0 || static_cast<uint32_t>(id) >= c.vocab_size)
-      throw ModelError("token id " + std::to_string(id) + " is outside the model's vocabulary of " +
-                       std::to_string(c.vocab_size));
-    const float* e = st.tokens.data() + size_t(id) * d;
-    for (size_t i = 0; i < d; ++i) x[r * d + i] = e[i] * c.embed_scale;
-    if (!st.type0.empty()) add_into(x.data() + r * d, st.type0.data(), d);
-  }
-  if (pos && !pos->rotary()) pos->add(x.data(), c.d_model, d, positions);
-  if (c.embed_norm) norm(c, st.embed_norm, x.data(), x.data(), T);
+  std::vector<float> x = embed(c, st, fresh.ids, positions, pos);
 
   // q | k | v widths (as Transformer::self_attention): GQA and head_dim != d / heads.
   const HeadShape self{c.heads, c.kv_head_count(), c.head_dim()};

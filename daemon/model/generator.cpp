@@ -1,12 +1,10 @@
 #include "model/generator.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
-#include <fstream>
 #include <string>
 
 #include "model/error.hpp"
+#include "model/generator_beam.hpp"
 #include "model/sampling.hpp"
 
 namespace qkv::model {
@@ -37,8 +35,6 @@ class TransformerGenerator final : public pipeline::Generator {
         sampling_(sampling_params(setup.options)),
         ids_(std::move(ids)),
         faults_(f) {
-    if (options_.strategy == Strategy::beam)
-      throw ModelError("generate.strategy: beam is not implemented yet");
     if (!t_.config().has_decoder()) throw ModelError("an encoder cannot generate");
   }
 
@@ -154,29 +150,13 @@ class TransformerGenerator final : public pipeline::Generator {
   std::vector<Seq> live_;
 };
 
-std::vector<int32_t> ids_of(const nlohmann::json& v) {
-  std::vector<int32_t> out;
-  if (v.is_number_integer()) out.push_back(v.get<int32_t>());
-  if (v.is_array())
-    for (const auto& x : v)
-      if (x.is_number_integer()) out.push_back(x.get<int32_t>());
-  return out;
-}
-
 }  // namespace
 
 GenerationIds generation_ids(const ModelConfig& config, const std::filesystem::path& dir,
                              const pipeline::GenerateSetup& setup) {
   GenerationIds ids;
-  std::ifstream in(dir / "config.json");
-  const nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
-  if (j.is_object()) {
-    if (j.contains("eos_token_id")) ids.eos = ids_of(j["eos_token_id"]);
-    if (j.contains("decoder_start_token_id")) {
-      auto s = ids_of(j["decoder_start_token_id"]);
-      if (!s.empty()) ids.decoder_start = s[0];
-    }
-  }
+  ids.eos = config.eos_token_ids;
+  if (config.has_decoder_start) ids.decoder_start = int32_t(config.decoder_start_token_id);
   if (ids.eos.empty()) ids.eos = setup.fallback_eos_ids;
   if (ids.decoder_start < 0) ids.decoder_start = setup.fallback_decoder_start;
   std::erase_if(ids.eos, [&](int32_t id) { return id < 0 || uint32_t(id) >= config.vocab_size; });
@@ -192,6 +172,8 @@ std::unique_ptr<pipeline::Generator> make_generator(const Transformer& model, Co
                                                     uint32_t max_positions,
                                                     const pipeline::GenerateSetup& setup,
                                                     GenerationIds ids, CacheFaults faults) {
+  if (setup.options.strategy == Strategy::beam)
+    return make_beam_generator(model, b, max_positions, setup, std::move(ids));
   return std::make_unique<TransformerGenerator>(model, b, max_positions, setup, std::move(ids),
                                                 faults);
 }

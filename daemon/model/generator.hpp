@@ -17,9 +17,9 @@ struct GenerationIds {
   int32_t decoder_start = -1;  // encoder-decoder models: the decoder's first input
 };
 
-// eos_token_id (an id or a list) and decoder_start_token_id from DIR/config.json; the setup's
-// fallbacks (the tokenizer's ids) where it names none. Throws ModelError for an
-// encoder-decoder model without a start id.
+// The model config's eos_token_id(s) and decoder_start_token_id (ModelConfig, read from
+// DIR/config.json); the setup's fallbacks (the tokenizer's ids) where it names none. Throws
+// ModelError for an encoder-decoder model without a start id.
 GenerationIds generation_ids(const ModelConfig& config, const std::filesystem::path& dir,
                              const pipeline::GenerateSetup& setup);
 

@@ -56,6 +56,25 @@ void apply_linear(GemmKernel kernel, const Linear& l, const float* x, size_t row
   gemm(kernel, {rows, l.out, l.in, x, x_stride, l.w.data(), l.out, y, y_stride, !l.b.empty()});
 }
 
+std::vector<float> embed(const ModelConfig& c, const StackWeights& st, std::span<const int32_t> ids,
+                         std::span<const int32_t> positions, const PositionalEncoding* pos) {
+  const size_t d = c.d_model, T = ids.size();
+  std::vector<float> x(T * d);
+  for (size_t t = 0; t < T; ++t) {
+    const int32_t id = ids[t];
+    if (id < 0 || static_cast<uint32_t>(id) >= c.vocab_size)
+      throw ModelError("token id " + std::to_string(id) + " (row " + std::to_string(t) +
+                       ") is outside the model's vocabulary of " + std::to_string(c.vocab_size));
+    const float* e = st.tokens.data() + size_t(id) * d;
+    float* row = x.data() + t * d;
+    for (size_t i = 0; i < d; ++i) row[i] = e[i] * c.embed_scale;
+    if (!st.type0.empty()) add_into(row, st.type0.data(), d);
+  }
+  if (pos && !pos->rotary()) pos->add(x.data(), c.d_model, d, positions);
+  if (c.embed_norm) apply_norm(c, st.embed_norm, x.data(), x.data(), T);
+  return x;
+}
+
 void feed_forward(const ModelConfig& c, const LayerWeights& L, GemmKernel kernel, const float* in,
                   size_t rows, std::vector<float>& ffn, std::vector<float>& gate_up, float* out) {
   const size_t d = c.d_model;
@@ -124,20 +143,7 @@ std::vector<float> Transformer::run_stack(const StackWeights& st, Packed in,
   std::vector<int32_t> cu(in.cu_seqlens.begin(), in.cu_seqlens.end());
   auto positions = positions_of(cu);
 
-  // Embeddings.
-  std::vector<float> x(T * d);
-  for (size_t t = 0; t < T; ++t) {
-    const int32_t id = in.ids[t];
-    if (id < 0 || static_cast<uint32_t>(id) >= c.vocab_size)
-      throw ModelError("token id " + std::to_string(id) + " (row " + std::to_string(t) +
-                       ") is outside the model's vocabulary of " + std::to_string(c.vocab_size));
-    const float* e = st.tokens.data() + size_t(id) * d;
-    float* row = x.data() + t * d;
-    for (size_t i = 0; i < d; ++i) row[i] = e[i] * c.embed_scale;
-    if (!st.type0.empty()) add_into(row, st.type0.data(), d);
-  }
-  if (pos && !pos->rotary()) pos->add(x.data(), c.d_model, d, positions);
-  if (c.embed_norm) apply_norm(c, st.embed_norm, x.data(), x.data(), T);
+  std::vector<float> x = embed(c, st, in.ids, positions, pos);
 
   std::vector<float> h(T * d), o(T * d), ffn, gate_up, attention_scratch;
   for (const auto& L : st.layers) {

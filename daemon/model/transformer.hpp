@@ -48,6 +48,13 @@ void apply_linear(GemmKernel kernel, const Linear& l, const float* x, size_t row
 void feed_forward(const ModelConfig& c, const LayerWeights& L, GemmKernel kernel, const float* in,
                   size_t rows, std::vector<float>& ffn, std::vector<float>& gate_up, float* out);
 
+// The rows a stack starts from: token embeddings (x embed_scale, + BERT's type-0 row), then
+// absolute positions (a non-rotary `pos`; nullptr: none) and the embedding norm. The one
+// definition the full stack and the cached decode step share. Throws ModelError for an id
+// outside the vocabulary.
+std::vector<float> embed(const ModelConfig& c, const StackWeights& st, std::span<const int32_t> ids,
+                         std::span<const int32_t> positions, const PositionalEncoding* pos);
+
 class Transformer {
  public:
   Transformer(ModelConfig config, ModelWeights weights, GemmKernel gemm = default_gemm_kernel());

@@ -66,7 +66,10 @@ void GenerationRun::run(size_t keep_waiting) {
     } catch (const std::exception& e) {
       throw JobFailed(live_.begin()->second.where + "..: generation failed: " + e.what());
     }
-    for (const auto& t : tokens) accept(t);
+    // Beam search hands over a document's whole continuation at once: the tokens after the one
+    // that finished it (a stop string) are dropped.
+    for (const auto& t : tokens)
+      if (live_.contains(t.doc)) accept(t);
     flush();
   }
 }

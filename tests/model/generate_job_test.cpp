@@ -202,6 +202,38 @@ TEST_F(GenerateJob, Seq2seqGeneratesFromEachSourceInOrder) {
   EXPECT_NE(out[0]["ids"], out[1]["ids"]);
 }
 
+TEST_F(GenerateJob, Seq2seqBeamSearchWritesTheBestBeamOfEachSourceInOrder) {
+  std::ofstream(dir_ / "src.jsonl")
+      << "{\"src\":\"hello world\"}\n{\"src\":\"the quick brown fox\"}\n"
+      << "{\"src\":\"hello world\"}\n";
+  std::vector<std::vector<Json>> runs;
+  for (const char* docs : {"1", "256"}) {
+    pipeline::JobSpec s;
+    s.pipeline = "generate-seq2seq";
+    s.inputs = {(dir_ / "src.jsonl").string()};
+    s.output = (dir_ / "beam.jsonl").string();
+    s.overrides = {{"generate.max_new_tokens", "6"},    {"generate.strategy", "beam"},
+                   {"generate.num_beams", "3"},         {"generate.logprobs", "true"},
+                   {"generate.early_stopping", "true"}, {"batch.documents", docs}};
+    pipeline::JobProgress progress;
+    pipeline::CancelFlag cancel;
+    const auto r = pipeline::run_job(s, env_, progress, cancel);
+    EXPECT_EQ(r.documents, 3u);
+    std::vector<Json> out;
+    std::istringstream lines(slurp(dir_ / "beam.jsonl"));
+    for (std::string l; std::getline(lines, l);) out.push_back(Json::parse(l));
+    ASSERT_EQ(out.size(), 3u);
+    for (const auto& x : out) {
+      EXPECT_LE(x["ids"].size(), 6u);
+      EXPECT_EQ(x["logprobs"].size(), x["ids"].size());
+      EXPECT_TRUE(x["finish_reason"] == "length" || x["finish_reason"] == "eos") << x;
+    }
+    EXPECT_EQ(out[0], out[2]);
+    runs.push_back(out);
+  }
+  EXPECT_EQ(runs[0], runs[1]);  // batching does not change a document's beams
+}
+
 TEST_F(GenerateJob, ACancelledJobStopsAndWritesNothing) {
   pipeline::JobSpec s;
   s.pipeline = "generate-gpt2";

@@ -5,6 +5,7 @@
 // per-sequence KV-cache path; the cached decode equals full recomputation (and a deliberately
 // broken cache is caught); and a document's tokens do not depend on what else is in the batch.
 #include <gtest/gtest.h>
+#include <tbb/task_arena.h>
 
 #include <nlohmann/json.hpp>
 
@@ -13,6 +14,8 @@
 #include <map>
 
 #include "host/attention_handle.hpp"
+#include "model/config.hpp"
+#include "model/error.hpp"
 #include "model/generator.hpp"
 #include "model/heads.hpp"
 #include "plugin_support.hpp"
@@ -113,6 +116,88 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Combine(::testing::Values("gpt2-tiny", "qkv-decoder", "seq2seq-tiny"),
                        ::testing::Values("attention-flash", "attention-reference")));
 
+nlohmann::json beam_fixture(const std::string& model) {
+  std::ifstream in(fixture("generate") / "beam.json");
+  const auto all = nlohmann::json::parse(in);
+  for (const auto& m : all["models"])
+    if (m["model"] == model) return m;
+  throw std::runtime_error("no beam fixture for " + model);
+}
+
+class Beam : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
+
+// Beam search (model/generator_beam.cpp) against the fixture script's implementation of HF's
+// BeamSearchScorer: the best hypothesis token for token, and whether it ended with the eos id;
+// all prompts decoded together (forking caches of several documents in one step), and joining
+// one step after another.
+TEST_P(Beam, MatchesTheReferenceBeamSearchTokenForToken) {
+  const auto& [model, att] = GetParam();
+  const auto fx = beam_fixture(model);
+  const auto m = load_plugged(fixture(model));
+  GenerationIds ids;
+  if (!fx["eos"].is_null()) ids.eos = {fx["eos"].get<int32_t>()};
+  if (!fx["decoder_start"].is_null()) ids.decoder_start = fx["decoder_start"];
+  size_t compared = 0;
+  for (const auto& r : fx["runs"]) {
+    pipeline::GenerateSetup s;
+    s.options.strategy = config::GenerateOptions::Strategy::beam;
+    s.options.max_new_tokens = fx["max_new_tokens"];
+    s.options.num_beams = r["num_beams"];
+    s.options.length_penalty = r["length_penalty"];
+    s.options.early_stopping = r["early_stopping"];
+    const auto& cases = r["cases"];
+    for (size_t stagger : {0, 1}) {
+      auto g = make_generator(*m.transformer, m.components(attention(att)), table(m), s, ids);
+      std::vector<std::vector<int32_t>> got(cases.size());
+      std::vector<bool> done(cases.size());
+      size_t finished = 0, added = 0;
+      for (size_t step = 0; finished < cases.size(); ++step) {
+        ASSERT_LT(step, 100u) << "beam search does not finish";
+        for (; added < cases.size() && added * stagger <= step; ++added)
+          g->add(added, cases[added]["prompt"].get<std::vector<int32_t>>());
+        for (const auto& t : g->step()) {
+          ASSERT_FALSE(done[t.doc]) << "tokens after the document was handed over";
+          got[t.doc].push_back(t.id);
+          if (t.cache_full || (!ids.eos.empty() && t.id == ids.eos[0])) {
+            done[t.doc] = true;
+            ++finished;
+          }
+        }
+      }
+      for (size_t i = 0; i < cases.size(); ++i) {
+        if (cases[i]["ambiguous"]) continue;
+        auto want = cases[i]["ids"].get<std::vector<int32_t>>();
+        if (cases[i]["eos"]) want.push_back(ids.eos[0]);
+        EXPECT_EQ(got[i], want) << model << " num_beams " << r["num_beams"] << " prompt " << i;
+        ++compared;
+      }
+    }
+  }
+  EXPECT_GE(compared, 12u);  // the ambiguous prompts leave enough to compare
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Fixtures, Beam,
+    ::testing::Combine(::testing::Values("gpt2-tiny", "qkv-decoder", "seq2seq-tiny"),
+                       ::testing::Values("attention-flash", "attention-reference")));
+
+TEST(Beam, CountsEveryBeamAgainstTheCacheBudget) {
+  const auto m = load_plugged(fixture("seq2seq-tiny"));
+  pipeline::GenerateSetup s;
+  s.options.strategy = config::GenerateOptions::Strategy::beam;
+  s.options.max_new_tokens = 10;
+  s.options.num_beams = 3;
+  GenerationIds ids;
+  ids.decoder_start = 101;
+  auto g =
+      make_generator(*m.transformer, m.components(attention("attention-flash")), table(m), s, ids);
+  EXPECT_EQ(g->cache_tokens(7), 3u * (1 + 10) + 7);  // 3 self caches, one shared source
+  s.options.repetition_penalty = 1.2;
+  EXPECT_THROW(
+      make_generator(*m.transformer, m.components(attention("attention-flash")), table(m), s, ids),
+      std::exception);
+}
+
 // Largest difference between the cached decode's last hidden row and Transformer::decode over
 // the whole sequence so far, over a prefill and `steps` decode steps of three sequences.
 double cache_deviation(const std::string& model, CacheFaults faults) {
@@ -175,6 +260,77 @@ TEST(KvCache, GreedyTokensAndLogprobsDoNotDependOnTheBatch) {
       EXPECT_EQ(alone[0][t].logprob, together[i][t].logprob);
     }
   }
+}
+
+// Encoder-decoder sampling: a source's draws are keyed by (seed, document, step) only, so the
+// tokens do not depend on the thread count or on which sources share the batch; another seed
+// gives other tokens.
+TEST(Sampling, EncoderDecoderDrawsAreReproducibleAcrossThreadsAndBatches) {
+  const auto m = load_plugged(fixture("seq2seq-tiny"));
+  const std::vector<std::vector<int32_t>> sources = {
+      {2023, 2003, 1037}, {7592, 2088}, {1996, 4248, 2829, 4419, 14523}, {102}, {3899, 3899}};
+  auto setup = [](uint64_t seed) {
+    pipeline::GenerateSetup s = greedy_setup(12);
+    s.options.strategy = config::GenerateOptions::Strategy::sample;
+    s.options.temperature = 1.5;  // flatter than the raw logits: draws differ between seeds
+    s.options.top_k = 50;
+    s.options.seed = seed;
+    return s;
+  };
+  const auto s7 = setup(7), s8 = setup(8);
+  auto ids = [](const std::vector<std::vector<pipeline::GeneratedToken>>& out) {
+    std::vector<std::vector<int32_t>> r;
+    for (const auto& doc : out) {
+      r.emplace_back();
+      for (const auto& t : doc) r.back().push_back(t.id);
+    }
+    return r;
+  };
+  const auto& att = attention("attention-flash");
+  std::vector<std::vector<int32_t>> one_thread, two_threads;
+  tbb::task_arena(1).execute([&] { one_thread = ids(run(m, att, sources, 12, {}, &s7)); });
+  tbb::task_arena(2).execute([&] { two_threads = ids(run(m, att, sources, 12, {}, &s7)); });
+  EXPECT_EQ(one_thread, two_threads);
+  // Sources joining at different steps, and each alone.
+  EXPECT_EQ(ids(run(m, att, sources, 12, {3, 0, 1, 1, 5}, &s7)), one_thread);
+  for (size_t i = 0; i < sources.size(); ++i) {
+    // Alone, a source is document 0: it matches the batch run's document i only with i == 0,
+    // so compare the batch run against one keyed the same way (document index i).
+    std::vector<std::vector<int32_t>> padded(i + 1, std::vector<int32_t>{102});
+    padded[i] = sources[i];
+    EXPECT_EQ(ids(run(m, att, padded, 12, {}, &s7))[i], one_thread[i]) << "source " << i;
+  }
+  EXPECT_NE(ids(run(m, att, sources, 12, {}, &s8)), one_thread);
+}
+
+TEST(GenerationIds, QkvLayoutNamesItsEosAndDecoderStartIds) {
+  const std::string base =
+      R"({"model_type": "qkv", "architecture": "encoder-decoder", "vocab_size": 50, "d_model": 8,
+          "num_heads": 2, "ffn_dim": 16, "encoder_layers": 1, "decoder_layers": 1)";
+  const auto c = parse_config(base + R"(, "eos_token_id": [3, 7], "decoder_start_token_id": 5})",
+                              "config.json");
+  EXPECT_EQ(c.eos_token_ids, (std::vector<int32_t>{3, 7}));
+  pipeline::GenerateSetup s;
+  s.fallback_eos_ids = {1};
+  s.fallback_decoder_start = 2;
+  const auto ids = generation_ids(c, "dir", s);
+  EXPECT_EQ(ids.eos, (std::vector<int32_t>{3, 7}));
+  EXPECT_EQ(ids.decoder_start, 5);
+  // Absent: the tokenizer's fallbacks; a single id works too.
+  const auto one = parse_config(base + R"(, "eos_token_id": 4})", "config.json");
+  const auto fb = generation_ids(one, "dir", s);
+  EXPECT_EQ(fb.eos, (std::vector<int32_t>{4}));
+  EXPECT_EQ(fb.decoder_start, 2);
+  // Ids outside the vocabulary are an error naming the file and the field.
+  try {
+    parse_config(base + R"(, "eos_token_id": [3, 50]})", "m/config.json");
+    FAIL() << "accepted an eos id outside the vocabulary";
+  } catch (const ModelError& e) {
+    EXPECT_NE(std::string(e.what()).find("m/config.json: field 'eos_token_id'"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(parse_config(base + R"(, "decoder_start_token_id": -1})", "config.json"),
+               ModelError);
 }
 
 TEST(Generator, StopsAtThePositionTable) {

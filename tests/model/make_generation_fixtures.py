@@ -10,6 +10,19 @@ seq2seq-tiny: sources, the decoder starting from DECODER_START) of random ids an
 greedy decoding appends. Where the top-2 margin of the float64 logits is below 1e-3 the
 reference stops for that prompt (a float32 runtime may rightly pick either token there);
 `ambiguous` counts those prompts.
+
+It also writes fixtures/generate/beam.json: beam search over the same prompts, written from
+Hugging Face's definition (transformers/generation/beam_search.py, BeamSearchScorer.process /
+finalize and BeamHypotheses.add / is_done; the loop of GenerationMixin._beam_search) rather than
+imported: each step the max(2, 1 + #eos) * num_beams best (beam, token) pairs by summed
+log-softmax; an eos pair ranked below num_beams becomes a finished hypothesis scored
+sum / generated_len ** length_penalty (generated_len counts the eos token), the others continue
+until num_beams continue; a prompt is done when num_beams hypotheses are finished and
+early_stopping is set, or the worst of them >= best candidate sum / generated_len **
+length_penalty; at max_new_tokens the running beams are added; the output is the best
+hypothesis. The eos id of each model is the id its greedy references emit most often, so
+hypotheses do finish early. Every beam is recomputed from scratch in float64; a prompt where two
+candidates that decide the outcome are closer than MARGIN is marked ambiguous (not compared).
 """
 import json
 import math
@@ -176,6 +189,101 @@ def greedy(logits_fn, prompt, new_tokens):
     return out, False
 
 
+def beam_search(logits_fn, inputs, num_beams, length_penalty, early_stopping, eos, max_new):
+    """Returns (ids, eos id or None, ambiguous)."""
+    K, C = num_beams, max(2, 1 + len(eos)) * num_beams
+    beams = [([], 0.0)]  # HF starts beams 1.. at -1e9: the first step continues beam 0 only
+    hyps, worst, ambiguous = [], 1e9, False
+
+    def add(ids, total, generated, end):
+        nonlocal worst
+        score = total / generated ** length_penalty
+        if len(hyps) < K or score > worst:
+            hyps.append((score, ids, end))
+            if len(hyps) > K:
+                order = sorted((h[0], i) for i, h in enumerate(hyps))
+                del hyps[order[0][1]]
+                worst = order[1][0]
+            else:
+                worst = min(score, worst)
+
+    for step in range(max_new):
+        cands = []
+        for b, (ids, total) in enumerate(beams):
+            lp = torch.log_softmax(logits_fn(torch.tensor(inputs + ids)), -1)
+            top = torch.topk(lp, C + 1)
+            cands += [(total + float(v), b, int(t)) for v, t in zip(top.values, top.indices)]
+        cands.sort(key=lambda c: -c[0])
+        generated = step + 1
+        nxt, role = [], []  # role of each ranked candidate: continues, finishes, or neither
+        for rank, (total, b, t) in enumerate(cands[:C + 1]):
+            if len(nxt) == K or rank == C:
+                role.append("out")
+            elif t in eos:
+                role.append("hyp" if rank < K else "out")
+                if rank < K:
+                    add(beams[b][0], total, generated, t)
+            else:
+                role.append("beam")
+                nxt.append((total, b, t))
+        # Only neighbours of different roles change the outcome when they swap.
+        ambiguous |= any(cands[i][0] - cands[i + 1][0] < MARGIN and role[i] != role[i + 1]
+                         for i in range(len(role) - 1))
+        if len(hyps) >= K:
+            attainable = cands[0][0] / generated ** length_penalty
+            if not early_stopping:
+                ambiguous |= abs(worst - attainable) < MARGIN
+            if early_stopping or worst >= attainable:
+                break
+        beams = [(beams[b][0] + [t], total) for total, b, t in nxt]
+        if generated == max_new:
+            for ids, total in beams:
+                add(ids, total, generated, None)
+    ranked = sorted(hyps, key=lambda h: h[0])  # stable: the last of equal scores wins
+    ambiguous |= len(ranked) > 1 and ranked[-1][0] - ranked[-2][0] < MARGIN
+    return ranked[-1][1], ranked[-1][2], ambiguous
+
+
+BEAM_SETTINGS = [{"num_beams": 4, "length_penalty": 1.0, "early_stopping": True},
+                 {"num_beams": 3, "length_penalty": 0.6, "early_stopping": False}]
+BEAM_NEW_TOKENS = 12
+
+
+def make_beam(name, logits_fn, greedy_fixture, seq2seq=False):
+    d = os.path.join(FIX, name)
+    with open(os.path.join(d, "config.json")) as f:
+        cfg = json.load(f)
+    w = load_safetensors(os.path.join(d, "model.safetensors"))
+    # The eos id: the one the greedy references emit most often in their second half among
+    # those none of them starts with (so hypotheses finish at different lengths rather than
+    # all at the first step); without one (gpt2-tiny repeats two ids), none: beams run to
+    # max_new_tokens.
+    firsts = {c["ids"][0] for c in greedy_fixture["cases"] if c["ids"]}
+    counts = {}
+    for c in greedy_fixture["cases"]:
+        for t in c["ids"][len(c["ids"]) // 2:]:
+            if t not in firsts:
+                counts[t] = counts.get(t, 0) + 1
+    eos = max(sorted(counts), key=lambda t: counts[t]) if counts else None
+    runs = []
+    for setting in BEAM_SETTINGS:
+        cases, ambiguous = [], 0
+        for c in greedy_fixture["cases"]:
+            prompt = c["prompt"]
+            if seq2seq:
+                fn, inputs = (lambda x: logits_fn(w, cfg, x, torch.tensor(prompt))), [DECODER_START]
+            else:
+                fn, inputs = (lambda x: logits_fn(w, cfg, x)), list(prompt)
+            ids, end, amb = beam_search(fn, inputs, setting["num_beams"], setting["length_penalty"],
+                                        setting["early_stopping"], [] if eos is None else [eos],
+                                        BEAM_NEW_TOKENS)
+            ambiguous += amb
+            cases.append({"prompt": prompt, "ids": ids, "eos": end is not None, "ambiguous": amb})
+        runs.append(dict(setting, ambiguous=ambiguous, cases=cases))
+    return {"model": name, "max_new_tokens": BEAM_NEW_TOKENS, "eos": eos,
+            "decoder_start": DECODER_START if seq2seq else None, "margin": MARGIN, "runs": runs}
+
+
 def make(name, logits_fn, lengths, seed, seq2seq=False):
     d = os.path.join(FIX, name)
     with open(os.path.join(d, "config.json")) as f:
@@ -203,10 +311,15 @@ def main():
            "models": [make("gpt2-tiny", gpt2_logits, [1, 5, 12, 3, 20, 7, 2, 9], 11),
                       make("qkv-decoder", qkv_decoder_logits, [1, 4, 13, 6, 25, 2, 9, 17], 12),
                       make("seq2seq-tiny", seq2seq_logits, [3, 8, 1, 12, 5, 20, 2, 7], 13, True)]}
+    beam = {"generator": out["generator"], "torch": torch.__version__,
+            "models": [make_beam("gpt2-tiny", gpt2_logits, out["models"][0]),
+                       make_beam("qkv-decoder", qkv_decoder_logits, out["models"][1]),
+                       make_beam("seq2seq-tiny", seq2seq_logits, out["models"][2], True)]}
     os.makedirs(os.path.join(FIX, "generate"), exist_ok=True)
-    with open(os.path.join(FIX, "generate", "greedy.json"), "w") as f:
-        json.dump(out, f, indent=1)
-        f.write("\n")
+    for name, doc in (("greedy.json", out), ("beam.json", beam)):
+        with open(os.path.join(FIX, "generate", name), "w") as f:
+            json.dump(doc, f, indent=1)
+            f.write("\n")
 
 
 if __name__ == "__main__":
