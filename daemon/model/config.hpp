@@ -63,6 +63,10 @@ struct ModelConfig {
   float embed_scale = 1.0f;  // token embeddings are multiplied by this (e.g. sqrt(d_model))
   bool tie_lm_head = true;
   uint32_t decoder_start_token_id = 0;  // BART: the first decoder input of teacher forcing
+  // HF encoder-decoders train on labels: the decoder reads tgt shifted right after
+  // decoder_start_token_id and row t predicts tgt[t] (modeling_bart.py shift_tokens_right).
+  // qkv's own layout feeds tgt as given.
+  bool shift_tgt_right = false;
 
   uint32_t head_dim() const { return head_size ? head_size : heads ? d_model / heads : 0; }
   uint32_t kv_head_count() const { return kv_heads ? kv_heads : heads; }
