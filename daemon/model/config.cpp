@@ -176,6 +176,10 @@ void parse_bart(const Reader& r, ModelConfig& c) {
   c.embed_scale = r.boolean("scale_embedding", false) ? std::sqrt(float(c.d_model)) : 1.0f;
   c.tie_lm_head = r.boolean("tie_word_embeddings", true);
   c.decoder_start_token_id = r.uint("decoder_start_token_id", 2);
+  if (c.decoder_start_token_id >= c.vocab_size)
+    r.fail("decoder_start_token_id", "must be below vocab_size (" + std::to_string(c.vocab_size) +
+                                         "), found " + std::to_string(c.decoder_start_token_id));
+  c.shift_tgt_right = true;
 }
 
 // eos_token_id / decoder_start_token_id, read alike for every layout (generator.cpp uses them).

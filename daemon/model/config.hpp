@@ -68,6 +68,10 @@ struct ModelConfig {
   // empty: none given) and whether `decoder_start_token_id` was given (BART: its default 2).
   std::vector<int32_t> eos_token_ids;
   bool has_decoder_start = false;
+  // HF encoder-decoders train on labels: the decoder reads tgt shifted right after
+  // decoder_start_token_id and row t predicts tgt[t] (modeling_bart.py shift_tokens_right).
+  // qkv's own layout feeds tgt as given.
+  bool shift_tgt_right = false;
 
   uint32_t head_dim() const { return head_size ? head_size : heads ? d_model / heads : 0; }
   uint32_t kv_head_count() const { return kv_heads ? kv_heads : heads; }

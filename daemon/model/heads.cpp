@@ -96,35 +96,51 @@ std::vector<float> finish_embeddings(std::vector<float> pooled, uint32_t d, uint
   return out;
 }
 
-NextTokenScores next_token_scores(GemmKernel gemm, const Linear& head,
-                                  std::span<const float> hidden, std::span<const int32_t> ids,
-                                  std::span<const int32_t> cu) {
-  const size_t T = ids.size(), V = head.out;
-  // next[t]: the id predicted from row t, or -1 at the last row of a document.
-  std::vector<int32_t> next(T, -1);
-  for (size_t b = 0; b + 1 < cu.size(); ++b)
-    for (int32_t t = cu[b]; t + 1 < cu[b + 1]; ++t) next[t] = ids[t + 1];
+namespace {
+// Row t of logprobs scores target[t] (from hidden row t - shift); -1: no target. Perplexity is
+// over each document's rows that have one.
+NextTokenScores score_targets(GemmKernel gemm, const Linear& head, std::span<const float> hidden,
+                              std::span<const int32_t> target, size_t shift,
+                              std::span<const int32_t> cu) {
+  const size_t T = target.size(), V = head.out;
   NextTokenScores s;
   s.logprobs.assign(T, 0.0f);
   for_logit_blocks(gemm, head, hidden, [&](size_t r0, size_t rows, const float* logits) {
     tbb::parallel_for(size_t(0), rows, [&](size_t r) {
-      const int32_t target = next[r0 + r];
-      if (target < 0) return;
+      const size_t row = r0 + r + shift;
+      if (row >= T || target[row] < 0) return;
       const float* l = logits + r * V;
       const float mx = *std::max_element(l, l + V);
       double sum = 0.0;
       for (size_t j = 0; j < V; ++j) sum += std::exp(double(l[j]) - mx);
-      s.logprobs[r0 + r + 1] = static_cast<float>(double(l[target]) - mx - std::log(sum));
+      s.logprobs[row] = static_cast<float>(double(l[target[row]]) - mx - std::log(sum));
     });
   });
   for (size_t b = 0; b + 1 < cu.size(); ++b) {
-    const int32_t n = cu[b + 1] - cu[b];
     double total = 0.0;
-    for (int32_t t = cu[b] + 1; t < cu[b + 1]; ++t) total += s.logprobs[t];
-    s.perplexity.push_back(n < 2 ? std::numeric_limits<float>::quiet_NaN()
-                                 : static_cast<float>(std::exp(-total / (n - 1))));
+    int32_t scored = 0;
+    for (int32_t t = cu[b]; t < cu[b + 1]; ++t)
+      if (target[t] >= 0) total += s.logprobs[t], ++scored;
+    s.perplexity.push_back(scored == 0 ? std::numeric_limits<float>::quiet_NaN()
+                                       : static_cast<float>(std::exp(-total / scored)));
   }
   return s;
+}
+}  // namespace
+
+NextTokenScores next_token_scores(GemmKernel gemm, const Linear& head,
+                                  std::span<const float> hidden, std::span<const int32_t> ids,
+                                  std::span<const int32_t> cu) {
+  // target[t]: ids[t], predicted from row t - 1; nothing predicts a document's first row.
+  std::vector<int32_t> target(ids.begin(), ids.end());
+  for (size_t b = 0; b + 1 < cu.size(); ++b)
+    if (cu[b + 1] > cu[b]) target[cu[b]] = -1;
+  return score_targets(gemm, head, hidden, target, 1, cu);
+}
+
+NextTokenScores label_scores(GemmKernel gemm, const Linear& head, std::span<const float> hidden,
+                             std::span<const int32_t> labels, std::span<const int32_t> cu) {
+  return score_targets(gemm, head, hidden, labels, 0, cu);
 }
 
 TopK top_k_logits(GemmKernel gemm, const Linear& head, std::span<const float> hidden, uint32_t k) {

@@ -40,6 +40,11 @@ NextTokenScores next_token_scores(GemmKernel gemm, const Linear& lm_head,
                                   std::span<const float> hidden, std::span<const int32_t> ids,
                                   std::span<const int32_t> cu);
 
+// Teacher forcing with the labels shifted right (BART): row t = log p(labels[t] | src,
+// labels[<t]) from hidden row t; perplexity = exp(-mean over all of a document's rows).
+NextTokenScores label_scores(GemmKernel gemm, const Linear& lm_head, std::span<const float> hidden,
+                             std::span<const int32_t> labels, std::span<const int32_t> cu);
+
 struct TopK {
   std::vector<float> logits;  // [tokens, k], descending
   std::vector<int32_t> ids;   // [tokens, k]; ties: smaller id first

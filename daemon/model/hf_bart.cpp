@@ -1,5 +1,7 @@
 #include "model/hf_bart.hpp"
 
+#include <algorithm>
+
 #include "model/checkpoint_source.hpp"
 
 namespace qkv::model {
@@ -67,6 +69,17 @@ void load_hf_bart(const ModelConfig& c, const SafetensorsFile& f, ModelWeights& 
     m.lm_head = transpose_to_linear(shared, c.vocab_size, d);
   }
   if (top.has("final_logits_bias")) m.lm_head.b = top.get("final_logits_bias", {1, c.vocab_size});
+}
+
+std::vector<int32_t> shift_tokens_right(std::span<const int32_t> ids, std::span<const int32_t> cu,
+                                        int32_t start) {
+  std::vector<int32_t> out(ids.size());
+  for (size_t b = 0; b + 1 < cu.size(); ++b) {
+    if (cu[b + 1] == cu[b]) continue;
+    out[cu[b]] = start;
+    std::copy(ids.begin() + cu[b], ids.begin() + cu[b + 1] - 1, out.begin() + cu[b] + 1);
+  }
+  return out;
 }
 
 }  // namespace qkv::model

@@ -5,6 +5,7 @@
 #include "model/error.hpp"
 #include "model/generator.hpp"
 #include "model/heads.hpp"
+#include "model/hf_bart.hpp"
 #include "model/model_dir.hpp"
 #include "model/plugin_positions.hpp"
 #include "model/st_folder.hpp"
@@ -112,7 +113,12 @@ class TransformerStage final : public pipeline::ModelStage {
       hidden = t.decode({ids, cu}, b);
     } else {
       const auto memory = t.encode({batch.ids[0], batch.cu_seqlens[0]}, b);
-      hidden = t.decode({ids, cu}, b, memory, batch.cu_seqlens[0]);
+      if (c.shift_tgt_right) {
+        const auto input = shift_tokens_right(ids, cu, int32_t(c.decoder_start_token_id));
+        hidden = t.decode({input, cu}, b, memory, batch.cu_seqlens[0]);
+      } else {
+        hidden = t.decode({ids, cu}, b, memory, batch.cu_seqlens[0]);
+      }
     }
     pipeline::StageOutput out;
     const auto rows = lengths(cu);
@@ -132,7 +138,9 @@ class TransformerStage final : public pipeline::ModelStage {
         break;
       }
       case Output::logprobs: {
-        auto s = next_token_scores(t.gemm_kernel(), t.weights().lm_head, hidden, ids, cu);
+        auto s = c.shift_tgt_right
+                     ? label_scores(t.gemm_kernel(), t.weights().lm_head, hidden, ids, cu)
+                     : next_token_scores(t.gemm_kernel(), t.weights().lm_head, hidden, ids, cu);
         out.tensors.push_back({"", 1, false, std::move(s.logprobs), rows});
         out.tensors.push_back({".perplexity", 1, true, std::move(s.perplexity), ones});
         break;

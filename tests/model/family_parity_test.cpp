@@ -7,6 +7,7 @@
 #include "model/config.hpp"
 #include "model/error.hpp"
 #include "model/heads.hpp"
+#include "model/hf_bart.hpp"
 #include "plugin_support.hpp"
 #include "hf_support.hpp"
 #include "test_support.hpp"
@@ -242,19 +243,51 @@ TEST(Bart, RefusesWhatItCannotCompute) {
 
 namespace {
 
-TEST(Bart, ThroughTheStageWithAttentionFlash) {
-  const HfExpected e("bart-tiny");
+// A seq2seq run is teacher-forced on labels as HF trains BART: the decoder reads tgt shifted
+// right after decoder_start_token_id, and row t of every output scores tgt[t].
+qkv::pipeline::TokenBatch bart_batch(const HfExpected& e) {
   qkv::pipeline::TokenBatch batch;
   batch.ids = {e.ints("src_ids"), e.ints("tgt_ids")};
   batch.cu_seqlens = {e.ints("src_cu"), e.ints("tgt_cu")};
-  const auto stage = hf_stage("{path: " + hf_fixture("bart-tiny").string() +
-                              ", attention: {plugin: attention-flash}, output: topk, topk: 5}");
+  return batch;
+}
+
+std::unique_ptr<qkv::pipeline::ModelStage> bart_stage(const std::string& output) {
+  return hf_stage("{path: " + hf_fixture("bart-tiny").string() +
+                  ", attention: {plugin: attention-flash}, output: " + output + "}");
+}
+
+TEST(Bart, ShiftTokensRightPerDocument) {
+  const std::vector<int32_t> ids = {5, 6, 7, 9, 4, 8}, cu = {0, 3, 3, 4, 6};
+  EXPECT_EQ(shift_tokens_right(ids, cu, 2), (std::vector<int32_t>{2, 5, 6, 2, 2, 4}));
+}
+
+TEST(Bart, ThroughTheStageWithAttentionFlash) {
+  const HfExpected e("bart-tiny");
+  const auto batch = bart_batch(e);
+  const auto stage = bart_stage("topk, topk: 5");
   EXPECT_EQ(stage->max_tokens(0), 40u);  // max_position_embeddings; the table has 2 more rows
   const auto out = stage->run(batch);
   ASSERT_EQ(out.tensors.size(), 2u);
-  expect_close(out.tensors[0].values, e.floats("topk_logits"), "topk logits");
-  const auto ids = e.ints("topk_ids");
+  expect_close(out.tensors[0].values, e.floats("shifted_topk_logits"), "topk logits");
+  const auto ids = e.ints("shifted_topk_ids");
   EXPECT_EQ(out.tensors[1].values, std::vector<float>(ids.begin(), ids.end()));
+}
+
+TEST(Bart, SeqToSeqStageFeedsTgtShiftedRight) {
+  const HfExpected e("bart-tiny");
+  const auto batch = bart_batch(e);
+  const auto hidden = bart_stage("hidden")->run(batch);
+  ASSERT_EQ(hidden.tensors.size(), 1u);
+  expect_close(hidden.tensors[0].values, e.floats("shifted_hidden"), "decoder hidden (shifted)");
+  // the shift is visible: tgt fed as given gives other states
+  EXPECT_GT(max_abs_diff(hidden.tensors[0].values, e.floats("hidden")), 1e-2);
+  EXPECT_EQ(hidden.tensors[0].row_counts, (std::vector<int64_t>{5, 2, 9}));
+
+  const auto scores = bart_stage("logprobs")->run(batch);
+  ASSERT_EQ(scores.tensors.size(), 2u);
+  expect_close(scores.tensors[0].values, e.floats("shifted_logprobs"), "label log-probs");
+  expect_close(scores.tensors[1].values, e.floats("shifted_perplexity"), "perplexity");
 }
 
 }  // namespace

@@ -21,7 +21,8 @@ published modeling code of HF transformers, not qkv:
                        (scale_embedding), BartAttention, BartEncoderLayer, BartDecoderLayer
                        (post-norm, cross-attention over the encoder output), BartEncoder /
                        BartDecoder (layernorm_embedding), BartForConditionalGeneration
-                       (lm_head tied to shared, + final_logits_bias)
+                       (lm_head tied to shared, + final_logits_bias; labels -> decoder input
+                       by shift_tokens_right)
   sentence_transformers/models/Pooling.py, Normalize.py  cls / mean / max / lasttoken pooling
                        over the attention mask, L2 normalization
 
@@ -43,7 +44,8 @@ Fixtures (tests/model/hf_fixtures/):
                     2_Normalize, sentence_bert_config.json), no prefix, F16: normalized mean
   bart-tiny         bart (BartForConditionalGeneration names, `model.` prefix), 4 heads, post-norm,
                     scale_embedding, non-zero final_logits_bias, F32: encoder output, decoder
-                    hidden, logits (teacher-forced ids fed as given)
+                    hidden, logits (teacher-forced ids fed as given), and the seq2seq run's
+                    labels convention (shift_tokens_right): hidden, top-k, label log-probs
 
 safetensors is written by hand (tests/model/make_fixtures.py); manifest.json records the torch
 version and the sha256 of every file.
@@ -460,6 +462,14 @@ def bart_state(cfg, dtype, gen):
     return st
 
 
+def shift_tokens_right(input_ids, pad_token_id, decoder_start_token_id):  # modeling_bart.py
+    shifted_input_ids = input_ids.new_zeros(input_ids.shape)
+    shifted_input_ids[:, 1:] = input_ids[:, :-1].clone()
+    shifted_input_ids[:, 0] = decoder_start_token_id
+    shifted_input_ids.masked_fill_(shifted_input_ids == -100, pad_token_id)
+    return shifted_input_ids
+
+
 def make_bart(name, cfg, dtype, src_lengths, tgt_lengths, seed):
     gen = torch.Generator().manual_seed(seed)
     st = bart_state(cfg, DTYPES[dtype], gen)
@@ -474,6 +484,18 @@ def make_bart(name, cfg, dtype, src_lengths, tgt_lengths, seed):
                     "memory": pack(memory, smask).float(), "hidden": pack(h, tmask).float(),
                     "topk_logits": pack(top.values, tmask).float(),
                     "topk_ids": pack(top.indices, tmask).to(torch.int32)}
+        # BartForConditionalGeneration.forward with labels=tgt: the decoder reads
+        # shift_tokens_right(labels, pad_token_id, decoder_start_token_id); row t predicts tgt[t].
+        shifted = shift_tokens_right(tp, cfg["pad_token_id"], cfg["decoder_start_token_id"])
+        _, hs = bart_forward(cfg, ref, sp, smask, shifted, tmask)
+        ls = hs @ ref["model.shared.weight"].t() + ref["final_logits_bias"]
+        tops = ls.topk(5, -1)
+        lp = ls.log_softmax(-1).gather(-1, tp[..., None])[..., 0] * tmask
+        expected.update({"shifted_hidden": pack(hs, tmask).float(),
+                         "shifted_topk_logits": pack(tops.values, tmask).float(),
+                         "shifted_topk_ids": pack(tops.indices, tmask).to(torch.int32),
+                         "shifted_logprobs": pack(lp, tmask).float(),
+                         "shifted_perplexity": torch.exp(-lp.sum(1) / tmask.sum(1)).float()})
     d = os.path.join(OUT, name)
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, "config.json"), "w") as f:

@@ -86,7 +86,8 @@ Bpe::Bpe(BpeSpec spec)
     : serial_(++g_serial),
       scan_(scanner_for(spec.pattern)),
       add_prefix_space_(spec.add_prefix_space),
-      match_specials_by_default_(spec.match_specials_by_default) {
+      match_specials_by_default_(spec.match_specials_by_default),
+      wrap_(spec.wrap) {
   uint32_t max_id = 0;
   for (const auto& t : spec.tokens) max_id = std::max(max_id, t.id);
   for (const auto& t : spec.specials) max_id = std::max(max_id, t.id);

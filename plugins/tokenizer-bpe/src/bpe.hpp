@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "hash_tables.hpp"
+#include "post_processor.hpp"
 #include "pretokenizer.hpp"
 
 namespace qkv::bpe {
@@ -31,6 +32,7 @@ struct BpeSpec {
   Pattern pattern = Pattern::kR50k;
   bool add_prefix_space = false;  // HF ByteLevel option: a space before text not starting with one
   bool match_specials_by_default = false;  // tokenizer.json: true; tiktoken, GPT-2 files: false
+  SpecialWrap wrap;                        // what add_special adds (tokenizer.json post_processor)
 };
 
 // Which special tokens an encode call matches in the text.
@@ -58,6 +60,7 @@ class Bpe {
   int32_t token_to_id(std::string_view bytes) const noexcept;
   uint32_t vocab_size() const noexcept { return uint32_t(offset_.size() - 1); }
   int32_t special_id(std::string_view name) const noexcept;
+  const SpecialWrap& special_wrap() const noexcept { return wrap_; }
 
  private:
   struct Special {
@@ -89,6 +92,7 @@ class Bpe {
   PieceScanner scan_;
   bool add_prefix_space_;
   bool match_specials_by_default_;
+  SpecialWrap wrap_;
 };
 
 }  // namespace qkv::bpe

@@ -1,5 +1,7 @@
 #include "loaders.hpp"
 
+#include "post_processor.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <array>
@@ -309,6 +311,7 @@ BpeSpec load_tokenizer_json(const std::string& path) {
         throw LoadError(false, where + ": expected \"left right\" or [\"left\", \"right\"]");
       }
     }
+    spec.wrap = read_post_processor(j.value("post_processor", Json()), path);
     if (j.contains("added_tokens")) {
       size_t i = 0;
       for (const Json& t : j["added_tokens"]) {

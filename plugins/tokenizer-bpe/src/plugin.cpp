@@ -63,7 +63,14 @@ class BpeTokenizer final : public qkv::sdk::Tokenizer {
     }
     sel.names = o.special_names;
     // std::invalid_argument (e.g. an unknown special name): guarded reports INVALID_ARGUMENT.
-    bpe_->encode(text, sel, o.max_length, ids, o.offsets ? &offsets : nullptr);
+    // add_special: the file's post-processor (<s> ... </s>), counted against max_length.
+    const auto& wrap = bpe_->special_wrap();
+    const bool wrapped = o.add_special && !wrap.empty();
+    const uint32_t budget = wrapped ? qkv::bpe::text_budget(wrap, o.max_length) : o.max_length;
+    bpe_->encode(text, sel, budget, ids, o.offsets ? &offsets : nullptr);
+    if (wrapped || wrap.trim_offsets)
+      qkv::bpe::wrap_with_specials(wrapped ? wrap : qkv::bpe::SpecialWrap{{}, {}, true}, text,
+                                   o.max_length, ids, o.offsets ? &offsets : nullptr);
     for (size_t i = 0; i < ids.size(); ++i) {
       if (o.offsets)
         sink.push(ids[i], offsets[2 * i], offsets[2 * i + 1]);
@@ -88,6 +95,13 @@ class BpeTokenizer final : public qkv::sdk::Tokenizer {
     const int32_t eot = bpe_->special_id("<|endoftext|>");
     i.bos_id = i.eos_id = eot;  // GPT-style vocabularies use it for both
     i.pad_id = i.unk_id = i.cls_id = i.sep_id = i.mask_id = -1;
+    if (bpe_->special_id("<s>") >= 0) {  // RoBERTa / BART vocabularies
+      i.bos_id = i.cls_id = bpe_->special_id("<s>");
+      i.eos_id = i.sep_id = bpe_->special_id("</s>");
+      i.pad_id = bpe_->special_id("<pad>");
+      i.unk_id = bpe_->special_id("<unk>");
+      i.mask_id = bpe_->special_id("<mask>");
+    }
     return i;
   }
 
