@@ -14,6 +14,7 @@ struct Options {
   std::string output, pipeline, id, state;
   std::string request_id;  // submit: makes a retried submit idempotent
   std::string queue;       // submit: "local" or "redis" (docs/scale-out.md)
+  unsigned shards = 0;     // submit: 0 = not sharded
   unsigned threads = 0;
   unsigned limit = 0;
   bool decode = false, wait = false, no_wait = false;

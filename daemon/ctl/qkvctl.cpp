@@ -36,6 +36,11 @@ int main(int argc, char** argv) {
                      "Idempotency key: a retry with the same id and job gets the first job back");
   submit->add_option("--queue", o.queue, "local (this qkvd's spool) or redis (its Redis stream)")
       ->check(CLI::IsMember({"local", "redis"}));
+  submit
+      ->add_option("--shards", o.shards,
+                   "Cut the inputs into N contiguous shards, each writing OUT-%05d-of-%05d.<ext> "
+                   "(docs/scale-out.md)")
+      ->check(CLI::Range(1u, 99999u));
 
   auto* status = app.add_subcommand("status", "Show a job");
   status->add_option("id", o.id, "Job id")->required();

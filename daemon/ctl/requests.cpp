@@ -36,12 +36,13 @@ protocol::JobFields job_fields(const Options& o) {
 
 protocol::RequestBody build_request(std::string_view command, const Options& o) {
   if (command == "submit") {
-    protocol::SubmitRequest r{job_fields(o), std::nullopt, std::nullopt};
+    protocol::SubmitRequest r{job_fields(o), std::nullopt, std::nullopt, std::nullopt};
     for (auto& i : o.inputs) r.job.inputs.push_back(absolute(i));
     r.job.output = absolute(o.output);
     if (o.threads) r.job.threads = o.threads;
     if (!o.request_id.empty()) r.request_id = o.request_id;
     if (!o.queue.empty()) r.queue = o.queue;
+    if (o.shards) r.shards = o.shards;
     return r;
   }
   if (command == "status") return protocol::StatusRequest{o.id};

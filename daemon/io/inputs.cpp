@@ -1,6 +1,8 @@
 #include "inputs.hpp"
 
+#include <fcntl.h>
 #include <glob.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <deque>
@@ -74,9 +76,48 @@ bool is_blank(std::string_view s) {
 }
 }  // namespace
 
+namespace {
+
+// At most `left` bytes of `inner` (the end of a shard's byte range).
+class RangeSource final : public ByteSource {
+ public:
+  RangeSource(std::unique_ptr<ByteSource> inner, uint64_t left)
+      : inner_(std::move(inner)), left_(left) {}
+  size_t read(char* buf, size_t n) override {
+    if (left_ == 0) return 0;
+    size_t got = inner_->read(buf, static_cast<size_t>(std::min<uint64_t>(n, left_)));
+    left_ -= got;
+    return got;
+  }
+
+ private:
+  std::unique_ptr<ByteSource> inner_;
+  uint64_t left_;
+};
+
+}  // namespace
+
+uint64_t InputFile::bytes() const noexcept {
+  const uint64_t last = std::min(end, size);
+  return last > begin ? last - begin : 0;
+}
+
 std::unique_ptr<ByteSource> LineStream::open_current() const {
-  const auto& file = inputs_[current_].path;
-  return open_ ? open_source(file, open_(file)) : open_source(file);
+  const InputFile& in = inputs_[current_];
+  const auto& file = in.path;
+  if (!in.ranged()) return open_ ? open_source(file, open_(file)) : open_source(file);
+  if (in.end <= in.begin) return std::make_unique<RangeSource>(nullptr, 0);  // an empty shard
+  if (compression_of(file) != Compression::none)
+    throw IoError(file.string() +
+                  ": a compressed input is read whole; a byte range (a shard "
+                  "starting or ending inside it) is not possible");
+  UniqueFd fd = open_ ? open_(file) : UniqueFd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) throw_errno(file.string(), "cannot open", errno);
+  // Seek, never read, the bytes before the range: a shard costs only its own bytes.
+  if (::lseek(fd.get(), static_cast<off_t>(in.begin), SEEK_SET) < 0)
+    throw_errno(file.string(), "cannot seek to byte " + std::to_string(in.begin), errno);
+  const uint64_t left = in.end == kToEnd ? kToEnd : in.end - std::min(in.end, in.begin);
+  return std::make_unique<RangeSource>(open_source(file, std::move(fd)), left);
 }
 
 bool LineStream::next_line(RawLine& out) {
@@ -98,7 +139,9 @@ bool LineStream::next_line(RawLine& out) {
   if (!got) return false;
   out.file = static_cast<uint32_t>(current_);
   out.line = line_++;
-  if (out.line == 0 && std::string_view(out.bytes).starts_with(kBom)) {
+  out.offset += inputs_[current_].begin;  // offsets stay those of the whole file
+  if (out.line == 0 && inputs_[current_].begin == 0 &&
+      std::string_view(out.bytes).starts_with(kBom)) {
     out.bytes.erase(0, kBom.size());
     out.offset += kBom.size();
   }
@@ -119,7 +162,7 @@ void LineStream::next_file() {
   if (reader_) expanded_ += reader_->bytes_consumed();
   reader_.reset();
   file_done_ = false;
-  bytes_done_ += inputs_[current_].size;
+  bytes_done_ += inputs_[current_].bytes();
   ++current_;
 }
 

@@ -19,10 +19,18 @@ enum class TextFormat { jsonl, txt };
 // with LF), or the whole file (its bytes unchanged).
 enum class TxtDocuments { line, paragraph, file };
 
+// A shard of a job (jobs/shard_plan.hpp) reads a byte range of an uncompressed file: it starts
+// right after an LF and ends right after one, so it holds whole records only.
+inline constexpr uint64_t kToEnd = UINT64_MAX;
+
 struct InputFile {
   std::filesystem::path path;
   uint64_t size = 0;  // bytes on disk
   TextFormat format = TextFormat::jsonl;
+  uint64_t begin = 0;     // first byte read (0: the whole file from its start, BOM rule included)
+  uint64_t end = kToEnd;  // one past the last byte read
+  bool ranged() const noexcept { return begin != 0 || end != kToEnd; }
+  uint64_t bytes() const noexcept;  // on-disk bytes read: the range's, else the file's
 };
 
 // Expands globs (sorted) and checks every file exists. `forced`: nullptr = by extension

@@ -20,6 +20,9 @@ pipeline::JobSpec to_job_spec(protocol::JobFields fields, const std::string& def
   for (auto& [key, value] : fields.set) spec.overrides.emplace_back(key, std::move(value));
   spec.decode = fields.decode;
   spec.threads = fields.threads;
+  if (fields.slice)
+    spec.slice =
+        pipeline::InputSlice{fields.slice->begin, fields.slice->end, fields.slice->first_document};
   return spec;
 }
 

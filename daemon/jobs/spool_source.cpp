@@ -7,8 +7,11 @@
 #include "io/sha256.hpp"
 #include "jobs/job_error.hpp"
 #include "jobs/job_json.hpp"
+#include "jobs/shard_manifest.hpp"
+#include "jobs/shard_plan.hpp"
 
 namespace qkv::jobs {
+namespace fs = std::filesystem;
 namespace {
 
 // A file in incoming/ that does not parse may still be being written by a careless writer
@@ -18,11 +21,13 @@ constexpr auto kSettle = std::chrono::seconds(5);
 class SpoolLease final : public JobLease {
  public:
   SpoolLease(Spool& spool, std::string name, std::string id,
-             std::function<void(const std::string&)> on_claimed)
+             std::function<void(const std::string&)> on_claimed,
+             std::function<void()> after_done = {})
       : spool_(spool),
         name_(std::move(name)),
         id_(std::move(id)),
-        on_claimed_(std::move(on_claimed)) {}
+        on_claimed_(std::move(on_claimed)),
+        after_done_(std::move(after_done)) {}
   bool claim() override {
     bool ok = spool_.claim(name_, id_);
     on_claimed_(name_);
@@ -30,6 +35,7 @@ class SpoolLease final : public JobLease {
   }
   void complete(const JobRecord& job, const JobOutcome& outcome) override {
     spool_.complete(id_, outcome.state == JobState::done, job_view(job, &outcome));
+    if (after_done_ && outcome.state == JobState::done) after_done_();
   }
   void release() override { spool_.release(id_); }
 
@@ -37,6 +43,7 @@ class SpoolLease final : public JobLease {
   Spool& spool_;
   std::string name_, id_;
   std::function<void(const std::string&)> on_claimed_;
+  std::function<void()> after_done_;  // a shard: the parent manifest once all shards are done
 };
 
 // What makes two submits the same request: the body without envelope fields.
@@ -120,6 +127,12 @@ pipeline::JobSpec SpoolSource::checked_spec(const nlohmann::json& request) const
 Submitted SpoolSource::submit(const nlohmann::json& request, const Submitter& who, JobSink& sink) {
   pipeline::JobSpec spec = checked_spec(request);
   std::lock_guard lock(mutex_);
+  if (auto it = request.find("shards"); it != request.end() && !it->is_null()) {
+    if (!it->is_number_unsigned() || *it == 0 || *it > kMaxShards)
+      throw JobError(code::bad_request,
+                     "field 'shards': expected an integer from 1 to " + std::to_string(kMaxShards));
+    return submit_sharded(request, who, spec, it->get<unsigned>());
+  }
   const std::string* rid = request_id_of(request);
   const auto key = std::make_pair(owner_key(who), rid ? *rid : "");
   const std::string sha = rid ? body_sha256(request) : "";
@@ -231,12 +244,73 @@ std::shared_ptr<JobRecord> SpoolSource::load(const Spool::Waiting& w) {
     return nullptr;
   }
   std::string name = w.name;
-  return std::make_shared<JobRecord>(
-      id, std::move(spec), who,
-      std::make_shared<SpoolLease>(spool_, name, id, [this](const std::string& n) {
-        std::lock_guard l(mutex_);
-        offered_.erase(n);
-      }));
+  std::function<void()> after_done;
+  if (auto shard = shard_of(request)) after_done = [this, s = *shard] { finish_parent_of(s); };
+  return std::make_shared<JobRecord>(id, std::move(spec), who,
+                                     std::make_shared<SpoolLease>(
+                                         spool_, name, id,
+                                         [this](const std::string& n) {
+                                           std::lock_guard l(mutex_);
+                                           offered_.erase(n);
+                                         },
+                                         std::move(after_done)));
+}
+
+void SpoolSource::finish_parent_of(const ShardOf& s) {
+  // The shard's end is recorded already; a failure here leaves the parent without its manifest
+  // (said in the log), never the shard without its end.
+  try {
+    const fs::path output = s.parent_output;
+    auto folder = policy_().open_output_folder(output.parent_path());
+    if (finish_parent(s, folder, [&](unsigned i) { return shard_job_id(s.parent, i); }))
+      std::cerr << "qkvd: sharded job " << s.parent << ": all " << s.shards
+                << " shards done; wrote " << parent_manifest(output).string() << "\n";
+  } catch (const std::exception& e) {
+    std::cerr << "qkvd: sharded job " << s.parent << ": cannot write its manifest: " << e.what()
+              << "\n";
+  }
+}
+
+Submitted SpoolSource::submit_sharded(const nlohmann::json& request, const Submitter& who,
+                                      const pipeline::JobSpec& spec, unsigned shards) {
+  if (spec.decode) throw JobError(code::bad_request, "field 'shards': decode jobs are not sharded");
+  if (request.contains("slice"))
+    throw JobError(code::bad_request, "field 'slice': set by qkvd for shards, not by a submit");
+  std::vector<io::InputFile> files;
+  std::vector<ShardPart> parts;
+  try {
+    // By extension: the pipeline's input.format is not known here. Inputs are checked paths.
+    files = io::expand_inputs(spec.inputs, nullptr);
+    parts =
+        plan_shards(files, shards, [this](const fs::path& f) { return policy_().open_input(f); });
+  } catch (const io::PathError& e) {
+    throw JobError(e.code(), e.what());
+  } catch (const std::exception& e) {
+    throw JobError(code::bad_request, std::string("field 'shards': ") + e.what());
+  }
+  std::string parent;
+  for (int attempt = 0;; ++attempt) {
+    parent = new_job_id();
+    if (!spool_.id_taken(parent) && !spool_.id_taken(shard_job_id(parent, 0))) break;
+    if (attempt > 100) throw JobError("internal", "cannot find a free job id in the spool");
+  }
+  // Every shard file is durable before the client hears "accepted"; the poll takes them as
+  // the queue has room (a sharded job may have more shards than queue places).
+  for (unsigned i = 0; i < shards; ++i) {
+    nlohmann::json file = request;
+    for (const char* k : {"v", "shards", "request_id", "queue", "tag"}) file.erase(k);
+    file["op"] = "submit";
+    file["submitted_by"] = protocol::submitted_by(who);
+    file["inputs"] = parts[i].inputs;
+    file["output"] = shard_output(spec.output, i, shards).string();
+    protocol::JobFields slice_only;
+    slice_only.slice = parts[i].slice;
+    protocol::write_job_fields(file, slice_only);
+    write_shard_of(file, ShardOf{parent, i, shards, spec.output});
+    if (!spool_.put_incoming(shard_job_id(parent, i), file.dump() + "\n"))
+      throw JobError("internal", "job id " + shard_job_id(parent, i) + " is taken in the spool");
+  }
+  return {parent, false};
 }
 
 void SpoolSource::fail_unclaimed(const std::string& name, const std::string& id,

@@ -19,6 +19,8 @@
 
 namespace qkv::jobs {
 
+struct ShardOf;  // jobs/shard_plan.hpp
+
 // What a socket submit gave: the job's id, and whether it is an earlier job given back for a
 // repeated request_id.
 struct Submitted {
@@ -51,6 +53,12 @@ class SpoolSource final : public JobSource {
   pipeline::JobSpec checked_spec(const nlohmann::json& request) const;
 
  private:
+  // A submit with `shards`: one job file per shard in incoming/ (jobs/shard_plan.hpp); returns
+  // the parent's id. mutex_ held.
+  Submitted submit_sharded(const nlohmann::json& request, const Submitter& who,
+                           const pipeline::JobSpec& spec, unsigned shards);
+  // After a shard ended done: the parent manifest, once every shard is done.
+  void finish_parent_of(const ShardOf& s);
   // Reads one incoming file into a record, or fails it into failed/ (returns nullptr).
   std::shared_ptr<JobRecord> load(const Spool::Waiting& w);
   void fail_unclaimed(const std::string& name, const std::string& id, const std::string& code,

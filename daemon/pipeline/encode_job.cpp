@@ -125,7 +125,12 @@ class Encoder {
       } catch (const std::exception& e) {
         throw JobFailed(e.what());
       }
-      for (const auto& in : inputs_) input_bytes_ += in.size;
+      if (const auto& slice = ctx.spec.slice) {  // a shard: its byte range of the inputs
+        inputs_.front().begin = slice->begin;
+        inputs_.back().end = slice->end;
+        next_doc_ = slice->first_document.value_or(0);
+      }
+      for (const auto& in : inputs_) input_bytes_ += in.bytes();
       ctx.progress.bytes_total = input_bytes_;
       stream_.emplace(inputs_, ctx.input_opener(), ctx.input_limits,
                       txt_documents(p_.input.document));
@@ -250,7 +255,7 @@ class Encoder {
       ++next_doc_;
       const auto& in = inputs_[l.file];
       if (io::compression_of(in.path) == io::Compression::none)
-        c.bytes_done = stream_->bytes_done() + l.offset + l.bytes.size() + 1;
+        c.bytes_done = stream_->bytes_done() + l.offset - in.begin + l.bytes.size() + 1;
       c.lines.push_back(std::move(l));
     }
     if (c.bytes_done == 0) c.bytes_done = stream_->bytes_done();

@@ -12,6 +12,18 @@
 
 namespace qkv::pipeline {
 
+// One shard of a sharded job (jobs/shard_plan.hpp): a contiguous run of the job's documents.
+// inputs.front() is read from byte `begin`, inputs.back() up to byte `end` (both right after an
+// LF); the files between are read whole.
+struct InputSlice {
+  uint64_t begin = 0;
+  uint64_t end = UINT64_MAX;
+  // The job-wide number of the shard's first document, when known (per-document seeds of
+  // generation depend on it); else the shard counts from 0.
+  std::optional<uint64_t> first_document;
+  bool operator==(const InputSlice&) const = default;
+};
+
 struct JobSpec {
   std::string id;  // the daemon's job id (recorded in the output manifest); empty for qkvd run
   std::string pipeline;             // file stem in the pipelines folder, or a path
@@ -21,6 +33,7 @@ struct JobSpec {
   std::vector<std::pair<std::string, std::string>> overrides;  // --set key.path=value
   bool decode = false;                                         // ids -> text direction
   std::optional<unsigned> threads;                             // worker count; default: the arena's
+  std::optional<InputSlice> slice;                             // a shard's part of the inputs
 };
 
 // Live counters a job updates and any thread may read.

@@ -12,6 +12,10 @@ std::string spec_sha256(const JobSpec& spec) {
                               {"output", spec.output},
                               {"set", set},
                               {"decode", spec.decode}};
+  if (spec.slice)  // a shard's outputs are those of its byte range only
+    canonical["slice"] = {{"begin", spec.slice->begin},
+                          {"end", spec.slice->end},
+                          {"first_document", spec.slice->first_document.value_or(0)}};
   io::Sha256 h;
   h.update(canonical.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   return h.hex();
@@ -21,7 +25,11 @@ nlohmann::json make_manifest(const JobSpec& spec, const config::PipelineConfig& 
                              const std::vector<io::InputFile>& inputs, const JobResult& result,
                              const std::string& dtype, bool decode) {
   nlohmann::json in = nlohmann::json::array();
-  for (const auto& f : inputs) in.push_back({{"path", f.path.string()}, {"bytes", f.size}});
+  for (const auto& f : inputs) {
+    in.push_back({{"path", f.path.string()}, {"bytes", f.size}});
+    if (f.ranged())  // a shard read only this byte range (jobs/shard_plan.hpp)
+      in.back()["range"] = {f.begin, f.end == io::kToEnd ? f.size : f.end};
+  }
   nlohmann::json m;
   m["format_version"] = kFormatVersion;
   if (!spec.id.empty()) m["job_id"] = spec.id;

@@ -66,6 +66,25 @@ JobFields parse_job_fields(const json& object, JobKind kind) {
       bad("threads", "an integer from 1 to 4096");
     f.threads = it->get<unsigned>();
   }
+  if (auto it = object.find("slice"); it != object.end() && !it->is_null()) {
+    const char* expected = "an object {begin, end, first_document} of byte offsets";
+    if (!it->is_object()) bad("slice", expected);
+    SliceFields slice;
+    auto number = [&](const char* key, uint64_t& into) {
+      auto v = it->find(key);
+      if (v == it->end() || v->is_null()) return false;
+      if (!v->is_number_unsigned()) bad(std::string("slice.") + key, "a non-negative integer");
+      into = v->get<uint64_t>();
+      return true;
+    };
+    number("begin", slice.begin);
+    number("end", slice.end);
+    if (uint64_t first = 0; number("first_document", first)) slice.first_document = first;
+    if (slice.end < slice.begin) bad("slice.end", "a byte offset not before slice.begin");
+    if (kind != JobKind::file || f.decode)
+      bad("slice", "no slice (only encode file jobs are sharded)");
+    f.slice = slice;
+  }
   return f;
 }
 
@@ -77,6 +96,12 @@ void write_job_fields(json& object, const JobFields& f) {
   if (!f.set.empty()) object["set"] = f.set;
   if (f.decode) object["decode"] = true;
   if (f.threads) object["threads"] = *f.threads;
+  if (f.slice) {
+    json slice = {{"begin", f.slice->begin}};
+    if (f.slice->end != UINT64_MAX) slice["end"] = f.slice->end;
+    if (f.slice->first_document) slice["first_document"] = *f.slice->first_document;
+    object["slice"] = std::move(slice);
+  }
 }
 
 }  // namespace qkv::protocol

@@ -3,6 +3,7 @@
 // daemon turns them into a JobSpec (jobs/job_json.hpp), qkvctl fills them from its options.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -12,6 +13,15 @@
 
 namespace qkv::protocol {
 
+// A shard's part of its inputs (docs/protocol.md "Sharded jobs"; jobs/shard_plan.hpp writes it):
+// from byte `begin` of the first input to byte `end` of the last.
+struct SliceFields {
+  uint64_t begin = 0;
+  uint64_t end = UINT64_MAX;  // absent on the wire: to the end of the last input
+  std::optional<uint64_t> first_document;
+  bool operator==(const SliceFields&) const = default;
+};
+
 struct JobFields {
   std::optional<std::string> pipeline;     // name or path; absent: the daemon's default_pipeline
   std::vector<std::string> inputs;         // file jobs: paths or globs
@@ -20,6 +30,7 @@ struct JobFields {
   std::map<std::string, std::string> set;  // pipeline overrides, "key.path" -> value
   bool decode = false;                     // ids -> text
   std::optional<unsigned> threads;         // 1..4096: a private arena of that size
+  std::optional<SliceFields> slice;        // shards of a sharded job only
 
   bool operator==(const JobFields&) const = default;
 };

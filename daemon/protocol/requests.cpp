@@ -49,6 +49,14 @@ std::optional<std::string> optional_queue(const json& j) {
   return it->get<std::string>();
 }
 
+std::optional<unsigned> optional_shards(const json& j) {
+  auto it = j.find("shards");
+  if (it == j.end() || it->is_null()) return std::nullopt;
+  if (!it->is_number_unsigned() || *it == 0 || *it > 99999)
+    bad("field 'shards': expected an integer from 1 to 99999");
+  return it->get<unsigned>();
+}
+
 std::optional<std::string> optional_request_id(const json& j) {
   auto it = j.find("request_id");
   if (it == j.end() || it->is_null()) return std::nullopt;
@@ -77,7 +85,7 @@ RequestBody read_body(Op op, const json& j, const ProtocolLimits& limits) {
     case Op::submit:
       // Types only: paths are checked (and the job stored) by the daemon.
       return SubmitRequest{parse_job_fields(j, JobKind::file), optional_request_id(j),
-                           optional_queue(j)};
+                           optional_queue(j), optional_shards(j)};
     case Op::status:
       return StatusRequest{required_id(j)};
     case Op::cancel:
@@ -144,6 +152,7 @@ void to_json(json& j, const SubmitRequest& r) {
   write_job_fields(j, r.job);
   if (r.request_id) j["request_id"] = *r.request_id;
   if (r.queue) j["queue"] = *r.queue;
+  if (r.shards) j["shards"] = *r.shards;
 }
 void to_json(json& j, const StatusRequest& r) {
   j = with_op(r.op);

@@ -30,6 +30,9 @@ struct SubmitRequest {
   // Where the job goes: "local" (this qkvd's spool, the default) or "redis" (the stream of its
   // Redis source, docs/scale-out.md).
   std::optional<std::string> queue;
+  // Sharded job: the inputs cut into this many contiguous runs of documents, each a job of its
+  // own writing OUT-%05d-of-%05d.<ext> (docs/scale-out.md "Sharded jobs"). 1..99999.
+  std::optional<unsigned> shards;
   bool operator==(const SubmitRequest&) const = default;
 };
 

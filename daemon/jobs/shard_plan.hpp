@@ -1,0 +1,59 @@
+// Sharded jobs (docs/scale-out.md "Sharded jobs"): one job's inputs cut into N contiguous runs of
+// documents in input order. Each shard is an ordinary job with a slice of the inputs and the
+// output OUT-%05d-of-%05d.<ext>, so `cat` of the shards in index order is the unsharded output.
+//
+// How the cuts are found without reading the corpus twice: cut k is aimed at byte k/N of the
+// inputs' total size; inside an uncompressed .jsonl it moves forward to just after the next LF
+// that ends a non-blank line (a few bytes read at each cut, nothing else); a compressed file or a
+// .txt (whose documents may be paragraphs or whole files) is never cut inside, the cut moves to
+// its nearer boundary. So the planner reads O(N x line length) bytes and each shard reads only
+// its own bytes (a seek, io/inputs.cpp). The cost: a shard's first document number is not known
+// without counting, so `first_document` is left out (each shard counts from 0); see
+// docs/scale-out.md for generation.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "io/inputs.hpp"
+#include "protocol/job_fields.hpp"
+
+namespace qkv::jobs {
+
+inline constexpr unsigned kMaxShards = 99999;  // five digits in OUT-%05d-of-%05d
+
+// One shard's part of the inputs: explicit files (no globs) and its byte slice of them.
+struct ShardPart {
+  std::vector<std::string> inputs;
+  protocol::SliceFields slice;
+};
+
+// Cuts `files` (expanded, in job order) into `shards` parts; some may be empty when there are
+// fewer records than shards. `open` opens a file for the few reads at each cut (empty: by path).
+// Throws IoError naming the file.
+std::vector<ShardPart> plan_shards(const std::vector<io::InputFile>& files, unsigned shards,
+                                   const io::InputOpener& open = {});
+
+// "dir/out.jsonl" -> "dir/out-00003-of-00064.jsonl" (index from 0); "dir/out" -> "dir/out-...".
+std::filesystem::path shard_output(const std::filesystem::path& output, unsigned shard,
+                                   unsigned shards);
+
+// Which sharded job a shard job file belongs to: fields `parent`, `shard`, `shards`,
+// `parent_output` of the job file (docs/protocol.md "Sharded jobs").
+struct ShardOf {
+  std::string parent;         // the parent job's id
+  unsigned shard = 0;         // 0-based index
+  unsigned shards = 0;        // how many shards the parent has
+  std::string parent_output;  // the unsharded output path (its manifest lists the shards)
+  bool operator==(const ShardOf&) const = default;
+};
+std::optional<ShardOf> shard_of(const nlohmann::json& job_file);
+void write_shard_of(nlohmann::json& job_file, const ShardOf& s);
+// The local spool's id of a shard: "<parent>.s00003".
+std::string shard_job_id(const std::string& parent, unsigned shard);
+
+}  // namespace qkv::jobs
