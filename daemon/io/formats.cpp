@@ -16,18 +16,24 @@ inline void append_int(std::string& out, int64_t v) {
 }  // namespace
 
 void append_ids(std::string& out, std::span<const int32_t> ids) {
-  // Hot (every token of every tokenize job): format into room made once, not char by char.
+  // Hot (every token of every tokenize job): format into a stack block and append it whole.
+  // Not resize-then-shrink on `out`: that zero-filled (and faulted in) 12 bytes per id, about
+  // twice what is written, and showed as memset in the job's profile.
   constexpr size_t kMaxId = 11;  // "-2147483648"
-  const size_t start = out.size();
-  out.resize(start + 2 + ids.size() * (kMaxId + 1));
-  char* p = out.data() + start;
+  char block[4096];
+  char* const limit = block + sizeof block - (kMaxId + 2);
+  char* p = block;
   *p++ = '[';
   for (size_t i = 0; i < ids.size(); ++i) {
+    if (p > limit) {
+      out.append(block, p);
+      p = block;
+    }
     if (i) *p++ = ',';
     p = std::to_chars(p, p + kMaxId, ids[i]).ptr;
   }
   *p++ = ']';
-  out.resize(static_cast<size_t>(p - out.data()));
+  out.append(block, p);
 }
 
 void append_ids_offsets(std::string& out, std::span<const int32_t> ids,

@@ -9,6 +9,7 @@
 #include "io/json_fields.hpp"
 #include "io/output_writer.hpp"
 #include "io/utf8.hpp"
+#include "pipeline/buffer_pool.hpp"
 #include "pipeline/generate_documents.hpp"
 #include "pipeline/job_context.hpp"
 #include "pipeline/manifest.hpp"
@@ -192,6 +193,7 @@ class Encoder {
         for (auto& r : c.records) result.inline_results.push_back(std::move(r));
       } else {
         write_chunk(c);
+        out_buffers_.give(std::move(c.out));
       }
       ctx_.progress.documents_done += c.documents();
       if (c.bytes_done) ctx_.progress.bytes_done = c.bytes_done;
@@ -331,6 +333,13 @@ class Encoder {
       batch.cu_seqlens.assign(nf, std::vector<int32_t>{0});
     }
     c.doc_tokens.reserve(n);
+    if (!inline_job && !model && !generation_) {
+      // Ids as text take about 1.5x their input's bytes (more for CJK); room for 2x up front
+      // spares most regrowth, and a reused buffer is already faulted in.
+      size_t in_bytes = 0;
+      for (const auto& l : c.lines) in_bytes += l.bytes.size();
+      c.out = out_buffers_.take(2 * in_bytes + 4096);
+    }
     for (size_t i = 0; i < n; ++i) {
       if (ctx_.cancel()) {
         c.cancelled = true;
@@ -529,6 +538,8 @@ class Encoder {
   uint64_t input_bytes_ = 0;
   uint64_t next_doc_ = 0;
   std::vector<std::string> record_keys_;
+  // Chunks' output bytes, reused: as many as run_chunks keeps in flight (2 per worker).
+  BufferPool out_buffers_{std::max<size_t>(2, 2 * static_cast<size_t>(ctx_.threads))};
   config::OutputFormat format_ = config::OutputFormat::jsonl;
   std::optional<int32_t> separator_;           // training formats only
   std::unique_ptr<io::OutputWriter> writer_;   // none for inline jobs
