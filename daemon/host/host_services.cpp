@@ -235,6 +235,18 @@ uint64_t HostServices::file_bytes() const {
   return total;
 }
 
+std::vector<HostServices::LoadedFile> HostServices::loaded_files() const {
+  std::lock_guard lock(mutex_);
+  std::vector<LoadedFile> out;
+  for (const auto& [key, file] : resolved_) {
+    auto shown = shown_as_.find(file);
+    out.push_back({key, file, shown == shown_as_.end() ? file : shown->second});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const LoadedFile& a, const LoadedFile& b) { return a.key < b.key; });
+  return out;
+}
+
 qkv_error* HostServices::tensor(std::string_view name, qkv_tensor_view* out) {
   if (!out || out->struct_size < sizeof(qkv_tensor_view))
     return error_new(QKV_ERR_INVALID_ARGUMENT,

@@ -55,6 +55,12 @@ class HostServices {
   std::string readable(std::string message) const;
   // Bytes of the regular files handed out by path() so far: what the instance has loaded.
   uint64_t file_bytes() const;
+  // The files handed out by path() so far, by config key (sorted): {key, path as handed,
+  // path as the user gave it}. What the instance loaded, for the manifest's identity.
+  struct LoadedFile {
+    std::string key, path, shown_as;
+  };
+  std::vector<LoadedFile> loaded_files() const;
   qkv_error* tensor(std::string_view name, qkv_tensor_view* out);
   void log(qkv_log_level level, std::string_view message) const;
 

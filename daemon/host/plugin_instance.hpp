@@ -25,6 +25,7 @@ class PluginInstance {
   const LoadedPlugin& plugin() const noexcept { return plugin_; }
   const void* api() const noexcept { return plugin_.descriptor->api; }
   HostServices& services() noexcept { return *services_; }
+  const HostServices& services() const noexcept { return *services_; }
 
   // Exclusive (or, for thread-safe plugins, shared) use of one qkv_instance for one call.
   class Lease {

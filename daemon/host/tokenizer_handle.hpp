@@ -2,6 +2,8 @@
 // many threads (a NOT_THREAD_SAFE plugin gets one instance per concurrent caller).
 #pragma once
 
+#include <utility>
+
 #include "host/plugin_instance.hpp"
 
 #include <atomic>
@@ -41,6 +43,10 @@ class TokenizerHandle {
   const qkv_tokenizer_info& info() const noexcept { return info_; }
   int32_t token_to_id(std::string_view token) const;
   const LoadedPlugin& plugin() const noexcept { return instance_->plugin(); }
+  // The files the instance loaded through config_path (its vocabulary), by config key.
+  std::vector<HostServices::LoadedFile> loaded_files() const {
+    return std::as_const(*instance_).services().loaded_files();
+  }
   // Encode results over their max_length that the host cut (all copies of this handle).
   uint64_t overlong_results() const noexcept { return overlong_->load(); }
 

@@ -26,6 +26,7 @@ struct Chunk {
   std::string out;                   // formatted bytes of the main output
   std::vector<std::string> records;  // inline jobs: one result per document
   std::vector<int64_t> doc_tokens;   // ids per document (bin idx)
+  std::vector<uint32_t> doc_files;   // the input of each document written (manifest ranges)
   uint64_t tokens = 0;
   uint64_t truncated = 0;
   std::string rejects;  // input.on_error: skip: one OUT.rejects.jsonl line per bad record

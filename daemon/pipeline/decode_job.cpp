@@ -40,6 +40,27 @@ bool parse_ids(std::string_view line, std::vector<int32_t>& ids, std::string& er
   return true;
 }
 
+// The manifest qkv wrote beside an ids file (X.manifest.json), opened like the inputs (through
+// the job's path policy); nothing when there is none or it is not one of ours.
+std::optional<nlohmann::json> manifest_beside(const std::filesystem::path& ids,
+                                              const io::InputOpener& open) {
+  const auto path = std::filesystem::path(ids).replace_extension(".manifest.json");
+  std::string text;
+  try {
+    auto src = open ? io::open_source(path, open(path)) : io::open_source(path);
+    char buf[1 << 14];
+    while (size_t n = src->read(buf, sizeof buf)) {
+      text.append(buf, n);
+      if (text.size() > (16u << 20)) return std::nullopt;  // not a manifest of ours
+    }
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  nlohmann::json m = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!m.is_object()) return std::nullopt;
+  return m;
+}
+
 // Reads ids documents from .bin files (with X.idx.npy) and lines from .jsonl files, in order.
 class IdsReader {
  public:
@@ -141,22 +162,10 @@ class IdsReader {
   // The document separator the .bin's manifest (X.manifest.json, written by qkv) records; the
   // manifest is opened like the inputs (through the job's path policy).
   std::optional<int32_t> separator_of(const std::filesystem::path& bin) const {
-    const auto path = std::filesystem::path(bin).replace_extension(".manifest.json");
-    std::string text;
-    try {
-      auto src = open_ ? io::open_source(path, open_(path)) : io::open_source(path);
-      char buf[1 << 14];
-      while (size_t n = src->read(buf, sizeof buf)) {
-        text.append(buf, n);
-        if (text.size() > (16u << 20)) return std::nullopt;  // not a manifest of ours
-      }
-    } catch (const std::exception&) {
-      return std::nullopt;  // no manifest: every id is the document's
-    }
-    const nlohmann::json m = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (!m.is_object() || !m.contains("separator") || !m["separator"].is_number_integer())
+    const auto m = manifest_beside(bin, open_);  // none: every id is the document's
+    if (!m || !m->contains("separator") || !(*m)["separator"].is_number_integer())
       return std::nullopt;
-    return m["separator"].get<int32_t>();
+    return (*m)["separator"].get<int32_t>();
   }
   void next_file() {
     bin_.reset();
@@ -207,6 +216,11 @@ JobResult run_decode(JobContext& ctx) {
       throw JobFailed(e.what());
     }
     for (const auto& in : inputs) result.input_bytes += in.size;
+    // Ids decode into the right text only with the vocabulary that made them.
+    const TokenizerIdentity ours = ctx.tokenizer->identity();
+    for (const auto& in : inputs)
+      if (auto m = manifest_beside(in.path, ctx.input_opener()))
+        check_decode_identity(*m, ours, in.path.string());
   } else {
     for (const auto& t : spec.texts) result.input_bytes += t.size();
     ctx.progress.documents_total = spec.texts.size();
@@ -302,9 +316,9 @@ JobResult run_decode(JobContext& ctx) {
     run_chunks(ctx, read, work, write);
     ctx.progress.bytes_done = result.input_bytes;
     if (inline_job) return result;
-    for (auto& p :
-         outputs->commit(make_manifest(ctx.spec, ctx.pipeline, inputs, result, "utf-8", true)))
-      result.outputs.push_back(p.string());
+    auto manifest = make_manifest(ctx.spec, ctx.pipeline, inputs, result, "utf-8", true);
+    manifest["tokenizer"] = tokenizer_json(*ctx.tokenizer, ctx.pipeline);
+    for (auto& p : outputs->commit(std::move(manifest))) result.outputs.push_back(p.string());
   } catch (const JobFailed&) {
     throw;
   } catch (const JobCancelled&) {

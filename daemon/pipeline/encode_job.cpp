@@ -179,6 +179,10 @@ class Encoder {
     auto read = [&](Chunk& c) { return read_chunk(c); };
     auto work = [&](Chunk& c) { encode_chunk(c); };
     auto write = [&](Chunk& c) {
+      for (uint32_t f : c.doc_files) {
+        if (f >= documents_per_input_.size()) documents_per_input_.resize(f + 1);
+        ++documents_per_input_[f];
+      }
       result.documents += c.documents();
       result.tokens += c.tokens;
       result.truncated += c.truncated + c.model_out.truncated_documents;
@@ -207,6 +211,8 @@ class Encoder {
       ctx_.progress.bytes_done = input_bytes_;
       if (inline_job) return result;
       auto manifest = make_manifest(ctx_.spec, p_, inputs_, result, writer_->dtype());
+      manifest["tokenizer"] = tokenizer_json(*ctx_.tokenizer, p_);
+      add_document_ranges(manifest, documents_per_input_);
       manifest["format"] = p_.generate ? "generation-jsonl" : config::to_string(format_);
       if (p_.generate) manifest["generated_tokens"] = result.generated_tokens;
       if (p_.input.skip_bad_records) manifest["rejected_records"] = result.rejected;
@@ -388,6 +394,7 @@ class Encoder {
       if (doc_truncated) ++c.truncated;
       c.tokens += static_cast<uint64_t>(doc_tokens);
       c.doc_tokens.push_back(doc_tokens);
+      c.doc_files.push_back(c.lines[i].file);
       if (generation_) {
         c.prompts.push_back({c.first_doc + i, std::move(ids[0]), ctx_.where(c, i, inputs_)});
         ids[0] = {};
@@ -417,6 +424,7 @@ class Encoder {
       } catch (const std::exception& e) {
         c.out.resize(out_before);  // no partial row
         c.doc_tokens.pop_back();
+        c.doc_files.pop_back();
         c.tokens -= static_cast<uint64_t>(doc_tokens);
         if (doc_truncated) --c.truncated;
         if (bad_record(c, i, e.what())) continue;
@@ -537,6 +545,7 @@ class Encoder {
   std::optional<io::LineStream> stream_;
   uint64_t input_bytes_ = 0;
   uint64_t next_doc_ = 0;
+  std::vector<uint64_t> documents_per_input_;  // the manifest's document ranges
   std::vector<std::string> record_keys_;
   // Chunks' output bytes, reused: as many as run_chunks keeps in flight (2 per worker).
   BufferPool out_buffers_{std::max<size_t>(2, 2 * static_cast<size_t>(ctx_.threads))};

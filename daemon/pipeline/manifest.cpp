@@ -1,6 +1,7 @@
 #include "pipeline/manifest.hpp"
 
 #include "io/sha256.hpp"
+#include "pipeline/run_job.hpp"
 
 namespace qkv::pipeline::detail {
 
@@ -48,6 +49,53 @@ nlohmann::json make_manifest(const JobSpec& spec, const config::PipelineConfig& 
   m["truncated_documents"] = result.truncated;
   m["dtype"] = dtype;
   return m;
+}
+
+nlohmann::json tokenizer_json(const Tokenizer& tokenizer, const config::PipelineConfig& pipeline) {
+  TokenizerIdentity identity = tokenizer.identity();
+  if (identity.plugin.empty()) identity.plugin = pipeline.tokenizer.plugin;
+  nlohmann::json files = nlohmann::json::object();
+  for (const auto& f : identity.files) files[f.key] = {{"path", f.path}, {"sha256", f.sha256}};
+  return {{"plugin", identity.plugin}, {"version", identity.version}, {"files", std::move(files)}};
+}
+
+void add_document_ranges(nlohmann::json& manifest, std::span<const uint64_t> documents_per_input) {
+  uint64_t first = 0;
+  auto& inputs = manifest["inputs"];
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const uint64_t n = i < documents_per_input.size() ? documents_per_input[i] : 0;
+    inputs[i]["documents"] = {first, first + n};
+    first += n;
+  }
+}
+
+void check_decode_identity(const nlohmann::json& recorded, const TokenizerIdentity& ours,
+                           const std::string& input) {
+  if (!recorded.is_object() || recorded.value("direction", "encode") != "encode") return;
+  const auto tok = recorded.find("tokenizer");
+  if (tok == recorded.end() || !tok->is_object()) return;
+  const std::string fix = "; decode with the pipeline that made them (manifest \"pipeline\": \"" +
+                          recorded.value("pipeline", std::string("?")) +
+                          "\"), or move the manifest away to decode anyway";
+  const std::string plugin = tok->value("plugin", std::string());
+  if (!plugin.empty() && !ours.plugin.empty() && plugin != ours.plugin)
+    throw JobFailed(input + ": its ids were made by tokenizer " + plugin +
+                    " (its manifest), this pipeline decodes with " + ours.plugin + fix);
+  const auto files = tok->find("files");
+  if (files == tok->end() || !files->is_object() || ours.files.empty()) return;
+  for (const auto& f : ours.files) {
+    const auto rec = files->find(f.key);
+    const std::string theirs = rec != files->end() && rec->is_object()
+                                   ? rec->value("sha256", std::string())
+                                   : std::string();
+    if (theirs != f.sha256)
+      throw JobFailed(input + ": its ids were made with " + f.key + " " +
+                      (theirs.empty() ? std::string("absent")
+                                      : rec->value("path", std::string("?")) + " (sha256 " +
+                                            theirs.substr(0, 12) + "...)") +
+                      ", this pipeline's " + f.key + " is " + f.path + " (sha256 " +
+                      f.sha256.substr(0, 12) + "...)" + fix);
+  }
 }
 
 }  // namespace qkv::pipeline::detail

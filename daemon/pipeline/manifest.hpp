@@ -3,12 +3,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include <span>
 #include <string>
 #include <vector>
 
 #include "config/pipeline_config.hpp"
 #include "io/inputs.hpp"
 #include "pipeline/job.hpp"
+#include "pipeline/tokenizer.hpp"
 
 namespace qkv::pipeline::detail {
 
@@ -23,5 +25,22 @@ std::string spec_sha256(const JobSpec& spec);
 nlohmann::json make_manifest(const JobSpec& spec, const config::PipelineConfig& pipeline,
                              const std::vector<io::InputFile>& inputs, const JobResult& result,
                              const std::string& dtype, bool decode = false);
+
+// The manifest's "tokenizer": {"plugin", "version", "files": {key: {"path", "sha256"}}} (the
+// pipeline's plugin name for a tokenizer that does not say).
+nlohmann::json tokenizer_json(const Tokenizer& tokenizer, const config::PipelineConfig& pipeline);
+
+// Adds "documents": [first, end) to each of manifest["inputs"]: the job-wide numbers of the
+// documents (output rows) that input gave, in order (a skipped record gives none).
+void add_document_ranges(nlohmann::json& manifest, std::span<const uint64_t> documents_per_input);
+
+// --decode: the manifest beside an ids input (`recorded`, written when the ids were made)
+// against the decoding pipeline's tokenizer. Throws JobFailed naming `input`, both plugins or
+// the file whose sha256 differs, when they disagree: another vocabulary would decode the ids
+// into other text without any error. The plugin's version is not compared (a newer plugin
+// decodes the same vocabulary the same way); a manifest without "tokenizer" (or of a decode
+// job) is not checked.
+void check_decode_identity(const nlohmann::json& recorded, const TokenizerIdentity& ours,
+                           const std::string& input);
 
 }  // namespace qkv::pipeline::detail

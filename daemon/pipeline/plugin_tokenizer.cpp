@@ -6,6 +6,7 @@
 #include "host/plugin_instance.hpp"
 #include "host/plugin_registry.hpp"
 #include "host/tokenizer_handle.hpp"
+#include "io/sha256.hpp"
 
 namespace qkv::pipeline {
 namespace {
@@ -46,6 +47,12 @@ class PluginTokenizer final : public Tokenizer {
   int32_t eos_id() const override { return handle_.info().eos_id; }
   int32_t sep_id() const override { return handle_.info().sep_id; }
   int32_t token_id(std::string_view token) const override { return handle_.token_to_id(token); }
+  TokenizerIdentity identity() const override {
+    TokenizerIdentity id{handle_.plugin().name, handle_.plugin().version, {}};
+    for (const auto& f : handle_.loaded_files())
+      id.files.push_back({f.key, f.shown_as, io::sha256_file(f.path)});
+    return id;
+  }
 
  private:
   host::TokenizerHandle handle_;

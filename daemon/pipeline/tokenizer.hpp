@@ -10,6 +10,16 @@
 
 namespace qkv::pipeline {
 
+// What made a job's ids: the tokenizer plugin, its version and the files it loaded (config
+// key, path, sha256). Recorded in the manifest; --decode compares it (pipeline/manifest.hpp).
+struct TokenizerIdentity {
+  struct File {
+    std::string key, path, sha256;
+  };
+  std::string plugin, version;
+  std::vector<File> files;
+};
+
 class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
@@ -27,6 +37,8 @@ class Tokenizer {
   virtual int32_t sep_id() const { return -1; }
   // The id of the token spelled exactly `token`, or -1.
   virtual int32_t token_id(std::string_view /*token*/) const { return -1; }
+  // Reads and hashes the loaded files (call once per job, not per document). Fakes: empty.
+  virtual TokenizerIdentity identity() const { return {}; }
 };
 
 }  // namespace qkv::pipeline

@@ -1,0 +1,81 @@
+// Sharded jobs through one qkvd's local spool (docs/scale-out.md "Sharded jobs"): a 64-shard job
+// over the test corpora ends every shard once, and the shards concatenated in index order are
+// byte for byte the output of one `qkvd run`.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "harness.hpp"
+
+namespace qkv::test {
+namespace {
+
+using json = nlohmann::json;
+
+TEST(ShardLocal, SixtyFourShardsConcatenateToTheUnshardedOutput) {
+  Rig rig("threads: 2\n");
+  std::vector<std::string> inputs;
+  for (const char* name : {"code", "en", "ja", "mixed_edge", "ru", "zh"}) {
+    fs::copy_file(fs::path(QKV_SOURCE_DIR).parent_path().parent_path() / "shared/data/corpus" /
+                      (std::string(name) + ".jsonl"),
+                  rig.in / (std::string(name) + ".jsonl"));
+    inputs.push_back((rig.in / (std::string(name) + ".jsonl")).string());
+  }
+  std::vector<std::string> run{bin("qkvd"),
+                               "--config",
+                               rig.config.string(),
+                               "run",
+                               "-p",
+                               "bytes",
+                               "-o",
+                               (rig.out / "whole.jsonl").string(),
+                               "-i"};
+  run.insert(run.end(), inputs.begin(), inputs.end());
+  auto whole = run_cmd(run);
+  ASSERT_EQ(whole.code, 0) << whole.err;
+  Daemon d(rig);
+  d.start();
+  std::vector<std::string> sub{bin("qkvctl"),
+                               "--socket",
+                               rig.socket.string(),
+                               "submit",
+                               "-p",
+                               "bytes",
+                               "--shards",
+                               "64",
+                               "-o",
+                               (rig.out / "out.jsonl").string()};
+  sub.insert(sub.end(), inputs.begin(), inputs.end());
+  auto s = run_cmd(sub);
+  ASSERT_EQ(s.code, 0) << s.err << s.out;
+  const std::string parent = s.out.substr(0, s.out.find('\n'));
+  ASSERT_TRUE(eventually([&] { return fs::exists(rig.out / "out.manifest.json"); }, 120s))
+      << d.log();
+  std::string joined;
+  for (int i = 0; i < 64; ++i) {
+    char name[64];
+    std::snprintf(name, sizeof name, "out-%05d-of-00064.jsonl", i);
+    joined += read_text(rig.out / name);
+  }
+  EXPECT_EQ(joined, read_text(rig.out / "whole.jsonl"));
+  auto m = json::parse(read_text(rig.out / "out.manifest.json"));
+  EXPECT_EQ(m["job_id"], parent);
+  ASSERT_EQ(m["parts"].size(), 64u);
+  uint64_t documents = 0;
+  for (auto& p : m["parts"]) documents += p["documents"].get<uint64_t>();
+  auto wm = json::parse(read_text(rig.out / "whole.manifest.json"));
+  EXPECT_EQ(documents, wm["documents"].get<uint64_t>());
+  EXPECT_EQ(m["documents"], wm["documents"]);
+  // Every shard ended once, done; nothing failed, no temporaries.
+  std::size_t done = 0;
+  for (auto& e : fs::directory_iterator(rig.spool / "done"))
+    done += e.path().filename().string().ends_with(".report.json");
+  EXPECT_EQ(done, 64u);
+  EXPECT_TRUE(fs::is_empty(rig.spool / "failed"));
+  for (auto& e : fs::directory_iterator(rig.out))
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
+}
+
+}  // namespace
+}  // namespace qkv::test
