@@ -109,7 +109,18 @@ int submit(Client& c, const Options& o) {
     std::cout << reply.dump() << std::endl;
   else
     std::cout << id << std::endl;
-  return o.wait ? wait_job(c, id, o) : kOk;
+  if (!o.wait) return kOk;
+  if (o.shards == 0) return wait_job(c, id, o);
+  // A sharded job's shards are jobs of their own, "<id>.s00000" on: wait for each in order
+  // and exit as the first shard that did not end done.
+  int first_bad = kOk;
+  for (unsigned i = 0; i < o.shards; ++i) {
+    char suffix[16];
+    std::snprintf(suffix, sizeof suffix, ".s%05u", i);
+    const int rc = wait_job(c, id + suffix, o);
+    if (first_bad == kOk) first_bad = rc;
+  }
+  return first_bad;
 }
 
 void print_status(const json& job) {

@@ -17,8 +17,7 @@ TEST(ShardLocal, SixtyFourShardsConcatenateToTheUnshardedOutput) {
   Rig rig("threads: 2\n");
   std::vector<std::string> inputs;
   for (const char* name : {"code", "en", "ja", "mixed_edge", "ru", "zh"}) {
-    fs::copy_file(fs::path(QKV_SOURCE_DIR).parent_path().parent_path() / "shared/data/corpus" /
-                      (std::string(name) + ".jsonl"),
+    fs::copy_file(fs::path(QKV_SOURCE_DIR) / "tests/data/corpus" / (std::string(name) + ".jsonl"),
                   rig.in / (std::string(name) + ".jsonl"));
     inputs.push_back((rig.in / (std::string(name) + ".jsonl")).string());
   }
@@ -44,11 +43,13 @@ TEST(ShardLocal, SixtyFourShardsConcatenateToTheUnshardedOutput) {
                                "bytes",
                                "--shards",
                                "64",
+                               "--wait",
                                "-o",
                                (rig.out / "out.jsonl").string()};
   sub.insert(sub.end(), inputs.begin(), inputs.end());
   auto s = run_cmd(sub);
   ASSERT_EQ(s.code, 0) << s.err << s.out;
+  // --wait waits for every shard (exit 0: all done); the parent manifest follows the last one.
   const std::string parent = s.out.substr(0, s.out.find('\n'));
   ASSERT_TRUE(eventually([&] { return fs::exists(rig.out / "out.manifest.json"); }, 120s))
       << d.log();

@@ -446,6 +446,12 @@ void RedisSource::heartbeat_once() {
 
 std::string RedisSource::submit(const nlohmann::json& request, const Submitter& who) {
   checked_spec_(request);  // throws JobError naming the field
+  // Sharding is planned by the local spool only (docs/scale-out.md); silently queueing the
+  // whole job as one entry would write one output where the client asked for N.
+  if (auto it = request.find("shards"); it != request.end() && !it->is_null())
+    throw JobError(code::bad_request,
+                   "field 'shards': sharded jobs run on the local spool only; submit without "
+                   "\"queue\": \"redis\", or without shards");
   nlohmann::json file = request;
   for (const char* k : {"v", "tag", "queue", "request_id"}) file.erase(k);
   file["op"] = "submit";
