@@ -54,7 +54,8 @@ struct Reader {
     if (s == "gelu") return Activation::GeluErf;
     if (s == "gelu_new" || s == "gelu_tanh" || s == "gelu_pytorch_tanh")
       return Activation::GeluTanh;
-    fail(key, "unsupported activation '" + s + "' (relu, gelu, gelu_new, gelu_tanh)");
+    if (s == "silu" || s == "swish") return Activation::Silu;
+    fail(key, "unsupported activation '" + s + "' (relu, gelu, gelu_new, gelu_tanh, silu, swish)");
   }
 };
 
@@ -199,7 +200,29 @@ void read_generation_ids(const Reader& r, ModelConfig& c) {
     c.decoder_start_token_id = uint32_t(in_vocab(*it, "decoder_start_token_id"));
     c.has_decoder_start = true;
   }
-  if (c.model_type == "bart") c.has_decoder_start = true;  // BartConfig's default
+  if (c.model_type == "bart" || c.model_type == "marian")
+    c.has_decoder_start = true;  // BartConfig's default; MarianConfig: pad_token_id
+}
+
+// HF MarianConfig (modeling_marian.py): BART's post-norm layers without layernorm_embedding,
+// MarianSinusoidalPositionalEmbedding (sines in the first half, cosines in the second; no
+// offset), decoder_start_token_id = pad_token_id, usually scale_embedding and swish.
+void parse_marian(const Reader& r, ModelConfig& c) {
+  parse_bart(r, c);
+  if (!r.boolean("share_encoder_decoder_embeddings", true))
+    r.fail("share_encoder_decoder_embeddings", "separate decoder embeddings are not supported");
+  if (r.uint("decoder_vocab_size", c.vocab_size) != c.vocab_size)
+    r.fail("decoder_vocab_size", "must equal vocab_size (" + std::to_string(c.vocab_size) + ")");
+  c.max_positions = r.uint("max_position_embeddings");
+  c.position_offset = 0;
+  c.positions = Positions::Sinusoidal;
+  c.sinusoidal_half = true;
+  c.embed_norm = false;
+  c.activation = r.activation("activation_function", "swish");
+  c.decoder_start_token_id = r.uint("decoder_start_token_id", r.uint("pad_token_id"));
+  if (c.decoder_start_token_id >= c.vocab_size)
+    r.fail("decoder_start_token_id", "must be below vocab_size (" + std::to_string(c.vocab_size) +
+                                         "), found " + std::to_string(c.decoder_start_token_id));
 }
 
 }  // namespace
@@ -251,6 +274,8 @@ ModelConfig parse_config(const std::string& text, const std::string& where) {
     parse_llama(r, c);
   } else if (c.model_type == "bart") {
     parse_bart(r, c);
+  } else if (c.model_type == "marian") {
+    parse_marian(r, c);
   } else if (c.model_type == "qkv") {
     const auto arch = r.string("architecture", "");
     if (arch == "encoder")

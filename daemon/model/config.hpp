@@ -1,5 +1,5 @@
 // A model's shape and flavour, read from config.json (HF `bert`, `roberta`, `xlm-roberta`, `gpt2`,
-// the Llama layout `llama` | `qwen2` | `mistral`, `bart`, or qkv's own `qkv`; fields in
+// the Llama layout `llama` | `qwen2` | `mistral`, `bart`, `marian`, or qkv's own `qkv`; fields in
 // docs/model.md).
 #pragma once
 
@@ -26,8 +26,8 @@ struct RopeScaling {
 };
 
 struct ModelConfig {
-  std::string
-      model_type;  // bert | roberta | xlm-roberta | gpt2 | llama | qwen2 | mistral | bart | qkv
+  std::string model_type;  // bert | roberta | xlm-roberta | gpt2 | llama | qwen2 | mistral | bart |
+                           // marian | qkv
   Arch arch = Arch::Encoder;
   uint32_t vocab_size = 0;
   uint32_t d_model = 0;
@@ -61,7 +61,8 @@ struct ModelConfig {
   Positions positions = Positions::None;
   double rope_base = 10000.0;
   double sinusoidal_base = 10000.0;
-  float embed_scale = 1.0f;  // token embeddings are multiplied by this (e.g. sqrt(d_model))
+  bool sinusoidal_half = false;  // positional-sinusoidal layout half (Marian), else interleaved
+  float embed_scale = 1.0f;      // token embeddings are multiplied by this (e.g. sqrt(d_model))
   bool tie_lm_head = true;
   uint32_t decoder_start_token_id = 0;  // BART: the first decoder input of teacher forcing
   // Generation, every layout (qkv's own too): config.json `eos_token_id` (an id or a list;

@@ -29,8 +29,11 @@ void load_stack(const ModelConfig& c, const Source& s, const std::string& name, 
                 bool cross, const std::vector<float>& shared, StackWeights& st) {
   const uint32_t d = c.d_model;
   st.tokens = shared;
-  st.positions_tensor = s.checked_name(name + ".embed_positions.weight", {c.max_positions, d});
-  st.embed_norm = norm(s, name + ".layernorm_embedding", d, true);
+  if (c.positions == Positions::Learned)
+    st.positions_tensor = s.checked_name(name + ".embed_positions.weight", {c.max_positions, d});
+  else if (s.has(name + ".embed_positions.weight"))  // Marian's fixed table, made by the plugin
+    s.checked_name(name + ".embed_positions.weight", {c.max_positions, d});
+  if (c.embed_norm) st.embed_norm = norm(s, name + ".layernorm_embedding", d, true);
   for (uint32_t i = 0; i < layers; ++i) {
     const auto p = name + ".layers." + std::to_string(i) + ".";
     LayerWeights L;

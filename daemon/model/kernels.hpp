@@ -7,7 +7,7 @@
 
 namespace qkv::model {
 
-enum class Activation { Relu, GeluErf, GeluTanh };
+enum class Activation { Relu, GeluErf, GeluTanh, Silu };  // Silu: x * sigmoid(x) (Marian swish)
 enum class NormKind { LayerNorm, RmsNorm };
 
 // y[r] = norm(x[r]) * gamma (+ beta) for r < rows; x and y may alias. beta may be null.

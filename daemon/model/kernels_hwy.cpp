@@ -49,6 +49,8 @@ HWY_INLINE V Apply(D d, Activation act, V v) {
       return GeluErf(d, v);
     case Activation::GeluTanh:
       return GeluTanh(d, v);
+    case Activation::Silu:
+      return hn::Div(v, hn::Add(hn::Set(d, 1.0f), hn::Exp(d, hn::Neg(v))));
   }
   return v;
 }

@@ -85,7 +85,9 @@ std::optional<config::PluginRef> implied_positional(const ModelConfig& c, const 
     }
     case Positions::Sinusoidal:
       return plugin_ref("positional-sinusoidal",
-                        {{"base", number_text(c.sinusoidal_base)}, {"max_positions", max}});
+                        {{"base", number_text(c.sinusoidal_base)},
+                         {"max_positions", max},
+                         {"layout", c.sinusoidal_half ? "half" : "interleaved"}});
     case Positions::Rotary: {
       auto ref = plugin_ref(
           "positional-rope",

@@ -179,7 +179,7 @@ ModelWeights load_weights(const ModelConfig& config, const SafetensorsFile& file
   else if (config.model_type == "llama" || config.model_type == "qwen2" ||
            config.model_type == "mistral")
     load_hf_llama(config, file, m);
-  else if (config.model_type == "bart")
+  else if (config.model_type == "bart" || config.model_type == "marian")
     load_hf_bart(config, file, m);
   else
     load_qkv(config, file, m);

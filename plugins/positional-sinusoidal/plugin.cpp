@@ -1,5 +1,6 @@
 // Plugin positional-sinusoidal: adds fixed sinusoidal position vectors to embeddings.
-// Config: base (default 10000), max_positions (default 0: unbounded), dim (default 0: any).
+// Config: base (default 10000), max_positions (default 0: unbounded), dim (default 0: any),
+// layout: interleaved (default; sin, cos pairs) | half (sines first, then cosines: Marian).
 #include <qkv/plugin.hpp>
 
 #include <stdexcept>
@@ -15,7 +16,8 @@ class SinusoidalPlugin final : public qkv::sdk::Positional {
  public:
   static constexpr qkv_config_key config_keys[] = {{"base", QKV_KEY_NUMBER, 0},
                                                    {"max_positions", QKV_KEY_INTEGER, 0},
-                                                   {"dim", QKV_KEY_INTEGER, 0}};
+                                                   {"dim", QKV_KEY_INTEGER, 0},
+                                                   {"layout", QKV_KEY_STRING, 0}};
 
   SinusoidalPlugin(qkv::sdk::Host&, qkv::sdk::Config config)
       : table_(make(config)), dim_(config.integer_or<uint32_t>("dim", 0)) {}
@@ -42,8 +44,17 @@ class SinusoidalPlugin final : public qkv::sdk::Positional {
   static qkv::positional::Sinusoidal make(const qkv::sdk::Config& config) {
     double base = config.number_or("base", 10000.0);
     auto max_positions = config.integer_or<int64_t>("max_positions", 0);
+    const std::string layout = config.string_or("layout", "interleaved");
+    if (layout != "interleaved" && layout != "half")
+      throw Error(QKV_ERR_CONFIG, config.where("layout") +
+                                      ": positional-sinusoidal: layout must be interleaved or "
+                                      "half, found '" +
+                                      layout + "'");
     try {
-      return qkv::positional::Sinusoidal(base, max_positions);
+      return qkv::positional::Sinusoidal(base, max_positions,
+                                         layout == "half"
+                                             ? qkv::positional::SinusoidalLayout::Half
+                                             : qkv::positional::SinusoidalLayout::Interleaved);
     } catch (const std::invalid_argument& e) {
       throw Error(QKV_ERR_CONFIG, config.where("") + ": positional-sinusoidal: " + e.what());
     }

@@ -8,8 +8,8 @@
 
 namespace qkv::positional {
 
-Sinusoidal::Sinusoidal(double base, int64_t max_positions)
-    : base_(base), max_positions_(max_positions) {
+Sinusoidal::Sinusoidal(double base, int64_t max_positions, SinusoidalLayout layout)
+    : base_(base), max_positions_(max_positions), layout_(layout) {
   if (!(base > 1.0) || !std::isfinite(base))
     throw std::invalid_argument("base must be a finite number > 1, got " + std::to_string(base));
   if (max_positions < 0)
@@ -24,12 +24,21 @@ std::vector<double> Sinusoidal::inverse_frequencies(uint32_t dim) const {
   return inv;
 }
 
+uint32_t Sinusoidal::sin_column(uint32_t i) const noexcept {
+  return layout_ == SinusoidalLayout::Half ? i : 2 * i;
+}
+
+uint32_t Sinusoidal::cos_column(uint32_t i, uint32_t dim) const noexcept {
+  return layout_ == SinusoidalLayout::Half ? (dim + 1) / 2 + i : 2 * i + 1;
+}
+
 std::vector<double> Sinusoidal::row(int64_t position, uint32_t dim) const {
   auto inv = inverse_frequencies(dim);
   std::vector<double> out(dim);
-  for (uint32_t i = 0; i < dim; ++i) {
-    double angle = static_cast<double>(position) * inv[i / 2];
-    out[i] = (i % 2 == 0) ? std::sin(angle) : std::cos(angle);
+  for (uint32_t i = 0; i < inv.size(); ++i) {
+    const double angle = static_cast<double>(position) * inv[i];
+    out[sin_column(i)] = std::sin(angle);
+    if (cos_column(i, dim) < dim) out[cos_column(i, dim)] = std::cos(angle);
   }
   return out;
 }
@@ -46,10 +55,12 @@ void Sinusoidal::add(float* x, uint32_t dim, size_t row_stride,
   for (size_t t = 0; t < positions.size(); ++t) {
     float* row = x + t * row_stride;
     double pos = positions[t];
-    for (uint32_t i = 0; i < dim; i += 2) {
-      double angle = pos * inv[i / 2];
-      row[i] = static_cast<float>(row[i] + std::sin(angle));
-      if (i + 1 < dim) row[i + 1] = static_cast<float>(row[i + 1] + std::cos(angle));
+    for (uint32_t i = 0; i < inv.size(); ++i) {
+      const double angle = pos * inv[i];
+      float& s = row[sin_column(i)];
+      s = static_cast<float>(s + std::sin(angle));
+      if (const uint32_t c = cos_column(i, dim); c < dim)
+        row[c] = static_cast<float>(row[c] + std::cos(angle));
     }
   }
 }

@@ -291,3 +291,55 @@ TEST(Bart, SeqToSeqStageFeedsTgtShiftedRight) {
 }
 
 }  // namespace
+
+namespace {
+
+// Marian (modeling_marian.py): BART's layers, swish, no layernorm_embedding, sinusoidal
+// positions in the half layout from positional-sinusoidal, decoder_start = pad_token_id.
+TEST(Marian, MatchesTheHfForward) {
+  const auto m = load_plugged(hf_fixture("marian-tiny"));
+  const auto& c = m.transformer->config();
+  EXPECT_EQ(c.positions, Positions::Sinusoidal);
+  EXPECT_TRUE(c.sinusoidal_half);
+  EXPECT_FALSE(c.embed_norm);
+  EXPECT_EQ(c.activation, Activation::Silu);
+  EXPECT_EQ(c.decoder_start_token_id, 1u);
+  const HfExpected e("marian-tiny");
+  const auto r = run_bart(m, e);
+  expect_close(r.memory, e.floats("memory"), "encoder output");
+  expect_close(r.hidden, e.floats("hidden"), "decoder hidden");
+  const auto top =
+      top_k_logits(m.transformer->gemm_kernel(), m.transformer->weights().lm_head, r.hidden, 5);
+  expect_close(top.logits, e.floats("topk_logits"), "topk logits (+ final_logits_bias)");
+  EXPECT_EQ(top.ids, e.ints("topk_ids"));
+}
+
+TEST(Marian, TheHalfLayoutMatters) {
+  auto c = load_config(hf_fixture("marian-tiny"));
+  c.sinusoidal_half = false;  // Vaswani's interleaved sin, cos
+  const HfExpected e("marian-tiny");
+  const auto r = run_bart(load_with("marian-tiny", c), e);
+  EXPECT_GT(max_abs_diff(r.memory, e.floats("memory")), 1e-2);
+}
+
+TEST(Marian, SeqToSeqStageFeedsTgtShiftedRight) {
+  const HfExpected e("marian-tiny");
+  const auto batch = bart_batch(e);
+  const auto stage = hf_stage("{path: " + hf_fixture("marian-tiny").string() +
+                              ", attention: {plugin: attention-flash}, output: hidden}");
+  EXPECT_EQ(stage->max_tokens(0), 64u);
+  const auto out = stage->run(batch);
+  ASSERT_EQ(out.tensors.size(), 1u);
+  expect_close(out.tensors[0].values, e.floats("shifted_hidden"), "decoder hidden (shifted)");
+}
+
+TEST(Marian, RefusesSeparateDecoderEmbeddings) {
+  const auto err = config_error(
+      R"({"model_type": "marian", "vocab_size": 10, "d_model": 8, "encoder_layers": 1,
+          "decoder_layers": 1, "encoder_attention_heads": 2, "encoder_ffn_dim": 16,
+          "max_position_embeddings": 8, "pad_token_id": 1,
+          "share_encoder_decoder_embeddings": false})");
+  EXPECT_NE(err.find("share_encoder_decoder_embeddings"), std::string::npos) << err;
+}
+
+}  // namespace

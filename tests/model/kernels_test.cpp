@@ -31,6 +31,8 @@ double reference_activation(Activation act, double x) {
       return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
     case Activation::GeluTanh:
       return 0.5 * x * (1 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+    case Activation::Silu:
+      return x / (1 + std::exp(-x));
   }
   return 0;
 }
@@ -84,7 +86,8 @@ TEST_P(KernelTargets, NormsMatchReference) {
 }
 
 TEST_P(KernelTargets, ActivationsMatchReference) {
-  for (Activation act : {Activation::Relu, Activation::GeluErf, Activation::GeluTanh})
+  for (Activation act :
+       {Activation::Relu, Activation::GeluErf, Activation::GeluTanh, Activation::Silu})
     for (size_t n : {1u, 5u, 16u, 37u, 40000u}) {
       const auto x = random_vec(n, 4, 6.0f);
       auto y = x;

@@ -17,6 +17,8 @@ published modeling code of HF transformers, not qkv:
   modeling_roberta.py  create_position_ids_from_input_ids, RobertaEmbeddings, RobertaSelfAttention
                        (extended attention mask over padding), RobertaSelfOutput,
                        RobertaIntermediate, RobertaOutput (XLMRobertaModel is the same code)
+  modeling_marian.py   MarianSinusoidalPositionalEmbedding (half layout), MarianEncoder /
+                       MarianDecoder (no layernorm_embedding, positions from 0), swish
   modeling_bart.py     BartLearnedPositionalEmbedding (offset 2), BartScaledWordEmbedding
                        (scale_embedding), BartAttention, BartEncoderLayer, BartDecoderLayer
                        (post-norm, cross-attention over the encoder output), BartEncoder /
@@ -37,6 +39,9 @@ Fixtures (tests/model/hf_fixtures/):
                     original_max_position_embeddings 16 and documents up to 40 tokens,
                     attention_bias and mlp_bias, 2 kv heads of 4, F32
 
+  marian-tiny       marian (MarianMTModel names), 3 heads, swish, scale_embedding, sinusoidal
+                    positions (the stored tables are what the plugin must recompute), F32: as
+                    bart-tiny, tgt shifted right after decoder_start_token_id = pad_token_id
   roberta-mixed     roberta (RobertaModel names, `roberta.` prefix), pad_token_id 1, padded
                     batch of mixed lengths in torch vs padding-free in qkv, F32: hidden and every
                     pooling
@@ -397,9 +402,24 @@ def bart_attention(x, kv, st, p, H, key_hide, causal):
     return linear((w @ v).transpose(1, 2).reshape(B, Lq, d), st, p + "out_proj", True)
 
 
+def marian_sinusoidal(n_pos, dim):
+    """modeling_marian.py MarianSinusoidalPositionalEmbedding._init_weight (numpy there, torch
+    float64 here): sin of the even columns of position_enc first, then cos of the odd ones."""
+    j = torch.arange(dim, dtype=D)
+    position_enc = torch.arange(n_pos, dtype=D)[:, None] / torch.pow(10000.0, 2 * (j // 2) / dim)[None]
+    sentinel = dim // 2 if dim % 2 == 0 else (dim // 2) + 1
+    out = torch.empty(n_pos, dim, dtype=D)
+    out[:, 0:sentinel] = torch.sin(position_enc[:, 0::2])
+    out[:, sentinel:] = torch.cos(position_enc[:, 1::2])
+    return out
+
+
 def bart_embed(cfg, st, stack, ids):
     d = cfg["d_model"]
     scale = math.sqrt(d) if cfg["scale_embedding"] else 1.0
+    if cfg["model_type"] == "marian":  # MarianEncoder/Decoder: positions from 0, no layernorm_embedding
+        pos = marian_sinusoidal(cfg["max_position_embeddings"], d)[: ids.shape[1]]
+        return st["model.shared.weight"][ids] * scale + pos[None]
     pos = torch.arange(ids.shape[1]) + 2  # BartLearnedPositionalEmbedding.offset
     x = st["model.shared.weight"][ids] * scale + st[f"model.{stack}.embed_positions.weight"][pos][None]
     return layer_norm(x, st, f"model.{stack}.layernorm_embedding", 1e-5)
@@ -407,7 +427,7 @@ def bart_embed(cfg, st, stack, ids):
 
 def bart_forward(cfg, st, src, smask, tgt, tmask):
     H = cfg["encoder_attention_heads"]
-    act = torch.nn.functional.gelu
+    act = {"gelu": torch.nn.functional.gelu, "swish": torch.nn.functional.silu}[cfg["activation_function"]]
     x = bart_embed(cfg, st, "encoder", src)
     for i in range(cfg["encoder_layers"]):
         p = f"model.encoder.layers.{i}."
@@ -431,10 +451,12 @@ def bart_forward(cfg, st, src, smask, tgt, tmask):
 def bart_state(cfg, dtype, gen):
     V, d, f, P = cfg["vocab_size"], cfg["d_model"], cfg["encoder_ffn_dim"], cfg["max_position_embeddings"]
     shapes = {"model.shared.weight": [V, d], "final_logits_bias": [1, V]}
+    marian = cfg["model_type"] == "marian"
     for stack, n, cross in [("encoder", cfg["encoder_layers"], False), ("decoder", cfg["decoder_layers"], True)]:
-        shapes[f"model.{stack}.embed_positions.weight"] = [P + 2, d]
-        shapes[f"model.{stack}.layernorm_embedding.weight"] = [d]
-        shapes[f"model.{stack}.layernorm_embedding.bias"] = [d]
+        if not marian:
+            shapes[f"model.{stack}.embed_positions.weight"] = [P + 2, d]
+            shapes[f"model.{stack}.layernorm_embedding.weight"] = [d]
+            shapes[f"model.{stack}.layernorm_embedding.bias"] = [d]
         for i in range(n):
             p = f"model.{stack}.layers.{i}."
             attns = ["self_attn."] + (["encoder_attn."] if cross else [])
@@ -459,6 +481,9 @@ def bart_state(cfg, dtype, gen):
     st["model.encoder.embed_tokens.weight"] = st["model.shared.weight"].clone()
     st["model.decoder.embed_tokens.weight"] = st["model.shared.weight"].clone()
     st["lm_head.weight"] = st["model.shared.weight"].clone()
+    if marian:  # the fixed tables as Marian checkpoints store them
+        for stack in ["encoder", "decoder"]:
+            st[f"model.{stack}.embed_positions.weight"] = marian_sinusoidal(P, d).to(dtype)
     return st
 
 
@@ -537,6 +562,15 @@ def main():
         "pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2, "decoder_start_token_id": 2,
         "tie_word_embeddings": True, "normalize_before": False, "add_final_layer_norm": False},
         "F32", [6, 11, 3], [5, 2, 9], 17)
+    make_bart("marian-tiny", {
+        "model_type": "marian", "architectures": ["MarianMTModel"], "vocab_size": 66,
+        "decoder_vocab_size": 66, "d_model": 30, "encoder_layers": 2, "decoder_layers": 2,
+        "encoder_attention_heads": 3, "decoder_attention_heads": 3, "encoder_ffn_dim": 44,
+        "decoder_ffn_dim": 44, "activation_function": "swish", "max_position_embeddings": 64,
+        "scale_embedding": True, "pad_token_id": 1, "eos_token_id": 0, "decoder_start_token_id": 1,
+        "share_encoder_decoder_embeddings": True, "tie_word_embeddings": True,
+        "normalize_before": False, "add_final_layer_norm": False, "static_position_embeddings": True},
+        "F32", [7, 12, 4], [6, 3, 10], 18)
     make_roberta("roberta-mixed", roberta_config(
         "roberta", vocab_size=90, hidden_size=24, num_attention_heads=3, num_hidden_layers=2,
         intermediate_size=40, max_position_embeddings=34), "F32", "roberta.", [7, 1, 15, 4, 32], 15)

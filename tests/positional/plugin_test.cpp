@@ -123,6 +123,15 @@ TEST_F(PositionalPlugins, ConfigErrorsAndWrongKindCalls) {
       EXPECT_EQ(e.code(), QKV_ERR_CONFIG) << yaml << ": " << e.what();
     }
   }
+  try {  // positional-sinusoidal's layout: interleaved | half
+    make("positional-sinusoidal", "{layout: halves}");
+    ADD_FAILURE() << "accepted layout: halves";
+  } catch (const qkv::PluginError& e) {
+    EXPECT_EQ(e.code(), QKV_ERR_CONFIG) << e.what();
+    EXPECT_NE(std::string(e.what()).find("interleaved or half, found 'halves'"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_NO_THROW(make("positional-sinusoidal", "{layout: half}"));
   auto rope = make("positional-rope", "{}");
   std::vector<float> x(8, 1.0f);
   std::vector<int32_t> pos{0};
