@@ -103,7 +103,9 @@ TEST_F(Fixture, CancelQueuedJobNeverRunsIt) {
   auto [b, lb] = job("b", 4);
   s->enqueue(std::move(*s->reserve()), a);
   s->enqueue(std::move(*s->reserve()), b);
-  while (a->state() != JobState::running) std::this_thread::sleep_for(1ms);
+  // The runner itself must have started: a job cancelled between mark_running and the
+  // runner's first call rightly never runs, which would make the count below a race.
+  while (runner->runs.load() == 0) std::this_thread::sleep_for(1ms);
   EXPECT_EQ(s->cancel("b"), CancelResult::cancelled_queued);
   EXPECT_EQ(wait_end(b), JobState::cancelled);
   EXPECT_EQ(lb->ended, JobState::cancelled);
