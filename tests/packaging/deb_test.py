@@ -223,6 +223,11 @@ check(r.returncode == 0, f"cmake --install --prefix {prefix} {r.stderr.strip()[-
 listing = run([os.path.join(prefix, "bin/qkvd"), "pipelines"])
 check(listing.returncode == 0 and "INVALID" not in listing.stdout and prefix in listing.stdout,
       f"installed qkvd finds <prefix>/etc/qkv and every pipeline is valid {listing.stdout[-400:]}")
+with open(os.path.join(prefix, "lib/systemd/system/qkvd.service")) as f:
+    unit = f.read()
+check(f"ExecStart={prefix}/bin/qkvd --config {prefix}/etc/qkv/qkvd.yaml" in unit
+      and f"-{prefix}/var/lib/qkv" in unit and f"-{prefix}/var/run/qkv" in unit,
+      "the prefix install's unit runs that prefix's qkvd and may write its state and socket folders")
 shutil.copy(os.path.join(data, "en.jsonl"), os.path.join(prefix, "var/lib/qkv/data/en.jsonl"))
 for p, name in TOKENIZE_GOLDENS.items():
     out = os.path.join(prefix, "var/lib/qkv/out", p + ".jsonl")
