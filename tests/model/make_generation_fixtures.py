@@ -11,6 +11,14 @@ greedy decoding appends. Where the top-2 margin of the float64 logits is below 1
 reference stops for that prompt (a float32 runtime may rightly pick either token there);
 `ambiguous` counts those prompts.
 
+fixtures/generate/corpus.json holds the same greedy references over a corpus slice instead of
+random ids: every document of a committed slice of tests/data/corpus (en.jsonl lines 0-15 and
+code.jsonl lines 0-7), its prompt the document's first ids as the repo's token-id goldens hold
+them (tests/data/golden/*.r50k_base.jsonl.gz, GPT-2's encoding, for gpt2-tiny;
+*.bert-base-uncased.jsonl.gz, the seq2seq pipeline's tokenizer, for seq2seq-tiny's sources),
+CORPUS_LENGTHS ids long in turn (the longest, 48 + 16 new tokens, fills gpt2-tiny's 64
+positions). Each case names its file and line.
+
 It also writes fixtures/generate/beam.json: beam search over the same prompts, written from
 Hugging Face's definition (transformers/generation/beam_search.py, BeamSearchScorer.process /
 finalize and BeamHypotheses.add / is_done; the loop of GenerationMixin._beam_search) rather than
@@ -24,6 +32,7 @@ hypothesis. The eos id of each model is the id its greedy references emit most o
 hypotheses do finish early. Every beam is recomputed from scratch in float64; a prompt where two
 candidates that decide the outcome are closer than MARGIN is marked ambiguous (not compared).
 """
+import gzip
 import json
 import math
 import os
@@ -305,6 +314,45 @@ def make(name, logits_fn, lengths, seed, seq2seq=False):
             "ambiguous": ambiguous, "cases": cases}
 
 
+REPO = os.path.dirname(os.path.dirname(HERE))
+CORPUS_SLICE = [("en", range(16)), ("code", range(8))]
+CORPUS_LENGTHS = [48, 5, 31, 12, 1, 40, 23, 8]
+
+
+def corpus_prompts(encoding):
+    """[(golden file, line, prompt ids)] over CORPUS_SLICE; the i-th document's prompt is its
+    first CORPUS_LENGTHS[i % len] ids."""
+    out = []
+    for corpus, lines in CORPUS_SLICE:
+        rel = "tests/data/golden/%s.%s.jsonl.gz" % (corpus, encoding)
+        with gzip.open(os.path.join(REPO, rel), "rt") as f:
+            docs = [json.loads(l) for l in f]
+        for line in lines:
+            n = CORPUS_LENGTHS[len(out) % len(CORPUS_LENGTHS)]
+            out.append((rel, line, docs[line][:n]))
+    return out
+
+
+def make_corpus(name, logits_fn, encoding, seq2seq=False):
+    d = os.path.join(FIX, name)
+    with open(os.path.join(d, "config.json")) as f:
+        cfg = json.load(f)
+    w = load_safetensors(os.path.join(d, "model.safetensors"))
+    cases, ambiguous = [], 0
+    for rel, line, prompt in corpus_prompts(encoding):
+        if seq2seq:
+            ids, stopped = greedy(lambda x: logits_fn(w, cfg, x, torch.tensor(prompt)),
+                                  [DECODER_START], NEW_TOKENS)
+        else:
+            ids, stopped = greedy(lambda x: logits_fn(w, cfg, x), prompt, NEW_TOKENS)
+        ambiguous += stopped
+        cases.append({"golden": rel, "line": line, "prompt": prompt, "ids": ids,
+                      "stopped_at_small_margin": stopped})
+    return {"model": name, "max_new_tokens": NEW_TOKENS,
+            "decoder_start": DECODER_START if seq2seq else None, "margin": MARGIN,
+            "ambiguous": ambiguous, "cases": cases}
+
+
 def main():
     torch.set_num_threads(1)
     out = {"generator": "tests/model/make_generation_fixtures.py", "torch": torch.__version__,
@@ -315,8 +363,11 @@ def main():
             "models": [make_beam("gpt2-tiny", gpt2_logits, out["models"][0]),
                        make_beam("qkv-decoder", qkv_decoder_logits, out["models"][1]),
                        make_beam("seq2seq-tiny", seq2seq_logits, out["models"][2], True)]}
+    corpus = {"generator": out["generator"], "torch": torch.__version__,
+              "models": [make_corpus("gpt2-tiny", gpt2_logits, "r50k_base"),
+                         make_corpus("seq2seq-tiny", seq2seq_logits, "bert-base-uncased", True)]}
     os.makedirs(os.path.join(FIX, "generate"), exist_ok=True)
-    for name, doc in (("greedy.json", out), ("beam.json", beam)):
+    for name, doc in (("greedy.json", out), ("beam.json", beam), ("corpus.json", corpus)):
         with open(os.path.join(FIX, "generate", name), "w") as f:
             json.dump(doc, f, indent=1)
             f.write("\n")
