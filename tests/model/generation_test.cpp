@@ -194,7 +194,8 @@ class Beam : public ::testing::TestWithParam<std::tuple<std::string, std::string
 // Beam search (model/generator_beam.cpp) against the fixture script's implementation of HF's
 // BeamSearchScorer: the best hypothesis token for token, and whether it ended with the eos id;
 // all prompts decoded together (forking caches of several documents in one step), and joining
-// one step after another.
+// one step after another; the third run adds repetition_penalty 1.5 (HF applies it to the
+// beams' log-softmax scores).
 TEST_P(Beam, MatchesTheReferenceBeamSearchTokenForToken) {
   const auto& [model, att] = GetParam();
   const auto fx = beam_fixture(model);
@@ -210,6 +211,7 @@ TEST_P(Beam, MatchesTheReferenceBeamSearchTokenForToken) {
     s.options.num_beams = r["num_beams"];
     s.options.length_penalty = r["length_penalty"];
     s.options.early_stopping = r["early_stopping"];
+    s.options.repetition_penalty = r.value("repetition_penalty", 1.0);
     const auto& cases = r["cases"];
     for (size_t stagger : {0, 1}) {
       auto g = make_generator(*m.transformer, m.components(attention(att)), table(m), s, ids);
@@ -257,10 +259,6 @@ TEST(Beam, CountsEveryBeamAgainstTheCacheBudget) {
   auto g =
       make_generator(*m.transformer, m.components(attention("attention-flash")), table(m), s, ids);
   EXPECT_EQ(g->cache_tokens(7), 3u * (1 + 10) + 7);  // 3 self caches, one shared source
-  s.options.repetition_penalty = 1.2;
-  EXPECT_THROW(
-      make_generator(*m.transformer, m.components(attention("attention-flash")), table(m), s, ids),
-      std::exception);
 }
 
 // Largest difference between the cached decode's last hidden row and Transformer::decode over

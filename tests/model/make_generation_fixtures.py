@@ -198,8 +198,12 @@ def greedy(logits_fn, prompt, new_tokens):
     return out, False
 
 
-def beam_search(logits_fn, inputs, num_beams, length_penalty, early_stopping, eos, max_new):
-    """Returns (ids, eos id or None, ambiguous)."""
+def beam_search(logits_fn, inputs, num_beams, length_penalty, early_stopping, eos, max_new,
+                repetition_penalty=1.0):
+    """Returns (ids, eos id or None, ambiguous). repetition_penalty as HF's _beam_search applies
+    its logits processors: to the log-softmax scores, over the decoder's input ids (the prompt,
+    or the decoder start) and the beam's ids, once per distinct id (negative scores multiplied,
+    positive divided)."""
     K, C = num_beams, max(2, 1 + len(eos)) * num_beams
     beams = [([], 0.0)]  # HF starts beams 1.. at -1e9: the first step continues beam 0 only
     hyps, worst, ambiguous = [], 1e9, False
@@ -220,6 +224,10 @@ def beam_search(logits_fn, inputs, num_beams, length_penalty, early_stopping, eo
         cands = []
         for b, (ids, total) in enumerate(beams):
             lp = torch.log_softmax(logits_fn(torch.tensor(inputs + ids)), -1)
+            if repetition_penalty != 1.0:
+                seen = torch.tensor(sorted(set(inputs + ids)))
+                s = lp[seen]
+                lp[seen] = torch.where(s < 0, s * repetition_penalty, s / repetition_penalty)
             top = torch.topk(lp, C + 1)
             cands += [(total + float(v), b, int(t)) for v, t in zip(top.values, top.indices)]
         cands.sort(key=lambda c: -c[0])
@@ -254,7 +262,9 @@ def beam_search(logits_fn, inputs, num_beams, length_penalty, early_stopping, eo
 
 
 BEAM_SETTINGS = [{"num_beams": 4, "length_penalty": 1.0, "early_stopping": True},
-                 {"num_beams": 3, "length_penalty": 0.6, "early_stopping": False}]
+                 {"num_beams": 3, "length_penalty": 0.6, "early_stopping": False},
+                 {"num_beams": 3, "length_penalty": 1.0, "early_stopping": True,
+                  "repetition_penalty": 1.5}]
 BEAM_NEW_TOKENS = 12
 
 
@@ -285,7 +295,7 @@ def make_beam(name, logits_fn, greedy_fixture, seq2seq=False):
                 fn, inputs = (lambda x: logits_fn(w, cfg, x)), list(prompt)
             ids, end, amb = beam_search(fn, inputs, setting["num_beams"], setting["length_penalty"],
                                         setting["early_stopping"], [] if eos is None else [eos],
-                                        BEAM_NEW_TOKENS)
+                                        BEAM_NEW_TOKENS, setting.get("repetition_penalty", 1.0))
             ambiguous += amb
             cases.append({"prompt": prompt, "ids": ids, "eos": end is not None, "ambiguous": amb})
         runs.append(dict(setting, ambiguous=ambiguous, cases=cases))
