@@ -23,7 +23,10 @@ synth "$s2s" --arch encoder-decoder --positions sinusoidal --d-model 512 --heads
   --ffn 2048 --vocab 32000
 torch=()
 if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
-  /usr/bin/python3 bench/generate/torch_decode.py "$gpt2" --threads "$threads" \
+  # Debian's torch calls the system BLAS (BLIS here), whose threads follow the environment,
+  # not torch.set_num_threads: give it the same thread count.
+  OMP_NUM_THREADS=$threads BLIS_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads \
+    /usr/bin/python3 bench/generate/torch_decode.py "$gpt2" --threads "$threads" \
     --json "$tmp/qkv-bench-torch-decode.json"
   torch=(--torch-json "$tmp/qkv-bench-torch-decode.json")
 fi
