@@ -21,28 +21,14 @@ import json
 import math
 import os
 import statistics
-import struct
+import sys
 import time
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-
-def load_f32(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, e in header.items():
-        if name == "__metadata__":
-            continue
-        if e["dtype"] != "F32":
-            raise ValueError("%s: %s, this script reads F32 only" % (name, e["dtype"]))
-        a, b = e["data_offsets"]
-        out[name] = torch.from_numpy(np.frombuffer(data[a:b], dtype=np.float32).copy()).reshape(e["shape"])
-    return out
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "model"))
+from torch_bert import load_safetensors  # noqa: E402  (F32, as make_synthetic.py writes)
 
 
 class Decoder:
@@ -50,7 +36,7 @@ class Decoder:
         with open(os.path.join(d, "config.json")) as f:
             self.cfg = cfg = json.load(f)
         assert cfg["architecture"] == "decoder" and cfg["norm_first"] and cfg["positions"] == "learned"
-        w = load_f32(os.path.join(d, "model.safetensors"))
+        w = load_safetensors(os.path.join(d, "model.safetensors"))
         self.H, self.d, self.eps = cfg["num_heads"], cfg["d_model"], cfg.get("norm_eps", 1e-5)
         self.tokens = w["decoder.embed_tokens.weight"]
         self.positions = w["decoder.embed_positions.weight"]
