@@ -26,17 +26,48 @@ void gemm(GemmKernel, const GemmArgs& g, bool parallel) {
     return;
   }
   const size_t tm = (g.m + kGemmTileM - 1) / kGemmTileM, tn = (g.n + kGemmTileN - 1) / kGemmTileN;
-  // B is packed once per call and shared by every row tile: packing it per tile re-read the
-  // strided weights (L3) once per 96 rows and cost ~20% of the FLOP rate. Allocated per call,
-  // not thread_local: a thread waiting in parallel_for may run another gemm() meanwhile.
   const size_t slab = ((g.k + kGemmBlockK - 1) / kGemmBlockK) * kGemmBlockK * kGemmTileN;
-  const auto packed = hwy::AllocateAligned<float>(tn * slab);
   auto column = [&](size_t j) {
     GemmArgs c = g;
     c.b = g.b + j * kGemmTileN;
     c.n = std::min(kGemmTileN, g.n - j * kGemmTileN);
     return c;
   };
+  if (tm == 1) {
+    // One row tile (batched decode steps, up to 96 rows): each column is packed once anyway,
+    // so pack it into this thread's slab right before its tile. Packing all of B up front
+    // allocated (and page-faulted in) a buffer the size of B on every call: 154 MB for a
+    // GPT-2-small LM head, most of a batch-32 decode step. The slab is used only inside this
+    // task body, which starts no other tasks, so no nested gemm() can share it.
+    auto pack_and_run = [&](size_t j) {
+      thread_local hwy::AlignedFreeUniquePtr<float[]> buf;
+      thread_local size_t capacity = 0;
+      if (capacity < slab) {
+        buf = hwy::AllocateAligned<float>(slab);
+        capacity = slab;
+      }
+      GemmArgs c = column(j);
+      c.c = g.c + j * kGemmTileN;
+      gemm_pack_column_b(c, buf.get());
+      gemm_highway_tile(c, buf.get());
+    };
+    if (!parallel || tn == 1) {
+      for (size_t j = 0; j < tn; ++j) pack_and_run(j);
+      return;
+    }
+    tbb::parallel_for(
+        tbb::blocked_range<size_t>(0, tn, 1),
+        [&](const tbb::blocked_range<size_t>& r) {
+          for (size_t j = r.begin(); j < r.end(); ++j) pack_and_run(j);
+        },
+        tbb::simple_partitioner());
+    return;
+  }
+  // Several row tiles: B is packed once per call and shared by every row tile: packing it per
+  // tile re-read the strided weights (L3) once per 96 rows and cost ~20% of the FLOP rate.
+  // Allocated per call, not thread_local: a thread waiting in parallel_for may run another
+  // gemm() meanwhile.
+  const auto packed = hwy::AllocateAligned<float>(tn * slab);
   auto pack = [&](size_t j) { gemm_pack_column_b(column(j), packed.get() + j * slab); };
   auto run = [&](size_t i, size_t j) {
     GemmArgs t = column(j);

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "model/error.hpp"
+#include "model/sampling.hpp"
 
 namespace qkv::model {
 
@@ -23,7 +24,7 @@ struct Beam {
   std::unique_ptr<SequenceCache> cache;
   std::vector<int32_t> ids;  // generated so far
   std::vector<float> logprobs;
-  double sum = 0;  // sum of the log-probabilities of `ids` (HF's beam score)
+  double sum = 0;  // sum of the (processed) log-probabilities of `ids` (HF's beam score)
 };
 
 // One (beam, token) continuation of a step.
@@ -45,10 +46,6 @@ class BeamGenerator final : public pipeline::Generator {
         beams_(std::max<uint32_t>(1, setup.options.num_beams)),
         ids_(std::move(ids)) {
     if (!t_.config().has_decoder()) throw ModelError("an encoder cannot generate");
-    if (o_.repetition_penalty != 1.0)
-      throw ModelError(
-          "generate.repetition_penalty: not supported with strategy: beam (only greedy and "
-          "sample apply it)");
   }
 
   uint64_t cache_tokens(size_t prompt_tokens) const override {
@@ -180,12 +177,17 @@ class BeamGenerator final : public pipeline::Generator {
   }
 
   // The best continuations over every beam of `d` (logits: one row per beam), best first.
+  // With repetition_penalty, HF's _beam_search applies its processors to the log-softmax
+  // scores (over the decoder inputs and the beam's ids): ranks and sums use the penalized
+  // scores, the reported logprob stays the raw one.
   std::vector<Candidate> candidates(const Doc& d, const float* logits) const {
     const uint32_t V = t_.config().vocab_size;
     const size_t want = std::min<size_t>(size_t(std::max<size_t>(2, 1 + ids_.eos.size())) * beams_,
                                          size_t(V) * d.beams.size());
+    const bool penalized = o_.repetition_penalty != 1.0;
     std::vector<Candidate> all;
-    std::vector<int32_t> order(V);
+    std::vector<int32_t> order(V), context;
+    std::vector<float> scores(penalized ? V : 0);
     for (uint32_t b = 0; b < d.beams.size(); ++b) {
       const float* row = logits + size_t(b) * V;
       double mx = -INFINITY;
@@ -193,14 +195,23 @@ class BeamGenerator final : public pipeline::Generator {
       double sum = 0;
       for (uint32_t i = 0; i < V; ++i) sum += std::exp(double(row[i]) - mx);
       const double lse = mx + std::log(sum);
+      const float* key = row;  // without a penalty: logits rank as their log-softmax does
+      if (penalized) {
+        for (uint32_t i = 0; i < V; ++i) scores[i] = float(double(row[i]) - lse);
+        context = d.inputs;
+        context.insert(context.end(), d.beams[b].ids.begin(), d.beams[b].ids.end());
+        apply_repetition_penalty(scores, context, o_.repetition_penalty);
+        key = scores.data();
+      }
       std::iota(order.begin(), order.end(), 0);
       const size_t k = std::min<size_t>(want, V);
       std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int32_t a, int32_t c) {
-        return row[a] > row[c] || (row[a] == row[c] && a < c);
+        return key[a] > key[c] || (key[a] == key[c] && a < c);
       });
       for (size_t i = 0; i < k; ++i) {
         const double lp = double(row[order[i]]) - lse;
-        all.push_back({d.beams[b].sum + lp, b, order[i], float(lp)});
+        const double score = penalized ? double(scores[order[i]]) : lp;
+        all.push_back({d.beams[b].sum + score, b, order[i], float(lp)});
       }
     }
     std::sort(all.begin(), all.end(), [](const Candidate& a, const Candidate& c) {

@@ -11,6 +11,14 @@ greedy decoding appends. Where the top-2 margin of the float64 logits is below 1
 reference stops for that prompt (a float32 runtime may rightly pick either token there);
 `ambiguous` counts those prompts.
 
+fixtures/generate/corpus.json holds the same greedy references over a corpus slice instead of
+random ids: every document of a committed slice of tests/data/corpus (en.jsonl lines 0-15 and
+code.jsonl lines 0-7), its prompt the document's first ids as the repo's token-id goldens hold
+them (tests/data/golden/*.r50k_base.jsonl.gz, GPT-2's encoding, for gpt2-tiny;
+*.bert-base-uncased.jsonl.gz, the seq2seq pipeline's tokenizer, for seq2seq-tiny's sources),
+CORPUS_LENGTHS ids long in turn (the longest, 48 + 16 new tokens, fills gpt2-tiny's 64
+positions). Each case names its file and line.
+
 It also writes fixtures/generate/beam.json: beam search over the same prompts, written from
 Hugging Face's definition (transformers/generation/beam_search.py, BeamSearchScorer.process /
 finalize and BeamHypotheses.add / is_done; the loop of GenerationMixin._beam_search) rather than
@@ -24,6 +32,7 @@ hypothesis. The eos id of each model is the id its greedy references emit most o
 hypotheses do finish early. Every beam is recomputed from scratch in float64; a prompt where two
 candidates that decide the outcome are closer than MARGIN is marked ambiguous (not compared).
 """
+import gzip
 import json
 import math
 import os
@@ -189,8 +198,12 @@ def greedy(logits_fn, prompt, new_tokens):
     return out, False
 
 
-def beam_search(logits_fn, inputs, num_beams, length_penalty, early_stopping, eos, max_new):
-    """Returns (ids, eos id or None, ambiguous)."""
+def beam_search(logits_fn, inputs, num_beams, length_penalty, early_stopping, eos, max_new,
+                repetition_penalty=1.0):
+    """Returns (ids, eos id or None, ambiguous). repetition_penalty as HF's _beam_search applies
+    its logits processors: to the log-softmax scores, over the decoder's input ids (the prompt,
+    or the decoder start) and the beam's ids, once per distinct id (negative scores multiplied,
+    positive divided)."""
     K, C = num_beams, max(2, 1 + len(eos)) * num_beams
     beams = [([], 0.0)]  # HF starts beams 1.. at -1e9: the first step continues beam 0 only
     hyps, worst, ambiguous = [], 1e9, False
@@ -211,6 +224,10 @@ def beam_search(logits_fn, inputs, num_beams, length_penalty, early_stopping, eo
         cands = []
         for b, (ids, total) in enumerate(beams):
             lp = torch.log_softmax(logits_fn(torch.tensor(inputs + ids)), -1)
+            if repetition_penalty != 1.0:
+                seen = torch.tensor(sorted(set(inputs + ids)))
+                s = lp[seen]
+                lp[seen] = torch.where(s < 0, s * repetition_penalty, s / repetition_penalty)
             top = torch.topk(lp, C + 1)
             cands += [(total + float(v), b, int(t)) for v, t in zip(top.values, top.indices)]
         cands.sort(key=lambda c: -c[0])
@@ -245,7 +262,9 @@ def beam_search(logits_fn, inputs, num_beams, length_penalty, early_stopping, eo
 
 
 BEAM_SETTINGS = [{"num_beams": 4, "length_penalty": 1.0, "early_stopping": True},
-                 {"num_beams": 3, "length_penalty": 0.6, "early_stopping": False}]
+                 {"num_beams": 3, "length_penalty": 0.6, "early_stopping": False},
+                 {"num_beams": 3, "length_penalty": 1.0, "early_stopping": True,
+                  "repetition_penalty": 1.5}]
 BEAM_NEW_TOKENS = 12
 
 
@@ -276,7 +295,7 @@ def make_beam(name, logits_fn, greedy_fixture, seq2seq=False):
                 fn, inputs = (lambda x: logits_fn(w, cfg, x)), list(prompt)
             ids, end, amb = beam_search(fn, inputs, setting["num_beams"], setting["length_penalty"],
                                         setting["early_stopping"], [] if eos is None else [eos],
-                                        BEAM_NEW_TOKENS)
+                                        BEAM_NEW_TOKENS, setting.get("repetition_penalty", 1.0))
             ambiguous += amb
             cases.append({"prompt": prompt, "ids": ids, "eos": end is not None, "ambiguous": amb})
         runs.append(dict(setting, ambiguous=ambiguous, cases=cases))
@@ -305,6 +324,45 @@ def make(name, logits_fn, lengths, seed, seq2seq=False):
             "ambiguous": ambiguous, "cases": cases}
 
 
+REPO = os.path.dirname(os.path.dirname(HERE))
+CORPUS_SLICE = [("en", range(16)), ("code", range(8))]
+CORPUS_LENGTHS = [48, 5, 31, 12, 1, 40, 23, 8]
+
+
+def corpus_prompts(encoding):
+    """[(golden file, line, prompt ids)] over CORPUS_SLICE; the i-th document's prompt is its
+    first CORPUS_LENGTHS[i % len] ids."""
+    out = []
+    for corpus, lines in CORPUS_SLICE:
+        rel = "tests/data/golden/%s.%s.jsonl.gz" % (corpus, encoding)
+        with gzip.open(os.path.join(REPO, rel), "rt") as f:
+            docs = [json.loads(l) for l in f]
+        for line in lines:
+            n = CORPUS_LENGTHS[len(out) % len(CORPUS_LENGTHS)]
+            out.append((rel, line, docs[line][:n]))
+    return out
+
+
+def make_corpus(name, logits_fn, encoding, seq2seq=False):
+    d = os.path.join(FIX, name)
+    with open(os.path.join(d, "config.json")) as f:
+        cfg = json.load(f)
+    w = load_safetensors(os.path.join(d, "model.safetensors"))
+    cases, ambiguous = [], 0
+    for rel, line, prompt in corpus_prompts(encoding):
+        if seq2seq:
+            ids, stopped = greedy(lambda x: logits_fn(w, cfg, x, torch.tensor(prompt)),
+                                  [DECODER_START], NEW_TOKENS)
+        else:
+            ids, stopped = greedy(lambda x: logits_fn(w, cfg, x), prompt, NEW_TOKENS)
+        ambiguous += stopped
+        cases.append({"golden": rel, "line": line, "prompt": prompt, "ids": ids,
+                      "stopped_at_small_margin": stopped})
+    return {"model": name, "max_new_tokens": NEW_TOKENS,
+            "decoder_start": DECODER_START if seq2seq else None, "margin": MARGIN,
+            "ambiguous": ambiguous, "cases": cases}
+
+
 def main():
     torch.set_num_threads(1)
     out = {"generator": "tests/model/make_generation_fixtures.py", "torch": torch.__version__,
@@ -315,8 +373,11 @@ def main():
             "models": [make_beam("gpt2-tiny", gpt2_logits, out["models"][0]),
                        make_beam("qkv-decoder", qkv_decoder_logits, out["models"][1]),
                        make_beam("seq2seq-tiny", seq2seq_logits, out["models"][2], True)]}
+    corpus = {"generator": out["generator"], "torch": torch.__version__,
+              "models": [make_corpus("gpt2-tiny", gpt2_logits, "r50k_base"),
+                         make_corpus("seq2seq-tiny", seq2seq_logits, "bert-base-uncased", True)]}
     os.makedirs(os.path.join(FIX, "generate"), exist_ok=True)
-    for name, doc in (("greedy.json", out), ("beam.json", beam)):
+    for name, doc in (("greedy.json", out), ("beam.json", beam), ("corpus.json", corpus)):
         with open(os.path.join(FIX, "generate", name), "w") as f:
             json.dump(doc, f, indent=1)
             f.write("\n")
