@@ -616,6 +616,10 @@ TEST_F(RunJob, IdsFileOnlyWhenRecordsHaveIds) {
   run(s);
   EXPECT_FALSE(fs::exists(dir_ / "o.ids.jsonl"));
   EXPECT_EQ(nlohmann::json::parse(slurp(dir_ / "o.manifest.json"))["id_field"], nullptr);
+  s.overrides = {{"input.id_field", "\"\""}};  // "" turns it off too
+  run(s);
+  EXPECT_FALSE(fs::exists(dir_ / "o.ids.jsonl"));
+  EXPECT_EQ(nlohmann::json::parse(slurp(dir_ / "o.manifest.json"))["id_field"], nullptr);
 
   s.overrides = {{"input.id_field", "key"}};
   s.inputs = {(dir_ / "in.txt").string(), (dir_ / "with.jsonl").string()};
@@ -639,6 +643,13 @@ TEST_F(RunJob, InlineIdRecords) {
   run(s);
   EXPECT_EQ(slurp(dir_ / "o.jsonl"), "{\"id\":7,\"ids\":[100]}\n{\"id\":null,\"ids\":[101]}\n");
   EXPECT_FALSE(fs::exists(dir_ / "o.ids.jsonl"));
+  // --decode reads such records as it reads offsets records: by their "ids".
+  pipeline::JobSpec d;
+  d.inputs = {(dir_ / "o.jsonl").string()};
+  d.output = (dir_ / "text.jsonl").string();
+  d.decode = true;
+  run(d);
+  EXPECT_EQ(slurp(dir_ / "text.jsonl"), "{\"text\":\"d\"}\n{\"text\":\"e\"}\n");
   s.overrides.push_back({"output.offsets", "true"});
   run(s);
   EXPECT_EQ(slurp(dir_ / "o.jsonl"),
