@@ -71,11 +71,12 @@ TEST(DaemonGenerate, FileJobWritesTheInputIdsBesideTheGenerations) {
              "{\"id\": \"p-1\", \"text\": \"Hello world\"}\n{\"text\": \"The quick\"}\n"
              "{\"id\": 3, \"text\": \"brown fox\"}\n");
   auto run = [&](std::vector<std::string> extra) {
-    std::vector<std::string> args{bin("qkvd"), "--config", s.config.string(), "run", "-p",
-                                  "generate-gpt2", "--set", "generate.max_new_tokens=2"};
+    std::vector<std::string> args{
+        bin("qkvd"), "--config",      s.config.string(), "run",
+        "-p",        "generate-gpt2", "--set",           "generate.max_new_tokens=2"};
     args.insert(args.end(), extra.begin(), extra.end());
-    args.insert(args.end(), {"-i", (s.in / "prompts.jsonl").string(), "-o",
-                             (s.out / "gen.jsonl").string()});
+    args.insert(args.end(),
+                {"-i", (s.in / "prompts.jsonl").string(), "-o", (s.out / "gen.jsonl").string()});
     return run_cmd(args, "");
   };
   auto r = run({});
