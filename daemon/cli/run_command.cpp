@@ -158,7 +158,20 @@ int run(CliContext& ctx, const RunOptions& o) {
     g_cancel = nullptr;
     if (o.output == "-") {
       streams->send_output();
-      r.outputs = {"-"};  // the files of the private folder are gone with it
+      // The files of the private folder are gone with it: say which companions were dropped,
+      // so that none is lost without a word.
+      const std::string stem = fs::path(streams->output()).stem().string();
+      for (const auto& out : r.outputs) {
+        const std::string name = fs::path(out).filename().string();
+        if (out == streams->output() || name == stem + ".manifest.json") continue;
+        const std::string companion = "OUT" + name.substr(stem.size());
+        std::fprintf(stderr, "qkvd run: -o - prints the main output only; %s was not kept (%s)\n",
+                     companion.c_str(),
+                     companion == "OUT.ids.jsonl"
+                         ? "set output.inline_id=true to print each record's id in its line"
+                         : "give -o FILE to keep it");
+      }
+      r.outputs = {"-"};
     }
     const double secs = r.seconds > 0 ? r.seconds : 1e-9;
     std::fprintf(stderr, "qkvd run: %s%s: %llu documents, %llu tokens, %s in %.2f s (%.2f MB/s)\n",

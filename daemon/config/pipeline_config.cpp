@@ -30,6 +30,7 @@ void read_input(Section& s, PipelineConfig::Input& in) {
   if (auto v = s.choice("on_error", {"fail", "skip"})) in.skip_bad_records = *v == "skip";
   if (auto v = s.integer("max_errors", 0, int64_t{1} << 40))
     in.max_errors = static_cast<uint64_t>(*v);
+  if (auto v = s.string("id_field")) in.id_field = *v == "none" ? std::string() : *v;
   auto field = s.string("field");
   if (field) in.fields = {{"text", *field}};
   if (auto m = s.mapping("fields")) {
@@ -224,6 +225,7 @@ PipelineConfig load_pipeline_config(const fs::path& file, const Overrides& overr
                                            : OutputFormat::jsonl;
     if (auto v = out.boolean("offsets")) c.output.offsets = *v;
     if (auto v = out.boolean("overwrite")) c.output.overwrite = *v;
+    if (auto v = out.boolean("inline_id")) c.output.inline_id = *v;
     if (auto v = out.string("separator")) {
       using Kind = PipelineConfig::Output::Separator::Kind;
       auto& sep = c.output.separator;
@@ -260,6 +262,25 @@ PipelineConfig load_pipeline_config(const fs::path& file, const Overrides& overr
     }
     if (has_model && c.output.offsets)
       out.error("offsets", "expected false: a pipeline with a model writes dense vectors");
+    if (c.output.inline_id) {
+      // Only ids jsonl records have room for the id; every other output gets OUT.ids.jsonl.
+      const char* bare = "expected false: output.inline_id puts the id into ids jsonl records, ";
+      if (c.generate)
+        out.error("inline_id", std::string(bare) +
+                                   "a generation pipeline writes generation jsonl; its ids go to "
+                                   "OUT.ids.jsonl");
+      else if (has_model)
+        out.error("inline_id", std::string(bare) +
+                                   "a pipeline with a model writes dense vectors; their ids go to "
+                                   "OUT.ids.jsonl");
+      else if (c.output.format && *c.output.format != OutputFormat::jsonl)
+        out.error("inline_id", std::string(bare) + "but output.format is " +
+                                   to_string(*c.output.format) + "; its ids go to OUT.ids.jsonl");
+      else if (c.input.id_field.empty())
+        out.error("inline_id",
+                  "expected false: input.id_field is none, so there is no id to "
+                  "put into the records");
+    }
     Section b(doc, s.raw("batch"), "batch");
     if (auto v = b.integer("documents", 1, 1000000)) c.batch.documents = static_cast<uint32_t>(*v);
     if (auto v = b.integer("max_tokens", 1, 1 << 30))

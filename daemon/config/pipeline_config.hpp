@@ -57,6 +57,9 @@ struct PipelineConfig {
     DocumentMode document = DocumentMode::line;  // .txt inputs only
     bool skip_bad_records = false;               // on_error: skip (else fail)
     uint64_t max_errors = 1000;                  // skipped records before the job fails anyway
+    // The jsonl field whose value (string or integer) goes to OUT.ids.jsonl or, with
+    // output.inline_id, into each record; empty: none (input.id_field: "" or none).
+    std::string id_field = "id";
   } input;
 
   struct Tokenizer : PluginRef {  // config: an empty mapping when none is given
@@ -91,7 +94,8 @@ struct PipelineConfig {
     // Given explicitly; else the output's extension decides (pipeline/output_format.hpp).
     std::optional<OutputFormat> format;
     bool offsets = false;
-    bool overwrite = true;  // false: an existing output fails the job (output_exists)
+    bool overwrite = true;   // false: an existing output fails the job (output_exists)
+    bool inline_id = false;  // jsonl ids records {"id": .., "ids": [..]} instead of OUT.ids.jsonl
     // The id after each document of a .bin / megatron output (output.separator).
     struct Separator {
       enum class Kind { default_, none, token, id } kind = Kind::default_;

@@ -22,6 +22,9 @@ class GenerationJsonlWriter final : public OutputWriter {
   AtomicFile& add_companion(std::string_view suffix) override {
     return outputs_.add(outputs_.companion(suffix));
   }
+  void retire_companion(std::string_view suffix) override {
+    outputs_.retire(outputs_.companion(suffix));
+  }
   std::string dtype() const override { return "int32"; }
   std::vector<std::filesystem::path> commit(nlohmann::json manifest) override {
     return outputs_.commit(std::move(manifest));

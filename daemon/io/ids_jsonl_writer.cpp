@@ -8,15 +8,17 @@ namespace {
 
 class IdsJsonlWriter final : public OutputWriter {
  public:
-  IdsJsonlWriter(const OutputTarget& output, std::vector<std::string> fields, bool offsets)
+  IdsJsonlWriter(const OutputTarget& output, std::vector<std::string> fields, bool offsets,
+                 bool inline_id)
       : outputs_(output),
         main_(outputs_.add(output.main)),
         fields_(std::move(fields)),
-        offsets_(offsets) {}
+        offsets_(offsets),
+        inline_id_(inline_id) {}
 
   bool wants_offsets() const override { return offsets_; }
   int64_t append_document(std::string& chunk, const DocumentIds& doc) const override {
-    append_ids_record(chunk, doc, fields_, offsets_);
+    append_ids_record(chunk, doc, fields_, offsets_, inline_id_);
     chunk += '\n';
     int64_t n = 0;
     for (const auto& f : doc.ids) n += static_cast<int64_t>(f.size());
@@ -25,6 +27,9 @@ class IdsJsonlWriter final : public OutputWriter {
   void write_chunk(const ChunkOutput& chunk) override { main_.write(chunk.bytes); }
   AtomicFile& add_companion(std::string_view suffix) override {
     return outputs_.add(outputs_.companion(suffix));
+  }
+  void retire_companion(std::string_view suffix) override {
+    outputs_.retire(outputs_.companion(suffix));
   }
   std::string dtype() const override { return "int32"; }
   std::vector<std::filesystem::path> commit(nlohmann::json manifest) override {
@@ -36,13 +41,30 @@ class IdsJsonlWriter final : public OutputWriter {
   AtomicFile& main_;
   std::vector<std::string> fields_;
   bool offsets_;
+  bool inline_id_;
 };
 
 }  // namespace
 
 void append_ids_record(std::string& out, const DocumentIds& doc,
-                       std::span<const std::string> fields, bool offsets) {
+                       std::span<const std::string> fields, bool offsets, bool inline_id) {
   const bool keyed = !fields.empty();
+  if (inline_id) {
+    out += "{\"id\":";
+    out += doc.id.empty() ? std::string_view("null") : doc.id;
+    out += ',';
+    if (!keyed && !offsets) {
+      out += "\"ids\":";
+      append_ids(out, doc.ids[0]);
+      out += '}';
+      return;
+    }
+    // An object record anyway: its keys follow the id (erasing its '{' moves this record only).
+    const size_t at = out.size();
+    append_ids_record(out, doc, fields, offsets, false);
+    out.erase(at, 1);
+    return;
+  }
   if (keyed) out += '{';
   for (size_t f = 0; f < doc.ids.size(); ++f) {
     if (keyed) {
@@ -59,8 +81,9 @@ void append_ids_record(std::string& out, const DocumentIds& doc,
 }
 
 std::unique_ptr<OutputWriter> make_ids_jsonl_writer(const OutputTarget& output,
-                                                    std::vector<std::string> fields, bool offsets) {
-  return std::make_unique<IdsJsonlWriter>(output, std::move(fields), offsets);
+                                                    std::vector<std::string> fields, bool offsets,
+                                                    bool inline_id) {
+  return std::make_unique<IdsJsonlWriter>(output, std::move(fields), offsets, inline_id);
 }
 
 }  // namespace qkv::io

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <simdjson.h>
 
+#include "formats.hpp"
 #include "utf8.hpp"
 
 namespace qkv::io {
@@ -115,14 +116,33 @@ uint64_t decoded_length(std::string_view s, size_t begin, size_t upto) {
 // valid UTF-8, each present once. Anything else (and every error message) takes the careful
 // path below, so both give the same texts.
 bool extract_fast(std::string_view line, std::span<const std::string> fields,
-                  std::vector<std::string>& texts) {
+                  std::string_view id_field, std::vector<std::string>& texts, std::string& id) {
   thread_local simdjson::dom::parser parser;
   simdjson::dom::object object;
   if (parser.parse(line.data(), line.size()).get_object().get(object) != simdjson::SUCCESS)
     return false;
   texts.assign(fields.size(), std::string());
   std::vector<bool> seen(fields.size(), false);
+  bool id_seen = false;
   for (auto [key, value] : object) {
+    if (!id_field.empty() && key == id_field) {
+      if (id_seen) return false;  // a duplicate key: the careful path keeps the last, as nlohmann
+      id_seen = true;
+      std::string_view text;
+      int64_t i = 0;
+      uint64_t u = 0;
+      if (value.get_string().get(text) == simdjson::SUCCESS) {
+        if (!simdjson::validate_utf8(text.data(), text.size())) return false;
+        id.clear();
+        append_json_string(id, text);
+      } else if (value.get_int64().get(i) == simdjson::SUCCESS) {
+        id = std::to_string(i);
+      } else if (value.get_uint64().get(u) == simdjson::SUCCESS) {
+        id = std::to_string(u);
+      } else if (!value.is_null()) {
+        return false;  // the careful path words the error
+      }
+    }
     for (size_t f = 0; f < fields.size(); ++f) {
       if (key != fields[f]) continue;
       std::string_view text;
@@ -196,10 +216,11 @@ std::string repair_json_line(std::string_view s, std::vector<size_t>& repairs) {
 }
 
 FieldsResult extract_fields(std::string_view line, std::span<const std::string> fields,
-                            bool replace) {
+                            bool replace, std::string_view id_field) {
   FieldsResult r;
-  if (extract_fast(line, fields, r.texts)) return r;
+  if (extract_fast(line, fields, id_field, r.texts, r.id)) return r;
   r.texts.clear();
+  r.id.clear();
   auto parsed = nlohmann::json::parse(line, nullptr, false);
   std::vector<size_t> repairs;
   std::string repaired;
@@ -232,6 +253,20 @@ FieldsResult extract_fields(std::string_view line, std::span<const std::string> 
           return r;
         }
       }
+    }
+  }
+  if (!id_field.empty()) {
+    auto it = parsed.find(id_field);
+    if (it != parsed.end() && !it->is_null()) {
+      if (!it->is_string() && !it->is_number_integer()) {
+        r.error = "field \"" + std::string(id_field) +
+                  "\" (input.id_field) is not a string or an integer";
+        return r;
+      }
+      if (it->is_string())  // the fast path's writer, so both give the same bytes
+        append_json_string(r.id, it->template get_ref<const std::string&>());
+      else
+        r.id = it->dump();
     }
   }
   r.texts.reserve(fields.size());

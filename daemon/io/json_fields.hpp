@@ -21,12 +21,16 @@ struct FieldsResult {
   std::vector<std::string> texts;      // one per requested field (valid UTF-8)
   std::optional<InvalidUtf8> invalid;  // policy error: the first invalid place in a field
   std::string error;                   // not JSON, not an object, field missing / not a string
+  // The id field's value as compact JSON (a string or an integer); empty when the record has
+  // none, it is null, or no id field was asked for.
+  std::string id;
   bool ok() const { return error.empty() && !invalid; }
 };
 
-// replace=false: a field with invalid UTF-8 gives `invalid` (and no texts).
+// replace=false: a field with invalid UTF-8 gives `invalid` (and no texts). `id_field`
+// (input.id_field; empty: none) must hold a string or an integer when present (else `error`).
 FieldsResult extract_fields(std::string_view line, std::span<const std::string> fields,
-                            bool replace);
+                            bool replace, std::string_view id_field = {});
 
 // Replaces invalid raw bytes by U+FFFD bytes and lone-surrogate escapes by \uFFFD; `repairs`
 // receives the line offset of each. Exposed for tests.

@@ -40,6 +40,9 @@ class MegatronWriter final : public OutputWriter {
   AtomicFile& add_companion(std::string_view suffix) override {
     return outputs_.add(outputs_.companion(suffix));
   }
+  void retire_companion(std::string_view suffix) override {
+    outputs_.retire(outputs_.companion(suffix));
+  }
   std::string dtype() const override { return wide_ ? "int32" : "uint16"; }
   std::vector<std::filesystem::path> commit(nlohmann::json manifest) override {
     auto& idx = outputs_.add(outputs_.companion(".idx"));

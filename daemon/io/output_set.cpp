@@ -59,6 +59,16 @@ AtomicFile& OutputSet::add(const fs::path& final_path) {
   return *files_.back();
 }
 
+void OutputSet::retire(const fs::path& final_path) {
+  if (final_path.parent_path() != main_.parent_path())
+    throw IoError(final_path.string() + ": not in the folder of the output " + main_.string());
+  const std::string name = final_path.filename().string();
+  require_entry_name(name, main_.parent_path());
+  for (const auto& f : files_)
+    if (f->final_path().filename() == name) return;  // written after all
+  retired_.push_back(name);
+}
+
 void OutputSet::place(AtomicFile& f) const {
   if (target_.replace) return f.commit();
   if (!f.commit_new())
@@ -87,6 +97,8 @@ std::vector<fs::path> OutputSet::commit(nlohmann::json manifest) {
     place(*f);
     done.push_back(f->final_path());
   }
+  if (target_.replace)
+    for (const auto& name : retired_) dir_->remove(name);  // the manifest's rename syncs the folder
   place(m);
   done.push_back(m.final_path());
   return done;

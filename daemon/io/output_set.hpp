@@ -46,6 +46,10 @@ class OutputSet {
   std::filesystem::path companion(std::string_view suffix) const;
   const std::filesystem::path& main() const { return main_; }
   AtomicFile& add(const std::filesystem::path& final_path);
+  // A companion this run does not write (e.g. OUT.ids.jsonl when no record had an id): commit
+  // removes one an earlier run left, before the manifest appears, so the files beside a
+  // manifest are the ones it lists. Never with OutputTarget::replace false (nothing is touched).
+  void retire(const std::filesystem::path& final_path);
   // Adds "outputs": [{path, bytes, sha256}] to `manifest`, commits every file, then writes
   // the manifest. Returns the final paths, manifest last.
   std::vector<std::filesystem::path> commit(nlohmann::json manifest);
@@ -63,6 +67,7 @@ class OutputSet {
   std::filesystem::path main_, stem_;
   std::shared_ptr<const Directory> dir_;
   std::vector<std::unique_ptr<AtomicFile>> files_;
+  std::vector<std::string> retired_;
 };
 
 }  // namespace qkv::io

@@ -32,6 +32,7 @@ class AtomicFile;
 struct DocumentIds {
   std::span<const std::vector<int32_t>> ids;
   std::span<const std::vector<uint32_t>> offsets;  // per field, 2 per id; only if wants_offsets()
+  std::string_view id;  // output.inline_id: the record's input.id_field as JSON ("": null)
 };
 
 // One model output of a chunk: rows of `width` floats, `row_counts` rows per document.
@@ -63,6 +64,9 @@ class OutputWriter {
   virtual void write_chunk(const ChunkOutput& chunk) = 0;
   // A further file of this output (e.g. OUT.rejects.jsonl), committed with the rest.
   virtual AtomicFile& add_companion(std::string_view suffix) = 0;
+  // A further file this run does not write: one an earlier run left goes at commit
+  // (OutputSet::retire).
+  virtual void retire_companion(std::string_view suffix) = 0;
   // The manifest's "dtype" of the ids or values written.
   virtual std::string dtype() const = 0;
   // After the last chunk: trailing files, then every file renamed into place with `manifest`
@@ -71,12 +75,15 @@ class OutputWriter {
 };
 
 // Token ids as JSON lines: [ids] per document, {"ids":..,"offsets":..} with offsets, and one
-// object keyed by field name when `fields` has several names. The same record, without the
-// newline, is an inline job's result (append_ids_record).
+// object keyed by field name when `fields` has several names. `inline_id` (output.inline_id)
+// starts each record with the document's id: {"id":..,"ids":[..]}, {"id":..,"ids":..,
+// "offsets":..}, {"id":..,"<role>":..}. The same record, without the newline, is an inline
+// job's result (append_ids_record).
 std::unique_ptr<OutputWriter> make_ids_jsonl_writer(const OutputTarget& output,
-                                                    std::vector<std::string> fields, bool offsets);
+                                                    std::vector<std::string> fields, bool offsets,
+                                                    bool inline_id = false);
 void append_ids_record(std::string& out, const DocumentIds& doc,
-                       std::span<const std::string> fields, bool offsets);
+                       std::span<const std::string> fields, bool offsets, bool inline_id = false);
 // Token ids for training: X.bin (uint16, or uint32 when `wide`) and X.idx.npy (int64 document
 // start offsets, one more than documents). Reads only the first field. `separator` follows
 // each document unless the document already ends with it (BERT's [SEP] is not doubled); it

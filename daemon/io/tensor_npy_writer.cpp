@@ -41,6 +41,9 @@ class TensorNpyWriter final : public OutputWriter {
   AtomicFile& add_companion(std::string_view suffix) override {
     return outputs_.add(outputs_.companion(suffix));
   }
+  void retire_companion(std::string_view suffix) override {
+    outputs_.retire(outputs_.companion(suffix));
+  }
   std::string dtype() const override { return "float32"; }
   std::vector<std::filesystem::path> commit(nlohmann::json manifest) override {
     if (tensors_.empty()) {  // no documents: an empty main array

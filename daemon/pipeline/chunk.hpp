@@ -27,6 +27,8 @@ struct Chunk {
   std::vector<std::string> records;  // inline jobs: one result per document
   std::vector<int64_t> doc_tokens;   // ids per document (bin idx)
   std::vector<uint32_t> doc_files;   // the input of each document written (manifest ranges)
+  std::string id_lines;              // OUT.ids.jsonl: one line per document written
+  uint64_t ids_present = 0;          // documents of id_lines whose record had an id (not null)
   uint64_t tokens = 0;
   uint64_t truncated = 0;
   std::string rejects;  // input.on_error: skip: one OUT.rejects.jsonl line per bad record

@@ -71,7 +71,8 @@ std::unique_ptr<io::OutputWriter> make_writer(const config::PipelineConfig& p,
                                               uint32_t vocab_size) {
   switch (format) {
     case config::OutputFormat::jsonl:
-      return io::make_ids_jsonl_writer(output, output_keys(p), p.output.offsets);
+      return io::make_ids_jsonl_writer(output, output_keys(p), p.output.offsets,
+                                       p.output.inline_id);
     case config::OutputFormat::bin:
       return io::make_ids_bin_writer(output, vocab_size > 65536, separator);
     case config::OutputFormat::megatron:
@@ -150,6 +151,10 @@ class Encoder {
       ctx.progress.bytes_total = input_bytes_;
     }
     record_keys_ = output_keys(p_);
+    // A jsonl input may carry ids; they go to OUT.ids.jsonl unless the records hold them.
+    for (const auto& in : inputs_)
+      if (in.format == io::TextFormat::jsonl && !p_.input.id_field.empty()) reads_ids_ = true;
+    ids_file_wanted_ = reads_ids_ && !p_.output.inline_id;
   }
 
   JobResult run() {
@@ -179,6 +184,8 @@ class Encoder {
     auto read = [&](Chunk& c) { return read_chunk(c); };
     auto work = [&](Chunk& c) { encode_chunk(c); };
     auto write = [&](Chunk& c) {
+      documents_with_id_ += c.ids_present;
+      if (ids_file_wanted_) write_ids(c);
       for (uint32_t f : c.doc_files) {
         if (f >= documents_per_input_.size()) documents_per_input_.resize(f + 1);
         ++documents_per_input_[f];
@@ -210,12 +217,16 @@ class Encoder {
       }
       ctx_.progress.bytes_done = input_bytes_;
       if (inline_job) return result;
+      if (!ids_file_) writer_->retire_companion(".ids.jsonl");  // an old run's ids never outlive it
       auto manifest = make_manifest(ctx_.spec, p_, inputs_, result, writer_->dtype());
       manifest["tokenizer"] = tokenizer_json(*ctx_.tokenizer, p_);
       add_document_ranges(manifest, documents_per_input_);
       manifest["format"] = p_.generate ? "generation-jsonl" : config::to_string(format_);
       if (p_.generate) manifest["generated_tokens"] = result.generated_tokens;
       if (p_.input.skip_bad_records) manifest["rejected_records"] = result.rejected;
+      manifest["id_field"] =
+          reads_ids_ ? nlohmann::json(p_.input.id_field) : nlohmann::json(nullptr);
+      manifest["documents_with_id"] = documents_with_id_;
       if (is_training_format(format_))
         manifest["separator"] = separator_ ? nlohmann::json(*separator_) : nlohmann::json(nullptr);
       auto paths = writer_->commit(std::move(manifest));
@@ -271,12 +282,16 @@ class Encoder {
   }
 
   // The texts of one record under the UTF-8 policy; what is wrong with the record, if anything.
-  std::optional<std::string> texts_of(Chunk& c, size_t i, std::vector<std::string>& texts) {
+  // `id`: the record's input.id_field as JSON, "" when it has none.
+  std::optional<std::string> texts_of(Chunk& c, size_t i, std::vector<std::string>& texts,
+                                      std::string& id) {
     io::RawLine& l = c.lines[i];
     const bool jsonl = stream_ && inputs_[l.file].format == io::TextFormat::jsonl;
     texts.clear();
+    id.clear();
     if (jsonl) {
-      io::FieldsResult r = io::extract_fields(l.bytes, field_names_, p_.input.replace_invalid);
+      io::FieldsResult r = io::extract_fields(l.bytes, field_names_, p_.input.replace_invalid,
+                                              reads_ids_ ? p_.input.id_field : std::string_view());
       if (!r.error.empty()) return r.error;
       if (r.invalid)
         return "invalid UTF-8 in field \"" + field_names_[r.invalid->field] + "\" at byte " +
@@ -284,6 +299,7 @@ class Encoder {
                std::to_string(l.offset + r.invalid->line_offset) +
                " of the file); set input.invalid_utf8: replace to turn invalid bytes into U+FFFD";
       texts = std::move(r.texts);
+      id = std::move(r.id);
       return std::nullopt;
     }
     const size_t bad = io::utf8_first_invalid(l.bytes);
@@ -331,6 +347,7 @@ class Encoder {
     // Inline results are always id records; files are as their writer wants.
     const bool offsets = !model && (inline_job ? p_.output.offsets : writer_->wants_offsets());
     std::vector<std::string> texts;
+    std::string id;
     std::vector<std::vector<int32_t>> ids(nf);
     std::vector<std::vector<uint32_t>> offs(nf);
     TokenBatch batch;
@@ -351,7 +368,7 @@ class Encoder {
         c.cancelled = true;
         return;
       }
-      if (auto bad = texts_of(c, i, texts)) {
+      if (auto bad = texts_of(c, i, texts, id)) {
         if (bad_record(c, i, *bad)) continue;
         return;
       }
@@ -395,6 +412,12 @@ class Encoder {
       c.tokens += static_cast<uint64_t>(doc_tokens);
       c.doc_tokens.push_back(doc_tokens);
       c.doc_files.push_back(c.lines[i].file);
+      const size_t id_lines_before = c.id_lines.size();
+      c.ids_present += !id.empty();
+      if (ids_file_wanted_) {
+        c.id_lines += id.empty() ? std::string_view("null") : std::string_view(id);
+        c.id_lines += '\n';
+      }
       if (generation_) {
         c.prompts.push_back({c.first_doc + i, std::move(ids[0]), ctx_.where(c, i, inputs_)});
         ids[0] = {};
@@ -411,7 +434,7 @@ class Encoder {
         }
         continue;
       }
-      const io::DocumentIds doc{ids, offs};
+      const io::DocumentIds doc{ids, offs, id};
       if (inline_job) {
         std::string record;
         io::append_ids_record(record, doc, record_keys_, offsets);
@@ -425,6 +448,8 @@ class Encoder {
         c.out.resize(out_before);  // no partial row
         c.doc_tokens.pop_back();
         c.doc_files.pop_back();
+        c.id_lines.resize(id_lines_before);
+        c.ids_present -= !id.empty();
         c.tokens -= static_cast<uint64_t>(doc_tokens);
         if (doc_truncated) --c.truncated;
         if (bad_record(c, i, e.what())) continue;
@@ -530,6 +555,27 @@ class Encoder {
     rejects_->write(c.rejects);
   }
 
+  // The writer thread: a chunk's id lines onto OUT.ids.jsonl, which is made at the first
+  // document with an id (its earlier documents get null lines), so inputs without ids give no
+  // file at all.
+  void write_ids(const Chunk& c) {
+    if (!ids_file_) {
+      if (c.ids_present == 0) {
+        ids_before_first_ += c.doc_files.size();
+        return;
+      }
+      ids_file_ = &writer_->add_companion(".ids.jsonl");
+      std::string block;
+      for (int k = 0; k < 4096; ++k) block += "null\n";
+      for (uint64_t left = ids_before_first_; left > 0;) {
+        const uint64_t n = std::min<uint64_t>(left, 4096);
+        ids_file_->write(std::string_view(block).substr(0, 5 * n));
+        left -= n;
+      }
+    }
+    ids_file_->write(c.id_lines);
+  }
+
   // Hands a finished chunk to the writer, in document order (the writer thread).
   void write_chunk(const Chunk& c) {
     std::vector<io::TensorRows> tensors;
@@ -550,9 +596,14 @@ class Encoder {
   // Chunks' output bytes, reused: as many as run_chunks keeps in flight (2 per worker).
   BufferPool out_buffers_{std::max<size_t>(2, 2 * static_cast<size_t>(ctx_.threads))};
   config::OutputFormat format_ = config::OutputFormat::jsonl;
-  std::optional<int32_t> separator_;           // training formats only
-  std::unique_ptr<io::OutputWriter> writer_;   // none for inline jobs
-  io::AtomicFile* rejects_ = nullptr;          // OUT.rejects.jsonl (input.on_error: skip)
+  std::optional<int32_t> separator_;          // training formats only
+  std::unique_ptr<io::OutputWriter> writer_;  // none for inline jobs
+  io::AtomicFile* rejects_ = nullptr;         // OUT.rejects.jsonl (input.on_error: skip)
+  bool reads_ids_ = false;              // input.id_field is read (a jsonl input, id_field not none)
+  bool ids_file_wanted_ = false;        // ... and goes to OUT.ids.jsonl (not output.inline_id)
+  io::AtomicFile* ids_file_ = nullptr;  // OUT.ids.jsonl, from the first document with an id
+  uint64_t ids_before_first_ = 0;       // documents written before it (null lines)
+  uint64_t documents_with_id_ = 0;
   std::unique_ptr<GenerationRun> generation_;  // generation pipelines only
   bool encoder_decoder_ = false;
   int32_t bos_ = -1;

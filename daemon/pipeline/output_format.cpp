@@ -57,6 +57,13 @@ OutputFormat output_format_for(const config::PipelineConfig& p, const fs::path& 
                     " has no model: use .jsonl or .bin");
   if (p.output.offsets && f != OutputFormat::jsonl)
     throw JobFailed(where + "output.offsets are written only to .jsonl outputs");
+  if (p.output.inline_id && f != OutputFormat::jsonl)
+    throw JobFailed(where +
+                    "output.inline_id puts the id into ids jsonl records, but this "
+                    "output is " +
+                    config::to_string(f) +
+                    "; drop output.inline_id (the ids then go to OUT.ids.jsonl) or name the "
+                    "output *.jsonl");
   if ((f == OutputFormat::bin || f == OutputFormat::megatron) && p.input.multi_field)
     throw JobFailed(where + "a .bin holds one id stream, but pipeline " + p.name +
                     " reads several fields (input.fields); use .jsonl");

@@ -208,7 +208,8 @@ TEST_F(ConfigTest, OverrideErrorsNameTheOverride) {
   EXPECT_EQ(e[1], "--set batch.documents: expected an integer in [1, 1000000], got 'lots'");
   EXPECT_EQ(
       e[2],
-      "--set output.fromat: unknown key; expected one of: format, offsets, overwrite, separator");
+      "--set output.fromat: unknown key; expected one of: format, inline_id, offsets, overwrite, "
+      "separator");
 }
 
 TEST_F(ConfigTest, CrossKeyRules) {

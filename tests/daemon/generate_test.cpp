@@ -61,5 +61,33 @@ TEST(DaemonGenerate, InlineRunPrintsOneGenerationObjectPerText) {
   EXPECT_EQ(lines(r.out).at(0)["ids"].size(), 5u);
 }
 
+// A generation file job through `qkvd run`: the records' ids go to OUT.ids.jsonl, one line per
+// generation record in the same order (null for the record without one), and
+// output.inline_id is refused for generation jsonl, naming the key.
+TEST(DaemonGenerate, FileJobWritesTheInputIdsBesideTheGenerations) {
+  Rig s;
+  write_generate_pipeline(s);
+  write_text(s.in / "prompts.jsonl",
+             "{\"id\": \"p-1\", \"text\": \"Hello world\"}\n{\"text\": \"The quick\"}\n"
+             "{\"id\": 3, \"text\": \"brown fox\"}\n");
+  auto run = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args{
+        bin("qkvd"), "--config",      s.config.string(), "run",
+        "-p",        "generate-gpt2", "--set",           "generate.max_new_tokens=2"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.insert(args.end(),
+                {"-i", (s.in / "prompts.jsonl").string(), "-o", (s.out / "gen.jsonl").string()});
+    return run_cmd(args, "");
+  };
+  auto r = run({});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(lines(read_text(s.out / "gen.jsonl")).size(), 3u);
+  EXPECT_EQ(lines(read_text(s.out / "gen.ids.jsonl")),
+            (std::vector<nlohmann::json>{"p-1", nullptr, 3}));
+  r = run({"--set", "output.inline_id=true"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("output.inline_id: expected false"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace qkv::test

@@ -217,6 +217,22 @@ TEST(QkvdRun, DashStreamsStdinToStdout) {
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "[97,98]\n[99]\n");  // only the ids on stdout; the summary is on stderr
   EXPECT_NE(r.err.find("2 documents"), std::string::npos) << r.err;
+  // Records with ids: the ids companion cannot go to stdout; stderr says so, and inline_id
+  // puts the ids into the lines instead.
+  const std::string with_ids = "{\"id\": \"a\", \"text\": \"ab\"}\n";
+  r = run_cmd(
+      {bin("qkvd"), "--config", s.config.string(), "run", "-p", "bytes", "-i", "-", "-o", "-"},
+      with_ids);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "[97,98]\n");
+  EXPECT_NE(r.err.find("OUT.ids.jsonl was not kept (set output.inline_id=true"), std::string::npos)
+      << r.err;
+  r = run_cmd({bin("qkvd"), "--config", s.config.string(), "run", "-p", "bytes", "--set",
+               "output.inline_id=true", "-i", "-", "-o", "-"},
+              with_ids);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "{\"id\":\"a\",\"ids\":[97,98]}\n");
+  EXPECT_EQ(r.err.find("was not kept"), std::string::npos) << r.err;
   // And back: ids on stdin, text on stdout.
   r = run_cmd({bin("qkvd"), "--config", s.config.string(), "run", "-p", "bytes", "--decode", "-i",
                "-", "-o", "-"},

@@ -32,7 +32,7 @@ void write_docs(OutputWriter& w, const std::vector<Ids>& docs,
   std::vector<int64_t> tokens;
   for (size_t d = 0; d < docs.size(); ++d) {
     const Offsets none(docs[d].size());
-    tokens.push_back(w.append_document(bytes, {docs[d], offs.empty() ? none : offs[d]}));
+    tokens.push_back(w.append_document(bytes, {docs[d], offs.empty() ? none : offs[d], {}}));
   }
   w.write_chunk({bytes, tokens, {}});
 }
@@ -73,7 +73,7 @@ TEST(OutputWriters, IdsJsonlOffsetsAndFields) {
   std::string inline_record;
   const Ids ids{{4}, {}};
   const Offsets none(2);
-  append_ids_record(inline_record, {ids, none}, std::vector<std::string>{"a", "b"}, false);
+  append_ids_record(inline_record, {ids, none, {}}, std::vector<std::string>{"a", "b"}, false);
   EXPECT_EQ(inline_record, "{\"a\":[4],\"b\":[]}") << "an inline result is the line, no newline";
 }
 
@@ -96,7 +96,7 @@ TEST(OutputWriters, IdsBinLittleEndianWithDocumentStarts) {
   std::string bytes;
   const Ids too_big{{65536}};
   const Offsets none(1);
-  EXPECT_THROW(narrow->append_document(bytes, {too_big, none}), std::out_of_range);
+  EXPECT_THROW(narrow->append_document(bytes, {too_big, none, {}}), std::out_of_range);
 
   auto wide = make_ids_bin_writer(t.path() / "w.bin", true, std::nullopt);
   write_docs(*wide, {{{65536, 3}}});

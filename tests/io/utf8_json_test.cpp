@@ -117,6 +117,43 @@ TEST(JsonFields, InvalidOutsideTheTextFieldDoesNotFail) {
   EXPECT_EQ(r.texts[0], "ok");
 }
 
+// input.id_field: the id as compact JSON, the same bytes from the fast (simdjson) path and the
+// careful one (a duplicate "text" key sends a line there): strings re-escaped with UTF-8 kept,
+// integers exactly, null or absent as none, other types an error.
+TEST(JsonFields, IdFieldAsJson) {
+  struct Case {
+    std::string id_value;  // as written in the line
+    std::string want;      // r.id
+  };
+  const std::vector<Case> cases = {
+      {R"("a\"b\u00e9")", "\"a\\\"b\xC3\xA9\""},
+      {R"("a\tb/c")", R"("a\tb/c")"},
+      {"-5", "-5"},
+      {"18446744073709551615", "18446744073709551615"},
+      {"-9223372036854775808", "-9223372036854775808"},
+      {"null", ""},
+  };
+  for (const auto& c : cases) {
+    for (const std::string tail : {R"("text":"x"})", R"("text":"y","text":"x"})"}) {
+      const std::string line = "{\"id\":" + c.id_value + "," + tail;
+      auto r = extract_fields(line, kText, false, "id");
+      EXPECT_TRUE(r.ok()) << line << ": " << r.error;
+      EXPECT_EQ(r.id, c.want) << line;
+      ASSERT_EQ(r.texts.size(), 1u) << line;
+      EXPECT_EQ(r.texts[0], "x");
+    }
+  }
+  EXPECT_EQ(extract_fields(R"({"text":"x"})", kText, false, "id").id, "");
+  EXPECT_EQ(extract_fields(R"({"id":1,"text":"x"})", kText, false).id, "") << "none asked";
+  EXPECT_EQ(extract_fields(R"({"key":7,"id":1,"text":"x"})", kText, false, "key").id, "7");
+  EXPECT_EQ(extract_fields(R"({"id":1,"id":"two","text":"x"})", kText, false, "id").id, "\"two\"")
+      << "a duplicate key: the last one, as for text fields";
+  for (const std::string bad : {"1.5", "[1]", "{}", "true"}) {
+    auto r = extract_fields("{\"id\":" + bad + ",\"text\":\"x\"}", kText, false, "id");
+    EXPECT_EQ(r.error, "field \"id\" (input.id_field) is not a string or an integer") << bad;
+  }
+}
+
 TEST(JsonFields, Errors) {
   EXPECT_EQ(extract_fields(R"({"txt":"a"})", kText, false).error, "has no field \"text\"");
   EXPECT_EQ(extract_fields(R"({"text":3})", kText, false).error, "field \"text\" is not a string");

@@ -97,8 +97,11 @@ TEST_F(RunJob, JsonlIdsInInputOrder) {
                                            "\n[]\n" + ids_of("last") + "\n");
   EXPECT_EQ(r.documents, 7u);
   EXPECT_EQ(r.tokens, 2u + 3 + 1 + 8 + 4);
+  // The second record's "id" goes to the ids companion (input.id_field), not into the rows.
   EXPECT_EQ(r.outputs, (std::vector<std::string>{(dir_ / "out.jsonl").string(),
+                                                 (dir_ / "out.ids.jsonl").string(),
                                                  (dir_ / "out.manifest.json").string()}));
+  EXPECT_EQ(slurp(dir_ / "out.ids.jsonl"), "null\n2\nnull\nnull\nnull\nnull\nnull\n");
   EXPECT_EQ(progress_.documents_done, 7u);
   EXPECT_EQ(progress_.bytes_done.load(), progress_.bytes_total.load());
   auto m = nlohmann::json::parse(slurp(dir_ / "out.manifest.json"));
@@ -106,8 +109,9 @@ TEST_F(RunJob, JsonlIdsInInputOrder) {
   EXPECT_EQ(m["tokens"], 18);
   EXPECT_EQ(m["pipeline"], "byte");
   EXPECT_EQ(m["inputs"][0]["bytes"], fs::file_size(dir_ / "in.jsonl"));
-  EXPECT_EQ(dir_.names(), (std::vector<std::string>{"byte.yaml", "in.jsonl", "in2.txt", "out.jsonl",
-                                                    "out.manifest.json"}));
+  EXPECT_EQ(dir_.names(),
+            (std::vector<std::string>{"byte.yaml", "in.jsonl", "in2.txt", "out.ids.jsonl",
+                                      "out.jsonl", "out.manifest.json"}));
 }
 
 // input.on_error: skip: bad records get no output row and go to OUT.rejects.jsonl with file,
@@ -532,6 +536,139 @@ TEST_F(RunJob, ModelStageIsMadeOncePerPipelineWithACache) {
   env_.cache.reset();
   run(inl);
   EXPECT_EQ(made.load(), 3);
+}
+
+// input.id_field: the ids of the records that became documents go to OUT.ids.jsonl beside every
+// output format, one line per output document in output order; a skipped record has no line, a
+// record without the id a null line (also before the first id, across chunks: byte.yaml makes
+// chunks of 3), and an id that is neither a string nor an integer is a bad record.
+TEST_F(RunJob, IdsFileBesideEveryOutputFormat) {
+  spit(dir_ / "in.jsonl",
+       "{\"text\":\"a\"}\n{\"text\": oops}\n{\"text\":\"b\"}\n{\"text\":\"c\"}\n"
+       "{\"id\": 7, \"text\":\"d\"}\n{\"text\":\"e\", \"id\":\"doc-e\"}\n"
+       "{\"id\": 1.5, \"text\":\"x\"}\n{\"id\": -12345678901234, \"text\":\"f\"}\n"
+       "{\"id\": \"q\\\"\\u00e9\", \"text\":\"g\"}\n{\"id\": null, \"text\":\"h\"}\n");
+  const std::vector<nlohmann::json> want = {nullptr, nullptr,         nullptr,       7,
+                                            "doc-e", -12345678901234, "q\"\xC3\xA9", nullptr};
+  auto ids_of_file = [](const fs::path& f) {
+    std::vector<nlohmann::json> out;
+    for (const auto& l : split_lines(slurp(f))) out.push_back(nlohmann::json::parse(l));
+    return out;
+  };
+  fs::create_directories(dir_ / "m");
+  spit(dir_ / "model.yaml", "tokenizer: {plugin: fake}\nmodel: {path: m}\nbatch: {documents: 3}\n");
+  env_.model_stage_factory = [](const pipeline::ModelStageContext&) {
+    return std::make_unique<FakeStage>();
+  };
+  for (const std::string out : {"o.jsonl", "o.bin", "v.npy", "o-00001-of-00004.jsonl"}) {
+    SCOPED_TRACE(out);
+    pipeline::JobSpec s;
+    s.pipeline = out == "v.npy" ? "model" : "byte";
+    s.inputs = {(dir_ / "in.jsonl").string()};
+    s.output = (dir_ / out).string();
+    s.overrides = {{"input.on_error", "skip"}};
+    pipeline::JobResult r = run(s);
+    EXPECT_EQ(r.rejected, 2u);
+    const fs::path stem = fs::path(s.output).replace_extension();
+    const fs::path ids = stem.string() + ".ids.jsonl";
+    EXPECT_EQ(ids_of_file(ids), want);
+    const std::string rejects = slurp(stem.string() + ".rejects.jsonl");
+    EXPECT_NE(rejects.find("field \\\"id\\\" (input.id_field) is not a string or an integer"),
+              std::string::npos)
+        << rejects;
+    auto m = nlohmann::json::parse(slurp(stem.string() + ".manifest.json"));
+    EXPECT_EQ(m["id_field"], "id");
+    EXPECT_EQ(m["documents_with_id"], 4);
+    bool listed = false;
+    for (const auto& o : m["outputs"])
+      if (o["path"] == ids.string()) listed = o["bytes"] == fs::file_size(ids);
+    EXPECT_TRUE(listed) << m["outputs"].dump();
+  }
+  // Without skip, the bad id fails the job naming its line.
+  pipeline::JobSpec strict;
+  strict.inputs = {(dir_ / "in.jsonl").string()};
+  strict.output = (dir_ / "strict.jsonl").string();
+  spit(dir_ / "in.jsonl", "{\"id\": 1, \"text\":\"a\"}\n{\"id\": [1], \"text\":\"b\"}\n");
+  EXPECT_NE(fail(strict).find(":2: document 1: field \"id\" (input.id_field) is not a string or "
+                              "an integer"),
+            std::string::npos)
+      << fail(strict);
+  EXPECT_FALSE(fs::exists(dir_ / "strict.ids.jsonl"));
+}
+
+// No record with an id, input.id_field: none, or a .txt input: no OUT.ids.jsonl, and one an
+// earlier run left is removed (its ids would describe other documents). A .txt input beside a
+// jsonl one gives null lines; input.id_field names another field.
+TEST_F(RunJob, IdsFileOnlyWhenRecordsHaveIds) {
+  spit(dir_ / "plain.jsonl", "{\"text\":\"a\"}\n{\"text\":\"b\"}\n");
+  spit(dir_ / "with.jsonl", "{\"id\": 1, \"text\":\"a\", \"key\": \"k1\"}\n");
+  spit(dir_ / "in.txt", "t1\nt2\n");
+  spit(dir_ / "o.ids.jsonl", "stale\n");
+  pipeline::JobSpec s;
+  s.inputs = {(dir_ / "plain.jsonl").string()};
+  s.output = (dir_ / "o.jsonl").string();
+  run(s);
+  EXPECT_FALSE(fs::exists(dir_ / "o.ids.jsonl")) << "a stale ids file outlived the run";
+  EXPECT_EQ(nlohmann::json::parse(slurp(dir_ / "o.manifest.json"))["documents_with_id"], 0);
+
+  s.inputs = {(dir_ / "with.jsonl").string()};
+  s.overrides = {{"input.id_field", "none"}};
+  run(s);
+  EXPECT_FALSE(fs::exists(dir_ / "o.ids.jsonl"));
+  EXPECT_EQ(nlohmann::json::parse(slurp(dir_ / "o.manifest.json"))["id_field"], nullptr);
+  s.overrides = {{"input.id_field", "\"\""}};  // "" turns it off too
+  run(s);
+  EXPECT_FALSE(fs::exists(dir_ / "o.ids.jsonl"));
+  EXPECT_EQ(nlohmann::json::parse(slurp(dir_ / "o.manifest.json"))["id_field"], nullptr);
+
+  s.overrides = {{"input.id_field", "key"}};
+  s.inputs = {(dir_ / "in.txt").string(), (dir_ / "with.jsonl").string()};
+  run(s);
+  EXPECT_EQ(slurp(dir_ / "o.ids.jsonl"), "null\nnull\n\"k1\"\n");
+
+  s.overrides = {};
+  s.inputs = {(dir_ / "in.txt").string()};
+  run(s);
+  EXPECT_FALSE(fs::exists(dir_ / "o.ids.jsonl"));
+}
+
+// output.inline_id: ids jsonl records carry the id first and no OUT.ids.jsonl is written; bare
+// arrays stay the default. Any other output format is an error naming the output.
+TEST_F(RunJob, InlineIdRecords) {
+  spit(dir_ / "in.jsonl", "{\"id\": 7, \"text\":\"d\"}\n{\"text\":\"e\"}\n");
+  pipeline::JobSpec s;
+  s.inputs = {(dir_ / "in.jsonl").string()};
+  s.output = (dir_ / "o.jsonl").string();
+  s.overrides = {{"output.inline_id", "true"}};
+  run(s);
+  EXPECT_EQ(slurp(dir_ / "o.jsonl"), "{\"id\":7,\"ids\":[100]}\n{\"id\":null,\"ids\":[101]}\n");
+  EXPECT_FALSE(fs::exists(dir_ / "o.ids.jsonl"));
+  // --decode reads such records as it reads offsets records: by their "ids".
+  pipeline::JobSpec d;
+  d.inputs = {(dir_ / "o.jsonl").string()};
+  d.output = (dir_ / "text.jsonl").string();
+  d.decode = true;
+  run(d);
+  EXPECT_EQ(slurp(dir_ / "text.jsonl"), "{\"text\":\"d\"}\n{\"text\":\"e\"}\n");
+  s.overrides.push_back({"output.offsets", "true"});
+  run(s);
+  EXPECT_EQ(slurp(dir_ / "o.jsonl"),
+            "{\"id\":7,\"ids\":[100],\"offsets\":[[0,1]]}\n"
+            "{\"id\":null,\"ids\":[101],\"offsets\":[[0,1]]}\n");
+
+  s.overrides = {{"output.inline_id", "true"}};
+  s.output = (dir_ / "o.bin").string();
+  EXPECT_NE(fail(s).find("output " + s.output +
+                         ": output.inline_id puts the id into ids jsonl records, but this output "
+                         "is bin; drop output.inline_id (the ids then go to OUT.ids.jsonl)"),
+            std::string::npos)
+      << fail(s);
+  EXPECT_FALSE(fs::exists(dir_ / "o.bin"));
+  s.output = (dir_ / "o.jsonl").string();
+  s.overrides = {{"output.inline_id", "true"}, {"input.id_field", "none"}};
+  EXPECT_NE(fail(s).find("input.id_field is none"), std::string::npos) << fail(s);
+  s.overrides = {{"output.inline_id", "true"}, {"output.format", "bin"}};
+  EXPECT_NE(fail(s).find("output.inline_id: expected false"), std::string::npos) << fail(s);
 }
 
 }  // namespace

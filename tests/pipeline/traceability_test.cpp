@@ -87,6 +87,25 @@ TEST_F(Traceability, ManifestRecordsDocumentRangesAndTokenizerIdentity) {
   EXPECT_EQ(t["files"]["vocab_bpe"]["sha256"], sha256sum(vocab / "vocab.bpe"));
 }
 
+// The shipped pipeline with the real plugin: a.jsonl's first record has "id": 1, so
+// OUT.ids.jsonl has one line per document in input order, listed in the manifest with the
+// checksum sha256sum gives; the ids rows themselves stay bare arrays.
+TEST_F(Traceability, IdsFileListedInTheManifest) {
+  run("tokenize-gpt2", {(dir_ / "a.jsonl").string(), (dir_ / "b.jsonl").string()},
+      dir_ / "ids.jsonl");
+  EXPECT_EQ(slurp(dir_ / "ids.ids.jsonl"), "1\nnull\nnull\nnull\nnull\n");
+  EXPECT_EQ(slurp(dir_ / "ids.jsonl").substr(0, 1), "[");
+  auto m = nlohmann::json::parse(slurp(dir_ / "ids.manifest.json"));
+  EXPECT_EQ(m["id_field"], "id");
+  EXPECT_EQ(m["documents_with_id"], 1);
+  nlohmann::json entry;
+  for (const auto& o : m["outputs"])
+    if (o["path"] == (dir_ / "ids.ids.jsonl").string()) entry = o;
+  ASSERT_TRUE(entry.is_object()) << m["outputs"].dump();
+  EXPECT_EQ(entry["sha256"], sha256sum(dir_ / "ids.ids.jsonl"));
+  EXPECT_EQ(entry["bytes"], fs::file_size(dir_ / "ids.ids.jsonl"));
+}
+
 TEST_F(Traceability, DecodeChecksTheTokenizerThatMadeTheIds) {
   run("tokenize-gpt2", {(dir_ / "a.jsonl").string()}, dir_ / "ids.jsonl");
   // The same tokenizer decodes, and records its identity too.

@@ -1,9 +1,10 @@
 // Sharded jobs through one qkvd's local spool (docs/scale-out.md "Sharded jobs"): a 64-shard job
 // over the test corpora ends every shard once, and the shards concatenated in index order are
-// byte for byte the output of one `qkvd run`.
+// byte for byte the output of one `qkvd run`, and so are their OUT.ids.jsonl companions.
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "harness.hpp"
@@ -53,13 +54,27 @@ TEST(ShardLocal, SixtyFourShardsConcatenateToTheUnshardedOutput) {
   const std::string parent = s.out.substr(0, s.out.find('\n'));
   ASSERT_TRUE(eventually([&] { return fs::exists(rig.out / "out.manifest.json"); }, 120s))
       << d.log();
-  std::string joined;
+  std::string joined, joined_ids;
   for (int i = 0; i < 64; ++i) {
     char name[64];
     std::snprintf(name, sizeof name, "out-%05d-of-00064.jsonl", i);
     joined += read_text(rig.out / name);
+    // Each shard's input ids beside it (input.id_field), named after the shard.
+    std::snprintf(name, sizeof name, "out-%05d-of-00064.ids.jsonl", i);
+    if (fs::exists(rig.out / name)) joined_ids += read_text(rig.out / name);
   }
   EXPECT_EQ(joined, read_text(rig.out / "whole.jsonl"));
+  // The corpora's "id" fields, read here from the inputs, in input order.
+  std::vector<json> want_ids, got_ids;
+  for (const auto& in : inputs) {
+    std::istringstream lines(read_text(in));
+    for (std::string l; std::getline(lines, l);)
+      if (!l.empty()) want_ids.push_back(json::parse(l).at("id"));
+  }
+  std::istringstream whole_ids(read_text(rig.out / "whole.ids.jsonl"));
+  for (std::string l; std::getline(whole_ids, l);) got_ids.push_back(json::parse(l));
+  EXPECT_EQ(got_ids, want_ids);
+  EXPECT_EQ(joined_ids, read_text(rig.out / "whole.ids.jsonl"));
   auto m = json::parse(read_text(rig.out / "out.manifest.json"));
   EXPECT_EQ(m["job_id"], parent);
   ASSERT_EQ(m["parts"].size(), 64u);
