@@ -118,9 +118,23 @@ SentenceTransformersFolder read_sentence_transformers(const std::filesystem::pat
   const auto cst = dir / "config_sentence_transformers.json";
   if (std::filesystem::is_regular_file(cst, ec)) {
     const json j = read_json(cst);
-    if (auto it = j.find("prompts"); it != j.end() && it->is_object())
-      for (const auto& [name, text] : it->items())
-        if (text.is_string()) f.prompts[name] = text.get<std::string>();
+    if (auto it = j.find("prompts"); it != j.end() && !it->is_null()) {
+      if (!it->is_object())
+        throw ModelError(cst.string() + ": field 'prompts': expected an object of name: text");
+      for (const auto& [name, text] : it->items()) {
+        if (!text.is_string())
+          throw ModelError(cst.string() + ": field 'prompts." + name + "': expected a string");
+        f.prompts[name] = text.get<std::string>();
+      }
+    }
+    if (auto it = j.find("default_prompt_name"); it != j.end() && !it->is_null()) {
+      if (!it->is_string())
+        throw ModelError(cst.string() + ": field 'default_prompt_name': expected a string");
+      f.default_prompt_name = it->get<std::string>();
+      if (!f.prompts.count(f.default_prompt_name))
+        throw ModelError(cst.string() + ": field 'default_prompt_name': '" + f.default_prompt_name +
+                         "' is not one of its prompts");
+    }
   }
   return f;
 }

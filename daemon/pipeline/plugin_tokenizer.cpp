@@ -7,6 +7,7 @@
 #include "host/plugin_registry.hpp"
 #include "host/tokenizer_handle.hpp"
 #include "io/sha256.hpp"
+#include "pipeline/model_tokenizer.hpp"
 
 namespace qkv::pipeline {
 namespace {
@@ -67,6 +68,11 @@ std::shared_ptr<const Tokenizer> make_plugin_tokenizer(const config::PipelineCon
                                                        const host::PluginRegistry& plugins,
                                                        StageCache* cache,
                                                        uint64_t max_vocab_bytes) {
+  if (pipeline.tokenizer.from_model && pipeline.tokenizer.plugin.empty()) {
+    config::PipelineConfig resolved = pipeline;
+    resolved.tokenizer = tokenizer_from_model(pipeline);
+    return make_plugin_tokenizer(resolved, plugins, cache, max_vocab_bytes);
+  }
   const auto* plugin = plugins.find(QKV_KIND_TOKENIZER, pipeline.tokenizer.plugin);
   if (!plugin) {
     std::string names;
