@@ -32,9 +32,11 @@ bool flag(const json& j, const std::filesystem::path& file, const char* key) {
 }
 
 // sentence_transformers/models/Pooling.py: the modes are flags; qkv computes one at a time.
-Pooling read_pooling(const std::filesystem::path& file) {
+Pooling read_pooling(const std::filesystem::path& file, bool& include_prompt) {
   const json j = read_json(file);
   if (!j.is_object()) throw ModelError(file.string() + ": expected a JSON object");
+  if (auto it = j.find("include_prompt"); it != j.end() && !it->is_null())
+    include_prompt = flag(j, file, "include_prompt");
   for (const char* unsupported :
        {"pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens"})
     if (flag(j, file, unsupported))
@@ -97,7 +99,7 @@ SentenceTransformersFolder read_sentence_transformers(const std::filesystem::pat
                          "(path \"\"), found '" +
                          path + "'");
     } else if (type == "sentence_transformers.models.Pooling") {
-      f.pooling = read_pooling(dir / path / "config.json");
+      f.pooling = read_pooling(dir / path / "config.json", f.include_prompt);
     } else if (type == "sentence_transformers.models.Normalize") {
       f.normalize = true;
     } else {

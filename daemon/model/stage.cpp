@@ -85,7 +85,8 @@ class TransformerStage final : public pipeline::ModelStage {
   }
 
   pipeline::TextConventions text_conventions() const override {
-    return {folder_.prompts, folder_.default_prompt_name, folder_.do_lower_case};
+    return {folder_.prompts, folder_.default_prompt_name, folder_.do_lower_case,
+            folder_.include_prompt};
   }
 
   pipeline::StageOutput run(const pipeline::TokenBatch& batch) const override {

@@ -262,6 +262,12 @@ class Encoder {
         }
         prefix = it->second;
       }
+      // sentence-transformers would pool over the text's tokens only (INSTRUCTOR-style
+      // folders); qkv pools whole sequences, so it says so rather than differ.
+      if (!t.include_prompt && !prefix.empty())
+        throw JobFailed(p_.model->path.string() +
+                        ": the Pooling module's include_prompt: false (pool without the prompt's "
+                        "tokens) is not supported; it needs input.prefix and the prompts unused");
       try {
         ctx_.tokenizer->encode("", empty_ids_, nullptr);
       } catch (const std::exception& e) {

@@ -59,6 +59,7 @@ struct TextConventions {
   std::map<std::string, std::string> prompts;  // name -> text put before the document
   std::string default_prompt_name;             // "": none
   bool lower_case = false;                     // do_lower_case
+  bool include_prompt = true;                  // Pooling include_prompt (false: not computed)
 };
 
 class ModelStage {

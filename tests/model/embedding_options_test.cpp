@@ -196,6 +196,19 @@ TEST_F(EmbeddingOptions, BadValuesAreNamed) {
   expect_error({{"model.path", bare.string()}},
                "bare: tokenizer.from_model: the model folder has no tokenizer files",
                pipeline("", "", "{from_model: true}"));
+  qkv::test::spit(bare / "tokenizer.json", R"({"model": {"type": "WordLevel"}})");
+  expect_error({{"model.path", bare.string()}},
+               "bare/tokenizer.json: field 'model.type': expected WordPiece, BPE or Unigram "
+               "(tokenizer.from_model), got 'WordLevel'",
+               pipeline("", "", "{from_model: true}"));
+  // A Pooling module that leaves the prompt's tokens out (include_prompt: false).
+  const fs::path instructor = dir_.path() / "instructor";
+  fs::copy(hf_fixture("bert-st"), instructor, fs::copy_options::recursive);
+  auto pooling = nlohmann::json::parse(slurp(instructor / "1_Pooling/config.json"));
+  pooling["include_prompt"] = false;
+  qkv::test::spit(instructor / "1_Pooling/config.json", pooling.dump());
+  expect_error({{"model.path", instructor.string()}},
+               "include_prompt: false (pool without the prompt's tokens) is not supported");
 }
 
 }  // namespace
