@@ -171,6 +171,25 @@ TEST_F(EmbeddingOptions, TheShippedEmbedPipelinesOnTheirTinyFolder) {
   }
 }
 
+TEST_F(EmbeddingOptions, MaxLengthFromTheLeftOnAnIdsPipeline) {
+  const fs::path f = dir_.path() / "left.yaml";
+  std::ofstream(f) << "input: {format: jsonl, field: text}\n"
+                   << "tokenizer: {plugin: tokenizer-wordpiece, max_length: 5, truncation_side: "
+                      "left, config: {vocab: "
+                   << hf_fixture("bert-st").string() << "/vocab.txt, lowercase: false}}\n";
+  pipeline::JobSpec s;
+  s.pipeline = f.string();
+  s.inputs = {(hf_fixture("bert-st") / "texts.jsonl").string()};
+  s.output = (dir_.path() / "ids.jsonl").string();
+  pipeline::JobProgress progress;
+  pipeline::CancelFlag cancel;
+  pipeline::run_job(s, env_, progress, cancel);
+  std::vector<int32_t> ids;
+  for (const auto& line : qkv::test::split_lines(slurp(dir_.path() / "ids.jsonl")))
+    for (const auto& id : nlohmann::json::parse(line)) ids.push_back(id.get<int32_t>());
+  EXPECT_EQ(ids, e_.ints("max_length_left_ids"));
+}
+
 TEST_F(EmbeddingOptions, BadValuesAreNamed) {
   expect_error({{"model.prompt_name", "title"}},
                "model.prompt_name: 'title' is not a "

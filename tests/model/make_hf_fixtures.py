@@ -546,6 +546,10 @@ def make_bert_st(name, seed):
         toks = [st_tokenize(t, vocab, "Search: ", False, 1 << 30, "right") for t in ST_TEXTS]
         expected["prefix_offsets"] = torch.tensor([o for _, offs in toks for b, e in offs for o in (b, e)],
                                                   dtype=torch.int32)
+        # tokenizer.max_length 5 with truncation_side left on an ids pipeline (no prefix, no
+        # lowercasing): [CLS] + the last 3 text tokens + [SEP]
+        toks = [st_tokenize(t, vocab, "", False, 5, "left") for t in ST_TEXTS]
+        expected["max_length_left_ids"] = torch.tensor([i for ids, _ in toks for i in ids], dtype=torch.int32)
         windows, table = [], []
         for d, t in enumerate(ST_TEXTS):
             for ids, (b, e) in st_windows(t, vocab, prompts["query"], True, 8, 2):
