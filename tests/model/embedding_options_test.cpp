@@ -77,6 +77,27 @@ class EmbeddingOptions : public ::testing::Test {
     return {};
   }
 
+  // The records of a tokenize-only pipeline (the fixture's vocab.txt, case kept) over the texts.
+  std::vector<nlohmann::json> ids_records(const std::string& input, const std::string& tokenizer,
+                                          const std::string& output) {
+    const fs::path f = dir_.path() / "ids.yaml";
+    std::ofstream(f) << input << "\ntokenizer: {plugin: tokenizer-wordpiece, " << tokenizer
+                     << ", config: {vocab: " << hf_fixture("bert-st").string()
+                     << "/vocab.txt, lowercase: false}}\n"
+                     << output << "\n";
+    pipeline::JobSpec s;
+    s.pipeline = f.string();
+    s.inputs = {(hf_fixture("bert-st") / "texts.jsonl").string()};
+    s.output = (dir_.path() / "ids.jsonl").string();
+    pipeline::JobProgress progress;
+    pipeline::CancelFlag cancel;
+    pipeline::run_job(s, env_, progress, cancel);
+    std::vector<nlohmann::json> records;
+    for (const auto& line : qkv::test::split_lines(slurp(dir_.path() / "ids.jsonl")))
+      records.push_back(nlohmann::json::parse(line));
+    return records;
+  }
+
   void expect_error(config::Overrides sets, const std::string& needle, const fs::path& file = {}) {
     const std::string e = error_of(std::move(sets), file);
     EXPECT_NE(e.find(needle), std::string::npos) << "error: " << e << "\nexpected: " << needle;
@@ -138,25 +159,11 @@ TEST_F(EmbeddingOptions, TheTokenizerFromTheModelFolder) {
 }
 
 TEST_F(EmbeddingOptions, PrefixOffsetsStayOnTheDocumentsBytes) {
-  const fs::path f = dir_.path() / "ids.yaml";
-  std::ofstream(f) << "input: {format: jsonl, field: text, prefix: 'Search: '}\n"
-                   << "tokenizer: {plugin: tokenizer-wordpiece, add_special: false, config: "
-                      "{vocab: "
-                   << hf_fixture("bert-st").string() << "/vocab.txt, lowercase: false}}\n"
-                   << "output: {offsets: true}\n";
-  pipeline::JobSpec s;
-  s.pipeline = f.string();
-  s.inputs = {(hf_fixture("bert-st") / "texts.jsonl").string()};
-  s.output = (dir_.path() / "ids.jsonl").string();
-  pipeline::JobProgress progress;
-  pipeline::CancelFlag cancel;
-  pipeline::run_job(s, env_, progress, cancel);
   std::vector<int32_t> offsets;
-  for (const auto& line : qkv::test::split_lines(slurp(dir_.path() / "ids.jsonl"))) {
-    const auto record = nlohmann::json::parse(line);
+  for (const auto& record : ids_records("input: {format: jsonl, field: text, prefix: 'Search: '}",
+                                        "add_special: false", "output: {offsets: true}"))
     for (const auto& pair : record.at("offsets"))
       for (const auto& o : pair) offsets.push_back(o.get<int32_t>());
-  }
   EXPECT_EQ(offsets, e_.ints("prefix_offsets"));
 }
 
@@ -172,21 +179,10 @@ TEST_F(EmbeddingOptions, TheShippedEmbedPipelinesOnTheirTinyFolder) {
 }
 
 TEST_F(EmbeddingOptions, MaxLengthFromTheLeftOnAnIdsPipeline) {
-  const fs::path f = dir_.path() / "left.yaml";
-  std::ofstream(f) << "input: {format: jsonl, field: text}\n"
-                   << "tokenizer: {plugin: tokenizer-wordpiece, max_length: 5, truncation_side: "
-                      "left, config: {vocab: "
-                   << hf_fixture("bert-st").string() << "/vocab.txt, lowercase: false}}\n";
-  pipeline::JobSpec s;
-  s.pipeline = f.string();
-  s.inputs = {(hf_fixture("bert-st") / "texts.jsonl").string()};
-  s.output = (dir_.path() / "ids.jsonl").string();
-  pipeline::JobProgress progress;
-  pipeline::CancelFlag cancel;
-  pipeline::run_job(s, env_, progress, cancel);
   std::vector<int32_t> ids;
-  for (const auto& line : qkv::test::split_lines(slurp(dir_.path() / "ids.jsonl")))
-    for (const auto& id : nlohmann::json::parse(line)) ids.push_back(id.get<int32_t>());
+  for (const auto& record : ids_records("input: {format: jsonl, field: text}",
+                                        "max_length: 5, truncation_side: left", ""))
+    for (const auto& id : record) ids.push_back(id.get<int32_t>());
   EXPECT_EQ(ids, e_.ints("max_length_left_ids"));
 }
 
