@@ -46,13 +46,13 @@ DaemonInventory take_inventory(const config::DaemonConfig& cfg,
       spec.pipeline = name;
       runner.validate(spec);
       auto p = config::load_pipeline_config(file);
-      view["tokenizer"] = p.tokenizer.plugin;
+      view["tokenizer"] = p.tokenizer.from_model ? "from_model" : p.tokenizer.plugin;
       view["model"] = p.model.has_value();
       view["format"] = p.output.format ? config::to_string(*p.output.format)
                        : p.model       ? "npy"
                                        : "by extension";
       if (!p.description.empty()) view["description"] = p.description;
-      if (!registry.find(QKV_KIND_TOKENIZER, p.tokenizer.plugin))
+      if (!p.tokenizer.from_model && !registry.find(QKV_KIND_TOKENIZER, p.tokenizer.plugin))
         error = "tokenizer plugin '" + p.tokenizer.plugin + "' is not loaded";
     } catch (const std::exception& e) {
       error = e.what();

@@ -20,7 +20,8 @@ void register_pipelines(CLI::App& app, CliContext& ctx) {
         try {
           auto p = config::load_pipeline_config(file);
           std::cout << "  " << name << (name == daemon.default_pipeline ? " (default)" : "") << ": "
-                    << p.tokenizer.plugin << (p.model ? " + model" : "") << " -> "
+                    << (p.tokenizer.from_model ? "tokenizer from the model" : p.tokenizer.plugin)
+                    << (p.model ? " + model" : "") << " -> "
                     << (p.output.format ? config::to_string(*p.output.format)
                         : p.model       ? "npy"
                                         : "by extension");

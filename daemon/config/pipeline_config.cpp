@@ -31,6 +31,7 @@ void read_input(Section& s, PipelineConfig::Input& in) {
   if (auto v = s.integer("max_errors", 0, int64_t{1} << 40))
     in.max_errors = static_cast<uint64_t>(*v);
   if (auto v = s.string("id_field")) in.id_field = *v == "none" ? std::string() : *v;
+  if (auto v = s.string("prefix")) in.prefix = *v;
   auto field = s.string("field");
   if (field) in.fields = {{"text", *field}};
   if (auto m = s.mapping("fields")) {
@@ -81,7 +82,20 @@ std::optional<YAML::Node> read_plugin(Section& s, PluginRef& ref, ClientValues c
 }
 
 void read_tokenizer(Section& s, PipelineConfig::Tokenizer& t, ClientValues client) {
-  auto m = read_plugin(s, t, client);
+  if (auto v = s.boolean("from_model")) t.from_model = *v;
+  if (auto v = s.choice("truncation_side", {"right", "left"})) t.truncate_left = *v == "left";
+  if (t.from_model) {
+    // The model folder names the plugin and its files; a second source would be ambiguous.
+    for (const char* key : {"plugin", "config"})
+      if (s.has(key))
+        s.error(key, std::string("expected no tokenizer.") + key +
+                         " with tokenizer.from_model: true (the model folder's tokenizer files "
+                         "choose it)");
+    s.raw("plugin");
+    s.raw("config");
+    t.config.type = QKV_VALUE_MAP;
+  }
+  auto m = t.from_model ? std::nullopt : read_plugin(s, t, client);
   if (t.config.type == QKV_VALUE_MISSING) t.config.type = QKV_VALUE_MAP;  // plugins get {}
   if (m) {
     for (const char* key : kTokenizerPathKeys) {
@@ -127,6 +141,21 @@ void read_model(Section& s, PipelineConfig::Model& m, ClientValues client) {
       if (*v == to_string(o)) m.output = o;
   if (auto v = s.boolean("normalize")) m.normalize = *v;
   if (auto v = s.integer("dimensions", 1, 1 << 20)) m.dimensions = static_cast<uint32_t>(*v);
+  if (auto v = s.string("prompt_name")) {
+    if (v->empty())
+      s.error("prompt_name", "expected the name of a prompt of the model folder, got \"\"");
+    else
+      m.prompt_name = *v;
+  }
+  if (auto n = s.mapping("chunk")) {
+    Section c(s.document(), *n, s.key_path("chunk"));
+    if (auto v = c.integer("tokens", 1, 1 << 20, true)) m.chunk.tokens = static_cast<uint32_t>(*v);
+    if (auto v = c.integer("overlap", 0, 1 << 20)) m.chunk.overlap = static_cast<uint32_t>(*v);
+    if (m.chunk.tokens && m.chunk.overlap >= m.chunk.tokens)
+      c.error("overlap", "expected fewer than model.chunk.tokens (" +
+                             std::to_string(m.chunk.tokens) + "), got " +
+                             std::to_string(m.chunk.overlap));
+  }
   if (auto v = s.integer("topk", 1, 100000)) m.topk = static_cast<uint32_t>(*v);
   if (auto v = s.boolean("truncate")) m.truncate = *v;
   for (auto [key, ref] : {std::pair{"attention", &m.attention}, {"positional", &m.positional}}) {
@@ -138,6 +167,15 @@ void read_model(Section& s, PipelineConfig::Model& m, ClientValues client) {
 }
 
 }  // namespace
+
+fs::path model_files(const PipelineConfig::Model& m) {
+  if (m.pinned && *m.pinned) {
+    fs::path fd_path = "/proc/self/fd/" + std::to_string(m.pinned->get());
+    std::error_code ec;
+    if (fs::is_directory(fd_path, ec)) return fd_path;
+  }
+  return m.path;
+}
 
 const char* to_string(OutputFormat f) {
   switch (f) {
@@ -207,6 +245,27 @@ PipelineConfig load_pipeline_config(const fs::path& file, const Overrides& overr
         read_model(m, *c.model, client);
       }
     }
+    if (c.tokenizer.from_model && !c.model)
+      doc.error(std::as_const(doc.root)["tokenizer"]["from_model"], "tokenizer.from_model",
+                "expected a `model:` section too: the tokenizer comes from model.path");
+    if (c.model) {  // checks across sections
+      const auto& md = *c.model;
+      auto at = [&](const char* key) { return std::as_const(model)[key]; };
+      if (md.prompt_name && !c.input.prefix.empty())
+        doc.error(at("prompt_name"), "model.prompt_name",
+                  "expected either input.prefix or model.prompt_name, not both (each puts a "
+                  "text before the document)");
+      const bool pooled = md.output != ModelOutput::hidden && md.output != ModelOutput::logprobs &&
+                          md.output != ModelOutput::topk;
+      if (md.chunk.tokens && !pooled)
+        doc.error(at("chunk"), "model.chunk",
+                  std::string("expected a pooled model.output with model.chunk (one vector per "
+                              "window), got ") +
+                      to_string(md.output));
+      if (md.chunk.tokens && c.input.multi_field)
+        doc.error(at("chunk"), "model.chunk",
+                  "expected one input field with model.chunk, but input.fields names several");
+    }
     YAML::Node generate = s.raw("generate");
     if (generate.IsDefined() && !generate.IsNull()) {
       Section g(doc, generate, "generate");
@@ -216,6 +275,8 @@ PipelineConfig load_pipeline_config(const fs::path& file, const Overrides& overr
       }
       if (!c.model)
         s.error("generate", "expected a `model:` section too: generation needs a model");
+      else if (c.model->chunk.tokens)
+        s.error("generate", "expected no model.chunk: a generation pipeline continues documents");
     }
     Section out(doc, s.raw("output"), "output");
     if (auto v = out.choice("format", {"jsonl", "bin", "npy", "megatron"}))

@@ -60,6 +60,9 @@ struct PipelineConfig {
     // The jsonl field whose value (string or integer) goes to OUT.ids.jsonl or, with
     // output.inline_id, into each record; empty: none (input.id_field: "" or none).
     std::string id_field = "id";
+    // Prepended to every document's text before tokenizing (e.g. E5's "query: "); offsets stay
+    // relative to the document's own text.
+    std::string prefix;
   } input;
 
   struct Tokenizer : PluginRef {  // config: an empty mapping when none is given
@@ -67,6 +70,12 @@ struct PipelineConfig {
     std::vector<std::string> special_names;
     bool add_special = true;
     uint32_t max_length = 0;  // 0 = no truncation
+    // Which end a model's truncation cuts: left keeps a document's last tokens. Either way the
+    // tokenizer's specials ([CLS] ... [SEP]) stay at the ends, as HF tokenizers place them.
+    bool truncate_left = false;
+    // `from_model: true`: plugin and config come from the model folder's tokenizer files when
+    // the job starts (pipeline/model_tokenizer.hpp); plugin is empty until then.
+    bool from_model = false;
   } tokenizer;
 
   struct Model {
@@ -82,6 +91,15 @@ struct PipelineConfig {
     // module says) after keeping the first `dimensions` values (0: all; Matryoshka).
     std::optional<bool> normalize;
     uint32_t dimensions = 0;
+    // A sentence-transformers prompt by name (config_sentence_transformers.json `prompts`);
+    // unset: the folder's default_prompt_name, if any.
+    std::optional<std::string> prompt_name;
+    // One vector per window of `tokens` tokens (specials included) overlapping by `overlap`;
+    // tokens 0: whole documents.
+    struct Chunk {
+      uint32_t tokens = 0;
+      uint32_t overlap = 0;
+    } chunk;
     PluginRef attention;   // plugin empty: attention-flash
     PluginRef positional;  // plugin empty: the one the model's config.json implies
   };
@@ -135,6 +153,10 @@ std::filesystem::path resolve_pipeline(const std::string& name_or_path,
 
 // Every *.yaml / *.yml in `dir`, sorted by name.
 std::vector<std::filesystem::path> list_pipelines(const std::filesystem::path& dir);
+
+// Where a model folder's files are read: the folder a client named, through the fd pinned when
+// its path was checked (pipeline/client_paths.cpp), else model.path.
+std::filesystem::path model_files(const PipelineConfig::Model& m);
 
 const char* to_string(OutputFormat f);
 const char* to_string(ModelOutput o);

@@ -49,6 +49,7 @@ struct ChunkOutput {
   std::string_view bytes;               // append_document's output, in document order
   std::span<const int64_t> doc_tokens;  // ids append_document wrote for each document
   std::span<const TensorRows> tensors;  // model outputs (empty without a model)
+  std::span<const int64_t> windows;     // model.chunk: document, byte begin, byte end per row
 };
 
 class OutputWriter {
@@ -100,8 +101,9 @@ std::unique_ptr<OutputWriter> make_megatron_writer(const OutputTarget& output, u
 int64_t append_training_ids(std::string& out, std::span<const int32_t> ids, bool wide,
                             std::optional<int32_t> separator);
 // Model outputs: X<suffix>.npy float32 per tensor, X<suffix>.offsets.npy (int64 row offsets)
-// for per-token tensors.
-std::unique_ptr<OutputWriter> make_tensor_npy_writer(const OutputTarget& output);
+// for per-token tensors; with `windows` (model.chunk) X.windows.npy int64 [rows, 3].
+std::unique_ptr<OutputWriter> make_tensor_npy_writer(const OutputTarget& output,
+                                                     bool windows = false);
 
 // One generated continuation (docs/formats.md "generation jsonl"):
 // {"text":..,"ids":[..],"finish_reason":"length"|"eos"|"stop"[,"logprobs":[..]]}, no newline.

@@ -13,7 +13,8 @@ namespace {
 
 class TensorNpyWriter final : public OutputWriter {
  public:
-  explicit TensorNpyWriter(const OutputTarget& output) : outputs_(output) {}
+  TensorNpyWriter(const OutputTarget& output, bool windows)
+      : outputs_(output), with_windows_(windows) {}
 
   int64_t append_document(std::string&, const DocumentIds&) const override { return 0; }
   void write_chunk(const ChunkOutput& chunk) override {
@@ -29,6 +30,7 @@ class TensorNpyWriter final : public OutputWriter {
         tensors_.push_back(d);
       }
     }
+    windows_.insert(windows_.end(), chunk.windows.begin(), chunk.windows.end());
     for (size_t i = 0; i < tensors_.size() && i < chunk.tensors.size(); ++i) {
       const TensorRows& t = chunk.tensors[i];
       Tensor& d = tensors_[i];
@@ -50,6 +52,13 @@ class TensorNpyWriter final : public OutputWriter {
       auto& f = outputs_.add(outputs_.companion(".npy"));
       const int64_t shape[1] = {0};
       f.write(npy_header("<f4", shape));
+    }
+    if (with_windows_) {  // after the tensors: the main output stays the first file
+      auto& f = outputs_.add(outputs_.companion(".windows.npy"));
+      const int64_t shape[2] = {static_cast<int64_t>(windows_.size() / 3), 3};
+      f.write(npy_header("<i8", shape));
+      f.write(std::string_view(reinterpret_cast<const char*>(windows_.data()),
+                               windows_.size() * sizeof(int64_t)));
     }
     for (auto& d : tensors_) {
       d.file->write_at(0, npy_header("<f4", d.shape()));
@@ -79,12 +88,14 @@ class TensorNpyWriter final : public OutputWriter {
   };
   OutputSet outputs_;
   std::vector<Tensor> tensors_;
+  bool with_windows_;
+  std::vector<int64_t> windows_;  // 3 per row, kept to the end (a few bytes per window)
 };
 
 }  // namespace
 
-std::unique_ptr<OutputWriter> make_tensor_npy_writer(const OutputTarget& output) {
-  return std::make_unique<TensorNpyWriter>(output);
+std::unique_ptr<OutputWriter> make_tensor_npy_writer(const OutputTarget& output, bool windows) {
+  return std::make_unique<TensorNpyWriter>(output, windows);
 }
 
 }  // namespace qkv::io

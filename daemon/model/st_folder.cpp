@@ -32,9 +32,11 @@ bool flag(const json& j, const std::filesystem::path& file, const char* key) {
 }
 
 // sentence_transformers/models/Pooling.py: the modes are flags; qkv computes one at a time.
-Pooling read_pooling(const std::filesystem::path& file) {
+Pooling read_pooling(const std::filesystem::path& file, bool& include_prompt) {
   const json j = read_json(file);
   if (!j.is_object()) throw ModelError(file.string() + ": expected a JSON object");
+  if (auto it = j.find("include_prompt"); it != j.end() && !it->is_null())
+    include_prompt = flag(j, file, "include_prompt");
   for (const char* unsupported :
        {"pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens"})
     if (flag(j, file, unsupported))
@@ -97,7 +99,7 @@ SentenceTransformersFolder read_sentence_transformers(const std::filesystem::pat
                          "(path \"\"), found '" +
                          path + "'");
     } else if (type == "sentence_transformers.models.Pooling") {
-      f.pooling = read_pooling(dir / path / "config.json");
+      f.pooling = read_pooling(dir / path / "config.json", f.include_prompt);
     } else if (type == "sentence_transformers.models.Normalize") {
       f.normalize = true;
     } else {
@@ -118,9 +120,23 @@ SentenceTransformersFolder read_sentence_transformers(const std::filesystem::pat
   const auto cst = dir / "config_sentence_transformers.json";
   if (std::filesystem::is_regular_file(cst, ec)) {
     const json j = read_json(cst);
-    if (auto it = j.find("prompts"); it != j.end() && it->is_object())
-      for (const auto& [name, text] : it->items())
-        if (text.is_string()) f.prompts[name] = text.get<std::string>();
+    if (auto it = j.find("prompts"); it != j.end() && !it->is_null()) {
+      if (!it->is_object())
+        throw ModelError(cst.string() + ": field 'prompts': expected an object of name: text");
+      for (const auto& [name, text] : it->items()) {
+        if (!text.is_string())
+          throw ModelError(cst.string() + ": field 'prompts." + name + "': expected a string");
+        f.prompts[name] = text.get<std::string>();
+      }
+    }
+    if (auto it = j.find("default_prompt_name"); it != j.end() && !it->is_null()) {
+      if (!it->is_string())
+        throw ModelError(cst.string() + ": field 'default_prompt_name': expected a string");
+      f.default_prompt_name = it->get<std::string>();
+      if (!f.prompts.count(f.default_prompt_name))
+        throw ModelError(cst.string() + ": field 'default_prompt_name': '" + f.default_prompt_name +
+                         "' is not one of its prompts");
+    }
   }
   return f;
 }

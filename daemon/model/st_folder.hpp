@@ -15,10 +15,12 @@ enum class Pooling { none, cls, mean, max, last };
 struct SentenceTransformersFolder {
   bool present = false;                        // modules.json found
   Pooling pooling = Pooling::none;             // from the Pooling module's config.json
+  bool include_prompt = true;                  // its include_prompt: false pools text tokens only
   bool normalize = false;                      // a Normalize module is listed
   uint32_t max_seq_length = 0;                 // sentence_bert_config.json; 0: not given
   bool do_lower_case = false;                  // sentence_bert_config.json
   std::map<std::string, std::string> prompts;  // config_sentence_transformers.json
+  std::string default_prompt_name;             // its default_prompt_name ("": none)
 };
 
 // Reads what `dir` holds; a folder without modules.json is not a sentence-transformers folder

@@ -26,19 +26,8 @@ class PluginAttention final : public Attention {
 
 using Output = config::ModelOutput;
 
-// Where the model's files are read: the folder a client named, through the fd pinned when its
-// path was checked (pipeline/client_paths.cpp); a trusted pipeline's folder by its path.
-std::filesystem::path model_folder(const config::PipelineConfig::Model& m) {
-  if (m.pinned && *m.pinned) {
-    std::filesystem::path fd_path = "/proc/self/fd/" + std::to_string(m.pinned->get());
-    std::error_code ec;
-    if (std::filesystem::is_directory(fd_path, ec)) return fd_path;
-  }
-  return m.path;
-}
-
 Transformer load_folder(const config::PipelineConfig::Model& m) {
-  const std::filesystem::path folder = model_folder(m);
+  const std::filesystem::path folder = config::model_files(m);
   try {
     return load_model_dir(folder);
   } catch (const ModelError& e) {
@@ -62,7 +51,7 @@ class TransformerStage final : public pipeline::ModelStage {
   explicit TransformerStage(const pipeline::ModelStageContext& ctx)
       : model_(load_folder(ctx.model)),
         dir_(ctx.model.path),
-        files_(model_folder(ctx.model)),
+        files_(config::model_files(ctx.model)),
         output_(ctx.model.output),
         topk_(ctx.model.topk),
         source_{ctx.plugins, ctx.config_dir, ctx.source_file,
@@ -93,6 +82,11 @@ class TransformerStage final : public pipeline::ModelStage {
     if (folder_.max_seq_length != 0 && (n == 0 || folder_.max_seq_length < n))
       n = folder_.max_seq_length;
     return n;
+  }
+
+  pipeline::TextConventions text_conventions() const override {
+    return {folder_.prompts, folder_.default_prompt_name, folder_.do_lower_case,
+            folder_.include_prompt};
   }
 
   pipeline::StageOutput run(const pipeline::TokenBatch& batch) const override {

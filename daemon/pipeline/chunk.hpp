@@ -34,6 +34,9 @@ struct Chunk {
   std::string rejects;  // input.on_error: skip: one OUT.rejects.jsonl line per bad record
   uint64_t rejected = 0;
   StageOutput model_out;  // model outputs, documents in order
+  // model.chunk: 3 per window (document within this chunk's written ones, byte begin, byte
+  // end); the writer thread adds the documents written before.
+  std::vector<int64_t> windows;
   // Generation pipelines: each document's prompt (or source) ids and its place, for the
   // in-order write stage to queue (pipeline/generate_documents.hpp).
   struct Prompt {

@@ -10,11 +10,13 @@
 #include "io/output_writer.hpp"
 #include "io/utf8.hpp"
 #include "pipeline/buffer_pool.hpp"
+#include "pipeline/document_text.hpp"
 #include "pipeline/generate_documents.hpp"
 #include "pipeline/job_context.hpp"
 #include "pipeline/manifest.hpp"
 #include "pipeline/output_format.hpp"
 #include "pipeline/run_job.hpp"
+#include "pipeline/token_window.hpp"
 
 namespace qkv::pipeline::detail {
 namespace {
@@ -78,7 +80,7 @@ std::unique_ptr<io::OutputWriter> make_writer(const config::PipelineConfig& p,
     case config::OutputFormat::megatron:
       return io::make_megatron_writer(output, vocab_size, separator);
     case config::OutputFormat::npy:
-      return io::make_tensor_npy_writer(output);
+      return io::make_tensor_npy_writer(output, p.model && p.model->chunk.tokens != 0);
   }
   throw JobFailed("pipeline " + p.name + ": unknown output format");
 }
@@ -155,6 +157,7 @@ class Encoder {
     for (const auto& in : inputs_)
       if (in.format == io::TextFormat::jsonl && !p_.input.id_field.empty()) reads_ids_ = true;
     ids_file_wanted_ = reads_ids_ && !p_.output.inline_id;
+    set_up_text();
   }
 
   JobResult run() {
@@ -222,6 +225,11 @@ class Encoder {
       manifest["tokenizer"] = tokenizer_json(*ctx_.tokenizer, p_);
       add_document_ranges(manifest, documents_per_input_);
       manifest["format"] = p_.generate ? "generation-jsonl" : config::to_string(format_);
+      if (!text_.prefix().empty()) manifest["prefix"] = text_.prefix();
+      if (chunk_tokens_)
+        manifest["chunk"] = {{"tokens", chunk_tokens_},
+                             {"overlap", p_.model->chunk.overlap},
+                             {"windows", windows_written_}};
       if (p_.generate) manifest["generated_tokens"] = result.generated_tokens;
       if (p_.input.skip_bad_records) manifest["rejected_records"] = result.rejected;
       manifest["id_field"] =
@@ -241,6 +249,57 @@ class Encoder {
   }
 
  private:
+  // The prefix (input.prefix or the model folder's prompt) and lower-casing documents get
+  // before tokenizing; the tokenizer's specials of the empty text (truncation and windows keep
+  // them at the ends).
+  void set_up_text() {
+    std::string prefix = p_.input.prefix;
+    bool lower = false;
+    if (ctx_.model && p_.model) {
+      const TextConventions t = ctx_.model->text_conventions();
+      lower = t.lower_case;
+      // An explicit prompt name, else the folder's default unless input.prefix replaces it.
+      const std::string name =
+          p_.model->prompt_name.value_or(prefix.empty() ? t.default_prompt_name : "");
+      if (!name.empty()) {
+        auto it = t.prompts.find(name);
+        if (it == t.prompts.end()) {
+          std::string known;
+          for (const auto& [n, text] : t.prompts) known += (known.empty() ? "" : ", ") + n;
+          throw JobFailed(p_.file.string() + ": model.prompt_name: '" + name +
+                          "' is not a prompt of " + p_.model->path.string() +
+                          "/config_sentence_transformers.json (prompts: " +
+                          (known.empty() ? std::string("none") : known) + ")");
+        }
+        prefix = it->second;
+      }
+      // sentence-transformers would pool over the text's tokens only (INSTRUCTOR-style
+      // folders); qkv pools whole sequences, so it says so rather than differ.
+      if (!t.include_prompt && !prefix.empty())
+        throw JobFailed(p_.model->path.string() +
+                        ": the Pooling module's include_prompt: false (pool without the prompt's "
+                        "tokens) is not supported; it needs input.prefix and the prompts unused");
+      try {
+        ctx_.tokenizer->encode("", empty_ids_, nullptr);
+      } catch (const std::exception& e) {
+        throw JobFailed(std::string("the tokenizer cannot encode the empty text: ") + e.what());
+      }
+      chunk_tokens_ = p_.model->chunk.tokens;
+      const size_t limit = ctx_.model->max_tokens(0);
+      if (chunk_tokens_ && limit && chunk_tokens_ > limit)
+        throw JobFailed(
+            p_.file.string() + ": model.chunk.tokens: " + std::to_string(chunk_tokens_) +
+            " is more than the model's " + std::to_string(limit) + " tokens per document");
+      if (chunk_tokens_ && chunk_tokens_ <= empty_ids_.size() + p_.model->chunk.overlap)
+        throw JobFailed(
+            p_.file.string() + ": model.chunk.tokens: " + std::to_string(chunk_tokens_) +
+            " leaves no text in a window after " + std::to_string(empty_ids_.size()) +
+            " special tokens and an overlap of " + std::to_string(p_.model->chunk.overlap));
+    }
+    text_ = DocumentText(prefix, lower);
+    other_text_ = DocumentText("", lower);
+  }
+
   bool read_chunk(Chunk& c) {
     c.first_doc = next_doc_;
     size_t bytes = 0;
@@ -346,6 +405,9 @@ class Encoder {
     const bool model = ctx_.model != nullptr;
     // Inline results are always id records; files are as their writer wants.
     const bool offsets = !model && (inline_job ? p_.output.offsets : writer_->wants_offsets());
+    const bool chunking = model && chunk_tokens_ != 0;
+    DocumentText::Prepared prepared;
+    std::vector<int32_t> window;
     std::vector<std::string> texts;
     std::string id;
     std::vector<std::vector<int32_t>> ids(nf);
@@ -379,7 +441,10 @@ class Encoder {
         ids[f].clear();
         offs[f].clear();
         try {
-          ctx_.tokenizer->encode(texts[f], ids[f], offsets ? &offs[f] : nullptr);
+          (f == 0 ? text_ : other_text_).prepare(texts[f], prepared);
+          const bool with_offsets = offsets || (chunking && f == 0);
+          ctx_.tokenizer->encode(prepared.text(), ids[f], with_offsets ? &offs[f] : nullptr);
+          if (with_offsets) prepared.map_offsets(offs[f]);
         } catch (const std::exception& e) {
           rejected = e.what();
           break;
@@ -389,7 +454,7 @@ class Encoder {
             rejected = std::move(bad);
             break;
           }
-        } else if (model) {
+        } else if (model && !(chunking && f == 0)) {
           const size_t limit = ctx_.model->max_tokens(f);
           if (limit && ids[f].size() > limit) {
             if (!p_.model->truncate) {
@@ -398,7 +463,8 @@ class Encoder {
                          "; set model.truncate: true to cut such documents";
               break;
             }
-            ids[f].resize(limit);
+            truncate_tokens(ids[f], offsets ? &offs[f] : nullptr, limit,
+                            special_frame(ids[f], empty_ids_), p_.tokenizer.truncate_left);
             doc_truncated = true;
           }
         }
@@ -421,6 +487,10 @@ class Encoder {
       if (generation_) {
         c.prompts.push_back({c.first_doc + i, std::move(ids[0]), ctx_.where(c, i, inputs_)});
         ids[0] = {};
+        continue;
+      }
+      if (chunking) {
+        if (!add_windows(c, batch, ids[0], offs[0], window)) return;
         continue;
       }
       if (model) {
@@ -461,6 +531,29 @@ class Encoder {
     if (model && inline_job) inline_model_records(c);
   }
 
+  // model.chunk: one sequence per window of the document (its specials around each), and the
+  // window's document and byte range.
+  bool add_windows(Chunk& c, TokenBatch& batch, const std::vector<int32_t>& ids,
+                   const std::vector<uint32_t>& offs, std::vector<int32_t>& window) {
+    const SpecialFrame frame = special_frame(ids, empty_ids_);
+    const int64_t doc = static_cast<int64_t>(c.doc_tokens.size()) - 1;  // within the chunk
+    for (const TokenWindow& w :
+         token_windows(ids.size(), frame, chunk_tokens_, p_.model->chunk.overlap)) {
+      window.assign(ids.begin(), ids.begin() + long(frame.head));
+      window.insert(window.end(), ids.begin() + long(w.begin), ids.begin() + long(w.end));
+      window.insert(window.end(), ids.end() - long(frame.tail), ids.end());
+      const size_t in_batch = batch.ids[0].size();
+      if (in_batch > 0 && in_batch + window.size() > p_.batch.max_tokens && !run_model(c, batch))
+        return false;
+      batch.ids[0].insert(batch.ids[0].end(), window.begin(), window.end());
+      batch.cu_seqlens[0].push_back(static_cast<int32_t>(batch.ids[0].size()));
+      const bool text = w.end > w.begin && offs.size() >= 2 * w.end;
+      c.windows.insert(c.windows.end(), {doc, text ? int64_t(offs[2 * w.begin]) : 0,
+                                         text ? int64_t(offs[2 * w.end - 1]) : 0});
+    }
+    return true;
+  }
+
   bool run_model(Chunk& c, TokenBatch& batch) {
     if (batch.documents() == 0) return true;
     try {
@@ -480,6 +573,22 @@ class Encoder {
   void inline_model_records(Chunk& c) {
     if (c.model_out.tensors.empty()) return;
     const StageTensor& t = c.model_out.tensors[0];
+    if (!c.windows.empty()) {  // model.chunk: a list of the document's window vectors
+      for (size_t w = 0; w < c.windows.size() / 3;) {
+        const int64_t doc = c.windows[3 * w];
+        int64_t n = 0;
+        while (w + size_t(n) < c.windows.size() / 3 && c.windows[3 * (w + size_t(n))] == doc) ++n;
+        std::string r = "[";
+        for (int64_t k = 0; k < n; ++k) {
+          if (k) r += ',';
+          append_rows(r, t, int64_t(w) + k, 1);
+        }
+        r += ']';
+        w += size_t(n);
+        c.records.push_back(std::move(r));
+      }
+      return;
+    }
     int64_t row = 0;
     for (int64_t n : t.row_counts) {
       std::string r;
@@ -513,7 +622,7 @@ class Encoder {
         return;
       }
       record += '\n';
-      writer_->write_chunk({record, {}, {}});
+      writer_->write_chunk({record, {}, {}, {}});
     };
     generation_ = std::make_unique<GenerationRun>(
         p_, *ctx_.tokenizer, std::move(g), ctx_.progress, ctx_.cancel,
@@ -581,7 +690,11 @@ class Encoder {
     std::vector<io::TensorRows> tensors;
     for (const auto& t : c.model_out.tensors)
       tensors.push_back({t.suffix, t.width, t.per_document, t.values, t.row_counts});
-    writer_->write_chunk({c.out, c.doc_tokens, tensors});
+    std::vector<int64_t> windows = c.windows;
+    for (size_t w = 0; w < windows.size(); w += 3) windows[w] += documents_written_;
+    windows_written_ += windows.size() / 3;
+    documents_written_ += static_cast<int64_t>(c.doc_tokens.size());
+    writer_->write_chunk({c.out, c.doc_tokens, tensors, windows});
   }
 
   JobContext& ctx_;
@@ -606,6 +719,12 @@ class Encoder {
   uint64_t documents_with_id_ = 0;
   std::unique_ptr<GenerationRun> generation_;  // generation pipelines only
   bool encoder_decoder_ = false;
+  DocumentText text_;               // the first field's text before tokenizing
+  DocumentText other_text_;         // other fields: the model's lower-casing only
+  std::vector<int32_t> empty_ids_;  // the tokenizer's ids for "": its specials
+  uint32_t chunk_tokens_ = 0;       // model.chunk.tokens (0: whole documents)
+  int64_t documents_written_ = 0;   // the writer thread's count, for window rows
+  uint64_t windows_written_ = 0;
   int32_t bos_ = -1;
   size_t table_ = 0;  // decoder positions (0: unbounded)
 };

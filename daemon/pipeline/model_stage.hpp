@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -52,12 +53,22 @@ struct GenerateSetup {
   int32_t fallback_decoder_start = -1;    // encoder-decoder models only
 };
 
+// What the model's folder says a document's text becomes before tokenizing
+// (sentence-transformers: config_sentence_transformers.json, sentence_bert_config.json).
+struct TextConventions {
+  std::map<std::string, std::string> prompts;  // name -> text put before the document
+  std::string default_prompt_name;             // "": none
+  bool lower_case = false;                     // do_lower_case
+  bool include_prompt = true;                  // Pooling include_prompt (false: not computed)
+};
+
 class ModelStage {
  public:
   virtual ~ModelStage() = default;
   // Maximum tokens per document per field it accepts (0: unbounded); the pipeline run truncates
   // longer documents to it when the pipeline says so (and counts them).
   virtual size_t max_tokens(size_t field) const = 0;
+  virtual TextConventions text_conventions() const { return {}; }
   // Thread-safe: a pipeline run calls it from several pipeline workers at once.
   virtual StageOutput run(const TokenBatch& batch) const = 0;
   // A generator for one job (thread-safe to call; the generator itself is single-threaded).

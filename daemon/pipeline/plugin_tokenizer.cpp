@@ -7,6 +7,8 @@
 #include "host/plugin_registry.hpp"
 #include "host/tokenizer_handle.hpp"
 #include "io/sha256.hpp"
+#include "pipeline/model_tokenizer.hpp"
+#include "pipeline/token_window.hpp"
 
 namespace qkv::pipeline {
 namespace {
@@ -30,15 +32,30 @@ class PluginTokenizer final : public Tokenizer {
         policy = QKV_SPECIAL_LIST;
         break;
     }
-    options_ =
-        host::encode_options(t.add_special ? QKV_ENCODE_ADD_SPECIAL : 0u, policy, t.max_length);
+    // truncation_side left: the plugins cut the right end, so max_length is applied here, after
+    // the whole document is encoded (keeping the specials at the ends, pipeline/token_window).
+    if (t.truncate_left) left_max_length_ = t.max_length;
+    options_ = host::encode_options(t.add_special ? QKV_ENCODE_ADD_SPECIAL : 0u, policy,
+                                    t.truncate_left ? 0 : t.max_length);
     for (const auto& n : names_) name_ptrs_.push_back(n.c_str());
     options_.special_names = name_ptrs_.empty() ? nullptr : name_ptrs_.data();
     options_.special_count = name_ptrs_.size();
+    if (left_max_length_) handle_.encode("", options_, empty_ids_, nullptr);
   }
   void encode(std::string_view text, std::vector<int32_t>& ids,
               std::vector<uint32_t>* offsets) const override {
-    handle_.encode(text, options_, ids, offsets);
+    if (!left_max_length_) {
+      handle_.encode(text, options_, ids, offsets);
+      return;
+    }
+    std::vector<int32_t> doc;
+    std::vector<uint32_t> doc_offsets;
+    handle_.encode(text, options_, doc, offsets ? &doc_offsets : nullptr);
+    if (doc.size() > left_max_length_)
+      truncate_tokens(doc, offsets ? &doc_offsets : nullptr, left_max_length_,
+                      special_frame(doc, empty_ids_), true);
+    ids.insert(ids.end(), doc.begin(), doc.end());
+    if (offsets) offsets->insert(offsets->end(), doc_offsets.begin(), doc_offsets.end());
   }
   void decode(std::span<const int32_t> ids, std::string& out) const override {
     handle_.decode(ids, out);
@@ -59,6 +76,8 @@ class PluginTokenizer final : public Tokenizer {
   std::vector<std::string> names_;
   std::vector<const char*> name_ptrs_;
   qkv_encode_options options_{};
+  uint32_t left_max_length_ = 0;    // tokenizer.max_length with truncation_side left
+  std::vector<int32_t> empty_ids_;  // then: the ids of "" (the specials)
 };
 
 }  // namespace
@@ -67,6 +86,11 @@ std::shared_ptr<const Tokenizer> make_plugin_tokenizer(const config::PipelineCon
                                                        const host::PluginRegistry& plugins,
                                                        StageCache* cache,
                                                        uint64_t max_vocab_bytes) {
+  if (pipeline.tokenizer.from_model && pipeline.tokenizer.plugin.empty()) {
+    config::PipelineConfig resolved = pipeline;
+    resolved.tokenizer = tokenizer_from_model(pipeline);
+    return make_plugin_tokenizer(resolved, plugins, cache, max_vocab_bytes);
+  }
   const auto* plugin = plugins.find(QKV_KIND_TOKENIZER, pipeline.tokenizer.plugin);
   if (!plugin) {
     std::string names;

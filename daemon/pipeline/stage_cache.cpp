@@ -29,6 +29,9 @@ std::string StageCache::tokenizer_key(const config::PipelineConfig& p) {
   std::string key;
   append_source(key, p);
   append(key, p.tokenizer);  // encode options (special tokens, ...) stay per job
+  // from_model: the files are named through the folder's pinned fd, whose number another job
+  // may reuse for another folder; the folder's checked path tells them apart.
+  if (p.tokenizer.from_model && p.model) append(key, p.model->path.string());
   return key;
 }
 
@@ -40,6 +43,10 @@ std::string StageCache::model_key(const config::PipelineConfig& p) {
   append(key, m.path.string());
   append(key, config::to_string(m.output));
   append(key, std::to_string(m.topk));
+  // Pooled vectors are finished inside the stage: jobs asking for another width or
+  // normalization need their own.
+  append(key, m.normalize ? (*m.normalize ? "normalize" : "no-normalize") : "folder-normalize");
+  append(key, std::to_string(m.dimensions));
   append(key, m.attention);
   append(key, m.positional);
   return key;

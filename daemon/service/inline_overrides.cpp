@@ -8,8 +8,8 @@ namespace {
 
 // The parts of a pipeline that StageCache::tokenizer_key / model_key depend on
 // (daemon/pipeline/stage_cache.cpp): each distinct value is a new load.
-constexpr std::array<std::string_view, 3> kLoading = {"tokenizer.plugin", "tokenizer.config",
-                                                      "model"};
+constexpr std::array<std::string_view, 4> kLoading = {"tokenizer.plugin", "tokenizer.config",
+                                                      "tokenizer.from_model", "model"};
 
 bool under(std::string_view key, std::string_view prefix) {
   return key.substr(0, prefix.size()) == prefix &&

@@ -34,7 +34,7 @@ void write_docs(OutputWriter& w, const std::vector<Ids>& docs,
     const Offsets none(docs[d].size());
     tokens.push_back(w.append_document(bytes, {docs[d], offs.empty() ? none : offs[d], {}}));
   }
-  w.write_chunk({bytes, tokens, {}});
+  w.write_chunk({bytes, tokens, {}, {}});
 }
 
 nlohmann::json manifest_of(const fs::path& p) { return nlohmann::json::parse(slurp(p)); }
@@ -162,8 +162,8 @@ TEST(OutputWriters, TensorNpyPerTokenWithOffsetsPerDocumentWithout) {
   std::vector<TensorRows> c1{{"", 2, false, tok1, rows1}, {".len", 1, true, len1, docs1}};
   std::vector<TensorRows> c2{{"", 2, false, tok2, rows2}, {".len", 1, true, len2, docs2}};
   const std::vector<int64_t> tokens1{2, 1}, tokens2{3};
-  w->write_chunk({"", tokens1, c1});
-  w->write_chunk({"", tokens2, c2});
+  w->write_chunk({"", tokens1, c1, {}});
+  w->write_chunk({"", tokens2, c2, {}});
   auto paths = w->commit({});
   auto main = read_npy_independently(t.path() / "v.npy");
   EXPECT_EQ(main.descr, "<f4");

@@ -47,6 +47,10 @@ Fixtures (tests/model/hf_fixtures/):
                     pooling
   xlmr-st           xlm-roberta as a sentence-transformers folder (modules.json, 1_Pooling mean,
                     2_Normalize, sentence_bert_config.json), no prefix, F16: normalized mean
+  bert-st           bert as a sentence-transformers folder with its vocab.txt (1_Pooling mean,
+                    2_Normalize, max_seq_length 16, do_lower_case, prompts with default
+                    "query"), F32: normalized vectors of texts.jsonl with the default prompt,
+                    another prompt, a prefix, left truncation and 8-token windows (overlap 2)
   bart-tiny         bart (BartForConditionalGeneration names, `model.` prefix), 4 heads, post-norm,
                     scale_embedding, non-zero final_logits_bias, F32: encoder output, decoder
                     hidden, logits (teacher-forced ids fed as given), and the seq2seq run's
@@ -276,7 +280,10 @@ def roberta_forward(cfg, st, ids, mask, prefix):
     H, d = cfg["num_attention_heads"], cfg["hidden_size"]
     hd, eps = d // H, cfg["layer_norm_eps"]
     p = prefix + "embeddings."
-    pos = create_position_ids_from_input_ids(ids, cfg["pad_token_id"])
+    if cfg["model_type"] == "bert":  # BertEmbeddings: position_ids = arange(L)
+        pos = torch.arange(L)[None, :].expand(B, L)
+    else:
+        pos = create_position_ids_from_input_ids(ids, cfg["pad_token_id"])
     x = (st[p + "word_embeddings.weight"][ids] + st[p + "position_embeddings.weight"][pos]
          + st[p + "token_type_embeddings.weight"][torch.zeros_like(ids)])
     x = layer_norm(x, st, p + "LayerNorm", eps)
@@ -383,6 +390,193 @@ def roberta_config(model_type, **kw):
            "eos_token_id": 2, "type_vocab_size": 1, "position_embedding_type": "absolute"}
     cfg.update(kw)
     return cfg
+
+
+# ------------------------------------------------- embedding options (bert-st, issue 14 item 3)
+#
+# The options are applied here from their definitions, not from qkv:
+#   prompts / input.prefix   SentenceTransformer.encode: prompt + sentence, before tokenizing
+#   do_lower_case            models/Transformer.py tokenize(): str.lower() of the whole text
+#   truncation               tokenization_utils_base.py truncate_sequences with
+#                            truncation_side right / left: the text's tokens are cut, then
+#                            build_inputs_with_special_tokens adds [CLS] ... [SEP]
+#   max_seq_length           sentence_bert_config.json: the tokenizer's max_length
+#   chunking (model.chunk)   windows of the text's tokens, `tokens - 2` wide (room for [CLS]
+#                            and [SEP]), starting every width - overlap, the last one ending with
+#                            the text; each window is embedded as a document of its own
+# The tokenizer is BERT's BasicTokenizer (whitespace, then punctuation split off; lowercase off:
+# the folder's do_lower_case does it) + WordPiece greedy longest-match-first
+# (tokenization_bert.py), on ASCII texts, with byte offsets.
+
+# modules.json and 1_Pooling/config.json of a Transformer -> mean Pooling -> Normalize folder
+ST_MODULES = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+              {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+              {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}]
+ST_MEAN_POOLING = {"word_embedding_dimension": 16, "pooling_mode_cls_token": False,
+                   "pooling_mode_mean_tokens": True, "pooling_mode_max_tokens": False,
+                   "pooling_mode_mean_sqrt_len_tokens": False, "pooling_mode_weightedmean_tokens": False,
+                   "pooling_mode_lasttoken": False, "include_prompt": True}
+
+ST_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "query", "passage", "search", ":", ".",
+            ",", "the", "quick", "brown", "fox", "jump", "##s", "##ed", "over", "lazy", "dog",
+            "a", "red", "cat", "sat", "on", "blue", "mat", "and", "it", "is", "hello", "world",
+            "##ing"] + [f"[unused{i}]" for i in range(14)]
+
+ST_TEXTS = ["The quick brown fox jumps over the lazy dog.",
+            "Hello world",
+            "A red cat sat on the blue mat, and the dog jumped over it. The fox is quick and "
+            "the cat is lazy.",
+            "Cats and dogs",
+            "Jumping Foxes sat"]
+
+
+def basic_words(text):
+    """BasicTokenizer without lowercasing: whitespace split, punctuation as words; byte spans."""
+    words, i = [], 0
+    while i < len(text):
+        if text[i].isspace():
+            i += 1
+        elif not text[i].isalnum():
+            words.append((text[i], i, i + 1))
+            i += 1
+        else:
+            j = i
+            while j < len(text) and text[j].isalnum():
+                j += 1
+            words.append((text[i:j], i, j))
+            i = j
+    return words
+
+
+def wordpiece(text, vocab):
+    """WordpieceTokenizer.tokenize: greedy longest-match-first; ids with byte offsets."""
+    ids, offs = [], []
+    for word, b, e in basic_words(text):
+        start, pieces = 0, []
+        while start < len(word):
+            end, cur = len(word), None
+            while start < end:
+                sub = ("##" if start else "") + word[start:end]
+                if sub in vocab:
+                    cur = sub
+                    break
+                end -= 1
+            if cur is None:
+                pieces = None
+                break
+            pieces.append((vocab[cur], b + start, b + end))
+            start = end
+        if pieces is None:
+            pieces = [(vocab["[UNK]"], b, e)]
+        for i, pb, pe in pieces:
+            ids.append(i)
+            offs.append((pb, pe))
+    return ids, offs
+
+
+def st_text_tokens(text, vocab, prefix, lower):
+    """prefix + text, lowered, as ids; offsets mapped back onto the document (a prefix token:
+    (0, 0); ASCII texts: lowering keeps byte positions)."""
+    full = prefix + text
+    if lower:
+        full = full.lower()
+    ids, offs = wordpiece(full, vocab)
+    return ids, [(max(0, b - len(prefix)), max(0, e - len(prefix))) for b, e in offs]
+
+
+def st_tokenize(text, vocab, prefix, lower, max_len, side):
+    """The text's tokens truncated to max_len - 2, then [CLS] .. [SEP]."""
+    ids, offs = st_text_tokens(text, vocab, prefix, lower)
+    room = max_len - 2
+    if len(ids) > room:
+        ids, offs = (ids[:room], offs[:room]) if side == "right" else (ids[-room:], offs[-room:])
+    return [vocab["[CLS]"]] + ids + [vocab["[SEP]"]], offs
+
+
+def st_windows(text, vocab, prefix, lower, tokens, overlap):
+    ids, offs = st_text_tokens(text, vocab, prefix, lower)
+    width = tokens - 2
+    out, b = [], 0
+    while True:
+        e = min(b + width, len(ids))
+        out.append(([vocab["[CLS]"]] + ids[b:e] + [vocab["[SEP]"]],
+                    (offs[b][0], offs[e - 1][1]) if e > b else (0, 0)))
+        if e == len(ids):
+            return out
+        b += width - overlap
+
+
+def embed_docs(cfg, ref, docs):
+    """Each document alone (no padding): the ST folder's mean pooling + Normalize."""
+    vecs = []
+    for ids in docs:
+        x = torch.tensor([ids])
+        mask = torch.ones_like(x, dtype=torch.bool)
+        h = roberta_forward(cfg, ref, x, mask, "")
+        vecs.append(torch.nn.functional.normalize(st_pooling(h, mask)["pooled_mean"], p=2, dim=1))
+    return torch.cat(vecs).float().contiguous()
+
+
+def make_bert_st(name, seed):
+    cfg = {"model_type": "bert", "architectures": ["BertModel"], "vocab_size": len(ST_VOCAB),
+           "hidden_size": 16, "num_attention_heads": 2, "num_hidden_layers": 2,
+           "intermediate_size": 32, "max_position_embeddings": 32, "hidden_act": "gelu",
+           "layer_norm_eps": 1e-12, "type_vocab_size": 2, "pad_token_id": 0,
+           "position_embedding_type": "absolute"}
+    vocab = {t: i for i, t in enumerate(ST_VOCAB)}
+    gen = torch.Generator().manual_seed(seed)
+    st = roberta_state(cfg, torch.float32, gen, "")
+    ref = {k: v.to(D) for k, v in st.items()}
+    max_len = 16  # sentence_bert_config.json
+    prompts = {"query": "query: ", "passage": "passage: "}
+    cases = {  # name: (prefix, truncation side); the folder's default prompt is "query"
+        "default": (prompts["query"], "right"),
+        "passage": (prompts["passage"], "right"),
+        "prefix": ("Search: ", "right"),
+        "left": (prompts["query"], "left")}
+    expected = {}
+    with torch.no_grad():
+        for case, (prefix, side) in cases.items():
+            toks = [st_tokenize(t, vocab, prefix, True, max_len, side) for t in ST_TEXTS]
+            expected[case] = embed_docs(cfg, ref, [ids for ids, _ in toks])
+            expected[case + "_ids"] = torch.tensor([i for ids, _ in toks for i in ids], dtype=torch.int32)
+            expected[case + "_cu"] = torch.tensor([0] + list(torch.tensor([len(i) for i, _ in toks]).cumsum(0)),
+                                                  dtype=torch.int32)
+        # input.prefix on a tokenize-only pipeline: ids with offsets on the document's bytes
+        toks = [st_tokenize(t, vocab, "Search: ", False, 1 << 30, "right") for t in ST_TEXTS]
+        expected["prefix_offsets"] = torch.tensor([o for _, offs in toks for b, e in offs for o in (b, e)],
+                                                  dtype=torch.int32)
+        # tokenizer.max_length 5 with truncation_side left on an ids pipeline (no prefix, no
+        # lowercasing): [CLS] + the last 3 text tokens + [SEP]
+        toks = [st_tokenize(t, vocab, "", False, 5, "left") for t in ST_TEXTS]
+        expected["max_length_left_ids"] = torch.tensor([i for ids, _ in toks for i in ids], dtype=torch.int32)
+        windows, table = [], []
+        for d, t in enumerate(ST_TEXTS):
+            for ids, (b, e) in st_windows(t, vocab, prompts["query"], True, 8, 2):
+                windows.append(ids)
+                table.append([d, b, e])
+        expected["chunk"] = embed_docs(cfg, ref, windows)
+        expected["chunk_windows"] = torch.tensor(table, dtype=torch.int32)
+    d = os.path.join(OUT, name)
+    os.makedirs(os.path.join(d, "1_Pooling"), exist_ok=True)
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2, sort_keys=True)
+        f.write("\n")
+    with open(os.path.join(d, "vocab.txt"), "w") as f:
+        f.write("\n".join(ST_VOCAB) + "\n")
+    with open(os.path.join(d, "texts.jsonl"), "w") as f:
+        for t in ST_TEXTS:
+            f.write(json.dumps({"text": t}) + "\n")
+    save_safetensors(os.path.join(d, "model.safetensors"), st)
+    save_safetensors(os.path.join(d, "expected.safetensors"), expected)
+    for rel, content in {"modules.json": ST_MODULES, "1_Pooling/config.json": ST_MEAN_POOLING,
+                         "sentence_bert_config.json": {"max_seq_length": max_len, "do_lower_case": True},
+                         "tokenizer_config.json": {"do_lower_case": False, "model_max_length": 32},
+                         "config_sentence_transformers.json": {"prompts": prompts,
+                                                                "default_prompt_name": "query"}}.items():
+        with open(os.path.join(d, rel), "w") as f:
+            json.dump(content, f, indent=2)
+            f.write("\n")
 
 
 # ---------------------------------------------------------------- modeling_bart.py
@@ -574,20 +768,14 @@ def main():
     make_roberta("roberta-mixed", roberta_config(
         "roberta", vocab_size=90, hidden_size=24, num_attention_heads=3, num_hidden_layers=2,
         intermediate_size=40, max_position_embeddings=34), "F32", "roberta.", [7, 1, 15, 4, 32], 15)
-    modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-               {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-               {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}]
-    pooling = {"word_embedding_dimension": 16, "pooling_mode_cls_token": False,
-               "pooling_mode_mean_tokens": True, "pooling_mode_max_tokens": False,
-               "pooling_mode_mean_sqrt_len_tokens": False, "pooling_mode_weightedmean_tokens": False,
-               "pooling_mode_lasttoken": False, "include_prompt": True}
     make_roberta("xlmr-st", roberta_config(
         "xlm-roberta", vocab_size=120, hidden_size=16, num_attention_heads=2, num_hidden_layers=2,
         intermediate_size=32, max_position_embeddings=40), "F16", "", [9, 3, 14], 16,
-        {"modules.json": modules, "1_Pooling/config.json": pooling,
+        {"modules.json": ST_MODULES, "1_Pooling/config.json": ST_MEAN_POOLING,
          "sentence_bert_config.json": {"max_seq_length": 24, "do_lower_case": False},
          "config_sentence_transformers.json": {"prompts": {"query": "query: ", "passage": "passage: "},
                                                 "default_prompt_name": None}})
+    make_bert_st("bert-st", 19)
     files = {}
     for root, _, names in os.walk(OUT):
         for n in sorted(names):

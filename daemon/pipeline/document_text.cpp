@@ -1,0 +1,121 @@
+#include "pipeline/document_text.hpp"
+
+#include <locale.h>
+#include <wctype.h>
+
+#include <stdexcept>
+
+#include "io/utf8.hpp"
+
+namespace qkv::pipeline {
+namespace {
+
+// glibc's C.UTF-8 has the Unicode simple case mappings and categories, whatever the process
+// locale is; made once and never freed (shared by every thread).
+locale_t unicode_locale() {
+  static const locale_t l = newlocale(LC_CTYPE_MASK, "C.UTF-8", locale_t(0));
+  if (l == locale_t(0))
+    throw std::runtime_error("do_lower_case needs the C.UTF-8 locale, which is not installed");
+  return l;
+}
+
+char32_t decode(std::string_view s, size_t at, size_t& len) {
+  const auto b = static_cast<unsigned char>(s[at]);
+  len = b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
+  char32_t cp = len == 1 ? b : len == 2 ? b & 0x1F : len == 3 ? b & 0x0F : b & 0x07;
+  for (size_t i = 1; i < len && at + i < s.size(); ++i)
+    cp = (cp << 6) | (static_cast<unsigned char>(s[at + i]) & 0x3F);
+  return cp;
+}
+
+bool cased_letter(char32_t cp, locale_t l) {
+  return iswupper_l(static_cast<wint_t>(cp), l) || iswlower_l(static_cast<wint_t>(cp), l);
+}
+
+// Unicode's Final_Sigma, as CPython's unicodeobject.c handles it: a capital sigma preceded by
+// a cased letter and not followed by one (case-ignorable marks skipped, approximated by
+// combining marks U+0300..U+036F and the apostrophe) becomes the final form.
+bool final_sigma(std::string_view s, size_t at, size_t len, locale_t l) {
+  auto ignorable = [](char32_t c) { return c == U'\'' || (c >= 0x300 && c <= 0x36F); };
+  bool before = false;
+  for (size_t i = at; i > 0;) {
+    size_t j = i - 1;
+    while (j > 0 && (static_cast<unsigned char>(s[j]) & 0xC0) == 0x80) --j;
+    size_t n;
+    const char32_t c = decode(s, j, n);
+    i = j;
+    if (ignorable(c)) continue;
+    before = cased_letter(c, l);
+    break;
+  }
+  if (!before) return false;
+  for (size_t i = at + len; i < s.size();) {
+    size_t n;
+    const char32_t c = decode(s, i, n);
+    i += n;
+    if (ignorable(c)) continue;
+    return !cased_letter(c, l);
+  }
+  return true;
+}
+
+}  // namespace
+
+void append_lower(std::string_view text, std::string& out, std::vector<uint32_t>* origin,
+                  uint32_t origin_base) {
+  const locale_t l = unicode_locale();
+  for (size_t at = 0; at < text.size();) {
+    size_t len;
+    const char32_t cp = decode(text, at, len);
+    const size_t before = out.size();
+    if (cp < 0x80) {
+      out += static_cast<char>(cp >= 'A' && cp <= 'Z' ? cp + 32 : cp);
+    } else if (cp == 0x130) {  // SpecialCasing.txt: the one unconditional full mapping
+      out += "i\xCC\x87";
+    } else if (cp == 0x3A3 && final_sigma(text, at, len, l)) {
+      io::utf8_append(0x3C2, out);
+    } else {
+      io::utf8_append(static_cast<char32_t>(towlower_l(static_cast<wint_t>(cp), l)), out);
+    }
+    if (origin) origin->insert(origin->end(), out.size() - before, origin_base + uint32_t(at));
+    at += len;
+  }
+}
+
+DocumentText::DocumentText(std::string prefix, bool lower_case)
+    : prefix_(std::move(prefix)), lower_case_(lower_case) {
+  if (lower_case_) unicode_locale();  // a missing locale fails the job up front
+}
+
+void DocumentText::prepare(std::string_view text, Prepared& out) const {
+  out.origin_.clear();
+  out.prefix_ = prefix_.size();
+  if (identity()) {
+    out.text_ = text;
+    return;
+  }
+  out.owned_.clear();
+  if (lower_case_) {
+    // The prefix's bytes map to 0 (no byte of the document), the text's to where they were.
+    append_lower(prefix_, out.owned_, nullptr, 0);
+    out.origin_.assign(out.owned_.size(), 0);
+    append_lower(text, out.owned_, &out.origin_, 0);
+    out.origin_.push_back(static_cast<uint32_t>(text.size()));
+  } else {
+    out.owned_.reserve(prefix_.size() + text.size());
+    out.owned_ += prefix_;
+    out.owned_ += text;
+  }
+  out.text_ = out.owned_;
+}
+
+void DocumentText::Prepared::map_offsets(std::span<uint32_t> offsets) const {
+  for (auto& o : offsets) {
+    if (!origin_.empty())
+      o = o < origin_.size() ? origin_[o] : origin_.back();
+    else
+      o = o < prefix_ ? 0 : o - static_cast<uint32_t>(prefix_);
+  }
+}
+
+}  // namespace qkv::pipeline
