@@ -28,6 +28,8 @@ class HugeArray {
     data_.reset(p);
     size_ = n;
   }
+  T* data() noexcept { return data_.get(); }
+  const T* data() const noexcept { return data_.get(); }
   T& operator[](size_t i) noexcept { return data_[i]; }
   const T& operator[](size_t i) const noexcept { return data_[i]; }
   size_t size() const noexcept { return size_; }

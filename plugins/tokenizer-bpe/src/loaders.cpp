@@ -14,7 +14,9 @@ namespace {
 
 using Json = nlohmann::json;
 
-std::string read_file(const std::string& path) {
+}  // namespace
+
+std::string read_vocab_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw LoadError(true, path + ": cannot open file");
   std::ostringstream ss;
@@ -22,6 +24,10 @@ std::string read_file(const std::string& path) {
   if (in.bad()) throw LoadError(true, path + ": read error");
   return std::move(ss).str();
 }
+
+namespace {
+
+std::string read_file(const std::string& path) { return read_vocab_file(path); }
 
 [[noreturn]] void malformed(const std::string& path, size_t line, const std::string& what) {
   throw LoadError(false, path + ":" + std::to_string(line) + ": " + what);
