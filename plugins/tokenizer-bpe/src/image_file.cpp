@@ -113,6 +113,13 @@ uint64_t image_checksum(std::string_view bytes) noexcept {
 ImageKey::ImageKey(std::string_view plugin_version, std::string_view encoding) {
   material_ = "qkv tokenizer-bpe image\n";
   material_.append(plugin_version).append("\n").append(encoding).append("\n");
+  // The tables' slots depend on the hash functions: an image from a build whose hashing
+  // differs would be sound but find nothing, so their outputs on a probe join the key.
+  static constexpr unsigned char kProbe[] = "qkv vocabulary image probe";
+  material_.append(std::to_string(hash_bytes(kProbe, sizeof kProbe - 1)))
+      .append(" ")
+      .append(std::to_string(mix(0x123456789abcdefull)))
+      .append("\n");
 }
 
 void ImageKey::add_file(std::string_view config_key, std::string_view bytes) {
