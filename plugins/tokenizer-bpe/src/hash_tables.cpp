@@ -120,8 +120,8 @@ void TokenMap::load(ImageReader& in, size_t vocab, const char* arena, const uint
   const size_t cap = table_capacity(in, sizeof(Entry) + 1);
   const auto count = in.get<uint64_t>();
   if (count >= cap) throw ImageError("image: token table has no free slot");
-  tags_.assign(cap, 0);
-  slots_.assign(cap, Entry{});
+  tags_.allocate(cap);
+  slots_.allocate(cap);
   in.get_array(tags_.data(), cap);
   in.get_array(slots_.data(), cap);
   size_t used = 0;
@@ -163,7 +163,7 @@ void PairTable::load(ImageReader& in, size_t vocab) {
   // Ranks index per-thread arrays of max_rank + 1; merged ids index the vocabulary.
   if (results ? results != max_rank + 1 : max_rank >= vocab)
     throw ImageError("image: bad pair table ranks");
-  slots_.assign(cap, kEmpty);
+  slots_.allocate(cap);
   in.get_array(slots_.data(), cap);
   results_.resize(size_t(results));
   in.get_array(results_.data(), results_.size());

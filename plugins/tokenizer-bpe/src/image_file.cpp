@@ -110,29 +110,36 @@ uint64_t image_checksum(std::string_view bytes) noexcept {
   return h ^ (h >> 32);
 }
 
-ImageKey::ImageKey(std::string_view plugin_version, std::string_view encoding) {
-  material_ = "qkv tokenizer-bpe image\n";
-  material_.append(plugin_version).append("\n").append(encoding).append("\n");
+void ImageKey::Free::operator()(evp_md_ctx_st* ctx) const noexcept { EVP_MD_CTX_free(ctx); }
+
+ImageKey::ImageKey(std::string_view plugin_version, std::string_view encoding)
+    : sha_(EVP_MD_CTX_new()) {
+  if (!sha_ || EVP_DigestInit_ex(sha_.get(), EVP_sha256(), nullptr) != 1)
+    throw std::runtime_error("OpenSSL: cannot initialise SHA-256");
+  add("qkv tokenizer-bpe image\n");
+  add(std::string(plugin_version) + "\n" + std::string(encoding) + "\n");
   // The tables' slots depend on the hash functions: an image from a build whose hashing
   // differs would be sound but find nothing, so their outputs on a probe join the key.
   static constexpr unsigned char kProbe[] = "qkv vocabulary image probe";
-  material_.append(std::to_string(hash_bytes(kProbe, sizeof kProbe - 1)))
-      .append(" ")
-      .append(std::to_string(mix(0x123456789abcdefull)))
-      .append("\n");
+  add(std::to_string(hash_bytes(kProbe, sizeof kProbe - 1)) + " " +
+      std::to_string(mix(0x123456789abcdefull)) + "\n");
+}
+
+void ImageKey::add(std::string_view bytes) {
+  if (EVP_DigestUpdate(sha_.get(), bytes.data(), bytes.size()) != 1)
+    throw std::runtime_error("OpenSSL: SHA-256 update failed");
 }
 
 void ImageKey::add_file(std::string_view config_key, std::string_view bytes) {
-  // Length-prefixed, so no two different lists of files give the same material.
-  material_.append(config_key).append(1, '\0');
-  material_.append(std::to_string(bytes.size())).append(1, '\0');
-  material_.append(bytes);
+  // Length-prefixed, so no two different lists of files give the same key.
+  add(std::string(config_key) + '\0' + std::to_string(bytes.size()) + '\0');
+  add(bytes);
 }
 
-std::string ImageKey::hex() const {
+std::string ImageKey::hex() {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
-  if (EVP_Digest(material_.data(), material_.size(), digest, &n, EVP_sha256(), nullptr) != 1)
+  if (EVP_DigestFinal_ex(sha_.get(), digest, &n) != 1)
     throw std::runtime_error("OpenSSL: SHA-256 failed");
   static const char* digits = "0123456789abcdef";
   std::string s;

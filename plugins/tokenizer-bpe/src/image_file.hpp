@@ -13,6 +13,8 @@
 
 #include "bpe.hpp"
 
+struct evp_md_ctx_st;
+
 namespace qkv::bpe {
 
 // What an image stands for: the plugin's version, the configuration, and every source file's
@@ -21,10 +23,14 @@ class ImageKey {
  public:
   ImageKey(std::string_view plugin_version, std::string_view encoding);
   void add_file(std::string_view config_key, std::string_view bytes);
-  std::string hex() const;  // 64 lowercase hex digits
+  std::string hex();  // 64 lowercase hex digits; once
 
  private:
-  std::string material_;
+  void add(std::string_view bytes);
+  struct Free {
+    void operator()(evp_md_ctx_st* ctx) const noexcept;
+  };
+  std::unique_ptr<evp_md_ctx_st, Free> sha_;  // SHA-256 of everything added
 };
 
 struct ImageResult {
