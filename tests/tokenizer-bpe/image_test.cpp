@@ -203,8 +203,18 @@ TEST(BpeImage, DamagedPayloadsAreRefusedOrStaySafe) {
       continue;
     }
     std::vector<int32_t> ids;
-    b->encode(text, SpecialSelection{.kind = SpecialSelection::kAll, .names = {}}, 0, ids, nullptr);
+    std::vector<uint32_t> offsets;
+    b->encode(text, SpecialSelection{.kind = SpecialSelection::kAll, .names = {}}, 0, ids,
+              &offsets);
+    b->encode(text, SpecialSelection{.kind = SpecialSelection::kAll, .names = {}}, 0, ids,
+              &offsets);  // again: the second pass replays the per-thread piece cache
     for (int32_t id : ids) EXPECT_LT(uint32_t(id), b->vocab_size());
+    // Offsets come from token lengths on the cached path: they must stay within the text
+    // (trim_offsets reads the text at them).
+    for (size_t i = 0; i + 1 < offsets.size(); i += 2) {
+      EXPECT_LE(offsets[i], offsets[i + 1]);
+      EXPECT_LE(offsets[i + 1], text.size());
+    }
     std::string out;
     try {
       b->decode(ids, out);

@@ -110,7 +110,12 @@ Bpe::Bpe(ImageTag, std::string_view payload) : serial_(next_serial()) {
   in.get_array(wrap_.suffix.data(), wrap_.suffix.size());
 
   map_.load(in, vocab, arena_.data(), offset_.data());
-  pairs_.load(in, vocab);
+  pairs_.load(in, vocab, offset_.data());
+  // merge_small takes a byte pair's merged id from its rank: two bytes long, as the parts.
+  for (const auto& m : byte_pair_)
+    if (m.rank != PairTable::kNoRank &&
+        (pairs_.result(m.rank) != m.id || offset_[m.id + 1] - offset_[m.id] != 2))
+      throw ImageError("image: bad byte-pair merge");
   if (pairs_.max_rank() != max_rank_) throw ImageError("image: pair table rank mismatch");
   if (!in.at_end()) throw ImageError("image: trailing bytes");
 }

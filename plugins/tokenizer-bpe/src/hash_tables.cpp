@@ -154,7 +154,7 @@ void PairTable::save(ImageWriter& out) const {
   out.put_array(results_.data(), results_.size());
 }
 
-void PairTable::load(ImageReader& in, size_t vocab) {
+void PairTable::load(ImageReader& in, size_t vocab, const uint32_t* offsets) {
   const size_t cap = table_capacity(in, sizeof(uint64_t));
   const auto count = in.get<uint64_t>();
   const auto max_rank = in.get<uint64_t>();
@@ -167,14 +167,21 @@ void PairTable::load(ImageReader& in, size_t vocab) {
   in.get_array(slots_.data(), cap);
   results_.resize(size_t(results));
   in.get_array(results_.data(), results_.size());
-  size_t used = 0;
-  for (size_t i = 0; i < cap; ++i) {
-    if (slots_[i] == kEmpty) continue;
-    if ((slots_[i] & kRankMask) > max_rank) throw ImageError("image: pair rank out of range");
-    ++used;
-  }
   for (uint32_t id : results_)
     if (id >= vocab) throw ImageError("image: merged id out of range");
+  auto length = [&](uint64_t id) { return offsets[id + 1] - offsets[id]; };
+  size_t used = 0;
+  for (size_t i = 0; i < cap; ++i) {
+    const uint64_t e = slots_[i];
+    if (e == kEmpty) continue;
+    const uint64_t rank = e & kRankMask, left = e >> 43, right = (e >> 22) & kMaxId21;
+    if (rank > max_rank || left >= vocab || right >= vocab)
+      throw ImageError("image: pair out of range");
+    const uint64_t merged = results_.empty() ? rank : results_[rank];
+    if (length(merged) != length(left) + length(right))
+      throw ImageError("image: merged token is not its parts' length");
+    ++used;
+  }
   if (used != count) throw ImageError("image: pair table count mismatch");
   mask_ = cap - 1;
   shift_ = 64 - unsigned(std::countr_zero(cap));

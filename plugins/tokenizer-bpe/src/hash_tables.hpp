@@ -149,13 +149,16 @@ class PairTable {
   }
   size_t size() const noexcept { return count_; }
   uint32_t max_rank() const noexcept { return max_rank_; }
-  // As TokenMap: load checks each rank against max_rank and each merged id against `vocab`.
+  // As TokenMap: load checks each rank against max_rank, each id against `vocab`, and that a
+  // merged token is as long as its two parts (offsets: the ids' byte ranges), so offsets
+  // computed from token lengths stay within the text.
   void save(ImageWriter& out) const;
-  void load(ImageReader& in, size_t vocab);
+  void load(ImageReader& in, size_t vocab, const uint32_t* offsets);
 
  private:
   static constexpr uint64_t kEmpty = ~uint64_t{0};
   static constexpr uint64_t kRankMask = (uint64_t{1} << 22) - 1;
+  static constexpr uint64_t kMaxId21 = (uint64_t{1} << 21) - 1;  // one id field of a key
   static uint64_t key_of(uint32_t left, uint32_t right) noexcept {
     return (uint64_t(left) << 21) | right;
   }

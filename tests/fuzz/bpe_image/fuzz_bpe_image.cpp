@@ -3,7 +3,8 @@
 // each (little-endian offset, modulo the payload size, and the byte written there); an odd
 // final byte also truncates the payload to that fraction. Bpe::from_image must either throw
 // ImageError or give an instance whose encode/decode stay in bounds (ASan, UBSan) and give
-// ids below its vocabulary size. The checksum is the container's: patches bypass it here.
+// ids below its vocabulary size, offsets within the text. The checksum is the container's: patches
+// bypass it here.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -54,8 +55,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<int32_t> ids;
   std::vector<uint32_t> offsets;
   t->encode(text, {.kind = bpe::SpecialSelection::kAll, .names = {}}, 0, ids, &offsets);
+  // Twice: the second pass replays the per-thread piece cache, whose offsets come from token
+  // lengths; they must stay within the text.
+  t->encode(text, {.kind = bpe::SpecialSelection::kAll, .names = {}}, 0, ids, &offsets);
   for (int32_t id : ids)
     if (id < 0 || uint32_t(id) >= t->vocab_size()) __builtin_trap();
+  for (size_t i = 0; i + 1 < offsets.size(); i += 2)
+    if (offsets[i] > offsets[i + 1] || offsets[i + 1] > text.size()) __builtin_trap();
   std::string out;
   try {
     t->decode(ids, out);
