@@ -1,6 +1,8 @@
 // qkvd: the daemon and its in-process tools. Each subcommand registers itself from its own
 // file (daemon/cli/, or its component's folder); adding one is one line below.
+#include <cstdlib>
 #include <iostream>
+#include <string>
 
 #include "cli/attention_command.hpp"
 #include "cli/cli_context.hpp"
@@ -12,7 +14,30 @@
 #define QKV_VERSION "0.0.0"
 #endif
 
+namespace {
+
+// Plugins keep derived data (tokenizer-bpe: compiled vocabulary images) in $QKV_CACHE_DIR, a
+// folder this process owns and no client names. Set here, before any thread starts, when the
+// user has not: systemd's CacheDirectory= ($CACHE_DIRECTORY), else $XDG_CACHE_HOME/qkv, else
+// ~/.cache/qkv. QKV_CACHE_DIR= (empty) turns images off.
+void default_cache_dir() {
+  if (std::getenv("QKV_CACHE_DIR")) return;
+  std::string dir;
+  if (const char* d = std::getenv("CACHE_DIRECTORY"); d && *d) {
+    dir = d;
+    if (auto colon = dir.find(':'); colon != std::string::npos) dir.resize(colon);
+  } else if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x == '/') {
+    dir = std::string(x) + "/qkv";
+  } else if (const char* h = std::getenv("HOME"); h && *h == '/') {
+    dir = std::string(h) + "/.cache/qkv";
+  }
+  if (!dir.empty()) setenv("QKV_CACHE_DIR", dir.c_str(), 0);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  default_cache_dir();
   CLI::App app{"qkv: batch-processing daemon for Transformer workloads", "qkvd"};
   app.set_version_flag("--version", std::string("qkvd ") + QKV_VERSION + " (plugin ABI " +
                                         std::to_string(QKV_ABI_MAJOR) + "." +

@@ -82,8 +82,10 @@ std::atomic<uint64_t> g_serial{0};
 
 }  // namespace
 
+uint64_t Bpe::next_serial() noexcept { return ++g_serial; }
+
 Bpe::Bpe(BpeSpec spec)
-    : serial_(++g_serial),
+    : serial_(next_serial()),
       scan_(scanner_for(spec.pattern)),
       add_prefix_space_(spec.add_prefix_space),
       match_specials_by_default_(spec.match_specials_by_default),

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -62,12 +63,21 @@ class Bpe {
   int32_t special_id(std::string_view name) const noexcept;
   const SpecialWrap& special_wrap() const noexcept { return wrap_; }
 
+  // The built tables as a vocabulary image's payload (format: bpe_image.cpp), and back.
+  // from_image treats the bytes as untrusted: it checks every id, offset and table slot and
+  // throws ImageError instead of building an instance that could read out of bounds.
+  std::string image() const;
+  static std::unique_ptr<Bpe> from_image(std::string_view payload);
+
  private:
   struct Special {
     std::string bytes;
     uint32_t id;
   };
   class Output;
+  struct ImageTag {};
+  Bpe(ImageTag, std::string_view payload);
+  static uint64_t next_serial() noexcept;
   void encode_ordinary(const unsigned char* s, size_t n, uint32_t base, Output& out) const;
   void encode_pieces(const unsigned char* s, size_t n, uint32_t base, Output& out) const;
   void encode_piece(const unsigned char* p, size_t n, uint64_t hash, uint32_t base,

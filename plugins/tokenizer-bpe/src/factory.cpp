@@ -6,7 +6,9 @@
 
 namespace qkv::bpe {
 
-std::unique_ptr<Bpe> make_bpe(const BpeConfig& c) {
+namespace {
+
+void check_sources(const BpeConfig& c) {
   const int sources = !c.ranks.empty() + (!c.encoder_json.empty() || !c.vocab_bpe.empty()) +
                       !c.tokenizer_json.empty();
   if (sources != 1)
@@ -15,6 +17,12 @@ std::unique_ptr<Bpe> make_bpe(const BpeConfig& c) {
         "'tokenizer_json'");
   if ((!c.encoder_json.empty()) != (!c.vocab_bpe.empty()))
     throw std::invalid_argument("'encoder_json' and 'vocab_bpe' go together");
+}
+
+}  // namespace
+
+std::unique_ptr<Bpe> make_bpe(const BpeConfig& c) {
+  check_sources(c);
 
   std::optional<Encoding> enc;
   if (!c.encoding.empty() && c.encoding != "custom") {
@@ -35,6 +43,23 @@ std::unique_ptr<Bpe> make_bpe(const BpeConfig& c) {
     if (enc) spec.specials = enc->specials;
   }
   return std::make_unique<Bpe>(std::move(spec));
+}
+
+std::string image_key(const BpeConfig& c, std::string_view plugin_version) {
+  check_sources(c);
+  ImageKey key(plugin_version, c.encoding);
+  for (const auto& [name, path] : {std::pair<const char*, const std::string&>{"ranks", c.ranks},
+                                   {"encoder_json", c.encoder_json},
+                                   {"vocab_bpe", c.vocab_bpe},
+                                   {"tokenizer_json", c.tokenizer_json}})
+    if (!path.empty()) key.add_file(name, read_vocab_file(path));
+  return key.hex();
+}
+
+ImageResult make_bpe(const BpeConfig& c, const std::string& image_folder,
+                     std::string_view plugin_version) {
+  if (image_folder.empty()) return {make_bpe(c), ImageResult::kBuilt, "images disabled"};
+  return load_or_build(image_folder, image_key(c, plugin_version), [&] { return make_bpe(c); });
 }
 
 }  // namespace qkv::bpe

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "bpe.hpp"
+#include "image_file.hpp"
 
 namespace qkv::bpe {
 
@@ -18,5 +19,12 @@ struct BpeConfig {
 
 // Throws LoadError (files) or std::invalid_argument (configuration, vocabulary consistency).
 std::unique_ptr<Bpe> make_bpe(const BpeConfig& config);
+
+// The same Bpe, through the vocabulary image of this configuration in `image_folder` (none
+// when empty): keyed by `plugin_version`, the encoding and the bytes of each source file.
+ImageResult make_bpe(const BpeConfig& config, const std::string& image_folder,
+                     std::string_view plugin_version);
+// The image key of a configuration (reads its source files).
+std::string image_key(const BpeConfig& config, std::string_view plugin_version);
 
 }  // namespace qkv::bpe

@@ -96,4 +96,97 @@ void PairTable::insert(uint32_t left, uint32_t right, Merge merge) {
   place(key_of(left, right), merge.rank);
 }
 
+// ------------------------------------------------------------------ images
+
+namespace {
+// Table sizes in an image: a power of two, at least the 16 reserve() gives, and small enough
+// that the image cannot ask for absurd allocations before its bytes are checked.
+size_t table_capacity(ImageReader& in, size_t item_bytes) {
+  const auto cap = in.get<uint64_t>();
+  if (cap < 16 || !std::has_single_bit(cap) || cap > (uint64_t{1} << 34) / item_bytes)
+    throw ImageError("image: bad table size");
+  return size_t(cap);
+}
+}  // namespace
+
+void TokenMap::save(ImageWriter& out) const {
+  out.put(uint64_t(slots_.size()));
+  out.put(uint64_t(count_));
+  out.put_array(tags_.data(), tags_.size());
+  out.put_array(slots_.data(), slots_.size());
+}
+
+void TokenMap::load(ImageReader& in, size_t vocab, const char* arena, const uint32_t* offsets) {
+  const size_t cap = table_capacity(in, sizeof(Entry) + 1);
+  const auto count = in.get<uint64_t>();
+  if (count >= cap) throw ImageError("image: token table has no free slot");
+  tags_.allocate(cap);
+  slots_.allocate(cap);
+  in.get_array(tags_.data(), cap);
+  in.get_array(slots_.data(), cap);
+  size_t used = 0;
+  for (size_t i = 0; i < cap; ++i) {
+    const Entry& e = slots_[i];
+    if (tags_[i] == 0) {
+      if (e.id != kNone) throw ImageError("image: token table slot without tag");
+      continue;
+    }
+    // find() compares the rest of a key against the arena when the lengths agree: the length
+    // must be the id's own for that read to stay in bounds.
+    if (!(tags_[i] & 0x80) || e.id >= vocab ||
+        (e.len & ~kPieceFlag) != offsets[e.id + 1] - offsets[e.id] || (e.len & ~kPieceFlag) == 0)
+      throw ImageError("image: bad token table entry");
+    ++used;
+  }
+  if (used != count) throw ImageError("image: token table count mismatch");
+  mask_ = cap - 1;
+  count_ = count;
+  arena_ = arena;
+  offsets_ = offsets;
+}
+
+void PairTable::save(ImageWriter& out) const {
+  out.put(uint64_t(slots_.size()));
+  out.put(uint64_t(count_));
+  out.put(uint64_t(max_rank_));
+  out.put(uint64_t(results_.size()));
+  out.put_array(slots_.data(), slots_.size());
+  out.put_array(results_.data(), results_.size());
+}
+
+void PairTable::load(ImageReader& in, size_t vocab, const uint32_t* offsets) {
+  const size_t cap = table_capacity(in, sizeof(uint64_t));
+  const auto count = in.get<uint64_t>();
+  const auto max_rank = in.get<uint64_t>();
+  const auto results = in.get<uint64_t>();
+  if (count >= cap || max_rank > kMaxRank) throw ImageError("image: bad pair table");
+  // Ranks index per-thread arrays of max_rank + 1; merged ids index the vocabulary.
+  if (results ? results != max_rank + 1 : max_rank >= vocab)
+    throw ImageError("image: bad pair table ranks");
+  slots_.allocate(cap);
+  in.get_array(slots_.data(), cap);
+  results_.resize(size_t(results));
+  in.get_array(results_.data(), results_.size());
+  for (uint32_t id : results_)
+    if (id >= vocab) throw ImageError("image: merged id out of range");
+  auto length = [&](uint64_t id) { return offsets[id + 1] - offsets[id]; };
+  size_t used = 0;
+  for (size_t i = 0; i < cap; ++i) {
+    const uint64_t e = slots_[i];
+    if (e == kEmpty) continue;
+    const uint64_t rank = e & kRankMask, left = e >> 43, right = (e >> 22) & kMaxId21;
+    if (rank > max_rank || left >= vocab || right >= vocab)
+      throw ImageError("image: pair out of range");
+    const uint64_t merged = results_.empty() ? rank : results_[rank];
+    if (length(merged) != length(left) + length(right))
+      throw ImageError("image: merged token is not its parts' length");
+    ++used;
+  }
+  if (used != count) throw ImageError("image: pair table count mismatch");
+  mask_ = cap - 1;
+  shift_ = 64 - unsigned(std::countr_zero(cap));
+  count_ = count;
+  max_rank_ = uint32_t(max_rank);
+}
+
 }  // namespace qkv::bpe

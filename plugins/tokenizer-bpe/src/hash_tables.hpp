@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "huge_array.hpp"
+#include "image_bytes.hpp"
 
 namespace qkv::bpe {
 
@@ -65,6 +66,11 @@ class TokenMap {
   void reset(size_t n, const char* arena, const uint32_t* offsets);
   void insert(uint32_t id, bool whole_piece);
   void set_whole_piece(uint32_t id, bool whole_piece);
+  // The table as image bytes, and back. load checks every slot against `vocab` ids whose
+  // bytes are arena + offsets (already checked), so no later find reads out of bounds or
+  // probes forever; throws ImageError.
+  void save(ImageWriter& out) const;
+  void load(ImageReader& in, size_t vocab, const char* arena, const uint32_t* offsets);
 
   // Id of exactly these bytes, or kNone; `piece_only` skips entries without the piece flag.
   uint32_t find(const unsigned char* p, size_t n, bool piece_only) const noexcept {
@@ -143,10 +149,16 @@ class PairTable {
   }
   size_t size() const noexcept { return count_; }
   uint32_t max_rank() const noexcept { return max_rank_; }
+  // As TokenMap: load checks each rank against max_rank, each id against `vocab`, and that a
+  // merged token is as long as its two parts (offsets: the ids' byte ranges), so offsets
+  // computed from token lengths stay within the text.
+  void save(ImageWriter& out) const;
+  void load(ImageReader& in, size_t vocab, const uint32_t* offsets);
 
  private:
   static constexpr uint64_t kEmpty = ~uint64_t{0};
   static constexpr uint64_t kRankMask = (uint64_t{1} << 22) - 1;
+  static constexpr uint64_t kMaxId21 = (uint64_t{1} << 21) - 1;  // one id field of a key
   static uint64_t key_of(uint32_t left, uint32_t right) noexcept {
     return (uint64_t(left) << 21) | right;
   }

@@ -19,15 +19,21 @@ class HugeArray {
 
  public:
   void assign(size_t n, const T& value) {
+    allocate(n);
+    std::uninitialized_fill_n(data_.get(), n, value);
+  }
+  // n items left unset: for a table about to be copied in whole (from an image).
+  void allocate(size_t n) {
     constexpr size_t kHuge = size_t{2} << 20;
     const size_t bytes = std::max<size_t>((n * sizeof(T) + kHuge - 1) / kHuge * kHuge, kHuge);
     T* p = static_cast<T*>(std::aligned_alloc(kHuge, bytes));
     if (!p) throw std::bad_alloc();
     madvise(p, bytes, MADV_HUGEPAGE);  // a hint: failure only costs speed
-    std::uninitialized_fill_n(p, n, value);
     data_.reset(p);
     size_ = n;
   }
+  T* data() noexcept { return data_.get(); }
+  const T* data() const noexcept { return data_.get(); }
   T& operator[](size_t i) noexcept { return data_[i]; }
   const T& operator[](size_t i) const noexcept { return data_[i]; }
   size_t size() const noexcept { return size_; }

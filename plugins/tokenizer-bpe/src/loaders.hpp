@@ -27,6 +27,9 @@ struct Encoding {
 };
 std::optional<Encoding> builtin_encoding(std::string_view name);
 
+// A vocabulary file's bytes; LoadError(io) naming it when it cannot be read.
+std::string read_vocab_file(const std::string& path);
+
 // tiktoken: "base64 rank" lines. Pattern and specials are the caller's (from the encoding).
 BpeSpec load_tiktoken(const std::string& path);
 // GPT-2: encoder.json (byte-alphabet string -> id) and vocab.bpe merges.

@@ -1,6 +1,7 @@
 // The tokenizer-bpe plugin: configuration keys -> qkv::bpe::Bpe, encode/decode over the ABI.
 #include <qkv/plugin.hpp>
 
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,6 +13,17 @@ namespace {
 
 using qkv::sdk::Error;
 
+constexpr const char* kVersion = "1.0.0";
+
+// Where vocabulary images live: $QKV_CACHE_DIR/tokenizer-bpe. qkvd sets QKV_CACHE_DIR to a
+// folder it owns (daemon/main/qkvd.cpp: $CACHE_DIRECTORY, $XDG_CACHE_HOME/qkv or
+// ~/.cache/qkv), never one a client names; unset or empty: no images, tables are built on
+// every load.
+std::string image_folder() {
+  const char* dir = std::getenv("QKV_CACHE_DIR");
+  return dir && *dir ? std::string(dir) + "/tokenizer-bpe" : std::string();
+}
+
 class BpeTokenizer final : public qkv::sdk::Tokenizer {
  public:
   static constexpr qkv_config_key config_keys[] = {
@@ -21,7 +33,7 @@ class BpeTokenizer final : public qkv::sdk::Tokenizer {
       {"vocab_bpe", QKV_KEY_STRING, QKV_CONFIG_KEY_PATH},
       {"tokenizer_json", QKV_KEY_STRING, QKV_CONFIG_KEY_PATH}};
 
-  BpeTokenizer(qkv::sdk::Host&, qkv::sdk::Config cfg) {
+  BpeTokenizer(qkv::sdk::Host& host, qkv::sdk::Config cfg) {
     qkv::bpe::BpeConfig c;
     c.encoding = cfg.string_or("encoding", "");
     auto path = [&](const char* key) { return cfg.has(key) ? cfg.path(key) : std::string(); };
@@ -30,7 +42,9 @@ class BpeTokenizer final : public qkv::sdk::Tokenizer {
     c.vocab_bpe = path("vocab_bpe");
     c.tokenizer_json = path("tokenizer_json");
     try {
-      bpe_ = qkv::bpe::make_bpe(c);
+      auto made = qkv::bpe::make_bpe(c, image_folder(), kVersion);
+      if (!made.note.empty()) host.log(QKV_LOG_DEBUG, "tokenizer-bpe: " + made.note);
+      bpe_ = std::move(made.bpe);
     } catch (const qkv::bpe::LoadError& e) {
       throw Error(e.io() ? QKV_ERR_IO : QKV_ERR_CONFIG, e.what());
     } catch (const std::invalid_argument& e) {
@@ -118,5 +132,5 @@ class BpeTokenizer final : public qkv::sdk::Tokenizer {
 
 }  // namespace
 
-QKV_PLUGIN(qkv::sdk::Tokenizer, BpeTokenizer, "tokenizer-bpe", "1.0.0",
+QKV_PLUGIN(qkv::sdk::Tokenizer, BpeTokenizer, "tokenizer-bpe", kVersion,
            "byte-level BPE: tiktoken ranks, GPT-2 encoder.json + vocab.bpe, HF tokenizer.json")
