@@ -110,7 +110,9 @@ int submit(Client& c, const Options& o) {
   else
     std::cout << id << std::endl;
   if (!o.wait) return kOk;
-  if (o.shards == 0) return wait_job(c, id, o);
+  // A sharded job on the Redis queue has a parent whose state any worker derives from the
+  // shards' ends: waiting for it is waiting for all of them.
+  if (o.shards == 0 || o.queue == "redis") return wait_job(c, id, o);
   // A sharded job's shards are jobs of their own, "<id>.s00000" on: wait for each in order
   // and exit as the first shard that did not end done.
   int first_bad = kOk;

@@ -3,6 +3,8 @@
 // are thread-safe: several jobs run at once.
 #pragma once
 
+#include <string>
+
 #include "pipeline/job.hpp"
 
 namespace qkv::jobs {
@@ -16,6 +18,12 @@ class JobRunner {
                                   pipeline::CancelFlag& cancel) = 0;
   // Checks what can be checked before queueing (pipeline exists, overrides apply); throws.
   virtual void validate(const pipeline::JobSpec& spec) { (void)spec; }
+  // The sha256 of the pipeline file the job names, as this runner would load it ("" when it
+  // has none): shard entries carry the submitter's, so a worker with another file refuses them.
+  virtual std::string pipeline_sha256(const pipeline::JobSpec& spec) {
+    (void)spec;
+    return "";
+  }
 };
 
 }  // namespace qkv::jobs

@@ -8,6 +8,7 @@
 
 #include "io/byte_source.hpp"
 #include "io/io_error.hpp"
+#include "jobs/job_error.hpp"
 
 namespace qkv::jobs {
 namespace fs = std::filesystem;
@@ -97,6 +98,15 @@ std::vector<ShardPart> plan_shards(const std::vector<io::InputFile>& files, unsi
     parts.push_back(std::move(p));
   }
   return parts;
+}
+
+unsigned requested_shards(const nlohmann::json& request) {
+  auto it = request.find("shards");
+  if (it == request.end() || it->is_null()) return 0;
+  if (!it->is_number_unsigned() || *it == 0 || *it > kMaxShards)
+    throw JobError(code::bad_request,
+                   "field 'shards': expected an integer from 1 to " + std::to_string(kMaxShards));
+  return it->get<unsigned>();
 }
 
 fs::path shard_output(const fs::path& output, unsigned shard, unsigned shards) {

@@ -26,6 +26,9 @@ namespace qkv::jobs {
 
 inline constexpr unsigned kMaxShards = 99999;  // five digits in OUT-%05d-of-%05d
 
+// The `shards` field of a submit: 0 when absent, else 1..kMaxShards. Throws JobError(bad_request).
+unsigned requested_shards(const nlohmann::json& request);
+
 // One shard's part of the inputs: explicit files (no globs) and its byte slice of them.
 struct ShardPart {
   std::vector<std::string> inputs;

@@ -127,12 +127,8 @@ pipeline::JobSpec SpoolSource::checked_spec(const nlohmann::json& request) const
 Submitted SpoolSource::submit(const nlohmann::json& request, const Submitter& who, JobSink& sink) {
   pipeline::JobSpec spec = checked_spec(request);
   std::lock_guard lock(mutex_);
-  if (auto it = request.find("shards"); it != request.end() && !it->is_null()) {
-    if (!it->is_number_unsigned() || *it == 0 || *it > kMaxShards)
-      throw JobError(code::bad_request,
-                     "field 'shards': expected an integer from 1 to " + std::to_string(kMaxShards));
-    return submit_sharded(request, who, spec, it->get<unsigned>());
-  }
+  if (unsigned shards = requested_shards(request))
+    return submit_sharded(request, who, spec, shards);
   const std::string* rid = request_id_of(request);
   const auto key = std::make_pair(owner_key(who), rid ? *rid : "");
   const std::string sha = rid ? body_sha256(request) : "";
@@ -256,23 +252,28 @@ std::shared_ptr<JobRecord> SpoolSource::load(const Spool::Waiting& w) {
                                          std::move(after_done)));
 }
 
-void SpoolSource::finish_parent_of(const ShardOf& s) {
+bool SpoolSource::finish_parent_of(const ShardOf& s) const {
   // The shard's end is recorded already; a failure here leaves the parent without its manifest
   // (said in the log), never the shard without its end.
   try {
     const fs::path output = s.parent_output;
     auto folder = policy_().open_output_folder(output.parent_path());
-    if (finish_parent(s, folder, [&](unsigned i) { return shard_job_id(s.parent, i); }))
-      std::cerr << "qkvd: sharded job " << s.parent << ": all " << s.shards
-                << " shards done; wrote " << parent_manifest(output).string() << "\n";
+    if (finish_parent(s, folder, [&](unsigned i) { return shard_job_id(s.parent, i); })) {
+      std::cerr << "qkvd: sharded job " << s.parent << ": all " << s.shards << " shards done; "
+                << parent_manifest(output).string() << " written\n";
+      return true;
+    }
   } catch (const std::exception& e) {
     std::cerr << "qkvd: sharded job " << s.parent << ": cannot write its manifest: " << e.what()
               << "\n";
   }
+  return false;
 }
 
-Submitted SpoolSource::submit_sharded(const nlohmann::json& request, const Submitter& who,
-                                      const pipeline::JobSpec& spec, unsigned shards) {
+std::vector<nlohmann::json> SpoolSource::shard_files(const nlohmann::json& request,
+                                                     const Submitter& who,
+                                                     const pipeline::JobSpec& spec, unsigned shards,
+                                                     const std::string& parent) const {
   if (spec.decode) throw JobError(code::bad_request, "field 'shards': decode jobs are not sharded");
   if (request.contains("slice"))
     throw JobError(code::bad_request, "field 'slice': set by qkvd for shards, not by a submit");
@@ -288,14 +289,7 @@ Submitted SpoolSource::submit_sharded(const nlohmann::json& request, const Submi
   } catch (const std::exception& e) {
     throw JobError(code::bad_request, std::string("field 'shards': ") + e.what());
   }
-  std::string parent;
-  for (int attempt = 0;; ++attempt) {
-    parent = new_job_id();
-    if (!spool_.id_taken(parent) && !spool_.id_taken(shard_job_id(parent, 0))) break;
-    if (attempt > 100) throw JobError("internal", "cannot find a free job id in the spool");
-  }
-  // Every shard file is durable before the client hears "accepted"; the poll takes them as
-  // the queue has room (a sharded job may have more shards than queue places).
+  std::vector<nlohmann::json> out;
   for (unsigned i = 0; i < shards; ++i) {
     nlohmann::json file = request;
     for (const char* k : {"v", "shards", "request_id", "queue", "tag"}) file.erase(k);
@@ -307,9 +301,25 @@ Submitted SpoolSource::submit_sharded(const nlohmann::json& request, const Submi
     slice_only.slice = parts[i].slice;
     protocol::write_job_fields(file, slice_only);
     write_shard_of(file, ShardOf{parent, i, shards, spec.output});
-    if (!spool_.put_incoming(shard_job_id(parent, i), file.dump() + "\n"))
-      throw JobError("internal", "job id " + shard_job_id(parent, i) + " is taken in the spool");
+    out.push_back(std::move(file));
   }
+  return out;
+}
+
+Submitted SpoolSource::submit_sharded(const nlohmann::json& request, const Submitter& who,
+                                      const pipeline::JobSpec& spec, unsigned shards) {
+  std::string parent;
+  for (int attempt = 0;; ++attempt) {
+    parent = new_job_id();
+    if (!spool_.id_taken(parent) && !spool_.id_taken(shard_job_id(parent, 0))) break;
+    if (attempt > 100) throw JobError("internal", "cannot find a free job id in the spool");
+  }
+  auto files = shard_files(request, who, spec, shards, parent);
+  // Every shard file is durable before the client hears "accepted"; the poll takes them as
+  // the queue has room (a sharded job may have more shards than queue places).
+  for (unsigned i = 0; i < shards; ++i)
+    if (!spool_.put_incoming(shard_job_id(parent, i), files[i].dump() + "\n"))
+      throw JobError("internal", "job id " + shard_job_id(parent, i) + " is taken in the spool");
   return {parent, false};
 }
 

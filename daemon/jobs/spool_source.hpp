@@ -52,13 +52,22 @@ class SpoolSource final : public JobSource {
   // Throws JobError. (The Redis source, jobs/redis/, checks its entries with it too.)
   pipeline::JobSpec checked_spec(const nlohmann::json& request) const;
 
+  // The job files of the `shards` shards of `request` (checked as `spec`), parent `parent`:
+  // planned with jobs/shard_plan.hpp over the inputs opened through the path policy. Shared by
+  // the local spool and the Redis source (jobs/redis/). Throws JobError.
+  std::vector<nlohmann::json> shard_files(const nlohmann::json& request, const Submitter& who,
+                                          const pipeline::JobSpec& spec, unsigned shards,
+                                          const std::string& parent) const;
+  // After a shard ended done: writes the parent manifest once every shard is done (the output
+  // folder opened through the path policy). True when it exists afterwards; never throws (a
+  // failure is logged: the shard's end is recorded already).
+  bool finish_parent_of(const ShardOf& s) const;
+
  private:
   // A submit with `shards`: one job file per shard in incoming/ (jobs/shard_plan.hpp); returns
   // the parent's id. mutex_ held.
   Submitted submit_sharded(const nlohmann::json& request, const Submitter& who,
                            const pipeline::JobSpec& spec, unsigned shards);
-  // After a shard ended done: the parent manifest, once every shard is done.
-  void finish_parent_of(const ShardOf& s);
   // Reads one incoming file into a record, or fails it into failed/ (returns nullptr).
   std::shared_ptr<JobRecord> load(const Spool::Waiting& w);
   void fail_unclaimed(const std::string& name, const std::string& id, const std::string& code,

@@ -289,6 +289,8 @@ void DaemonBackend::cancel(server::Request& r, const Who& who,
   asio::post(ctx_.blocking, [this, id = std::get<protocol::CancelRequest>(r.body).id, tag = r.tag,
                              who, reply] {
     if (!permitted(who, id, "cancel", tag, *reply)) return;
+    if (ctx_.redis && jobs::redis::RedisSource::is_parent_id(id))
+      return cancel_parent(id, who, tag, *reply);
     auto result = ctx_.scheduler.cancel(id);
     switch (result) {
       case jobs::CancelResult::cancelled_queued:
@@ -316,6 +318,32 @@ void DaemonBackend::cancel(server::Request& r, const Who& who,
   });
 }
 
+// A sharded job's parent on the Redis queue: the cancel mark every worker reads (runs on the
+// blocking pool: it talks to Redis).
+void DaemonBackend::cancel_parent(const std::string& id, const Who& who, const json& tag,
+                                  server::Reply& reply) {
+  try {
+    auto view = ctx_.redis->lookup(id);
+    if (!view)
+      return reply.done(error_line(code::not_found, "no job '" + id + "' on the Redis queue", tag));
+    if (view->contains("submitted_by")) {
+      auto owner = protocol::identity_from_json((*view)["submitted_by"]);
+      if (!ctx_.access.may_act_on(who, owner))
+        return reply.done(error_line(
+            code::permission_denied,
+            ctx_.access.deny(who, "cancel job '" + id + "' of " + protocol::describe(owner)), tag));
+    }
+    const std::string state = view->value("state", "");
+    if (state == "done" || state == "failed" || state == "cancelled")
+      return reply.done(ok_line({{"id", id}, {"state", state}, {"cancelled", false}}, tag));
+    if (!ctx_.redis->cancel_parent(id))
+      return reply.done(error_line(code::not_found, "no job '" + id + "' on the Redis queue", tag));
+    reply.done(ok_line({{"id", id}, {"state", "cancelling"}, {"cancelled", true}}, tag));
+  } catch (const jobs::JobError& e) {
+    reply.done(error_line(e.code(), e.what(), tag));
+  }
+}
+
 void DaemonBackend::list(server::Request& r, const Who& who, std::shared_ptr<server::Reply> reply) {
   const auto& req = std::get<protocol::ListRequest>(r.body);
   const bool all = ctx_.access.is_admin(who);  // others see only their own jobs
@@ -327,7 +355,26 @@ void DaemonBackend::list(server::Request& r, const Who& who, std::shared_ptr<ser
     if (req.state && view["state"] != jobs::to_string(*req.state)) continue;
     jobs_out.push_back(std::move(view));
   }
-  reply->done(ok_line({{"jobs", std::move(jobs_out)}}, r.tag));
+  if (!ctx_.redis || jobs_out.size() >= req.limit)
+    return reply->done(ok_line({{"jobs", std::move(jobs_out)}}, r.tag));
+  // Sharded jobs on the Redis queue, whichever worker accepted them (Redis is asked off the
+  // socket thread).
+  asio::post(ctx_.blocking, [this, who, all, limit = req.limit, state = req.state, tag = r.tag,
+                             reply, jobs_out = std::move(jobs_out)]() mutable {
+    try {
+      for (auto& view : ctx_.redis->list_parents(limit)) {
+        if (jobs_out.size() >= limit) break;
+        if (!all && !protocol::same_owner(who, protocol::identity_from_json(
+                                                   view.value("submitted_by", json::object()))))
+          continue;
+        if (state && view["state"] != jobs::to_string(*state)) continue;
+        jobs_out.push_back(std::move(view));
+      }
+    } catch (const jobs::JobError& e) {
+      return reply->done(error_line(e.code(), e.what(), tag));
+    }
+    reply->done(ok_line({{"jobs", std::move(jobs_out)}}, tag));
+  });
 }
 
 void DaemonBackend::stats(server::Request& r, std::shared_ptr<server::Reply> reply) {

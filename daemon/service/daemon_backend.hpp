@@ -78,6 +78,8 @@ class DaemonBackend final : public server::Backend {
                     std::shared_ptr<server::Reply> reply, bool wait, unsigned interval_ms);
   void wait(server::Request& r, const Who& who, std::shared_ptr<server::Reply> reply);
   void cancel(server::Request& r, const Who& who, std::shared_ptr<server::Reply> reply);
+  void cancel_parent(const std::string& id, const Who& who, const nlohmann::json& tag,
+                     server::Reply& reply);
   void list(server::Request& r, const Who& who, std::shared_ptr<server::Reply> reply);
   void stats(server::Request& r, std::shared_ptr<server::Reply> reply);
   void health(server::Request& r, std::shared_ptr<server::Reply> reply);

@@ -51,6 +51,16 @@ struct DaemonService::Impl {
     if (opt.redis)  // throws (bad url): no start
       redis = std::make_unique<jobs::redis::RedisSource>(
           *opt.redis, [this](const nlohmann::json& file) { return source.checked_spec(file); });
+    if (redis)  // sharded jobs: the spool's planner and parent manifest writer
+      redis->set_shard_hooks(jobs::redis::ShardHooks{
+          [this](const nlohmann::json& request, const jobs::Submitter& who,
+                 const pipeline::JobSpec& spec, unsigned shards, const std::string& parent) {
+            return source.shard_files(request, who, spec, shards, parent);
+          },
+          [this](const jobs::ShardOf& s) { return source.finish_parent_of(s); },
+          [this](const pipeline::JobSpec& spec) {
+            return runner.current()->pipeline_sha256(spec);
+          }});
     jobs::SchedulerOptions so;
     so.max_queue = opt.max_queue;
     so.max_queued_per_submitter = opt.max_queued_per_submitter

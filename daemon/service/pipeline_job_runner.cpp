@@ -2,6 +2,7 @@
 
 #include "config/diagnostics.hpp"
 #include "host/plugin_error.hpp"
+#include "io/sha256.hpp"
 #include "jobs/job_error.hpp"
 #include "service/daemon_paths.hpp"
 
@@ -84,6 +85,12 @@ void PipelineJobRunner::validate(const pipeline::JobSpec& spec) {
     pipeline::load_job_pipeline(spec, env_);
     return 0;
   });
+}
+
+std::string PipelineJobRunner::pipeline_sha256(const pipeline::JobSpec& spec) {
+  // The file by name or path, as load_job_pipeline resolves it; validate() ran before.
+  return mapped(
+      [&] { return io::sha256_file(config::resolve_pipeline(spec.pipeline, env_.pipelines_dir)); });
 }
 
 }  // namespace qkv::service

@@ -30,6 +30,7 @@ class PipelineJobRunner final : public jobs::JobRunner {
   pipeline::JobResult run(const pipeline::JobSpec& spec, pipeline::JobProgress& progress,
                           pipeline::CancelFlag& cancel) override;
   void validate(const pipeline::JobSpec& spec) override;
+  std::string pipeline_sha256(const pipeline::JobSpec& spec) override;
 
   // What this generation's jobs share (for tests and status).
   const pipeline::StageCache& cache() const { return *env_.cache; }

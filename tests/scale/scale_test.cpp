@@ -10,6 +10,7 @@
 #include <set>
 
 #include "harness.hpp"
+#include "io/sha256.hpp"
 #include "redis_server.hpp"
 
 namespace qkv::test {
@@ -333,6 +334,208 @@ TEST(RedisScale, ConfigRefusesTlsUrlsAndTooShortClaimIdle) {
   EXPECT_NE(idle.code, 0);
   EXPECT_NE(idle.err.find("sources.redis.claim_idle_seconds"), std::string::npos) << idle.err;
   EXPECT_NE(idle.err.find("2 x heartbeat_seconds"), std::string::npos) << idle.err;
+}
+
+// --- Sharded jobs through Redis (docs/scale-out.md "Sharded jobs") ---------------------------
+
+json status_of(const Rig& rig, const std::string& id) {
+  auto st = run_cmd({bin("qkvctl"), "--json", "--socket", rig.socket.string(), "status", id});
+  if (st.code != 0) return json::object();
+  return json::parse(st.out.substr(0, st.out.find('\n')), nullptr, false).value("job", json());
+}
+
+std::vector<Fields> results_of_parent(Cluster& c, const std::string& parent) {
+  std::vector<Fields> out;
+  for (auto& f : c.results())
+    if (f["parent"] == parent) out.push_back(f);
+  return out;
+}
+
+std::string shard_name(const std::string& stem, int i, int n) {
+  char name[96];
+  std::snprintf(name, sizeof name, "%s-%05d-of-%05d.jsonl", stem.c_str(), i, n);
+  return name;
+}
+
+// The six test corpora, copied into the shared input folder; returns their paths.
+std::vector<std::string> copy_corpora(Cluster& c) {
+  std::vector<std::string> inputs;
+  for (const char* name : {"code", "en", "ja", "mixed_edge", "ru", "zh"}) {
+    fs::path to = c.in() / (std::string(name) + ".jsonl");
+    fs::copy_file(fs::path(QKV_SOURCE_DIR) / "tests/data/corpus" / (std::string(name) + ".jsonl"),
+                  to);
+    inputs.push_back(to.string());
+  }
+  return inputs;
+}
+
+TEST(RedisShard, SixtyFourShardsOverThreeWorkersConcatenateToOneQkvdRun) {
+  Cluster c(3);
+  c.start_all();
+  auto inputs = copy_corpora(c);
+  std::vector<std::string> run{
+      bin("qkvd"), "--config", c.rigs[0]->config.string(),         "run", "-p",
+      "bytes",     "-o",       (c.out() / "whole.jsonl").string(), "-i"};
+  run.insert(run.end(), inputs.begin(), inputs.end());
+  auto whole = run_cmd(run);
+  ASSERT_EQ(whole.code, 0) << whole.err;
+  // Accepted by worker 1, run by all three; --wait waits for the parent.
+  std::vector<std::string> sub{bin("qkvctl"),
+                               "--socket",
+                               c.rigs[1]->socket.string(),
+                               "submit",
+                               "--queue",
+                               "redis",
+                               "-p",
+                               "bytes",
+                               "--shards",
+                               "64",
+                               "--wait",
+                               "-o",
+                               (c.out() / "out.jsonl").string()};
+  sub.insert(sub.end(), inputs.begin(), inputs.end());
+  auto s = run_cmd(sub);
+  ASSERT_EQ(s.code, 0) << s.err << s.out;
+  const std::string parent = s.out.substr(0, s.out.find('\n'));
+  ASSERT_EQ(parent.substr(0, 7), "redis-p") << s.out;
+  // Every shard ended exactly once, done, under its own id.
+  auto results = results_of_parent(c, parent);
+  ASSERT_EQ(results.size(), 64u);
+  std::set<std::string> shards, workers_used;
+  for (auto& r : results) {
+    EXPECT_EQ(r["state"], "done") << r["id"] << " " << r["error"];
+    EXPECT_TRUE(shards.insert(r["shard"]).second) << "shard " << r["shard"] << " ended twice";
+    char id[16];
+    std::snprintf(id, sizeof id, ".s%05d", std::stoi(r["shard"]));
+    EXPECT_EQ(r["id"], parent + id);
+    workers_used.insert(r["worker"]);
+  }
+  EXPECT_EQ(shards.size(), 64u);
+  EXPECT_EQ(c.pending(), 0);
+  EXPECT_EQ(c.redis.cmd({"XLEN", kStream}).integer, 0);
+  EXPECT_EQ(c.temporaries(), std::vector<std::string>{});
+  std::string joined;
+  for (int i = 0; i < 64; ++i) joined += read_text(c.out() / shard_name("out", i, 64));
+  EXPECT_EQ(joined, read_text(c.out() / "whole.jsonl")) << "cat of the shards = one qkvd run";
+  // The parent manifest lists every shard with the checksum of its file.
+  ASSERT_TRUE(eventually([&] { return fs::exists(c.out() / "out.manifest.json"); }));
+  auto m = json::parse(read_text(c.out() / "out.manifest.json"));
+  EXPECT_EQ(m["job_id"], parent);
+  ASSERT_EQ(m["parts"].size(), 64u);
+  for (int i = 0; i < 64; ++i) {
+    auto& part = m["parts"][i];
+    EXPECT_EQ(part["shard"], i);
+    ASSERT_EQ(part["outputs"].size(), 1u) << part.dump();
+    EXPECT_EQ(part["outputs"][0]["sha256"], io::sha256_file(c.out() / shard_name("out", i, 64)))
+        << i;
+  }
+  auto wm = json::parse(read_text(c.out() / "whole.manifest.json"));
+  EXPECT_EQ(m["documents"], wm["documents"]);
+  // Status, on every worker, from Redis; list on a worker that did not accept it.
+  for (auto& rig : c.rigs) {
+    auto j = status_of(*rig, parent);
+    EXPECT_EQ(j.value("state", ""), "done") << j.dump();
+    EXPECT_EQ(j.value("shards", 0), 64);
+    EXPECT_EQ(j["shards_ended"].value("done", 0), 64) << j.dump();
+    EXPECT_EQ(j.value("pipeline_sha256", ""), io::sha256_file(rig->pipelines / "bytes.yaml"));
+  }
+  auto listed = c.workers[2]->client().call({{"v", 1}, {"op", "list"}});
+  bool found = false;
+  for (auto& j : listed["jobs"]) found = found || j.value("id", "") == parent;
+  EXPECT_TRUE(found) << listed.dump();
+  std::cerr << "workers that ran shards: " << workers_used.size() << "\n";
+}
+
+// Cancel on the accepting worker: queued shards end cancelled without running, running ones
+// stop at a chunk boundary on whichever worker runs them.
+TEST(RedisShard, CancelledParentStopsItsShards) {
+  Cluster c(3, 5000);
+  c.start_all();
+  c.write_input("big", 16000);  // 80 s of work at 5 ms a document, 5 s a shard
+  auto sub = run_cmd({bin("qkvctl"), "--socket", c.rigs[0]->socket.string(), "submit", "--queue",
+                      "redis", "-p", "slow", "--shards", "16", (c.in() / "big.jsonl").string(),
+                      "-o", (c.out() / "big.jsonl").string()});
+  ASSERT_EQ(sub.code, 0) << sub.err << sub.out;
+  const std::string parent = sub.out.substr(0, sub.out.find('\n'));
+  // The first shard runs on some worker (its own status says so) before the cancel comes.
+  ASSERT_TRUE(eventually([&] {
+    for (auto& rig : c.rigs)
+      if (status_of(*rig, parent + ".s00000").value("state", "") == "running") return true;
+    return false;
+  }));
+  auto cancel = run_cmd({bin("qkvctl"), "--socket", c.rigs[0]->socket.string(), "cancel", parent});
+  EXPECT_EQ(cancel.code, 0) << cancel.err << cancel.out;
+  ASSERT_TRUE(eventually([&] { return results_of_parent(c, parent).size() == 16; }, 90s))
+      << results_of_parent(c, parent).size();
+  std::size_t cancelled = 0, documents = 0;
+  std::set<std::string> shards;
+  for (auto& r : results_of_parent(c, parent)) {
+    EXPECT_TRUE(r["state"] == "cancelled" || r["state"] == "done") << r["state"] << r["error"];
+    EXPECT_TRUE(shards.insert(r["shard"]).second) << "shard " << r["shard"] << " ended twice";
+    if (r["state"] == "cancelled") {
+      ++cancelled;
+      EXPECT_FALSE(fs::exists(c.out() / shard_name("big", std::stoi(r["shard"]), 16)));
+    }
+    documents += std::stoul(r["documents"]);
+  }
+  EXPECT_GT(cancelled, 0u);
+  // Shard 0 was running when the cancel came (and needs 5 s): it stopped, on whichever worker.
+  for (auto& r : results_of_parent(c, parent))
+    if (r["shard"] == "0") {
+      EXPECT_EQ(r["state"], "cancelled") << r["worker"];
+    }
+  std::cerr << cancelled << " of 16 shards cancelled, " << documents << " documents done\n";
+  EXPECT_LT(documents, 16000u) << "the cancel stopped nothing";
+  for (auto& rig : c.rigs) EXPECT_EQ(status_of(*rig, parent).value("state", ""), "cancelled");
+  EXPECT_EQ(c.pending(), 0);
+  EXPECT_EQ(c.redis.cmd({"XLEN", kStream}).integer, 0) << "queued shards are acked";
+  ASSERT_TRUE(eventually([&] { return c.temporaries().empty(); }));
+  EXPECT_FALSE(fs::exists(c.out() / "big.manifest.json"));
+}
+
+// A shard entry whose pipeline file hashes differently on the worker that takes it: not run,
+// dead-lettered with the reason, and its parent fails.
+TEST(RedisShard, PipelineSha256MismatchGoesToDeadLetters) {
+  Cluster c(2, 5000);
+  c.write_input("p", 400);  // 8 shards of 50 documents, 250 ms each
+  // Worker 1's "slow" pipeline is another file than the accepting worker 0's.
+  write_text(c.rigs[1]->pipelines / "slow.yaml",
+             read_text(c.rigs[1]->pipelines / "slow.yaml") + "# edited on one worker only\n");
+  ASSERT_NE(io::sha256_file(c.rigs[0]->pipelines / "slow.yaml"),
+            io::sha256_file(c.rigs[1]->pipelines / "slow.yaml"));
+  c.start_all();
+  auto sub = run_cmd({bin("qkvctl"), "--socket", c.rigs[0]->socket.string(), "submit", "--queue",
+                      "redis", "-p", "slow", "--shards", "8", (c.in() / "p.jsonl").string(), "-o",
+                      (c.out() / "p.jsonl").string()});
+  ASSERT_EQ(sub.code, 0) << sub.err << sub.out;
+  const std::string parent = sub.out.substr(0, sub.out.find('\n'));
+  // Worker 0 drains at once: it finishes what runs and gives the rest back, so worker 1 is
+  // offered shards whatever worker 0 had taken.
+  c.workers[0]->signal(SIGTERM);
+  EXPECT_EQ(c.workers[0]->wait_exit(60s), 0);
+  const std::string dead_key = std::string(kStream) + ":dead";
+  // Each shard ends once: done on worker 0, or dead-lettered by worker 1.
+  auto ended = [&] {
+    return results_of_parent(c, parent).size() + c.redis.cmd({"XLEN", dead_key}).integer;
+  };
+  ASSERT_TRUE(eventually([&] { return ended() == 8; }, 60s)) << ended();
+  for (auto& r : results_of_parent(c, parent)) {
+    EXPECT_EQ(r["state"], "done");
+    EXPECT_EQ(r["worker"], "w0") << "worker 1 runs no shard of another pipeline file";
+  }
+  auto dead = c.redis.cmd({"XRANGE", dead_key, "-", "+"});
+  ASSERT_GE(dead.elements.size(), 1u);
+  for (auto& e : dead.elements) {
+    const auto* reason = e.elements.at(1).field("reason");
+    ASSERT_NE(reason, nullptr);
+    EXPECT_NE(reason->str.find("pipeline_sha256 mismatch"), std::string::npos) << reason->str;
+    EXPECT_NE(reason->str.find("w1"), std::string::npos) << reason->str;
+    EXPECT_EQ(e.elements.at(1).field("parent")->str, parent);
+  }
+  auto j = status_of(*c.rigs[1], parent);
+  EXPECT_EQ(j.value("state", ""), "failed") << j.dump();
+  EXPECT_FALSE(fs::exists(c.out() / "p.manifest.json"));
+  EXPECT_EQ(c.pending(), 0);
 }
 
 }  // namespace

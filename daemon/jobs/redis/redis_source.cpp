@@ -8,6 +8,8 @@
 #include "jobs/job_error.hpp"
 #include "jobs/job_json.hpp"
 #include "jobs/redis/redis_scripts.hpp"
+#include "jobs/shard_manifest.hpp"
+#include "jobs/spool.hpp"
 
 namespace qkv::jobs::redis {
 namespace {
@@ -30,6 +32,19 @@ std::string field_or(const std::vector<std::pair<std::string, std::string>>& f,
   for (auto& [k, v] : f)
     if (k == name) return v;
   return fallback;
+}
+
+// The job id of an entry: a shard's is its parent's with ".s<index>" (so it does not change
+// when the entry is given back as a fresh copy, and the parent manifest can name it).
+std::string id_of(const std::vector<std::pair<std::string, std::string>>& f,
+                  const std::string& entry) {
+  std::string parent = field_or(f, "parent"), shard = field_or(f, "shard");
+  if (parent.empty() || shard.empty()) return job_id_of(entry);
+  try {
+    return shard_job_id(parent, static_cast<unsigned>(std::stoul(shard)));
+  } catch (const std::exception&) {
+    return job_id_of(entry);
+  }
 }
 
 class RedisLease final : public JobLease {
@@ -60,6 +75,7 @@ RedisSource::RedisSource(Options options,
       checked_spec_(std::move(checked_spec)),
       results_(options_.stream + ":results"),
       dead_(options_.stream + ":dead"),
+      parents_(options_.stream + ":parents"),
       client_(parse_url(options_.url), Credentials{options_.username, options_.password}) {
   if (options_.consumer.empty()) options_.consumer = default_consumer();
   heartbeat_ = std::thread([this] { heartbeat_loop(); });
@@ -199,13 +215,7 @@ bool RedisSource::take_over(JobSink& sink, QueueSlot& slot, const Reply& e) {
                          " times, more than sources.redis.max_deliveries (" +
                          std::to_string(options_.max_deliveries) +
                          "): its workers died or lost it each time";
-    std::vector<std::string> argv{"EVAL",         scripts::kDeadLetter, "2", options_.stream, dead_,
-                                  options_.group, options_.consumer,    id,  reason};
-    for (auto& [k, v] : pairs_of(e.elements[1])) argv.insert(argv.end(), {k, v});
-    call(argv);
-    std::cerr << "qkvd: redis entry " << id << " moved to " << dead_ << ": " << reason << "\n";
-    std::lock_guard lock(mutex_);
-    ++counts_.dead_lettered;
+    dead_letter(id, pairs_of(e.elements[1]), reason);
     return false;
   }
   std::cerr << "qkvd: redis entry " << id << " taken over (idle more than "
@@ -217,7 +227,7 @@ bool RedisSource::take_over(JobSink& sink, QueueSlot& slot, const Reply& e) {
 void RedisSource::offer(JobSink& sink, QueueSlot slot, const std::string& entry,
                         const Reply& fields, long long deliveries) {
   auto pairs = pairs_of(fields);
-  const std::string id = job_id_of(entry);
+  const std::string id = id_of(pairs, entry);
   nlohmann::json file;
   pipeline::JobSpec spec;
   try {
@@ -231,11 +241,33 @@ void RedisSource::offer(JobSink& sink, QueueSlot slot, const std::string& entry,
     }
     spec = checked_spec_(file);
   } catch (const JobError& e) {
-    fail_entry(entry, e.code(), e.what());
+    end_unrun(entry, pairs, e.code(), e.what());
     return;
   } catch (const std::exception& e) {
-    fail_entry(entry, std::string(code::bad_request), e.what());
+    end_unrun(entry, pairs, std::string(code::bad_request), e.what());
     return;
+  }
+  if (std::string want = field_or(pairs, "pipeline_sha256");
+      !want.empty() && hooks_.pipeline_sha256) {
+    std::string have;
+    try {
+      have = hooks_.pipeline_sha256(spec);
+    } catch (const std::exception& e) {
+      have = std::string("unreadable (") + e.what() + ")";
+    }
+    // Shards of one job must run the same pipeline everywhere, or their outputs do not
+    // concatenate into the unsharded one.
+    if (have != want)
+      return dead_letter(entry, pairs,
+                         "pipeline_sha256 mismatch: pipeline '" + spec.pipeline + "' hashes to " +
+                             have + " on worker " + options_.consumer +
+                             ", the submitting worker's was " + want);
+  }
+  if (std::string parent = field_or(pairs, "parent"); !parent.empty()) {
+    if (call({"EXISTS", cancel_key(parent)}).integer == 1)
+      return end_unrun(entry, pairs, std::string(code::cancelled),
+                       "sharded job " + parent + " was cancelled before this shard started",
+                       "cancelled");
   }
   // A worker that died mid-job left its temporary files (a live writer's are kept:
   // io/atomic_file.hpp).
@@ -256,42 +288,95 @@ void RedisSource::offer(JobSink& sink, QueueSlot slot, const std::string& entry,
   sink.enqueue(std::move(slot), record);
 }
 
-void RedisSource::fail_entry(const std::string& entry, const std::string& code,
-                             const std::string& message) {
-  std::cerr << "qkvd: redis entry " << entry << " (job " << job_id_of(entry) << "): " << message
-            << "\n";
-  nlohmann::json view = {{"id", job_id_of(entry)},
-                         {"state", "failed"},
+void RedisSource::end_unrun(const std::string& entry, const Pairs& pairs, const std::string& code,
+                            const std::string& message, const char* state) {
+  const std::string id = id_of(pairs, entry);
+  std::cerr << "qkvd: redis entry " << entry << " (job " << id << "): " << message << "\n";
+  nlohmann::json view = {{"id", id},
+                         {"state", state},
                          {"queue", "redis"},
                          {"worker", options_.consumer},
                          {"ended_at", iso_time(Clock::now())},
                          {"error", {{"code", code}, {"message", message}}}};
-  end_entry(entry, view,
-            {{"id", job_id_of(entry)},
-             {"state", "failed"},
-             {"documents", "0"},
-             {"tokens", "0"},
-             {"worker", options_.consumer},
-             {"seconds", "0"},
-             {"error", code + ": " + message}});
+  Pairs result{{"id", id},
+               {"state", state},
+               {"documents", "0"},
+               {"tokens", "0"},
+               {"worker", options_.consumer},
+               {"seconds", "0"},
+               {"error", code + ": " + message}};
+  for (const char* k : {"parent", "shard"})  // shard entries only
+    if (auto v = field_or(pairs, k); !v.empty()) result.emplace_back(k, v);
+  end_entry(entry, pairs, view, result);
 }
 
-Reply RedisSource::end_entry(const std::string& entry, const nlohmann::json& view,
-                             const std::vector<std::pair<std::string, std::string>>& fields) {
+void RedisSource::dead_letter(const std::string& entry, const Pairs& pairs,
+                              const std::string& reason) {
+  const std::string parent = field_or(pairs, "parent");
+  nlohmann::json view = {{"id", id_of(pairs, entry)},
+                         {"state", "failed"},
+                         {"queue", "redis"},
+                         {"worker", options_.consumer},
+                         {"ended_at", iso_time(Clock::now())},
+                         {"error", {{"code", "dead_letter"}, {"message", reason}}}};
+  std::vector<std::string> argv{"EVAL",
+                                scripts::kDeadLetter,
+                                "3",
+                                options_.stream,
+                                dead_,
+                                parent_key(parent),
+                                options_.group,
+                                options_.consumer,
+                                entry,
+                                reason,
+                                parent.empty() ? "" : field_or(pairs, "shard"),
+                                report_text(view, -1)};
+  for (auto& [k, v] : pairs) argv.insert(argv.end(), {k, v});
+  call(argv);
+  std::cerr << "qkvd: redis entry " << entry << " moved to " << dead_ << ": " << reason << "\n";
+  std::lock_guard lock(mutex_);
+  ++counts_.dead_lettered;
+}
+
+std::string RedisSource::parent_key(const std::string& parent) const {
+  return options_.stream + ":parent:" + parent;
+}
+
+std::string RedisSource::cancel_key(const std::string& parent) const {
+  return options_.stream + ":cancel:" + parent;
+}
+
+Reply RedisSource::end_entry(const std::string& entry, const Pairs& pairs,
+                             const nlohmann::json& view, const Pairs& fields) {
+  const std::string parent = field_or(pairs, "parent");
   std::vector<std::string> argv{
       "EVAL",
       scripts::kEnd,
-      "3",
+      "4",
       options_.stream,
       options_.stream + ":end:" + entry,
       results_,
+      parent_key(parent),
       options_.group,
       options_.consumer,
       entry,
       std::to_string(static_cast<long long>(options_.results_days * 86400) + 1),
-      report_text(view, -1)};
+      report_text(view, -1),
+      parent.empty() ? "" : field_or(pairs, "shard"),
+      view.value("state", "")};
   for (auto& [k, v] : fields) argv.insert(argv.end(), {k, v});
-  return call(argv);
+  Reply r = call(argv);
+  if (r.str == "recorded-last" && hooks_.finish_parent) {
+    // This end completed the set: the parent manifest, from the shards' own manifests (when
+    // every shard is done; a failed shard leaves the parent failed and without one).
+    try {
+      if (auto s = shard_of(nlohmann::json::parse(field_or(pairs, "job"))))
+        hooks_.finish_parent(*s);
+    } catch (const nlohmann::json::exception&) {
+      // A shard entry whose job does not parse never ran: it has no outputs to list.
+    }
+  }
+  return r;
 }
 
 bool RedisSource::started(const std::string& entry) {
@@ -332,7 +417,7 @@ void RedisSource::record_end(const std::string& entry, const JobRecord& job,
   Reply r;
   try {
     // A ConnectionError goes up: the scheduler retries (jobs/scheduler.cpp, record_end).
-    r = end_entry(entry, view, result);
+    r = end_entry(entry, fields, view, result);
   } catch (const ReplyError& e) {
     // Refused (the group is gone: Redis restarted without its data): retrying cannot help.
     std::cerr << "qkvd: job " << job.id() << ": Redis refused recording its end (" << e.what()
@@ -345,7 +430,7 @@ void RedisSource::record_end(const std::string& entry, const JobRecord& job,
     std::lock_guard lock(mutex_);
     // Counted lost once: here, or by the heartbeat that noticed first (and dropped it).
     if (held_.erase(entry) && r.str == "lost") ++counts_.lost;
-    if (r.str == "recorded") ++counts_.recorded;
+    if (r.str == "recorded" || r.str == "recorded-last") ++counts_.recorded;
   }
   if (r.str == "lost")
     std::cerr << "qkvd: job " << job.id() << ": another worker took redis entry " << entry
@@ -398,6 +483,7 @@ void RedisSource::heartbeat_loop() {
     if (stopping_) break;
     lock.unlock();
     heartbeat_once();
+    stop_cancelled_shards();
     refresh_figures();
     lock.lock();
   }
@@ -444,14 +530,89 @@ void RedisSource::heartbeat_once() {
   }
 }
 
+void RedisSource::stop_cancelled_shards() {
+  std::map<std::string, std::vector<std::weak_ptr<JobRecord>>> by_parent;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [entry, e] : held_)
+      if (auto parent = field_or(e.fields, "parent"); !parent.empty())
+        by_parent[parent].push_back(e.job);
+  }
+  for (auto& [parent, jobs] : by_parent) {
+    try {
+      if (call({"EXISTS", cancel_key(parent)}).integer != 1) continue;
+    } catch (const std::exception&) {
+      return;  // the heartbeat reported it; looked at again next time
+    }
+    // Stopped at the next chunk boundary (or before it starts); its end is "cancelled".
+    for (auto& weak : jobs)
+      if (auto job = weak.lock()) job->request_cancel(std::string(code::cancelled));
+  }
+}
+
+bool RedisSource::cancel_parent(const std::string& id) {
+  try {
+    if (call({"EXISTS", parent_key(id)}).integer != 1) return false;
+    call({"SET", cancel_key(id), "1", "EX",
+          std::to_string(static_cast<long long>(options_.results_days * 86400) + 1)});
+  } catch (const ConnectionError& e) {
+    note_problem(e.what());
+    throw JobError(code::queue_unavailable, std::string("the job was not cancelled: ") + e.what());
+  }
+  std::lock_guard lock(mutex_);
+  for (auto& [entry, e] : held_)
+    if (field_or(e.fields, "parent") == id)
+      if (auto job = e.job.lock()) job->request_cancel(std::string(code::cancelled));
+  return true;
+}
+
+std::string RedisSource::submit_sharded(const nlohmann::json& request, const Submitter& who,
+                                        const pipeline::JobSpec& spec, unsigned shards) {
+  if (!hooks_.plan)
+    throw JobError(code::bad_request, "field 'shards': this worker cannot plan shards");
+  const std::string parent = "redis-p" + new_job_id();
+  auto files = hooks_.plan(request, who, spec, shards, parent);
+  const std::string sha = hooks_.pipeline_sha256 ? hooks_.pipeline_sha256(spec) : "";
+  nlohmann::json meta = {{"id", parent},
+                         {"queue", "redis"},
+                         {"pipeline", spec.pipeline},
+                         {"inputs", spec.inputs},
+                         {"output", spec.output},
+                         {"shards", shards},
+                         {"pipeline_sha256", sha},
+                         {"submitted_by", protocol::submitted_by(who)},
+                         {"submitted_at", iso_time(Clock::now())}};
+  auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  std::vector<std::string> argv{
+      "EVAL",
+      scripts::kSubmitShards,
+      "3",
+      options_.stream,
+      parent_key(parent),
+      parents_,
+      std::to_string(static_cast<long long>(options_.results_days * 86400) + 1),
+      meta.dump(),
+      std::to_string(shards),
+      std::to_string(now_ms),
+      parent,
+      sha};
+  for (auto& f : files) argv.push_back(f.dump());
+  try {
+    ensure_group();
+    call(argv);
+  } catch (const ConnectionError& e) {
+    note_problem(e.what());
+    throw JobError(code::queue_unavailable, std::string("the job was not queued: ") + e.what());
+  }
+  return parent;
+}
+
 std::string RedisSource::submit(const nlohmann::json& request, const Submitter& who) {
-  checked_spec_(request);  // throws JobError naming the field
-  // Sharding is planned by the local spool only (docs/scale-out.md); silently queueing the
-  // whole job as one entry would write one output where the client asked for N.
-  if (auto it = request.find("shards"); it != request.end() && !it->is_null())
-    throw JobError(code::bad_request,
-                   "field 'shards': sharded jobs run on the local spool only; submit without "
-                   "\"queue\": \"redis\", or without shards");
+  auto spec = checked_spec_(request);  // throws JobError naming the field
+  if (unsigned shards = requested_shards(request))
+    return submit_sharded(request, who, spec, shards);
   nlohmann::json file = request;
   for (const char* k : {"v", "tag", "queue", "request_id"}) file.erase(k);
   file["op"] = "submit";
@@ -469,6 +630,8 @@ std::optional<nlohmann::json> RedisSource::lookup(const std::string& id) {
   if (!is_redis_id(id)) return std::nullopt;
   const std::string entry = id.substr(6);
   try {
+    if (is_parent_id(id)) return lookup_parent(id);
+    if (id.substr(0, 7) == "redis-p") return lookup_shard(id);
     if (Reply end = call({"GET", options_.stream + ":end:" + entry}); !end.is_nil()) {
       try {
         return nlohmann::json::parse(end.str);
@@ -505,6 +668,81 @@ std::optional<nlohmann::json> RedisSource::lookup(const std::string& id) {
   }
 }
 
+std::optional<nlohmann::json> RedisSource::lookup_parent(const std::string& id) {
+  Reply h = call({"HGETALL", parent_key(id)});
+  if (h.elements.empty()) return std::nullopt;
+  std::map<std::string, std::string> f;
+  for (auto& [k, v] : pairs_of(h)) f[k] = v;
+  nlohmann::json view = nlohmann::json::parse(f["meta"], nullptr, false);
+  if (!view.is_object()) view = nlohmann::json::object();
+  view["id"] = id;
+  view["queue"] = "redis";
+  unsigned shards = 0;
+  try {
+    shards = static_cast<unsigned>(std::stoul(f["shards"]));
+  } catch (const std::exception&) {
+  }
+  std::map<std::string, unsigned> ends;  // state -> shards that ended so
+  unsigned ended = 0;
+  for (auto& [k, v] : f)
+    if (k.rfind("s:", 0) == 0) ++ends[v], ++ended;
+  const bool cancelling = call({"EXISTS", cancel_key(id)}).integer == 1;
+  // Done only when every shard is; any failed (or dead-lettered) shard fails the parent.
+  std::string state = "running";
+  if (ended == shards && shards > 0)
+    state = ends["failed"] ? "failed" : ends["cancelled"] ? "cancelled" : "done";
+  else if (cancelling)
+    state = "cancelling";
+  view["state"] = state;
+  view["shards"] = shards;
+  view["shards_ended"] = {{"done", ends["done"]},
+                          {"failed", ends["failed"]},
+                          {"cancelled", ends["cancelled"]},
+                          {"not_ended", shards - std::min(shards, ended)}};
+  if (state == "done" && hooks_.finish_parent) {
+    // Any worker that sees every shard ended and no parent manifest writes it (idempotent).
+    const std::string output = view.value("output", "");
+    if (!output.empty() && hooks_.finish_parent(ShardOf{id, 0, shards, output}))
+      view["manifest"] = parent_manifest(output).string();
+  }
+  return view;
+}
+
+std::optional<nlohmann::json> RedisSource::lookup_shard(const std::string& id) {
+  const auto dot = id.rfind(".s");
+  if (dot == std::string::npos) return std::nullopt;
+  const std::string parent = id.substr(0, dot), key = parent_key(parent);
+  const std::string shard = std::to_string(std::strtoul(id.c_str() + dot + 2, nullptr, 10));
+  if (Reply v = call({"HGET", key, "v:" + shard}); !v.is_nil()) {
+    auto view = nlohmann::json::parse(v.str, nullptr, false);
+    if (view.is_object()) return view;
+  }
+  Reply meta = call({"HGET", key, "meta"});
+  if (meta.is_nil()) return std::nullopt;
+  nlohmann::json view = {{"id", id}, {"queue", "redis"}, {"parent", parent}, {"state", "queued"}};
+  auto m = nlohmann::json::parse(meta.str, nullptr, false);
+  if (m.is_object() && m.contains("submitted_by")) view["submitted_by"] = m["submitted_by"];
+  return view;
+}
+
+std::vector<nlohmann::json> RedisSource::list_parents(std::size_t limit) {
+  std::vector<nlohmann::json> out;
+  if (limit == 0) return out;
+  try {
+    Reply ids = call({"ZREVRANGE", parents_, "0", std::to_string(limit - 1)});
+    for (auto& e : ids.elements) {
+      if (auto view = lookup_parent(e.str))
+        out.push_back(std::move(*view));
+      else
+        call({"ZREM", parents_, e.str});  // its hash expired (retention)
+    }
+  } catch (const ConnectionError& e) {
+    note_problem(e.what());
+    throw JobError(code::queue_unavailable, std::string("cannot list its jobs: ") + e.what());
+  }
+  return out;
+}
+
 void RedisSource::maintain() {
   try {
     auto keep_ms = static_cast<long long>(options_.results_days * 86400 * 1000);
@@ -512,6 +750,7 @@ void RedisSource::maintain() {
                       std::chrono::system_clock::now().time_since_epoch())
                       .count();
     call({"XTRIM", results_, "MINID", std::to_string(now_ms - keep_ms)});
+    call({"ZREMRANGEBYSCORE", parents_, "-inf", std::to_string(now_ms - keep_ms)});
     // Consumers of dead processes (hostname-pid names) stay in the group until removed; one
     // with nothing pending and idle for long is gone for good.
     Reply consumers = call({"XINFO", "CONSUMERS", options_.stream, options_.group});

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -21,6 +22,7 @@
 #include "jobs/job_source.hpp"
 #include "jobs/redis/redis_client.hpp"
 #include "jobs/redis/redis_options.hpp"
+#include "jobs/shard_plan.hpp"
 
 namespace qkv::jobs::redis {
 
@@ -32,6 +34,21 @@ struct Figures {
   uint64_t taken = 0, recorded = 0, lost = 0, dead_lettered = 0;  // by this worker
 };
 
+// What the Redis source borrows from the rest of the daemon for sharded jobs (the planner and
+// the parent manifest writer are the local spool's: jobs/spool_source.hpp).
+struct ShardHooks {
+  // The job files of the shards (SpoolSource::shard_files). Throws JobError.
+  std::function<std::vector<nlohmann::json>(const nlohmann::json& request, const Submitter& who,
+                                            const pipeline::JobSpec& spec, unsigned shards,
+                                            const std::string& parent)>
+      plan;
+  // Writes the parent manifest when every shard is done (SpoolSource::finish_parent_of);
+  // true when it exists afterwards. Never throws.
+  std::function<bool(const ShardOf&)> finish_parent;
+  // The sha256 of the pipeline file a spec names, on this worker (JobRunner::pipeline_sha256).
+  std::function<std::string(const pipeline::JobSpec&)> pipeline_sha256;
+};
+
 class RedisSource final : public JobSource {
  public:
   // `checked_spec` turns a job-file JSON into a spec the path policy allows (throws JobError).
@@ -41,6 +58,9 @@ class RedisSource final : public JobSource {
   ~RedisSource() override;
   RedisSource(const RedisSource&) = delete;
   RedisSource& operator=(const RedisSource&) = delete;
+
+  // Called once before serving; without it a submit with `shards` is refused.
+  void set_shard_hooks(ShardHooks hooks) { hooks_ = std::move(hooks); }
 
   std::string_view name() const override { return "redis"; }
   std::size_t poll(JobSink& sink) override;
@@ -55,6 +75,16 @@ class RedisSource final : public JobSource {
   // Throws JobError(queue_unavailable) when Redis cannot be reached.
   std::optional<nlohmann::json> lookup(const std::string& id);
   static bool is_redis_id(std::string_view id) { return id.substr(0, 6) == "redis-"; }
+  // A sharded job's parent ("redis-p<spool-style id>"; entry ids are digits).
+  static bool is_parent_id(std::string_view id) {
+    return id.substr(0, 7) == "redis-p" && id.find(".s") == std::string_view::npos;
+  }
+  // `cancel` of a parent: sets <stream>:cancel:<id> (workers stop its shards at their next
+  // heartbeat, queued entries end cancelled when taken) and stops the shards held here at
+  // once. False when Redis knows no such parent. Throws JobError(queue_unavailable).
+  bool cancel_parent(const std::string& id);
+  // The latest parents (newest first, at most `limit`) as `status` shows them.
+  std::vector<nlohmann::json> list_parents(std::size_t limit);
 
   // Why the source does not work right now (Redis unreachable...), for `health`; nullopt when fine.
   std::optional<std::string> problem() const;
@@ -80,10 +110,23 @@ class RedisSource final : public JobSource {
   bool take_over(JobSink& sink, QueueSlot& slot, const Reply& entry);
   void offer(JobSink& sink, QueueSlot slot, const std::string& entry, const Reply& fields,
              long long deliveries);
-  void fail_entry(const std::string& entry, const std::string& code, const std::string& message);
-  // Runs scripts::kEnd for `entry` with the job `view` and flat result `fields`.
-  Reply end_entry(const std::string& entry, const nlohmann::json& view,
-                  const std::vector<std::pair<std::string, std::string>>& fields);
+  using Pairs = std::vector<std::pair<std::string, std::string>>;
+  // Ends an entry that never ran (bad entry: failed; a cancelled parent's shard: cancelled).
+  void end_unrun(const std::string& entry, const Pairs& pairs, const std::string& code,
+                 const std::string& message, const char* state = "failed");
+  // Moves an entry this worker holds to <stream>:dead with `reason`.
+  void dead_letter(const std::string& entry, const Pairs& pairs, const std::string& reason);
+  // Runs scripts::kEnd for `entry` (its fields `pairs`) with the job `view` and flat result
+  // `fields`; on "recorded-last" writes the parent manifest.
+  Reply end_entry(const std::string& entry, const Pairs& pairs, const nlohmann::json& view,
+                  const Pairs& fields);
+  std::string submit_sharded(const nlohmann::json& request, const Submitter& who,
+                             const pipeline::JobSpec& spec, unsigned shards);
+  std::optional<nlohmann::json> lookup_parent(const std::string& id);
+  std::optional<nlohmann::json> lookup_shard(const std::string& id);
+  std::string parent_key(const std::string& parent) const;
+  std::string cancel_key(const std::string& parent) const;
+  void stop_cancelled_shards();  // heartbeat thread: shards held here of cancelled parents
   void heartbeat_loop();
   void heartbeat_once();
   void refresh_figures();  // the stream's figures into figures_ (heartbeat thread)
@@ -92,7 +135,8 @@ class RedisSource final : public JobSource {
 
   Options options_;
   std::function<pipeline::JobSpec(const nlohmann::json&)> checked_spec_;
-  std::string results_, dead_;
+  ShardHooks hooks_;
+  std::string results_, dead_, parents_;
 
   std::mutex redis_mutex_;  // one command at a time on the connection
   Client client_;
