@@ -1,22 +1,16 @@
 #include "pipeline/document_text.hpp"
 
-#include <locale.h>
-#include <wctype.h>
-
-#include <stdexcept>
+#include <utf8proc.h>
 
 #include "io/utf8.hpp"
 
 namespace qkv::pipeline {
 namespace {
 
-// glibc's C.UTF-8 has the Unicode simple case mappings and categories, whatever the process
-// locale is; made once and never freed (shared by every thread).
-locale_t unicode_locale() {
-  static const locale_t l = newlocale(LC_CTYPE_MASK, "C.UTF-8", locale_t(0));
-  if (l == locale_t(0))
-    throw std::runtime_error("do_lower_case needs the C.UTF-8 locale, which is not installed");
-  return l;
+// Case data comes from utf8proc (Unicode's simple mappings and categories), not from a C
+// locale: the packaged service may run where no C.UTF-8 locale files are installed.
+char32_t simple_lower(char32_t cp) {
+  return static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(cp)));
 }
 
 char32_t decode(std::string_view s, size_t at, size_t& len) {
@@ -28,14 +22,17 @@ char32_t decode(std::string_view s, size_t at, size_t& len) {
   return cp;
 }
 
-bool cased_letter(char32_t cp, locale_t l) {
-  return iswupper_l(static_cast<wint_t>(cp), l) || iswlower_l(static_cast<wint_t>(cp), l);
+bool cased_letter(char32_t cp) {
+  const auto c = static_cast<utf8proc_int32_t>(cp);
+  const auto cat = utf8proc_category(c);
+  return cat == UTF8PROC_CATEGORY_LU || cat == UTF8PROC_CATEGORY_LL ||
+         cat == UTF8PROC_CATEGORY_LT || utf8proc_isupper(c) || utf8proc_islower(c);
 }
 
 // Unicode's Final_Sigma, as CPython's unicodeobject.c handles it: a capital sigma preceded by
 // a cased letter and not followed by one (case-ignorable marks skipped, approximated by
 // combining marks U+0300..U+036F and the apostrophe) becomes the final form.
-bool final_sigma(std::string_view s, size_t at, size_t len, locale_t l) {
+bool final_sigma(std::string_view s, size_t at, size_t len) {
   auto ignorable = [](char32_t c) { return c == U'\'' || (c >= 0x300 && c <= 0x36F); };
   bool before = false;
   for (size_t i = at; i > 0;) {
@@ -45,7 +42,7 @@ bool final_sigma(std::string_view s, size_t at, size_t len, locale_t l) {
     const char32_t c = decode(s, j, n);
     i = j;
     if (ignorable(c)) continue;
-    before = cased_letter(c, l);
+    before = cased_letter(c);
     break;
   }
   if (!before) return false;
@@ -54,7 +51,7 @@ bool final_sigma(std::string_view s, size_t at, size_t len, locale_t l) {
     const char32_t c = decode(s, i, n);
     i += n;
     if (ignorable(c)) continue;
-    return !cased_letter(c, l);
+    return !cased_letter(c);
   }
   return true;
 }
@@ -63,7 +60,6 @@ bool final_sigma(std::string_view s, size_t at, size_t len, locale_t l) {
 
 void append_lower(std::string_view text, std::string& out, std::vector<uint32_t>* origin,
                   uint32_t origin_base) {
-  const locale_t l = unicode_locale();
   for (size_t at = 0; at < text.size();) {
     size_t len;
     const char32_t cp = decode(text, at, len);
@@ -72,10 +68,10 @@ void append_lower(std::string_view text, std::string& out, std::vector<uint32_t>
       out += static_cast<char>(cp >= 'A' && cp <= 'Z' ? cp + 32 : cp);
     } else if (cp == 0x130) {  // SpecialCasing.txt: the one unconditional full mapping
       out += "i\xCC\x87";
-    } else if (cp == 0x3A3 && final_sigma(text, at, len, l)) {
+    } else if (cp == 0x3A3 && final_sigma(text, at, len)) {
       io::utf8_append(0x3C2, out);
     } else {
-      io::utf8_append(static_cast<char32_t>(towlower_l(static_cast<wint_t>(cp), l)), out);
+      io::utf8_append(simple_lower(cp), out);
     }
     if (origin) origin->insert(origin->end(), out.size() - before, origin_base + uint32_t(at));
     at += len;
@@ -83,9 +79,7 @@ void append_lower(std::string_view text, std::string& out, std::vector<uint32_t>
 }
 
 DocumentText::DocumentText(std::string prefix, bool lower_case)
-    : prefix_(std::move(prefix)), lower_case_(lower_case) {
-  if (lower_case_) unicode_locale();  // a missing locale fails the job up front
-}
+    : prefix_(std::move(prefix)), lower_case_(lower_case) {}
 
 void DocumentText::prepare(std::string_view text, Prepared& out) const {
   out.origin_.clear();

@@ -425,9 +425,14 @@ TEST(RedisShard, SixtyFourShardsOverThreeWorkersConcatenateToOneQkvdRun) {
   for (int i = 0; i < 64; ++i) {
     auto& part = m["parts"][i];
     EXPECT_EQ(part["shard"], i);
-    ASSERT_EQ(part["outputs"].size(), 1u) << part.dump();
+    // The shard's ids and, since the corpora's records carry an "id", its OUT.ids.jsonl.
+    ASSERT_EQ(part["outputs"].size(), 2u) << part.dump();
     EXPECT_EQ(part["outputs"][0]["sha256"], io::sha256_file(c.out() / shard_name("out", i, 64)))
         << i;
+    const fs::path ids = part["outputs"][1]["path"].get<std::string>();
+    EXPECT_EQ(ids.filename().string().find(".ids.jsonl"), ids.filename().string().size() - 10)
+        << ids;
+    EXPECT_EQ(part["outputs"][1]["sha256"], io::sha256_file(ids)) << i;
   }
   auto wm = json::parse(read_text(c.out() / "whole.manifest.json"));
   EXPECT_EQ(m["documents"], wm["documents"]);
