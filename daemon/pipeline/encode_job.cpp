@@ -215,7 +215,13 @@ class Encoder {
     try {
       run_chunks(ctx_, read, work, write);
       if (generation_) {
-        generation_->run(0);
+        // The rest of the generation runs in the job's arena too, so --threads bounds it (the
+        // attention plugins' loops otherwise spread over the whole machine's default arena).
+        auto drain = [&] { generation_->run(0); };
+        if (ctx_.arena)
+          ctx_.arena->execute(drain);
+        else
+          drain();
         result.generated_tokens = generation_->generated_tokens();
       }
       ctx_.progress.bytes_done = input_bytes_;
