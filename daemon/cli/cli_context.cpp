@@ -54,10 +54,20 @@ std::vector<fs::path> plugin_dirs_for(const config::DaemonConfig& cfg) {
 std::vector<fs::path> CliContext::plugin_dirs() { return plugin_dirs_for(daemon_config()); }
 
 const host::PluginRegistry& CliContext::plugins() {
-  if (!registry_) {
-    registry_ = std::make_unique<host::PluginRegistry>();
-    for (const auto& d : plugin_dirs()) registry_->load_directory(d);
+  if (!registry_) registry_ = std::make_unique<host::PluginRegistry>();
+  if (!all_loaded_) {
+    registry_->load_directories(plugin_dirs());  // those plugins_named has not loaded
+    all_loaded_ = true;
   }
+  return *registry_;
+}
+
+const host::PluginRegistry& CliContext::plugins_named(
+    std::span<const std::pair<qkv_kind, std::string>> wanted) {
+  if (registry_ && all_loaded_) return *registry_;
+  if (!registry_) registry_ = std::make_unique<host::PluginRegistry>();
+  const auto dirs = plugin_dirs();
+  for (const auto& [kind, name] : wanted) registry_->load_named(dirs, kind, name);
   return *registry_;
 }
 

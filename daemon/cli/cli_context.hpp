@@ -9,6 +9,8 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -38,10 +40,14 @@ struct CliContext {
   std::vector<std::filesystem::path> plugin_dirs();
   // Loads the plugins once (refusals are kept in the registry's reports).
   const host::PluginRegistry& plugins();
+  // Only the plugins named (PluginRegistry::load_named), unless plugins() has loaded them all.
+  const host::PluginRegistry& plugins_named(
+      std::span<const std::pair<qkv_kind, std::string>> wanted);
 
  private:
   std::optional<config::DaemonConfig> daemon_;
   std::unique_ptr<host::PluginRegistry> registry_;
+  bool all_loaded_ = false;  // registry_ holds every plugin of plugin_dirs()
 };
 
 // The built-in plugin folder next to the executable, then the config's plugin_dirs.

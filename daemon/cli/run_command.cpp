@@ -75,6 +75,15 @@ struct StdStreams {
   }
 };
 
+// The plugins a pipeline needs, when the pipeline alone names them: a tokenize pipeline's
+// tokenizer. A model (its positional plugin follows its config.json) or a tokenizer taken from
+// the model's folder: nullopt, every plugin is loaded.
+std::optional<std::vector<std::pair<qkv_kind, std::string>>> pipeline_plugins(
+    const config::PipelineConfig& cfg) {
+  if (cfg.model || cfg.tokenizer.plugin.empty()) return std::nullopt;
+  return std::vector<std::pair<qkv_kind, std::string>>{{QKV_KIND_TOKENIZER, cfg.tokenizer.plugin}};
+}
+
 // Runs the job on a worker thread and, on a terminal, redraws a progress bar on stderr.
 pipeline::JobResult run_with_bar(const pipeline::JobSpec& spec, const pipeline::RunEnvironment& env,
                                  pipeline::JobProgress& progress, pipeline::CancelFlag& cancel) {
@@ -146,7 +155,13 @@ int run(CliContext& ctx, const RunOptions& o) {
     // The user's own rights (no roots), but never an output onto the daemon's own files.
     const auto paths = io::PathPolicy::unrestricted(service::protected_paths(daemon));
     env.paths = &paths;
-    env.plugins = &ctx.plugins();
+    // The pipeline is read once, here: it names the plugins to load (pipeline_plugins).
+    const config::PipelineConfig cfg = pipeline::load_job_pipeline(spec, env);
+    env.pipeline_loader = [&cfg](const pipeline::JobSpec&) { return cfg; };
+    if (auto wanted = pipeline_plugins(cfg))
+      env.plugins = &ctx.plugins_named(*wanted);
+    else
+      env.plugins = &ctx.plugins();
     env.model_stage_factory = ctx.model_stage_factory;
     env.threads = daemon.threads;
     pipeline::JobProgress progress;

@@ -17,17 +17,17 @@ bool PluginRegistry::refuse(PluginReport report, const std::string& cause) {
   return false;
 }
 
-size_t PluginRegistry::load_directory(const fs::path& dir, LoadMode mode) {
+std::vector<fs::path> PluginRegistry::plugin_files(const fs::path& dir) {
   std::error_code ec;
+  std::vector<fs::path> files;
   if (!fs::is_directory(dir, ec)) {
     PluginReport report;
     report.file = dir;
     refuse(std::move(report),
            "plugin directory does not exist or is not a directory; create "
            "it or fix the configured plugin_dirs");
-    return 0;
+    return files;
   }
-  std::vector<fs::path> files;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     std::error_code type_ec;
     if (it->path().extension() == ".so" && it->is_regular_file(type_ec))
@@ -39,8 +39,42 @@ size_t PluginRegistry::load_directory(const fs::path& dir, LoadMode mode) {
     refuse(std::move(report), "cannot list plugin directory: " + ec.message());
   }
   std::sort(files.begin(), files.end());
+  return files;
+}
+
+size_t PluginRegistry::load_directory(const fs::path& dir, LoadMode mode) {
   size_t loaded = 0;
-  for (const auto& f : files) loaded += load_file(f, mode) ? 1 : 0;
+  for (const auto& f : plugin_files(dir)) loaded += load_file(f, mode) ? 1 : 0;
+  return loaded;
+}
+
+bool PluginRegistry::tried(const fs::path& file) const noexcept {
+  return std::any_of(reports_.begin(), reports_.end(),
+                     [&](const PluginReport& r) { return r.file == file; });
+}
+
+const LoadedPlugin* PluginRegistry::load_named(std::span<const fs::path> dirs, qkv_kind kind,
+                                               std::string_view name, LoadMode mode) {
+  if (const LoadedPlugin* p = find(kind, name)) return p;
+  std::string underscored(name);
+  std::replace(underscored.begin(), underscored.end(), '-', '_');
+  for (const auto& dir : dirs)
+    for (const std::string& stem : {std::string(name), underscored}) {
+      const fs::path file = dir / ("qkv_" + stem + ".so");
+      std::error_code ec;
+      if (tried(file) || !fs::is_regular_file(file, ec)) continue;
+      load_file(file, mode);
+      if (const LoadedPlugin* p = find(kind, name)) return p;
+    }
+  load_directories(dirs, mode);
+  return find(kind, name);
+}
+
+size_t PluginRegistry::load_directories(std::span<const fs::path> dirs, LoadMode mode) {
+  size_t loaded = 0;
+  for (const auto& dir : dirs)
+    for (const auto& f : plugin_files(dir))
+      if (!tried(f)) loaded += load_file(f, mode) ? 1 : 0;
   return loaded;
 }
 

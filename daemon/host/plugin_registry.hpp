@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,6 +57,17 @@ class PluginRegistry {
   size_t load_directory(const std::filesystem::path& dir, LoadMode mode = LoadMode::in_place);
   // Loads one file; false when refused (see reports()).
   bool load_file(const std::filesystem::path& file, LoadMode mode = LoadMode::in_place);
+  // Loads every plugin of `dirs` not tried yet (by this registry), in order. Returns how many
+  // loaded.
+  size_t load_directories(std::span<const std::filesystem::path> dirs,
+                          LoadMode mode = LoadMode::in_place);
+  // Loads only the plugin `name` of `kind`: the file qkv_<name>.so (qkv_add_plugin's name; also
+  // with '-' spelled '_') from the first of `dirs` that has it, leaving the other plugins
+  // unopened (`qkvd run` starts faster). When no such file provides it, every plugin of `dirs`
+  // not tried yet is loaded (load_directories), so a plugin under another file name is
+  // still found and a miss lists everything. Returns find(kind, name).
+  const LoadedPlugin* load_named(std::span<const std::filesystem::path> dirs, qkv_kind kind,
+                                 std::string_view name, LoadMode mode = LoadMode::in_place);
 
   const std::vector<PluginReport>& reports() const noexcept { return reports_; }
   // The refusals' one-line messages, in load order.
@@ -69,6 +81,9 @@ class PluginRegistry {
 
  private:
   bool refuse(PluginReport report, const std::string& cause);
+  // The regular `*.so` files of `dir`, sorted; a missing or unlistable folder is reported.
+  std::vector<std::filesystem::path> plugin_files(const std::filesystem::path& dir);
+  bool tried(const std::filesystem::path& file) const noexcept;
 
   std::vector<std::unique_ptr<LoadedPlugin>> plugins_;
   std::vector<PluginReport> reports_;

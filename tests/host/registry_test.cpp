@@ -8,7 +8,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <sstream>
+#include <vector>
 
 namespace qkv::host {
 namespace {
@@ -159,6 +161,43 @@ TEST(HostRegistry, WholeDirectoryRefusesTheBadAndLoadsTheGood) {
   EXPECT_THAT(printed.str(), HasSubstr("refused (11):"));
   EXPECT_THAT(printed.str(), HasSubstr("test-ramp"));
   EXPECT_THAT(printed.str(), HasSubstr("undefined symbol"));
+}
+
+TEST(HostRegistry, LoadNamedOpensOnlyThePluginsOwnFile) {
+  PluginRegistry registry;
+  const std::vector<std::filesystem::path> dirs{plugin_dir() / "no-such-dir", plugin_dir()};
+  // test-raw is in qkv_test_raw.so ('-' spelled '_'): that file alone is opened.
+  const LoadedPlugin* p = registry.load_named(dirs, QKV_KIND_TOKENIZER, "test-raw");
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->file, plugin_file("test_raw"));
+  ASSERT_EQ(registry.reports().size(), 1u);
+  EXPECT_TRUE(registry.reports()[0].loaded);
+  // Asked again: found, nothing more opened.
+  EXPECT_EQ(registry.load_named(dirs, QKV_KIND_TOKENIZER, "test-raw"), p);
+  EXPECT_EQ(registry.reports().size(), 1u);
+}
+
+TEST(HostRegistry, LoadNamedFallsBackToEveryPluginWhenNoFileIsNamedSo) {
+  PluginRegistry registry;
+  const std::vector<std::filesystem::path> dirs{plugin_dir()};
+  // test-dup lives in qkv_dup_a.so and qkv_dup_b.so: only the whole folder finds it.
+  const LoadedPlugin* p = registry.load_named(dirs, QKV_KIND_TOKENIZER, "test-dup");
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->file, plugin_file("dup_a"));
+  EXPECT_NE(registry.find(QKV_KIND_POSITIONAL, "test-ramp"), nullptr);
+  EXPECT_EQ(registry.errors().size(), 11u);  // the folder's refusals, each file tried once
+}
+
+TEST(HostRegistry, LoadNamedOfAnotherKindTriesEveryFileOnce) {
+  PluginRegistry registry;
+  const std::vector<std::filesystem::path> dirs{plugin_dir()};
+  // qkv_test_raw.so is a tokenizer: no attention plugin test-raw anywhere.
+  EXPECT_EQ(registry.load_named(dirs, QKV_KIND_ATTENTION, "test-raw"), nullptr);
+  EXPECT_NE(registry.find(QKV_KIND_TOKENIZER, "test-raw"), nullptr);
+  size_t raw_reports = 0;
+  for (const auto& r : registry.reports()) raw_reports += r.file == plugin_file("test_raw");
+  EXPECT_EQ(raw_reports, 1u);
+  EXPECT_EQ(registry.errors().size(), 11u);
 }
 
 TEST(HostRegistry, RequireListsWhatIsAvailable) {
