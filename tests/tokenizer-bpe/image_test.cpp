@@ -10,7 +10,7 @@
 
 #include "bpe.hpp"
 #include "factory.hpp"
-#include "image_bytes.hpp"
+#include "vocab_image/image_bytes.hpp"
 #include "image_file.hpp"
 #include "test_data.hpp"
 #include "tokenizers.hpp"

@@ -47,7 +47,7 @@ std::unique_ptr<Bpe> make_bpe(const BpeConfig& c) {
 
 std::string image_key(const BpeConfig& c, std::string_view plugin_version) {
   check_sources(c);
-  ImageKey key(plugin_version, c.encoding);
+  image::Key key = image_key_start(plugin_version, c.encoding);
   for (const auto& [name, path] : {std::pair<const char*, const std::string&>{"ranks", c.ranks},
                                    {"encoder_json", c.encoder_json},
                                    {"vocab_bpe", c.vocab_bpe},

@@ -8,9 +8,13 @@
 #include <vector>
 
 #include "huge_array.hpp"
-#include "image_bytes.hpp"
+#include "vocab_image/image_bytes.hpp"
 
 namespace qkv::bpe {
+
+using image::ImageError;
+using image::ImageReader;
+using image::ImageWriter;
 
 inline uint64_t mix(uint64_t h) noexcept {
   h ^= h >> 32;

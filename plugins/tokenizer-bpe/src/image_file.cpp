@@ -1,218 +1,34 @@
 #include "image_file.hpp"
 
-#include <fcntl.h>
-#include <openssl/evp.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
-#include <utility>
-
-#include "image_bytes.hpp"
-
 namespace qkv::bpe {
 namespace {
 
-// Bumped whenever Bpe::image's layout or a table's meaning changes: old images then fail the
-// header check and are rebuilt.
-constexpr uint32_t kFormatVersion = 1;
-constexpr char kMagic[8] = {'q', 'k', 'v', 'b', 'p', 'e', 'i', 'm'};
-constexpr uint64_t kMaxImageBytes = uint64_t{1} << 32;
-
-struct FileHeader {
-  char magic[8];
-  uint32_t version;
-  uint32_t header_bytes;
-  char key[64];
-  uint64_t payload_bytes;
-  uint64_t checksum;
-};
-static_assert(sizeof(FileHeader) == 96);
-
-std::string errno_text() { return std::strerror(errno); }
-
-// The file mapped read-only for the duration of one load.
-class Mapping {
- public:
-  Mapping(int fd, size_t size) : size_(size) {
-    if (size == 0) return;
-    void* p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-    if (p != MAP_FAILED) data_ = static_cast<const char*>(p);
-  }
-  ~Mapping() {
-    if (data_) munmap(const_cast<char*>(data_), size_);
-  }
-  Mapping(const Mapping&) = delete;
-  Mapping& operator=(const Mapping&) = delete;
-  std::string_view bytes() const noexcept { return {data_, data_ ? size_ : 0}; }
-  bool ok() const noexcept { return data_ != nullptr; }
-
- private:
-  const char* data_ = nullptr;
-  size_t size_;
-};
-
-struct Fd {
-  int fd;
-  ~Fd() {
-    if (fd >= 0) close(fd);
-  }
-};
-
-bool write_all(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    const ssize_t n = write(fd, bytes.data(), bytes.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    bytes.remove_prefix(size_t(n));
-  }
-  return true;
-}
-
-// Renamed into place, so a reader sees the old file, no file, or the whole new one. Not
-// fsynced: an image lost or torn by a crash fails its checksum and is rebuilt.
-std::string save(const std::string& folder, const std::string& path, std::string_view bytes) {
-  std::error_code ec;
-  std::filesystem::create_directories(folder, ec);
-  if (ec) return "cannot create image folder " + folder + ": " + ec.message();
-  std::string tmp = folder + "/.bpe-image-XXXXXX";
-  Fd f{mkostemp(tmp.data(), O_CLOEXEC)};
-  if (f.fd < 0) return "cannot write an image in " + folder + ": " + errno_text();
-  if (!write_all(f.fd, bytes) || close(std::exchange(f.fd, -1)) != 0 ||
-      rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string why = "cannot write image " + path + ": " + errno_text();
-    unlink(tmp.c_str());
-    return why;
-  }
-  return {};
-}
+// Version bumped whenever Bpe::image's layout or a table's meaning changes: old images then
+// fail the header check and are rebuilt.
+constexpr image::Format kFormat{"bpe", {'q', 'k', 'v', 'b', 'p', 'e', 'i', 'm'}, 1};
 
 }  // namespace
 
-uint64_t image_checksum(std::string_view bytes) noexcept {
-  constexpr uint64_t kMul = 0x9E3779B97F4A7C15ull;
-  uint64_t lane[4] = {1, 2, 3, 4};
-  const char* p = bytes.data();
-  size_t n = bytes.size();
-  for (; n >= 32; p += 32, n -= 32)
-    for (int i = 0; i < 4; ++i) {
-      uint64_t v;
-      std::memcpy(&v, p + 8 * i, 8);
-      lane[i] = (lane[i] ^ v) * kMul;
-      lane[i] ^= lane[i] >> 29;
-    }
-  uint64_t h = bytes.size();
-  for (uint64_t l : lane) h = (h ^ l) * kMul;
-  for (; n; ++p, --n) h = (h ^ static_cast<unsigned char>(*p)) * kMul;
-  return h ^ (h >> 32);
-}
-
-void ImageKey::Free::operator()(evp_md_ctx_st* ctx) const noexcept { EVP_MD_CTX_free(ctx); }
-
-ImageKey::ImageKey(std::string_view plugin_version, std::string_view encoding)
-    : sha_(EVP_MD_CTX_new()) {
-  if (!sha_ || EVP_DigestInit_ex(sha_.get(), EVP_sha256(), nullptr) != 1)
-    throw std::runtime_error("OpenSSL: cannot initialise SHA-256");
-  add("qkv tokenizer-bpe image\n");
-  add(std::string(plugin_version) + "\n" + std::string(encoding) + "\n");
-  // The tables' slots depend on the hash functions: an image from a build whose hashing
-  // differs would be sound but find nothing, so their outputs on a probe join the key.
+image::Key image_key_start(std::string_view plugin_version, std::string_view encoding) {
+  image::Key key("qkv tokenizer-bpe image\n");
+  key.add(std::string(plugin_version) + "\n" + std::string(encoding) + "\n");
   static constexpr unsigned char kProbe[] = "qkv vocabulary image probe";
-  add(std::to_string(hash_bytes(kProbe, sizeof kProbe - 1)) + " " +
-      std::to_string(mix(0x123456789abcdefull)) + "\n");
-}
-
-void ImageKey::add(std::string_view bytes) {
-  if (EVP_DigestUpdate(sha_.get(), bytes.data(), bytes.size()) != 1)
-    throw std::runtime_error("OpenSSL: SHA-256 update failed");
-}
-
-void ImageKey::add_file(std::string_view config_key, std::string_view bytes) {
-  // Length-prefixed, so no two different lists of files give the same key.
-  add(std::string(config_key) + '\0' + std::to_string(bytes.size()) + '\0');
-  add(bytes);
-}
-
-std::string ImageKey::hex() {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  if (EVP_DigestFinal_ex(sha_.get(), digest, &n) != 1)
-    throw std::runtime_error("OpenSSL: SHA-256 failed");
-  static const char* digits = "0123456789abcdef";
-  std::string s;
-  for (unsigned int i = 0; i < n; ++i) (s += digits[digest[i] >> 4]) += digits[digest[i] & 15];
-  return s;
+  key.add(std::to_string(hash_bytes(kProbe, sizeof kProbe - 1)) + " " +
+          std::to_string(mix(0x123456789abcdefull)) + "\n");
+  return key;
 }
 
 std::string image_path(const std::string& folder, const std::string& key_hex) {
-  return folder + "/bpe-" + key_hex + ".img";
-}
-
-std::string image_file_bytes(const std::string& key_hex, std::string_view payload) {
-  FileHeader h{};
-  std::memcpy(h.magic, kMagic, sizeof kMagic);
-  h.version = kFormatVersion;
-  h.header_bytes = sizeof h;
-  std::memcpy(h.key, key_hex.data(), std::min(key_hex.size(), sizeof h.key));
-  h.payload_bytes = payload.size();
-  h.checksum = image_checksum(payload);
-  std::string out(reinterpret_cast<const char*>(&h), sizeof h);
-  out.append(payload);
-  return out;
-}
-
-bool image_payload(std::string_view file, const std::string& key_hex, std::string_view* payload,
-                   std::string* why) {
-  FileHeader h;
-  if (file.size() < sizeof h) return *why = "truncated header", false;
-  std::memcpy(&h, file.data(), sizeof h);
-  if (std::memcmp(h.magic, kMagic, sizeof kMagic) != 0) return *why = "not an image", false;
-  if (h.version != kFormatVersion || h.header_bytes != sizeof h)
-    return *why = "format version " + std::to_string(h.version), false;
-  if (key_hex.size() != sizeof h.key || std::memcmp(h.key, key_hex.data(), sizeof h.key) != 0)
-    return *why = "built from another vocabulary", false;
-  if (h.payload_bytes != file.size() - sizeof h) return *why = "truncated", false;
-  *payload = file.substr(sizeof h);
-  if (image_checksum(*payload) != h.checksum) return *why = "checksum mismatch", false;
-  return true;
+  return image::image_path(folder, kFormat, key_hex);
 }
 
 ImageResult load_or_build(const std::string& folder, const std::string& key_hex,
                           const std::function<std::unique_ptr<Bpe>()>& build) {
-  if (folder.empty()) return {build(), ImageResult::kBuilt, "images disabled"};
-  const std::string path = image_path(folder, key_hex);
-  std::string note;
-  if (Fd f{open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW)}; f.fd >= 0) {
-    struct stat st;
-    if (fstat(f.fd, &st) != 0 || !S_ISREG(st.st_mode) || uint64_t(st.st_size) > kMaxImageBytes) {
-      note = "image " + path + " is not a regular file of sane size";
-    } else {
-      Mapping m(f.fd, size_t(st.st_size));
-      std::string_view payload;
-      std::string why;
-      if (!m.ok() && st.st_size > 0) {
-        note = "cannot map image " + path + ": " + errno_text();
-      } else if (!image_payload(m.bytes(), key_hex, &payload, &why)) {
-        note = "image " + path + " rebuilt: " + why;
-      } else {
-        try {
-          return {Bpe::from_image(payload), ImageResult::kImage, {}};
-        } catch (const ImageError& e) {
-          note = "image " + path + " rebuilt: " + e.what();
-        }
-      }
-    }
-  } else if (errno != ENOENT) {
-    note = "cannot open image " + path + ": " + errno_text();
-  }
-  auto bpe = build();
-  const std::string failed = save(folder, path, image_file_bytes(key_hex, bpe->image()));
-  if (!failed.empty())
-    return {std::move(bpe), ImageResult::kBuilt, note.empty() ? failed : note + "; " + failed};
-  return {std::move(bpe), ImageResult::kBuiltAndSaved, note};
+  std::unique_ptr<Bpe> bpe;
+  auto outcome = image::load_or_build(
+      folder, kFormat, key_hex, [&](std::string_view payload) { bpe = Bpe::from_image(payload); },
+      [&] { bpe = build(); }, [&] { return bpe->image(); });
+  return {std::move(bpe), ImageResult::Source(outcome.source), std::move(outcome.note)};
 }
 
 }  // namespace qkv::bpe

@@ -1,37 +1,21 @@
-// Vocabulary images on disk: a Bpe's built tables (Bpe::image) in a cache folder the daemon
-// owns, keyed by the SHA-256 of what they were built from, so a later load reads them instead
-// of parsing the vocabulary and building tables again. An image that is missing, truncated,
-// corrupt (checksum), of another format version or key, or fails the payload's checks is
-// rebuilt from the vocabulary and replaced, never trusted.
+// tokenizer-bpe's vocabulary images: a Bpe's built tables (Bpe::image, bpe_image.cpp) in the
+// shared image container (plugins/common/vocab_image: key, checksum, atomic save, rebuild
+// when unsound).
 #pragma once
 
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "bpe.hpp"
-
-struct evp_md_ctx_st;
+#include "vocab_image/image_file.hpp"
 
 namespace qkv::bpe {
 
-// What an image stands for: the plugin's version, the configuration, and every source file's
-// bytes. Any change gives another key (and another file name).
-class ImageKey {
- public:
-  ImageKey(std::string_view plugin_version, std::string_view encoding);
-  void add_file(std::string_view config_key, std::string_view bytes);
-  std::string hex();  // 64 lowercase hex digits; once
-
- private:
-  void add(std::string_view bytes);
-  struct Free {
-    void operator()(evp_md_ctx_st* ctx) const noexcept;
-  };
-  std::unique_ptr<evp_md_ctx_st, Free> sha_;  // SHA-256 of everything added
-};
+// The image key's start: the plugin's version, the encoding, and the hash functions' outputs on
+// a probe (an image from a build whose hashing differs would be sound but find nothing).
+image::Key image_key_start(std::string_view plugin_version, std::string_view encoding);
 
 struct ImageResult {
   std::unique_ptr<Bpe> bpe;
@@ -39,18 +23,11 @@ struct ImageResult {
   std::string note;  // why an image was not used or not saved ("" when it was)
 };
 
-// The image for `key` in `folder` if it is sound; else build() and save its image there
-// (atomically: a temporary file renamed into place). An empty folder disables images.
-// Failing to save only costs the next load time: it is reported in `note`, not thrown.
+// The image for `key` in `folder` if it is sound; else build() and save its image there.
 ImageResult load_or_build(const std::string& folder, const std::string& key_hex,
                           const std::function<std::unique_ptr<Bpe>()>& build);
 
 // The file an image of `key_hex` has in `folder`.
 std::string image_path(const std::string& folder, const std::string& key_hex);
-// The image file's bytes for a payload (header + payload), and the payload back: false, with
-// `why`, when the bytes are not a sound image of key_hex.
-std::string image_file_bytes(const std::string& key_hex, std::string_view payload);
-bool image_payload(std::string_view file, const std::string& key_hex, std::string_view* payload,
-                   std::string* why);
 
 }  // namespace qkv::bpe

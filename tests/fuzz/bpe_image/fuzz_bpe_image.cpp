@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "bpe.hpp"
-#include "image_bytes.hpp"
+#include "vocab_image/image_bytes.hpp"
 
 namespace bpe = qkv::bpe;
 

@@ -1,4 +1,5 @@
-// Bounds-checked reading and plain appending of a vocabulary image's payload. The payload is
+// Bounds-checked reading and plain appending of a vocabulary image's payload (every plugin's
+// images: tokenizer-bpe, tokenizer-wordpiece). The payload is
 // untrusted bytes (a file in a cache folder): every read checks what is left and throws
 // ImageError instead of reading past the end. Sections are 8-byte padded so tables can be
 // copied in whole.
@@ -11,7 +12,7 @@
 #include <string_view>
 #include <type_traits>
 
-namespace qkv::bpe {
+namespace qkv::image {
 
 class ImageError : public std::runtime_error {
  public:
@@ -86,4 +87,4 @@ class ImageReader {
 // daemon's own, and every field is bounds-checked on load anyway).
 uint64_t image_checksum(std::string_view bytes) noexcept;
 
-}  // namespace qkv::bpe
+}  // namespace qkv::image
