@@ -28,6 +28,12 @@ void for_logit_blocks(GemmKernel gemm, const Linear& head, std::span<const float
     fn(r0, rows, logits.data());
   }
 }
+
+// The first row of document b that pooling takes (cu[b + 1]: none).
+int32_t first_pooled(std::span<const int32_t> cu, std::span<const uint32_t> unpooled, size_t b) {
+  if (unpooled.empty()) return cu[b];
+  return cu[b] + static_cast<int32_t>(std::min<int64_t>(unpooled[b], cu[b + 1] - cu[b]));
+}
 }  // namespace
 
 std::vector<float> pool_cls(std::span<const float> hidden, uint32_t d,
@@ -39,31 +45,36 @@ std::vector<float> pool_cls(std::span<const float> hidden, uint32_t d,
   return out;
 }
 
-std::vector<float> pool_mean(std::span<const float> hidden, uint32_t d,
-                             std::span<const int32_t> cu) {
+std::vector<float> pool_mean(std::span<const float> hidden, uint32_t d, std::span<const int32_t> cu,
+                             std::span<const uint32_t> unpooled) {
   const size_t B = cu.size() - 1;
   std::vector<float> out(B * d, 0.0f);
   std::vector<double> acc(d);
   for (size_t b = 0; b < B; ++b) {
-    const int32_t n = cu[b + 1] - cu[b];
+    const int32_t first = first_pooled(cu, unpooled, b), n = cu[b + 1] - first;
     if (n == 0) continue;
     std::fill(acc.begin(), acc.end(), 0.0);
-    for (int32_t t = cu[b]; t < cu[b + 1]; ++t)
+    for (int32_t t = first; t < cu[b + 1]; ++t)
       for (size_t i = 0; i < d; ++i) acc[i] += hidden[size_t(t) * d + i];
     for (size_t i = 0; i < d; ++i) out[b * d + i] = static_cast<float>(acc[i] / n);
   }
   return out;
 }
 
-std::vector<float> pool_max(std::span<const float> hidden, uint32_t d,
-                            std::span<const int32_t> cu) {
+std::vector<float> pool_max(std::span<const float> hidden, uint32_t d, std::span<const int32_t> cu,
+                            std::span<const uint32_t> unpooled) {
   const size_t B = cu.size() - 1;
   std::vector<float> out(B * d, 0.0f);
   for (size_t b = 0; b < B; ++b) {
     if (cu[b + 1] == cu[b]) continue;
     float* o = out.data() + b * d;
-    std::copy_n(hidden.data() + size_t(cu[b]) * d, d, o);
-    for (int32_t t = cu[b] + 1; t < cu[b + 1]; ++t)
+    const int32_t first = first_pooled(cu, unpooled, b);
+    if (first == cu[b + 1]) {  // every row masked: sentence-transformers' fill value
+      std::fill_n(o, d, -1e9f);
+      continue;
+    }
+    std::copy_n(hidden.data() + size_t(first) * d, d, o);
+    for (int32_t t = first + 1; t < cu[b + 1]; ++t)
       for (size_t i = 0; i < d; ++i) o[i] = std::max(o[i], hidden[size_t(t) * d + i]);
   }
   return out;

@@ -14,13 +14,21 @@ namespace qkv::model {
 // [documents, d]: the first row of each document (BERT's [CLS] position); an empty document
 // gives zeros.
 std::vector<float> pool_cls(std::span<const float> hidden, uint32_t d, std::span<const int32_t> cu);
+
+// `unpooled` (empty, or one per document): how many of a document's first rows mean and max
+// leave out, as sentence-transformers' Pooling does with include_prompt: false (it zeroes
+// attention_mask[:, :prompt_length]). A document with no row left gives what that Pooling
+// gives: mean zeros, max -1e9. Its CLS (row 0) and last token (the last row: the mask's last
+// 1, or seq_len - 1 when there is none) do not depend on it.
+
 // [documents, d]: mean over each document's rows (all real tokens: batches carry no padding).
-std::vector<float> pool_mean(std::span<const float> hidden, uint32_t d,
-                             std::span<const int32_t> cu);
+std::vector<float> pool_mean(std::span<const float> hidden, uint32_t d, std::span<const int32_t> cu,
+                             std::span<const uint32_t> unpooled = {});
 
 // [documents, d]: the element-wise maximum over each document's rows (sentence-transformers
 // pooling_mode_max_tokens); an empty document gives zeros.
-std::vector<float> pool_max(std::span<const float> hidden, uint32_t d, std::span<const int32_t> cu);
+std::vector<float> pool_max(std::span<const float> hidden, uint32_t d, std::span<const int32_t> cu,
+                            std::span<const uint32_t> unpooled = {});
 // [documents, d]: each document's last row (pooling_mode_lasttoken, decoder embedders).
 std::vector<float> pool_last(std::span<const float> hidden, uint32_t d,
                              std::span<const int32_t> cu);

@@ -127,8 +127,12 @@ class TransformerStage final : public pipeline::ModelStage {
       case Output::pooled_max:
       case Output::pooled_last: {
         const uint32_t w = dimensions_ == 0 ? c.d_model : std::min(dimensions_, c.d_model);
+        // unpooled counts field 0's tokens: only that field is pooled when it is the only one.
+        const std::span<const uint32_t> unpooled =
+            fields == 1 ? std::span<const uint32_t>(batch.unpooled) : std::span<const uint32_t>();
         out.tensors.push_back(
-            {"", w, true, finish_embeddings(pool(hidden, cu), c.d_model, w, normalize_), ones});
+            {"", w, true, finish_embeddings(pool(hidden, cu, unpooled), c.d_model, w, normalize_),
+             ones});
         break;
       }
       case Output::logprobs: {
@@ -166,7 +170,8 @@ class TransformerStage final : public pipeline::ModelStage {
 
  private:
   // An explicit pooled_* names its pooling; `pooled` takes the folder's.
-  std::vector<float> pool(std::span<const float> hidden, std::span<const int32_t> cu) const {
+  std::vector<float> pool(std::span<const float> hidden, std::span<const int32_t> cu,
+                          std::span<const uint32_t> unpooled) const {
     const uint32_t d = model_.config().d_model;
     Pooling p = folder_.pooling;
     if (output_ == Output::pooled_cls) p = Pooling::cls;
@@ -177,14 +182,14 @@ class TransformerStage final : public pipeline::ModelStage {
       case Pooling::cls:
         return pool_cls(hidden, d, cu);
       case Pooling::max:
-        return pool_max(hidden, d, cu);
+        return pool_max(hidden, d, cu, unpooled);
       case Pooling::last:
         return pool_last(hidden, d, cu);
       case Pooling::mean:
       case Pooling::none:
         break;
     }
-    return pool_mean(hidden, d, cu);
+    return pool_mean(hidden, d, cu, unpooled);
   }
 
   Transformer model_;

@@ -279,18 +279,31 @@ class Encoder {
         }
         prefix = it->second;
       }
-      // sentence-transformers would pool over the text's tokens only (INSTRUCTOR-style
-      // folders); qkv pools whole sequences, so it says so rather than differ.
-      if (!t.include_prompt && !prefix.empty())
-        throw JobFailed(p_.model->path.string() +
-                        ": the Pooling module's include_prompt: false (pool without the prompt's "
-                        "tokens) is not supported; it needs input.prefix and the prompts unused");
       try {
         ctx_.tokenizer->encode("", empty_ids_, nullptr);
       } catch (const std::exception& e) {
         throw JobFailed(std::string("the tokenizer cannot encode the empty text: ") + e.what());
       }
       chunk_tokens_ = p_.model->chunk.tokens;
+      // A Pooling module with include_prompt: false (INSTRUCTOR-style folders) pools without
+      // the prompt's tokens. SentenceTransformer.encode passes prompt_length =
+      // len(tokenize([prompt])["input_ids"][0]) - 1: the prompt with the tokenizer's specials,
+      // less one (its trailing [SEP]); Pooling zeroes that many first mask positions.
+      if (!t.include_prompt && !prefix.empty()) {
+        if (chunk_tokens_)
+          throw JobFailed(p_.file.string() + ": model.chunk with " + p_.model->path.string() +
+                          "'s Pooling include_prompt: false is not supported (the prompt is in "
+                          "the first window only); unset model.chunk or the prompt");
+        DocumentText::Prepared prompt;
+        DocumentText("", lower).prepare(prefix, prompt);
+        std::vector<int32_t> prompt_ids;
+        try {
+          ctx_.tokenizer->encode(prompt.text(), prompt_ids, nullptr);
+        } catch (const std::exception& e) {
+          throw JobFailed("the tokenizer cannot encode the prompt '" + prefix + "': " + e.what());
+        }
+        unpooled_ = prompt_ids.empty() ? 0 : static_cast<uint32_t>(prompt_ids.size() - 1);
+      }
       const size_t limit = ctx_.model->max_tokens(0);
       if (chunk_tokens_ && limit && chunk_tokens_ > limit)
         throw JobFailed(
@@ -508,6 +521,7 @@ class Encoder {
           batch.ids[f].insert(batch.ids[f].end(), ids[f].begin(), ids[f].end());
           batch.cu_seqlens[f].push_back(static_cast<int32_t>(batch.ids[f].size()));
         }
+        if (unpooled_) batch.unpooled.push_back(unpooled_);
         continue;
       }
       const io::DocumentIds doc{ids, offs, id};
@@ -573,6 +587,7 @@ class Encoder {
       batch.ids[f].clear();
       batch.cu_seqlens[f].assign(1, 0);
     }
+    batch.unpooled.clear();
     return true;
   }
 
@@ -728,6 +743,7 @@ class Encoder {
   DocumentText text_;               // the first field's text before tokenizing
   DocumentText other_text_;         // other fields: the model's lower-casing only
   std::vector<int32_t> empty_ids_;  // the tokenizer's ids for "": its specials
+  uint32_t unpooled_ = 0;           // first tokens of each document pooling leaves out
   uint32_t chunk_tokens_ = 0;       // model.chunk.tokens (0: whole documents)
   int64_t documents_written_ = 0;   // the writer thread's count, for window rows
   uint64_t windows_written_ = 0;

@@ -27,6 +27,9 @@ namespace qkv::pipeline {
 struct TokenBatch {
   std::vector<std::vector<int32_t>> ids;         // [field][flat tokens]
   std::vector<std::vector<int32_t>> cu_seqlens;  // [field][documents + 1]
+  // Field 0's first tokens of each document that pooling leaves out (a sentence-transformers
+  // Pooling module with include_prompt: false: its prompt_length); empty: none left out.
+  std::vector<uint32_t> unpooled;  // [documents] or empty
   size_t documents() const { return cu_seqlens.empty() ? 0 : cu_seqlens[0].size() - 1; }
 };
 
@@ -59,7 +62,8 @@ struct TextConventions {
   std::map<std::string, std::string> prompts;  // name -> text put before the document
   std::string default_prompt_name;             // "": none
   bool lower_case = false;                     // do_lower_case
-  bool include_prompt = true;                  // Pooling include_prompt (false: not computed)
+  bool include_prompt = true;                  // Pooling include_prompt (false: the prompt's
+                                               // tokens are left out of pooling)
 };
 
 class ModelStage {

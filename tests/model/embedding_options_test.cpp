@@ -216,14 +216,41 @@ TEST_F(EmbeddingOptions, BadValuesAreNamed) {
                "bare/tokenizer.json: field 'model.type': expected WordPiece, BPE or Unigram "
                "(tokenizer.from_model), got 'WordLevel'",
                pipeline("", "", "{from_model: true}"));
-  // A Pooling module that leaves the prompt's tokens out (include_prompt: false).
+}
+
+TEST_F(EmbeddingOptions, PoolingWithoutThePromptsTokens) {
+  // A copy of the folder whose Pooling module says include_prompt: false (INSTRUCTOR-style):
+  // the default prompt "query: " is tokenized with the text, and its prompt_length first
+  // tokens ([CLS] query :) are left out of mean and max pooling, as sentence-transformers does.
   const fs::path instructor = dir_.path() / "instructor";
   fs::copy(hf_fixture("bert-st"), instructor, fs::copy_options::recursive);
   auto pooling = nlohmann::json::parse(slurp(instructor / "1_Pooling/config.json"));
   pooling["include_prompt"] = false;
   qkv::test::spit(instructor / "1_Pooling/config.json", pooling.dump());
-  expect_error({{"model.path", instructor.string()}},
-               "include_prompt: false (pool without the prompt's tokens) is not supported");
+  ASSERT_EQ(e_.ints("no_prompt_length"), std::vector<int32_t>{3});
+  const config::Overrides folder{{"model.path", instructor.string()}};
+  auto with = [&](config::Overrides more) {
+    config::Overrides all = folder;
+    all.insert(all.end(), more.begin(), more.end());
+    return all;
+  };
+  run(folder);
+  expect_close(vectors(), e_.floats("no_prompt_mean"), "mean without the prompt");
+  // Not the vectors with the prompt pooled: the option did something.
+  const auto p = vectors(), q = e_.floats("default");
+  float diff = 0;
+  for (size_t i = 0; i < p.size(); ++i) diff = std::max(diff, std::abs(p[i] - q[i]));
+  EXPECT_GT(diff, 1e-2f);
+  run(with({{"model.output", "pooled_max"}}));
+  expect_close(vectors(), e_.floats("no_prompt_max"), "max without the prompt");
+  run(with({{"model.output", "pooled_last"}}));
+  expect_close(vectors(), e_.floats("no_prompt_last"), "last token");
+  // Left truncation cuts the prompt of the long document; the first 3 tokens still go.
+  run(with({{"tokenizer.truncation_side", "left"}}));
+  expect_close(vectors(), e_.floats("no_prompt_mean_left"), "mean without the prompt, left");
+  expect_error(with({{"model.chunk", "{tokens: 8, overlap: 2}"}}),
+               "Pooling include_prompt: false is not supported (the prompt is in the first "
+               "window only)");
 }
 
 }  // namespace

@@ -50,7 +50,8 @@ Fixtures (tests/model/hf_fixtures/):
   bert-st           bert as a sentence-transformers folder with its vocab.txt (1_Pooling mean,
                     2_Normalize, max_seq_length 16, do_lower_case, prompts with default
                     "query"), F32: normalized vectors of texts.jsonl with the default prompt,
-                    another prompt, a prefix, left truncation and 8-token windows (overlap 2)
+                    another prompt, a prefix, left truncation and 8-token windows (overlap 2);
+                    and mean / max / last pooling without the prompt's tokens (include_prompt false)
   bart-tiny         bart (BartForConditionalGeneration names, `model.` prefix), 4 heads, post-norm,
                     scale_embedding, non-zero final_logits_bias, F32: encoder output, decoder
                     hidden, logits (teacher-forced ids fed as given), and the seq2seq run's
@@ -506,14 +507,36 @@ def st_windows(text, vocab, prefix, lower, tokens, overlap):
         b += width - overlap
 
 
-def embed_docs(cfg, ref, docs):
-    """Each document alone (no padding): the ST folder's mean pooling + Normalize."""
+def st_pooling_without_prompt(h, prompt_length):
+    """sentence_transformers Pooling.forward with include_prompt False (models/Pooling.py, v3):
+    `attention_mask[:, :prompt_length] = 0` over the sequence, then each mode on that mask: mean
+    divides by the mask's sum clamped to 1e-9; max fills masked tokens with -1e9; lasttoken
+    takes the last 1 of the mask (attention_mask.flip(1).max(1)). CLS is token 0 whatever the
+    mask, so it is not here."""
+    mask = torch.ones(h.shape[:2], dtype=torch.long)
+    mask[:, :prompt_length] = 0
+    m = mask[..., None].to(D)
+    seq_len = mask.shape[1]
+    values, indices = mask.flip(1).max(1)
+    last = seq_len - torch.where(values == 0, seq_len - 1, indices) - 1
+    return {
+        "mean": (h * m).sum(1) / m.sum(1).clamp(min=1e-9),
+        "max": h.masked_fill(m == 0, -1e9).max(1).values,
+        "last": h[torch.arange(h.shape[0]), last],
+    }
+
+
+def embed_docs(cfg, ref, docs, prompt_length=None, mode="mean"):
+    """Each document alone (no padding): the ST folder's mean pooling + Normalize; with
+    prompt_length, the Pooling module's include_prompt False."""
     vecs = []
     for ids in docs:
         x = torch.tensor([ids])
         mask = torch.ones_like(x, dtype=torch.bool)
         h = roberta_forward(cfg, ref, x, mask, "")
-        vecs.append(torch.nn.functional.normalize(st_pooling(h, mask)["pooled_mean"], p=2, dim=1))
+        pooled = (st_pooling(h, mask)["pooled_mean"] if prompt_length is None
+                  else st_pooling_without_prompt(h, prompt_length)[mode])
+        vecs.append(torch.nn.functional.normalize(pooled, p=2, dim=1))
     return torch.cat(vecs).float().contiguous()
 
 
@@ -550,6 +573,16 @@ def make_bert_st(name, seed):
         # lowercasing): [CLS] + the last 3 text tokens + [SEP]
         toks = [st_tokenize(t, vocab, "", False, 5, "left") for t in ST_TEXTS]
         expected["max_length_left_ids"] = torch.tensor([i for ids, _ in toks for i in ids], dtype=torch.int32)
+        # include_prompt False (a copy of the folder with it set): SentenceTransformer.encode
+        # passes prompt_length = len(tokenize([prompt])["input_ids"][0]) - 1, i.e. [CLS] and the
+        # prompt's tokens without the prompt's own [SEP]; the same length whatever truncation did.
+        prompt_length = len(st_tokenize("", vocab, prompts["query"], True, max_len, "right")[0]) - 1
+        expected["no_prompt_length"] = torch.tensor([prompt_length], dtype=torch.int32)
+        for side in ("right", "left"):
+            docs = [st_tokenize(t, vocab, prompts["query"], True, max_len, side)[0] for t in ST_TEXTS]
+            for mode in ("mean", "max", "last") if side == "right" else ("mean",):
+                expected[f"no_prompt_{mode}" + ("_left" if side == "left" else "")] = embed_docs(
+                    cfg, ref, docs, prompt_length, mode)
         windows, table = [], []
         for d, t in enumerate(ST_TEXTS):
             for ids, (b, e) in st_windows(t, vocab, prompts["query"], True, 8, 2):
