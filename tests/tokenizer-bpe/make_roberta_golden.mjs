@@ -14,7 +14,11 @@
 //   golden.jsonl             per text: HF encode(text, add_special_tokens) ids (both files)
 //                            and offsets (RobertaProcessing; byte offsets, the text is ASCII)
 //                            plus the ids without special tokens
-// <mask> has lstrip false here: roberta-base's lstrip true is not supported by the plugin.
+//   lstrip.tokenizer.json    the same as tokenizer.json but <mask> has lstrip: true, as
+//                            roberta-base and facebook/bart-base ship it: the whitespace before
+//                            <mask> is part of the special token's match (and of its offsets)
+//   lstrip.golden.jsonl      per text: its ids / offsets with and without add_special_tokens;
+//                            `ascii` false: offsets are HF's character offsets, not bytes
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -69,6 +73,9 @@ template.post_processor = {
 fs.mkdirSync(OUT, { recursive: true });
 fs.writeFileSync(path.join(OUT, 'tokenizer.json'), JSON.stringify(base) + '\n');
 fs.writeFileSync(path.join(OUT, 'template.tokenizer.json'), JSON.stringify(template) + '\n');
+const lstrip = structuredClone(base);
+lstrip.added_tokens[4].lstrip = true;
+fs.writeFileSync(path.join(OUT, 'lstrip.tokenizer.json'), JSON.stringify(lstrip) + '\n');
 
 const texts = [
   'Hello world', ' leading space', 'trailing space ', 'two  spaces  inside', '',
@@ -90,9 +97,27 @@ for (const text of texts) {
   lines.push(JSON.stringify({ text, ids: e.getIds(), offsets: e.getOffsets(),
     template_ids: t.getIds(), plain_ids: plain.getIds(), plain_offsets: plain.getOffsets() }));
 }
+// lstrip: the whitespace run before <mask> (Unicode White_Space: tab, newline, NBSP, U+3000),
+// never reaching back into the previous special; <mask> at the start, doubled, after </s>.
+const lstripTexts = [
+  'Hello <mask>', 'a <mask> token in the text', '<mask>', ' <mask>', '   <mask>  two',
+  'x\t\n <mask>.', '<mask> <mask>', 'one<mask>two', '</s> <mask></s>', '<s>  <mask>',
+  'The capital of France is <mask>.', 'end with space <mask> ', 'no mask here',
+  'word\u00a0<mask>', '\u3000<mask>', 'caf\u00e9 \u00a0 <mask> caf\u00e9',
+];
+const lstripTok = tk.Tokenizer.fromFile(path.join(OUT, 'lstrip.tokenizer.json'));
+const lstripLines = [];
+for (const text of lstripTexts) {
+  const e = await lstripTok.encode(text, null, { addSpecialTokens: true });
+  const plain = await lstripTok.encode(text, null, { addSpecialTokens: false });
+  lstripLines.push(JSON.stringify({ text, ascii: /^[\x00-\x7f]*$/.test(text), ids: e.getIds(),
+    offsets: e.getOffsets(), plain_ids: plain.getIds(), plain_offsets: plain.getOffsets() }));
+}
+fs.writeFileSync(path.join(OUT, 'lstrip.golden.jsonl'), lstripLines.join('\n') + '\n');
 const pkg = JSON.parse(fs.readFileSync(path.join(path.dirname(require.resolve('tokenizers')), 'package.json'), 'utf8'));
 fs.writeFileSync(path.join(OUT, 'golden.jsonl'), lines.join('\n') + '\n');
 fs.writeFileSync(path.join(OUT, 'README.md'),
   `Made by tests/tokenizer-bpe/make_roberta_golden.mjs with HF tokenizers ${pkg.version} (node ${process.version}); ` +
-  `${texts.length} texts, ${Object.keys(vocab).length} tokens, ${merges.length} merges.\n`);
+  `${texts.length} texts (lstrip: ${lstripTexts.length}), ${Object.keys(vocab).length} tokens, ` +
+  `${merges.length} merges.\n`);
 console.log(texts.length, 'texts', Object.keys(vocab).length, 'tokens', merges.length, 'merges');

@@ -80,6 +80,68 @@ TEST(BpePostProcessor, RobertaProcessingMatchesHfTokenizers) {
   }
 }
 
+// HF's offsets are in characters; the golden's texts are UTF-8, qkv's offsets are bytes.
+std::vector<uint32_t> char_to_byte_offsets(const std::string& text, const nlohmann::json& pairs) {
+  std::vector<uint32_t> byte_of{0};  // char index -> byte index
+  for (size_t b = 0; b < text.size(); ++b)
+    if ((static_cast<unsigned char>(text[b]) & 0xC0) != 0x80 && b > 0) byte_of.push_back(b);
+  byte_of.push_back(text.size());
+  std::vector<uint32_t> v;
+  for (const auto& p : pairs)
+    v.insert(v.end(), {byte_of.at(p[0].get<size_t>()), byte_of.at(p[1].get<size_t>())});
+  return v;
+}
+
+// roberta-base / bart-base's <mask> has lstrip: true: the whitespace before it (any Unicode
+// White_Space, back to the previous special) becomes part of the special's match.
+TEST(BpePostProcessor, LstripMaskMatchesHfTokenizers) {
+  const auto tok = roberta_plugin("lstrip.tokenizer.json");
+  std::ifstream in(roberta_dir() + "/lstrip.golden.jsonl");
+  size_t n = 0, non_ascii = 0;
+  for (std::string line; std::getline(in, line); ++n) {
+    const auto g = nlohmann::json::parse(line);
+    const std::string text = g["text"];
+    non_ascii += !g["ascii"].get<bool>();
+    std::vector<int32_t> ids;
+    std::vector<uint32_t> off;
+    tok.encode(text, qkv::host::encode_options(QKV_ENCODE_ADD_SPECIAL, QKV_SPECIAL_DEFAULT), ids,
+               &off);
+    EXPECT_EQ(ids, g["ids"].get<std::vector<int32_t>>()) << text;
+    ASSERT_EQ(off.size(), 2 * ids.size()) << text;
+    off[off.size() - 2] = off[off.size() - 1] = 0;  // </s>: see RobertaProcessingMatches...
+    EXPECT_EQ(off, char_to_byte_offsets(text, g["offsets"])) << text;
+    ids.clear();
+    off.clear();
+    tok.encode(text, qkv::host::encode_options(0, QKV_SPECIAL_DEFAULT), ids, &off);
+    EXPECT_EQ(ids, g["plain_ids"].get<std::vector<int32_t>>()) << text;
+    EXPECT_EQ(off, char_to_byte_offsets(text, g["plain_offsets"])) << text;
+  }
+  EXPECT_GE(n, 16u);
+  EXPECT_GE(non_ascii, 3u);
+}
+
+// Without trim_offsets the lstrip match's offsets cover the whitespace it absorbed (HF:
+// "Hello <mask>" -> <mask> at [5, 12)), and an image keeps the flag.
+TEST(BpePostProcessor, LstripWithoutTrimOffsetsCoversTheWhitespace) {
+  BpeSpec spec = load_tokenizer_json(roberta_dir() + "/lstrip.tokenizer.json");
+  spec.wrap = {};
+  const Bpe built(spec);
+  const auto imaged = Bpe::from_image(built.image());
+  for (const Bpe* bpe : {&built, static_cast<const Bpe*>(imaged.get())}) {
+    std::vector<int32_t> ids;
+    std::vector<uint32_t> off;
+    bpe->encode("Hello \t<mask>", {}, 0, ids, &off);
+    ASSERT_EQ(ids.size(), 4u);
+    EXPECT_EQ(ids[3], bpe->special_id("<mask>"));
+    EXPECT_EQ(off[6], 5u);
+    EXPECT_EQ(off[7], 13u);
+  }
+  spec.specials.back().lstrip = false;
+  std::vector<int32_t> ids;
+  Bpe(spec).encode("Hello \t<mask>", {}, 0, ids, nullptr);
+  EXPECT_GT(ids.size(), 4u);  // the whitespace is encoded as text
+}
+
 TEST(BpePostProcessor, TemplateProcessingMatchesHfTokenizers) {
   const auto tok = roberta_plugin("template.tokenizer.json");
   for (const auto& g : goldens()) {

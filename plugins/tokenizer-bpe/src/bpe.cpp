@@ -1,5 +1,7 @@
 #include "bpe.hpp"
 
+#include "char_class.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <memory>
@@ -155,7 +157,7 @@ Bpe::Bpe(BpeSpec spec)
     }
   }
 
-  for (const auto& t : spec.specials) specials_.push_back({t.bytes, t.id});
+  for (const auto& t : spec.specials) specials_.push_back({t.bytes, t.id, t.lstrip});
   std::stable_sort(specials_.begin(), specials_.end(), [](const Special& a, const Special& b) {
     return a.bytes.size() > b.bytes.size();
   });
@@ -414,6 +416,22 @@ void Bpe::encode_pieces(const unsigned char* s, size_t n, uint32_t base, Output&
   }
 }
 
+namespace {
+
+// Start of the run of Unicode White_Space characters that ends at `end`, not before `floor`.
+size_t whitespace_run_start(const unsigned char* s, size_t floor, size_t end) noexcept {
+  while (end > floor) {
+    size_t start = end - 1;  // back to the lead byte of the character before `end`
+    while (start > floor && end - start < 4 && (s[start] & 0xC0) == 0x80) --start;
+    const Char c = next_char(s + start, s + end);
+    if (!(c.cls & kSpace) || start + c.len != end) break;
+    end = start;
+  }
+  return end;
+}
+
+}  // namespace
+
 void Bpe::encode(std::string_view text, const SpecialSelection& sel, uint32_t max_length,
                  std::vector<int32_t>& ids, std::vector<uint32_t>* offsets) const {
   if (text.size() > 0xFFFFFFFFu) throw std::invalid_argument("text over 4 GiB");
@@ -464,9 +482,12 @@ void Bpe::encode(std::string_view text, const SpecialSelection& sel, uint32_t ma
       ++i;
       continue;
     }
-    encode_ordinary(s + seg, i - seg, uint32_t(seg), out);
+    const size_t begin = hit->lstrip ? whitespace_run_start(s, seg, i) : i;
+    encode_ordinary(s + seg, begin - seg, uint32_t(seg), out);
     if (out.full()) break;
-    out.push(hit->id, uint32_t(i), uint32_t(i + hit->bytes.size()));
+    // HF's offsets of an lstrip match cover the whitespace; RobertaProcessing's trim_offsets
+    // (the token's value is that text) then leaves it out again.
+    out.push(hit->id, uint32_t(wrap_.trim_offsets ? i : begin), uint32_t(i + hit->bytes.size()));
     i += hit->bytes.size();
     seg = i;
   }

@@ -20,6 +20,9 @@ struct BpeSpec {
   struct Token {
     std::string bytes;
     uint32_t id;
+    // Specials only (tokenizer.json added_tokens `lstrip`): a match absorbs the whitespace
+    // before it, back to the previous special's end, as HF's AddedVocabulary does.
+    bool lstrip = false;
   };
   std::vector<Token> tokens;  // mergeable vocabulary (all 256 single bytes required)
   // Merge list of HF / GPT-2 files, by rank: (left id, right id). Empty: tiktoken semantics,
@@ -73,6 +76,7 @@ class Bpe {
   struct Special {
     std::string bytes;
     uint32_t id;
+    bool lstrip;
   };
   class Output;
   struct ImageTag {};

@@ -2,7 +2,8 @@
 // vocabulary and building the hash tables (for o200k most of qkvd run's start-up). Native
 // little-endian layout, 8-byte padded sections, in this order:
 //   header words (vocab size, arena bytes, pattern, flags, max rank, counts), byte ids,
-//   byte-pair merges, arena, offsets, known flags, specials, wrap ids, TokenMap, PairTable.
+//   byte-pair merges, arena, offsets, known flags, specials (id, length, lstrip, bytes), wrap ids,
+//   TokenMap, PairTable.
 // The container (key, checksum, version) is image_file.cpp's.
 #include <algorithm>
 
@@ -40,8 +41,8 @@ std::string Bpe::image() const {
   out.put_array(offset_.data(), offset_.size());
   out.put_array(known_.data(), known_.size());
   for (const auto& s : specials_) {
-    const uint32_t w[2] = {s.id, uint32_t(s.bytes.size())};
-    out.put_array(w, 2);
+    const uint32_t w[3] = {s.id, uint32_t(s.bytes.size()), s.lstrip ? 1u : 0u};
+    out.put_array(w, 3);
     out.put_array(s.bytes.data(), s.bytes.size());
   }
   out.put_array(wrap_.prefix.data(), wrap_.prefix.size());
@@ -94,10 +95,10 @@ Bpe::Bpe(ImageTag, std::string_view payload) : serial_(next_serial()) {
 
   if (h.specials > vocab) throw ImageError("image: too many specials");
   for (uint32_t i = 0; i < h.specials; ++i) {
-    uint32_t w[2];
-    in.get_array(w, 2);
-    if (w[0] >= vocab || w[1] == 0) throw ImageError("image: bad special token");
-    specials_.push_back({std::string(in.get_bytes(w[1])), w[0]});
+    uint32_t w[3];
+    in.get_array(w, 3);
+    if (w[0] >= vocab || w[1] == 0 || w[2] > 1) throw ImageError("image: bad special token");
+    specials_.push_back({std::string(in.get_bytes(w[1])), w[0], w[2] == 1});
     // encode() takes the first match as the longest.
     if (i && specials_[i - 1].bytes.size() < specials_[i].bytes.size())
       throw ImageError("image: specials out of order");

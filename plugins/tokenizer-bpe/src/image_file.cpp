@@ -4,8 +4,8 @@ namespace qkv::bpe {
 namespace {
 
 // Version bumped whenever Bpe::image's layout or a table's meaning changes: old images then
-// fail the header check and are rebuilt.
-constexpr image::Format kFormat{"bpe", {'q', 'k', 'v', 'b', 'p', 'e', 'i', 'm'}, 1};
+// fail the header check and are rebuilt. 2: specials carry the lstrip flag.
+constexpr image::Format kFormat{"bpe", {'q', 'k', 'v', 'b', 'p', 'e', 'i', 'm'}, 2};
 
 }  // namespace
 

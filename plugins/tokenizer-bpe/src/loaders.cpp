@@ -336,12 +336,12 @@ BpeSpec load_tokenizer_json(const std::string& path) {
       size_t i = 0;
       for (const Json& t : j["added_tokens"]) {
         const std::string where = "added_tokens[" + std::to_string(i++) + "]";
-        if (t.value("single_word", false) || t.value("lstrip", false) || t.value("rstrip", false))
-          throw LoadError(
-              false, path + ": " + where + ": single_word / lstrip / rstrip are not supported");
+        if (t.value("single_word", false) || t.value("rstrip", false))
+          throw LoadError(false, path + ": " + where + ": single_word / rstrip are not supported");
         const std::string content = t.at("content").get<std::string>();
         if (content.empty()) throw LoadError(false, path + ": " + where + ": empty content");
-        spec.specials.push_back({content, parse_id(t.at("id"), path, where)});
+        spec.specials.push_back(
+            {content, parse_id(t.at("id"), path, where), t.value("lstrip", false)});
       }
     }
   } catch (const Json::exception& e) {
