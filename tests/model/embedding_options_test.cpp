@@ -158,6 +158,23 @@ TEST_F(EmbeddingOptions, TheTokenizerFromTheModelFolder) {
   expect_close(vectors(), e_.floats("default"), "tokenizer.from_model");
 }
 
+TEST_F(EmbeddingOptions, TheTokenizerFromTheFoldersTokenizerJsonAlone) {
+  // A copy of the folder whose only tokenizer file is a tokenizer.json (made from its vocab.txt
+  // by HF tokenizers, tests/model/make_tokenizer_json.mjs, which checks HF's ids against the
+  // fixture's): from_model picks tokenizer-wordpiece through it, and the vectors are the
+  // reference's.
+  const fs::path folder = dir_.path() / "json-only";
+  fs::copy(hf_fixture("bert-st"), folder, fs::copy_options::recursive);
+  fs::remove(folder / "vocab.txt");
+  fs::remove(folder / "tokenizer_config.json");
+  fs::copy_file(fs::path(QKV_SOURCE_DIR) / "tests/model/tokenizer_json/bert-st/tokenizer.json",
+                folder / "tokenizer.json");
+  const auto r = run({{"model.path", folder.string()}}, pipeline("", "", "{from_model: true}"));
+  EXPECT_EQ(r.documents, 5u);
+  EXPECT_EQ(r.tokens, e_.ints("default_ids").size());
+  expect_close(vectors(), e_.floats("default"), "tokenizer.from_model via tokenizer.json");
+}
+
 TEST_F(EmbeddingOptions, PrefixOffsetsStayOnTheDocumentsBytes) {
   std::vector<int32_t> offsets;
   for (const auto& record : ids_records("input: {format: jsonl, field: text, prefix: 'Search: '}",
