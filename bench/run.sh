@@ -14,4 +14,5 @@ section "Tokenizers: WordPiece"; bench/tokenizer-wordpiece/run.sh "$build" 5
 section "Tokenizers: SentencePiece"; bench/tokenizer-sentencepiece/run.sh "$build" 3
 section "Attention"; "$build/bin/qkv_bench_attention"
 section "Model runtime"; bench/model/run.sh "$build" 2
+section "Model families: Llama prefill"; bench/model-families/run.sh "$build" 2 32
 section "Daemon"; "$build/bin/qkv_bench_daemon" --build "$build"
