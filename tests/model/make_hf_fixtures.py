@@ -803,6 +803,9 @@ MARIAN_PAIRS = [("the dog sat on the log", "a cat reads the text"),
                 ("short lines of text", "new ones")]
 
 
+MARIAN_NEW_TOKENS = 8
+
+
 def train_spm(prefix, vocab_size):
     import sentencepiece as spm
     spm.SentencePieceTrainer.train(
@@ -890,6 +893,33 @@ def marian_from_text(cfg, ref, d):
     save_safetensors(os.path.join(d, "text_expected.safetensors"), {
         "src_ids": sids, "src_cu": scu, "tgt_ids": tids, "tgt_cu": tcu,
         "shifted_hidden": pack(hs, tmask).float()})
+
+    # Greedy translation (GenerationMixin greedy search: from decoder_start_token_id, argmax of
+    # lm_head + final_logits_bias, stop at eos_token_id, which is not part of the output), text
+    # = the target SentencePiece model's decode of the pieces (MarianTokenizer.decode).
+    inverse = {i: p for p, i in encoder.items()}
+    cases = []
+    for s_ids in src:
+        s_t, s_m = torch.tensor([s_ids]), torch.ones(1, len(s_ids), dtype=torch.bool)
+        out, finish = [], "length"
+        for _ in range(MARIAN_NEW_TOKENS):
+            dec = torch.tensor([[cfg["decoder_start_token_id"]] + out])
+            with torch.no_grad():
+                _, h = bart_forward(cfg, ref, s_t, s_m, dec, torch.ones_like(dec, dtype=torch.bool))
+            logits = h[0, -1] @ ref["model.shared.weight"].t() + ref["final_logits_bias"][0]
+            top = logits.topk(2)
+            assert float(top.values[0] - top.values[1]) > 1e-3, "a near tie: change the texts"
+            nxt = int(top.indices[0])
+            if nxt == cfg["eos_token_id"]:
+                finish = "eos"
+                break
+            out.append(nxt)
+        assert all(i not in (encoder["<pad>"], encoder["<unk>"]) for i in out)
+        cases.append({"ids": out, "finish_reason": finish,
+                      "text": sp.decode_pieces([inverse[i] for i in out])})
+    with open(os.path.join(d, "translate_expected.json"), "w") as f:
+        json.dump({"max_new_tokens": MARIAN_NEW_TOKENS, "cases": cases}, f, ensure_ascii=False, indent=1)
+        f.write("\n")
 
 
 def main():

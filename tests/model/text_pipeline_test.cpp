@@ -115,6 +115,21 @@ TEST_F(TextPipelines, Seq2SeqMarianFromTextEqualsTheForwardOnThoseIds) {
   expect_close(npy("m.npy"), e.floats("shifted_hidden"), "seq2seq-marian from text");
 }
 
+TEST_F(TextPipelines, GenerateMarianTranslatesAsGreedySearchAndMarianTokenizerDecode) {
+  const auto want =
+      nlohmann::json::parse(slurp(hf_fixture("marian-tiny") / "translate_expected.json"))["cases"];
+  run("generate-marian", hf_fixture("marian-tiny") / "texts.jsonl", "t.jsonl");
+  const auto lines = qkv::test::split_lines(slurp(dir_.path() / "t.jsonl"));
+  ASSERT_EQ(lines.size(), want.size());
+  for (size_t i = 0; i < lines.size(); ++i) {
+    SCOPED_TRACE(i);
+    const auto got = nlohmann::json::parse(lines[i]);
+    EXPECT_EQ(got["ids"], want[i]["ids"]);
+    EXPECT_EQ(got["text"], want[i]["text"]);
+    EXPECT_EQ(got["finish_reason"], want[i]["finish_reason"]);
+  }
+}
+
 TEST_F(TextPipelines, FromModelPicksTheFoldersSentencePieceTokenizer) {
   // sentencepiece.bpe.model -> id_map: fairseq; source.spm + vocab.json -> vocab_json.
   const fs::path xlmr = dir_.path() / "xlmr.yaml", marian = dir_.path() / "marian.yaml";
