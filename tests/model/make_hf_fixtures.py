@@ -797,7 +797,9 @@ SPM_TRAIN = [
 ] * 4
 
 XLMR_TEXTS = ["the cat sat on the mat", "A quick fox, near the river!",
-              "translation of tiny words", "caf\u00e9 \u03a9\u03a9 and the dog"]
+              "translation of tiny words", "caf\u00e9 \u03a9\u03a9 and the dog",
+              "a daemon runs batch jobs that embed every document with an encoder, pools the hidden "
+              "states and writes the normalized vectors"]
 MARIAN_PAIRS = [("the dog sat on the log", "a cat reads the text"),
                 ("\u03a9 rare letters", "the river \u03a9 bank \u00e9"),
                 ("short lines of text", "new ones")]
@@ -845,15 +847,21 @@ def xlmr_from_text(cfg, ref, d):
         spm_id = sp.PieceToId(token)
         return spm_id + offset if spm_id else fairseq_tokens_to_ids["<unk>"]
 
-    docs = [[0] + [convert_token_to_id(t) for t in sp.encode(x, out_type=str)] + [2] for x in XLMR_TEXTS]
-    assert max(len(x) for x in docs) <= 24 and any(3 in x for x in docs)  # fits; <unk> is hit
-    padded, mask, ids, cu = ids_batch(docs, cfg["pad_token_id"])
+    full = [[0] + [convert_token_to_id(t) for t in sp.encode(x, out_type=str)] + [2] for x in XLMR_TEXTS]
+    assert any(3 in x for x in full)  # <unk> is hit
+    # SentenceTransformer: the tokenizer with truncation to max_seq_length (24), specials kept
+    # (truncate_sequences cuts the text's ids, build_inputs_with_special_tokens adds <s> </s>).
+    max_len = 24
+    docs = [x if len(x) <= max_len else x[: max_len - 1] + [2] for x in full]
+    assert sum(len(x) > max_len for x in full) == 1
+    _, _, ids, cu = ids_batch(full, cfg["pad_token_id"])
+    padded, mask, model_ids, model_cu = ids_batch(docs, cfg["pad_token_id"])
     with torch.no_grad():
         h = roberta_forward(cfg, ref, padded, mask, "")
         mean = st_pooling(h, mask)["pooled_mean"]
     write_texts(d, [{"text": t} for t in XLMR_TEXTS])
     save_safetensors(os.path.join(d, "text_expected.safetensors"), {
-        "ids": ids, "cu": cu,
+        "ids": ids, "cu": cu, "model_ids": model_ids, "model_cu": model_cu,
         "normalized_mean": torch.nn.functional.normalize(mean, p=2, dim=1).float().contiguous()})
 
 
