@@ -48,7 +48,17 @@ config::PipelineConfig::Tokenizer tokenizer_from_model(const config::PipelineCon
     std::error_code ec;
     return fs::is_regular_file(dir / name, ec);
   };
-  if (has("tokenizer.json")) {
+  // HF's slow SentencePiece tokenizers first: an XLM-R folder's tokenizer.json beside its
+  // sentencepiece.bpe.model has a RobertaProcessing post-processor the plugin does not read.
+  if (has("sentencepiece.bpe.model")) {  // XLMRobertaTokenizer's file
+    t.plugin = "tokenizer-sentencepiece";
+    set("model", scalar((dir / "sentencepiece.bpe.model").string()));
+    set("id_map", scalar("fairseq"));
+  } else if (has("source.spm") && has("vocab.json")) {  // MarianTokenizer's
+    t.plugin = "tokenizer-sentencepiece";
+    set("model", scalar((dir / "source.spm").string()));
+    set("vocab_json", scalar((dir / "vocab.json").string()));
+  } else if (has("tokenizer.json")) {
     const Json j = read_json(dir / "tokenizer.json", shown / "tokenizer.json");
     const auto model = j.find("model");
     const std::string type = model != j.end() && model->is_object() && model->contains("type") &&
@@ -91,8 +101,8 @@ config::PipelineConfig::Tokenizer tokenizer_from_model(const config::PipelineCon
   } else {
     throw std::runtime_error(shown.string() +
                              ": tokenizer.from_model: the model folder has no tokenizer files "
-                             "(tokenizer.json, vocab.txt, vocab.json + merges.txt or "
-                             "tokenizer.model)");
+                             "(sentencepiece.bpe.model, source.spm + vocab.json, tokenizer.json, "
+                             "vocab.txt, vocab.json + merges.txt or tokenizer.model)");
   }
   t.plugin_where = p.file.string() + ": tokenizer.from_model (" + shown.string() + ")";
   return t;

@@ -2,7 +2,8 @@
 // the public SDK only.
 //
 // Config keys: exactly one of `model` (a SentencePiece tokenizer.model) or `tokenizer_json`
-// (a HF tokenizer.json converted from one). Unigram or BPE is read from the file.
+// (a HF tokenizer.json converted from one). Unigram or BPE is read from the file. With `model`,
+// HF's numbering instead of the file's: `id_map: fairseq` (XLM-R) or `vocab_json: FILE` (Marian).
 #include <qkv/plugin.hpp>
 
 #include <fstream>
@@ -37,16 +38,49 @@ std::unique_ptr<SentencePieceTokenizer> build(const sdk::Config& cfg) {
                                     "(tokenizer.model) or 'tokenizer_json'");
   const char* key = has_model ? "model" : "tokenizer_json";
   const std::string path = cfg.path(key);
-  std::string bytes;
+  IdMapSpec ids;
+  const std::string id_map = cfg.string("id_map").value_or("sentencepiece");
+  if (id_map == "fairseq")
+    ids.kind = IdMapSpec::Kind::kFairseq;
+  else if (id_map != "sentencepiece")
+    throw Error(
+        QKV_ERR_CONFIG,
+        cfg.where("id_map") + ": id_map: expected sentencepiece or fairseq, got '" + id_map + "'");
+  const bool has_vocab = cfg.string("vocab_json").has_value();
+  if (has_vocab && ids.kind == IdMapSpec::Kind::kFairseq)
+    throw Error(
+        QKV_ERR_CONFIG,
+        cfg.where("vocab_json") + ": vocab_json and id_map: fairseq are two numberings; give one");
+  if ((has_vocab || ids.kind == IdMapSpec::Kind::kFairseq) && !has_model)
+    throw Error(QKV_ERR_CONFIG, cfg.where(has_vocab ? "vocab_json" : "id_map") + ": " +
+                                    (has_vocab ? "vocab_json" : "id_map") +
+                                    " needs 'model' (a tokenizer.json already holds HF's ids)");
+  auto read = [&](const char* k, const std::string& file) {
+    try {
+      return read_file(file);
+    } catch (const std::exception& e) {
+      throw Error(QKV_ERR_IO, cfg.where(k) + ": " + e.what());
+    }
+  };
+  const std::string bytes = read(key, path);
+  std::string vocab_path;
+  if (has_vocab) {
+    vocab_path = cfg.path("vocab_json");
+    ids.kind = IdMapSpec::Kind::kVocabJson;
+    ids.vocab_json = read("vocab_json", vocab_path);
+  }
+  ModelSpec spec;
   try {
-    bytes = read_file(path);
+    spec = has_model ? load_model_proto(bytes) : load_tokenizer_json(bytes);
   } catch (const std::exception& e) {
-    throw Error(QKV_ERR_IO, cfg.where(key) + ": " + e.what());
+    throw Error(QKV_ERR_CONFIG, cfg.where(key) + ": '" + path + "': " + e.what());
   }
   try {
-    ModelSpec spec = has_model ? load_model_proto(bytes) : load_tokenizer_json(bytes);
-    return std::make_unique<SentencePieceTokenizer>(std::move(spec));
+    return std::make_unique<SentencePieceTokenizer>(std::move(spec), ids);
   } catch (const std::exception& e) {
+    if (has_vocab)
+      throw Error(QKV_ERR_CONFIG,
+                  cfg.where("vocab_json") + ": vocab_json '" + vocab_path + "': " + e.what());
     throw Error(QKV_ERR_CONFIG, cfg.where(key) + ": '" + path + "': " + e.what());
   }
 }
@@ -57,7 +91,9 @@ class SentencePiecePlugin final : public sdk::Tokenizer {
   // model files (SDK ABI 1.1).
   static constexpr qkv_config_key config_keys[] = {
       {"model", QKV_KEY_STRING, QKV_CONFIG_KEY_PATH},
-      {"tokenizer_json", QKV_KEY_STRING, QKV_CONFIG_KEY_PATH}};
+      {"tokenizer_json", QKV_KEY_STRING, QKV_CONFIG_KEY_PATH},
+      {"id_map", QKV_KEY_STRING, 0},
+      {"vocab_json", QKV_KEY_STRING, QKV_CONFIG_KEY_PATH}};
 
   SentencePiecePlugin(sdk::Host& /*host*/, sdk::Config cfg) : tok_(build(cfg)) {}
 
@@ -108,6 +144,10 @@ class SentencePiecePlugin final : public sdk::Tokenizer {
     i.pad_id = tok_->control_id("<pad>");
     i.unk_id = tok_->unk_id();
     i.cls_id = i.sep_id = i.mask_id = -1;
+    if (const HfIds* hf = tok_->hf_ids()) {
+      i.bos_id = hf->bos, i.eos_id = hf->eos, i.pad_id = hf->pad, i.mask_id = hf->mask;
+      if (hf->bos >= 0) i.cls_id = hf->bos, i.sep_id = hf->eos;  // XLM-R: <s> ... </s>
+    }
     return i;
   }
 

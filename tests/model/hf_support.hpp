@@ -24,8 +24,8 @@ inline std::filesystem::path hf_fixture(const std::string& name) {
 // expected.safetensors of an hf_fixtures model (Expected reads tests/model/fixtures/).
 class HfExpected {
  public:
-  explicit HfExpected(const std::string& model)
-      : f_(SafetensorsFile::open(hf_fixture(model) / "expected.safetensors")) {}
+  explicit HfExpected(const std::string& model, const std::string& file = "expected.safetensors")
+      : f_(SafetensorsFile::open(hf_fixture(model) / file)) {}
   std::vector<float> floats(const std::string& name) const { return f_.to_f32(entry(name)); }
   std::vector<int32_t> ints(const std::string& name) const {
     const auto& e = entry(name);

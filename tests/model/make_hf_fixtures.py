@@ -41,12 +41,16 @@ Fixtures (tests/model/hf_fixtures/):
 
   marian-tiny       marian (MarianMTModel names), 3 heads, swish, scale_embedding, sinusoidal
                     positions (the stored tables are what the plugin must recompute), F32: as
-                    bart-tiny, tgt shifted right after decoder_start_token_id = pad_token_id
+                    bart-tiny, tgt shifted right after decoder_start_token_id = pad_token_id;
+                    from text: source.spm / target.spm / vocab.json (MarianTokenizer), texts.jsonl
+                    {src, tgt} and text_expected.safetensors (ids, shifted decoder hidden)
   roberta-mixed     roberta (RobertaModel names, `roberta.` prefix), pad_token_id 1, padded
                     batch of mixed lengths in torch vs padding-free in qkv, F32: hidden and every
                     pooling
   xlmr-st           xlm-roberta as a sentence-transformers folder (modules.json, 1_Pooling mean,
-                    2_Normalize, sentence_bert_config.json), no prefix, F16: normalized mean
+                    2_Normalize, sentence_bert_config.json), no prefix, F16: normalized mean;
+                    from text: sentencepiece.bpe.model (XLMRobertaTokenizer), texts.jsonl and
+                    text_expected.safetensors (ids, normalized mean)
   bert-st           bert as a sentence-transformers folder with its vocab.txt (1_Pooling mean,
                     2_Normalize, max_seq_length 16, do_lower_case, prompts with default
                     "query"), F32: normalized vectors of texts.jsonl with the default prompt,
@@ -57,6 +61,7 @@ Fixtures (tests/model/hf_fixtures/):
                     hidden, logits (teacher-forced ids fed as given), and the seq2seq run's
                     labels convention (shift_tokens_right): hidden, top-k, label log-probs
 
+Needs python3-sentencepiece too (the tokenizers' .model files are trained here).
 safetensors is written by hand (tests/model/make_fixtures.py); manifest.json records the torch
 version and the sha256 of every file.
 """
@@ -357,7 +362,7 @@ def roberta_batch(lengths, V, pad, seed):
     return padded, mask, torch.cat(docs).to(torch.int32), cu
 
 
-def make_roberta(name, cfg, dtype, prefix, lengths, seed, st_folder=None):
+def make_roberta(name, cfg, dtype, prefix, lengths, seed, st_folder=None, from_text=None):
     gen = torch.Generator().manual_seed(seed)
     st = roberta_state(cfg, DTYPES[dtype], gen, prefix)
     ref = {k: v.to(D) for k, v in st.items()}
@@ -382,6 +387,8 @@ def make_roberta(name, cfg, dtype, prefix, lengths, seed, st_folder=None):
         with open(os.path.join(d, rel), "w") as f:
             json.dump(content, f, indent=2)
             f.write("\n")
+    if from_text:
+        from_text(cfg, ref, d)
 
 
 def roberta_config(model_type, **kw):
@@ -722,7 +729,7 @@ def shift_tokens_right(input_ids, pad_token_id, decoder_start_token_id):  # mode
     return shifted_input_ids
 
 
-def make_bart(name, cfg, dtype, src_lengths, tgt_lengths, seed):
+def make_bart(name, cfg, dtype, src_lengths, tgt_lengths, seed, from_text=None):
     gen = torch.Generator().manual_seed(seed)
     st = bart_state(cfg, DTYPES[dtype], gen)
     ref = {k: v.to(D) for k, v in st.items()}
@@ -755,6 +762,172 @@ def make_bart(name, cfg, dtype, src_lengths, tgt_lengths, seed):
         f.write("\n")
     save_safetensors(os.path.join(d, "model.safetensors"), st)
     save_safetensors(os.path.join(d, "expected.safetensors"), expected)
+    if from_text:
+        from_text(cfg, ref, d)
+
+
+# ------------------------------------- from text: the SentencePiece tokenizers of XLM-R and Marian
+#
+# The folders get a small SentencePiece model trained here (python3-sentencepiece), texts.jsonl and
+# text_expected.safetensors: the ids HF's slow tokenizer gives for each text, with its id rules
+# written from transformers' code (not from qkv), and the forward above on those ids.
+#   tokenization_xlm_roberta.py  fairseq_tokens_to_ids {<s>: 0, <pad>: 1, </s>: 2, <unk>: 3},
+#                                fairseq_offset 1, _convert_token_to_id (spm id 0 -> unk),
+#                                <mask> = len(sp_model) + 1, build_inputs_with_special_tokens
+#                                [cls] + ids + [sep]
+#   tokenization_marian.py       _tokenize: spm.encode(text, out_type=str); _convert_token_to_id:
+#                                encoder.get(token, encoder[unk_token]); build_inputs_with_special_
+#                                tokens: ids + [eos]; labels (text_target) with target.spm
+
+SPM_TRAIN = [
+    "the cat sat on the mat and the dog sat on the log",
+    "a small model reads short lines of text and writes new ones",
+    "every word is split into pieces by the unigram language model",
+    "we train a tiny vocabulary so that the ids fit the random checkpoint",
+    "translation turns a sentence in one language into another language",
+    "the quick brown fox jumps over the lazy dog near the river bank",
+    "pieces that start a word carry the meta symbol for the space before them",
+    "numbers and rare letters become unknown pieces in such a tiny vocabulary",
+    "batch jobs embed documents with an encoder and pool the hidden states",
+    "attention weighs every position against the others with queries and keys",
+    "generation samples one token after another until the end of the sequence",
+    "sentence vectors are normalized so that their length is exactly one",
+    "a daemon runs pipelines from files and queues without stopping",
+    "plugins bring tokenizers, positions and kernels through a stable interface",
+] * 4
+
+XLMR_TEXTS = ["the cat sat on the mat", "A quick fox, near the river!",
+              "translation of tiny words", "caf\u00e9 \u03a9\u03a9 and the dog",
+              "a daemon runs batch jobs that embed every document with an encoder, pools the hidden "
+              "states and writes the normalized vectors"]
+MARIAN_PAIRS = [("the dog sat on the log", "a cat reads the text"),
+                ("\u03a9 rare letters", "the river \u03a9 bank \u00e9"),
+                ("short lines of text", "new ones")]
+
+
+MARIAN_NEW_TOKENS = 8
+
+
+def train_spm(prefix, vocab_size):
+    import sentencepiece as spm
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(SPM_TRAIN), model_prefix=prefix, model_type="unigram",
+        vocab_size=vocab_size, character_coverage=1.0, num_threads=1, shuffle_input_sentence=False,
+        normalization_rule_name="nmt_nfkc", minloglevel=2)
+    return spm.SentencePieceProcessor(model_file=prefix + ".model")
+
+
+def write_texts(d, rows):
+    with open(os.path.join(d, "texts.jsonl"), "w") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+
+
+def ids_batch(docs, pad):
+    L = max(len(x) for x in docs)
+    padded = torch.full((len(docs), L), pad, dtype=torch.long)
+    mask = torch.zeros(len(docs), L, dtype=torch.bool)
+    for b, x in enumerate(docs):
+        padded[b, : len(x)] = torch.tensor(x)
+        mask[b, : len(x)] = True
+    cu = torch.tensor([0] + list(torch.tensor([len(x) for x in docs]).cumsum(0)), dtype=torch.int32)
+    return padded, mask, torch.tensor([i for x in docs for i in x], dtype=torch.int32), cu
+
+
+def xlmr_from_text(cfg, ref, d):
+    sp = train_spm(os.path.join(d, "sentencepiece.bpe"), cfg["vocab_size"] - 2)
+    os.remove(os.path.join(d, "sentencepiece.bpe.vocab"))
+    fairseq_tokens_to_ids = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
+    offset = 1
+    assert len(sp) + offset + 1 == cfg["vocab_size"]  # XLMRobertaTokenizer.vocab_size (+ <mask>)
+
+    def convert_token_to_id(token):
+        if token in fairseq_tokens_to_ids:
+            return fairseq_tokens_to_ids[token]
+        spm_id = sp.PieceToId(token)
+        return spm_id + offset if spm_id else fairseq_tokens_to_ids["<unk>"]
+
+    full = [[0] + [convert_token_to_id(t) for t in sp.encode(x, out_type=str)] + [2] for x in XLMR_TEXTS]
+    assert any(3 in x for x in full)  # <unk> is hit
+    # SentenceTransformer: the tokenizer with truncation to max_seq_length (24), specials kept
+    # (truncate_sequences cuts the text's ids, build_inputs_with_special_tokens adds <s> </s>).
+    max_len = 24
+    docs = [x if len(x) <= max_len else x[: max_len - 1] + [2] for x in full]
+    assert sum(len(x) > max_len for x in full) == 1
+    _, _, ids, cu = ids_batch(full, cfg["pad_token_id"])
+    padded, mask, model_ids, model_cu = ids_batch(docs, cfg["pad_token_id"])
+    with torch.no_grad():
+        h = roberta_forward(cfg, ref, padded, mask, "")
+        mean = st_pooling(h, mask)["pooled_mean"]
+    write_texts(d, [{"text": t} for t in XLMR_TEXTS])
+    save_safetensors(os.path.join(d, "text_expected.safetensors"), {
+        "ids": ids, "cu": cu, "model_ids": model_ids, "model_cu": model_cu,
+        "normalized_mean": torch.nn.functional.normalize(mean, p=2, dim=1).float().contiguous()})
+
+
+def marian_from_text(cfg, ref, d):
+    # The vocab.json is not the .model's numbering: </s> <pad> <unk> first (unk at 2, not Marian's
+    # usual 1), two pieces of the first text left out (they become <unk>), and "\u03a9", which the
+    # .model lacks, in: an <unk> run with that text gets its id, as encoder.get() gives it.
+    sp = train_spm(os.path.join(d, "source"), cfg["vocab_size"] + 1)
+    os.replace(os.path.join(d, "source.model"), os.path.join(d, "source.spm"))
+    os.remove(os.path.join(d, "source.vocab"))
+    with open(os.path.join(d, "source.spm"), "rb") as f, open(os.path.join(d, "target.spm"), "wb") as g:
+        g.write(f.read())  # one SentencePiece model for both sides (qkv tokenizes src and tgt alike)
+    dropped = [p for p in sp.encode(MARIAN_PAIRS[0][0], out_type=str) if p != "\u2581"][1:3]
+    pieces = [sp.IdToPiece(i) for i in range(len(sp)) if not (sp.IsControl(i) or sp.IsUnknown(i))]
+    encoder = {"</s>": 0, "<pad>": 1, "<unk>": 2}
+    for p in [p for p in pieces if p not in dropped] + ["\u03a9"]:
+        encoder[p] = len(encoder)
+    assert len(encoder) == cfg["vocab_size"] and encoder["<pad>"] == cfg["pad_token_id"]
+    assert encoder["</s>"] == cfg["eos_token_id"]
+    with open(os.path.join(d, "vocab.json"), "w") as f:
+        json.dump(encoder, f, ensure_ascii=False, indent=1)
+        f.write("\n")
+
+    def encode(text):
+        return [encoder.get(t, encoder["<unk>"]) for t in sp.encode(text, out_type=str)] + [encoder["</s>"]]
+
+    src = [encode(s) for s, _ in MARIAN_PAIRS]
+    tgt = [encode(t) for _, t in MARIAN_PAIRS]
+    flat = [i for x in src + tgt for i in x]
+    assert encoder["<unk>"] in flat and encoder["\u03a9"] in flat
+    sp_, smask, sids, scu = ids_batch(src, cfg["pad_token_id"])
+    tp, tmask, tids, tcu = ids_batch(tgt, cfg["pad_token_id"])
+    with torch.no_grad():  # MarianMTModel.forward(labels=tgt): shift_tokens_right
+        shifted = shift_tokens_right(tp, cfg["pad_token_id"], cfg["decoder_start_token_id"])
+        _, hs = bart_forward(cfg, ref, sp_, smask, shifted, tmask)
+    write_texts(d, [{"src": s, "tgt": t} for s, t in MARIAN_PAIRS])
+    save_safetensors(os.path.join(d, "text_expected.safetensors"), {
+        "src_ids": sids, "src_cu": scu, "tgt_ids": tids, "tgt_cu": tcu,
+        "shifted_hidden": pack(hs, tmask).float()})
+
+    # Greedy translation (GenerationMixin greedy search: from decoder_start_token_id, argmax of
+    # lm_head + final_logits_bias, stop at eos_token_id, which is not part of the output), text
+    # = the target SentencePiece model's decode of the pieces (MarianTokenizer.decode).
+    inverse = {i: p for p, i in encoder.items()}
+    cases = []
+    for s_ids in src:
+        s_t, s_m = torch.tensor([s_ids]), torch.ones(1, len(s_ids), dtype=torch.bool)
+        out, finish = [], "length"
+        for _ in range(MARIAN_NEW_TOKENS):
+            dec = torch.tensor([[cfg["decoder_start_token_id"]] + out])
+            with torch.no_grad():
+                _, h = bart_forward(cfg, ref, s_t, s_m, dec, torch.ones_like(dec, dtype=torch.bool))
+            logits = h[0, -1] @ ref["model.shared.weight"].t() + ref["final_logits_bias"][0]
+            top = logits.topk(2)
+            assert float(top.values[0] - top.values[1]) > 1e-3, "a near tie: change the texts"
+            nxt = int(top.indices[0])
+            if nxt == cfg["eos_token_id"]:
+                finish = "eos"
+                break
+            out.append(nxt)
+        assert all(i not in (encoder["<pad>"], encoder["<unk>"]) for i in out)
+        cases.append({"ids": out, "finish_reason": finish,
+                      "text": sp.decode_pieces([inverse[i] for i in out])})
+    with open(os.path.join(d, "translate_expected.json"), "w") as f:
+        json.dump({"max_new_tokens": MARIAN_NEW_TOKENS, "cases": cases}, f, ensure_ascii=False, indent=1)
+        f.write("\n")
 
 
 def main():
@@ -797,7 +970,7 @@ def main():
         "scale_embedding": True, "pad_token_id": 1, "eos_token_id": 0, "decoder_start_token_id": 1,
         "share_encoder_decoder_embeddings": True, "tie_word_embeddings": True,
         "normalize_before": False, "add_final_layer_norm": False, "static_position_embeddings": True},
-        "F32", [7, 12, 4], [6, 3, 10], 18)
+        "F32", [7, 12, 4], [6, 3, 10], 18, marian_from_text)
     make_roberta("roberta-mixed", roberta_config(
         "roberta", vocab_size=90, hidden_size=24, num_attention_heads=3, num_hidden_layers=2,
         intermediate_size=40, max_position_embeddings=34), "F32", "roberta.", [7, 1, 15, 4, 32], 15)
@@ -807,7 +980,7 @@ def main():
         {"modules.json": ST_MODULES, "1_Pooling/config.json": ST_MEAN_POOLING,
          "sentence_bert_config.json": {"max_seq_length": 24, "do_lower_case": False},
          "config_sentence_transformers.json": {"prompts": {"query": "query: ", "passage": "passage: "},
-                                                "default_prompt_name": None}})
+                                                "default_prompt_name": None}}, xlmr_from_text)
     make_bert_st("bert-st", 19)
     files = {}
     for root, _, names in os.walk(OUT):

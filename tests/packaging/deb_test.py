@@ -113,7 +113,7 @@ with open(os.path.join(data, "pairs.jsonl"), "w") as f:
 # --- the jobs, as a script run inside the root ----------------------------------------------
 jobs = []
 for p in packaged:
-    source = "pairs.jsonl" if "seq2seq" in p else "mixed.jsonl" if p in ("embed-bert", "lm-gpt2") else "en.jsonl"
+    source = "pairs.jsonl" if "seq2seq" in p or "marian" in p else "mixed.jsonl" if p in ("embed-bert", "lm-gpt2") else "en.jsonl"
     out = p + (".jsonl" if p.startswith(("tokenize-", "generate-")) else ".npy")
     extra = "--set generate.max_new_tokens=4" if p.startswith("generate-") else ""
     jobs.append((p, source, out, extra))
@@ -198,22 +198,24 @@ for p, source, out, extra in jobs:
     elif p.startswith("generate-"):
         with open(path) as f:
             rows = [json.loads(line) for line in f]
-        n = 8 if "seq2seq" in p else DOCS
+        n = 8 if "seq2seq" in p or "marian" in p else DOCS
         check(len(rows) == n and all(len(r.get("ids", [])) <= 4 and "finish_reason" in r for r in rows),
               f"{p}: {len(rows)} generations of at most 4 tokens")
-    elif p in ("embed-minilm", "embed-e5"):
+    elif p in ("embed-minilm", "embed-e5", "embed-xlmr"):
         # Pooled: one vector per document, the sentence-transformers folder's width.
-        with open(os.path.join(root, "usr/share/qkv/models/st-bert-tiny/config.json")) as f:
+        folder = "xlmr-tiny" if p == "embed-xlmr" else "st-bert-tiny"
+        with open(os.path.join(root, "usr/share/qkv/models", folder, "config.json")) as f:
             width = json.load(f)["hidden_size"]
         shape = npy_shape(path)
         check(shape == (DOCS, width), f"{p}: pooled vectors {shape} == ({DOCS}, {width})")
     else:
-        model = {"embed-bert": "bert-tiny", "lm-gpt2": "gpt2-tiny"}.get(p, "seq2seq-tiny")
+        model = {"embed-bert": "bert-tiny", "lm-gpt2": "gpt2-tiny",
+                 "seq2seq-marian": "marian-tiny"}.get(p, "seq2seq-tiny")
         with open(os.path.join(root, "usr/share/qkv/models", model, "config.json")) as f:
             cfg = json.load(f)
         width = cfg.get("hidden_size") or cfg.get("n_embd") or cfg.get("d_model")
         shape = npy_shape(path)
-        if p == "seq2seq":
+        if p in ("seq2seq", "seq2seq-marian"):
             check(len(shape) == 2 and shape[1] == width, f"{p}: decoder states {shape}, width {width}")
         else:
             # Rows: each document's golden token count, cut to the model's positions.

@@ -2,10 +2,12 @@
 // through YAML: ids against the SentencePiece goldens through the C ABI, one instance on many
 // threads, options, config errors.
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 
@@ -206,6 +208,76 @@ TEST_F(SentencePiecePlugin, ConfigErrorsAreClear) {
   } catch (const qkv::PluginError& e) {
     EXPECT_EQ(e.code(), QKV_ERR_INVALID_INPUT);
   }
+}
+
+// HF's numberings over a .model (tests/model/hf_fixtures' tiny XLM-R and Marian tokenizers; their
+// ids against the HF rules are checked from text in tests/model/text_pipeline_test.cpp).
+TEST_F(SentencePiecePlugin, HfIdMapsInfoDecodeAndErrors) {
+  const std::string fx = std::string(QKV_SOURCE_DIR) + "/tests/model/hf_fixtures/";
+  auto xlmr = make("{model: " + fx + "xlmr-st/sentencepiece.bpe.model, id_map: fairseq}");
+  const auto xi = xlmr.info();
+  EXPECT_EQ(xi.vocab_size, 120u);  // 118 pieces + <pad> + <mask>
+  EXPECT_EQ(xi.bos_id, 0);
+  EXPECT_EQ(xi.pad_id, 1);
+  EXPECT_EQ(xi.eos_id, 2);
+  EXPECT_EQ(xi.unk_id, 3);
+  EXPECT_EQ(xi.mask_id, 119);
+  EXPECT_EQ(xlmr.token_to_id("<mask>"), 119);
+  auto ids = xlmr.encode("the cat \xce\xa9", qkv::host::encode_options(QKV_ENCODE_ADD_SPECIAL));
+  ASSERT_GE(ids.size(), 3u);
+  EXPECT_EQ(ids.front(), 0);
+  EXPECT_EQ(ids.back(), 2);
+  EXPECT_EQ(ids[ids.size() - 2], 3);  // the unknown U+03A9
+  EXPECT_EQ(xlmr.decode(xlmr.encode("the cat sat")), "the cat sat");
+  const int32_t specials[] = {0, 1, 119, 2};
+  EXPECT_EQ(xlmr.decode(specials), "");
+
+  auto marian = make("{model: " + fx + "marian-tiny/source.spm, vocab_json: " + fx +
+                     "marian-tiny/vocab.json}");
+  const auto mi = marian.info();
+  EXPECT_EQ(mi.vocab_size, 66u);
+  EXPECT_EQ(mi.eos_id, 0);
+  EXPECT_EQ(mi.pad_id, 1);
+  EXPECT_EQ(mi.unk_id, 2);  // from vocab.json, not the .model's 0
+  ids = marian.encode("the dog", qkv::host::encode_options(QKV_ENCODE_ADD_SPECIAL));
+  EXPECT_EQ(ids.back(), 0);  // </s> appended, nothing in front
+  EXPECT_NE(ids.front(), 0);
+  const int32_t omega = marian.token_to_id("\xce\xa9");
+  EXPECT_EQ(omega, 65);
+  EXPECT_EQ(marian.decode(marian.encode("short lines of text")), "short lines of text");
+  // the two pieces the fixture left out of vocab.json are <unk>, decoded as SentencePiece does
+  EXPECT_EQ(marian.decode(marian.encode("the dog sat")), "the \xe2\x81\x87  \xe2\x81\x87  sat");
+  const int32_t vocab_only[] = {omega};  // a vocab.json piece source.spm lacks: its text
+  EXPECT_EQ(marian.decode(vocab_only), "\xce\xa9");
+
+  auto message_of = [&](const std::string& yaml) -> std::string {
+    try {
+      make(yaml);
+    } catch (const qkv::PluginError& e) {
+      EXPECT_EQ(e.code(), QKV_ERR_CONFIG) << e.what();
+      return e.what();
+    }
+    return "built";
+  };
+  auto expect_message = [&](const std::string& yaml, const std::string& needle) {
+    const std::string m = message_of(yaml);
+    EXPECT_NE(m.find(needle), std::string::npos) << "message: " << m << "\nwanted: " << needle;
+  };
+  expect_message("{model: unigram-8k/tokenizer.model, id_map: bert}",
+                 "id_map: expected sentencepiece or fairseq, got 'bert'");
+  expect_message("{tokenizer_json: unigram-8k/tokenizer.json, id_map: fairseq}", "needs 'model'");
+  expect_message("{model: unigram-8k/tokenizer.model, id_map: fairseq, vocab_json: " + fx +
+                     "marian-tiny/vocab.json}",
+                 "two numberings");
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("qkv-sp-vocab-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "no-unk.json") << R"({"</s>": 0, "a": 1})";
+  std::ofstream(dir / "gap.json") << R"({"</s>": 0, "<unk>": 5})";
+  const std::string model = "{model: unigram-8k/tokenizer.model, vocab_json: ";
+  expect_message(model + (dir / "no-unk.json").string() + "}", "no-unk.json': no '<unk>' entry");
+  expect_message(model + (dir / "gap.json").string() + "}", "key '<unk>': id 5");
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
