@@ -1,6 +1,8 @@
 #include "byte_source.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -51,6 +53,13 @@ class Fd {
     }
   }
   const std::string& path() const { return path_; }
+  // A regular file never makes read() wait; anything else (a pipe) is polled.
+  bool ready() const {
+    struct stat st {};
+    if (::fstat(fd_.get(), &st) == 0 && S_ISREG(st.st_mode)) return true;
+    pollfd p{fd_.get(), POLLIN, 0};
+    return ::poll(&p, 1, 0) != 0;  // readable, its end, or an error read() will report
+  }
 
  private:
   std::string path_;
@@ -61,6 +70,7 @@ class PlainSource final : public ByteSource {
  public:
   PlainSource(UniqueFd fd, const fs::path& file) : fd_(std::move(fd), file) {}
   size_t read(char* buf, size_t n) override { return fd_.read(buf, n); }
+  bool ready() const override { return fd_.ready(); }
 
  private:
   Fd fd_;
