@@ -123,6 +123,9 @@ class IdsReader {
     return true;
   }
 
+  // Bytes read from stdin (`-i -`), whose size is known only once read.
+  uint64_t stdin_bytes() const { return stdin_bytes_; }
+
  private:
   void open_bin(const std::filesystem::path& path) {
     const auto idx_path = std::filesystem::path(path).replace_extension(".idx.npy");
@@ -171,6 +174,7 @@ class IdsReader {
     return (*m)["separator"].get<int32_t>();
   }
   void next_file() {
+    if (lines_ && inputs_[current_].stdin_stream) stdin_bytes_ += lines_->inputs()[0].bytes();
     bin_.reset();
     lines_.reset();
     idx_.clear();
@@ -198,6 +202,7 @@ class IdsReader {
   size_t doc_ = 0;
   std::optional<int32_t> separator_;
   std::optional<io::LineStream> lines_;
+  uint64_t stdin_bytes_ = 0;
 };
 
 }  // namespace
@@ -321,6 +326,7 @@ JobResult run_decode(JobContext& ctx) {
   };
   try {
     run_chunks(ctx, read, work, write);
+    result.input_bytes += reader.stdin_bytes();
     ctx.progress.bytes_done = result.input_bytes;
     if (inline_job) return result;
     if (!main) {  // -o -: no manifest

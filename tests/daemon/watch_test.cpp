@@ -355,6 +355,34 @@ TEST(QkvdRun, DashStreamsWhileStdinStaysOpen) {
   const std::string err = read_text(p.err);
   EXPECT_NE(err.find("3 documents"), std::string::npos) << err;
   EXPECT_NE(err.find("wrote -"), std::string::npos) << err;
+  EXPECT_NE(err.find("3 documents, 4 tokens, 40 B in"), std::string::npos) << err;  // the bytes read
+
+  // And back: ids in, text out, as they come.
+  Piped back(qkvd_run(s, {"-p", "bytes", "--decode", "-i", "-", "-o", "-"}),
+             s.dir.path / "err2.txt");
+  ASSERT_GT(back.pid, 0);
+  back.send("[104,105]\n");
+  const std::string hi = "{\"text\":\"hi\"}\n";
+  EXPECT_EQ(back.read_bytes(hi.size(), 10s), hi);
+  back.send("[33]\n");
+  EXPECT_EQ(back.read_bytes(13, 10s), "{\"text\":\"!\"}\n");
+  back.close_in();
+  EXPECT_EQ(back.rest(), "");
+  EXPECT_EQ(back.wait(), 0);
+  const std::string err2 = read_text(back.err);
+  EXPECT_NE(err2.find("2 documents, 3 tokens, 15 B in"), std::string::npos) << err2;
+}
+
+// Stdin is jsonl unless the pipeline says txt; then .txt framing applies (CRLF ends a line).
+TEST(QkvdRun, DashReadsTxtWhenThePipelineSaysSo) {
+  Rig s;
+  auto r = run_cmd(qkvd_run(s, {"-p", "bytes", "--set", "input.format=txt", "-i", "-", "-o", "-"}),
+                   "ab\r\nc\n");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "[97,98]\n[99]\n");
+  r = run_cmd(qkvd_run(s, {"-p", "bytes", "-i", "-", "-o", "-"}), "ab\n");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("<stdin>:1: document 0"), std::string::npos) << r.err;
 }
 
 // The shipped gpt2 pipeline on a real corpus: stdin -> stdout gives the bytes of file -> file,
