@@ -159,7 +159,8 @@ int run(CliContext& ctx, const RunOptions& o) {
     return kStdoutClosed;  // quietly: the reader has what it wanted
   } catch (const pipeline::JobCancelled& e) {
     g_cancel = nullptr;
-    std::cerr << "qkvd run: cancelled; no output written\n";
+    std::cerr << (o.output == "-" ? "qkvd run: cancelled; the rows on stdout are incomplete\n"
+                                  : "qkvd run: cancelled; no output written\n");
     return 130;
   } catch (const config::ConfigError& e) {
     g_cancel = nullptr;
