@@ -327,6 +327,8 @@ JobResult run_decode(JobContext& ctx) {
   try {
     run_chunks(ctx, read, work, write);
     result.input_bytes += reader.stdin_bytes();
+    for (auto& in : inputs)  // stdin's size is what was read (the manifest's "bytes" too)
+      if (in.stdin_stream) in.size = reader.stdin_bytes();
     ctx.progress.bytes_done = result.input_bytes;
     if (inline_job) return result;
     if (!main) {  // -o -: no manifest

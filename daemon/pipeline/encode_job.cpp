@@ -233,9 +233,10 @@ class Encoder {
           drain();
         result.generated_tokens = generation_->generated_tokens();
       }
-      if (from_stdin_) {  // its size is what was read
+      if (from_stdin_) {  // its size is what was read (the manifest's "bytes" too)
+        inputs_ = stream_->inputs();
         input_bytes_ = 0;
-        for (const auto& in : stream_->inputs()) input_bytes_ += in.bytes();
+        for (const auto& in : inputs_) input_bytes_ += in.bytes();
         result.input_bytes = input_bytes_;
       }
       ctx_.progress.bytes_done = input_bytes_;

@@ -374,6 +374,28 @@ TEST(QkvdRun, DashStreamsWhileStdinStaysOpen) {
   EXPECT_NE(err2.find("2 documents, 3 tokens, 15 B in"), std::string::npos) << err2;
 }
 
+// -i - into a file: the file output as usual (companions, manifest), stdin in the manifest with
+// the bytes read.
+TEST(QkvdRun, DashInputIntoAFileKeepsTheCompanions) {
+  Rig s;
+  const std::string in = "{\"id\": \"a\", \"text\": \"ab\"}\n{\"text\": \"c\"}\n";
+  auto r = run_cmd(qkvd_run(s, {"-p", "bytes", "-i", "-", "-o", (s.out / "x.jsonl").string()}), in);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(read_text(s.out / "x.jsonl"), "[97,98]\n[99]\n");
+  EXPECT_EQ(read_text(s.out / "x.ids.jsonl"), "\"a\"\nnull\n");
+  const json m = json::parse(read_text(s.out / "x.manifest.json"));
+  ASSERT_EQ(m["inputs"].size(), 1u) << m.dump();
+  EXPECT_EQ(m["inputs"][0]["path"], "<stdin>");
+  EXPECT_EQ(m["inputs"][0]["bytes"], in.size());
+  // And decoding stdin into a file.
+  r = run_cmd(
+      qkvd_run(s, {"-p", "bytes", "--decode", "-i", "-", "-o", (s.out / "t.jsonl").string()}),
+      "[104,105]\n");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(read_text(s.out / "t.jsonl"), "{\"text\":\"hi\"}\n");
+  EXPECT_EQ(json::parse(read_text(s.out / "t.manifest.json"))["inputs"][0]["bytes"], 10);
+}
+
 // Stdin is jsonl unless the pipeline says txt; then .txt framing applies (CRLF ends a line).
 TEST(QkvdRun, DashReadsTxtWhenThePipelineSaysSo) {
   Rig s;
