@@ -103,7 +103,8 @@ class RangeSource final : public ByteSource {
   uint64_t left_;
 };
 
-// Counts the bytes read: stdin's size is known only as it is read.
+// Counts the bytes read into `count` (an InputFile's size, in LineStream's own vector, which
+// never grows): stdin's size is known only as it is read.
 class CountingSource final : public ByteSource {
  public:
   CountingSource(std::unique_ptr<ByteSource> inner, uint64_t& count)

@@ -85,6 +85,9 @@ std::unique_ptr<OutputWriter> make_ids_jsonl_writer(const OutputTarget& output,
                                                     bool inline_id = false);
 void append_ids_record(std::string& out, const DocumentIds& doc,
                        std::span<const std::string> fields, bool offsets, bool inline_id = false);
+// One ids jsonl line (the record and its LF), as both jsonl writers append it; returns the ids.
+int64_t append_ids_line(std::string& out, const DocumentIds& doc,
+                        std::span<const std::string> fields, bool offsets, bool inline_id);
 // `-o -`: the records of make_ids_jsonl_writer (or generation records, handed over whole by
 // write_chunk) written to stdout as each chunk completes (io/stdout_stream.hpp: StreamClosed
 // on EPIPE). No companions (add_companion throws), no manifest: commit returns {"-"}.

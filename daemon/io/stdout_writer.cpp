@@ -28,11 +28,7 @@ class StdoutWriter final : public OutputWriter {
 
   bool wants_offsets() const override { return offsets_; }
   int64_t append_document(std::string& chunk, const DocumentIds& doc) const override {
-    append_ids_record(chunk, doc, fields_, offsets_, inline_id_);
-    chunk += '\n';
-    int64_t n = 0;
-    for (const auto& f : doc.ids) n += static_cast<int64_t>(f.size());
-    return n;
+    return append_ids_line(chunk, doc, fields_, offsets_, inline_id_);
   }
   void write_chunk(const ChunkOutput& chunk) override { write_stdout(chunk.bytes); }
   AtomicFile& add_companion(std::string_view suffix) override {
