@@ -54,11 +54,14 @@ class Fd {
   }
   const std::string& path() const { return path_; }
   // A regular file never makes read() wait; anything else (a pipe) is polled.
-  bool ready() const {
+  bool ready(int wait_ms) const {
     struct stat st {};
     if (::fstat(fd_.get(), &st) == 0 && S_ISREG(st.st_mode)) return true;
     pollfd p{fd_.get(), POLLIN, 0};
-    return ::poll(&p, 1, 0) != 0;  // readable, its end, or an error read() will report
+    int n;
+    while ((n = ::poll(&p, 1, wait_ms)) < 0 && errno == EINTR) {
+    }
+    return n != 0;  // readable, its end, or an error read() will report
   }
 
  private:
@@ -70,7 +73,7 @@ class PlainSource final : public ByteSource {
  public:
   PlainSource(UniqueFd fd, const fs::path& file) : fd_(std::move(fd), file) {}
   size_t read(char* buf, size_t n) override { return fd_.read(buf, n); }
-  bool ready() const override { return fd_.ready(); }
+  bool ready(int wait_ms) const override { return fd_.ready(wait_ms); }
 
  private:
   Fd fd_;

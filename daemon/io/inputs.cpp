@@ -114,7 +114,7 @@ class CountingSource final : public ByteSource {
     count_ += got;
     return got;
   }
-  bool ready() const override { return inner_->ready(); }
+  bool ready(int wait_ms) const override { return inner_->ready(wait_ms); }
 
  private:
   std::unique_ptr<ByteSource> inner_;
@@ -151,9 +151,9 @@ std::unique_ptr<ByteSource> LineStream::open_current() {
   return std::make_unique<RangeSource>(open_source(file, std::move(fd)), left);
 }
 
-bool LineStream::ready() const {
+bool LineStream::ready(int wait_ms) const {
   if (!pending_.empty() || current_ >= inputs_.size() || !reader_) return true;
-  return reader_->ready();
+  return reader_->ready(wait_ms);
 }
 
 bool LineStream::next_line(RawLine& out) {

@@ -38,6 +38,10 @@ struct InputFile {
 
 // The name of stdin in messages and rejects.
 inline constexpr std::string_view kStdinName = "<stdin>";
+// A chunk of a stdin job ends when stdin has had nothing for this long (LineStream::ready):
+// short enough not to be seen, long enough that a pipe emptied for a moment by a fast
+// producer still fills whole chunks.
+inline constexpr int kStdinStallMs = 10;
 
 // Expands globs (sorted) and checks every file exists. `forced`: nullptr = by extension
 // (.jsonl/.json -> jsonl, .txt -> txt, after removing .gz/.zst). With `stdin_allowed`, "-" as
@@ -76,9 +80,9 @@ class LineStream {
   const std::vector<InputFile>& inputs() const { return inputs_; }
   // On-disk bytes of the files finished so far (progress).
   uint64_t bytes_done() const { return bytes_done_; }
-  // Whether next() would return without waiting for stdin (always, for files): a chunk of a
-  // stdin job ends when stdin stalls, so its output is not held back.
-  bool ready() const;
+  // Whether next() would return without waiting for stdin longer than `wait_ms` (always, for
+  // files): a chunk of a stdin job ends when stdin stalls, so its output is not held back.
+  bool ready(int wait_ms = 0) const;
 
  private:
   // The next line of the current file (BOM and, for .txt, CR removed); false at its end.

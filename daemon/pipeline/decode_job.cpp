@@ -108,7 +108,7 @@ class IdsReader {
         if (!c.ids_in.empty()) return true;
         if (!lines_) lines_.emplace(std::vector<io::InputFile>{in}, open_, limits_);
         // Stdin: a chunk also ends when no more input is there now.
-        if (in.stdin_stream && !c.lines.empty() && !lines_->ready()) return true;
+        if (in.stdin_stream && !c.lines.empty() && !lines_->ready(io::kStdinStallMs)) return true;
         io::RawLine l;
         if (!lines_->next(l)) {
           next_file();

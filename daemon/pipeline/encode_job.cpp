@@ -356,7 +356,7 @@ class Encoder {
     }
     while (c.lines.size() < max_docs && bytes < kChunkBytes) {
       // Stdin: a chunk also ends when no more input is there now, so output is not held back.
-      if (from_stdin_ && !c.lines.empty() && !stream_->ready()) break;
+      if (from_stdin_ && !c.lines.empty() && !stream_->ready(io::kStdinStallMs)) break;
       io::RawLine l;
       bool more;
       try {
