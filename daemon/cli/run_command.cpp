@@ -8,8 +8,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <optional>
@@ -17,6 +15,7 @@
 
 #include "io/human_bytes.hpp"
 #include "io/progress_bar.hpp"
+#include "io/stdout_stream.hpp"
 #include "cli/cli_context.hpp"
 #include "config/diagnostics.hpp"
 #include "pipeline/run_job.hpp"
@@ -40,40 +39,11 @@ struct RunOptions {
   bool decode = false;
 };
 
-namespace fs = std::filesystem;
-
-// `-i -` and `-o -`: the readers and writers work on named files (the extension picks the
-// format, outputs are renamed into place whole), so stdin is first copied into a private
-// folder as `stdin.jsonl`, and the output is written there as `stdout.jsonl` and then copied to
-// stdout. Removed at the end, whatever happened.
-struct StdStreams {
-  fs::path dir;
-  StdStreams() {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string pattern =
-        (tmp && *tmp ? std::string(tmp) : std::string("/tmp")) + "/qkvd-run-XXXXXX";
-    if (!::mkdtemp(pattern.data()))
-      throw std::runtime_error("cannot create a folder in " + pattern);
-    dir = pattern;
-  }
-  ~StdStreams() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  std::string input() const {
-    fs::path p = dir / "stdin.jsonl";
-    std::ofstream f(p, std::ios::binary);
-    f << std::cin.rdbuf();
-    if (!f.flush()) throw std::runtime_error("cannot copy stdin to " + p.string());
-    return p.string();
-  }
-  std::string output() const { return (dir / "stdout.jsonl").string(); }
-  void send_output() const {
-    std::ifstream f(output(), std::ios::binary);
-    std::cout << f.rdbuf();
-    std::cout.flush();
-  }
-};
+// `-i -` reads stdin and `-o -` writes stdout as the job runs (RunEnvironment::std_streams):
+// a chunk ends when stdin stalls, and each finished chunk is written at once, in input order.
+// Exit code when the reader of stdout goes away (`| head`): 128 + SIGPIPE, what a shell
+// expects of a program stopped by a closed pipe.
+constexpr int kStdoutClosed = 128 + SIGPIPE;
 
 // The plugins a pipeline needs, when the pipeline alone names them: a tokenize pipeline's
 // tokenizer. A model (its positional plugin follows its config.json) or a tokenizer taken from
@@ -126,7 +96,6 @@ int run(CliContext& ctx, const RunOptions& o) {
   pipeline::JobSpec spec;
   spec.inputs = o.inputs;
   spec.output = o.output;
-  std::optional<StdStreams> streams;
   spec.decode = o.decode;
   if (o.threads) spec.threads = o.threads;
   for (const auto& s : o.sets) {
@@ -138,20 +107,14 @@ int run(CliContext& ctx, const RunOptions& o) {
     spec.overrides.emplace_back(s.substr(0, eq), s.substr(eq + 1));
   }
   try {
-    const bool from_stdin =
-        std::find(spec.inputs.begin(), spec.inputs.end(), "-") != spec.inputs.end();
-    if (from_stdin || spec.output == "-") streams.emplace();
-    if (from_stdin) {
-      if (spec.inputs.size() != 1)
-        throw std::runtime_error("-i - reads stdin: give no other input");
-      spec.inputs = {streams->input()};
-    }
-    if (spec.output == "-") spec.output = streams->output();
+    // A closed stdout must be an EPIPE the writer reports (io::StreamClosed), not a death.
+    if (spec.output == "-") std::signal(SIGPIPE, SIG_IGN);
     const auto& daemon = ctx.daemon_config();
     spec.pipeline = o.pipeline.empty() ? daemon.default_pipeline : o.pipeline;
     pipeline::RunEnvironment env;
     env.daemon = &daemon;
     env.pipelines_dir = daemon.pipelines_dir;
+    env.std_streams = true;  // `-` is this process's stdin / stdout
     // The user's own rights (no roots), but never an output onto the daemon's own files.
     const auto paths = io::PathPolicy::unrestricted(service::protected_paths(daemon));
     env.paths = &paths;
@@ -171,23 +134,14 @@ int run(CliContext& ctx, const RunOptions& o) {
     std::signal(SIGTERM, on_signal);
     pipeline::JobResult r = run_with_bar(spec, env, progress, cancel);
     g_cancel = nullptr;
-    if (o.output == "-") {
-      streams->send_output();
-      // The files of the private folder are gone with it: say which companions were dropped,
-      // so that none is lost without a word.
-      const std::string stem = fs::path(streams->output()).stem().string();
-      for (const auto& out : r.outputs) {
-        const std::string name = fs::path(out).filename().string();
-        if (out == streams->output() || name == stem + ".manifest.json") continue;
-        const std::string companion = "OUT" + name.substr(stem.size());
-        std::fprintf(stderr, "qkvd run: -o - prints the main output only; %s was not kept (%s)\n",
-                     companion.c_str(),
-                     companion == "OUT.ids.jsonl"
-                         ? "set output.inline_id=true to print each record's id in its line"
-                         : "give -o FILE to keep it");
-      }
-      r.outputs = {"-"};
-    }
+    // -o - has no companions: say which one a file output would have had, so that none is
+    // lost without a word.
+    for (const auto& companion : r.not_written)
+      std::fprintf(stderr, "qkvd run: -o - prints the main output only; %s was not kept (%s)\n",
+                   companion.c_str(),
+                   companion == "OUT.ids.jsonl"
+                       ? "set output.inline_id=true to print each record's id in its line"
+                       : "give -o FILE to keep it");
     const double secs = r.seconds > 0 ? r.seconds : 1e-9;
     std::fprintf(stderr, "qkvd run: %s%s: %llu documents, %llu tokens, %s in %.2f s (%.2f MB/s)\n",
                  spec.pipeline.c_str(), o.decode ? " (decode)" : "",
@@ -200,9 +154,13 @@ int run(CliContext& ctx, const RunOptions& o) {
                    static_cast<unsigned long long>(r.truncated));
     for (const auto& out : r.outputs) std::fprintf(stderr, "  wrote %s\n", out.c_str());
     return 0;
+  } catch (const io::StreamClosed&) {
+    g_cancel = nullptr;
+    return kStdoutClosed;  // quietly: the reader has what it wanted
   } catch (const pipeline::JobCancelled& e) {
     g_cancel = nullptr;
-    std::cerr << "qkvd run: cancelled; no output written\n";
+    std::cerr << (o.output == "-" ? "qkvd run: cancelled; the rows on stdout are incomplete\n"
+                                  : "qkvd run: cancelled; no output written\n");
     return 130;
   } catch (const config::ConfigError& e) {
     g_cancel = nullptr;
@@ -230,12 +188,13 @@ void register_run(CLI::App& app, CliContext& ctx) {
                   "the config's default_pipeline");
   sub->add_option("--input,-i", o->inputs,
                   "Input files or globs (.jsonl/.txt, optionally .gz/.zst; "
-                  "with --decode: ids .jsonl or .bin); - reads jsonl from stdin")
+                  "with --decode: ids .jsonl or .bin); - reads stdin as it comes (jsonl, or "
+                  "input.format)")
       ->required()
       ->expected(1, -1);
   sub->add_option("--output,-o", o->output,
                   "Output path: .jsonl ids, .bin training data, .npy model outputs (or the "
-                  "pipeline's output.format); - writes jsonl to stdout")
+                  "pipeline's output.format); - writes jsonl to stdout as chunks complete")
       ->required();
   sub->add_option("--set", o->sets, "Override a pipeline value: key.path=value (YAML); repeatable");
   sub->add_option("--threads,-t", o->threads,

@@ -1,6 +1,8 @@
 #include "byte_source.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -51,6 +53,16 @@ class Fd {
     }
   }
   const std::string& path() const { return path_; }
+  // A regular file never makes read() wait; anything else (a pipe) is polled.
+  bool ready(int wait_ms) const {
+    struct stat st {};
+    if (::fstat(fd_.get(), &st) == 0 && S_ISREG(st.st_mode)) return true;
+    pollfd p{fd_.get(), POLLIN, 0};
+    int n;
+    while ((n = ::poll(&p, 1, wait_ms)) < 0 && errno == EINTR) {
+    }
+    return n != 0;  // readable, its end, or an error read() will report
+  }
 
  private:
   std::string path_;
@@ -61,6 +73,7 @@ class PlainSource final : public ByteSource {
  public:
   PlainSource(UniqueFd fd, const fs::path& file) : fd_(std::move(fd), file) {}
   size_t read(char* buf, size_t n) override { return fd_.read(buf, n); }
+  bool ready(int wait_ms) const override { return fd_.ready(wait_ms); }
 
  private:
   Fd fd_;

@@ -16,6 +16,12 @@ class ByteSource {
   virtual ~ByteSource() = default;
   // Reads up to n bytes; returns 0 only at the end. Throws IoError.
   virtual size_t read(char* buf, size_t n) = 0;
+  // Whether read() would return without waiting: always for files; for a pipe or terminal
+  // (stdin), whether bytes (or its end) are there within `wait_ms` milliseconds.
+  virtual bool ready(int wait_ms = 0) const {
+    (void)wait_ms;
+    return true;
+  }
 };
 
 enum class Compression { none, gzip, zstd };

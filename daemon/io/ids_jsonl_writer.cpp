@@ -18,11 +18,7 @@ class IdsJsonlWriter final : public OutputWriter {
 
   bool wants_offsets() const override { return offsets_; }
   int64_t append_document(std::string& chunk, const DocumentIds& doc) const override {
-    append_ids_record(chunk, doc, fields_, offsets_, inline_id_);
-    chunk += '\n';
-    int64_t n = 0;
-    for (const auto& f : doc.ids) n += static_cast<int64_t>(f.size());
-    return n;
+    return append_ids_line(chunk, doc, fields_, offsets_, inline_id_);
   }
   void write_chunk(const ChunkOutput& chunk) override { main_.write(chunk.bytes); }
   AtomicFile& add_companion(std::string_view suffix) override {
@@ -78,6 +74,15 @@ void append_ids_record(std::string& out, const DocumentIds& doc,
       append_ids(out, doc.ids[f]);
   }
   if (keyed) out += '}';
+}
+
+int64_t append_ids_line(std::string& out, const DocumentIds& doc,
+                        std::span<const std::string> fields, bool offsets, bool inline_id) {
+  append_ids_record(out, doc, fields, offsets, inline_id);
+  out += '\n';
+  int64_t n = 0;
+  for (const auto& f : doc.ids) n += static_cast<int64_t>(f.size());
+  return n;
 }
 
 std::unique_ptr<OutputWriter> make_ids_jsonl_writer(const OutputTarget& output,

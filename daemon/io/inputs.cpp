@@ -28,8 +28,16 @@ TextFormat format_of(const fs::path& p) {
 
 }  // namespace
 
-std::vector<InputFile> expand_inputs(const std::vector<std::string>& args,
-                                     const TextFormat* forced) {
+std::vector<InputFile> expand_inputs(const std::vector<std::string>& args, const TextFormat* forced,
+                                     bool stdin_allowed) {
+  if (stdin_allowed && std::find(args.begin(), args.end(), "-") != args.end()) {
+    if (args.size() != 1) throw IoError("-i - reads stdin: give no other input");
+    InputFile f;
+    f.path = std::string(kStdinName);
+    f.stdin_stream = true;
+    f.format = forced ? *forced : TextFormat::jsonl;
+    return {std::move(f)};
+  }
   std::vector<fs::path> paths;
   for (const auto& arg : args) {
     if (!is_glob(arg)) {
@@ -95,6 +103,24 @@ class RangeSource final : public ByteSource {
   uint64_t left_;
 };
 
+// Counts the bytes read into `count` (an InputFile's size, in LineStream's own vector, which
+// never grows): stdin's size is known only as it is read.
+class CountingSource final : public ByteSource {
+ public:
+  CountingSource(std::unique_ptr<ByteSource> inner, uint64_t& count)
+      : inner_(std::move(inner)), count_(count) {}
+  size_t read(char* buf, size_t n) override {
+    const size_t got = inner_->read(buf, n);
+    count_ += got;
+    return got;
+  }
+  bool ready(int wait_ms) const override { return inner_->ready(wait_ms); }
+
+ private:
+  std::unique_ptr<ByteSource> inner_;
+  uint64_t& count_;
+};
+
 }  // namespace
 
 uint64_t InputFile::bytes() const noexcept {
@@ -102,9 +128,14 @@ uint64_t InputFile::bytes() const noexcept {
   return last > begin ? last - begin : 0;
 }
 
-std::unique_ptr<ByteSource> LineStream::open_current() const {
-  const InputFile& in = inputs_[current_];
+std::unique_ptr<ByteSource> LineStream::open_current() {
+  InputFile& in = inputs_[current_];
   const auto& file = in.path;
+  if (in.stdin_stream) {
+    UniqueFd fd(::fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0));
+    if (!fd) throw_errno(file.string(), "cannot read", errno);
+    return std::make_unique<CountingSource>(open_source(file, std::move(fd)), in.size);
+  }
   if (!in.ranged()) return open_ ? open_source(file, open_(file)) : open_source(file);
   if (in.end <= in.begin) return std::make_unique<RangeSource>(nullptr, 0);  // an empty shard
   if (compression_of(file) != Compression::none)
@@ -118,6 +149,11 @@ std::unique_ptr<ByteSource> LineStream::open_current() const {
     throw_errno(file.string(), "cannot seek to byte " + std::to_string(in.begin), errno);
   const uint64_t left = in.end == kToEnd ? kToEnd : in.end - std::min(in.end, in.begin);
   return std::make_unique<RangeSource>(open_source(file, std::move(fd)), left);
+}
+
+bool LineStream::ready(int wait_ms) const {
+  if (!pending_.empty() || current_ >= inputs_.size() || !reader_) return true;
+  return reader_->ready(wait_ms);
 }
 
 bool LineStream::next_line(RawLine& out) {

@@ -29,14 +29,25 @@ struct InputFile {
   TextFormat format = TextFormat::jsonl;
   uint64_t begin = 0;     // first byte read (0: the whole file from its start, BOM rule included)
   uint64_t end = kToEnd;  // one past the last byte read
+  // `-i -` (qkvd run): the process's stdin, named "<stdin>" in messages, read plain as it comes;
+  // `size` is the bytes read so far.
+  bool stdin_stream = false;
   bool ranged() const noexcept { return begin != 0 || end != kToEnd; }
   uint64_t bytes() const noexcept;  // on-disk bytes read: the range's, else the file's
 };
 
+// The name of stdin in messages and rejects.
+inline constexpr std::string_view kStdinName = "<stdin>";
+// A chunk of a stdin job ends when stdin has had nothing for this long (LineStream::ready):
+// short enough not to be seen, long enough that a pipe emptied for a moment by a fast
+// producer still fills whole chunks.
+inline constexpr int kStdinStallMs = 10;
+
 // Expands globs (sorted) and checks every file exists. `forced`: nullptr = by extension
-// (.jsonl/.json -> jsonl, .txt -> txt, after removing .gz/.zst). Throws IoError.
-std::vector<InputFile> expand_inputs(const std::vector<std::string>& args,
-                                     const TextFormat* forced);
+// (.jsonl/.json -> jsonl, .txt -> txt, after removing .gz/.zst). With `stdin_allowed`, "-" as
+// the only argument is stdin (jsonl unless forced). Throws IoError.
+std::vector<InputFile> expand_inputs(const std::vector<std::string>& args, const TextFormat* forced,
+                                     bool stdin_allowed = false);
 
 struct RawLine {
   std::string bytes;
@@ -69,6 +80,9 @@ class LineStream {
   const std::vector<InputFile>& inputs() const { return inputs_; }
   // On-disk bytes of the files finished so far (progress).
   uint64_t bytes_done() const { return bytes_done_; }
+  // Whether next() would return without waiting for stdin longer than `wait_ms` (always, for
+  // files): a chunk of a stdin job ends when stdin stalls, so its output is not held back.
+  bool ready(int wait_ms = 0) const;
 
  private:
   // The next line of the current file (BOM and, for .txt, CR removed); false at its end.
@@ -76,7 +90,7 @@ class LineStream {
   bool next_paragraph(RawLine& out);
   bool whole_file(RawLine& out);
   void next_file();
-  std::unique_ptr<ByteSource> open_current() const;
+  std::unique_ptr<ByteSource> open_current();
   void check_total(uint64_t expanded) const;  // limits.max_job_input_bytes
 
   std::vector<InputFile> inputs_;

@@ -29,6 +29,11 @@ bool LineReader::fill() {
   return true;
 }
 
+bool LineReader::ready(int wait_ms) const {
+  if (eof_ || std::memchr(buf_.data() + begin_, '\n', end_ - begin_)) return true;
+  return source_->ready(wait_ms);
+}
+
 bool LineReader::next(std::string& line, uint64_t& offset) {
   line.clear();
   offset = consumed_;

@@ -31,6 +31,9 @@ class LineReader {
   // Throws LineTooLong (and IoError from the source).
   bool next(std::string& line, uint64_t& offset);
   uint64_t bytes_consumed() const { return consumed_; }
+  // Whether next() would return without waiting on the source (longer than `wait_ms`): a whole
+  // line is buffered, the stream has ended, or the source is ready.
+  bool ready(int wait_ms = 0) const;
 
  private:
   bool fill();

@@ -3,12 +3,12 @@
 //   ids .bin + .idx   io/ids_bin_writer.cpp
 //   Megatron .bin + .idx   io/megatron_writer.cpp
 //   tensors .npy (+ .offsets.npy)   io/tensor_npy_writer.cpp
-//   generation jsonl   io/generation_jsonl_writer.cpp (records from append_generation_record) The
-//   pipeline makes one writer per job from its
-// output config and never asks which format it is. Pipeline workers format documents into a
-// chunk's bytes in parallel (append_document is const); the one writer thread hands chunks over in
-// document order (write_chunk), then commit() writes the trailing files and the manifest, all or
-// nothing (io/output_set.hpp).
+//   generation jsonl   io/generation_jsonl_writer.cpp (records from append_generation_record)
+//   ids or generation jsonl to stdout (`qkvd run -o -`)   io/stdout_writer.cpp
+// The pipeline makes one writer per job from its output config and never asks which format it is.
+// Pipeline workers format documents into a chunk's bytes in parallel (append_document is const);
+// the one writer thread hands chunks over in document order (write_chunk), then commit() writes the
+// trailing files and the manifest, all or nothing (io/output_set.hpp).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -85,6 +85,14 @@ std::unique_ptr<OutputWriter> make_ids_jsonl_writer(const OutputTarget& output,
                                                     bool inline_id = false);
 void append_ids_record(std::string& out, const DocumentIds& doc,
                        std::span<const std::string> fields, bool offsets, bool inline_id = false);
+// One ids jsonl line (the record and its LF), as both jsonl writers append it; returns the ids.
+int64_t append_ids_line(std::string& out, const DocumentIds& doc,
+                        std::span<const std::string> fields, bool offsets, bool inline_id);
+// `-o -`: the records of make_ids_jsonl_writer (or generation records, handed over whole by
+// write_chunk) written to stdout as each chunk completes (io/stdout_stream.hpp: StreamClosed
+// on EPIPE). No companions (add_companion throws), no manifest: commit returns {"-"}.
+std::unique_ptr<OutputWriter> make_stdout_writer(std::vector<std::string> fields, bool offsets,
+                                                 bool inline_id);
 // Token ids for training: X.bin (uint16, or uint32 when `wide`) and X.idx.npy (int64 document
 // start offsets, one more than documents). Reads only the first field. `separator` follows
 // each document unless the document already ends with it (BERT's [SEP] is not doubled); it

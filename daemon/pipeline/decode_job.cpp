@@ -9,6 +9,7 @@
 #include "io/formats.hpp"
 #include "io/npy.hpp"
 #include "io/output_set.hpp"
+#include "io/stdout_stream.hpp"
 #include "pipeline/job_context.hpp"
 #include "pipeline/manifest.hpp"
 #include "pipeline/run_job.hpp"
@@ -106,6 +107,8 @@ class IdsReader {
       } else {
         if (!c.ids_in.empty()) return true;
         if (!lines_) lines_.emplace(std::vector<io::InputFile>{in}, open_, limits_);
+        // Stdin: a chunk also ends when no more input is there now.
+        if (in.stdin_stream && !c.lines.empty() && !lines_->ready(io::kStdinStallMs)) return true;
         io::RawLine l;
         if (!lines_->next(l)) {
           next_file();
@@ -119,6 +122,9 @@ class IdsReader {
     }
     return true;
   }
+
+  // Bytes read from stdin (`-i -`), whose size is known only once read.
+  uint64_t stdin_bytes() const { return stdin_bytes_; }
 
  private:
   void open_bin(const std::filesystem::path& path) {
@@ -168,6 +174,7 @@ class IdsReader {
     return (*m)["separator"].get<int32_t>();
   }
   void next_file() {
+    if (lines_ && inputs_[current_].stdin_stream) stdin_bytes_ += lines_->inputs()[0].bytes();
     bin_.reset();
     lines_.reset();
     idx_.clear();
@@ -195,6 +202,7 @@ class IdsReader {
   size_t doc_ = 0;
   std::optional<int32_t> separator_;
   std::optional<io::LineStream> lines_;
+  uint64_t stdin_bytes_ = 0;
 };
 
 }  // namespace
@@ -211,7 +219,7 @@ JobResult run_decode(JobContext& ctx) {
     // .bin is read with its index; every other input is ids jsonl.
     try {
       io::TextFormat jsonl = io::TextFormat::jsonl;
-      inputs = io::expand_inputs(args, &jsonl);
+      inputs = io::expand_inputs(args, &jsonl, ctx.std_streams);
     } catch (const std::exception& e) {
       throw JobFailed(e.what());
     }
@@ -219,7 +227,9 @@ JobResult run_decode(JobContext& ctx) {
     // Ids decode into the right text only with the vocabulary that made them.
     const TokenizerIdentity ours = ctx.tokenizer->identity();
     for (const auto& in : inputs)
-      if (auto m = manifest_beside(in.path, ctx.input_opener()))
+      if (in.stdin_stream) {
+        continue;  // no manifest beside stdin
+      } else if (auto m = manifest_beside(in.path, ctx.input_opener()))
         check_decode_identity(*m, ours, in.path.string());
   } else {
     for (const auto& t : spec.texts) result.input_bytes += t.size();
@@ -231,7 +241,7 @@ JobResult run_decode(JobContext& ctx) {
   std::optional<io::OutputSet> outputs;
   io::AtomicFile* main = nullptr;
   try {
-    if (!inline_job) {
+    if (!inline_job && !ctx.to_stdout()) {
       outputs.emplace(ctx.open_output(inputs));
       main = &outputs->add(outputs->main());
     }
@@ -307,15 +317,24 @@ JobResult run_decode(JobContext& ctx) {
     result.tokens += c.tokens;
     if (inline_job) {
       for (auto& r : c.records) result.inline_results.push_back(std::move(r));
-    } else {
+    } else if (main) {
       main->write(c.out);
+    } else {
+      io::write_stdout(c.out);  // -o -: as each chunk is decoded
     }
     ctx.progress.documents_done += c.documents();
   };
   try {
     run_chunks(ctx, read, work, write);
+    result.input_bytes += reader.stdin_bytes();
+    for (auto& in : inputs)  // stdin's size is what was read (the manifest's "bytes" too)
+      if (in.stdin_stream) in.size = reader.stdin_bytes();
     ctx.progress.bytes_done = result.input_bytes;
     if (inline_job) return result;
+    if (!main) {  // -o -: no manifest
+      result.outputs = {"-"};
+      return result;
+    }
     auto manifest = make_manifest(ctx.spec, ctx.pipeline, inputs, result, "utf-8", true);
     manifest["tokenizer"] = tokenizer_json(*ctx.tokenizer, ctx.pipeline);
     for (auto& p : outputs->commit(std::move(manifest))) result.outputs.push_back(p.string());
@@ -325,6 +344,8 @@ JobResult run_decode(JobContext& ctx) {
     throw;
   } catch (const io::PathError&) {
     throw;
+  } catch (const io::StreamClosed&) {
+    throw;  // the reader of -o - went away: qkvd run exits quietly
   } catch (const std::exception& e) {
     throw JobFailed(e.what());
   }

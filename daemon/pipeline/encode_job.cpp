@@ -3,11 +3,13 @@
 #include <nlohmann/json.hpp>
 
 #include <charconv>
+#include <cstdio>
 #include <optional>
 
 #include "io/atomic_file.hpp"
 #include "io/json_fields.hpp"
 #include "io/output_writer.hpp"
+#include "io/stdout_stream.hpp"
 #include "io/utf8.hpp"
 #include "pipeline/buffer_pool.hpp"
 #include "pipeline/document_text.hpp"
@@ -125,7 +127,7 @@ class Encoder {
       if (p_.input.format == config::InputFormat::jsonl) f = &(forced = io::TextFormat::jsonl);
       if (p_.input.format == config::InputFormat::txt) f = &(forced = io::TextFormat::txt);
       try {
-        inputs_ = io::expand_inputs(ctx.spec.inputs, f);
+        inputs_ = io::expand_inputs(ctx.spec.inputs, f, ctx.std_streams);
       } catch (const std::exception& e) {
         throw JobFailed(e.what());
       }
@@ -134,7 +136,10 @@ class Encoder {
         inputs_.back().end = slice->end;
         next_doc_ = slice->first_document.value_or(0);
       }
-      for (const auto& in : inputs_) input_bytes_ += in.bytes();
+      for (const auto& in : inputs_) {
+        input_bytes_ += in.bytes();
+        from_stdin_ = from_stdin_ || in.stdin_stream;
+      }
       ctx.progress.bytes_total = input_bytes_;
       stream_.emplace(inputs_, ctx.input_opener(), ctx.input_limits,
                       txt_documents(p_.input.document));
@@ -156,7 +161,7 @@ class Encoder {
     // A jsonl input may carry ids; they go to OUT.ids.jsonl unless the records hold them.
     for (const auto& in : inputs_)
       if (in.format == io::TextFormat::jsonl && !p_.input.id_field.empty()) reads_ids_ = true;
-    ids_file_wanted_ = reads_ids_ && !p_.output.inline_id;
+    ids_file_wanted_ = reads_ids_ && !p_.output.inline_id && !ctx.to_stdout();
     set_up_text();
   }
 
@@ -167,11 +172,15 @@ class Encoder {
       try {
         format_ = output_format_for(p_, ctx_.spec.output);
         if (is_training_format(format_)) separator_ = document_separator(p_, *ctx_.tokenizer);
-        writer_ = p_.generate ? io::make_generation_jsonl_writer(ctx_.open_output(inputs_))
-                              : make_writer(p_, ctx_.open_output(inputs_), format_, separator_,
-                                            ctx_.tokenizer->vocab_size());
+        if (ctx_.to_stdout())  // ids or generation records, chunk by chunk; no companions
+          writer_ = io::make_stdout_writer(output_keys(p_), p_.output.offsets, p_.output.inline_id);
+        else
+          writer_ = p_.generate ? io::make_generation_jsonl_writer(ctx_.open_output(inputs_))
+                                : make_writer(p_, ctx_.open_output(inputs_), format_, separator_,
+                                              ctx_.tokenizer->vocab_size());
         // Always written when skipping, so an old run's rejects never outlive it.
-        if (p_.input.skip_bad_records) rejects_ = &writer_->add_companion(".rejects.jsonl");
+        if (p_.input.skip_bad_records && !ctx_.to_stdout())
+          rejects_ = &writer_->add_companion(".rejects.jsonl");
       } catch (const JobFailed&) {
         throw;
       } catch (const io::PathError&) {
@@ -224,8 +233,20 @@ class Encoder {
           drain();
         result.generated_tokens = generation_->generated_tokens();
       }
+      if (from_stdin_) {  // its size is what was read (the manifest's "bytes" too)
+        inputs_ = stream_->inputs();
+        input_bytes_ = 0;
+        for (const auto& in : inputs_) input_bytes_ += in.bytes();
+        result.input_bytes = input_bytes_;
+      }
       ctx_.progress.bytes_done = input_bytes_;
       if (inline_job) return result;
+      if (ctx_.to_stdout()) {  // no manifest: say which companion a file output would have had
+        if (reads_ids_ && !p_.output.inline_id && documents_with_id_ > 0)
+          result.not_written.push_back("OUT.ids.jsonl");
+        result.outputs = {"-"};
+        return result;
+      }
       if (!ids_file_) writer_->retire_companion(".ids.jsonl");  // an old run's ids never outlive it
       auto manifest = make_manifest(ctx_.spec, p_, inputs_, result, writer_->dtype());
       manifest["tokenizer"] = tokenizer_json(*ctx_.tokenizer, p_);
@@ -247,7 +268,7 @@ class Encoder {
       for (auto& p : paths) result.outputs.push_back(p.string());
     } catch (const std::exception& e) {
       if (dynamic_cast<const JobFailed*>(&e) || dynamic_cast<const JobCancelled*>(&e) ||
-          dynamic_cast<const io::PathError*>(&e))
+          dynamic_cast<const io::PathError*>(&e) || dynamic_cast<const io::StreamClosed*>(&e))
         throw;
       throw JobFailed(e.what());  // I/O errors (e.g. a full disk), with the file named
     }
@@ -334,6 +355,8 @@ class Encoder {
       return next_doc_ < texts.size();
     }
     while (c.lines.size() < max_docs && bytes < kChunkBytes) {
+      // Stdin: a chunk also ends when no more input is there now, so output is not held back.
+      if (from_stdin_ && !c.lines.empty() && !stream_->ready(io::kStdinStallMs)) break;
       io::RawLine l;
       bool more;
       try {
@@ -682,7 +705,16 @@ class Encoder {
                       " bad records, more than input.max_errors (" +
                       std::to_string(p_.input.max_errors) +
                       "); one of them: " + c.rejects.substr(0, c.rejects.find('\n')));
-    rejects_->write(c.rejects);
+    if (rejects_) {
+      rejects_->write(c.rejects);
+      return;
+    }
+    // -o -: no OUT.rejects.jsonl; its lines go to stderr.
+    for (size_t at = 0; at < c.rejects.size();) {
+      const size_t end = c.rejects.find('\n', at);
+      std::fprintf(stderr, "qkvd run: rejected: %.*s\n", int(end - at), c.rejects.data() + at);
+      at = end + 1;
+    }
   }
 
   // The writer thread: a chunk's id lines onto OUT.ids.jsonl, which is made at the first
@@ -733,6 +765,7 @@ class Encoder {
   std::optional<int32_t> separator_;          // training formats only
   std::unique_ptr<io::OutputWriter> writer_;  // none for inline jobs
   io::AtomicFile* rejects_ = nullptr;         // OUT.rejects.jsonl (input.on_error: skip)
+  bool from_stdin_ = false;                   // `-i -`
   bool reads_ids_ = false;              // input.id_field is read (a jsonl input, id_field not none)
   bool ids_file_wanted_ = false;        // ... and goes to OUT.ids.jsonl (not output.inline_id)
   io::AtomicFile* ids_file_ = nullptr;  // OUT.ids.jsonl, from the first document with an id

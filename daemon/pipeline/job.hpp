@@ -60,6 +60,8 @@ struct JobResult {
   uint64_t generated_tokens = 0;  // generation pipelines
   double seconds = 0;
   std::vector<std::string> outputs;  // files written (final names)
+  // `-o -`: the companions a file output would have had ("OUT.ids.jsonl"), not written.
+  std::vector<std::string> not_written;
   // Inline jobs: one entry per text, the compact JSON of its ids (or vector).
   std::vector<std::string> inline_results;
 };

@@ -29,6 +29,9 @@ struct JobContext {
   oneapi::tbb::task_arena* arena = nullptr;  // where the pipeline runs
   unsigned threads = 1;
   const io::PathPolicy* paths = nullptr;  // how the job's files are opened (never null in a run)
+  bool std_streams = false;               // RunEnvironment::std_streams
+  // Output "-" of `qkvd run`: the records go to stdout (io/stdout_stream.hpp).
+  bool to_stdout() const { return std_streams && spec.output == "-"; }
 
   // The job's inputs, each opened through the path policy.
   io::InputOpener input_opener() const;

@@ -24,7 +24,16 @@ OutputFormat output_format_for(const config::PipelineConfig& p, const fs::path& 
   const std::string where = "output " + output.string() + ": ";
   const std::optional<OutputFormat> by_ext = format_of_extension(output);
   OutputFormat f;
-  if (p.output.format) {
+  if (output == "-") {  // `qkvd run -o -`: stdout takes JSON lines only
+    const bool model = p.model && !p.generate;
+    if (model || (p.output.format && *p.output.format != OutputFormat::jsonl))
+      throw JobFailed(
+          "-o - writes ids jsonl (or generation jsonl) to stdout, but pipeline " + p.name +
+          (model ? std::string(" runs a model, whose outputs are .npy")
+                 : " sets output.format: " + std::string(config::to_string(*p.output.format))) +
+          "; give -o FILE");
+    f = OutputFormat::jsonl;
+  } else if (p.output.format) {
     f = *p.output.format;
     if (f == OutputFormat::megatron) {
       if (by_ext != OutputFormat::bin)

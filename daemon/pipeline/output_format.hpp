@@ -16,7 +16,7 @@ namespace qkv::pipeline::detail {
 // and must not contradict a known extension; megatron data is named `*.bin` (its `.idx` goes
 // beside). Throws JobFailed naming the output when the format cannot be told or does not fit
 // the pipeline (npy without a model, ids with one, offsets outside jsonl, several fields in a
-// .bin).
+// .bin). `-` (`qkvd run -o -`, stdout) is jsonl only.
 config::OutputFormat output_format_for(const config::PipelineConfig& pipeline,
                                        const std::filesystem::path& output);
 

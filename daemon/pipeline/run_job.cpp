@@ -70,6 +70,7 @@ JobResult run_job(const JobSpec& spec, const RunEnvironment& env, JobProgress& p
         std::min(ctx.pipeline.generate->max_new_tokens, env.daemon->limits.max_inline_new_tokens);
   static const io::PathPolicy unrestricted = io::PathPolicy::unrestricted();
   ctx.paths = env.paths ? env.paths : &unrestricted;
+  ctx.std_streams = env.std_streams;
   if (env.daemon) {  // counted after decompression, in the daemon and in `qkvd run`
     ctx.input_limits.max_line_bytes = env.daemon->limits.max_document_bytes;
     ctx.input_limits.max_total_bytes = env.daemon->limits.max_job_input_bytes;

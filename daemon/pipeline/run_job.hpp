@@ -46,6 +46,9 @@ struct RunEnvironment {
   std::function<std::shared_ptr<const Tokenizer>(const config::PipelineConfig&)> tokenizer_factory;
   // Replaces load_job_pipeline (the daemon caches parsed pipelines for inline runs).
   std::function<config::PipelineConfig(const JobSpec&)> pipeline_loader;
+  // `qkvd run` only: input "-" reads this process's stdin and output "-" writes its stdout
+  // (docs/cli.md). Never the daemon's: a client's JobSpec cannot reach its streams.
+  bool std_streams = false;
 };
 
 // The job failed; the message says what and where. No output file was written or changed.

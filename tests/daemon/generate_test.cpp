@@ -91,5 +91,29 @@ TEST(DaemonGenerate, FileJobWritesTheInputIdsBesideTheGenerations) {
   EXPECT_NE(r.err.find("output.inline_id: expected false"), std::string::npos) << r.err;
 }
 
+// -o -: the generation records on stdout are the bytes of the file output; the ids companion
+// is not kept, and stderr says so.
+TEST(DaemonGenerate, DashStreamsTheGenerationsToStdout) {
+  Rig s;
+  write_generate_pipeline(s);
+  const std::string prompts =
+      "{\"id\": \"p-1\", \"text\": \"Hello world\"}\n{\"text\": \"The quick\"}\n";
+  write_text(s.in / "prompts.jsonl", prompts);
+  std::vector<std::string> args{
+      bin("qkvd"), "--config", s.config.string(), "run",   "-t",
+      "1",         "-p",       "generate-gpt2",   "--set", "generate.max_new_tokens=2"};
+  auto to_file = args;
+  to_file.insert(to_file.end(),
+                 {"-i", (s.in / "prompts.jsonl").string(), "-o", (s.out / "gen.jsonl").string()});
+  auto r = run_cmd(to_file, "");
+  ASSERT_EQ(r.code, 0) << r.err;
+  args.insert(args.end(), {"-i", "-", "-o", "-"});
+  r = run_cmd(args, prompts);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(lines(r.out).size(), 2u);
+  EXPECT_EQ(r.out, read_text(s.out / "gen.jsonl"));
+  EXPECT_NE(r.err.find("OUT.ids.jsonl was not kept"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace qkv::test

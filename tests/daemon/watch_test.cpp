@@ -3,7 +3,11 @@
 // daemon, reload warnings, and `qkvctl run --decode --text '[...]'`.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -246,6 +250,244 @@ TEST(QkvdRun, DashStreamsStdinToStdout) {
               jsonl_of({"x"}));
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(fs::is_empty(tmp.path));
+}
+
+// A child with pipes on its stdin (unless `stdin_file` names a file to read) and stdout; its
+// stderr goes to a file. For the streaming tests, where run_cmd's files would hide the timing.
+struct Piped {
+  pid_t pid = -1;
+  int in = -1, out = -1;
+  fs::path err;
+  Piped(std::vector<std::string> args, const fs::path& err_file, const fs::path& stdin_file = {})
+      : err(err_file) {
+    int ip[2] = {-1, -1}, op[2];
+    if ((stdin_file.empty() && ::pipe2(ip, O_CLOEXEC) != 0) || ::pipe2(op, O_CLOEXEC) != 0)
+      throw std::runtime_error("pipe failed");
+    std::vector<char*> argv;
+    for (auto& s : args) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    if (stdin_file.empty())
+      posix_spawn_file_actions_adddup2(&fa, ip[0], 0);
+    else
+      posix_spawn_file_actions_addopen(&fa, 0, stdin_file.c_str(), O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, op[1], 1);
+    posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ) != 0) pid = -1;
+    posix_spawn_file_actions_destroy(&fa);
+    if (stdin_file.empty()) {
+      ::close(ip[0]);
+      in = ip[1];
+    }
+    ::close(op[1]);
+    out = op[0];
+  }
+  ~Piped() {
+    close_in();
+    close_out();
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      wait();
+    }
+  }
+  void close_in() {
+    if (in >= 0) ::close(in);
+    in = -1;
+  }
+  void close_out() {
+    if (out >= 0) ::close(out);
+    out = -1;
+  }
+  void send(const std::string& s) const {
+    ASSERT_EQ(::write(in, s.data(), s.size()), ssize_t(s.size()));
+  }
+  // Reads stdout until it holds `want` bytes or `timeout` passes; what it read.
+  std::string read_bytes(size_t want, std::chrono::milliseconds timeout) const {
+    std::string got;
+    const auto end = std::chrono::steady_clock::now() + timeout;
+    char buf[4096];
+    while (got.size() < want) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          end - std::chrono::steady_clock::now());
+      pollfd p{out, POLLIN, 0};
+      if (left.count() <= 0 || ::poll(&p, 1, int(left.count())) <= 0) break;
+      const ssize_t n = ::read(out, buf, std::min(sizeof buf, want - got.size()));
+      if (n <= 0) break;
+      got.append(buf, size_t(n));
+    }
+    return got;
+  }
+  std::string rest() const {
+    std::string got;
+    char buf[65536];
+    for (ssize_t n; (n = ::read(out, buf, sizeof buf)) > 0;) got.append(buf, size_t(n));
+    return got;
+  }
+  // The exit code, or -signal.
+  int wait() {
+    int st = 0;
+    ::waitpid(pid, &st, 0);
+    pid = -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
+  }
+};
+
+std::vector<std::string> qkvd_run(const Rig& s, std::vector<std::string> args) {
+  args.insert(args.begin(), {bin("qkvd"), "--config", s.config.string(), "run"});
+  return args;
+}
+
+// Output comes as the input does: stdin stays open, yet each record's ids arrive while qkvd
+// waits for more (a chunk ends when stdin stalls). Before, nothing came until stdin's end.
+TEST(QkvdRun, DashStreamsWhileStdinStaysOpen) {
+  Rig s;
+  Piped p(qkvd_run(s, {"-p", "bytes", "-i", "-", "-o", "-"}), s.dir.path / "err.txt");
+  ASSERT_GT(p.pid, 0);
+  p.send(jsonl_of({"ab", "c"}));
+  const std::string first = "[97,98]\n[99]\n";
+  EXPECT_EQ(p.read_bytes(first.size(), 10s), first);
+  p.send(jsonl_of({"d"}));
+  EXPECT_EQ(p.read_bytes(6, 10s), "[100]\n");
+  p.close_in();
+  EXPECT_EQ(p.rest(), "");
+  EXPECT_EQ(p.wait(), 0);
+  const std::string err = read_text(p.err);
+  EXPECT_NE(err.find("3 documents"), std::string::npos) << err;
+  EXPECT_NE(err.find("wrote -"), std::string::npos) << err;
+  EXPECT_NE(err.find("3 documents, 4 tokens, 40 B in"), std::string::npos)
+      << err;  // the bytes read
+
+  // And back: ids in, text out, as they come.
+  Piped back(qkvd_run(s, {"-p", "bytes", "--decode", "-i", "-", "-o", "-"}),
+             s.dir.path / "err2.txt");
+  ASSERT_GT(back.pid, 0);
+  back.send("[104,105]\n");
+  const std::string hi = "{\"text\":\"hi\"}\n";
+  EXPECT_EQ(back.read_bytes(hi.size(), 10s), hi);
+  back.send("[33]\n");
+  EXPECT_EQ(back.read_bytes(13, 10s), "{\"text\":\"!\"}\n");
+  back.close_in();
+  EXPECT_EQ(back.rest(), "");
+  EXPECT_EQ(back.wait(), 0);
+  const std::string err2 = read_text(back.err);
+  EXPECT_NE(err2.find("2 documents, 3 tokens, 15 B in"), std::string::npos) << err2;
+}
+
+// -i - into a file: the file output as usual (companions, manifest), stdin in the manifest with
+// the bytes read.
+TEST(QkvdRun, DashInputIntoAFileKeepsTheCompanions) {
+  Rig s;
+  const std::string in = "{\"id\": \"a\", \"text\": \"ab\"}\n{\"text\": \"c\"}\n";
+  auto r = run_cmd(qkvd_run(s, {"-p", "bytes", "-i", "-", "-o", (s.out / "x.jsonl").string()}), in);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(read_text(s.out / "x.jsonl"), "[97,98]\n[99]\n");
+  EXPECT_EQ(read_text(s.out / "x.ids.jsonl"), "\"a\"\nnull\n");
+  const json m = json::parse(read_text(s.out / "x.manifest.json"));
+  ASSERT_EQ(m["inputs"].size(), 1u) << m.dump();
+  EXPECT_EQ(m["inputs"][0]["path"], "<stdin>");
+  EXPECT_EQ(m["inputs"][0]["bytes"], in.size());
+  // And decoding stdin into a file.
+  r = run_cmd(
+      qkvd_run(s, {"-p", "bytes", "--decode", "-i", "-", "-o", (s.out / "t.jsonl").string()}),
+      "[104,105]\n");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(read_text(s.out / "t.jsonl"), "{\"text\":\"hi\"}\n");
+  EXPECT_EQ(json::parse(read_text(s.out / "t.manifest.json"))["inputs"][0]["bytes"], 10);
+}
+
+// Stdin is jsonl unless the pipeline says txt; then .txt framing applies (CRLF ends a line).
+TEST(QkvdRun, DashReadsTxtWhenThePipelineSaysSo) {
+  Rig s;
+  auto r = run_cmd(qkvd_run(s, {"-p", "bytes", "--set", "input.format=txt", "-i", "-", "-o", "-"}),
+                   "ab\r\nc\n");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "[97,98]\n[99]\n");
+  r = run_cmd(qkvd_run(s, {"-p", "bytes", "-i", "-", "-o", "-"}), "ab\n");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("<stdin>:1: document 0"), std::string::npos) << r.err;
+}
+
+// The shipped gpt2 pipeline on a real corpus: stdin -> stdout gives the bytes of file -> file,
+// and both are tiktoken's (the committed golden).
+TEST(QkvdRun, DashOutputEqualsTheFileOutputAndTheGolden) {
+  Rig s;
+  std::string gpt2 =
+      read_text(std::string(QKV_SOURCE_DIR) + "/configs/pipelines/tokenize-gpt2.yaml");
+  for (size_t at; (at = gpt2.find("../../data/")) != std::string::npos;)
+    gpt2.replace(at, 6, std::string(QKV_SOURCE_DIR) + "/");
+  s.write_pipeline("gpt2", gpt2);
+  auto golden = run_cmd({"/bin/gzip", "-dc",
+                         std::string(QKV_SOURCE_DIR) + "/tests/data/golden/en.r50k_base.jsonl.gz"});
+  ASSERT_EQ(golden.code, 0) << golden.err;
+  // The corpus's first documents (about 600 KB: quick under the sanitizers too) and their lines
+  // of the golden; each line is one document's ids, whatever comes after it.
+  const std::string all = read_text(std::string(QKV_SOURCE_DIR) + "/tests/data/corpus/en.jsonl");
+  size_t docs = 0, in_end = 0, golden_end = 0;
+  while (in_end < 600000 && in_end < all.size()) {
+    in_end = all.find('\n', in_end) + 1;
+    golden_end = golden.out.find('\n', golden_end) + 1;
+    ASSERT_NE(golden_end, 0u);
+    ++docs;
+  }
+  ASSERT_GT(docs, 10u);
+  const fs::path corpus = s.in / "en.jsonl";
+  write_text(corpus, all.substr(0, in_end));
+  const std::string expected = golden.out.substr(0, golden_end);
+  auto file = run_cmd(
+      qkvd_run(s, {"-p", "gpt2", "-i", corpus.string(), "-o", (s.out / "en.jsonl").string()}));
+  ASSERT_EQ(file.code, 0) << file.err;
+  EXPECT_TRUE(read_text(s.out / "en.jsonl") == expected);
+  // stdin through a pipe (cat), not a seekable file.
+  Piped p({"/bin/sh", "-c", "cat \"$0\" | \"$1\" --config \"$2\" run -p gpt2 -i - -o -",
+           corpus.string(), bin("qkvd"), s.config.string()},
+          s.dir.path / "err.txt", "/dev/null");
+  const std::string streamed = p.rest();
+  EXPECT_EQ(p.wait(), 0) << read_text(p.err);
+  EXPECT_EQ(streamed.size(), expected.size());
+  EXPECT_TRUE(streamed == expected);
+  const std::string err = read_text(p.err);
+  EXPECT_NE(err.find(std::to_string(docs) + " documents"), std::string::npos) << err;
+}
+
+// `| head -c 1`: the reader goes away; qkvd stops quietly with 141 (128 + SIGPIPE), as a
+// program killed by SIGPIPE would tell a shell, and says nothing.
+TEST(QkvdRun, DashOutputToAClosedPipeExits141Quietly) {
+  Rig s;
+  std::string big;
+  for (int i = 0; i < 2000; ++i) big += "{\"text\": \"" + std::string(500, 'x') + "\"}\n";
+  write_text(s.in / "big.jsonl", big);  // ~4 MB of ids out: far more than a pipe holds
+  Piped p(qkvd_run(s, {"-p", "bytes", "-i", "-", "-o", "-"}), s.dir.path / "err.txt",
+          s.in / "big.jsonl");
+  EXPECT_EQ(p.read_bytes(1, 10s), "[");
+  p.close_out();
+  EXPECT_EQ(p.wait(), 141);
+  const std::string err = read_text(p.err);
+  EXPECT_EQ(err.find("terminate"), std::string::npos) << err;
+  EXPECT_EQ(err.find("error"), std::string::npos) << err;
+  EXPECT_EQ(err.find("crash"), std::string::npos) << err;
+}
+
+// input.on_error: skip on stdin: the good rows on stdout, the rejected record on stderr naming
+// <stdin> and its line.
+TEST(QkvdRun, DashSkipsBadRecordsNamingStdin) {
+  Rig s;
+  auto r =
+      run_cmd(qkvd_run(s, {"-p", "bytes", "--set", "input.on_error=skip", "-i", "-", "-o", "-"}),
+              "{\"text\": \"ab\"}\n{bad\n{\"text\": \"c\"}\n");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "[97,98]\n[99]\n");
+  EXPECT_NE(r.err.find("\"file\":\"<stdin>\",\"line\":2}"), std::string::npos) << r.err;
+  // Without skip: the error names <stdin>:2, and nothing is written after it.
+  r = run_cmd(qkvd_run(s, {"-p", "bytes", "-i", "-", "-o", "-"}), "{\"text\": \"ab\"}\n{bad\n");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("<stdin>:2: document 1"), std::string::npos) << r.err;
+  // -o - writes ids jsonl only.
+  r = run_cmd(qkvd_run(s, {"-p", "bytes", "--set", "output.format=bin", "-i", "-", "-o", "-"}),
+              jsonl_of({"ab"}));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find("-o - writes ids jsonl"), std::string::npos) << r.err;
 }
 
 TEST(QkvdRun, DrawsAProgressBarOnATerminalOnly) {

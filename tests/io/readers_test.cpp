@@ -1,5 +1,7 @@
 // Streaming readers: line splitting, .gz and .zst decompression, globs and input order.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -206,6 +208,59 @@ TEST_F(Readers, TxtParagraphAndFileDocuments) {
   EXPECT_EQ(records(p, TxtDocuments::file), (std::vector<Record>{{0, 3, text.substr(3)}}));
   // Modes apply to .txt only: a .jsonl stays one record per line.
   EXPECT_EQ(records(plain("j.jsonl", "{}\n{}\n"), TxtDocuments::file).size(), 2u);
+}
+
+// A pipe (stdin): ready() says whether next() would return without waiting, which is where a
+// stdin job's chunk ends.
+TEST_F(Readers, LineReaderOnAPipeIsReadyOnlyWithAWholeLineOrTheEnd) {
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  LineReader r(open_source("<stdin>", UniqueFd(fds[0])), 64);
+  EXPECT_FALSE(r.ready());  // nothing written yet
+  ASSERT_EQ(::write(fds[1], "a\nb", 3), 3);
+  EXPECT_TRUE(r.ready());
+  std::string line;
+  uint64_t offset = 0;
+  ASSERT_TRUE(r.next(line, offset));
+  EXPECT_EQ(line, "a");
+  EXPECT_FALSE(r.ready());  // "b" is buffered, but its line has not ended
+  ASSERT_EQ(::write(fds[1], "\nc\n", 3), 3);
+  EXPECT_TRUE(r.ready());
+  ASSERT_TRUE(r.next(line, offset));
+  EXPECT_EQ(line, "b");
+  EXPECT_EQ(offset, 2u);
+  EXPECT_TRUE(r.ready());  // "c\n" is buffered
+  ASSERT_TRUE(r.next(line, offset));
+  EXPECT_EQ(line, "c");
+  EXPECT_FALSE(r.ready());
+  ::close(fds[1]);
+  EXPECT_TRUE(r.ready());  // the end is there
+  EXPECT_FALSE(r.next(line, offset));
+  EXPECT_TRUE(r.ready());
+}
+
+// "-" is stdin only where allowed (qkvd run); elsewhere (the daemon's jobs) it is a file name.
+TEST_F(Readers, DashIsStdinOnlyWhenAllowed) {
+  const auto in = expand_inputs({"-"}, nullptr, true);
+  ASSERT_EQ(in.size(), 1u);
+  EXPECT_TRUE(in[0].stdin_stream);
+  EXPECT_EQ(in[0].path, "<stdin>");
+  EXPECT_EQ(in[0].format, TextFormat::jsonl);
+  TextFormat txt = TextFormat::txt;
+  EXPECT_EQ(expand_inputs({"-"}, &txt, true)[0].format, TextFormat::txt);
+  try {
+    expand_inputs({"-"}, nullptr);
+    FAIL();
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("-: input file not found"), std::string::npos) << e.what();
+  }
+  plain("a.jsonl", "{}\n");
+  try {
+    expand_inputs({"-", (dir_ / "a.jsonl").string()}, nullptr, true);
+    FAIL();
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("give no other input"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

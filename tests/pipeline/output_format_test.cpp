@@ -48,6 +48,17 @@ class OutputFormatTest : public ::testing::Test {
   test::TempDir dir_;
 };
 
+// `qkvd run -o -`: stdout takes JSON lines only; another explicit format says to give a file.
+TEST_F(OutputFormatTest, StdoutIsJsonlOnly) {
+  EXPECT_EQ(output_format_for(load(""), "-"), OutputFormat::jsonl);
+  EXPECT_EQ(output_format_for(load("output: {format: jsonl}\n"), "-"), OutputFormat::jsonl);
+  EXPECT_EQ(error_of(load("output: {format: bin}\n"), "-"),
+            "-o - writes ids jsonl (or generation jsonl) to stdout, but pipeline p sets "
+            "output.format: bin; give -o FILE");
+  EXPECT_NE(error_of(load("output: {format: megatron}\n"), "-").find("output.format: megatron"),
+            std::string::npos);
+}
+
 TEST_F(OutputFormatTest, TheExtensionDecidesUnlessOutputFormatIsGiven) {
   auto p = load("");
   EXPECT_EQ(output_format_for(p, "/d/train.bin"), OutputFormat::bin);
