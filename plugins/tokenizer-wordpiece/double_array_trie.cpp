@@ -122,8 +122,9 @@ DoubleArrayTrie DoubleArrayTrie::load(image::ImageReader& in, size_t vocab) {
   const uint64_t n = in.get<uint64_t>();
   // The build trims to the last used cell + 257; states are int32.
   if (n < 257 || n > uint64_t(kFree)) throw image::ImageError("image: bad trie size");
+  if (n > in.left() / (sizeof(Cell) + sizeof(int32_t))) throw image::ImageError("image truncated");
   DoubleArrayTrie t;
-  t.cells_.resize(n);  // after the size check: a huge n is refused, not allocated
+  t.cells_.resize(n);  // after the size checks: a huge n is refused, not allocated
   in.get_array(t.cells_.data(), t.cells_.size());
   t.values_.resize(n);
   in.get_array(t.values_.data(), t.values_.size());

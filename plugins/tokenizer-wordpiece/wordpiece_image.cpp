@@ -22,31 +22,32 @@ std::string WordPieceTokenizer::image() const {
   return out.take();
 }
 
-std::unique_ptr<WordPieceTokenizer> WordPieceTokenizer::from_image(ModelSpec spec,
+std::unique_ptr<WordPieceTokenizer> WordPieceTokenizer::from_image(ModelSpec&& spec,
                                                                    std::string_view payload) {
   image::ImageReader in(payload);
-  if (in.get<uint64_t>() != spec.vocab.size())
+  const size_t vocab = spec.vocab.size();
+  if (in.get<uint64_t>() != vocab)
     throw image::ImageError("image: built for another vocabulary size");
-  return std::unique_ptr<WordPieceTokenizer>(
-      new WordPieceTokenizer(ImageTag{}, std::move(spec), in));
-}
-
-WordPieceTokenizer::WordPieceTokenizer(ImageTag, ModelSpec spec, image::ImageReader& in)
-    : spec_(std::move(spec)), table_(spec_.normalizer, in) {
-  const size_t vocab = spec_.vocab.size();
-  trie_ = DoubleArrayTrie::load(in, vocab);
-  single_id_.resize(0x10000);
-  in.get_array(single_id_.data(), single_id_.size());
-  for (int32_t id : single_id_)
+  CharTable table(spec.normalizer, in);
+  DoubleArrayTrie trie = DoubleArrayTrie::load(in, vocab);
+  std::vector<int32_t> single_id(0x10000);
+  in.get_array(single_id.data(), single_id.size());
+  for (int32_t id : single_id)
     if (id < 0 || size_t(id) >= vocab) throw image::ImageError("image: bad one-char word id");
   if (!in.at_end()) throw image::ImageError("image: trailing bytes");
-  try {
-    finish();
-  } catch (const std::runtime_error& e) {
-    // A sound spec never fails here with its own tables (the build would have thrown before
-    // the image was saved): these tables are wrong. Rebuilding reports the spec's own errors.
-    throw image::ImageError(std::string("image: ") + e.what());
-  }
+  // A sound spec's own tables hold its unk token (the build checks it before saving).
+  if (spec.unk_token.empty() || trie.walk(DoubleArrayTrie::kRoot, spec.unk_token) < 0 ||
+      trie.value(trie.walk(DoubleArrayTrie::kRoot, spec.unk_token)) < 0)
+    throw image::ImageError("image: the trie lacks the unk token");
+  return std::unique_ptr<WordPieceTokenizer>(new WordPieceTokenizer(
+      ImageTag{}, std::move(spec), std::move(table), std::move(trie), std::move(single_id)));
+}
+
+WordPieceTokenizer::WordPieceTokenizer(ImageTag, ModelSpec&& spec, CharTable table,
+                                       DoubleArrayTrie trie, std::vector<int32_t> single_id)
+    : spec_(std::move(spec)), table_(std::move(table)), trie_(std::move(trie)) {
+  single_id_ = std::move(single_id);
+  finish();  // throws only for errors of the spec itself, as the building constructor
 }
 
 }  // namespace qkv::wordpiece

@@ -19,18 +19,20 @@ std::string image_key(const ModelSpec& spec, std::string_view plugin_version) {
   key.add(std::string(plugin_version) + "\n" + unicode_identity() + "\n" +
           std::to_string(f.clean_text) + std::to_string(f.handle_chinese_chars) +
           std::to_string(f.lowercase) + std::to_string(f.strip()) + "\n");
-  // Length-prefixed, so no two different lists give the same bytes.
+  // Length-prefixed, so no two different lists give the same bytes; hashed in 64 KiB pieces.
   std::string buf;
-  add_u64(buf, spec.unk_token.size());
-  buf += spec.unk_token;
+  buf.reserve(1 << 16);
+  auto put = [&](std::string_view bytes) {
+    add_u64(buf, bytes.size());
+    buf += bytes;
+    if (buf.size() >= (1 << 16) - 512) {
+      key.add(buf);
+      buf.clear();
+    }
+  };
+  put(spec.unk_token);
   add_u64(buf, spec.vocab.size());
-  size_t bytes = 0;
-  for (const auto& t : spec.vocab) bytes += t.size() + 8;
-  buf.reserve(buf.size() + bytes);
-  for (const auto& t : spec.vocab) {
-    add_u64(buf, t.size());
-    buf += t;
-  }
+  for (const auto& t : spec.vocab) put(t);
   key.add(buf);
   return key.hex();
 }
@@ -47,8 +49,12 @@ ImageResult make_tokenizer(ModelSpec spec, const std::string& folder,
   std::unique_ptr<WordPieceTokenizer> tok;
   auto outcome = image::load_or_build(
       folder, kFormat, image_key(spec, plugin_version),
-      [&](std::string_view payload) { tok = WordPieceTokenizer::from_image(spec, payload); },
-      [&] { tok = std::make_unique<WordPieceTokenizer>(spec); }, [&] { return tok->image(); });
+      // adopt leaves spec untouched when it refuses the image; build runs at most once, last.
+      [&](std::string_view payload) {
+        tok = WordPieceTokenizer::from_image(std::move(spec), payload);
+      },
+      [&] { tok = std::make_unique<WordPieceTokenizer>(std::move(spec)); },
+      [&] { return tok->image(); });
   return {std::move(tok), outcome.source, std::move(outcome.note)};
 }
 

@@ -214,17 +214,23 @@ TEST(WordPieceImage, DamagedPayloadsAreRefusedOrStaySafe) {
   auto refused = [&](size_t at, uint32_t value, const char* what) {
     std::string bad = payload;
     std::memcpy(bad.data() + at, &value, 4);
+    ModelSpec copy = spec;
     try {
-      WordPieceTokenizer::from_image(spec, bad);
+      WordPieceTokenizer::from_image(std::move(copy), bad);
       ADD_FAILURE() << what << ": accepted";
     } catch (const image::ImageError& e) {
       EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
     }
+    // A refused image leaves the spec whole, for the rebuild.
+    EXPECT_EQ(copy.vocab, spec.vocab) << what;
   };
   refused(0, 30523, "another vocabulary size");
   refused(entries + 8 * 'a' + 4, uint32_t(pool), "character table entry");  // offset
   refused(entries + 8 * 'a', 9, "character table entry");                   // kind
   refused(trie_at, 3, "trie size");
+  // A size beyond what the payload holds is refused before anything is allocated (found by
+  // fuzz.wordpiece_image: out of memory).
+  refused(trie_at, 0x7ffff000, "truncated");
   refused(cells_at + 8 * 5, uint32_t(cells - 255), "trie base");
   refused(cells_at + 8 * 5, uint32_t(-1), "trie base");
   refused(values_at + 4 * 7, 30522, "trie value");
@@ -232,16 +238,17 @@ TEST(WordPieceImage, DamagedPayloadsAreRefusedOrStaySafe) {
   refused(values_at, 5, "trie value");
   refused(singles_at + 4 * ',', 30522, "one-char word id");
   refused(singles_at + 4 * ',', uint32_t(-1), "one-char word id");
-  EXPECT_THROW(WordPieceTokenizer::from_image(spec, payload.substr(0, payload.size() - 8)),
-               image::ImageError);
-  EXPECT_THROW(WordPieceTokenizer::from_image(spec, payload + std::string(8, '\0')),
+  EXPECT_THROW(
+      WordPieceTokenizer::from_image(ModelSpec(spec), payload.substr(0, payload.size() - 8)),
+      image::ImageError);
+  EXPECT_THROW(WordPieceTokenizer::from_image(ModelSpec(spec), payload + std::string(8, '\0')),
                image::ImageError);
   // An image whose trie lacks the unk token: refused as an image (rebuilt), not a config error.
   {
     ModelSpec other = spec;
     other.vocab[100] = other.unk_token = "[NOTUNK]";
     const std::string foreign = WordPieceTokenizer(other).image();
-    EXPECT_THROW(WordPieceTokenizer::from_image(spec, foreign), image::ImageError);
+    EXPECT_THROW(WordPieceTokenizer::from_image(ModelSpec(spec), foreign), image::ImageError);
   }
 
   // Random damage: refused, or an instance whose ids stay in the vocabulary and whose offsets
@@ -258,7 +265,7 @@ TEST(WordPieceImage, DamagedPayloadsAreRefusedOrStaySafe) {
       bad[rng() % bad.size()] = char(rng());
     std::unique_ptr<WordPieceTokenizer> t;
     try {
-      t = WordPieceTokenizer::from_image(spec, bad);
+      t = WordPieceTokenizer::from_image(ModelSpec(spec), bad);
     } catch (const image::ImageError&) {
       ++refusals;
       continue;

@@ -62,7 +62,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (i < size && (data[i] & 1)) image.resize(image.size() * data[i] / 256);
   std::unique_ptr<wp::WordPieceTokenizer> t;
   try {
-    t = wp::WordPieceTokenizer::from_image(s, image);
+    t = wp::WordPieceTokenizer::from_image(wp::ModelSpec(s), image);
   } catch (const qkv::image::ImageError&) {
     return 0;
   }
