@@ -2,8 +2,10 @@
 """Start-up of `qkvd run` per shipped vocabulary (issue 17 item 4): a 1-document job, median of
 RUNS runs, wall and CPU (user+sys of the process, from wait4: microsecond resolution), with
 vocabulary images off (QKV_CACHE_DIR empty: tables built on every load) and on (a fresh
-cache folder, primed by one run that builds the images).
-  bench/daemon/startup.py [BUILD_DIR] [RUNS]"""
+cache folder, primed by one run that builds the images). With BASE_BUILD_DIR (e.g. a copy of
+an older build's bin/qkvd, plugins/*.so and qkv-build-tree), each vocabulary is measured with
+both builds one after the other, so before and after share the machine's load.
+  bench/daemon/startup.py [BUILD_DIR] [RUNS] [BASE_BUILD_DIR]"""
 import os, shutil, statistics, subprocess, sys, tempfile, time
 
 build = sys.argv[1] if len(sys.argv) > 1 else "build/release"
@@ -17,10 +19,11 @@ work = tempfile.mkdtemp(prefix="qkv-startup.")
 one = os.path.join(work, "one.jsonl")
 with open(os.path.join(corpus, "en.jsonl")) as f, open(one, "w") as o:
     o.write(f.readline())
-qkvd = os.path.join(build, "bin", "qkvd")
+base = sys.argv[3] if len(sys.argv) > 3 else None
+builds = [(build, "")] + ([(base, " (base)")] if base else [])
 
 
-def job(pipeline, cache):
+def job(pipeline, cache, qkvd=os.path.join(build, "bin", "qkvd")):
     out = os.path.join(work, "out")
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
@@ -38,8 +41,8 @@ def job(pipeline, cache):
     return wall, ru.ru_utime + ru.ru_stime
 
 
-def medians(pipeline, cache):
-    w, c = zip(*(job(pipeline, cache) for _ in range(runs)))
+def medians(pipeline, cache, qkvd):
+    w, c = zip(*(job(pipeline, cache, qkvd) for _ in range(runs)))
     return statistics.median(w) * 1e3, statistics.median(c) * 1e3
 
 
@@ -47,7 +50,7 @@ cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.start
 commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                         text=True).stdout.strip() or "unknown"
 print(f"CPU: {cpu}")
-print(f"commit: {commit}")
+print(f"commit: {commit}" + (f"; base: {base}" if base else ""))
 print(f"1-document `qkvd run -t 1`; medians of {runs} runs")
 print(f"load average before: {' '.join(open('/proc/loadavg').read().split()[:3])} ({os.cpu_count()} cores)")
 print()
@@ -56,12 +59,14 @@ print("|---|---:|---:|---:|---:|")
 pipelines = ["tokenize-gpt2", "tokenize-cl100k", "tokenize-o200k", "tokenize-bert-base-uncased",
              "tokenize-sp-bpe", "tokenize-sp-unigram"]
 for p in pipelines:
-    cache = os.path.join(work, "cache")
-    shutil.rmtree(cache, ignore_errors=True)
-    off = medians(p, "")
-    job(p, cache)  # builds and saves the images
-    on = medians(p, cache)
-    print(f"| {p} | {off[0]:.1f} | {off[1]:.1f} | {on[0]:.1f} | {on[1]:.1f} |")
+    for d, label in builds:
+        qkvd = os.path.join(d, "bin", "qkvd")
+        cache = os.path.join(work, "cache")
+        shutil.rmtree(cache, ignore_errors=True)
+        off = medians(p, "", qkvd)
+        job(p, cache, qkvd)  # builds and saves the images
+        on = medians(p, cache, qkvd)
+        print(f"| {p}{label} | {off[0]:.1f} | {off[1]:.1f} | {on[0]:.1f} | {on[1]:.1f} |")
 print()
 print(f"load average after: {' '.join(open('/proc/loadavg').read().split()[:3])}")
 shutil.rmtree(work)

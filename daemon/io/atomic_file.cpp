@@ -224,7 +224,7 @@ void AtomicFile::sync() {
 
 void AtomicFile::read_back(const std::function<void(std::string_view)>& sink) const {
   if (!synced_ || !fd_) throw IoError(final_.string() + ": read back before sync");
-  std::vector<char> chunk(1 << 20);
+  ByteBuffer chunk(1 << 20);
   for (off_t at = 0;;) {
     ssize_t n = ::pread(fd_.get(), chunk.data(), chunk.size(), at);
     if (n < 0 && errno == EINTR) continue;

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "byte_buffer.hpp"
 #include "directory.hpp"
 
 namespace qkv::io {
@@ -71,7 +72,7 @@ class AtomicFile {
   std::shared_ptr<const Directory> temp_dir_, final_dir_;
   std::string name_, temp_name_;
   std::filesystem::path final_;  // for messages
-  std::vector<char> buf_;
+  ByteBuffer buf_;               // uninitialised: only what is written is touched
   size_t used_ = 0;
   uint64_t size_ = 0;
   UniqueFd fd_;

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "byte_buffer.hpp"
 #include "io_error.hpp"
 
 namespace qkv::io {
@@ -44,7 +45,7 @@ std::string sha256_file(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) throw IoError(file.string() + ": cannot open to checksum");
   Sha256 h;
-  std::vector<char> buf(1 << 20);
+  ByteBuffer buf(1 << 20);
   while (in) {
     in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
     h.update(std::string_view(buf.data(), static_cast<size_t>(in.gcount())));

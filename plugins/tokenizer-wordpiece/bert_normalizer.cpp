@@ -200,4 +200,29 @@ CharTable::CharTable(const NormalizerFlags& flags) : flags_(flags), entries_(0x1
   pool_ = std::move(pool);
 }
 
+void CharTable::save(image::ImageWriter& out) const {
+  const uint64_t pool = pool_.size();
+  out.put(pool);
+  out.put_array(entries_.data(), entries_.size());
+  out.put_array(pool_.data(), pool_.size());
+}
+
+CharTable::CharTable(const NormalizerFlags& flags, image::ImageReader& in)
+    : flags_(flags), entries_(0x10000) {
+  const uint64_t pool = in.get<uint64_t>();
+  in.get_array(entries_.data(), entries_.size());
+  for (const Entry& e : entries_)
+    if (e.kind > CharKind::kMixed || uint64_t(e.offset) + e.len > pool)
+      throw image::ImageError("image: bad character table entry");
+  pool_ = in.get_bytes(pool);  // bounds-checked against the payload first
+}
+
+std::string unicode_identity() {
+  uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a over the compiled-in ranges
+  for (const auto& [lo, hi] : kUnicode8)
+    for (char32_t v : {lo, hi}) h = (h ^ v) * 0x100000001b3ull;
+  return std::string("utf8proc ") + utf8proc_version() + " unicode " + utf8proc_unicode_version() +
+         " age8 " + std::to_string(std::size(kUnicode8)) + " " + std::to_string(h);
+}
+
 }  // namespace qkv::wordpiece

@@ -22,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include "vocab_image/image_bytes.hpp"
+
 namespace qkv::wordpiece {
 
 struct NormalizerFlags {
@@ -80,11 +82,22 @@ class CharTable {
   const char* bytes() const { return pool_.data(); }
   const NormalizerFlags& flags() const { return flags_; }
 
+  // The table as a vocabulary image's section, and back (for the same flags: the image's key
+  // covers them). The loading constructor checks every entry's kind and that its bytes lie
+  // in the pool (offset + len <= pool); throws image::ImageError otherwise.
+  void save(image::ImageWriter& out) const;
+  CharTable(const NormalizerFlags& flags, image::ImageReader& in);
+
  private:
   NormalizerFlags flags_;
   std::vector<Entry> entries_;
   std::string pool_;
 };
+
+// What the tables above are computed from besides the flags: utf8proc's version and Unicode
+// version, and the Unicode 8.0 ranges compiled in (a vocabulary image's key includes it, so
+// an image built against other Unicode data is not used).
+std::string unicode_identity();
 
 // Appends the UTF-8 encoding of cp; returns bytes written (1..4).
 int utf8_encode(char32_t cp, char* out);

@@ -111,4 +111,32 @@ DoubleArrayTrie::DoubleArrayTrie(const std::vector<std::pair<std::string, int32_
   values_.resize(cells_.size(), -1);
 }
 
+void DoubleArrayTrie::save(image::ImageWriter& out) const {
+  const uint64_t n = cells_.size();
+  out.put(n);
+  out.put_array(cells_.data(), cells_.size());
+  out.put_array(values_.data(), values_.size());
+}
+
+DoubleArrayTrie DoubleArrayTrie::load(image::ImageReader& in, size_t vocab) {
+  const uint64_t n = in.get<uint64_t>();
+  // The build trims to the last used cell + 257; states are int32.
+  if (n < 257 || n > uint64_t(kFree)) throw image::ImageError("image: bad trie size");
+  if (n > in.left() / (sizeof(Cell) + sizeof(int32_t))) throw image::ImageError("image truncated");
+  DoubleArrayTrie t;
+  t.cells_.resize(n);  // after the size checks: a huge n is refused, not allocated
+  in.get_array(t.cells_.data(), t.cells_.size());
+  t.values_.resize(n);
+  in.get_array(t.values_.data(), t.values_.size());
+  for (size_t i = 0; i < n; ++i) {
+    const Cell& c = t.cells_[i];
+    if (c.base < 0 || uint64_t(c.base) + 256 > n) throw image::ImageError("image: bad trie base");
+    const int32_t v = t.values_[i];
+    const bool ends_key = c.check != kFree && (c.check & kHasValue);
+    if (v < -1 || v >= int64_t(vocab) || (v >= 0) != ends_key)
+      throw image::ImageError("image: bad trie value");
+  }
+  return t;
+}
+
 }  // namespace qkv::wordpiece

@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "vocab_image/image_bytes.hpp"
+
 namespace qkv::wordpiece {
 
 class DoubleArrayTrie {
@@ -53,6 +55,12 @@ class DoubleArrayTrie {
   }
 
   size_t cells() const { return cells_.size(); }
+
+  // The arrays as a vocabulary image's section, and back. load checks what lookups rely on:
+  // every cell's base + 256 <= cells (a step never leaves the array), and every value in
+  // [-1, vocab) (>= 0 exactly at key ends); throws image::ImageError otherwise.
+  void save(image::ImageWriter& out) const;
+  static DoubleArrayTrie load(image::ImageReader& in, size_t vocab);
 
  private:
   // 8 bytes, so 8 cells share a cache line: the walk is bound by these loads.

@@ -1,20 +1,26 @@
 #include "wordpiece_model.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <stdexcept>
 
 namespace qkv::wordpiece {
 
 namespace {
 
+// One read of the whole file into a string of its size (no stream buffer copies).
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw std::runtime_error("cannot open '" + path + "'");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  const std::streamoff size = in.tellg();
+  std::string bytes;
+  if (size > 0) {
+    bytes.resize(static_cast<size_t>(size));
+    in.seekg(0);
+    if (!in.read(bytes.data(), size)) throw std::runtime_error("cannot read '" + path + "'");
+  }
+  return bytes;
 }
 
 void set_token(std::vector<std::string>& vocab, int64_t id, std::string token,
@@ -35,6 +41,7 @@ int32_t find(const std::vector<std::string>& vocab, const std::string& token) {
 ModelSpec load_vocab_txt(const std::string& path) {
   std::string text = read_file(path);
   ModelSpec spec;
+  spec.vocab.reserve(static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1);
   size_t pos = 0;
   while (pos < text.size()) {
     size_t nl = text.find('\n', pos);

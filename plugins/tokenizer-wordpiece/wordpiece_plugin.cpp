@@ -8,7 +8,7 @@
 #include <memory>
 #include <stdexcept>
 
-#include "wordpiece_tokenizer.hpp"
+#include "wordpiece_image_file.hpp"
 
 namespace qkv::wordpiece {
 namespace {
@@ -47,10 +47,17 @@ ModelSpec load(const sdk::Config& cfg) {
   return spec;
 }
 
-std::unique_ptr<WordPieceTokenizer> build(const sdk::Config& cfg) {
+constexpr const char* kVersion = "1.0.0";
+
+// The tokenizer, through its vocabulary image in $QKV_CACHE_DIR/tokenizer-wordpiece when qkvd
+// set one (image::cache_folder); why an image was not used is logged at debug level.
+std::unique_ptr<WordPieceTokenizer> build(sdk::Host& host, const sdk::Config& cfg) {
   ModelSpec spec = load(cfg);
   try {
-    return std::make_unique<WordPieceTokenizer>(std::move(spec));
+    auto made =
+        make_tokenizer(std::move(spec), image::cache_folder("tokenizer-wordpiece"), kVersion);
+    if (!made.note.empty()) host.log(QKV_LOG_DEBUG, "tokenizer-wordpiece: " + made.note);
+    return std::move(made.tokenizer);
   } catch (const std::exception& e) {
     throw Error(QKV_ERR_CONFIG, cfg.where("") + ": " + e.what());
   }
@@ -69,7 +76,7 @@ class WordPiecePlugin final : public sdk::Tokenizer {
       {"continuing_subword_prefix", QKV_KEY_STRING, 0},
       {"max_input_chars_per_word", QKV_KEY_INTEGER, 0}};
 
-  WordPiecePlugin(sdk::Host& /*host*/, sdk::Config cfg) : tok_(build(cfg)) {}
+  WordPiecePlugin(sdk::Host& host, sdk::Config cfg) : tok_(build(host, cfg)) {}
 
   void encode(std::string_view text, const sdk::EncodeOptions& o, sdk::TokenSink& sink) override {
     if (text.size() > 0xFFFFFFFFu)
@@ -138,5 +145,6 @@ class WordPiecePlugin final : public sdk::Tokenizer {
 }  // namespace
 }  // namespace qkv::wordpiece
 
-QKV_PLUGIN(qkv::sdk::Tokenizer, qkv::wordpiece::WordPiecePlugin, "tokenizer-wordpiece", "1.0.0",
+QKV_PLUGIN(qkv::sdk::Tokenizer, qkv::wordpiece::WordPiecePlugin, "tokenizer-wordpiece",
+           qkv::wordpiece::kVersion,
            "BERT WordPiece (vocab.txt or tokenizer.json) with HF BertNormalizer parity")

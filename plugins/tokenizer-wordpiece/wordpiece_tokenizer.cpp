@@ -103,6 +103,11 @@ WordPieceTokenizer::WordPieceTokenizer(ModelSpec spec)
   for (size_t id = 0; id < spec_.vocab.size(); ++id)
     if (!spec_.vocab[id].empty()) keys.emplace_back(spec_.vocab[id], static_cast<int32_t>(id));
   trie_ = DoubleArrayTrie(keys);
+  finish();
+  build_single_ids();
+}
+
+void WordPieceTokenizer::finish() {
   cont_root_ = trie_.walk(DoubleArrayTrie::kRoot, spec_.prefix);
   unk_id_ = token_to_id(spec_.unk_token);
   if (unk_id_ < 0)
@@ -116,15 +121,6 @@ WordPieceTokenizer::WordPieceTokenizer(ModelSpec spec)
     // The fast path copies one byte; anything else (not seen for ASCII) takes the general path.
     if (e.kind == CharKind::kWord && e.len != 1) ascii_kind_[c] = CharKind::kMixed;
   }
-  // Punctuation and CJK chars are words of their own: WordPiece of such a word is its token,
-  // or [UNK] (a one-char word has no split).
-  single_id_.assign(0x10000, unk_id_);
-  for (char32_t cp = 0; cp < 0x10000; ++cp) {
-    const auto& e = table_.bmp(cp);
-    if (e.kind != CharKind::kPunct && e.kind != CharKind::kCjk) continue;
-    const int32_t id = token_to_id(std::string_view(table_.bytes() + e.offset, e.len));
-    if (id >= 0) single_id_[cp] = id;
-  }
   is_special_.assign(spec_.vocab.size(), 0);
   for (const auto& a : spec_.added) {
     default_.add(a.content, a.id);
@@ -136,6 +132,18 @@ WordPieceTokenizer::WordPieceTokenizer(ModelSpec spec)
     if (id >= static_cast<int32_t>(spec_.vocab.size()))
       throw std::runtime_error("post-processor token id " + std::to_string(id) +
                                " is outside the vocabulary");
+}
+
+// Punctuation and CJK chars are words of their own: WordPiece of such a word is its token, or
+// [UNK] (a one-char word has no split).
+void WordPieceTokenizer::build_single_ids() {
+  single_id_.assign(0x10000, unk_id_);
+  for (char32_t cp = 0; cp < 0x10000; ++cp) {
+    const auto& e = table_.bmp(cp);
+    if (e.kind != CharKind::kPunct && e.kind != CharKind::kCjk) continue;
+    const int32_t id = token_to_id(std::string_view(table_.bytes() + e.offset, e.len));
+    if (id >= 0) single_id_[cp] = id;
+  }
 }
 
 int32_t WordPieceTokenizer::token_to_id(std::string_view token) const {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -39,8 +40,14 @@ class WordPieceTokenizer {
  public:
   explicit WordPieceTokenizer(ModelSpec spec);
 
-  // Appends to `out` (cleared first). Text should be valid UTF-8; an invalid byte is treated as
-  // U+FFFD. Throws std::invalid_argument for an unknown name in a kList policy.
+  // The built tables (trie, character table, one-char word ids) as a vocabulary image's
+  // payload (format: wordpiece_image.cpp), and back: from_image takes the spec the image was
+  // built from (its key covers it) and throws image::ImageError for a payload that fails its
+  // bounds checks, leaving `spec` untouched then; it is moved from only once the tables are
+  // sound (errors of the spec itself are then thrown as by the constructor).
+  std::string image() const;
+  static std::unique_ptr<WordPieceTokenizer> from_image(ModelSpec&& spec, std::string_view payload);
+
   void encode(std::string_view text, const EncodeParams& params, Encoding& out) const;
 
   // HF WordPiece decoder: pieces starting with the prefix are glued to the previous one (prefix
@@ -56,6 +63,11 @@ class WordPieceTokenizer {
 
  private:
   struct Run;  // one encode call's state
+  struct ImageTag {};
+  WordPieceTokenizer(ImageTag, ModelSpec&& spec, CharTable table, DoubleArrayTrie trie,
+                     std::vector<int32_t> single_id);
+  void build_single_ids();
+  void finish();  // the tables derived from the trie and the character table, and checks
   SpecialMatcher matcher_for(const EncodeParams& p) const;
   void encode_segment(Run& run, size_t begin, size_t end) const;
 

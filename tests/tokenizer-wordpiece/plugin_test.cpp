@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <unistd.h>
+
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -45,6 +48,35 @@ TEST_F(WordPiecePlugin, BothFilesMatchGoldens) {
       if (tok.encode(docs[i].text, opts) != golden[i]) ++bad;
     EXPECT_EQ(bad, 0) << yaml;
   }
+}
+
+// With QKV_CACHE_DIR set (as qkvd sets it), the plugin saves one image in its own folder
+// (tokenizer-wordpiece/, beside tokenizer-bpe/), shared by vocab.txt and tokenizer.json (same
+// tables), and the instances read from it give the goldens.
+TEST_F(WordPiecePlugin, VocabularyImageInQkvCacheDir) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("qkv-wp-plugin-cache-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  ASSERT_EQ(setenv("QKV_CACHE_DIR", dir.c_str(), 1), 0);
+  auto docs = read_corpus("mixed_edge");
+  auto golden = read_golden("mixed_edge.bert-base-uncased.jsonl.gz");
+  for (const char* yaml : {"{vocab: bert-base-uncased/vocab.txt}",
+                           "{tokenizer_json: bert-base-uncased/tokenizer.json}",
+                           "{vocab: bert-base-uncased/vocab.txt}"}) {
+    auto tok = make(yaml);
+    auto opts = qkv::host::encode_options(QKV_ENCODE_ADD_SPECIAL);
+    int bad = 0;
+    for (size_t i = 0; i < docs.size(); ++i)
+      if (tok.encode(docs[i].text, opts) != golden[i]) ++bad;
+    EXPECT_EQ(bad, 0) << yaml;
+  }
+  unsetenv("QKV_CACHE_DIR");
+  std::vector<std::string> images;
+  for (const auto& e : std::filesystem::directory_iterator(dir / "tokenizer-wordpiece"))
+    images.push_back(e.path().filename().string());
+  std::filesystem::remove_all(dir);
+  ASSERT_EQ(images.size(), 1u);
+  EXPECT_EQ(images[0].rfind("wordpiece-", 0), 0u) << images[0];
 }
 
 TEST_F(WordPiecePlugin, OneInstanceManyThreads) {

@@ -62,6 +62,9 @@ class ImageReader {
     return v;
   }
   bool at_end() const noexcept { return pos_ == bytes_.size(); }
+  // Bytes not read yet: a count read from the payload is checked against it before anything
+  // of that size is allocated.
+  size_t left() const noexcept { return bytes_.size() - pos_; }
 
  private:
   template <class T>

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <utility>
@@ -133,6 +134,11 @@ std::string Key::hex() {
   std::string s;
   for (unsigned int i = 0; i < n; ++i) (s += digits[digest[i] >> 4]) += digits[digest[i] & 15];
   return s;
+}
+
+std::string cache_folder(std::string_view plugin) {
+  const char* dir = std::getenv("QKV_CACHE_DIR");
+  return dir && *dir ? std::string(dir) + "/" + std::string(plugin) : std::string();
 }
 
 std::string image_path(const std::string& folder, const Format& format,

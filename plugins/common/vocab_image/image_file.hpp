@@ -56,6 +56,12 @@ Outcome load_or_build(const std::string& folder, const Format& format, const std
                       const std::function<void()>& build,
                       const std::function<std::string()>& image);
 
+// Where a plugin's images live: $QKV_CACHE_DIR/<plugin> (e.g. tokenizer-bpe). qkvd sets
+// QKV_CACHE_DIR to a folder it owns (daemon/main/qkvd.cpp: $CACHE_DIRECTORY, $XDG_CACHE_HOME/qkv
+// or ~/.cache/qkv), never one a client names; unset or empty: "" (no images, tables are built
+// on every load).
+std::string cache_folder(std::string_view plugin);
+
 // The file an image of `key_hex` has in `folder`.
 std::string image_path(const std::string& folder, const Format& format, const std::string& key_hex);
 // The image file's bytes for a payload (header + payload), and the payload back: false, with

@@ -1,7 +1,6 @@
 // The tokenizer-bpe plugin: configuration keys -> qkv::bpe::Bpe, encode/decode over the ABI.
 #include <qkv/plugin.hpp>
 
-#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,15 +13,6 @@ namespace {
 using qkv::sdk::Error;
 
 constexpr const char* kVersion = "1.0.0";
-
-// Where vocabulary images live: $QKV_CACHE_DIR/tokenizer-bpe. qkvd sets QKV_CACHE_DIR to a
-// folder it owns (daemon/main/qkvd.cpp: $CACHE_DIRECTORY, $XDG_CACHE_HOME/qkv or
-// ~/.cache/qkv), never one a client names; unset or empty: no images, tables are built on
-// every load.
-std::string image_folder() {
-  const char* dir = std::getenv("QKV_CACHE_DIR");
-  return dir && *dir ? std::string(dir) + "/tokenizer-bpe" : std::string();
-}
 
 class BpeTokenizer final : public qkv::sdk::Tokenizer {
  public:
@@ -42,7 +32,7 @@ class BpeTokenizer final : public qkv::sdk::Tokenizer {
     c.vocab_bpe = path("vocab_bpe");
     c.tokenizer_json = path("tokenizer_json");
     try {
-      auto made = qkv::bpe::make_bpe(c, image_folder(), kVersion);
+      auto made = qkv::bpe::make_bpe(c, qkv::image::cache_folder("tokenizer-bpe"), kVersion);
       if (!made.note.empty()) host.log(QKV_LOG_DEBUG, "tokenizer-bpe: " + made.note);
       bpe_ = std::move(made.bpe);
     } catch (const qkv::bpe::LoadError& e) {
