@@ -65,23 +65,30 @@ double cpu_seconds() {
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
+// Per-call timings of a GEMM: medians (the figure) and the fewest CPU seconds (for reference).
 struct Timing {
-  double wall = 1e300;  // fastest call, seconds
-  double cpu = 1e300;   // fewest CPU seconds of one call (all threads)
+  double wall = 0;      // median seconds of one call
+  double cpu = 0;       // median CPU seconds of one call (all threads)
+  double cpu_best = 0;  // fewest CPU seconds of one call
 };
 
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
 template <class Fn>
-Timing best_timing(Fn fn, int reps) {
-  fn();
-  Timing t;
+Timing call_timings(Fn fn, int reps) {
+  fn();  // warm-up
+  std::vector<double> wall, cpu;
   for (int r = 0; r < reps; ++r) {
     const auto t0 = Clock::now();
     const double c0 = cpu_seconds();
     fn();
-    t.cpu = std::min(t.cpu, cpu_seconds() - c0);
-    t.wall = std::min(t.wall, std::chrono::duration<double>(Clock::now() - t0).count());
+    cpu.push_back(cpu_seconds() - c0);
+    wall.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
   }
-  return t;
+  return {median_of(wall), median_of(cpu), *std::min_element(cpu.begin(), cpu.end())};
 }
 
 struct Shape {
@@ -100,13 +107,18 @@ struct GemmData {
   }
 };
 
-// GFLOP/s by wall clock, and per CPU-second times the thread count (the rate when the cores
-// are ours; spinning workers count as busy, so it is never flattering).
+// GFLOP/s of one call per CPU-second times the thread count (the rate when the cores are ours;
+// spinning workers count as busy, so it is never flattering): median and best of 15 calls; and
+// the median by wall clock.
+struct Rates {
+  double cpu_median, cpu_best, wall_median;
+};
+
 template <class Fn>
-std::pair<double, double> gflops(Shape s, int threads, Fn fn) {
-  const Timing t = best_timing(fn, 15);
-  const double flops = 2.0 * s.m * s.n * s.k;
-  return {flops / t.wall / 1e9, flops / (t.cpu / threads) / 1e9};
+Rates gflops(Shape s, int threads, Fn fn) {
+  const Timing t = call_timings(fn, 15);
+  const double gflop = 2.0 * s.m * s.n * s.k / 1e9;
+  return {gflop / (t.cpu / threads), gflop / (t.cpu_best / threads), gflop / t.wall};
 }
 
 // A library's single-threaded GEMM over qkv's fixed tiles of C (model/gemm.hpp) on oneTBB.
@@ -204,11 +216,12 @@ int main(int argc, char** argv) {
   const auto peers = bench::gemm_peers();
   for (const auto& s : shapes) {
     GemmData g(s);
-    auto row = [&](const std::string& what, std::pair<double, double> r) {
+    auto row = [&](const std::string& what, Rates r) {
       std::printf(
-          "| GEMM %s, %s | %zux%zux%zu | %.1f GFLOP/s per CPU-s x %d (wall: %.1f) | | %.0f%% of "
-          "peak |\n",
-          s.name, what.c_str(), s.m, s.n, s.k, r.second, threads, r.first, 100 * r.second / peak);
+          "| GEMM %s, %s | %zux%zux%zu | %.1f GFLOP/s per CPU-s x %d, median (best %.1f; wall "
+          "median %.1f) | | %.0f%% of peak (best %.0f%%) |\n",
+          s.name, what.c_str(), s.m, s.n, s.k, r.cpu_median, threads, r.cpu_best, r.wall_median,
+          100 * r.cpu_median / peak, 100 * r.cpu_best / peak);
     };
     row(std::string("Highway ") + model::gemm_target_name() + " + oneTBB tiles",
         gflops(s, threads, [&] {
