@@ -85,18 +85,6 @@ std::unique_ptr<io::OutputWriter> make_writer(const config::PipelineConfig& p,
   throw JobFailed("pipeline " + p.name + ": unknown output format");
 }
 
-io::TxtDocuments txt_documents(config::DocumentMode m) {
-  switch (m) {
-    case config::DocumentMode::paragraph:
-      return io::TxtDocuments::paragraph;
-    case config::DocumentMode::file:
-      return io::TxtDocuments::file;
-    case config::DocumentMode::line:
-      break;
-  }
-  return io::TxtDocuments::line;
-}
-
 bool is_training_format(config::OutputFormat f) {
   return f == config::OutputFormat::bin || f == config::OutputFormat::megatron;
 }
@@ -120,12 +108,9 @@ class Encoder {
   explicit Encoder(JobContext& ctx) : ctx_(ctx), p_(ctx.pipeline) {
     for (const auto& [role, field] : p_.input.fields) field_names_.push_back(field);
     if (!ctx.spec.inputs.empty()) {
-      io::TextFormat forced{};
-      const io::TextFormat* f = nullptr;
-      if (p_.input.format == config::InputFormat::jsonl) f = &(forced = io::TextFormat::jsonl);
-      if (p_.input.format == config::InputFormat::txt) f = &(forced = io::TextFormat::txt);
+      const io::Framing framing = input_framing(p_);
       try {
-        inputs_ = io::expand_inputs(ctx.spec.inputs, f);
+        inputs_ = io::expand_inputs(ctx.spec.inputs, framing.forced());
       } catch (const std::exception& e) {
         throw JobFailed(e.what());
       }
@@ -136,8 +121,7 @@ class Encoder {
       }
       for (const auto& in : inputs_) input_bytes_ += in.bytes();
       ctx.progress.bytes_total = input_bytes_;
-      stream_.emplace(inputs_, ctx.input_opener(), ctx.input_limits,
-                      txt_documents(p_.input.document));
+      stream_.emplace(inputs_, ctx.input_opener(), ctx.input_limits, framing.txt);
       if (p_.input.multi_field)
         for (const auto& in : inputs_)
           if (in.format == io::TextFormat::txt)
@@ -756,3 +740,24 @@ class Encoder {
 JobResult run_encode(JobContext& ctx) { return Encoder(ctx).run(); }
 
 }  // namespace qkv::pipeline::detail
+
+namespace qkv::pipeline {
+
+io::Framing input_framing(const config::PipelineConfig& p) {
+  io::Framing f;
+  if (p.input.format == config::InputFormat::jsonl) f.format = io::TextFormat::jsonl;
+  if (p.input.format == config::InputFormat::txt) f.format = io::TextFormat::txt;
+  switch (p.input.document) {
+    case config::DocumentMode::paragraph:
+      f.txt = io::TxtDocuments::paragraph;
+      break;
+    case config::DocumentMode::file:
+      f.txt = io::TxtDocuments::file;
+      break;
+    case config::DocumentMode::line:
+      break;
+  }
+  return f;
+}
+
+}  // namespace qkv::pipeline

@@ -48,9 +48,13 @@ struct DaemonService::Impl {
         poll_timer(io),
         redis_timer(io),
         maintain_timer(io) {
+    source.set_framing(
+        [this](const pipeline::JobSpec& spec) { return runner.current()->input_framing(spec); });
     if (opt.redis)  // throws (bad url): no start
       redis = std::make_unique<jobs::redis::RedisSource>(
           *opt.redis, [this](const nlohmann::json& file) { return source.checked_spec(file); });
+    if (redis)  // what this worker accepted, kept beside its spool (jobs/redis/parent_records.hpp)
+      redis->keep_records_in(opt.spool / "redis");
     if (redis)  // sharded jobs: the spool's planner and parent manifest writer
       redis->set_shard_hooks(jobs::redis::ShardHooks{
           [this](const nlohmann::json& request, const jobs::Submitter& who,
