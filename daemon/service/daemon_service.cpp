@@ -75,9 +75,15 @@ struct DaemonService::Impl {
     scheduler =
         std::make_unique<jobs::Scheduler>(so, *executor, [this] { return runner.current(); });
     scheduler->set_on_room([this] { schedule_poll(); });
+    if (redis)  // entries beyond what this worker starts soon stay for the other workers
+      redis->set_wants_more([this] {
+        const auto s = scheduler->stats();
+        return s.running + s.queued < executor->concurrency() + opt.redis->prefetch;
+      });
     scheduler->set_on_end([this](const jobs::JobRecord& j) {
       metrics.job_ended(j);
       log_end(j);
+      if (redis) schedule_poll();  // a job slot is free: take the next entry now
     });
     backend = std::make_unique<DaemonBackend>(
         BackendContext{io, blocking, compute, *scheduler, source, runner, *executor,

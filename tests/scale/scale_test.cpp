@@ -29,13 +29,15 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
 
 struct Cluster {
   // `first_yaml`: more config for worker 0 only.
-  explicit Cluster(int n, long slow_delay_us = 2000, const std::string& first_yaml = "")
+  // `redis_extra`: more keys of every worker's sources.redis (", key: value").
+  explicit Cluster(int n, long slow_delay_us = 2000, const std::string& first_yaml = "",
+                   const std::string& redis_extra = "")
       : redis(dir.path) {
     for (int i = 0; i < n; ++i) {
       std::string yaml = "threads: 1\nsources:\n  redis: {url: \"" + redis.url() +
                          "\", consumer: w" + std::to_string(i) +
-                         ", heartbeat_seconds: 1, claim_idle_seconds: 2, max_deliveries: 5}\n" +
-                         (i == 0 ? first_yaml : "");
+                         ", heartbeat_seconds: 1, claim_idle_seconds: 2, max_deliveries: 5" +
+                         redis_extra + "}\n" + (i == 0 ? first_yaml : "");
       rigs.push_back(std::make_unique<Rig>(yaml, slow_delay_us));
       // Every worker mounts the same input and output folders (those of worker 0).
       Rig& r = *rigs.back();
@@ -266,7 +268,7 @@ TEST(RedisScale, EntryDeliveredTooOftenGoesToDeadLetters) {
 // SIGTERM: the running job drains and records its end; entries taken but not started go back to
 // the stream at once (not after claim_idle_seconds) and another worker runs them.
 TEST(RedisScale, DrainingWorkerGivesUnstartedEntriesBack) {
-  Cluster c(2, 5000);
+  Cluster c(2, 5000, "", ", prefetch: 2");  // it takes all three: one runs, two wait
   c.workers[0]->start();
   std::map<std::string, std::vector<std::string>> texts;  // output name -> documents
   for (int i = 0; i < 3; ++i) {
@@ -285,6 +287,30 @@ TEST(RedisScale, DrainingWorkerGivesUnstartedEntriesBack) {
   for (auto& r : c.results()) EXPECT_EQ(r["state"], "done") << r["error"];
   for (auto& [name, t] : texts)
     EXPECT_EQ(read_text(c.out() / (name + ".jsonl")), bytes_ids_jsonl(t)) << name;
+  EXPECT_EQ(c.pending(), 0);
+}
+
+// sources.redis.prefetch 0 (the default): a worker takes only what it can start at once, so the
+// rest stays in the stream for an idle worker (before, a 1-thread worker took all three).
+TEST(RedisScale, WorkerTakesOnlyWhatItCanStart) {
+  Cluster c(2, 5000);
+  c.workers[0]->start();
+  for (int i = 0; i < 3; ++i) {
+    std::string name = "t" + std::to_string(i);
+    c.write_input(name, 200);  // 1 s each
+    c.add_job(c.job(name, "slow"));
+  }
+  ASSERT_TRUE(eventually([&] { return c.pending() == 1; }));
+  std::this_thread::sleep_for(500ms);  // five polls
+  EXPECT_EQ(c.pending(), 1) << "the other two stay in the stream for an idle worker";
+  c.workers[1]->start();
+  ASSERT_TRUE(eventually([&] { return c.results().size() == 3; }, 60s));
+  std::set<std::string> workers;
+  for (auto& r : c.results()) {
+    EXPECT_EQ(r["state"], "done") << r["error"];
+    workers.insert(r["worker"]);
+  }
+  EXPECT_EQ(workers.size(), 2u) << "both workers ran some";
   EXPECT_EQ(c.pending(), 0);
 }
 

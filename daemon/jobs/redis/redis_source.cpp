@@ -146,6 +146,7 @@ std::size_t RedisSource::poll(JobSink& sink) {
     std::optional<QueueSlot> slot;
     auto next_slot = [&] {  // QueueSlot moves but is not assignable
       slot.reset();
+      if (wants_more_ && !wants_more_()) return;  // what it cannot start soon stays for others
       if (auto s = sink.reserve()) slot.emplace(std::move(*s));
     };
     next_slot();

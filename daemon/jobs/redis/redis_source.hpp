@@ -64,6 +64,9 @@ class RedisSource final : public JobSource {
 
   // Called once before serving; without it a submit with `shards` is refused.
   void set_shard_hooks(ShardHooks hooks) { hooks_ = std::move(hooks); }
+  // Called once before serving: whether this worker may take one more entry now (its job slots
+  // and `prefetch`, asked before each one); unset: while the queue has room.
+  void set_wants_more(std::function<bool()> wants_more) { wants_more_ = std::move(wants_more); }
   // Called once before serving: this worker's records of the submits it accepted (parents, and
   // jobs with a request_id) go to `folder` (<spool>/redis). Throws IoError.
   void keep_records_in(const std::filesystem::path& folder) {
@@ -157,6 +160,7 @@ class RedisSource final : public JobSource {
   Options options_;
   std::function<pipeline::JobSpec(const nlohmann::json&)> checked_spec_;
   ShardHooks hooks_;
+  std::function<bool()> wants_more_;
   std::unique_ptr<ParentRecords> records_;
   std::string results_, dead_, parents_;
 
