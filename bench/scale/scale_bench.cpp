@@ -1,9 +1,10 @@
 // Scale-out benchmark (issue 16, docs/scale-out.md), measured interleaved in one run:
 //  1. per-job overhead of small jobs: submit -> end through the local spool (socket submit +
 //     wait) against XADD -> result entry through Redis, on the same qkvd; p50 and p90;
-//  2. throughput of one corpus in 8 parts: one qkvd with 2 threads through its spool (local)
-//     against two qkvd with 1 thread each through one Redis stream (distributed).
-//   qkv_bench_scale [--smoke] [--build DIR]   (starts redis-server and qkvd itself)
+//  2. throughput of one job in 8 shards (`shards: 8`): one qkvd with 2 threads through its
+//     spool (local) against two qkvd with 1 thread each through one Redis stream (distributed).
+//   qkv_bench_scale [--smoke] [--build DIR] [--prefetch N]   (starts redis-server and qkvd;
+//   --prefetch: sources.redis.prefetch of the two distributed workers, default 0)
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -91,7 +93,8 @@ struct Worker {
 
 // A qkvd with `threads` threads; with a Redis source when `redis_url` is not empty.
 Worker start_qkvd(const fs::path& build, const fs::path& src, const fs::path& dir,
-                  const std::string& name, int threads, const std::string& redis_url) {
+                  const std::string& name, int threads, const std::string& redis_url,
+                  int prefetch = 0) {
   fs::path home = dir / name;
   fs::create_directories(home);
   Worker w;
@@ -102,7 +105,8 @@ Worker start_qkvd(const fs::path& build, const fs::path& src, const fs::path& di
       << "\ndefault_pipeline: tokenize-gpt2\nthreads: " << threads << "\nroots: {input: ["
       << dir.string() << "], output: [" << dir.string() << "]}\n";
   if (!redis_url.empty())
-    cfg << "sources:\n  redis: {url: \"" << redis_url << "\", consumer: " << name << "}\n";
+    cfg << "sources:\n  redis: {url: \"" << redis_url << "\", consumer: " << name
+        << ", prefetch: " << prefetch << "}\n";
   cfg.close();
   w.process =
       std::make_unique<Child>(std::vector<std::string>{(build / "bin/qkvd").string(), "--config",
@@ -162,12 +166,15 @@ std::string fmt(const char* f, double v) {
 
 int main(int argc, char** argv) try {
   bool smoke = false;
+  int prefetch = 0;  // sources.redis.prefetch of the distributed workers
   fs::path build = fs::path(QKV_BINARY_DIR), src = fs::path(QKV_SOURCE_DIR);
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--smoke"))
       smoke = true;
     else if (!std::strcmp(argv[i], "--build") && i + 1 < argc)
       build = argv[++i];
+    else if (!std::strcmp(argv[i], "--prefetch") && i + 1 < argc)
+      prefetch = std::atoi(argv[++i]);
   }
   char tmpl[] = "/tmp/qkvscale-XXXXXX";
   fs::path dir = ::mkdtemp(tmpl);
@@ -192,9 +199,9 @@ int main(int argc, char** argv) try {
     for (int i = 0; i < 10; ++i)
       small << json{{"text", "a small job, document " + std::to_string(i)}}.dump() << "\n";
   }
-  for (int p = 0; p < parts; ++p) {
-    std::ofstream out(dir / ("part-" + std::to_string(p) + ".jsonl"), std::ios::binary);
-    for (std::size_t n = 0; n < part_bytes; n += corpus.size()) out << corpus;
+  {
+    std::ofstream out(dir / "big.jsonl", std::ios::binary);
+    for (std::size_t n = 0; n < parts * part_bytes; n += corpus.size()) out << corpus;
   }
 
   const std::string rsock = (dir / "redis.sock").string();
@@ -225,46 +232,64 @@ int main(int argc, char** argv) try {
     }
   }
 
-  // 2. Throughput of 8 parts: local (1 qkvd x 2 threads, spool) vs distributed (2 x 1, Redis).
+  // 2. Throughput of one 8-shard job: local (1 qkvd x 2 threads, its spool) vs distributed
+  // (2 qkvd x 1 thread, submitted with "queue": "redis" to one of them). Each qkvd runs a small
+  // job through its spool first (pipeline loaded), so no shard pays the start-up.
+  const json big_job = {{"inputs", {(dir / "big.jsonl").string()}}, {"shards", parts}};
   double local_t = 0, dist_t = 0;
   {
     Worker a = start_qkvd(build, src, dir, "local", 2, "");
     auto c = qkv::ctl::Client::connect(a.socket);
-    local_job(c, dir / "small.jsonl", dir / "warm.jsonl");  // loads the pipeline
+    wait_end(c, local_job(c, dir / "small.jsonl", dir / "warm.jsonl")["id"]);
     auto t0 = Clock::now();
-    std::vector<std::string> ids;
-    for (int p = 0; p < parts; ++p)
-      ids.push_back(local_job(c, dir / ("part-" + std::to_string(p) + ".jsonl"),
-                              dir / ("local-" + std::to_string(p) + ".jsonl"))["id"]);
-    for (auto& id : ids)
-      if (wait_end(c, id)["job"]["state"] != "done") throw std::runtime_error("local part failed");
+    json req = big_job;
+    req["op"] = "submit";
+    req["output"] = (dir / "local.jsonl").string();
+    auto sub = c.call(req);
+    if (sub.value("ok", false) != true) throw std::runtime_error("sharded submit: " + sub.dump());
+    const std::string parent = sub["id"];
+    char sfx[16];
+    for (int p = 0; p < parts; ++p) {  // the shards are ordinary jobs: <parent>.s00000 on
+      std::snprintf(sfx, sizeof sfx, ".s%05d", p);
+      auto end = wait_end(c, parent + sfx);
+      if (end["job"]["state"] != "done") throw std::runtime_error("local shard: " + end.dump());
+    }
     local_t = seconds_since(t0);
   }
   {
-    Worker w1 = start_qkvd(build, src, dir, "w1", 1, "unix://" + rsock);
-    Worker w2 = start_qkvd(build, src, dir, "w2", 1, "unix://" + rsock);
-    xadd(r, dir / "small.jsonl", dir / "warm1.jsonl");  // loads the pipeline (on one of them)
-    xadd(r, dir / "small.jsonl", dir / "warm2.jsonl");
-    read_results(r, last, 2);
+    Worker w1 = start_qkvd(build, src, dir, "w1", 1, "unix://" + rsock, prefetch);
+    Worker w2 = start_qkvd(build, src, dir, "w2", 1, "unix://" + rsock, prefetch);
+    for (Worker* w : {&w1, &w2}) {
+      auto c = qkv::ctl::Client::connect(w->socket);
+      wait_end(c, local_job(c, dir / "small.jsonl", dir / "warm.jsonl")["id"]);
+    }
+    auto c = qkv::ctl::Client::connect(w1.socket);
     auto t0 = Clock::now();
-    for (int p = 0; p < parts; ++p)
-      xadd(r, dir / ("part-" + std::to_string(p) + ".jsonl"),
-           dir / ("dist-" + std::to_string(p) + ".jsonl"));
+    json req = big_job;
+    req["op"] = "submit";
+    req["queue"] = "redis";
+    req["output"] = (dir / "dist.jsonl").string();
+    auto sub = c.call(req);
+    if (sub.value("ok", false) != true) throw std::runtime_error("redis submit: " + sub.dump());
+    // The shards' result entries (XREAD BLOCK: no status polling in the figure).
     for (auto& s : read_results(r, last, parts))
-      if (s != "done") throw std::runtime_error("distributed part ended " + s);
+      if (s != "done") throw std::runtime_error("distributed shard ended " + s);
     dist_t = seconds_since(t0);
   }
   bool same = true;
   for (int p = 0; p < parts; ++p) {
-    std::ifstream a(dir / ("local-" + std::to_string(p) + ".jsonl"), std::ios::binary),
-        b(dir / ("dist-" + std::to_string(p) + ".jsonl"), std::ios::binary);
-    same = same &&
+    char name[64];
+    std::snprintf(name, sizeof name, "-%05d-of-%05d.jsonl", p, parts);
+    std::ifstream a(dir / ("local" + std::string(name)), std::ios::binary),
+        b(dir / ("dist" + std::string(name)), std::ios::binary);
+    same = same && a && b &&
            std::equal(std::istreambuf_iterator<char>(a), {}, std::istreambuf_iterator<char>(b), {});
   }
 
   std::printf(
-      "qkv scale-out bench%s: tokenize-gpt2, redis-server on a Unix socket (AOF everysec)\n",
-      smoke ? " (smoke)" : "");
+      "qkv scale-out bench%s: tokenize-gpt2, redis-server on a Unix socket (AOF everysec), "
+      "prefetch %d\n",
+      smoke ? " (smoke)" : "", prefetch);
   std::printf("| measure | local spool | Redis stream | ratio |\n| --- | --- | --- | --- |\n");
   std::printf("| small job submit -> end, p50 (%zu jobs, 10 docs) | %s ms | %s ms | %s ms |\n",
               local_s.size(), fmt("%.1f", percentile(local_s, 0.5) * 1e3).c_str(),
@@ -275,10 +300,10 @@ int main(int argc, char** argv) try {
               fmt("%.1f", percentile(redis_s, 0.9) * 1e3).c_str());
   double mb = double(parts * part_bytes) / 1e6;
   std::printf(
-      "| 8 parts x %s MB: 1 qkvd x 2 threads (spool) vs 2 qkvd x 1 thread (Redis) | "
+      "| one %s MB job in 8 shards: 1 qkvd x 2 threads (spool) vs 2 qkvd x 1 thread (Redis) | "
       "%s MB/s | %s MB/s | %s%% |\n",
-      fmt("%.1f", double(part_bytes) / 1e6).c_str(), fmt("%.1f", mb / local_t).c_str(),
-      fmt("%.1f", mb / dist_t).c_str(), fmt("%.0f", 100 * local_t / dist_t).c_str());
+      fmt("%.1f", mb).c_str(), fmt("%.1f", mb / local_t).c_str(), fmt("%.1f", mb / dist_t).c_str(),
+      fmt("%.0f", 100 * local_t / dist_t).c_str());
   std::printf("outputs identical (local vs distributed): %s\n", same ? "yes" : "NO");
   return same ? 0 : 1;
 } catch (const std::exception& e) {

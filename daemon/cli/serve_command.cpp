@@ -32,6 +32,7 @@ jobs::redis::Options redis_options(const config::DaemonConfig::Redis& r, double 
   o.heartbeat = std::chrono::seconds(r.heartbeat_seconds);
   o.claim_idle = std::chrono::seconds(r.claim_idle_seconds);
   o.max_deliveries = r.max_deliveries;
+  o.prefetch = r.prefetch;
   o.username = r.username;
   o.results_days = results_days;
   if (!r.password_file.empty()) {

@@ -82,6 +82,7 @@ void read_redis(Section& s, DaemonConfig::Redis& r) {
   if (auto v = s.integer("heartbeat_seconds", 1, 86400)) r.heartbeat_seconds = *v;
   if (auto v = s.integer("claim_idle_seconds", 2, 7 * 86400)) r.claim_idle_seconds = *v;
   if (auto v = s.integer("max_deliveries", 1, 1000)) r.max_deliveries = *v;
+  if (auto v = s.integer("prefetch", 0, 1000)) r.prefetch = *v;
   for (auto* name : {&r.stream, &r.group})
     if (name->empty()) s.error(name == &r.stream ? "stream" : "group", "must not be empty");
   // A worker must beat at least twice within the idle time, or a slow beat loses its entry.

@@ -78,6 +78,7 @@ struct DaemonConfig {
     uint32_t claim_idle_seconds = 60;
     uint32_t heartbeat_seconds = 10;
     uint32_t max_deliveries = 5;
+    uint32_t prefetch = 0;                // entries taken beyond the free job slots
     std::filesystem::path password_file;  // first line is the password
     std::string username;
   };

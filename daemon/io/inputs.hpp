@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,14 @@ enum class TextFormat { jsonl, txt };
 // How a .txt file is cut into documents: each line, blank-line separated paragraphs (joined
 // with LF), or the whole file (its bytes unchanged).
 enum class TxtDocuments { line, paragraph, file };
+
+// How a pipeline frames its inputs into documents (its input.format and input.document): what
+// the encoder reads, and what the shard planner counts (jobs/shard_plan.hpp).
+struct Framing {
+  std::optional<TextFormat> format;  // forced; nullopt: by extension
+  TxtDocuments txt = TxtDocuments::line;
+  const TextFormat* forced() const noexcept { return format ? &*format : nullptr; }
+};
 
 // A shard of a job (jobs/shard_plan.hpp) reads a byte range of an uncompressed file: it starts
 // right after an LF and ends right after one, so it holds whole records only.

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "io/inputs.hpp"
 #include "pipeline/job.hpp"
 
 namespace qkv::jobs {
@@ -23,6 +24,12 @@ class JobRunner {
   virtual std::string pipeline_sha256(const pipeline::JobSpec& spec) {
     (void)spec;
     return "";
+  }
+  // How the job's pipeline cuts its inputs into documents, so the shard planner counts them as
+  // the job will (jobs/shard_plan.hpp). Throws JobError when the pipeline does not load.
+  virtual io::Framing input_framing(const pipeline::JobSpec& spec) {
+    (void)spec;
+    return {};
   }
 };
 

@@ -45,6 +45,7 @@ bool finish_parent(const ShardOf& s, const std::shared_ptr<const io::Directory>&
     list.push_back({{"shard", i},
                     {"job_id", m["job_id"]},
                     {"manifest", shard_name},
+                    {"first_document", m.value("first_document", uint64_t{0})},
                     {"documents", m.value("documents", uint64_t{0})},
                     {"tokens", m.value("tokens", uint64_t{0})},
                     {"outputs", m.value("outputs", nlohmann::json::array())}});

@@ -53,10 +53,28 @@ struct Cut {
   auto operator<=>(const Cut&) const = default;
 };
 
+// The documents of `part` (a run of `files`), read as the shard's job reads them
+// (pipeline/encode_job.cpp: its slice on the first and last file).
+uint64_t count_documents(const std::vector<io::InputFile>& files, std::size_t first,
+                         const ShardPart& part, const io::InputOpener& open, io::TxtDocuments txt) {
+  if (part.inputs.empty()) return 0;
+  std::vector<io::InputFile> run(files.begin() + static_cast<std::ptrdiff_t>(first),
+                                 files.begin() + static_cast<std::ptrdiff_t>(first) +
+                                     static_cast<std::ptrdiff_t>(part.inputs.size()));
+  if (run.size() == 1 && part.slice.end != io::kToEnd && part.slice.begin >= part.slice.end)
+    return 0;  // an empty shard
+  run.front().begin = part.slice.begin;
+  run.back().end = part.slice.end;
+  io::LineStream stream(std::move(run), open, {}, txt);
+  uint64_t n = 0;
+  for (io::RawLine line; stream.next(line);) ++n;
+  return n;
+}
+
 }  // namespace
 
 std::vector<ShardPart> plan_shards(const std::vector<io::InputFile>& files, unsigned shards,
-                                   const io::InputOpener& open) {
+                                   const io::InputOpener& open, io::TxtDocuments txt) {
   if (files.empty() || shards == 0) return {};
   uint64_t total = 0;
   for (auto& f : files) total += f.size;
@@ -81,6 +99,7 @@ std::vector<ShardPart> plan_shards(const std::vector<io::InputFile>& files, unsi
   }
   cuts.push_back(last);
   std::vector<ShardPart> parts;
+  uint64_t first_document = 0;
   for (unsigned k = 0; k < shards; ++k) {
     const Cut a = cuts[k], b = cuts[k + 1];
     ShardPart p;
@@ -95,6 +114,8 @@ std::vector<ShardPart> plan_shards(const std::vector<io::InputFile>& files, unsi
     p.slice.begin = a.offset;
     p.slice.end = end_offset >= files[end_file].size ? io::kToEnd : end_offset;
     if (p.slice.begin >= files[a.file].size && a.file == end_file) p.slice.end = p.slice.begin;
+    p.slice.first_document = first_document;
+    if (k + 1 < shards) first_document += count_documents(files, a.file, p, open, txt);
     parts.push_back(std::move(p));
   }
   return parts;

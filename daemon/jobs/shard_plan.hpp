@@ -4,12 +4,12 @@
 //
 // How the cuts are found without reading the corpus twice: cut k is aimed at byte k/N of the
 // inputs' total size; inside an uncompressed .jsonl it moves forward to just after the next LF
-// that ends a non-blank line (a few bytes read at each cut, nothing else); a compressed file or a
-// .txt (whose documents may be paragraphs or whole files) is never cut inside, the cut moves to
-// its nearer boundary. So the planner reads O(N x line length) bytes and each shard reads only
-// its own bytes (a seek, io/inputs.cpp). The cost: a shard's first document number is not known
-// without counting, so `first_document` is left out (each shard counts from 0); see
-// docs/scale-out.md for generation.
+// that ends a non-blank line (a few bytes read at each cut); a compressed file or a .txt (whose
+// documents may be paragraphs or whole files) is never cut inside, the cut moves to its nearer
+// boundary. Then each shard but the last is read once, framed as its pipeline reads it, to
+// count its documents: shard k's `first_document` is the index, in the whole job, of its first
+// document (the sum of the counts before it), so its outputs and ids map back to the job's.
+// So the planner reads the inputs once (all but the last shard) at submit time.
 #pragma once
 
 #include <filesystem>
@@ -36,10 +36,11 @@ struct ShardPart {
 };
 
 // Cuts `files` (expanded, in job order) into `shards` parts; some may be empty when there are
-// fewer records than shards. `open` opens a file for the few reads at each cut (empty: by path).
-// Throws IoError naming the file.
+// fewer records than shards. Each part's slice.first_document is set (.txt files framed per
+// `txt`). `open` opens a file for the reads (empty: by path). Throws IoError naming the file.
 std::vector<ShardPart> plan_shards(const std::vector<io::InputFile>& files, unsigned shards,
-                                   const io::InputOpener& open = {});
+                                   const io::InputOpener& open = {},
+                                   io::TxtDocuments txt = io::TxtDocuments::line);
 
 // "dir/out.jsonl" -> "dir/out-00003-of-00064.jsonl" (index from 0); "dir/out" -> "dir/out-...".
 std::filesystem::path shard_output(const std::filesystem::path& output, unsigned shard,

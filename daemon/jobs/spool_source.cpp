@@ -4,9 +4,9 @@
 
 #include <iostream>
 
-#include "io/sha256.hpp"
 #include "jobs/job_error.hpp"
 #include "jobs/job_json.hpp"
+#include "jobs/request_key.hpp"
 #include "jobs/shard_manifest.hpp"
 #include "jobs/shard_plan.hpp"
 
@@ -46,25 +46,6 @@ class SpoolLease final : public JobLease {
   std::function<void()> after_done_;  // a shard: the parent manifest once all shards are done
 };
 
-// What makes two submits the same request: the body without envelope fields.
-std::string body_sha256(const nlohmann::json& request) {
-  nlohmann::json body = request;
-  for (const char* k : {"v", "tag", "op", "submitted_by", "request_id"}) body.erase(k);
-  io::Sha256 h;
-  h.update(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-  return h.hex();
-}
-
-// The submitter of a request_id: its owner (protocol::same_owner), not the connection's pid.
-std::string owner_key(const Submitter& who) {
-  return who.via == protocol::via::tcp ? "token:" + who.token : "uid:" + std::to_string(who.uid);
-}
-
-const std::string* request_id_of(const nlohmann::json& request) {
-  auto it = request.find("request_id");
-  return it != request.end() && it->is_string() ? &it->get_ref<const std::string&>() : nullptr;
-}
-
 std::string id_for(const std::string& name) {
   if (name.size() > 5 && name.substr(name.size() - 5) == ".json")
     return name.substr(0, name.size() - 5);
@@ -88,8 +69,8 @@ void SpoolSource::recover(const std::vector<crash::Record>& crashes) {
   for (auto& [id, file] : spool_.job_files()) {
     if (!file.is_object() || !file.contains("submitted_by")) continue;
     if (const std::string* rid = request_id_of(file))
-      requests_[{owner_key(protocol::identity_from_json(file["submitted_by"])), *rid}] = {
-          id, body_sha256(file)};
+      requests_[{request_owner(protocol::identity_from_json(file["submitted_by"])), *rid}] = {
+          id, request_body_sha256(file)};
   }
   for (auto& id : rep.requeued)
     std::cerr << "qkvd: job " << id
@@ -130,8 +111,8 @@ Submitted SpoolSource::submit(const nlohmann::json& request, const Submitter& wh
   if (unsigned shards = requested_shards(request))
     return submit_sharded(request, who, spec, shards);
   const std::string* rid = request_id_of(request);
-  const auto key = std::make_pair(owner_key(who), rid ? *rid : "");
-  const std::string sha = rid ? body_sha256(request) : "";
+  const auto key = std::make_pair(request_owner(who), rid ? *rid : "");
+  const std::string sha = rid ? request_body_sha256(request) : "";
   if (rid) {
     if (auto it = requests_.find(key); it != requests_.end()) {
       if (!spool_.id_taken(it->second.id)) {
@@ -280,12 +261,16 @@ std::vector<nlohmann::json> SpoolSource::shard_files(const nlohmann::json& reque
   std::vector<io::InputFile> files;
   std::vector<ShardPart> parts;
   try {
-    // By extension: the pipeline's input.format is not known here. Inputs are checked paths.
-    files = io::expand_inputs(spec.inputs, nullptr);
-    parts =
-        plan_shards(files, shards, [this](const fs::path& f) { return policy_().open_input(f); });
+    // Framed as the pipeline reads them, so each shard's first_document is the index the
+    // unsharded job gives its first document. Inputs are checked paths.
+    const io::Framing framing = framing_ ? framing_(spec) : io::Framing{};
+    files = io::expand_inputs(spec.inputs, framing.forced());
+    parts = plan_shards(
+        files, shards, [this](const fs::path& f) { return policy_().open_input(f); }, framing.txt);
   } catch (const io::PathError& e) {
     throw JobError(e.code(), e.what());
+  } catch (const JobError&) {
+    throw;  // the pipeline did not load (framing)
   } catch (const std::exception& e) {
     throw JobError(code::bad_request, std::string("field 'shards': ") + e.what());
   }

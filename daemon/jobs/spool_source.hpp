@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/inputs.hpp"
 #include "io/path_policy.hpp"
 #include "jobs/job_record.hpp"
 #include "jobs/job_source.hpp"
@@ -47,6 +48,11 @@ class SpoolSource final : public JobSource {
   Submitted submit(const nlohmann::json& request, const Submitter& who, JobSink& sink);
 
   Spool& spool() noexcept { return spool_; }
+  // How a spec's pipeline frames its inputs (JobRunner::input_framing), for the shard planner's
+  // document counts; unset: by extension, one document per .txt line. Set before serving.
+  void set_framing(std::function<io::Framing(const pipeline::JobSpec&)> framing) {
+    framing_ = std::move(framing);
+  }
 
   // A job file's spec as every source checks it: job fields, path policy, pipeline exists.
   // Throws JobError. (The Redis source, jobs/redis/, checks its entries with it too.)
@@ -84,6 +90,7 @@ class SpoolSource final : public JobSource {
   std::function<const io::PathPolicy&()> policy_;
   std::function<std::string()> default_pipeline_;
   std::function<void(const pipeline::JobSpec&)> validate_;
+  std::function<io::Framing(const pipeline::JobSpec&)> framing_;
   std::mutex mutex_;               // one reader of incoming/ at a time (poll vs submit)
   std::set<std::string> offered_;  // incoming names handed to the sink, not yet claimed
 };

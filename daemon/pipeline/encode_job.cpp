@@ -87,18 +87,6 @@ std::unique_ptr<io::OutputWriter> make_writer(const config::PipelineConfig& p,
   throw JobFailed("pipeline " + p.name + ": unknown output format");
 }
 
-io::TxtDocuments txt_documents(config::DocumentMode m) {
-  switch (m) {
-    case config::DocumentMode::paragraph:
-      return io::TxtDocuments::paragraph;
-    case config::DocumentMode::file:
-      return io::TxtDocuments::file;
-    case config::DocumentMode::line:
-      break;
-  }
-  return io::TxtDocuments::line;
-}
-
 bool is_training_format(config::OutputFormat f) {
   return f == config::OutputFormat::bin || f == config::OutputFormat::megatron;
 }
@@ -122,12 +110,9 @@ class Encoder {
   explicit Encoder(JobContext& ctx) : ctx_(ctx), p_(ctx.pipeline) {
     for (const auto& [role, field] : p_.input.fields) field_names_.push_back(field);
     if (!ctx.spec.inputs.empty()) {
-      io::TextFormat forced{};
-      const io::TextFormat* f = nullptr;
-      if (p_.input.format == config::InputFormat::jsonl) f = &(forced = io::TextFormat::jsonl);
-      if (p_.input.format == config::InputFormat::txt) f = &(forced = io::TextFormat::txt);
+      const io::Framing framing = input_framing(p_);
       try {
-        inputs_ = io::expand_inputs(ctx.spec.inputs, f, ctx.std_streams);
+        inputs_ = io::expand_inputs(ctx.spec.inputs, framing.forced(), ctx.std_streams);
       } catch (const std::exception& e) {
         throw JobFailed(e.what());
       }
@@ -141,8 +126,7 @@ class Encoder {
         from_stdin_ = from_stdin_ || in.stdin_stream;
       }
       ctx.progress.bytes_total = input_bytes_;
-      stream_.emplace(inputs_, ctx.input_opener(), ctx.input_limits,
-                      txt_documents(p_.input.document));
+      stream_.emplace(inputs_, ctx.input_opener(), ctx.input_limits, framing.txt);
       if (p_.input.multi_field)
         for (const auto& in : inputs_)
           if (in.format == io::TextFormat::txt)
@@ -789,3 +773,24 @@ class Encoder {
 JobResult run_encode(JobContext& ctx) { return Encoder(ctx).run(); }
 
 }  // namespace qkv::pipeline::detail
+
+namespace qkv::pipeline {
+
+io::Framing input_framing(const config::PipelineConfig& p) {
+  io::Framing f;
+  if (p.input.format == config::InputFormat::jsonl) f.format = io::TextFormat::jsonl;
+  if (p.input.format == config::InputFormat::txt) f.format = io::TextFormat::txt;
+  switch (p.input.document) {
+    case config::DocumentMode::paragraph:
+      f.txt = io::TxtDocuments::paragraph;
+      break;
+    case config::DocumentMode::file:
+      f.txt = io::TxtDocuments::file;
+      break;
+    case config::DocumentMode::line:
+      break;
+  }
+  return f;
+}
+
+}  // namespace qkv::pipeline

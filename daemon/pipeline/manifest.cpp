@@ -45,6 +45,8 @@ nlohmann::json make_manifest(const JobSpec& spec, const config::PipelineConfig& 
   m["direction"] = decode ? "decode" : "encode";
   m["inputs"] = std::move(in);
   m["documents"] = result.documents;
+  // A shard: the index of its first document in the whole job (jobs/shard_plan.hpp).
+  if (spec.slice) m["first_document"] = spec.slice->first_document.value_or(0);
   m["tokens"] = result.tokens;
   m["truncated_documents"] = result.truncated;
   m["dtype"] = dtype;

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "config/pipeline_config.hpp"
+#include "io/inputs.hpp"
 #include "io/path_policy.hpp"
 #include "pipeline/job.hpp"
 #include "pipeline/model_stage.hpp"
@@ -72,5 +73,8 @@ JobResult run_job(const JobSpec& spec, const RunEnvironment& env, JobProgress& p
 // pipelines_dir must be writable by its owner only, and client paths are checked
 // (pipeline/client_paths.hpp); refusals throw io::PathError.
 config::PipelineConfig load_job_pipeline(const JobSpec& spec, const RunEnvironment& env);
+
+// How the pipeline cuts its inputs into documents (input.format, input.document).
+io::Framing input_framing(const config::PipelineConfig& pipeline);
 
 }  // namespace qkv::pipeline

@@ -144,10 +144,19 @@ void DaemonBackend::submit_redis(json body, const jobs::Submitter& who, const js
   asio::post(ctx_.blocking, [this, body = std::move(body), tag, who, reply] {
     try {
       // Answered only after XADD returned: the entry is in Redis (its AOF) by then.
-      std::string id = ctx_.redis->submit(body, who);
-      reply->done(ok_line(
-          {{"id", id}, {"state", jobs::to_string(jobs::JobState::queued)}, {"queue", "redis"}},
-          tag));
+      auto job = ctx_.redis->submit(body, who);
+      json fields = {
+          {"id", job.id}, {"state", jobs::to_string(jobs::JobState::queued)}, {"queue", "redis"}};
+      if (job.repeated) {
+        // The job of an earlier submit with this request_id: its state now.
+        fields["repeated"] = true;
+        try {
+          if (auto view = ctx_.redis->lookup(job.id)) fields["state"] = view->value("state", "");
+        } catch (const jobs::JobError&) {
+          // Redis unreachable just now: "queued" stands.
+        }
+      }
+      reply->done(ok_line(std::move(fields), tag));
     } catch (const jobs::JobError& e) {
       reply->done(error_line(e.code(), e.what(), tag));
     } catch (const std::exception& e) {
@@ -480,6 +489,10 @@ std::string DaemonBackend::metrics_text() const {
     if (protocol::kOps[i] != Op::auth)
       now.requests.emplace_back(std::string(protocol::to_string(protocol::kOps[i])),
                                 requests_[i].load());
+  if (ctx_.redis) {
+    now.redis = ctx_.redis->figures();
+    now.redis_up = !ctx_.redis->problem();
+  }
   return ctx_.metrics.render(now);
 }
 

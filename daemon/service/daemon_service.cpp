@@ -48,9 +48,13 @@ struct DaemonService::Impl {
         poll_timer(io),
         redis_timer(io),
         maintain_timer(io) {
+    source.set_framing(
+        [this](const pipeline::JobSpec& spec) { return runner.current()->input_framing(spec); });
     if (opt.redis)  // throws (bad url): no start
       redis = std::make_unique<jobs::redis::RedisSource>(
           *opt.redis, [this](const nlohmann::json& file) { return source.checked_spec(file); });
+    if (redis)  // what this worker accepted, kept beside its spool (jobs/redis/parent_records.hpp)
+      redis->keep_records_in(opt.spool / "redis");
     if (redis)  // sharded jobs: the spool's planner and parent manifest writer
       redis->set_shard_hooks(jobs::redis::ShardHooks{
           [this](const nlohmann::json& request, const jobs::Submitter& who,
@@ -71,9 +75,15 @@ struct DaemonService::Impl {
     scheduler =
         std::make_unique<jobs::Scheduler>(so, *executor, [this] { return runner.current(); });
     scheduler->set_on_room([this] { schedule_poll(); });
+    if (redis)  // entries beyond what this worker starts soon stay for the other workers
+      redis->set_wants_more([this] {
+        const auto s = scheduler->stats();
+        return s.running + s.queued < executor->concurrency() + opt.redis->prefetch;
+      });
     scheduler->set_on_end([this](const jobs::JobRecord& j) {
       metrics.job_ended(j);
       log_end(j);
+      if (redis) schedule_poll();  // a job slot is free: take the next entry now
     });
     backend = std::make_unique<DaemonBackend>(
         BackendContext{io, blocking, compute, *scheduler, source, runner, *executor,

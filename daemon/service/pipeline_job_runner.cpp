@@ -93,4 +93,8 @@ std::string PipelineJobRunner::pipeline_sha256(const pipeline::JobSpec& spec) {
       [&] { return io::sha256_file(config::resolve_pipeline(spec.pipeline, env_.pipelines_dir)); });
 }
 
+io::Framing PipelineJobRunner::input_framing(const pipeline::JobSpec& spec) {
+  return mapped([&] { return pipeline::input_framing(pipeline::load_job_pipeline(spec, env_)); });
+}
+
 }  // namespace qkv::service

@@ -31,6 +31,7 @@ class PipelineJobRunner final : public jobs::JobRunner {
                           pipeline::CancelFlag& cancel) override;
   void validate(const pipeline::JobSpec& spec) override;
   std::string pipeline_sha256(const pipeline::JobSpec& spec) override;
+  io::Framing input_framing(const pipeline::JobSpec& spec) override;
 
   // What this generation's jobs share (for tests and status).
   const pipeline::StageCache& cache() const { return *env_.cache; }

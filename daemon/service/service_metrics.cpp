@@ -108,6 +108,34 @@ std::string ServiceMetrics::render(const MetricsSnapshot& now) const {
   head(out, "qkv_requests_total", "counter", "Protocol requests by op");
   for (const auto& [op, n] : now.requests)
     out += "qkv_requests_total{op=\"" + op + "\"} " + std::to_string(n) + "\n";
+  if (const auto& r = now.redis) {  // sources.redis (docs/scale-out.md)
+    head(out, "qkv_redis_up", "gauge", "1 while the Redis source reaches Redis, else 0");
+    out += std::string("qkv_redis_up ") + (now.redis_up ? "1" : "0") + "\n";
+    head(out, "qkv_redis_pending", "gauge",
+         "Stream entries delivered to a worker of the group and not acked (last heartbeat)");
+    out += "qkv_redis_pending " + std::to_string(r->pending) + "\n";
+    if (r->lag >= 0) {
+      head(out, "qkv_redis_lag", "gauge", "Stream entries not yet delivered to the group");
+      out += "qkv_redis_lag " + std::to_string(r->lag) + "\n";
+    }
+    head(out, "qkv_redis_dead_letters", "gauge", "Entries in <stream>:dead");
+    out += "qkv_redis_dead_letters " + std::to_string(r->dead) + "\n";
+    const std::pair<const char*, uint64_t> counters[] = {
+        {"qkv_redis_entries_taken_total", r->taken},
+        {"qkv_redis_ends_recorded_total", r->recorded},
+        {"qkv_redis_leases_lost_total", r->lost},
+        {"qkv_redis_dead_lettered_total", r->dead_lettered},
+        {"qkv_redis_reconnects_total", r->reconnects}};
+    const char* helps[] = {"Entries this worker took (new or taken over)",
+                           "Job ends this worker recorded",
+                           "Entries this worker lost to another worker's takeover",
+                           "Entries this worker moved to <stream>:dead",
+                           "Times this worker reached Redis again after losing it"};
+    for (std::size_t i = 0; i < std::size(counters); ++i) {
+      head(out, counters[i].first, "counter", helps[i]);
+      out += std::string(counters[i].first) + " " + std::to_string(counters[i].second) + "\n";
+    }
+  }
 
   std::lock_guard lock(mutex_);
   head(out, "qkv_jobs_ended_total", "counter", "File jobs ended, by pipeline and final state");

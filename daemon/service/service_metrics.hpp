@@ -7,11 +7,13 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "jobs/job_record.hpp"
+#include "jobs/redis/redis_source.hpp"
 #include "jobs/scheduler.hpp"
 #include "service/histogram.hpp"
 
@@ -27,6 +29,9 @@ struct MetricsSnapshot {
   std::size_t connections = 0;
   uint64_t runner_generation = 0;
   std::vector<std::pair<std::string, uint64_t>> requests;  // per op
+  // The Redis source's figures (RedisSource::figures) and whether it works; absent: none.
+  std::optional<jobs::redis::Figures> redis;
+  bool redis_up = false;
 };
 
 class ServiceMetrics {

@@ -89,6 +89,10 @@ CmdResult run_cmd(const std::vector<std::string>& argv, const std::string& input
 
 // A TCP port on 127.0.0.1 that was free a moment ago (for a qkvd `tcp:` listener).
 uint16_t free_tcp_port();
+// One HTTP request to 127.0.0.1:port; the whole response (head and body), "" when refused.
+std::string http(uint16_t port, const std::string& request);
+// The value of one sample line `name{labels} value` of a Prometheus text, or -1.
+double sample(const std::string& text, const std::string& series);
 
 // Polls `pred` until true or the timeout.
 template <class Pred>

@@ -29,32 +29,6 @@ CmdResult ctl(const Rig& s, std::vector<std::string> args, const std::string& in
   return run_cmd(args, input);
 }
 
-// One HTTP request to 127.0.0.1:port; the whole response (head and body).
-std::string http(uint16_t port, const std::string& request) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    if (fd >= 0) ::close(fd);
-    return "";
-  }
-  (void)!::write(fd, request.data(), request.size());
-  std::string out;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) out.append(buf, std::size_t(n));
-  ::close(fd);
-  return out;
-}
-
-// The value of one sample line `name{labels} value` of an exposition text, or -1.
-double sample(const std::string& text, const std::string& series) {
-  auto at = text.find("\n" + series + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + series.size() + 2));
-}
-
 TEST(Health, DegradedNamesTheBrokenPipelineAndStillServes) {
   Rig s;
   Daemon d(s);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -27,11 +28,16 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
 }
 
 struct Cluster {
-  explicit Cluster(int n, long slow_delay_us = 2000) : redis(dir.path) {
+  // `first_yaml`: more config for worker 0 only.
+  // `redis_extra`: more keys of every worker's sources.redis (", key: value").
+  explicit Cluster(int n, long slow_delay_us = 2000, const std::string& first_yaml = "",
+                   const std::string& redis_extra = "")
+      : redis(dir.path) {
     for (int i = 0; i < n; ++i) {
       std::string yaml = "threads: 1\nsources:\n  redis: {url: \"" + redis.url() +
                          "\", consumer: w" + std::to_string(i) +
-                         ", heartbeat_seconds: 1, claim_idle_seconds: 2, max_deliveries: 5}\n";
+                         ", heartbeat_seconds: 1, claim_idle_seconds: 2, max_deliveries: 5" +
+                         redis_extra + "}\n" + (i == 0 ? first_yaml : "");
       rigs.push_back(std::make_unique<Rig>(yaml, slow_delay_us));
       // Every worker mounts the same input and output folders (those of worker 0).
       Rig& r = *rigs.back();
@@ -262,7 +268,7 @@ TEST(RedisScale, EntryDeliveredTooOftenGoesToDeadLetters) {
 // SIGTERM: the running job drains and records its end; entries taken but not started go back to
 // the stream at once (not after claim_idle_seconds) and another worker runs them.
 TEST(RedisScale, DrainingWorkerGivesUnstartedEntriesBack) {
-  Cluster c(2, 5000);
+  Cluster c(2, 5000, "", ", prefetch: 2");  // it takes all three: one runs, two wait
   c.workers[0]->start();
   std::map<std::string, std::vector<std::string>> texts;  // output name -> documents
   for (int i = 0; i < 3; ++i) {
@@ -281,6 +287,30 @@ TEST(RedisScale, DrainingWorkerGivesUnstartedEntriesBack) {
   for (auto& r : c.results()) EXPECT_EQ(r["state"], "done") << r["error"];
   for (auto& [name, t] : texts)
     EXPECT_EQ(read_text(c.out() / (name + ".jsonl")), bytes_ids_jsonl(t)) << name;
+  EXPECT_EQ(c.pending(), 0);
+}
+
+// sources.redis.prefetch 0 (the default): a worker takes only what it can start at once, so the
+// rest stays in the stream for an idle worker (before, a 1-thread worker took all three).
+TEST(RedisScale, WorkerTakesOnlyWhatItCanStart) {
+  Cluster c(2, 5000);
+  c.workers[0]->start();
+  for (int i = 0; i < 3; ++i) {
+    std::string name = "t" + std::to_string(i);
+    c.write_input(name, 200);  // 1 s each
+    c.add_job(c.job(name, "slow"));
+  }
+  ASSERT_TRUE(eventually([&] { return c.pending() == 1; }));
+  std::this_thread::sleep_for(500ms);  // five polls
+  EXPECT_EQ(c.pending(), 1) << "the other two stay in the stream for an idle worker";
+  c.workers[1]->start();
+  ASSERT_TRUE(eventually([&] { return c.results().size() == 3; }, 60s));
+  std::set<std::string> workers;
+  for (auto& r : c.results()) {
+    EXPECT_EQ(r["state"], "done") << r["error"];
+    workers.insert(r["worker"]);
+  }
+  EXPECT_EQ(workers.size(), 2u) << "both workers ran some";
   EXPECT_EQ(c.pending(), 0);
 }
 
@@ -436,6 +466,18 @@ TEST(RedisShard, SixtyFourShardsOverThreeWorkersConcatenateToOneQkvdRun) {
   }
   auto wm = json::parse(read_text(c.out() / "whole.manifest.json"));
   EXPECT_EQ(m["documents"], wm["documents"]);
+  // Each shard's first_document (from the planner) is the sum of the documents the shards
+  // before it read (counted by their runs, in their own manifests).
+  uint64_t before = 0;
+  for (int i = 0; i < 64; ++i) {
+    std::string stem = shard_name("out", i, 64);
+    stem = stem.substr(0, stem.size() - 6);  // no ".jsonl"
+    auto sm = json::parse(read_text(c.out() / (stem + ".manifest.json")));
+    EXPECT_EQ(sm.value("first_document", uint64_t{999999}), before) << "shard " << i;
+    EXPECT_EQ(m["parts"][i].value("first_document", uint64_t{999999}), before) << "shard " << i;
+    before += sm["documents"].get<uint64_t>();
+  }
+  EXPECT_EQ(before, wm["documents"].get<uint64_t>());
   // Status, on every worker, from Redis; list on a worker that did not accept it.
   for (auto& rig : c.rigs) {
     auto j = status_of(*rig, parent);
@@ -536,11 +578,147 @@ TEST(RedisShard, PipelineSha256MismatchGoesToDeadLetters) {
     EXPECT_NE(reason->str.find("pipeline_sha256 mismatch"), std::string::npos) << reason->str;
     EXPECT_NE(reason->str.find("w1"), std::string::npos) << reason->str;
     EXPECT_EQ(e.elements.at(1).field("parent")->str, parent);
+    // first_document: the records (one a line) of p.jsonl before the shard's first byte.
+    const auto* first = e.elements.at(1).field("first_document");
+    ASSERT_NE(first, nullptr);
+    auto job = json::parse(e.elements.at(1).field("job")->str);
+    const auto begin = job["slice"]["begin"].get<std::size_t>();
+    const std::string text = read_text(c.in() / "p.jsonl").substr(0, begin);
+    EXPECT_EQ(first->str, std::to_string(std::count(text.begin(), text.end(), '\n'))) << job.dump();
+    EXPECT_EQ(job["slice"]["first_document"].get<uint64_t>(), std::stoull(first->str));
   }
   auto j = status_of(*c.rigs[1], parent);
   EXPECT_EQ(j.value("state", ""), "failed") << j.dump();
   EXPECT_FALSE(fs::exists(c.out() / "p.manifest.json"));
   EXPECT_EQ(c.pending(), 0);
+}
+
+// The accepting worker keeps its own record of a parent (<spool>/redis/<id>.json): when Redis
+// loses the parent's hash (its TTL, a FLUSH), `status`, `wait` and `list` there still work, the
+// shards' ends read from <stream>:results.
+TEST(RedisShard, AcceptingWorkerKnowsItsParentAfterRedisLostTheHash) {
+  Cluster c(2, 5000);
+  c.start_all();
+  c.write_input("lost", 200);  // 4 shards of about 50 documents, 250 ms each
+  auto sub = run_cmd({bin("qkvctl"), "--socket", c.rigs[0]->socket.string(), "submit", "--queue",
+                      "redis", "-p", "slow", "--shards", "4", (c.in() / "lost.jsonl").string(),
+                      "-o", (c.out() / "lost.jsonl").string()});
+  ASSERT_EQ(sub.code, 0) << sub.err << sub.out;
+  const std::string parent = sub.out.substr(0, sub.out.find('\n'));
+  EXPECT_TRUE(fs::exists(c.rigs[0]->spool / "redis" / (parent + ".json")));
+  // Gone while the shards run: their ends are recorded in the results only.
+  EXPECT_EQ(c.redis
+                .cmd({"DEL", std::string(kStream) + ":parent:" + parent,
+                      std::string(kStream) + ":parents"})
+                .integer,
+            2);
+  auto waited = run_cmd({bin("qkvctl"), "--socket", c.rigs[0]->socket.string(), "wait", parent});
+  EXPECT_EQ(waited.code, 0) << waited.err << waited.out;
+  EXPECT_EQ(results_of_parent(c, parent).size(), 4u);
+  auto j = status_of(*c.rigs[0], parent);
+  EXPECT_EQ(j.value("state", ""), "done") << j.dump();
+  EXPECT_EQ(j.value("shards", 0), 4);
+  EXPECT_EQ(j["shards_ended"].value("done", 0), 4) << j.dump();
+  EXPECT_EQ(j.value("output", ""), (c.out() / "lost.jsonl").string());
+  // Every shard done and no manifest (no end completed the lost hash): the status wrote it.
+  EXPECT_TRUE(fs::exists(c.out() / "lost.manifest.json"));
+  auto listed = c.workers[0]->client().call({{"v", 1}, {"op", "list"}});
+  bool found = false;
+  for (auto& l : listed["jobs"])
+    found = found || (l.value("id", "") == parent && l.value("state", "") == "done");
+  EXPECT_TRUE(found) << listed.dump();
+  // Another worker has no record of it: Redis was its only source.
+  EXPECT_EQ(status_of(*c.rigs[1], parent), json::object());
+}
+
+// request_id on Redis submits (docs/protocol.md): a retry, on the accepting worker or another,
+// gets the first job back (`repeated`) and adds no entry; the same key with another body is
+// refused naming the job.
+TEST(RedisScale, RetriedRedisSubmitWithItsRequestIdAddsNothing) {
+  Cluster c(2);
+  c.start_all();
+  c.write_input("once", 10);
+  c.write_input("sharded", 30);
+  json req = {{"v", 1},
+              {"op", "submit"},
+              {"queue", "redis"},
+              {"request_id", "retry-1"},
+              {"pipeline", "bytes"},
+              {"inputs", {(c.in() / "once.jsonl").string()}},
+              {"output", (c.out() / "once.jsonl").string()}};
+  auto first = c.workers[0]->client().call(req);
+  ASSERT_TRUE(first.contains("id")) << first.dump();
+  const std::string id = first["id"];
+  EXPECT_EQ(first.value("repeated", false), false);
+  for (auto& w : c.workers) {  // worker 1 has only Redis's request key to go by
+    auto again = w->client().call(req);
+    EXPECT_EQ(again.value("id", ""), id) << again.dump();
+    EXPECT_EQ(again.value("repeated", false), true) << again.dump();
+  }
+  json other = req;
+  other["output"] = (c.out() / "other.jsonl").string();
+  auto refused = c.workers[1]->client().call(other);
+  EXPECT_EQ(refused["error"]["code"], "bad_request") << refused.dump();
+  EXPECT_NE(refused["error"]["message"].get<std::string>().find(id), std::string::npos);
+  // Sharded: the same parent, even after Redis lost the request key (this worker's record).
+  json sharded = req;
+  sharded["request_id"] = "retry-2";
+  sharded["shards"] = 3;
+  sharded["inputs"] = {(c.in() / "sharded.jsonl").string()};
+  sharded["output"] = (c.out() / "sharded.jsonl").string();
+  auto p1 = c.workers[0]->client().call(sharded);
+  ASSERT_TRUE(p1.contains("id")) << p1.dump();
+  const std::string parent = p1["id"];
+  auto keys = c.redis.cmd({"KEYS", std::string(kStream) + ":request:*"});
+  EXPECT_EQ(keys.elements.size(), 2u);
+  for (auto& k : keys.elements) c.redis.cmd({"DEL", k.str});
+  auto p2 = c.workers[0]->client().call(sharded);
+  EXPECT_EQ(p2.value("id", ""), parent) << p2.dump();
+  EXPECT_EQ(p2.value("repeated", false), true) << p2.dump();
+  // One run each: one result for the job, one per shard.
+  ASSERT_TRUE(eventually([&] { return c.results().size() >= 4; }, 60s));
+  EXPECT_TRUE(eventually([&] { return c.redis.cmd({"XLEN", kStream}).integer == 0; }));
+  std::this_thread::sleep_for(500ms);  // a second entry would have been taken by now
+  EXPECT_EQ(c.results().size(), 4u);
+  EXPECT_EQ(results_of_parent(c, parent).size(), 3u);
+  EXPECT_EQ(c.results_for(id.substr(6)).size(), 1u);
+}
+
+// GET /metrics shows the Redis source's figures (docs/service.md): the stream's pending, lag and
+// dead letters as of the last heartbeat, this worker's counters, and a reconnect after Redis
+// came back.
+TEST(RedisScale, MetricsShowTheRedisSourceFigures) {
+  const uint16_t port = free_tcp_port();
+  Cluster c(1, 2000, "metrics: {address: 127.0.0.1, port: " + std::to_string(port) + "}\n");
+  c.start_all();
+  c.write_input("m", 5);
+  const std::string entry = c.add_job(c.job("m"));
+  c.redis.cmd({"XADD", std::string(kStream) + ":dead", "*", "id", "1-1", "reason", "by the test"});
+  ASSERT_TRUE(eventually([&] { return c.results_for(entry).size() == 1; }));
+  std::string text;
+  auto metrics = [&] { return text = http(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"); };
+  EXPECT_TRUE(eventually([&] {  // the stream's figures come with the next heartbeat
+    metrics();
+    return sample(text, "qkv_redis_dead_letters") == 1;
+  })) << text;
+  EXPECT_EQ(sample(text, "qkv_redis_up"), 1);
+  EXPECT_EQ(sample(text, "qkv_redis_pending"), 0);
+  EXPECT_EQ(sample(text, "qkv_redis_lag"), 0);
+  EXPECT_EQ(sample(text, "qkv_redis_entries_taken_total"), 1);
+  EXPECT_EQ(sample(text, "qkv_redis_ends_recorded_total"), 1);
+  EXPECT_EQ(sample(text, "qkv_redis_leases_lost_total"), 0);
+  EXPECT_EQ(sample(text, "qkv_redis_dead_lettered_total"), 0);
+  EXPECT_EQ(sample(text, "qkv_redis_reconnects_total"), 0);
+  c.redis.shutdown();
+  EXPECT_TRUE(eventually([&] {
+    metrics();
+    return sample(text, "qkv_redis_up") == 0;
+  })) << text;
+  c.redis.start();
+  EXPECT_TRUE(eventually([&] {
+    metrics();
+    return sample(text, "qkv_redis_reconnects_total") == 1 && sample(text, "qkv_redis_up") == 1;
+  })) << text;
 }
 
 }  // namespace

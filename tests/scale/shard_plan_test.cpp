@@ -97,6 +97,8 @@ TEST(ShardPlan, ShardsReadTheWholeInputsOnceInOrder) {
           }
         }
       auto r = read_shard(p);
+      // Its first document's index in the whole job: the records of the shards before it.
+      EXPECT_EQ(p.slice.first_document, std::optional<uint64_t>(joined.size())) << n;
       nonempty += !r.empty();
       joined.insert(joined.end(), r.begin(), r.end());
     }
@@ -105,6 +107,26 @@ TEST(ShardPlan, ShardsReadTheWholeInputsOnceInOrder) {
       EXPECT_GE(nonempty, n - 1) << "cuts land near k/N of the bytes";
     }
   }
+}
+
+// .txt files are cut only between files, and counted as the pipeline frames them: three
+// paragraphs then two make the second shard start at document 3 (at 8 one a line: an empty
+// line inside a .txt is an empty document; at 1 one a file).
+TEST(ShardPlan, FirstDocumentCountsTxtDocumentsAsThePipelineFramesThem) {
+  Dir d;
+  write(d.path / "x.txt", "one\ntwo\n\nthree\n\n\nfour\nfive\n");
+  write(d.path / "y.txt", "six\n\nseven\n");
+  const auto files =
+      io::expand_inputs({(d.path / "x.txt").string(), (d.path / "y.txt").string()}, nullptr);
+  auto paragraphs = plan_shards(files, 2, {}, io::TxtDocuments::paragraph);
+  ASSERT_EQ(paragraphs.size(), 2u);
+  EXPECT_EQ(paragraphs[0].inputs.size(), 1u);
+  EXPECT_EQ(paragraphs[0].slice.first_document, std::optional<uint64_t>(0));
+  EXPECT_EQ(paragraphs[1].slice.first_document, std::optional<uint64_t>(3));
+  auto lines = plan_shards(files, 2, {}, io::TxtDocuments::line);
+  EXPECT_EQ(lines[1].slice.first_document, std::optional<uint64_t>(8));  // blank lines too
+  auto whole = plan_shards(files, 2, {}, io::TxtDocuments::file);
+  EXPECT_EQ(whole[1].slice.first_document, std::optional<uint64_t>(1));
 }
 
 TEST(ShardPlan, OutputNamesCarryTheShard) {

@@ -14,6 +14,9 @@ struct Options {
   std::chrono::seconds heartbeat{10};
   std::chrono::seconds claim_idle{60};
   unsigned max_deliveries = 5;
+  // Entries a worker takes beyond its free job slots (running + queued < threads + prefetch):
+  // 0 leaves every entry it cannot start at once to the other workers (load balance).
+  unsigned prefetch = 0;
   std::string username;
   std::string password;     // read from password_file by the config
   double results_days = 7;  // results (and end fences) kept this long

@@ -76,22 +76,50 @@ redis.call('XDEL', KEYS[1], ARGV[3])
 return 'dead'
 )lua";
 
+// A request_id already used (KEYS[n], <stream>:request:<owner>:<request_id>, "" when the submit
+// has none): its value "<job id> <body sha256>" is returned with 1, and nothing is added.
+#define QKV_LUA_REQUEST_SEEN                       \
+  "if KEYS[#KEYS] ~= '' then\n"                    \
+  "  local had = redis.call('GET', KEYS[#KEYS])\n" \
+  "  if had then return {had, 1} end\n"            \
+  "end\n"
+
+// One job entry, once per request_id. KEYS: stream, the request key ("" when none). ARGV:
+// request seconds (retention), the body's sha256, then the entry's field/value pairs. Returns
+// {entry id, 0}, or {"<job id> <body sha256>", 1} for a request_id already used.
+inline constexpr const char* kSubmit = QKV_LUA_REQUEST_SEEN R"lua(
+local fields = {}
+for i = 3, #ARGV do fields[#fields + 1] = ARGV[i] end
+local id = redis.call('XADD', KEYS[1], '*', unpack(fields))
+if KEYS[2] ~= '' then
+  redis.call('SET', KEYS[2], 'redis-' .. id .. ' ' .. ARGV[2], 'EX', tonumber(ARGV[1]))
+end
+return {id, 0}
+)lua";
+
 // A sharded submit: the parent's hash and every shard entry in one step, so no worker sees a
 // shard of a parent that is not there, and the client's "accepted" means all N are queued.
-// KEYS: stream, the parent's hash, <stream>:parents (a sorted set by submit time, for `list`).
-// ARGV: parent seconds (retention), the parent's view (JSON), shards, submit time (ms), the
-// parent id, pipeline_sha256, then each shard's job-file JSON in index order.
-inline constexpr const char* kSubmitShards = R"lua(
+// KEYS: stream, the parent's hash, <stream>:parents (a sorted set by submit time, for `list`),
+// the request key ("" when none). ARGV: parent seconds (retention), the parent's view (JSON),
+// shards, submit time (ms), the parent id, pipeline_sha256, the body's sha256, then per shard in
+// index order its job-file JSON and its first_document. Returns {parent id, 0}, or as kSubmit
+// for a request_id already used.
+inline constexpr const char* kSubmitShards = QKV_LUA_REQUEST_SEEN R"lua(
 redis.call('HSET', KEYS[2], 'shards', ARGV[3], 'meta', ARGV[2], 'ended', 0)
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[1]))
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
-for i = 7, #ARGV do
-  redis.call('XADD', KEYS[1], '*', 'job', ARGV[i], 'parent', ARGV[5], 'shard', tostring(i - 7),
-             'shards', ARGV[3], 'pipeline_sha256', ARGV[6])
+for i = 8, #ARGV - 1, 2 do
+  redis.call('XADD', KEYS[1], '*', 'job', ARGV[i], 'parent', ARGV[5], 'shard',
+             tostring((i - 8) / 2), 'shards', ARGV[3], 'first_document', ARGV[i + 1],
+             'pipeline_sha256', ARGV[6])
 end
-return #ARGV - 6
+if KEYS[4] ~= '' then
+  redis.call('SET', KEYS[4], ARGV[5] .. ' ' .. ARGV[7], 'EX', tonumber(ARGV[1]))
+end
+return {ARGV[5], 0}
 )lua";
 
+#undef QKV_LUA_REQUEST_SEEN
 #undef QKV_LUA_PARENT_END
 
 // Gives an entry back to the group at once (shutdown before it ran): a fresh copy is added and

@@ -2,12 +2,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "io/output_set.hpp"
 #include "jobs/job_error.hpp"
 #include "jobs/job_json.hpp"
 #include "jobs/redis/redis_scripts.hpp"
+#include "jobs/request_key.hpp"
 #include "jobs/shard_manifest.hpp"
 #include "jobs/spool.hpp"
 
@@ -144,6 +146,7 @@ std::size_t RedisSource::poll(JobSink& sink) {
     std::optional<QueueSlot> slot;
     auto next_slot = [&] {  // QueueSlot moves but is not assignable
       slot.reset();
+      if (wants_more_ && !wants_more_()) return;  // what it cannot start soon stays for others
       if (auto s = sink.reserve()) slot.emplace(std::move(*s));
     };
     next_slot();
@@ -185,7 +188,10 @@ std::size_t RedisSource::poll(JobSink& sink) {
     }
     slot.reset();  // its place goes back before anything else happens
     std::lock_guard lock(mutex_);
-    if (problem_) std::cerr << "qkvd: redis source: connected to " << options_.url << " again\n";
+    if (problem_) {
+      std::cerr << "qkvd: redis source: connected to " << options_.url << " again\n";
+      ++counts_.reconnects;
+    }
     problem_.reset();
     backoff_ = std::chrono::milliseconds(0);
   } catch (const ConnectionError& e) {
@@ -566,8 +572,43 @@ bool RedisSource::cancel_parent(const std::string& id) {
   return true;
 }
 
-std::string RedisSource::submit_sharded(const nlohmann::json& request, const Submitter& who,
-                                        const pipeline::JobSpec& spec, unsigned shards) {
+static long long epoch_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Submitted RedisSource::submitted(const Reply& r, const RequestKey& rk, bool entry_id) const {
+  if (r.elements.size() < 2) throw JobError("internal", "Redis gave an unexpected submit reply");
+  const std::string& v = r.elements[0].str;
+  if (r.elements[1].integer == 0) return {entry_id ? job_id_of(v) : v, false};
+  // A request_id seen before: "<job id> <body sha256>".
+  const auto space = v.find(' ');
+  const std::string id = v.substr(0, space);
+  if (space == std::string::npos || v.substr(space + 1) != rk.body_sha256)
+    throw JobError(code::bad_request, "field 'request_id': '" + rk.id +
+                                          "' was already used for job " + id +
+                                          " with another request body");
+  return {id, true};
+}
+
+void RedisSource::keep_record(nlohmann::json record, const RequestKey& rk, long long submit_ms) {
+  if (!records_) return;
+  record["submit_ms"] = submit_ms;
+  if (!rk.key.empty())
+    record["request"] = {{"owner", rk.owner}, {"id", rk.id}, {"body_sha256", rk.body_sha256}};
+  try {
+    records_->put(record);
+  } catch (const std::exception& e) {
+    // Queued already: only this worker's fallback (Redis losing the parent) is missing.
+    std::cerr << "qkvd: warning: job " << record.value("id", "") << ": cannot keep its record ("
+              << e.what() << "); its status comes from Redis only\n";
+  }
+}
+
+Submitted RedisSource::submit_sharded(const nlohmann::json& request, const Submitter& who,
+                                      const pipeline::JobSpec& spec, unsigned shards,
+                                      const RequestKey& rk) {
   if (!hooks_.plan)
     throw JobError(code::bad_request, "field 'shards': this worker cannot plan shards");
   const std::string parent = "redis-p" + new_job_id();
@@ -582,48 +623,89 @@ std::string RedisSource::submit_sharded(const nlohmann::json& request, const Sub
                          {"pipeline_sha256", sha},
                          {"submitted_by", protocol::submitted_by(who)},
                          {"submitted_at", iso_time(Clock::now())}};
-  auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count();
+  const long long submit_ms = epoch_ms();
   std::vector<std::string> argv{
       "EVAL",
       scripts::kSubmitShards,
-      "3",
+      "4",
       options_.stream,
       parent_key(parent),
       parents_,
+      rk.key,
       std::to_string(static_cast<long long>(options_.results_days * 86400) + 1),
       meta.dump(),
       std::to_string(shards),
-      std::to_string(now_ms),
+      std::to_string(submit_ms),
       parent,
-      sha};
-  for (auto& f : files) argv.push_back(f.dump());
+      sha,
+      rk.body_sha256};
+  for (auto& f : files) {
+    argv.push_back(f.dump());
+    // The shard's first document in the whole job (jobs/shard_plan.hpp), also as a field.
+    argv.push_back(std::to_string(
+        f.value("slice", nlohmann::json::object()).value("first_document", uint64_t{0})));
+  }
+  Submitted done;
   try {
     ensure_group();
-    call(argv);
+    done = submitted(call(argv), rk, false);
   } catch (const ConnectionError& e) {
     note_problem(e.what());
     throw JobError(code::queue_unavailable, std::string("the job was not queued: ") + e.what());
   }
-  return parent;
+  if (done.repeated) return done;
+  keep_record(std::move(meta), rk, submit_ms);
+  return done;
 }
 
-std::string RedisSource::submit(const nlohmann::json& request, const Submitter& who) {
+Submitted RedisSource::submit(const nlohmann::json& request, const Submitter& who) {
   auto spec = checked_spec_(request);  // throws JobError naming the field
+  RequestKey rk;
+  if (const std::string* rid = request_id_of(request)) {
+    rk.owner = request_owner(who);
+    rk.id = *rid;
+    rk.body_sha256 = request_body_sha256(request);
+    rk.key = options_.stream + ":request:" + rk.owner + ":" + rk.id;
+    // Kept here even when Redis lost the key.
+    if (records_)
+      if (auto r = records_->by_request(rk.owner, rk.id)) {
+        const std::string id = r->value("id", "");
+        if (r->value("/request/body_sha256"_json_pointer, std::string()) != rk.body_sha256)
+          throw JobError(code::bad_request, "field 'request_id': '" + rk.id +
+                                                "' was already used for job " + id +
+                                                " with another request body");
+        return {id, true};
+      }
+  }
   if (unsigned shards = requested_shards(request))
-    return submit_sharded(request, who, spec, shards);
+    return submit_sharded(request, who, spec, shards, rk);
   nlohmann::json file = request;
   for (const char* k : {"v", "tag", "queue", "request_id"}) file.erase(k);
   file["op"] = "submit";
   file["submitted_by"] = protocol::submitted_by(who);
+  const long long submit_ms = epoch_ms();
+  Submitted done;
   try {
     ensure_group();
-    return job_id_of(call({"XADD", options_.stream, "*", "job", file.dump()}).str);
+    done =
+        submitted(call({"EVAL", scripts::kSubmit, "2", options_.stream, rk.key,
+                        std::to_string(static_cast<long long>(options_.results_days * 86400) + 1),
+                        rk.body_sha256, "job", file.dump()}),
+                  rk, true);
   } catch (const ConnectionError& e) {
     note_problem(e.what());
     throw JobError(code::queue_unavailable, std::string("the job was not queued: ") + e.what());
   }
+  if (!done.repeated && !rk.key.empty())
+    keep_record({{"id", done.id},
+                 {"queue", "redis"},
+                 {"pipeline", spec.pipeline},
+                 {"inputs", spec.inputs},
+                 {"output", spec.output},
+                 {"submitted_by", protocol::submitted_by(who)},
+                 {"submitted_at", iso_time(Clock::now())}},
+                rk, submit_ms);
+  return done;
 }
 
 std::optional<nlohmann::json> RedisSource::lookup(const std::string& id) {
@@ -668,24 +750,63 @@ std::optional<nlohmann::json> RedisSource::lookup(const std::string& id) {
   }
 }
 
+std::map<unsigned, std::string> RedisSource::ends_from_streams(const std::string& parent,
+                                                               long long since_ms) {
+  std::map<unsigned, std::string> ends;
+  // Result entries (and dead letters) are added after the submit: their ids start at its time.
+  for (const std::string& key : {results_, dead_}) {
+    std::string from = std::to_string(std::max(0LL, since_ms - 1000));
+    for (;;) {
+      Reply r = call({"XRANGE", key, from, "+", "COUNT", "1000"});
+      for (auto& e : r.elements) {
+        if (e.elements.size() < 2) continue;
+        auto f = pairs_of(e.elements[1]);
+        if (field_or(f, "parent") != parent) continue;
+        try {
+          // One end per shard (the end script's fence); a dead letter ends its shard failed.
+          ends.emplace(static_cast<unsigned>(std::stoul(field_or(f, "shard"))),
+                       key == dead_ ? std::string("failed") : field_or(f, "state"));
+        } catch (const std::exception&) {
+        }
+      }
+      if (r.elements.size() < 1000) break;
+      from = "(" + r.elements.back().elements[0].str;
+    }
+  }
+  return ends;
+}
+
 std::optional<nlohmann::json> RedisSource::lookup_parent(const std::string& id) {
   Reply h = call({"HGETALL", parent_key(id)});
-  if (h.elements.empty()) return std::nullopt;
-  std::map<std::string, std::string> f;
-  for (auto& [k, v] : pairs_of(h)) f[k] = v;
-  nlohmann::json view = nlohmann::json::parse(f["meta"], nullptr, false);
+  nlohmann::json view;
+  unsigned shards = 0;
+  std::map<std::string, unsigned> ends;  // state -> shards that ended so
+  unsigned ended = 0;
+  if (!h.elements.empty()) {
+    std::map<std::string, std::string> f;
+    for (auto& [k, v] : pairs_of(h)) f[k] = v;
+    view = nlohmann::json::parse(f["meta"], nullptr, false);
+    try {
+      shards = static_cast<unsigned>(std::stoul(f["shards"]));
+    } catch (const std::exception&) {
+    }
+    for (auto& [k, v] : f)
+      if (k.rfind("s:", 0) == 0) ++ends[v], ++ended;
+  } else if (auto kept = records_ ? records_->get(id) : std::nullopt) {
+    // Redis lost the parent's hash (its TTL, a FLUSH); this worker accepted it: the shards'
+    // ends come from <stream>:results and <stream>:dead.
+    view = *kept;
+    view.erase("request");
+    view.erase("submit_ms");
+    shards = kept->value("shards", 0u);
+    for (auto& [shard, state] : ends_from_streams(id, kept->value("submit_ms", 0LL)))
+      if (shard < shards) ++ends[state], ++ended;
+  } else {
+    return std::nullopt;
+  }
   if (!view.is_object()) view = nlohmann::json::object();
   view["id"] = id;
   view["queue"] = "redis";
-  unsigned shards = 0;
-  try {
-    shards = static_cast<unsigned>(std::stoul(f["shards"]));
-  } catch (const std::exception&) {
-  }
-  std::map<std::string, unsigned> ends;  // state -> shards that ended so
-  unsigned ended = 0;
-  for (auto& [k, v] : f)
-    if (k.rfind("s:", 0) == 0) ++ends[v], ++ended;
   const bool cancelling = call({"EXISTS", cancel_key(id)}).integer == 1;
   // Done only when every shard is; any failed (or dead-lettered) shard fails the parent.
   std::string state = "running";
@@ -729,12 +850,23 @@ std::vector<nlohmann::json> RedisSource::list_parents(std::size_t limit) {
   std::vector<nlohmann::json> out;
   if (limit == 0) return out;
   try {
-    Reply ids = call({"ZREVRANGE", parents_, "0", std::to_string(limit - 1)});
-    for (auto& e : ids.elements) {
-      if (auto view = lookup_parent(e.str))
+    // Redis's list and this worker's records (parents whose hash Redis lost), newest first.
+    std::vector<std::pair<long long, std::string>> ids;
+    Reply listed = call({"ZREVRANGE", parents_, "0", std::to_string(limit - 1), "WITHSCORES"});
+    for (std::size_t i = 0; i + 1 < listed.elements.size(); i += 2)
+      ids.emplace_back(std::atoll(listed.elements[i + 1].str.c_str()), listed.elements[i].str);
+    if (records_)
+      for (auto& id : records_->newest_parents(limit))
+        if (std::none_of(ids.begin(), ids.end(), [&](auto& p) { return p.second == id; }))
+          ids.emplace_back(
+              records_->get(id).value_or(nlohmann::json::object()).value("submit_ms", 0LL), id);
+    std::sort(ids.rbegin(), ids.rend());
+    for (auto& [ms, id] : ids) {
+      if (out.size() >= limit) break;
+      if (auto view = lookup_parent(id))
         out.push_back(std::move(*view));
       else
-        call({"ZREM", parents_, e.str});  // its hash expired (retention)
+        call({"ZREM", parents_, id});  // its hash expired (retention)
     }
   } catch (const ConnectionError& e) {
     note_problem(e.what());
@@ -751,6 +883,7 @@ void RedisSource::maintain() {
                       .count();
     call({"XTRIM", results_, "MINID", std::to_string(now_ms - keep_ms)});
     call({"ZREMRANGEBYSCORE", parents_, "-inf", std::to_string(now_ms - keep_ms)});
+    if (records_) records_->prune(now_ms - keep_ms);
     // Consumers of dead processes (hostname-pid names) stay in the group until removed; one
     // with nothing pending and idle for long is gone for good.
     Reply consumers = call({"XINFO", "CONSUMERS", options_.stream, options_.group});

@@ -21,8 +21,10 @@
 #include "jobs/job_record.hpp"
 #include "jobs/job_source.hpp"
 #include "jobs/redis/redis_client.hpp"
+#include "jobs/redis/parent_records.hpp"
 #include "jobs/redis/redis_options.hpp"
 #include "jobs/shard_plan.hpp"
+#include "jobs/spool_source.hpp"
 
 namespace qkv::jobs::redis {
 
@@ -32,6 +34,7 @@ struct Figures {
   int64_t lag = -1;      // entries not yet delivered to the group (-1: unknown)
   uint64_t dead = 0;     // entries in <stream>:dead
   uint64_t taken = 0, recorded = 0, lost = 0, dead_lettered = 0;  // by this worker
+  uint64_t reconnects = 0;  // times this worker reached Redis again after losing it
 };
 
 // What the Redis source borrows from the rest of the daemon for sharded jobs (the planner and
@@ -61,6 +64,14 @@ class RedisSource final : public JobSource {
 
   // Called once before serving; without it a submit with `shards` is refused.
   void set_shard_hooks(ShardHooks hooks) { hooks_ = std::move(hooks); }
+  // Called once before serving: whether this worker may take one more entry now (its job slots
+  // and `prefetch`, asked before each one); unset: while the queue has room.
+  void set_wants_more(std::function<bool()> wants_more) { wants_more_ = std::move(wants_more); }
+  // Called once before serving: this worker's records of the submits it accepted (parents, and
+  // jobs with a request_id) go to `folder` (<spool>/redis). Throws IoError.
+  void keep_records_in(const std::filesystem::path& folder) {
+    records_ = std::make_unique<ParentRecords>(folder);
+  }
 
   std::string_view name() const override { return "redis"; }
   std::size_t poll(JobSink& sink) override;
@@ -68,8 +79,10 @@ class RedisSource final : public JobSource {
 
   // A socket submit with "queue": "redis": checks the request as the spool does, then adds
   // the entry (submitted_by = `who`, proven by this worker). Returns the job id once XADD
-  // returned. Throws JobError (bad_request, path_denied..., queue_unavailable when Redis is down).
-  std::string submit(const nlohmann::json& request, const Submitter& who);
+  // returned; with a `request_id` already used by this submitter (in Redis, or in this worker's
+  // records) the first job, `repeated`, and nothing is added. Throws JobError (bad_request,
+  // path_denied..., queue_unavailable when Redis is down).
+  Submitted submit(const nlohmann::json& request, const Submitter& who);
   // The job view of a Redis job id ("redis-<entry>") from Redis: ended (the end fence holds
   // its view), taken by a worker, or waiting in the stream; nullopt when Redis knows none.
   // Throws JobError(queue_unavailable) when Redis cannot be reached.
@@ -120,8 +133,19 @@ class RedisSource final : public JobSource {
   // `fields`; on "recorded-last" writes the parent manifest.
   Reply end_entry(const std::string& entry, const Pairs& pairs, const nlohmann::json& view,
                   const Pairs& fields);
-  std::string submit_sharded(const nlohmann::json& request, const Submitter& who,
-                             const pipeline::JobSpec& spec, unsigned shards);
+  // `request`: the request key's argument ("" without a request_id) and the body's sha256.
+  struct RequestKey {
+    std::string key, owner, id, body_sha256;
+  };
+  Submitted submit_sharded(const nlohmann::json& request, const Submitter& who,
+                           const pipeline::JobSpec& spec, unsigned shards, const RequestKey& rk);
+  // The answer of a submit script: {id, 0} new, or {"<id> <sha>", 1} a request_id seen before.
+  Submitted submitted(const Reply& r, const RequestKey& rk, bool entry_id) const;
+  // Stores this worker's record of an accepted submit (never throws: logged).
+  void keep_record(nlohmann::json record, const RequestKey& rk, long long submit_ms);
+  // The shard ends of `parent` as <stream>:results and <stream>:dead tell them (its hash is
+  // gone): shard -> state.
+  std::map<unsigned, std::string> ends_from_streams(const std::string& parent, long long since_ms);
   std::optional<nlohmann::json> lookup_parent(const std::string& id);
   std::optional<nlohmann::json> lookup_shard(const std::string& id);
   std::string parent_key(const std::string& parent) const;
@@ -136,6 +160,8 @@ class RedisSource final : public JobSource {
   Options options_;
   std::function<pipeline::JobSpec(const nlohmann::json&)> checked_spec_;
   ShardHooks hooks_;
+  std::function<bool()> wants_more_;
+  std::unique_ptr<ParentRecords> records_;
   std::string results_, dead_, parents_;
 
   std::mutex redis_mutex_;  // one command at a time on the connection
