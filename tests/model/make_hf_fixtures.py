@@ -44,6 +44,8 @@ Fixtures (tests/model/hf_fixtures/):
                     bart-tiny, tgt shifted right after decoder_start_token_id = pad_token_id;
                     from text: source.spm / target.spm / vocab.json (MarianTokenizer), texts.jsonl
                     {src, tgt} and text_expected.safetensors (ids, shifted decoder hidden)
+  marian-codes      vocab.json = marian-tiny's plus the language codes >>fr<< and >>pt_BR<<, and
+                    codes_expected.json: MarianTokenizer's ids of texts with codes (source.spm)
   roberta-mixed     roberta (RobertaModel names, `roberta.` prefix), pad_token_id 1, padded
                     batch of mixed lengths in torch vs padding-free in qkv, F32: hidden and every
                     pooling
@@ -69,6 +71,7 @@ import hashlib
 import json
 import math
 import os
+import re
 
 import torch
 
@@ -888,6 +891,8 @@ def marian_from_text(cfg, ref, d):
     def encode(text):
         return [encoder.get(t, encoder["<unk>"]) for t in sp.encode(text, out_type=str)] + [encoder["</s>"]]
 
+    marian_codes(sp, encoder)
+
     src = [encode(s) for s, _ in MARIAN_PAIRS]
     tgt = [encode(t) for _, t in MARIAN_PAIRS]
     flat = [i for x in src + tgt for i in x]
@@ -927,6 +932,44 @@ def marian_from_text(cfg, ref, d):
                       "text": sp.decode_pieces([inverse[i] for i in out])})
     with open(os.path.join(d, "translate_expected.json"), "w") as f:
         json.dump({"max_new_tokens": MARIAN_NEW_TOKENS, "cases": cases}, f, ensure_ascii=False, indent=1)
+        f.write("\n")
+
+
+# Multilingual Marian (opus-mt-en-ROMANCE): tokenization_marian.py language_code_re =
+# re.compile(">>.+<<"); remove_language_code: code = [re.match(...).group(0)] if it matches at the
+# start, text = language_code_re.sub("", text); _tokenize: code + spm.encode(text, out_type=str).
+# marian-codes/vocab.json = marian-tiny's with two codes appended (the .model stays source.spm).
+MARIAN_CODE_TEXTS = [
+    ">>fr<< the dog sat on the log", ">>pt_BR<<a cat reads", ">>xx<< short lines",
+    "the dog >>fr<< sat", ">>fr<< a << text", "line >>fr<<\n>>pt_BR<< of text",
+    ">><<text", "new ones", ">>fr<<"]
+
+
+def marian_codes(sp, encoder):
+    codes = dict(encoder)
+    codes[">>fr<<"] = len(codes)
+    codes[">>pt_BR<<"] = len(codes)
+    language_code_re = re.compile(">>.+<<")
+
+    def tokenize(text):
+        match = language_code_re.match(text)
+        code = [match.group(0)] if match else []
+        return code + sp.encode(language_code_re.sub("", text), out_type=str)
+
+    cases = []
+    for text in MARIAN_CODE_TEXTS:
+        tokens = tokenize(text)
+        cases.append({"text": text, "tokens": tokens,
+                      "ids": [codes.get(t, codes["<unk>"]) for t in tokens] + [codes["</s>"]]})
+    assert sum(c["ids"][0] == codes[">>fr<<"] for c in cases) == 2
+    assert any(c["ids"][0] == codes[">>pt_BR<<"] for c in cases)
+    d = os.path.join(OUT, "marian-codes")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "vocab.json"), "w") as f:
+        json.dump(codes, f, ensure_ascii=False, indent=1)
+        f.write("\n")
+    with open(os.path.join(d, "codes_expected.json"), "w") as f:
+        json.dump({"model": "marian-tiny/source.spm", "cases": cases}, f, ensure_ascii=False, indent=1)
         f.write("\n")
 
 
