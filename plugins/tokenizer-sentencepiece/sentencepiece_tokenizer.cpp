@@ -163,8 +163,11 @@ void SentencePieceTokenizer::decode(std::span<const int32_t> ids, std::string& o
       append_piece_text(vocab_.piece(id), at_start, out);
     } else if (const int32_t p = hf_->piece_of(id); p >= 0) {
       append_piece_text(vocab_.piece(p), at_start, out);
-    } else if (!hf_->is_special(id)) {  // a vocab.json piece the .model lacks: its text
-      append_piece_text(Piece{hf_->text(id), 0, PieceType::kNormal}, at_start, out);
+    } else if (!hf_->is_special(id) && !hf_->text(id).empty()) {
+      // a vocab.json piece the .model lacks: its text verbatim, '▁' kept (SentencePiece's
+      // DecodePieces: "return piece when piece is not <unk>")
+      out += hf_->text(id);
+      at_start = false;
     }
   }
 }

@@ -104,7 +104,11 @@ TEST_F(TextPipelines, MarianIdsAreMarianTokenizers) {
   const std::string tok =
       sentencepiece("model: " + dir + "/source.spm, vocab_json: " + dir + "/vocab.json");
   EXPECT_EQ(ids("marian-tiny", "src", tok), documents(e.ints("src_ids"), e.ints("src_cu")));
-  EXPECT_EQ(ids("marian-tiny", "tgt", tok), documents(e.ints("tgt_ids"), e.ints("tgt_cu")));
+  // text_target: target.spm, another model than source.spm (its ids would differ)
+  const std::string target =
+      sentencepiece("model: " + dir + "/target.spm, vocab_json: " + dir + "/vocab.json");
+  EXPECT_EQ(ids("marian-tiny", "tgt", target), documents(e.ints("tgt_ids"), e.ints("tgt_cu")));
+  EXPECT_NE(ids("marian-tiny", "tgt", tok), documents(e.ints("tgt_ids"), e.ints("tgt_cu")));
   // source.spm's own numbering is another one (the test can fail).
   EXPECT_NE(ids("marian-tiny", "src", sentencepiece("model: " + dir + "/source.spm")),
             documents(e.ints("src_ids"), e.ints("src_cu")));
@@ -133,7 +137,8 @@ TEST_F(TextPipelines, GenerateMarianTranslatesAsGreedySearchAndMarianTokenizerDe
 }
 
 TEST_F(TextPipelines, FromModelPicksTheFoldersSentencePieceTokenizer) {
-  // sentencepiece.bpe.model -> id_map: fairseq; source.spm + vocab.json -> vocab_json.
+  // sentencepiece.bpe.model -> id_map: fairseq; source.spm + vocab.json -> vocab_json, and
+  // target.spm for tgt.
   const fs::path xlmr = dir_.path() / "xlmr.yaml", marian = dir_.path() / "marian.yaml";
   std::ofstream(xlmr) << "input: {format: jsonl, field: text}\ntokenizer: {from_model: true}\n"
                       << "model: {path: " << hf_fixture("xlmr-st").string()
