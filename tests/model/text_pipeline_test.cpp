@@ -156,5 +156,41 @@ TEST_F(TextPipelines, FromModelPicksTheFoldersSentencePieceTokenizer) {
                "marian, tokenizer from the folder");
 }
 
+TEST_F(TextPipelines, TargetTokenizerErrorsNameWhatIsWrong) {
+  const std::string dir = hf_fixture("marian-tiny").string();
+  const std::string side = "{plugin: tokenizer-sentencepiece, config: {model: " + dir +
+                           "/target.spm, vocab_json: " + dir + "/vocab.json}}";
+  const std::string source = "tokenizer: {plugin: tokenizer-sentencepiece, config: {model: " + dir +
+                             "/source.spm, vocab_json: " + dir + "/vocab.json}}\n";
+  const std::string seq2seq = "input: {format: jsonl, fields: {src: src, tgt: tgt}}\n" + source +
+                              "model: {path: " + dir + ", output: hidden}\n";
+  auto message_of = [&](const std::string& yaml) -> std::string {
+    const fs::path f = dir_.path() / "bad.yaml";
+    std::ofstream(f) << yaml;
+    try {
+      run(f.string(), hf_fixture("marian-tiny") / "texts.jsonl", "bad.npy");
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+    return "ran";
+  };
+  auto expect_message = [&](const std::string& yaml, const std::string& needle) {
+    const std::string m = message_of(yaml);
+    EXPECT_NE(m.find(needle), std::string::npos) << "message: " << m << "\nwanted: " << needle;
+  };
+  // nothing reads a target side without a decoder's field or generation
+  expect_message(
+      "input: {format: jsonl, field: src}\n" + source + "target_tokenizer: " + side + "\n",
+      "target_tokenizer: expected an encoder-decoder pipeline");
+  expect_message(seq2seq + "target_tokenizer: {from_model: true}\n",
+                 "target_tokenizer.from_model: expected a plugin");
+  // marian-codes/vocab.json has two entries more: the model has one vocabulary
+  expect_message(
+      seq2seq + "target_tokenizer: {plugin: tokenizer-sentencepiece, config: {model: " + dir +
+          "/target.spm, vocab_json: " + hf_fixture("marian-codes").string() + "/vocab.json}}\n",
+      "target_tokenizer: vocab_size 68 differs from the tokenizer's 66");
+  EXPECT_EQ(message_of(seq2seq + "target_tokenizer: " + side + "\n"), "ran");
+}
+
 }  // namespace
 }  // namespace qkv::model::testing
