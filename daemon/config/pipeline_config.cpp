@@ -88,7 +88,7 @@ void read_tokenizer(Section& s, PipelineConfig::Tokenizer& t, ClientValues clien
     // The model folder names the plugin and its files; a second source would be ambiguous.
     for (const char* key : {"plugin", "config"})
       if (s.has(key))
-        s.error(key, std::string("expected no tokenizer.") + key +
+        s.error(key, "expected no " + s.key_path(key) +
                          " with tokenizer.from_model: true (the model folder's tokenizer files "
                          "choose it)");
     s.raw("plugin");
@@ -101,7 +101,7 @@ void read_tokenizer(Section& s, PipelineConfig::Tokenizer& t, ClientValues clien
     for (const char* key : kTokenizerPathKeys) {
       YAML::Node v = std::as_const(*m)[key];
       if (!v.IsDefined() || !v.IsScalar()) continue;
-      const std::string k = std::string("tokenizer.config.") + key;
+      const std::string k = s.key_path("config") + "." + key;
       if (from_client(s.document(), client, k)) continue;  // checked by the path policy
       fs::path p = s.document().resolve(k, v.Scalar());
       std::error_code ec;
@@ -277,6 +277,23 @@ PipelineConfig load_pipeline_config(const fs::path& file, const Overrides& overr
         s.error("generate", "expected a `model:` section too: generation needs a model");
       else if (c.model->chunk.tokens)
         s.error("generate", "expected no model.chunk: a generation pipeline continues documents");
+    }
+    YAML::Node target = s.raw("target_tokenizer");
+    if (target.IsDefined() && !target.IsNull()) {
+      Section t(doc, target, "target_tokenizer");
+      if (t.valid()) {
+        c.target_tokenizer = PipelineConfig::Tokenizer{};
+        read_tokenizer(t, *c.target_tokenizer, client);
+        if (c.target_tokenizer->from_model)
+          t.error("from_model",
+                  "expected a plugin: with tokenizer.from_model: true the model folder's "
+                  "target.spm already serves the target side");
+      }
+      if (!c.model || (c.input.fields.size() < 2 && !c.generate))
+        s.error("target_tokenizer",
+                "expected an encoder-decoder pipeline (a model with input.fields naming the "
+                "decoder's field, e.g. tgt, or a generate section): nothing else reads the "
+                "target side");
     }
     Section out(doc, s.raw("output"), "output");
     if (auto v = out.choice("format", {"jsonl", "bin", "npy", "megatron"}))

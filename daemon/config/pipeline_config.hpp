@@ -77,6 +77,11 @@ struct PipelineConfig {
     // the job starts (pipeline/model_tokenizer.hpp); plugin is empty until then.
     bool from_model = false;
   } tokenizer;
+  // `target_tokenizer:` (same keys as tokenizer:): the target side of an encoder-decoder, as
+  // HF's MarianTokenizer segments text_target with target.spm: it tokenizes every input field
+  // after the first (tgt) and decodes generated ids. Unset: `tokenizer` serves both sides (with
+  // tokenizer.from_model, a Marian folder's target.spm is picked when the job starts).
+  std::optional<Tokenizer> target_tokenizer;
 
   struct Model {
     std::filesystem::path path;     // absolute: a directory with config.json + model.safetensors

@@ -286,6 +286,7 @@ class Encoder {
       }
       try {
         ctx_.tokenizer->encode("", empty_ids_, nullptr);
+        if (ctx_.target_tokenizer) ctx_.target_tokenizer->encode("", target_empty_ids_, nullptr);
       } catch (const std::exception& e) {
         throw JobFailed(std::string("the tokenizer cannot encode the empty text: ") + e.what());
       }
@@ -469,7 +470,7 @@ class Encoder {
         try {
           (f == 0 ? text_ : other_text_).prepare(texts[f], prepared);
           const bool with_offsets = offsets || (chunking && f == 0);
-          ctx_.tokenizer->encode(prepared.text(), ids[f], with_offsets ? &offs[f] : nullptr);
+          ctx_.tokenizer_for(f).encode(prepared.text(), ids[f], with_offsets ? &offs[f] : nullptr);
           if (with_offsets) prepared.map_offsets(offs[f]);
         } catch (const std::exception& e) {
           rejected = e.what();
@@ -490,7 +491,9 @@ class Encoder {
               break;
             }
             truncate_tokens(ids[f], offsets ? &offs[f] : nullptr, limit,
-                            special_frame(ids[f], empty_ids_), p_.tokenizer.truncate_left);
+                            special_frame(ids[f], f > 0 && ctx_.target_tokenizer ? target_empty_ids_
+                                                                                 : empty_ids_),
+                            p_.tokenizer.truncate_left);
             doc_truncated = true;
           }
         }
@@ -652,8 +655,12 @@ class Encoder {
       record += '\n';
       writer_->write_chunk({record, {}, {}, {}});
     };
+    // An encoder-decoder's generated ids are the target side (MarianTokenizer decodes them
+    // with target.spm).
+    const Tokenizer& out_tok =
+        encoder_decoder_ && ctx_.target_tokenizer ? *ctx_.target_tokenizer : *ctx_.tokenizer;
     generation_ = std::make_unique<GenerationRun>(
-        p_, *ctx_.tokenizer, std::move(g), ctx_.progress, ctx_.cancel,
+        p_, out_tok, std::move(g), ctx_.progress, ctx_.cancel,
         ctx_.spec.id.empty() ? "the job was cancelled" : "job " + ctx_.spec.id + " was cancelled",
         std::move(emit));
   }
@@ -757,12 +764,13 @@ class Encoder {
   uint64_t documents_with_id_ = 0;
   std::unique_ptr<GenerationRun> generation_;  // generation pipelines only
   bool encoder_decoder_ = false;
-  DocumentText text_;               // the first field's text before tokenizing
-  DocumentText other_text_;         // other fields: the model's lower-casing only
-  std::vector<int32_t> empty_ids_;  // the tokenizer's ids for "": its specials
-  uint32_t unpooled_ = 0;           // first tokens of each document pooling leaves out
-  uint32_t chunk_tokens_ = 0;       // model.chunk.tokens (0: whole documents)
-  int64_t documents_written_ = 0;   // the writer thread's count, for window rows
+  DocumentText text_;                      // the first field's text before tokenizing
+  DocumentText other_text_;                // other fields: the model's lower-casing only
+  std::vector<int32_t> empty_ids_;         // the tokenizer's ids for "": its specials
+  std::vector<int32_t> target_empty_ids_;  // the same of ctx_.target_tokenizer
+  uint32_t unpooled_ = 0;                  // first tokens of each document pooling leaves out
+  uint32_t chunk_tokens_ = 0;              // model.chunk.tokens (0: whole documents)
+  int64_t documents_written_ = 0;          // the writer thread's count, for window rows
   uint64_t windows_written_ = 0;
   int32_t bos_ = -1;
   size_t table_ = 0;  // decoder positions (0: unbounded)

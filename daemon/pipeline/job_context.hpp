@@ -30,6 +30,12 @@ struct JobContext {
   unsigned threads = 1;
   const io::PathPolicy* paths = nullptr;  // how the job's files are opened (never null in a run)
   bool std_streams = false;               // RunEnvironment::std_streams
+  // An encoder-decoder's target side (input fields after the first, generated ids); null:
+  // `tokenizer` serves both sides. tokenizer_for(field) picks.
+  std::shared_ptr<const Tokenizer> target_tokenizer = nullptr;
+  const Tokenizer& tokenizer_for(size_t field) const {
+    return field > 0 && target_tokenizer ? *target_tokenizer : *tokenizer;
+  }
   // Output "-" of `qkvd run`: the records go to stdout (io/stdout_stream.hpp).
   bool to_stdout() const { return std_streams && spec.output == "-"; }
 

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -105,6 +106,21 @@ config::PipelineConfig::Tokenizer tokenizer_from_model(const config::PipelineCon
                              "vocab.txt, vocab.json + merges.txt or tokenizer.model)");
   }
   t.plugin_where = p.file.string() + ": tokenizer.from_model (" + shown.string() + ")";
+  return t;
+}
+
+std::optional<config::PipelineConfig::Tokenizer> target_tokenizer_from_model(
+    const config::PipelineConfig& p) {
+  config::PipelineConfig::Tokenizer t = tokenizer_from_model(p);
+  const auto& keys = t.config.keys;
+  if (std::find(keys.begin(), keys.end(), "vocab_json") == keys.end()) return std::nullopt;
+  const fs::path target = config::model_files(*p.model) / "target.spm";
+  std::error_code ec;
+  if (!fs::is_regular_file(target, ec)) return std::nullopt;
+  const auto model = std::find(keys.begin(), keys.end(), "model");
+  t.config.items[static_cast<size_t>(model - keys.begin())] = scalar(target.string());
+  t.plugin_where =
+      p.file.string() + ": tokenizer.from_model (" + p.model->path.string() + "/target.spm)";
   return t;
 }
 

@@ -115,4 +115,18 @@ std::shared_ptr<const Tokenizer> make_plugin_tokenizer(const config::PipelineCon
                                            pipeline.tokenizer);
 }
 
+std::shared_ptr<const Tokenizer> make_plugin_target_tokenizer(
+    const config::PipelineConfig& pipeline, const host::PluginRegistry& plugins, StageCache* cache,
+    uint64_t max_vocab_bytes) {
+  std::optional<config::PipelineConfig::Tokenizer> target = pipeline.target_tokenizer;
+  const bool encoder_decoder = pipeline.input.fields.size() >= 2 || pipeline.generate;
+  if (!target && pipeline.tokenizer.from_model && pipeline.model && encoder_decoder)
+    target = target_tokenizer_from_model(pipeline);
+  if (!target) return nullptr;
+  config::PipelineConfig side = pipeline;
+  side.tokenizer = std::move(*target);
+  side.target_tokenizer.reset();
+  return make_plugin_tokenizer(side, plugins, cache, max_vocab_bytes);
+}
+
 }  // namespace qkv::pipeline

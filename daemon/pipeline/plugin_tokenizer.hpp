@@ -23,4 +23,11 @@ std::shared_ptr<const Tokenizer> make_plugin_tokenizer(const config::PipelineCon
                                                        StageCache* cache = nullptr,
                                                        uint64_t max_vocab_bytes = 0);
 
+// The target side of an encoder-decoder (PipelineConfig::target_tokenizer, or with
+// tokenizer.from_model a Marian folder's target.spm), built as above; null when the pipeline's
+// tokenizer serves both sides.
+std::shared_ptr<const Tokenizer> make_plugin_target_tokenizer(
+    const config::PipelineConfig& pipeline, const host::PluginRegistry& plugins,
+    StageCache* cache = nullptr, uint64_t max_vocab_bytes = 0);
+
 }  // namespace qkv::pipeline

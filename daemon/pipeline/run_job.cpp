@@ -81,6 +81,15 @@ JobResult run_job(const JobSpec& spec, const RunEnvironment& env, JobProgress& p
     if (!env.plugins) throw JobFailed("no plugin registry to create the tokenizer from");
     ctx.tokenizer = make_plugin_tokenizer(ctx.pipeline, *env.plugins, env.cache.get(),
                                           env.daemon ? env.daemon->limits.max_vocab_bytes : 0);
+    ctx.target_tokenizer =
+        make_plugin_target_tokenizer(ctx.pipeline, *env.plugins, env.cache.get(),
+                                     env.daemon ? env.daemon->limits.max_vocab_bytes : 0);
+    if (ctx.target_tokenizer && ctx.target_tokenizer->vocab_size() != ctx.tokenizer->vocab_size())
+      throw JobFailed(ctx.pipeline.file.string() + ": target_tokenizer: vocab_size " +
+                      std::to_string(ctx.target_tokenizer->vocab_size()) +
+                      " differs from the tokenizer's " +
+                      std::to_string(ctx.tokenizer->vocab_size()) +
+                      " (the model has one vocabulary for both sides)");
   }
   if (ctx.pipeline.model && !spec.decode) {
     if (!env.model_stage_factory)

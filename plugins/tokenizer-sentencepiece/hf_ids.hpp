@@ -27,6 +27,9 @@ class HfIds {
   // `<unk>` run, by its normalized text (what EncodeAsPieces returns for it).
   int32_t of_piece(int32_t piece) const { return of_piece_[static_cast<size_t>(piece)]; }
   int32_t of_unknown(std::string_view surface) const;
+  // vocab.json: MarianTokenizer splits a leading `>>xx<<` off the text, id encoder.get(code, unk)
+  bool splits_language_codes() const { return by_text_; }
+  int32_t of_code(std::string_view code) const { return of_unknown(code); }
 
   const std::vector<int32_t>& prefix() const { return prefix_; }
   const std::vector<int32_t>& suffix() const { return suffix_; }

@@ -5,6 +5,7 @@
 
 #include <stdexcept>
 
+#include "language_code.hpp"
 #include "unigram.hpp"
 
 namespace qkv::sentencepiece {
@@ -39,7 +40,12 @@ void SentencePieceTokenizer::encode(std::string_view text, const EncodeParams& p
   thread_local std::string normalized;
   thread_local std::vector<uint32_t> norm_to_orig;
   thread_local std::vector<Token> segments;
-  normalizer_.normalize(text, normalized, offsets ? &norm_to_orig : nullptr);
+  thread_local LanguageCodes codes;  // vocab.json: the text without its >>xx<< codes
+  codes.any = false;
+  codes.code_end = 0;
+  if (hf_ && hf_->splits_language_codes()) split_language_codes(text, codes);
+  const std::string_view body = codes.any ? std::string_view(codes.rest) : text;
+  normalizer_.normalize(body, normalized, offsets ? &norm_to_orig : nullptr);
   segments.clear();
   if (bpe_)
     bpe_->segment(normalized, segments);
@@ -56,7 +62,20 @@ void SentencePieceTokenizer::encode(std::string_view text, const EncodeParams& p
       ids.push_back(id);
       if (offsets) offsets->insert(offsets->end(), {0, 0});
     }
-  auto orig = [&](uint32_t pos) { return norm_to_orig[pos]; };
+  // A piece's begin is its first byte in text, its end one past its last (a removed code between
+  // two kept bytes stays outside the pieces around it).
+  auto orig = [&](uint32_t pos) {
+    const uint32_t p = norm_to_orig[pos];
+    return codes.any ? codes.rest_to_text[p] : p;
+  };
+  auto orig_end = [&](uint32_t pos) {
+    const uint32_t p = norm_to_orig[pos];
+    return !codes.any ? p : p == 0 ? 0 : codes.rest_to_text[p - 1] + 1;
+  };
+  if (codes.code_end > 0) {
+    ids.push_back(hf_->of_code(text.substr(0, codes.code_end)));
+    if (offsets) offsets->insert(offsets->end(), {0, static_cast<uint32_t>(codes.code_end)});
+  }
   const int32_t unk = vocab_.unk_id();
   auto out_id = [&](int32_t piece) { return hf_ ? hf_->of_piece(piece) : piece; };
   // An <unk> run's id under vocab.json is that of its text (EncodeAsPieces' piece).
@@ -70,15 +89,15 @@ void SentencePieceTokenizer::encode(std::string_view text, const EncodeParams& p
     if (is_unk && vocab_.byte_fallback()) {
       for (uint32_t i = t.begin; i < t.end; ++i) {
         ids.push_back(out_id(vocab_.byte_id(static_cast<uint8_t>(normalized[i]))));
-        if (offsets) offsets->insert(offsets->end(), {orig(t.begin), orig(t.end)});
+        if (offsets) offsets->insert(offsets->end(), {orig(t.begin), orig_end(t.end)});
       }
     } else if (is_unk && prev_unk) {  // one <unk> for the whole run
       ids.back() = unk_id(unk_begin, t.end);
-      if (offsets) offsets->back() = orig(t.end);
+      if (offsets) offsets->back() = orig_end(t.end);
     } else {
       if (is_unk) unk_begin = t.begin;
       ids.push_back(is_unk ? unk_id(t.begin, t.end) : out_id(t.id));
-      if (offsets) offsets->insert(offsets->end(), {orig(t.begin), orig(t.end)});
+      if (offsets) offsets->insert(offsets->end(), {orig(t.begin), orig_end(t.end)});
     }
     prev_unk = is_unk;
   }
@@ -144,8 +163,11 @@ void SentencePieceTokenizer::decode(std::span<const int32_t> ids, std::string& o
       append_piece_text(vocab_.piece(id), at_start, out);
     } else if (const int32_t p = hf_->piece_of(id); p >= 0) {
       append_piece_text(vocab_.piece(p), at_start, out);
-    } else if (!hf_->is_special(id)) {  // a vocab.json piece the .model lacks: its text
-      append_piece_text(Piece{hf_->text(id), 0, PieceType::kNormal}, at_start, out);
+    } else if (!hf_->is_special(id) && !hf_->text(id).empty()) {
+      // a vocab.json piece the .model lacks: its text verbatim, '▁' kept (SentencePiece's
+      // DecodePieces: "return piece when piece is not <unk>")
+      out += hf_->text(id);
+      at_start = false;
     }
   }
 }

@@ -42,8 +42,11 @@ Fixtures (tests/model/hf_fixtures/):
   marian-tiny       marian (MarianMTModel names), 3 heads, swish, scale_embedding, sinusoidal
                     positions (the stored tables are what the plugin must recompute), F32: as
                     bart-tiny, tgt shifted right after decoder_start_token_id = pad_token_id;
-                    from text: source.spm / target.spm / vocab.json (MarianTokenizer), texts.jsonl
+                    from text: source.spm / target.spm (another model: tgt and decoding) /
+                    vocab.json (MarianTokenizer), texts.jsonl
                     {src, tgt} and text_expected.safetensors (ids, shifted decoder hidden)
+  marian-codes      vocab.json = marian-tiny's plus the language codes >>fr<< and >>pt_BR<<, and
+                    codes_expected.json: MarianTokenizer's ids of texts with codes (source.spm)
   roberta-mixed     roberta (RobertaModel names, `roberta.` prefix), pad_token_id 1, padded
                     batch of mixed lengths in torch vs padding-free in qkv, F32: hidden and every
                     pooling
@@ -69,6 +72,7 @@ import hashlib
 import json
 import math
 import os
+import re
 
 import torch
 
@@ -872,8 +876,11 @@ def marian_from_text(cfg, ref, d):
     sp = train_spm(os.path.join(d, "source"), cfg["vocab_size"] + 1)
     os.replace(os.path.join(d, "source.model"), os.path.join(d, "source.spm"))
     os.remove(os.path.join(d, "source.vocab"))
-    with open(os.path.join(d, "source.spm"), "rb") as f, open(os.path.join(d, "target.spm"), "wb") as g:
-        g.write(f.read())  # one SentencePiece model for both sides (qkv tokenizes src and tgt alike)
+    # MarianTokenizer's spm_target: another model (fewer pieces, so that tgt segments otherwise),
+    # mapped through the same vocab.json; its pieces that vocab.json lacks are <unk>.
+    tsp = train_spm(os.path.join(d, "target"), 50)
+    os.replace(os.path.join(d, "target.model"), os.path.join(d, "target.spm"))
+    os.remove(os.path.join(d, "target.vocab"))
     dropped = [p for p in sp.encode(MARIAN_PAIRS[0][0], out_type=str) if p != "\u2581"][1:3]
     pieces = [sp.IdToPiece(i) for i in range(len(sp)) if not (sp.IsControl(i) or sp.IsUnknown(i))]
     encoder = {"</s>": 0, "<pad>": 1, "<unk>": 2}
@@ -885,11 +892,14 @@ def marian_from_text(cfg, ref, d):
         json.dump(encoder, f, ensure_ascii=False, indent=1)
         f.write("\n")
 
-    def encode(text):
-        return [encoder.get(t, encoder["<unk>"]) for t in sp.encode(text, out_type=str)] + [encoder["</s>"]]
+    def encode(text, model=sp):
+        return [encoder.get(t, encoder["<unk>"]) for t in model.encode(text, out_type=str)] + [encoder["</s>"]]
+
+    marian_codes(sp, encoder)
 
     src = [encode(s) for s, _ in MARIAN_PAIRS]
-    tgt = [encode(t) for _, t in MARIAN_PAIRS]
+    tgt = [encode(t, tsp) for _, t in MARIAN_PAIRS]  # text_target: target.spm
+    assert tgt != [encode(t) for _, t in MARIAN_PAIRS]  # source.spm would give other ids
     flat = [i for x in src + tgt for i in x]
     assert encoder["<unk>"] in flat and encoder["\u03a9"] in flat
     sp_, smask, sids, scu = ids_batch(src, cfg["pad_token_id"])
@@ -904,7 +914,7 @@ def marian_from_text(cfg, ref, d):
 
     # Greedy translation (GenerationMixin greedy search: from decoder_start_token_id, argmax of
     # lm_head + final_logits_bias, stop at eos_token_id, which is not part of the output), text
-    # = the target SentencePiece model's decode of the pieces (MarianTokenizer.decode).
+    # = target.spm's decode of the pieces (MarianTokenizer.decode: spm_target).
     inverse = {i: p for p, i in encoder.items()}
     cases = []
     for s_ids in src:
@@ -924,9 +934,47 @@ def marian_from_text(cfg, ref, d):
             out.append(nxt)
         assert all(i not in (encoder["<pad>"], encoder["<unk>"]) for i in out)
         cases.append({"ids": out, "finish_reason": finish,
-                      "text": sp.decode_pieces([inverse[i] for i in out])})
+                      "text": tsp.decode_pieces([inverse[i] for i in out])})
     with open(os.path.join(d, "translate_expected.json"), "w") as f:
         json.dump({"max_new_tokens": MARIAN_NEW_TOKENS, "cases": cases}, f, ensure_ascii=False, indent=1)
+        f.write("\n")
+
+
+# Multilingual Marian (opus-mt-en-ROMANCE): tokenization_marian.py language_code_re =
+# re.compile(">>.+<<"); remove_language_code: code = [re.match(...).group(0)] if it matches at the
+# start, text = language_code_re.sub("", text); _tokenize: code + spm.encode(text, out_type=str).
+# marian-codes/vocab.json = marian-tiny's with two codes appended (the .model stays source.spm).
+MARIAN_CODE_TEXTS = [
+    ">>fr<< the dog sat on the log", ">>pt_BR<<a cat reads", ">>xx<< short lines",
+    "the dog >>fr<< sat", ">>fr<< a << text", "line >>fr<<\n>>pt_BR<< of text",
+    ">><<text", "new ones", ">>fr<<"]
+
+
+def marian_codes(sp, encoder):
+    codes = dict(encoder)
+    codes[">>fr<<"] = len(codes)
+    codes[">>pt_BR<<"] = len(codes)
+    language_code_re = re.compile(">>.+<<")
+
+    def tokenize(text):
+        match = language_code_re.match(text)
+        code = [match.group(0)] if match else []
+        return code + sp.encode(language_code_re.sub("", text), out_type=str)
+
+    cases = []
+    for text in MARIAN_CODE_TEXTS:
+        tokens = tokenize(text)
+        cases.append({"text": text, "tokens": tokens,
+                      "ids": [codes.get(t, codes["<unk>"]) for t in tokens] + [codes["</s>"]]})
+    assert sum(c["ids"][0] == codes[">>fr<<"] for c in cases) == 2
+    assert any(c["ids"][0] == codes[">>pt_BR<<"] for c in cases)
+    d = os.path.join(OUT, "marian-codes")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "vocab.json"), "w") as f:
+        json.dump(codes, f, ensure_ascii=False, indent=1)
+        f.write("\n")
+    with open(os.path.join(d, "codes_expected.json"), "w") as f:
+        json.dump({"model": "marian-tiny/source.spm", "cases": cases}, f, ensure_ascii=False, indent=1)
         f.write("\n")
 
 

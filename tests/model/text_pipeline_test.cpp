@@ -104,7 +104,11 @@ TEST_F(TextPipelines, MarianIdsAreMarianTokenizers) {
   const std::string tok =
       sentencepiece("model: " + dir + "/source.spm, vocab_json: " + dir + "/vocab.json");
   EXPECT_EQ(ids("marian-tiny", "src", tok), documents(e.ints("src_ids"), e.ints("src_cu")));
-  EXPECT_EQ(ids("marian-tiny", "tgt", tok), documents(e.ints("tgt_ids"), e.ints("tgt_cu")));
+  // text_target: target.spm, another model than source.spm (its ids would differ)
+  const std::string target =
+      sentencepiece("model: " + dir + "/target.spm, vocab_json: " + dir + "/vocab.json");
+  EXPECT_EQ(ids("marian-tiny", "tgt", target), documents(e.ints("tgt_ids"), e.ints("tgt_cu")));
+  EXPECT_NE(ids("marian-tiny", "tgt", tok), documents(e.ints("tgt_ids"), e.ints("tgt_cu")));
   // source.spm's own numbering is another one (the test can fail).
   EXPECT_NE(ids("marian-tiny", "src", sentencepiece("model: " + dir + "/source.spm")),
             documents(e.ints("src_ids"), e.ints("src_cu")));
@@ -133,7 +137,8 @@ TEST_F(TextPipelines, GenerateMarianTranslatesAsGreedySearchAndMarianTokenizerDe
 }
 
 TEST_F(TextPipelines, FromModelPicksTheFoldersSentencePieceTokenizer) {
-  // sentencepiece.bpe.model -> id_map: fairseq; source.spm + vocab.json -> vocab_json.
+  // sentencepiece.bpe.model -> id_map: fairseq; source.spm + vocab.json -> vocab_json, and
+  // target.spm for tgt.
   const fs::path xlmr = dir_.path() / "xlmr.yaml", marian = dir_.path() / "marian.yaml";
   std::ofstream(xlmr) << "input: {format: jsonl, field: text}\ntokenizer: {from_model: true}\n"
                       << "model: {path: " << hf_fixture("xlmr-st").string()
@@ -149,6 +154,42 @@ TEST_F(TextPipelines, FromModelPicksTheFoldersSentencePieceTokenizer) {
   expect_close(npy("m.npy"),
                HfExpected("marian-tiny", "text_expected.safetensors").floats("shifted_hidden"),
                "marian, tokenizer from the folder");
+}
+
+TEST_F(TextPipelines, TargetTokenizerErrorsNameWhatIsWrong) {
+  const std::string dir = hf_fixture("marian-tiny").string();
+  const std::string side = "{plugin: tokenizer-sentencepiece, config: {model: " + dir +
+                           "/target.spm, vocab_json: " + dir + "/vocab.json}}";
+  const std::string source = "tokenizer: {plugin: tokenizer-sentencepiece, config: {model: " + dir +
+                             "/source.spm, vocab_json: " + dir + "/vocab.json}}\n";
+  const std::string seq2seq = "input: {format: jsonl, fields: {src: src, tgt: tgt}}\n" + source +
+                              "model: {path: " + dir + ", output: hidden}\n";
+  auto message_of = [&](const std::string& yaml) -> std::string {
+    const fs::path f = dir_.path() / "bad.yaml";
+    std::ofstream(f) << yaml;
+    try {
+      run(f.string(), hf_fixture("marian-tiny") / "texts.jsonl", "bad.npy");
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+    return "ran";
+  };
+  auto expect_message = [&](const std::string& yaml, const std::string& needle) {
+    const std::string m = message_of(yaml);
+    EXPECT_NE(m.find(needle), std::string::npos) << "message: " << m << "\nwanted: " << needle;
+  };
+  // nothing reads a target side without a decoder's field or generation
+  expect_message(
+      "input: {format: jsonl, field: src}\n" + source + "target_tokenizer: " + side + "\n",
+      "target_tokenizer: expected an encoder-decoder pipeline");
+  expect_message(seq2seq + "target_tokenizer: {from_model: true}\n",
+                 "target_tokenizer.from_model: expected a plugin");
+  // marian-codes/vocab.json has two entries more: the model has one vocabulary
+  expect_message(
+      seq2seq + "target_tokenizer: {plugin: tokenizer-sentencepiece, config: {model: " + dir +
+          "/target.spm, vocab_json: " + hf_fixture("marian-codes").string() + "/vocab.json}}\n",
+      "target_tokenizer: vocab_size 68 differs from the tokenizer's 66");
+  EXPECT_EQ(message_of(seq2seq + "target_tokenizer: " + side + "\n"), "ran");
 }
 
 }  // namespace

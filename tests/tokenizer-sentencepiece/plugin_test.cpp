@@ -5,6 +5,8 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -278,6 +280,50 @@ TEST_F(SentencePiecePlugin, HfIdMapsInfoDecodeAndErrors) {
   expect_message(model + (dir / "no-unk.json").string() + "}", "no-unk.json': no '<unk>' entry");
   expect_message(model + (dir / "gap.json").string() + "}", "key '<unk>': id 5");
   std::filesystem::remove_all(dir);
+}
+
+// Multilingual Marian: the leading >>xx<< is one token with its vocab.json id (an unknown code
+// is <unk>), every >>..<< match is cut out of the segmented text; the reference is
+// make_hf_fixtures.py's MarianTokenizer rules (language_code_re) on python3-sentencepiece.
+TEST_F(SentencePiecePlugin, MarianLanguageCodesAreMarianTokenizers) {
+  const std::string fx = std::string(QKV_SOURCE_DIR) + "/tests/model/hf_fixtures/";
+  std::ifstream in(fx + "marian-codes/codes_expected.json");
+  const auto expected = nlohmann::json::parse(in);
+  auto tok = make("{model: " + fx + "marian-tiny/source.spm, vocab_json: " + fx +
+                  "marian-codes/vocab.json}");
+  ASSERT_EQ(tok.token_to_id(">>fr<<"), 66);
+  const auto opts = qkv::host::encode_options(QKV_ENCODE_ADD_SPECIAL | QKV_ENCODE_OFFSETS);
+  size_t cases = 0;
+  for (const auto& c : expected.at("cases")) {
+    const auto text = c.at("text").get<std::string>();
+    std::vector<int32_t> ids;
+    std::vector<uint32_t> offsets;
+    tok.encode(text, opts, ids, &offsets);
+    EXPECT_EQ(ids, c.at("ids").get<std::vector<int32_t>>()) << text;
+    ASSERT_EQ(offsets.size(), 2 * ids.size()) << text;
+    for (size_t i = 0; i + 1 < ids.size(); ++i) {  // every token's bytes lie in the text
+      EXPECT_LE(offsets[2 * i], offsets[2 * i + 1]) << text;
+      EXPECT_LE(offsets[2 * i + 1], text.size()) << text;
+    }
+    ++cases;
+  }
+  EXPECT_EQ(cases, 9u);
+  // the code's offsets are its bytes; a piece after a removed code does not cover it
+  std::vector<int32_t> ids;
+  std::vector<uint32_t> off;
+  tok.encode(">>fr<< the dog", opts, ids, &off);
+  ASSERT_GE(ids.size(), 2u);
+  EXPECT_EQ(ids[0], 66);
+  EXPECT_EQ(off[0], 0u);
+  EXPECT_EQ(off[1], 6u);
+  EXPECT_EQ(off[2], 7u);  // "the"
+  ids.clear(), off.clear();
+  tok.encode("dog>>fr<<", opts, ids, &off);
+  ASSERT_GE(ids.size(), 2u);
+  EXPECT_EQ(off[2 * (ids.size() - 2) + 1], 3u);  // the last piece of "dog" ends before the code
+  // decoding a code gives its text, as SentencePiece's decode_pieces of a piece it lacks
+  const int32_t fr[] = {66};
+  EXPECT_EQ(tok.decode(fr), ">>fr<<");
 }
 
 }  // namespace
