@@ -40,8 +40,7 @@ double causal_area(int64_t r0, int64_t r1, int64_t lq, int64_t lk) {
 }
 
 std::vector<QueryTask> make_tasks(const qkv_attention_args& a, const sdk::AttentionGeometry& g,
-                                  bool causal) {
-  using flash::kBlockQ;
+                                  bool causal, int64_t kBlockQ) {
   std::vector<QueryTask> tasks;
   for (uint32_t b = 0; b < g.batch; ++b) {
     const int64_t lq = a.cu_seqlens_q[b + 1] - a.cu_seqlens_q[b];
@@ -77,12 +76,12 @@ std::vector<QueryTask> make_tasks(const qkv_attention_args& a, const sdk::Attent
 const char* flash_target_name() { return flash::target_name(); }
 
 void flash_forward(const qkv_attention_args& a) {
-  using flash::kBlockQ;
   const sdk::AttentionGeometry g = sdk::attention_geometry(a);
   if (g.mask == QKV_MASK_SLIDING_WINDOW) return flash_sliding_window(a, g);
   const bool causal = g.mask == QKV_MASK_CAUSAL;
   const size_t dim = g.head_dim;
-  const std::vector<QueryTask> tasks = make_tasks(a, g, causal);
+  const int64_t kBlockQ = flash::block_rows();  // per SIMD target
+  const std::vector<QueryTask> tasks = make_tasks(a, g, causal, kBlockQ);
   const float qscale = g.scale * static_cast<float>(std::numbers::log2e);
   tbb::parallel_for(
       tbb::blocked_range<size_t>(0, tasks.size(), 1),
