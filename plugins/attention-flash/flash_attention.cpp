@@ -40,29 +40,28 @@ double causal_area(int64_t r0, int64_t r1, int64_t lq, int64_t lk) {
 }
 
 std::vector<QueryTask> make_tasks(const qkv_attention_args& a, const sdk::AttentionGeometry& g,
-                                  bool causal) {
-  using flash::kBlockQ;
+                                  bool causal, int64_t rows_per_block) {
   std::vector<QueryTask> tasks;
   for (uint32_t b = 0; b < g.batch; ++b) {
     const int64_t lq = a.cu_seqlens_q[b + 1] - a.cu_seqlens_q[b];
     const int64_t lk = a.cu_seqlens_k[b + 1] - a.cu_seqlens_k[b];
-    const int64_t blocks = (lq + kBlockQ - 1) / kBlockQ;
+    const int64_t blocks = (lq + rows_per_block - 1) / rows_per_block;
     auto area = [&](int64_t blk) {
-      const int64_t r0 = blk * kBlockQ, r1 = std::min<int64_t>(lq, r0 + kBlockQ);
+      const int64_t r0 = blk * rows_per_block, r1 = std::min<int64_t>(lq, r0 + rows_per_block);
       return causal ? causal_area(r0, r1, lq, lk) : double(r1 - r0) * double(lk);
     };
     for (uint32_t h = 0; h < g.heads_q; ++h) {
       if (!causal) {
         for (int64_t blk = 0; blk < blocks; ++blk)
-          tasks.push_back({b, h, {blk * kBlockQ, -1}, area(blk)});
+          tasks.push_back({b, h, {blk * rows_per_block, -1}, area(blk)});
         continue;
       }
       // Causal: the work of block i grows with i; i and blocks-1-i together are ~constant.
       for (int64_t lo = 0, hi = blocks - 1; lo <= hi; ++lo, --hi) {
         if (lo == hi)
-          tasks.push_back({b, h, {lo * kBlockQ, -1}, area(lo)});
+          tasks.push_back({b, h, {lo * rows_per_block, -1}, area(lo)});
         else
-          tasks.push_back({b, h, {hi * kBlockQ, lo * kBlockQ}, area(hi) + area(lo)});
+          tasks.push_back({b, h, {hi * rows_per_block, lo * rows_per_block}, area(hi) + area(lo)});
       }
     }
   }
@@ -77,12 +76,12 @@ std::vector<QueryTask> make_tasks(const qkv_attention_args& a, const sdk::Attent
 const char* flash_target_name() { return flash::target_name(); }
 
 void flash_forward(const qkv_attention_args& a) {
-  using flash::kBlockQ;
   const sdk::AttentionGeometry g = sdk::attention_geometry(a);
   if (g.mask == QKV_MASK_SLIDING_WINDOW) return flash_sliding_window(a, g);
   const bool causal = g.mask == QKV_MASK_CAUSAL;
   const size_t dim = g.head_dim;
-  const std::vector<QueryTask> tasks = make_tasks(a, g, causal);
+  const int64_t rows_per_block = flash::block_rows();  // per SIMD target
+  const std::vector<QueryTask> tasks = make_tasks(a, g, causal, rows_per_block);
   const float qscale = g.scale * static_cast<float>(std::numbers::log2e);
   tbb::parallel_for(
       tbb::blocked_range<size_t>(0, tasks.size(), 1),
@@ -105,7 +104,7 @@ void flash_forward(const qkv_attention_args& a) {
             t.out_stride = g.out_stride;
             t.probs = a.probs ? a.probs + g.probs_offset[qt.b] + (size_t(qt.h) * lq + row0) * lk
                               : nullptr;
-            t.rows = static_cast<int>(std::min<int64_t>(kBlockQ, lq - row0));
+            t.rows = static_cast<int>(std::min<int64_t>(rows_per_block, lq - row0));
             t.row0 = row0;
             t.lq = lq;
             t.lk = lk;

@@ -7,12 +7,15 @@
 
 namespace qkv::attention::flash {
 
-#ifndef QKV_FLASH_BQ
-#define QKV_FLASH_BQ 64
+// Query rows per block are per SIMD target (flash_kernels.cpp, block_rows()): 128 on AVX-512,
+// 64 elsewhere. Keys per score tile are the same on every target.
+#ifndef QKV_FLASH_BK
 #define QKV_FLASH_BK 64
 #endif
-inline constexpr int kBlockQ = QKV_FLASH_BQ;  // query rows per task
 inline constexpr int kBlockK = QKV_FLASH_BK;  // keys per score tile
+
+// Query rows per block of the SIMD target running here (flash_kernels.cpp).
+int block_rows();
 
 // One query block of one (sequence, query head) against the keys/values of its kv head.
 struct BlockTask {
@@ -25,7 +28,7 @@ struct BlockTask {
   float* out;
   size_t out_stride;
   float* probs;  // row 0 of this block in the [Lq][Lk] probs matrix, or nullptr
-  int rows;      // valid query rows (<= kBlockQ)
+  int rows;      // valid query rows (<= block_rows())
   int64_t row0;  // index of the first row within its sequence
   int64_t lq, lk;
   int head_dim;

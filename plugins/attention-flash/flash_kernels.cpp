@@ -32,12 +32,18 @@ using VF = hn::Vec<DF>;
 // 6 x 4 = 24 accumulators span a whole 64-query block (4 loads, 6 broadcasts per 24 FMAs; more
 // broadcast rows would mean more strided K row pointers than general registers). AVX2/SSE4 have
 // 16 registers: 6 x 2 = 12 (4 x 3 measured the same; 6 x 2 keeps kBlockQ = 64).
+// Query rows per block: on AVX-512, 128 (two tiles wide) rather than 64 halves the K/V rows read
+// per query and the number of tasks: +1-2 points of core peak per CPU-second on self, cross and
+// L=128/512, causal unchanged (medians of 6 alternating runs, EPYC Zen 5, bench/README.md
+// "Attention"); 64 x 32, 64 x 128 and 128 x 128 (rows x keys) were no better. Elsewhere 64.
 #if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
 constexpr int kTile = 6;
 constexpr int kVecs = 4;
+constexpr int kBlockQ = 128;
 #else
 constexpr int kTile = 6;
 constexpr int kVecs = 2;
+constexpr int kBlockQ = 64;
 #endif
 static_assert(kBlockQ % (kVecs * HWY_LANES(float)) == 0, "a query block is whole tiles wide");
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
@@ -223,9 +229,9 @@ void AttendBlock(const BlockTask& t) {
   const int dim = t.head_dim, rows = t.rows;
   const int cols = static_cast<int>(hwy::RoundUpTo(size_t(rows), N));
   // Scratch, all [.][kBlockQ]: Q^T, S^T (then P^T), O^T, and the per-query state. On the stack
-  // up to head_dim 128 (83 KiB; oneTBB workers have 4 MiB): short sequences run many tasks, and
-  // a heap block per task costs allocator and page-fault time. No thread_local: it would pin
-  // the plugin's shared object in memory past dlclose.
+  // up to head_dim 128 (83 KiB, 162 KiB on AVX-512; oneTBB workers have 4 MiB): short sequences run
+  // many tasks, and a heap block per task costs allocator and page-fault time. No thread_local: it
+  // would pin the plugin's shared object in memory past dlclose.
   constexpr int kStackDim = 128;
   HWY_ALIGN float stack_scratch[size_t(kBlockQ) * (2 * kStackDim + kBlockK + 4)];
   hwy::AlignedFreeUniquePtr<float[]> heap_scratch;
@@ -326,6 +332,7 @@ void AttendBlock(const BlockTask& t) {
 }
 
 int64_t TargetBit() { return HWY_TARGET; }
+int BlockRows() { return kBlockQ; }
 
 }  // namespace HWY_NAMESPACE
 }  // namespace qkv::attention::flash
@@ -335,8 +342,10 @@ HWY_AFTER_NAMESPACE();
 namespace qkv::attention::flash {
 HWY_EXPORT(AttendBlock);
 HWY_EXPORT(TargetBit);
+HWY_EXPORT(BlockRows);
 
 void attend_block(const BlockTask& t) { HWY_DYNAMIC_DISPATCH(AttendBlock)(t); }
+int block_rows() { return HWY_DYNAMIC_DISPATCH(BlockRows)(); }
 const char* target_name() { return hwy::TargetName(HWY_DYNAMIC_DISPATCH(TargetBit)()); }
 }  // namespace qkv::attention::flash
 #endif
