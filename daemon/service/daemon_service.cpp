@@ -355,9 +355,11 @@ struct DaemonService::Impl {
   ServiceMetrics metrics;
   jobs::SpoolSource source;
   std::unique_ptr<jobs::redis::RedisSource> redis;  // after the scheduler is gone: declared before
-  std::unique_ptr<jobs::Scheduler> scheduler;
   asio::thread_pool blocking{2};
   asio::thread_pool compute;
+  // Declared after the pools, so it is destroyed (its workers joined) before them: a job that
+  // ends during shutdown posts the next poll to `blocking` from its worker thread.
+  std::unique_ptr<jobs::Scheduler> scheduler;
   std::unique_ptr<DaemonBackend> backend;
   std::unique_ptr<server::Server> server;
   std::unique_ptr<server::MetricsListener> metrics_listener;
