@@ -26,13 +26,7 @@ CmdResult ctl(const Rig& s, std::vector<std::string> args, const std::string& in
 
 TEST(DaemonBasic, InlineRunPrintsGpt2Ids) {
   Rig s;
-  // The shipped pipeline as one of pipelines_dir (a pipeline named by path must lie in an input
-  // root: tests/security/paths_test.cpp), its vocabulary paths made absolute.
-  std::string gpt2 =
-      read_text(std::string(QKV_SOURCE_DIR) + "/configs/pipelines/tokenize-gpt2.yaml");
-  for (size_t at; (at = gpt2.find("../../data/")) != std::string::npos;)
-    gpt2.replace(at, 6, std::string(QKV_SOURCE_DIR) + "/");
-  s.write_pipeline("gpt2", gpt2);
+  s.write_shipped_pipeline("gpt2", "tokenize-gpt2");
   Daemon d(s);
   d.start();
   auto r = ctl(s, {"run", "--pipeline", "gpt2", "--text", "Hello world"});

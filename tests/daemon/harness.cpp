@@ -104,6 +104,14 @@ void Rig::write_pipeline(const std::string& name, const std::string& yaml) const
   write_text(pipelines / (name + ".yaml"), yaml);
 }
 
+void Rig::write_shipped_pipeline(const std::string& name, const std::string& shipped) const {
+  std::string yaml =
+      read_text(std::string(QKV_SOURCE_DIR) + "/configs/pipelines/" + shipped + ".yaml");
+  for (size_t at; (at = yaml.find("../../data/")) != std::string::npos;)
+    yaml.replace(at, 6, std::string(QKV_SOURCE_DIR) + "/");
+  write_pipeline(name, yaml);
+}
+
 Daemon::Daemon(const Rig& s) : setup_(s) {}
 
 Daemon::~Daemon() {

@@ -50,6 +50,10 @@ struct Rig {
   TempDir dir;
   fs::path config, socket, spool, in, out, pipelines, plugins;
   void write_pipeline(const std::string& name, const std::string& yaml) const;
+  // A shipped pipeline (configs/pipelines/<shipped>.yaml) as `name` in pipelines_dir, its
+  // vocabulary paths made absolute (a pipeline named by path must lie in an input root:
+  // tests/security/paths_test.cpp).
+  void write_shipped_pipeline(const std::string& name, const std::string& shipped) const;
 };
 
 class Daemon {

@@ -386,11 +386,7 @@ TEST(QkvdRun, DashReadsTxtWhenThePipelineSaysSo) {
 // and both are tiktoken's (the committed golden).
 TEST(QkvdRun, DashOutputEqualsTheFileOutputAndTheGolden) {
   Rig s;
-  std::string gpt2 =
-      read_text(std::string(QKV_SOURCE_DIR) + "/configs/pipelines/tokenize-gpt2.yaml");
-  for (size_t at; (at = gpt2.find("../../data/")) != std::string::npos;)
-    gpt2.replace(at, 6, std::string(QKV_SOURCE_DIR) + "/");
-  s.write_pipeline("gpt2", gpt2);
+  s.write_shipped_pipeline("gpt2", "tokenize-gpt2");
   auto golden = run_cmd({"/bin/gzip", "-dc",
                          std::string(QKV_SOURCE_DIR) + "/tests/data/golden/en.r50k_base.jsonl.gz"});
   ASSERT_EQ(golden.code, 0) << golden.err;

@@ -12,34 +12,19 @@
 #include "factory.hpp"
 #include "vocab_image/image_bytes.hpp"
 #include "image_file.hpp"
+#include "scratch_files.hpp"
 #include "test_data.hpp"
 #include "tokenizers.hpp"
 
 namespace qkv::bpe::test {
 namespace {
 
-struct TempDir {
-  std::filesystem::path dir;
-  TempDir() {
-    dir = std::filesystem::temp_directory_path() /
-          ("qkv-bpe-image-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-           "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
-  }
-  ~TempDir() { std::filesystem::remove_all(dir); }
-  std::string str() const { return dir.string(); }
+// A scratch folder per test, named after it.
+struct TempDir : test_files::ScratchDir {
+  TempDir() : ScratchDir("qkv-bpe-image") {}
 };
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-void spit(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
-}
+using test_files::slurp;
+using test_files::spit;
 
 std::vector<int32_t> encode(const Bpe& bpe, const std::string& text,
                             SpecialSelection::Kind kind = SpecialSelection::kDefault) {

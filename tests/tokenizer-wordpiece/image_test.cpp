@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "corpus_data.hpp"
+#include "scratch_files.hpp"
 #include "vocab_image/image_bytes.hpp"
 #include "wordpiece_image_file.hpp"
 
@@ -39,28 +40,12 @@ ModelSpec cased_spec() {
   return bert_with([](SpecOverrides& o) { o.lowercase = false; });
 }
 
-struct TempDir {
-  std::filesystem::path dir;
-  TempDir() {
-    dir = std::filesystem::temp_directory_path() /
-          ("qkv-wp-image-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-           "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
-  }
-  ~TempDir() { std::filesystem::remove_all(dir); }
-  std::string str() const { return dir.string(); }
+// A scratch folder per test, named after it.
+struct TempDir : test_files::ScratchDir {
+  TempDir() : ScratchDir("qkv-wp-image") {}
 };
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-void spit(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
-}
+using test_files::slurp;
+using test_files::spit;
 
 // Every document of a corpus against its golden ids ([CLS] ... [SEP]); the number that differ.
 int mismatches(const WordPieceTokenizer& tok, const std::string& corpus, size_t limit = 0) {
