@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <initializer_list>
 #include <string>
 #include <thread>
 
@@ -33,21 +34,25 @@ class WordPiecePlugin : public ::testing::Test {
         plugin, YAML::Load(yaml), std::filesystem::path(QKV_SOURCE_DIR) / "data/vocab",
         "test.yaml"));
   }
+  // Instances made from each config, in turn, against the mixed_edge goldens ([CLS] ... [SEP]).
+  void expect_goldens(std::initializer_list<const char*> yamls) {
+    auto docs = read_corpus("mixed_edge");
+    auto golden = read_golden("mixed_edge.bert-base-uncased.jsonl.gz");
+    for (const char* yaml : yamls) {
+      auto tok = make(yaml);
+      auto opts = qkv::host::encode_options(QKV_ENCODE_ADD_SPECIAL);
+      int bad = 0;
+      for (size_t i = 0; i < docs.size(); ++i)
+        if (tok.encode(docs[i].text, opts) != golden[i]) ++bad;
+      EXPECT_EQ(bad, 0) << yaml;
+    }
+  }
   qkv::host::PluginRegistry registry_;
 };
 
 TEST_F(WordPiecePlugin, BothFilesMatchGoldens) {
-  auto docs = read_corpus("mixed_edge");
-  auto golden = read_golden("mixed_edge.bert-base-uncased.jsonl.gz");
-  for (const char* yaml : {"{vocab: bert-base-uncased/vocab.txt}",
-                           "{tokenizer_json: bert-base-uncased/tokenizer.json}"}) {
-    auto tok = make(yaml);
-    auto opts = qkv::host::encode_options(QKV_ENCODE_ADD_SPECIAL);
-    int bad = 0;
-    for (size_t i = 0; i < docs.size(); ++i)
-      if (tok.encode(docs[i].text, opts) != golden[i]) ++bad;
-    EXPECT_EQ(bad, 0) << yaml;
-  }
+  expect_goldens({"{vocab: bert-base-uncased/vocab.txt}",
+                  "{tokenizer_json: bert-base-uncased/tokenizer.json}"});
 }
 
 // With QKV_CACHE_DIR set (as qkvd sets it), the plugin saves one image in its own folder
@@ -58,18 +63,9 @@ TEST_F(WordPiecePlugin, VocabularyImageInQkvCacheDir) {
                    ("qkv-wp-plugin-cache-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   ASSERT_EQ(setenv("QKV_CACHE_DIR", dir.c_str(), 1), 0);
-  auto docs = read_corpus("mixed_edge");
-  auto golden = read_golden("mixed_edge.bert-base-uncased.jsonl.gz");
-  for (const char* yaml : {"{vocab: bert-base-uncased/vocab.txt}",
-                           "{tokenizer_json: bert-base-uncased/tokenizer.json}",
-                           "{vocab: bert-base-uncased/vocab.txt}"}) {
-    auto tok = make(yaml);
-    auto opts = qkv::host::encode_options(QKV_ENCODE_ADD_SPECIAL);
-    int bad = 0;
-    for (size_t i = 0; i < docs.size(); ++i)
-      if (tok.encode(docs[i].text, opts) != golden[i]) ++bad;
-    EXPECT_EQ(bad, 0) << yaml;
-  }
+  expect_goldens({"{vocab: bert-base-uncased/vocab.txt}",
+                  "{tokenizer_json: bert-base-uncased/tokenizer.json}",
+                  "{vocab: bert-base-uncased/vocab.txt}"});
   unsetenv("QKV_CACHE_DIR");
   std::vector<std::string> images;
   for (const auto& e : std::filesystem::directory_iterator(dir / "tokenizer-wordpiece"))
