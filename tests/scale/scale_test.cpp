@@ -74,7 +74,15 @@ struct Cluster {
       if (f["id"] == "redis-" + entry) out.push_back(f);
     return out;
   }
-  long long pending() { return redis.cmd({"XPENDING", kStream, "qkv"}).elements.at(0).integer; }
+  // Entries delivered and not acked; 0 until a worker's first poll has created the group.
+  long long pending() {
+    try {
+      return redis.cmd({"XPENDING", kStream, "qkv"}).elements.at(0).integer;
+    } catch (const std::exception& e) {
+      if (std::string_view(e.what()).find("NOGROUP") != std::string_view::npos) return 0;
+      throw;
+    }
+  }
   // The consumer XPENDING names for an entry ("" when none).
   std::string owner(const std::string& entry) {
     try {
