@@ -1,7 +1,9 @@
 // qkvd benchmark: inline `run` round trip (1 and 32 clients) against Redis PING over a Unix
 // socket, measured by the same client loop in the same run; a large tokenize job through the
 // daemon against `qkvd run` in-process on the same input; cancel latency.
-//   qkv_bench_daemon [--smoke] [--build DIR]   (--smoke: small counts, no Redis)
+//   qkv_bench_daemon [--smoke] [--build DIR] [--qkvd PATH] [--latency-only]
+//   (--smoke: small counts, no Redis; --qkvd: the daemon binary, default DIR/bin/qkvd, e.g. an
+//   older build's for a before/after comparison; --latency-only: the round trips only)
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -149,14 +151,26 @@ std::string fmt(const char* f, double v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool smoke = false;
-  fs::path build = fs::path(QKV_BINARY_DIR);
+  bool smoke = false, latency_only = false;
+  fs::path build = fs::path(QKV_BINARY_DIR), qkvd_bin;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--smoke"))
       smoke = true;
+    else if (!std::strcmp(argv[i], "--latency-only"))
+      latency_only = true;
     else if (!std::strcmp(argv[i], "--build") && i + 1 < argc)
       build = argv[++i];
+    else if (!std::strcmp(argv[i], "--qkvd") && i + 1 < argc)
+      qkvd_bin = argv[++i];
+    else {
+      std::fprintf(stderr,
+                   "usage: qkv_bench_daemon [--smoke] [--build DIR] [--qkvd PATH] "
+                   "[--latency-only] (unknown argument '%s')\n",
+                   argv[i]);
+      return 2;
+    }
   }
+  if (qkvd_bin.empty()) qkvd_bin = build / "bin/qkvd";
   qkv::bench::print_machine();
   std::printf("\n");
   const fs::path src = QKV_SOURCE_DIR;
@@ -171,9 +185,9 @@ int main(int argc, char** argv) {
   } cleanup{dir};
   const int threads = 2;
   const int rtt_n = smoke ? 2000 : 40000, clients32 = smoke ? 4 : 32;
-  const std::size_t big_bytes = smoke ? (2u << 20) : (96u << 20);
-  const int cancels = smoke ? 2 : 7;
-  const int job_reps = smoke ? 1 : 3;
+  const std::size_t big_bytes = latency_only ? 0 : smoke ? (2u << 20) : (96u << 20);
+  const int cancels = latency_only ? 0 : smoke ? 2 : 7;
+  const int job_reps = latency_only ? 0 : smoke ? 1 : 3;
 
   // The large input: the sample corpora repeated.
   fs::path big = dir / "big.jsonl";
@@ -193,7 +207,7 @@ int main(int argc, char** argv) {
       << "\ndefault_pipeline: tokenize-gpt2\nthreads: " << threads << "\nroots: {input: ["
       << dir.string() << "], output: [" << dir.string() << "]}\n";
   fs::path log = dir / "qkvd.log";
-  Process qkvd({(build / "bin/qkvd").string(), "--config", (dir / "qkvd.yaml").string()}, log);
+  Process qkvd({qkvd_bin.string(), "--config", (dir / "qkvd.yaml").string()}, log);
   if (!wait_for_socket(socket, 30s)) {
     std::fprintf(stderr, "qkvd did not start; log: %s\n", log.c_str());
     return 1;
@@ -231,10 +245,10 @@ int main(int argc, char** argv) {
   std::vector<double> inproc, daemon_job;
   for (int rep = 0; rep < job_reps; ++rep) {
     auto t0 = Clock::now();
-    Process run({(build / "bin/qkvd").string(), "--config", (dir / "qkvd.yaml").string(), "run",
-                 "--pipeline", "tokenize-gpt2", "--input", big.string(), "--output",
-                 (dir / "inproc.jsonl").string()},
-                dir / "run.log");
+    Process run(
+        {qkvd_bin.string(), "--config", (dir / "qkvd.yaml").string(), "run", "--pipeline",
+         "tokenize-gpt2", "--input", big.string(), "--output", (dir / "inproc.jsonl").string()},
+        dir / "run.log");
     if (run.wait() != 0) {
       std::fprintf(stderr, "qkvd run failed, see %s\n", (dir / "run.log").c_str());
       return 1;
@@ -253,7 +267,7 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  bool same = std::ifstream(dir / "inproc.jsonl").rdbuf() && [&] {
+  bool same = latency_only || [&] {
     std::ifstream a(dir / "inproc.jsonl", std::ios::binary),
         b(dir / "daemon.jsonl", std::ios::binary);
     return std::equal(std::istreambuf_iterator<char>(a), {}, std::istreambuf_iterator<char>(b), {});
@@ -303,6 +317,7 @@ int main(int argc, char** argv) {
   std::string c32 = std::to_string(clients32);
   row(("inline run p50, " + c32 + " clients").c_str(), q32, r32, 0.5);
   row(("inline run p99, " + c32 + " clients").c_str(), q32, r32, 0.99);
+  if (latency_only) return 0;
   double ip = percentile(inproc, 0.5), dj = percentile(daemon_job, 0.5);
   std::printf("\n| large tokenize job (%.0f MB, median of %d) | seconds | MB/s |\n|---|---|---|\n",
               double(big_bytes) / 1e6, job_reps);

@@ -382,13 +382,23 @@ bool names_pipeline_file(const std::string& name_or_path) {
   return name_or_path.find('/') != std::string::npos || ext == ".yaml" || ext == ".yml";
 }
 
-fs::path resolve_pipeline(const std::string& name_or_path, const fs::path& dir) {
+fs::path resolve_pipeline(const std::string& name_or_path, const fs::path& dir,
+                          struct stat* found) {
+  struct stat ignored {};
+  struct stat& st = found ? *found : ignored;
+  auto exists = [&](const fs::path& p) {
+    if (::stat(p.c_str(), &st) == 0) return true;
+    st = {};
+    return false;
+  };
   fs::path p(name_or_path);
-  if (names_pipeline_file(name_or_path)) return p;
+  if (names_pipeline_file(name_or_path)) {
+    if (found) exists(p);
+    return p;
+  }
   for (const char* e : {".yaml", ".yml"}) {
     fs::path candidate = dir / (name_or_path + e);
-    std::error_code ec;
-    if (fs::exists(candidate, ec)) return candidate;
+    if (exists(candidate)) return candidate;
   }
   return dir / (name_or_path + ".yaml");
 }

@@ -2,6 +2,8 @@
 // The schema is fixed in docs/pipelines.md.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -152,9 +154,11 @@ bool looks_like_pipeline(const std::filesystem::path& file);
 // Whether a pipeline is named by path (contains '/' or ends in .yaml/.yml), not by file stem.
 bool names_pipeline_file(const std::string& name_or_path);
 
-// A pipeline named by path, or by file stem in `dir`.
+// A pipeline named by path, or by file stem in `dir`. With `found`, that file's stat(2) is
+// written there (st_nlink 0 when there is none), so a caller that needs it stats once.
 std::filesystem::path resolve_pipeline(const std::string& name_or_path,
-                                       const std::filesystem::path& dir);
+                                       const std::filesystem::path& dir,
+                                       struct stat* found = nullptr);
 
 // Every *.yaml / *.yml in `dir`, sorted by name.
 std::vector<std::filesystem::path> list_pipelines(const std::filesystem::path& dir);

@@ -20,7 +20,8 @@ using protocol::Op;
 using json = nlohmann::json;
 
 namespace {
-// Inline runs up to this size run on their pool thread alone, not in the shared arena.
+// Inline runs up to this size run on one thread (in place when they may), not in the shared
+// arena.
 constexpr std::size_t kInlineSmallBytes = 16 * 1024;
 }  // namespace
 
@@ -426,7 +427,9 @@ void DaemonBackend::stats(server::Request& r, std::shared_ptr<server::Reply> rep
                {"inline",
                 {{"runs", inline_runs_.load()},
                  {"texts", inline_texts_.load()},
-                 {"errors", inline_errors_.load()}}}},
+                 {"errors", inline_errors_.load()},
+                 {"in_place", ctx_.io_threads.in_place_runs()},
+                 {"takeovers", ctx_.io_threads.takeovers()}}}},
               r.tag));
 }
 
@@ -525,7 +528,8 @@ void DaemonBackend::run(server::Request& r, std::shared_ptr<server::Reply> reply
   for (auto& t : spec.texts) bytes += t.size();
   inline_runs_++;
   inline_texts_ += spec.texts.size();
-  if (bytes <= kInlineSmallBytes) spec.threads = 1;  // not worth the shared arena
+  const bool small = bytes <= kInlineSmallBytes;
+  if (small) spec.threads = 1;  // not worth the shared arena
   spec.id = "inline";
   auto cancel = std::make_shared<pipeline::CancelFlag>();
   reply->on_close([cancel] { cancel->requested = true; });
@@ -545,10 +549,36 @@ void DaemonBackend::run(server::Request& r, std::shared_ptr<server::Reply> reply
                                std::to_string(ctx_.request_timeout.count()) + " s)",
                            tag));
   });
+  // Small runs without overrides (no new pipeline to load) are done in place: no thread
+  // wake-up beyond the one that read the request. IoThreads sends a pipeline that outlasted
+  // its patience to the pool until a pool run of it is quick again.
+  if (small && spec.overrides.empty() && ctx_.io_threads.may_run_in_place(spec.pipeline)) {
+    // Posted, so the work runs from its own handler, not inside the connection's.
+    asio::post(ctx_.io, [this, spec = std::move(spec), tag = r.tag, reply, cancel, deadline,
+                         owner = std::move(owner), arrived]() mutable {
+      std::string line;
+      ctx_.io_threads.run_in_place(
+          spec.pipeline,
+          [&] {
+            if (!cancel->requested) line = run_inline(spec, tag, owner, *cancel, arrived);
+          },
+          [&](bool still_io_thread) {
+            if (still_io_thread)
+              deadline->cancel();
+            else  // the timer belongs to the thread that serves the sockets now
+              asio::post(ctx_.io, [deadline] { deadline->cancel(); });
+            if (!line.empty()) reply->done(std::move(line));
+          });
+    });
+    return;
+  }
   // One hand-off per request, onto the bounded compute pool: never a thread per request.
   asio::post(ctx_.compute, [this, spec = std::move(spec), tag = r.tag, reply, cancel, deadline,
-                            owner = std::move(owner), arrived]() mutable {
+                            owner = std::move(owner), arrived, small]() mutable {
+    const auto started = std::chrono::steady_clock::now();
     if (!cancel->requested) reply->done(run_inline(spec, tag, owner, *cancel, arrived));
+    if (small)
+      ctx_.io_threads.ran_on_pool(spec.pipeline, std::chrono::steady_clock::now() - started);
     asio::post(ctx_.io, [deadline] { deadline->cancel(); });
   });
 }

@@ -1,7 +1,8 @@
 // The daemon's answers to protocol requests (docs/protocol.md), on top of the scheduler,
-// the spool source and the current runner. Slow work (fsync, reload, every inline run with
-// its plugin and vocabulary loads) goes to bounded thread pools so the socket thread only
-// ever parses, looks up and replies: a hanging plugin call cannot stall `health`.
+// the spool source and the current runner. Slow work (fsync, reload, large inline runs) goes
+// to bounded thread pools; a small inline run is done in place on the socket thread, watched
+// by server::IoThreads, which hands the sockets to a fresh thread when it outlasts its
+// patience: a hanging plugin call or a slow vocabulary load cannot stall `health`.
 #pragma once
 
 #include <array>
@@ -17,6 +18,7 @@
 #include "jobs/spool_source.hpp"
 #include "server/asio.hpp"
 #include "server/backend.hpp"
+#include "server/io_threads.hpp"
 #include "service/access_policy.hpp"
 #include "service/runner_holder.hpp"
 #include "service/service_metrics.hpp"
@@ -28,8 +30,9 @@ using json = nlohmann::json;
 
 struct BackendContext {
   asio::io_context& io;
-  asio::thread_pool& blocking;  // submit, cancel, reload, spool polling
-  asio::thread_pool& compute;   // inline runs (one hand-off each) and the warm-up
+  server::IoThreads& io_threads;  // small inline runs, in place on the socket thread
+  asio::thread_pool& blocking;    // submit, cancel, reload, spool polling
+  asio::thread_pool& compute;     // other inline runs (one hand-off each) and the warm-up
   jobs::Scheduler& scheduler;
   jobs::SpoolSource& spool;
   RunnerHolder& runner;
@@ -85,8 +88,8 @@ class DaemonBackend final : public server::Backend {
   void health(server::Request& r, std::shared_ptr<server::Reply> reply);
   void run(server::Request& r, std::shared_ptr<server::Reply> reply);
   void inventory(server::Request& r, std::shared_ptr<server::Reply> reply);
-  // Runs one inline request on a pool thread; returns its reply line. `arrived`: for the
-  // latency histogram.
+  // Runs one inline request (in place or on a pool thread); returns its reply line. `arrived`: for
+  // the latency histogram.
   std::string run_inline(const pipeline::JobSpec& spec, const json& tag, const std::string& owner,
                          pipeline::CancelFlag& cancel,
                          std::chrono::steady_clock::time_point arrived);

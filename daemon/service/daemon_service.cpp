@@ -86,7 +86,7 @@ struct DaemonService::Impl {
       if (redis) schedule_poll();  // a job slot is free: take the next entry now
     });
     backend = std::make_unique<DaemonBackend>(
-        BackendContext{io, blocking, compute, *scheduler, source, runner, *executor,
+        BackendContext{io, io_threads, blocking, compute, *scheduler, source, runner, *executor,
                        [this] { return server ? server->connections() : std::size_t(0); },
                        opt.max_inline_texts, opt.request_timeout, opt.default_pipeline, access,
                        quarantine, problems, metrics, opt.max_queue, redis.get()});
@@ -327,7 +327,7 @@ struct DaemonService::Impl {
               << " threads, " << b.pipelines << " pipeline(s), " << b.plugins
               << " plugin(s), spool " << opt.spool.string() << ")\n";
     notify_ready("serving");
-    io.run();
+    io_threads.run();
     if (drain_thread.joinable()) drain_thread.join();
     blocking.join();
     compute.join();
@@ -343,6 +343,7 @@ struct DaemonService::Impl {
 
   ServiceOptions opt;
   asio::io_context io;
+  server::IoThreads io_threads{io};  // serves `io`; small inline runs are done in place
   std::unique_ptr<jobs::Executor> executor;
   RunnerHolder runner;
   jobs::SpoolLock spool_lock;  // before anything reads or writes the spool

@@ -45,32 +45,48 @@ PipelineJobRunner::PipelineJobRunner(config::DaemonConfig config,
   env_.pipeline_loader = [this](const pipeline::JobSpec& spec) { return pipeline_for(spec); };
 }
 
+bool PipelineJobRunner::FileStamp::operator==(const FileStamp& o) const noexcept {
+  auto same = [](const timespec& a, const timespec& b) {
+    return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+  };
+  return dev == o.dev && ino == o.ino && mode == o.mode && size == o.size && same(mtime, o.mtime) &&
+         same(ctime, o.ctime);
+}
+
+std::optional<PipelineJobRunner::PipelineStamp> PipelineJobRunner::stamp_of(
+    const pipeline::JobSpec& spec) const {
+  auto of = [](const struct stat& st) {
+    return FileStamp{st.st_dev, st.st_ino, st.st_mode, st.st_size, st.st_mtim, st.st_ctim};
+  };
+  struct stat file {
+  }, folder{};
+  auto path = config::resolve_pipeline(spec.pipeline, env_.pipelines_dir, &file);
+  if (file.st_nlink == 0 || ::stat(path.parent_path().c_str(), &folder) != 0) return std::nullopt;
+  return PipelineStamp{std::move(path), of(file), of(folder)};
+}
+
 config::PipelineConfig PipelineJobRunner::pipeline_for(const pipeline::JobSpec& spec) {
   if (spec.texts.empty()) return pipeline::load_job_pipeline(spec, env_);
   std::string key = spec.pipeline;
   for (auto& [k, v] : spec.overrides) key += '\0' + k + '=' + v;
-  std::error_code ec;
-  auto file = config::resolve_pipeline(spec.pipeline, env_.pipelines_dir);
-  // A chmod changes no mtime: trust is checked before every reuse (the loader checks it too).
-  if (!config::names_pipeline_file(spec.pipeline))
-    mapped([&] {
-      io::require_trusted_file(file, "pipeline '" + spec.pipeline + "'");
-      return 0;
-    });
-  auto mtime = std::filesystem::last_write_time(file, ec);
-  auto size = ec ? 0 : std::filesystem::file_size(file, ec);
-  if (ec) return pipeline::load_job_pipeline(spec, env_);  // it explains what is missing
+  auto stamp = stamp_of(spec);
+  if (!stamp) return pipeline::load_job_pipeline(spec, env_);  // it explains what is missing
   {
     std::lock_guard lock(pipelines_mutex_);
-    if (auto it = pipelines_.find(key);
-        it != pipelines_.end() && it->second.mtime == mtime && it->second.size == size)
+    if (auto it = pipelines_.find(key); it != pipelines_.end() && it->second.stamp == *stamp)
       return it->second.config;
   }
+  // Changed or new: trust is checked again (a chmod shows only in the ctime), then parsed.
+  if (!config::names_pipeline_file(spec.pipeline))
+    mapped([&] {
+      io::require_trusted_file(stamp->file, "pipeline '" + spec.pipeline + "'");
+      return 0;
+    });
   // A PipelineConfig holds no YAML (plugin subtrees are immutable copies), so one parse can
   // serve jobs on any thread, model pipelines included.
   config::PipelineConfig cfg = pipeline::load_job_pipeline(spec, env_);
   std::lock_guard lock(pipelines_mutex_);
-  pipelines_[key] = CachedPipeline{mtime, size, cfg};
+  pipelines_[key] = CachedPipeline{std::move(*stamp), cfg};
   return cfg;
 }
 

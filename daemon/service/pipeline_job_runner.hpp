@@ -3,10 +3,13 @@
 // stages, and parsed pipelines reused by inline runs. One instance per reload generation.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "config/daemon_config.hpp"
@@ -41,9 +44,27 @@ class PipelineJobRunner final : public jobs::JobRunner {
   // dominate a short run); file jobs parse per job.
   config::PipelineConfig pipeline_for(const pipeline::JobSpec& spec);
 
+  // The pipeline file and its folder as stat(2) gave them when the file was checked and
+  // parsed. Every edit, replacement, chmod or chown moves a ctime, so an equal stamp means the
+  // trust check and the parse still hold: two stats per inline run instead of five.
+  struct FileStamp {
+    dev_t dev = 0;
+    ino_t ino = 0;
+    mode_t mode = 0;
+    off_t size = 0;
+    timespec mtime{}, ctime{};
+    bool operator==(const FileStamp& o) const noexcept;
+  };
+  struct PipelineStamp {
+    std::filesystem::path file;
+    FileStamp of_file, of_folder;
+    bool operator==(const PipelineStamp&) const = default;
+  };
+  // The stamp of the pipeline file `spec` names; empty when the file or its folder cannot be
+  // stat'ed (the loader then explains).
+  std::optional<PipelineStamp> stamp_of(const pipeline::JobSpec& spec) const;
   struct CachedPipeline {
-    std::filesystem::file_time_type mtime;
-    std::uintmax_t size = 0;
+    PipelineStamp stamp;
     config::PipelineConfig config;
   };
   std::mutex pipelines_mutex_;

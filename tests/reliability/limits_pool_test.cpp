@@ -1,7 +1,7 @@
-// Inline runs, and the plugin and vocabulary loads they cause, run on the bounded compute pool
-// (daemon/service/daemon_backend.cpp), never on the socket thread: `health` keeps answering
-// while a plugin call hangs or a 2 GB vocabulary loads, and a hanging run gets `timeout` after
-// limits.request_timeout_seconds.
+// Small inline runs are done in place on the socket thread, watched (server/io_threads.hpp):
+// one that outlasts its patience hands the sockets to a fresh thread. Others run on the
+// bounded compute pool. Either way `health` keeps answering while a plugin call hangs or a
+// 2 GB vocabulary loads, and a hanging run gets `timeout` after limits.request_timeout_seconds.
 #include <gtest/gtest.h>
 
 #include "limits_support.hpp"
@@ -35,7 +35,11 @@ TEST(LimitsPool, HealthAnswersWhileAPluginCallHangsAndTheRunTimesOut) {
       << reply.dump();
   EXPECT_FALSE(fs::exists(release));
   EXPECT_TRUE(d.client().call({{"op", "health"}}).value("ok", false));
-  write_text(release, "go\n");  // lets the stuck pool thread go before the daemon is killed
+  // The hanging run was small, so it ran in place, and another thread took the sockets over.
+  auto stats = d.client().call({{"op", "stats"}});
+  EXPECT_EQ(stats["inline"]["takeovers"], 1) << stats.dump();
+  EXPECT_GE(stats["inline"]["in_place"], 2) << stats.dump();  // the hang and `bytes`
+  write_text(release, "go\n");  // lets the stuck thread go before the daemon is killed
 }
 
 TEST(LimitsPool, HealthAnswersWhileATwoGigabyteVocabularyLoads) {
