@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstring>
 #include <memory>
 
 namespace qkv::io {
@@ -15,6 +16,14 @@ class ByteBuffer {
   char* data() noexcept { return data_.get(); }
   const char* data() const noexcept { return data_.get(); }
   size_t size() const noexcept { return size_; }
+  // Changes the size to `size`, keeping the first min(size(), size) bytes; any new bytes are
+  // left uninitialised, like the buffer's own.
+  void resize(size_t size) {
+    std::unique_ptr<char[]> grown(new char[size]);
+    if (size_ > 0) std::memcpy(grown.get(), data_.get(), size_ < size ? size_ : size);
+    data_ = std::move(grown);
+    size_ = size;
+  }
 
  private:
   std::unique_ptr<char[]> data_;  // new char[n]: default-initialised, i.e. not zeroed

@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <vector>
 
+#include "byte_buffer.hpp"
 #include "byte_source.hpp"
 #include "io_error.hpp"
 
@@ -38,7 +38,7 @@ class LineReader {
  private:
   bool fill();
   std::unique_ptr<ByteSource> source_;
-  std::vector<char> buf_;
+  ByteBuffer buf_;  // uninitialised: only the pages that reads fill are touched
   size_t begin_ = 0, end_ = 0;
   uint64_t consumed_ = 0;  // stream offset of buf_[begin_]
   uint64_t max_line_ = 0;

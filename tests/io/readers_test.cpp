@@ -5,12 +5,14 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <ostream>
 #include <string>
 #include <vector>
 
+#include "io/byte_buffer.hpp"
 #include "io/inputs.hpp"
 #include "io/io_error.hpp"
 #include "io/line_reader.hpp"
@@ -264,3 +266,15 @@ TEST_F(Readers, DashIsStdinOnlyWhenAllowed) {
 }
 
 }  // namespace
+
+// LineReader grows its ByteBuffer when a line does not fit: the bytes already read must survive.
+TEST(ByteBuffer, ResizeKeepsTheBytesItHolds) {
+  ByteBuffer b(4);
+  std::memcpy(b.data(), "abcd", 4);
+  b.resize(4096);
+  ASSERT_EQ(b.size(), 4096u);
+  EXPECT_EQ(std::string(b.data(), 4), "abcd");
+  b.resize(2);
+  ASSERT_EQ(b.size(), 2u);
+  EXPECT_EQ(std::string(b.data(), 2), "ab");
+}
