@@ -31,27 +31,6 @@ static_assert(sizeof(FileHeader) == 96);
 
 std::string errno_text() { return std::strerror(errno); }
 
-// The file mapped read-only for the duration of one load.
-class Mapping {
- public:
-  Mapping(int fd, size_t size) : size_(size) {
-    if (size == 0) return;
-    void* p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-    if (p != MAP_FAILED) data_ = static_cast<const char*>(p);
-  }
-  ~Mapping() {
-    if (data_) munmap(const_cast<char*>(data_), size_);
-  }
-  Mapping(const Mapping&) = delete;
-  Mapping& operator=(const Mapping&) = delete;
-  std::string_view bytes() const noexcept { return {data_, data_ ? size_ : 0}; }
-  bool ok() const noexcept { return data_ != nullptr; }
-
- private:
-  const char* data_ = nullptr;
-  size_t size_;
-};
-
 struct Fd {
   int fd;
   ~Fd() {
@@ -88,6 +67,28 @@ std::string save(const std::string& folder, const std::string& path, std::string
 }
 
 }  // namespace
+
+MappedFile::MappedFile(int fd, size_t size) : size_(size) {
+  if (size == 0) return;
+  void* p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+  if (p != MAP_FAILED) data_ = static_cast<const char*>(p);
+}
+
+MappedFile::MappedFile(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+    size_ = size_t(st.st_size);
+    void* p = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    if (p != MAP_FAILED) data_ = static_cast<const char*>(p);
+  }
+  ::close(fd);  // the mapping stays valid
+}
+
+MappedFile::~MappedFile() {
+  if (data_) munmap(const_cast<char*>(data_), size_);
+}
 
 uint64_t image_checksum(std::string_view bytes) noexcept {
   constexpr uint64_t kMul = 0x9E3779B97F4A7C15ull;
@@ -191,7 +192,7 @@ Outcome load_or_build(const std::string& folder, const Format& format, const std
     if (fstat(f.fd, &st) != 0 || !S_ISREG(st.st_mode) || uint64_t(st.st_size) > kMaxImageBytes) {
       note = "image " + path + " is not a regular file of sane size";
     } else {
-      Mapping m(f.fd, size_t(st.st_size));
+      MappedFile m(f.fd, size_t(st.st_size));
       std::string_view payload;
       std::string why;
       if (!m.ok() && st.st_size > 0) {

@@ -24,6 +24,24 @@ struct Format {
   uint32_t version;
 };
 
+// A file's bytes mapped read-only while this lives: an image being read, or a vocabulary
+// hashed into its key without a zero-filled buffer and a copy of its bytes.
+class MappedFile {
+ public:
+  MappedFile(int fd, size_t size);
+  // Not ok() when `path` cannot be opened, is not a regular file, is empty or cannot be mapped.
+  explicit MappedFile(const std::string& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  std::string_view bytes() const noexcept { return {data_, data_ ? size_ : 0}; }
+  bool ok() const noexcept { return data_ != nullptr; }
+
+ private:
+  const char* data_ = nullptr;
+  size_t size_ = 0;
+};
+
 // What an image stands for: everything added (the plugin's name and version, the
 // configuration, the sources' bytes). Any change gives another key (and another file name).
 class Key {

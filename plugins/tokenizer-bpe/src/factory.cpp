@@ -52,7 +52,13 @@ std::string image_key(const BpeConfig& c, std::string_view plugin_version) {
                                    {"encoder_json", c.encoder_json},
                                    {"vocab_bpe", c.vocab_bpe},
                                    {"tokenizer_json", c.tokenizer_json}})
-    if (!path.empty()) key.add_file(name, read_vocab_file(path));
+    if (path.empty()) {
+      continue;
+    } else if (image::MappedFile mapped(path); mapped.ok()) {
+      key.add_file(name, mapped.bytes());  // hashed in place: no buffer, no copy
+    } else {
+      key.add_file(name, read_vocab_file(path));  // a pipe, or an error naming the file
+    }
   return key.hex();
 }
 
