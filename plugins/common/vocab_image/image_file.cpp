@@ -68,22 +68,20 @@ std::string save(const std::string& folder, const std::string& path, std::string
 
 }  // namespace
 
-MappedFile::MappedFile(int fd, size_t size) : size_(size) {
-  if (size == 0) return;
-  void* p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-  if (p != MAP_FAILED) data_ = static_cast<const char*>(p);
-}
+MappedFile::MappedFile(int fd, size_t size) : size_(size) { map(fd); }
 
 MappedFile::MappedFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return;
+  const Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};  // the mapping outlives the fd
   struct stat st {};
-  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
-    size_ = size_t(st.st_size);
-    void* p = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-    if (p != MAP_FAILED) data_ = static_cast<const char*>(p);
-  }
-  ::close(fd);  // the mapping stays valid
+  if (f.fd < 0 || ::fstat(f.fd, &st) != 0 || !S_ISREG(st.st_mode)) return;
+  size_ = size_t(st.st_size);
+  map(f.fd);
+}
+
+void MappedFile::map(int fd) {
+  if (size_ == 0) return;
+  void* p = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+  if (p != MAP_FAILED) data_ = static_cast<const char*>(p);
 }
 
 MappedFile::~MappedFile() {

@@ -38,6 +38,7 @@ class MappedFile {
   bool ok() const noexcept { return data_ != nullptr; }
 
  private:
+  void map(int fd);  // size_ bytes of fd, read-only; data_ stays null when that fails
   const char* data_ = nullptr;
   size_t size_ = 0;
 };
